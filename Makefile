@@ -17,7 +17,7 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 BASEFLAGS := -std=c17 -D_GNU_SOURCE -g $(WARN) -Ilib -Isrc -Ibuild/gen $(PKG_CFLAGS) -DDP_VERSION='"$(VERSION)"'
 CFLAGS_REL  := $(BASEFLAGS) -O2
-CFLAGS_ASAN := $(BASEFLAGS) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+CFLAGS_ASAN := $(BASEFLAGS) -Wno-format-truncation -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDLIBS  := $(PKG_LIBS) -lpthread -lm
 
 LIB_SRC  := $(wildcard lib/*.c)
