@@ -9,7 +9,7 @@
 # anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-SUITES=${SUITES:-"unit integration e2e asan fuzz"}
+SUITES=${SUITES:-"lint unit integration e2e asan fuzz"}
 FUZZ_SMOKE_SECONDS=${FUZZ_SMOKE_SECONDS:-10}
 PASS=0
 FAIL=0
@@ -60,6 +60,9 @@ run_node() { # $1 = label, $2.. = test files; env passed through
 
 for s in $SUITES; do
 	case $s in
+	lint)
+		note "lint: banned functions"
+		if scripts/check-banned.sh; then PASS=$((PASS + 1)); else FAIL=$((FAIL + 1)); fi ;;
 	unit)
 		note "unit tests"
 		run_unit build/tests unit ;;
