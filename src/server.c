@@ -1,0 +1,210 @@
+/*
+ * server.c - struct dp_server: build, listen, run, drain, free (server.h).
+ *
+ * Graceful shutdown, driven by SIGINT/SIGTERM as libevent signal events
+ * (so the handler runs on the loop, not in signal context): stop accepting,
+ * end every SSE stream (they would never finish on their own), then poll
+ * every 20 ms until no connection is left or shutdown_grace_ms passed, and
+ * leave the loop. A second signal leaves at once. dp_server_release() then
+ * frees the HTTP server (aborting whatever is still open), the worker pool
+ * (delivering outstanding completions), the store and the rest.
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
+#include "route.h"
+#include "store.h"
+#include "workq.h"
+#include "xmalloc.h"
+
+#define DRAIN_TICK_MS 20
+
+double dp_server_uptime(const struct dp_server *s)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - s->started.tv_sec) + (double)(now.tv_nsec - s->started.tv_nsec) / 1e9;
+}
+
+/* mkdir -p with mode 0700 for the parts we create. */
+static int make_dirs(const char *path)
+{
+	char *p = xstrdup(path);
+	int rc = 0;
+	for (char *q = p + 1;; q++) {
+		if (*q == '/' || *q == '\0') {
+			char save = *q;
+			*q = '\0';
+			if (mkdir(p, 0700) < 0 && errno != EEXIST) {
+				rc = -errno;
+				break;
+			}
+			*q = save;
+			if (!save)
+				break;
+		}
+	}
+	free(p);
+	if (rc == 0) {
+		struct stat st;
+		if (stat(path, &st) < 0)
+			return -errno;
+		if (!S_ISDIR(st.st_mode))
+			return -ENOTDIR;
+	}
+	return rc;
+}
+
+static void drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dp_server *s = arg;
+	(void)fd;
+	(void)what;
+	s->drain_ticks++;
+	size_t open = dp_http_server_connections(s->http);
+	if (open == 0 || (long)s->drain_ticks * DRAIN_TICK_MS >= s->cfg->shutdown_grace_ms) {
+		if (open)
+			dp_warn("shutdown: %zu connection(s) still open after %d ms, closing them", open,
+				s->cfg->shutdown_grace_ms);
+		event_base_loopexit(s->base, NULL);
+	}
+}
+
+void dp_server_shutdown(struct dp_server *s)
+{
+	if (s->stopping) {
+		event_base_loopexit(s->base, NULL);
+		return;
+	}
+	s->stopping = 1;
+	dp_info("shutting down");
+	dp_http_server_stop_listening(s->http);
+	dp_sse_registry_close_all(&s->sse);
+	s->drain_timer = event_new(s->base, -1, EV_PERSIST, drain_cb, s);
+	struct timeval tv = { 0, DRAIN_TICK_MS * 1000 };
+	event_add(s->drain_timer, &tv);
+	drain_cb(-1, 0, s); /* nothing open: leave right away */
+}
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	dp_info("received %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	dp_server_shutdown(arg);
+}
+
+static int fail(char **err, int rc, char *msg)
+{
+	if (err)
+		*err = msg;
+	else
+		free(msg);
+	return rc;
+}
+
+int dp_server_init(struct dp_server *s, const struct dp_config *cfg, char **err)
+{
+	memset(s, 0, sizeof(*s));
+	s->cfg = cfg;
+	clock_gettime(CLOCK_MONOTONIC, &s->started);
+	s->started_wall = time(NULL);
+	dp_sse_registry_init(&s->sse);
+	dp_log_set_level((enum dp_log_level)cfg->log_level);
+
+	s->base = event_base_new();
+	if (!s->base)
+		return fail(err, -ENOMEM, xstrdup("cannot create the event loop"));
+	char *msg = NULL;
+	s->routes = dp_route_table_new(dp_route_slices, cfg->metrics_public, &msg);
+	if (!s->routes)
+		return fail(err, -EINVAL, msg);
+	s->metrics = dp_metrics_new(s->routes);
+
+	int rc = make_dirs(cfg->data_dir);
+	if (rc < 0)
+		return fail(err, rc, xasprintf("cannot create data directory '%s': %s", cfg->data_dir, strerror(-rc)));
+	s->store = dp_store_open(cfg->db_path, &msg);
+	if (!s->store) {
+		char *m = xasprintf("cannot open database '%s': %s", cfg->db_path, msg ? msg : "unknown error");
+		free(msg);
+		return fail(err, -EIO, m);
+	}
+	s->workq = dp_workq_new(s->base, DP_WORKQ_DEFAULT_THREADS, DP_WORKQ_DEFAULT_QUEUE);
+	if (!s->workq)
+		return fail(err, -errno, xasprintf("cannot start worker threads: %s", strerror(errno)));
+
+	struct dp_http_config hc;
+	dp_http_config_defaults(&hc);
+	hc.max_body_bytes = cfg->max_body_bytes;
+	hc.read_timeout_ms = cfg->request_timeout_ms;
+	hc.idle_timeout_ms = cfg->idle_timeout_ms;
+	hc.server_name = NULL; /* no version fingerprint */
+	hc.handler = dp_route_dispatch;
+	hc.handler_arg = s;
+	hc.on_done = dp_route_done;
+	hc.done_arg = s;
+	s->http = dp_http_server_new(s->base, &hc);
+	if (!s->http)
+		return fail(err, -ENOMEM, xstrdup("cannot create the HTTP server"));
+
+	s->sig_int = evsignal_new(s->base, SIGINT, signal_cb, s);
+	s->sig_term = evsignal_new(s->base, SIGTERM, signal_cb, s);
+	if (!s->sig_int || !s->sig_term || evsignal_add(s->sig_int, NULL) < 0 || evsignal_add(s->sig_term, NULL) < 0)
+		return fail(err, -EIO, xstrdup("cannot install signal handlers"));
+	return 0;
+}
+
+int dp_server_listen(struct dp_server *s, char **err)
+{
+	int port = 0;
+	int rc = dp_http_server_listen(s->http, s->cfg->bind, s->cfg->port, &port);
+	if (rc < 0)
+		return fail(err, rc, xasprintf("cannot listen on %s port %d: %s", s->cfg->bind, s->cfg->port,
+					      strerror(-rc)));
+	s->port = port;
+	int v6 = strchr(s->cfg->bind, ':') != NULL;
+	/* always printed, whatever the log level: scripts and tests wait for it */
+	fprintf(stderr, "daemonpulse %s listening on http://%s%s%s:%d\n", DP_VERSION, v6 ? "[" : "", s->cfg->bind,
+		v6 ? "]" : "", port);
+	fflush(stderr);
+	return 0;
+}
+
+int dp_server_run(struct dp_server *s)
+{
+	int rc = event_base_dispatch(s->base);
+	return rc < 0 ? -EIO : 0;
+}
+
+void dp_server_release(struct dp_server *s)
+{
+	if (s->sig_int)
+		event_free(s->sig_int);
+	if (s->sig_term)
+		event_free(s->sig_term);
+	if (s->drain_timer)
+		event_free(s->drain_timer);
+	if (s->http) {
+		dp_sse_registry_close_all(&s->sse);
+		dp_http_server_free(s->http);
+	}
+	s->http = NULL;
+	dp_workq_free(s->workq);
+	if (s->store)
+		dp_store_free(s->store);
+	dp_metrics_free(s->metrics);
+	dp_route_table_free(s->routes);
+	if (s->base)
+		event_base_free(s->base);
+	memset(s, 0, sizeof(*s));
+}
