@@ -405,7 +405,7 @@ static void test_many_concurrent(void **state)
 	struct run *r = *state;
 	enum { N = 64 };
 	struct run *rs = calloc(N, sizeof *rs);
-	char num[N][8];
+	char num[N][16];
 	int remaining = N;
 	for (int i = 0; i < N; i++) {
 		rs[i].base = r->base;
