@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "api.h"
 
 #define DP_SESSION_COOKIE "dp_session"
@@ -103,17 +105,79 @@ int dp_auth_decode_session(const char *value, uint8_t raw[32]);
 /* 1 when `origin` ("http://host:port", or a Referer URL) names
  * scheme://host exactly. */
 int dp_auth_origin_matches(const char *origin, const char *scheme, const char *host);
-/* The scheme the client used: "https" when cookie_secure... see auth.c. */
+/* The scheme the client used: "https" when configured for TLS / an https
+ * proxy (config secure_cookies), or when trust_proxy is set and the proxy
+ * sent X-Forwarded-Proto: https; else "http". */
 const char *dp_auth_request_scheme(struct dp_ctx *c);
 
-/* Login throttling (sliding window, in memory). Return seconds to wait
- * (>0) when `ip` or `username` is over its limit, else 0. */
+/* Is a session still valid at `now`? 1 when now < expires_at and it was
+ * used less than session_idle_s ago. */
+int dp_auth_session_valid(const struct dp_auth_config *cfg, int64_t expires_at, int64_t last_seen_at,
+			  int64_t now);
+
+/* Login throttling (sliding window, in memory; DP_AUTH_THROTTLE_KEYS keys at
+ * most, the stalest evicted first). Usernames compare case-insensitively.
+ * dp_auth_throttle_check returns the seconds to wait (>0) when `ip` or
+ * `username` already has its limit of failures in the window, else 0.
+ * A login attempt is counted as a failure when it *starts*
+ * (dp_auth_throttle_fail), so parallel attempts cannot race past the limit;
+ * dp_auth_throttle_success then takes the IP's attempt back and clears the
+ * username. */
+#define DP_AUTH_THROTTLE_KEYS 8192
 int64_t dp_auth_throttle_check(struct dp_auth *a, const char *ip, const char *username);
 void dp_auth_throttle_fail(struct dp_auth *a, const char *ip, const char *username);
-void dp_auth_throttle_success(struct dp_auth *a, const char *username);
+void dp_auth_throttle_success(struct dp_auth *a, const char *ip, const char *username);
 
-/* Set-Cookie value for a new session / for clearing it (static or
- * request memory). */
+/* Add "Set-Cookie: dp_session=<token>; Path=/; Max-Age=<max_age>; HttpOnly;
+ * SameSite=Strict[; Secure]" to the response. token "" + max_age 0 clears. */
 int dp_auth_set_cookie(struct dp_ctx *c, const char *token, int64_t max_age);
+
+/* JSON helpers shared by the api_* files: ISO 8601 UTC string, or null for
+ * t <= 0; {"id","username","role"}. New references. */
+json_t *dp_auth_time_json(int64_t t);
+json_t *dp_auth_user_json(const struct dp_user *u);
+/* Parse ISO 8601 UTC ("2026-11-26T10:00:00Z", date only, or Unix seconds);
+ * 0 or -EINVAL. */
+int dp_auth_parse_time(const char *s, int64_t *t);
+
+/* --- password work on the worker pool ---
+ *
+ * A pwjob verifies a password against a hash and/or hashes a new password on
+ * a worker thread, then calls `fn` on the loop thread. `fn` is called even
+ * when the client went away (then j->c is NULL: record, do not reply) so
+ * that throttling and audit cannot be dodged by hanging up. The job (and the
+ * passwords in it, wiped) is freed by auth.c after `fn` returns. */
+struct dp_auth_pwjob;
+typedef void (*dp_auth_pwjob_fn)(struct dp_auth_pwjob *j);
+
+struct dp_auth_pwjob {
+	struct dp_ctx *c;    /* NULL once the client went away */
+	struct dp_auth *auth;
+	dp_auth_pwjob_fn fn;
+	int status;          /* 0, or -ECANCELED at shutdown (nothing computed) */
+	/* inputs: set with dp_auth_pwjob_verify()/_hash() */
+	char *verify_pw;     /* password to check, or NULL */
+	char verify_hash[128]; /* "" = unknown user: a dummy hash of equal cost runs */
+	char *new_pw;        /* password to hash (only if the verify step passed) */
+	/* outputs */
+	int verified;        /* 1 when verify_pw matched verify_hash */
+	int hashed;          /* 1 when new_hash is filled */
+	char new_hash[128];
+	/* free for the caller */
+	int64_t user_id;
+	int64_t other_id;
+	int role;
+	char username[DP_USERNAME_MAX + 1];
+	char ip[64];
+	void *arg;
+};
+
+/* A job bound to request `c` (registers the abort callback). */
+struct dp_auth_pwjob *dp_auth_pwjob_new(struct dp_ctx *c, dp_auth_pwjob_fn fn);
+void dp_auth_pwjob_verify(struct dp_auth_pwjob *j, const char *pw, const char *hash);
+void dp_auth_pwjob_hash(struct dp_auth_pwjob *j, const char *pw);
+/* Queue it. On failure (-EAGAIN queue full, -ESHUTDOWN) the job is freed,
+ * fn is not called, and the caller answers 503. */
+int dp_auth_pwjob_submit(struct dp_auth_pwjob *j);
 
 #endif

@@ -98,6 +98,7 @@ enum q {
 	Q_USER_DELETE,
 	Q_SESS_INSERT,
 	Q_SESS_LOOKUP,
+	Q_SESS_GET,
 	Q_SESS_TOUCH,
 	Q_SESS_DELETE,
 	Q_SESS_DELETE_USER,
@@ -120,7 +121,7 @@ enum q {
 };
 
 #define USER_COLS "id, username, role, pwhash, created_at, updated_at, last_login_at"
-#define TOK_COLS "t.id, t.user_id, t.name, t.prefix, t.created_at, t.last_used_at, t.expires_at"
+#define TOK_COLS "t.id, t.user_id, t.name, t.prefix, t.created_at, t.last_used_at, t.expires_at, t.token_hash"
 
 static const char *const sql[Q__COUNT] = {
 	[Q_USER_INSERT] = "INSERT INTO users (username, role, pwhash, created_at, updated_at) "
@@ -136,8 +137,10 @@ static const char *const sql[Q__COUNT] = {
 	[Q_USER_DELETE] = "DELETE FROM users WHERE id = ?1",
 	[Q_SESS_INSERT] = "INSERT INTO sessions (user_id, token_hash, created_at, expires_at, last_seen_at, ip) "
 			  "VALUES (?1, ?2, ?3, ?4, ?3, ?5)",
-	[Q_SESS_LOOKUP] = "SELECT s.id, s.created_at, s.expires_at, s.last_seen_at, u.id, u.username, u.role "
+	[Q_SESS_LOOKUP] = "SELECT s.id, s.created_at, s.expires_at, s.last_seen_at, u.id, u.username, u.role, s.token_hash "
 			  "FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1",
+	[Q_SESS_GET] = "SELECT s.id, s.created_at, s.expires_at, s.last_seen_at, u.id, u.username, u.role, s.token_hash "
+		       "FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?1",
 	[Q_SESS_TOUCH] = "UPDATE sessions SET last_seen_at = ?2 WHERE id = ?1",
 	[Q_SESS_DELETE] = "DELETE FROM sessions WHERE id = ?1",
 	[Q_SESS_DELETE_USER] = "DELETE FROM sessions WHERE user_id = ?1 AND id != ?2",
@@ -240,6 +243,14 @@ static void copy_col(char *out, size_t n, sqlite3_stmt *st, int col)
 	if (len)
 		memcpy(out, v, len);
 	out[len] = '\0';
+}
+
+static void copy_hash(uint8_t out[DP_STORE_HASH_BYTES], sqlite3_stmt *st, int col)
+{
+	const void *p = sqlite3_column_blob(st, col);
+	memset(out, 0, DP_STORE_HASH_BYTES);
+	if (p && sqlite3_column_bytes(st, col) == DP_STORE_HASH_BYTES)
+		memcpy(out, p, DP_STORE_HASH_BYTES);
 }
 
 static int role_from_db(sqlite3_stmt *st, int col)
@@ -660,13 +671,8 @@ int dp_store_session_create(struct dp_store *s, int64_t user_id, const uint8_t h
 	return ret == -EINVAL ? -ENOENT : ret; /* FK failure: the user is gone */
 }
 
-int dp_store_session_lookup(struct dp_store *s, const uint8_t hash[DP_STORE_HASH_BYTES],
-			    struct dp_store_session *out)
+static int session_one(struct dp_store *s, sqlite3_stmt *st, struct dp_store_session *out)
 {
-	sqlite3_stmt *st = stmt(s, Q_SESS_LOOKUP);
-	if (!st)
-		return -EIO;
-	sqlite3_bind_blob(st, 1, hash, DP_STORE_HASH_BYTES, SQLITE_STATIC);
 	int rc = sqlite3_step(st), ret = 0;
 	if (rc == SQLITE_ROW) {
 		memset(out, 0, sizeof(*out));
@@ -677,10 +683,30 @@ int dp_store_session_lookup(struct dp_store *s, const uint8_t hash[DP_STORE_HASH
 		out->user.id = sqlite3_column_int64(st, 4);
 		copy_col(out->user.username, sizeof(out->user.username), st, 5);
 		out->user.role = role_from_db(st, 6);
+		copy_hash(out->hash, st, 7);
 	} else
 		ret = rc == SQLITE_DONE ? -ENOENT : fail(s, "look up session");
 	done(st);
 	return ret;
+}
+
+int dp_store_session_lookup(struct dp_store *s, const uint8_t hash[DP_STORE_HASH_BYTES],
+			    struct dp_store_session *out)
+{
+	sqlite3_stmt *st = stmt(s, Q_SESS_LOOKUP);
+	if (!st)
+		return -EIO;
+	sqlite3_bind_blob(st, 1, hash, DP_STORE_HASH_BYTES, SQLITE_STATIC);
+	return session_one(s, st, out);
+}
+
+int dp_store_session_get(struct dp_store *s, int64_t id, struct dp_store_session *out)
+{
+	sqlite3_stmt *st = stmt(s, Q_SESS_GET);
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, id);
+	return session_one(s, st, out);
 }
 
 static int by_id(struct dp_store *s, enum q q, int64_t id, int64_t v, int has_v, const char *what)
@@ -726,9 +752,10 @@ static void read_token(sqlite3_stmt *st, struct dp_store_token *t)
 	t->created_at = sqlite3_column_int64(st, 4);
 	t->last_used_at = sqlite3_column_int64(st, 5);
 	t->expires_at = sqlite3_column_int64(st, 6);
+	copy_hash(t->hash, st, 7);
 	t->user.id = t->user_id;
-	copy_col(t->user.username, sizeof(t->user.username), st, 7);
-	t->user.role = role_from_db(st, 8);
+	copy_col(t->user.username, sizeof(t->user.username), st, 8);
+	t->user.role = role_from_db(st, 9);
 }
 
 int dp_store_token_create(struct dp_store *s, int64_t user_id, const char *name, const char *prefix,
@@ -881,7 +908,7 @@ int dp_store_audit_query(struct dp_store *s, const struct dp_store_audit_filter 
 	sqlite3_stmt *st = stmt(s, Q_AUDIT_QUERY);
 	if (!st)
 		return -EIO;
-	int limit = f->limit < 1 ? 1 : f->limit > 200 ? 200 : f->limit;
+	int limit = f->limit < 1 ? 1 : f->limit > 1000 ? 1000 : f->limit;
 	const char *exact = NULL, *prefix = NULL;
 	if (f->action && *f->action) {
 		size_t n = strlen(f->action);

@@ -82,6 +82,7 @@ struct dp_store_session {
 	int64_t created_at;
 	int64_t expires_at;  /* absolute end */
 	int64_t last_seen_at;
+	uint8_t hash[DP_STORE_HASH_BYTES]; /* as stored, for a constant-time re-check */
 	struct dp_user user;
 };
 int dp_store_session_create(struct dp_store *s, int64_t user_id, const uint8_t hash[DP_STORE_HASH_BYTES],
@@ -89,6 +90,8 @@ int dp_store_session_create(struct dp_store *s, int64_t user_id, const uint8_t h
 /* Look a session up by token hash (joined with its user). -ENOENT. */
 int dp_store_session_lookup(struct dp_store *s, const uint8_t hash[DP_STORE_HASH_BYTES],
 			    struct dp_store_session *out);
+/* By id (for /api/auth/me). -ENOENT. */
+int dp_store_session_get(struct dp_store *s, int64_t id, struct dp_store_session *out);
 int dp_store_session_touch(struct dp_store *s, int64_t id, int64_t now);
 int dp_store_session_delete(struct dp_store *s, int64_t id);
 /* Revoke every session of a user except `keep_id` (0 = all). */
@@ -105,6 +108,7 @@ struct dp_store_token {
 	int64_t created_at;
 	int64_t last_used_at; /* 0 = never */
 	int64_t expires_at;   /* 0 = never */
+	uint8_t hash[DP_STORE_HASH_BYTES];
 	struct dp_user user;  /* filled by lookup */
 };
 typedef int (*dp_store_token_fn)(const struct dp_store_token *t, void *arg);
@@ -145,7 +149,7 @@ struct dp_store_audit_filter {
 	const char *username;
 	const char *action; /* exact, or a prefix ending in '.' ("user.") */
 	const char *target;
-	int limit;          /* 1..200 */
+	int limit;          /* 1..1000 (the API allows 200 per page) */
 };
 /* Pointers in *e are valid only during the callback. */
 typedef int (*dp_store_audit_fn)(const struct dp_store_audit *e, void *arg);
