@@ -22,6 +22,7 @@
 #define DP_LMS_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -119,6 +120,9 @@ int dp_lms_print_json(json_t *v, int pretty);
 /* stderr message helpers: "Error: …" and plain info lines. */
 void dp_lms_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void dp_lms_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Where messages go: stderr unless redirected (the fuzz target silences them). */
+FILE *dp_lms_errout(void);
+void dp_lms_set_errout(FILE *f);
 /* --quiet / --log-level none|error silences info lines. */
 void dp_lms_set_quiet(int quiet);
 

@@ -43,7 +43,7 @@ static int apply_global(const char *name, const char *value)
 	} else if (strcmp(name, "log-level") == 0) {
 		if (strcmp(value, "debug") && strcmp(value, "info") && strcmp(value, "warn") &&
 		    strcmp(value, "error") && strcmp(value, "none")) {
-			fprintf(stderr, "error: option '--log-level <level>' argument '%s' is invalid\n", value);
+			fprintf(dp_lms_errout(), "error: option '--log-level <level>' argument '%s' is invalid\n", value);
 			return -EINVAL;
 		}
 		if (strcmp(value, "error") == 0 || strcmp(value, "none") == 0 || strcmp(value, "warn") == 0)
@@ -67,7 +67,7 @@ int dp_lms_args_parse(struct dp_lms_args *a, const struct dp_lms_opt *opts, size
 		const char *s = argv[i];
 		if (only_pos || s[0] != '-' || s[1] == '\0') {
 			if (a->npos >= max_pos) {
-				fprintf(stderr, "error: too many arguments. Expected %zu argument%s but got %zu.\n",
+				fprintf(dp_lms_errout(), "error: too many arguments. Expected %zu argument%s but got %zu.\n",
 					max_pos, max_pos == 1 ? "" : "s", a->npos + 1);
 				return -EINVAL;
 			}
@@ -105,7 +105,7 @@ int dp_lms_args_parse(struct dp_lms_args *a, const struct dp_lms_opt *opts, size
 			}
 		}
 		if (idx < 0) {
-			fprintf(stderr, "error: unknown option '%s'\n", s);
+			fprintf(dp_lms_errout(), "error: unknown option '%s'\n", s);
 			return -EINVAL;
 		}
 		o = global ? &global_opts[idx] : &opts[idx];
@@ -116,11 +116,11 @@ int dp_lms_args_parse(struct dp_lms_args *a, const struct dp_lms_opt *opts, size
 			} else if (i + 1 < argc) {
 				val = argv[++i];
 			} else {
-				fprintf(stderr, "error: option '--%s <value>' argument missing\n", o->name);
+				fprintf(dp_lms_errout(), "error: option '--%s <value>' argument missing\n", o->name);
 				return -EINVAL;
 			}
 		} else if (inline_val) {
-			fprintf(stderr, "error: option '--%s' does not take an argument\n", o->name);
+			fprintf(dp_lms_errout(), "error: option '--%s' does not take an argument\n", o->name);
 			return -EINVAL;
 		}
 		if (global) {
@@ -153,11 +153,11 @@ int dp_lms_args_int(const struct dp_lms_args *a, const char *name, long min, lon
 	errno = 0;
 	long n = strtol(v, &end, 10);
 	if (errno || end == v || *end != '\0' || n < min || n > max) {
-		fprintf(stderr, "error: option '--%s' argument '%s' is invalid. Must be an integer", name, v);
+		fprintf(dp_lms_errout(), "error: option '--%s' argument '%s' is invalid. Must be an integer", name, v);
 		if (max == LONG_MAX)
-			fprintf(stderr, " of at least %ld\n", min);
+			fprintf(dp_lms_errout(), " of at least %ld\n", min);
 		else
-			fprintf(stderr, " between %ld and %ld\n", min, max);
+			fprintf(dp_lms_errout(), " between %ld and %ld\n", min, max);
 		return -EINVAL;
 	}
 	*out = n;

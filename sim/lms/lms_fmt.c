@@ -14,6 +14,17 @@
 #include "xmalloc.h"
 
 static int quiet;
+static FILE *errout;
+
+FILE *dp_lms_errout(void)
+{
+	return errout ? errout : stderr;
+}
+
+void dp_lms_set_errout(FILE *f)
+{
+	errout = f;
+}
 
 void dp_lms_set_quiet(int q)
 {
@@ -24,9 +35,9 @@ void dp_lms_err(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fputs("Error: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	fputs("Error: ", dp_lms_errout());
+	vfprintf(dp_lms_errout(), fmt, ap);
+	fputc('\n', dp_lms_errout());
 	va_end(ap);
 }
 
@@ -36,8 +47,8 @@ void dp_lms_info(const char *fmt, ...)
 		return;
 	va_list ap;
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	vfprintf(dp_lms_errout(), fmt, ap);
+	fputc('\n', dp_lms_errout());
 	va_end(ap);
 }
 

@@ -238,7 +238,7 @@ static double parse_gpu(const char *v)
 	errno = 0;
 	double d = strtod(v, &end);
 	if (errno || end == v || *end || !(d >= 0 && d <= 1)) {
-		fprintf(stderr, "error: option '--gpu <offload-ratio>' argument '%s' is invalid. "
+		fprintf(dp_lms_errout(), "error: option '--gpu <offload-ratio>' argument '%s' is invalid. "
 				"Number out of range, must be between 0 and 1\n", v);
 		return -1;
 	}
