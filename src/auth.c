@@ -95,6 +95,8 @@ void dp_auth_config_defaults(struct dp_auth_config *cfg)
 
 struct dp_auth *dp_auth_new(struct dp_store *store, struct dp_workq *wq, const struct dp_auth_config *cfg)
 {
+	if (sodium_init() < 0)
+		return NULL;
 	struct dp_auth *a = xcalloc(1, sizeof(*a));
 	a->store = store;
 	a->wq = wq;

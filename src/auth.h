@@ -67,7 +67,10 @@ struct dp_auth_config {
  * DP_SESSION_IDLE_SECONDS, DP_LOGIN_MAX_USER_FAILURES,
  * DP_LOGIN_MAX_IP_FAILURES, DP_LOGIN_WINDOW_SECONDS from the environment. */
 void dp_auth_config_defaults(struct dp_auth_config *cfg);
-/* `store` and `wq` are borrowed and must outlive the returned object. */
+/* `store` and `wq` are borrowed and must outlive the returned object.
+ * Calls sodium_init(); NULL only when libsodium cannot start. Shutdown
+ * order: free the HTTP server, then the workq (its completions use auth and
+ * store), then auth, then the store. */
 struct dp_auth *dp_auth_new(struct dp_store *store, struct dp_workq *wq, const struct dp_auth_config *cfg);
 void dp_auth_free(struct dp_auth *a);
 const struct dp_auth_config *dp_auth_config(const struct dp_auth *a);
