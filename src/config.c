@@ -56,6 +56,8 @@ static const struct opt opts[] = {
 	  "the lms command-line tool", "lms" },
 	{ "DP_SECURE_COOKIES", "--secure-cookies", "--tls-proxy", K_BOOL, OFF(secure_cookies), 0, 0, "BOOL",
 	  "mark the session cookie Secure (set when served over https or behind a TLS proxy)", "false" },
+	{ "DP_TRUST_PROXY", "--trust-proxy", NULL, K_BOOL, OFF(trust_proxy), 0, 0, "BOOL",
+	  "a reverse proxy in front sets X-Forwarded-Proto/-For (never enable without one)", "false" },
 	{ "DP_METRICS_PUBLIC", "--metrics-public", NULL, K_BOOL, OFF(metrics_public), 0, 0, "BOOL",
 	  "serve GET /metrics without a session (default: viewer role needed)", "false" },
 	{ "DP_ACCESS_LOG", "--access-log", NULL, K_BOOL, OFF(access_log), 0, 0, "BOOL",

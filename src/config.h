@@ -29,6 +29,7 @@ struct dp_config {
 	char *daemon_api_key;   /* DAEMON_API_KEY (env or file only: no flag, argv is visible in ps) */
 	char *lms_bin;          /* LMS_BIN, --lms-bin; default "lms" */
 	int secure_cookies;     /* DP_SECURE_COOKIES, --secure-cookies / --tls-proxy */
+	int trust_proxy;        /* DP_TRUST_PROXY, --trust-proxy: honour X-Forwarded-Proto/-For */
 	int metrics_public;     /* DP_METRICS_PUBLIC, --metrics-public: /metrics without a session */
 	int access_log;         /* DP_ACCESS_LOG, --access-log on|off; default on */
 	int log_level;          /* DP_LOG_LEVEL, --log-level (enum dp_log_level); default info */

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "auth.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -143,6 +144,14 @@ int dp_server_init(struct dp_server *s, const struct dp_config *cfg, char **err)
 	if (!s->workq)
 		return fail(err, -errno, xasprintf("cannot start worker threads: %s", strerror(errno)));
 
+	struct dp_auth_config ac;
+	dp_auth_config_defaults(&ac);
+	ac.cookie_secure = cfg->secure_cookies;
+	ac.trust_proxy = cfg->trust_proxy;
+	s->auth = dp_auth_new(s->store, s->workq, &ac);
+	if (!s->auth)
+		return fail(err, -EIO, xstrdup("cannot start the authentication service (libsodium)"));
+
 	struct dp_http_config hc;
 	dp_http_config_defaults(&hc);
 	hc.max_body_bytes = cfg->max_body_bytes;
@@ -199,7 +208,10 @@ void dp_server_release(struct dp_server *s)
 		dp_http_server_free(s->http);
 	}
 	s->http = NULL;
+	/* completions of password jobs still use auth and the store */
 	dp_workq_free(s->workq);
+	if (s->auth)
+		dp_auth_free(s->auth);
 	if (s->store)
 		dp_store_free(s->store);
 	dp_metrics_free(s->metrics);

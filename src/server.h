@@ -38,7 +38,7 @@ struct dp_server {
 	struct dp_metrics *metrics;
 	struct dp_store *store;         /* store.h; NULL in unit tests without a db */
 	struct dp_workq *workq;         /* lib/workq.h; NULL until created */
-	struct dp_auth *auth;           /* auth.h: dp_auth_new(store, workq, cfg) after both exist (H2) */
+	struct dp_auth *auth;           /* auth.h: sessions, tokens, throttling (needs store + workq) */
 	struct dp_sse_registry sse;     /* every open SSE stream (shutdown closes them) */
 	struct event *sig_int, *sig_term, *drain_timer;
 	struct timespec started;        /* CLOCK_MONOTONIC at init */
