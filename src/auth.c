@@ -36,7 +36,14 @@
 #include "workq.h"
 #include "xmalloc.h"
 
+/* Record activity at most this often (and at least 4 times per idle period,
+ * for short test settings). */
 #define TOUCH_EVERY_S 60
+static int64_t touch_every(const struct dp_auth_config *cfg)
+{
+	int64_t t = cfg->session_idle_s / 4;
+	return t < 1 ? 1 : t > TOUCH_EVERY_S ? TOUCH_EVERY_S : t;
+}
 #define THROTTLE_MAX_LIMIT 64
 #define THROTTLE_KEY_MAX 80
 
@@ -442,7 +449,7 @@ static int auth_session(struct dp_ctx *c, struct dp_auth *a, const char *cookie)
 		dp_store_session_delete(a->store, s.id);
 		return -EACCES;
 	}
-	if (now - s.last_seen_at >= TOUCH_EVERY_S)
+	if (now - s.last_seen_at >= touch_every(&a->cfg))
 		dp_store_session_touch(a->store, s.id, now);
 	c->auth_kind = DP_AUTH_SESSION;
 	c->session_id = s.id;
