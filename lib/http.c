@@ -466,6 +466,18 @@ void dp_http_stream_end(struct dp_http_req *r)
 	req_finish(r);
 }
 
+void dp_http_abort(struct dp_http_req *r)
+{
+	if (r->ended)
+		return;
+	struct conn *c = r->conn;
+	r->on_close = NULL;
+	r->ended = 1;
+	/* the reaper frees the connection and, since it is still c->req, r */
+	if (c && c->req == r)
+		conn_kill(c);
+}
+
 /* --------------------------------------------------------- connections */
 
 static void reap_cb(evutil_socket_t fd, short what, void *arg)

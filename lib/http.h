@@ -129,6 +129,10 @@ size_t dp_http_stream_pending(const struct dp_http_req *req);
 void dp_http_stream_end(struct dp_http_req *req);
 /* Ask for the connection to be closed after this response. */
 void dp_http_set_close(struct dp_http_req *req);
+/* Drop the connection now, whether or not a response was started, and end
+ * the request; unsent bytes are discarded and on_close does not run. For
+ * simulating failures (llmster-sim's faults, a stopped server). */
+void dp_http_abort(struct dp_http_req *req);
 
 /* Reason phrase for a status code ("Not Found"). */
 const char *dp_http_reason(int status);
