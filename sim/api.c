@@ -35,7 +35,7 @@
 
 void dp_api_reply_json(struct dp_http_req *req, int status, json_t *body)
 {
-	char *s = json_dumps(body, JSON_COMPACT);
+	char *s = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(10));
 	json_decref(body);
 	if (!s) {
 		dp_http_reply(req, 500, "application/json", "{}", 2);
@@ -386,8 +386,12 @@ static void loadreq_done(struct dp_sim_inst *in, int ok, void *arg)
 			json_t *o = json_pack("{s:s,s:s,s:f,s:s}", "type",
 					      in->m->type == DP_SIM_EMBEDDING ? "embedding" : "llm", "instance_id", in->id,
 					      "load_time_seconds", round(in->load_seconds * 1000) / 1000, "status", "loaded");
-			if (l->echo)
-				json_object_set_new(o, "load_config", dp_api_load_config(in));
+			if (l->echo) {
+				/* the documented load_config has no "parallel" (§3.2) */
+				json_t *c = dp_api_load_config(in);
+				json_object_del(c, "parallel");
+				json_object_set_new(o, "load_config", c);
+			}
 			dp_api_reply_json(l->req, 200, o);
 		}
 	}

@@ -48,7 +48,7 @@ static void error_body(int status, const char *code, const char *message, struct
 	/* errors the HTTP layer produces itself, in LM Studio's v1 envelope */
 	(void)status;
 	json_t *o = json_pack("{s:{s:s,s:s,s:s}}", "error", "type", "invalid_request", "message", message, "code", code);
-	char *s = json_dumps(o, JSON_COMPACT);
+	char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
 	json_decref(o);
 	if (s)
 		dp_buf_adds(out, s);

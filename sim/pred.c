@@ -177,7 +177,7 @@ static void resp_event(struct dp_pred *p, const char *type, const char *fmt, ...
 
 static void resp_event_json(struct dp_pred *p, const char *type, const char *key, json_t *v)
 {
-	char *s = json_dumps(v, JSON_COMPACT);
+	char *s = json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(10));
 	json_decref(v);
 	resp_event(p, type, ",\"%s\":%s", key, s ? s : "null");
 	free(s);
@@ -707,7 +707,7 @@ static void write_final(struct dp_pred *p)
 				v1_event(p, "message.start", NULL);
 			v1_event(p, "message.end", NULL);
 		}
-		char *s = json_dumps(res, JSON_COMPACT);
+		char *s = json_dumps(res, JSON_COMPACT | JSON_REAL_PRECISION(10));
 		json_decref(res);
 		v1_event(p, "chat.end", ",\"result\":%s", s ? s : "null");
 		free(s);
@@ -736,7 +736,7 @@ static void write_final(struct dp_pred *p)
 			json_t *tc = json_pack("[{s:i,s:s,s:s,s:{s:s,s:s}}]", "index", 0, "id", p->call_id, "type",
 					       "function", "function", "name", p->r.tool_name, "arguments",
 					       p->tool_args ? p->tool_args : "{}");
-			char *s = json_dumps(tc, JSON_COMPACT);
+			char *s = json_dumps(tc, JSON_COMPACT | JSON_REAL_PRECISION(10));
 			json_decref(tc);
 			dp_buf_addf(&p->wire, "\"delta\":{%s\"tool_calls\":%s},\"logprobs\":null,\"finish_reason\":null}]}\n\n",
 				    p->first_chunk_sent ? "" : "\"role\":\"assistant\",", s);
@@ -756,7 +756,7 @@ static void write_final(struct dp_pred *p)
 			json_object_set_new(o, "usage", usage(p));
 			add_v0_extras(p, o);
 		}
-		char *s = json_dumps(o, JSON_COMPACT);
+		char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
 		json_decref(o);
 		dp_buf_addf(&p->wire, "data: %s\n\n", s ? s : "{}");
 		free(s);
@@ -765,7 +765,7 @@ static void write_final(struct dp_pred *p)
 			json_t *u = json_pack("{s:s,s:s,s:I,s:s,s:[],s:o}", "id", p->id, "object",
 					      is_compl(p) ? "text_completion" : "chat.completion.chunk", "created",
 					      (json_int_t)p->created, "model", p->inst_id, "choices", "usage", usage(p));
-			s = json_dumps(u, JSON_COMPACT);
+			s = json_dumps(u, JSON_COMPACT | JSON_REAL_PRECISION(10));
 			json_decref(u);
 			dp_buf_addf(&p->wire, "data: %s\n\n", s ? s : "{}");
 			free(s);
@@ -913,7 +913,7 @@ static void plan(struct dp_pred *p, const struct dp_sim_model *m)
 				else
 					json_object_set_new(args, k, json_string("San Francisco"));
 			}
-			p->tool_args = json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS);
+			p->tool_args = json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(10));
 			json_decref(args);
 		}
 	}

@@ -58,7 +58,7 @@ void dp_simlog_add(struct dp_sim *sim, int src, json_t *data)
 {
 	struct dp_simlog *l = &sim->log;
 	json_t *ev = json_pack("{s:I,s:o}", "timestamp", (json_int_t)dp_sim_now(sim), "data", data);
-	char *line = json_dumps(ev, JSON_COMPACT);
+	char *line = json_dumps(ev, JSON_COMPACT | JSON_REAL_PRECISION(10));
 	json_decref(ev);
 	if (!line)
 		return;
