@@ -419,7 +419,7 @@ static int auth_token(struct dp_ctx *c, struct dp_auth *a, const char *authz)
 	int64_t now = a->cfg.clock();
 	if (t.expires_at > 0 && now >= t.expires_at)
 		return -EACCES;
-	if (now - t.last_used_at >= TOUCH_EVERY_S)
+	if (now - t.last_used_at >= touch_every(&a->cfg))
 		dp_store_token_touch(a->store, t.id, now);
 	c->auth_kind = DP_AUTH_TOKEN;
 	c->token_id = t.id;
@@ -458,21 +458,24 @@ static int auth_session(struct dp_ctx *c, struct dp_auth *a, const char *cookie)
 	return 0;
 }
 
-int dp_auth_authenticate(struct dp_ctx *c)
+int dp_auth_check_headers(struct dp_auth *a, const char *authz, const char *cookie, struct dp_ctx *c)
 {
-	struct dp_auth *a = auth_of(c);
 	c->auth_kind = DP_AUTH_NONE;
 	if (!a || !a->store)
 		return -EACCES;
 	/* An Authorization header decides alone: a bad token is never rescued
 	 * by a cookie that happens to ride along. */
-	const char *authz = dp_http_req_header(c->req, "Authorization");
 	if (authz)
 		return auth_token(c, a, authz);
-	const char *cookie = dp_http_req_header(c->req, "Cookie");
 	if (cookie)
 		return auth_session(c, a, cookie);
 	return -EACCES;
+}
+
+int dp_auth_authenticate(struct dp_ctx *c)
+{
+	return dp_auth_check_headers(auth_of(c), dp_http_req_header(c->req, "Authorization"),
+				     dp_http_req_header(c->req, "Cookie"), c);
 }
 
 const char *dp_auth_request_scheme(struct dp_ctx *c)

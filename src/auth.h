@@ -113,6 +113,11 @@ int dp_auth_origin_matches(const char *origin, const char *scheme, const char *h
  * sent X-Forwarded-Proto: https; else "http". */
 const char *dp_auth_request_scheme(struct dp_ctx *c);
 
+/* The core of dp_auth_authenticate() on raw header values (either may be
+ * NULL); used by it, by unit tests and by the fuzz target. Fills c->auth_kind,
+ * user, session_id / token_id. 0 or -EACCES. */
+int dp_auth_check_headers(struct dp_auth *a, const char *authz, const char *cookie, struct dp_ctx *c);
+
 /* Is a session still valid at `now`? 1 when now < expires_at and it was
  * used less than session_idle_s ago. */
 int dp_auth_session_valid(const struct dp_auth_config *cfg, int64_t expires_at, int64_t last_seen_at,
