@@ -17,7 +17,12 @@ before(async () => {
 });
 
 after(async () => {
-  if (cp) await cp.cleanup();
+  if (!cp) return;
+  // after every kind of request above, a clean exit (the sanitizer build
+  // fails the exit status on a leak)
+  const res = await cp.stop('SIGTERM');
+  await cp.cleanup();
+  assert.equal(res.code, 0, cp.out.stderr.slice(-4000));
 });
 
 function assertEnvelope(r, status, code) {
