@@ -114,6 +114,14 @@ static char *iso_time(uint64_t ms, char *out, size_t n)
 
 /* ---- JSON views of models ---- */
 
+json_t *dp_api_num(double v)
+{
+	/* integral values print as integers (4, not 4.0), as LM Studio's JSON does */
+	if (v == floor(v) && fabs(v) < 9e15)
+		return json_integer((json_int_t)v);
+	return json_real(v);
+}
+
 static json_t *loaded_instances_v1(struct dp_sim *sim, const struct dp_sim_model *m)
 {
 	json_t *arr = json_array();
@@ -151,8 +159,8 @@ json_t *dp_api_model_v1(struct dp_sim *sim, const struct dp_sim_model *m)
 	if (m->type != DP_SIM_EMBEDDING)
 		json_object_set_new(o, "architecture", m->architecture ? json_string(m->architecture) : json_null());
 	json_object_set_new(o, "quantization",
-			    m->quant_name ? json_pack("{s:s,s:f}", "name", m->quant_name, "bits_per_weight",
-						      m->bits_per_weight)
+			    m->quant_name ? json_pack("{s:s,s:o}", "name", m->quant_name, "bits_per_weight",
+						      dp_api_num(m->bits_per_weight))
 					  : json_null());
 	json_object_set_new(o, "size_bytes", json_integer((json_int_t)m->size_bytes));
 	json_object_set_new(o, "params_string", m->params_string ? json_string(m->params_string) : json_null());

@@ -33,7 +33,7 @@ json_t *dp_api_lms_modelinfo(const struct dp_sim_model *m, int with_variants)
 		json_object_set_new(o, "architecture", json_string(m->architecture));
 	if (m->quant_name)
 		json_object_set_new(o, "quantization",
-				    json_pack("{s:s,s:f}", "name", m->quant_name, "bits", m->bits_per_weight));
+				    json_pack("{s:s,s:o}", "name", m->quant_name, "bits", dp_api_num(m->bits_per_weight)));
 	if (with_variants && m->variant) {
 		json_object_set_new(o, "variants", json_pack("[s]", m->variant));
 		json_object_set_new(o, "selectedVariant", json_string(m->variant));

@@ -95,7 +95,7 @@ static void send_wire(struct dp_pred *p)
 		p->cancelled = 1;
 	dp_buf_reset(&p->wire);
 	if (p->cut_after && p->events >= (uint64_t)p->cut_after && p->req)
-		cut_stream(p);
+		p->cut_pending = 1; /* cut once these bytes reached the client */
 }
 
 /* v1: "event: T\ndata: {"type":"T"<extra>}\n\n" */
@@ -479,7 +479,7 @@ static double token_ms(struct dp_pred *p)
 static void gen_step(struct dp_pred *p)
 {
 	int batch = p->sim->cfg.speed > 0 ? 1 : BATCH_TOKENS;
-	for (int i = 0; i < batch && !p->cancelled; i++) {
+	for (int i = 0; i < batch && !p->cancelled && !p->cut_pending; i++) {
 		if (p->phase == PH_REASON) {
 			int done;
 			if (p->think_tags) {
@@ -541,7 +541,7 @@ static void gen_step(struct dp_pred *p)
 		finish(p);
 		return;
 	}
-	arm(p, batch > 1 ? 0 : token_ms(p));
+	arm(p, p->cut_pending ? 2 : batch > 1 ? 0 : token_ms(p));
 }
 
 static void step_cb(evutil_socket_t fd, short ev, void *arg)
@@ -551,6 +551,13 @@ static void step_cb(evutil_socket_t fd, short ev, void *arg)
 	(void)ev;
 	if (p->phase == PH_DONE)
 		return;
+	if (p->cut_pending && p->req) {
+		if (dp_http_stream_pending(p->req) > 0) {
+			arm(p, 2);
+			return;
+		}
+		cut_stream(p);
+	}
 	if (p->cancelled && p->where != 1) {
 		if (p->where == 2)
 			finish(p);

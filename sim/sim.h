@@ -372,6 +372,7 @@ struct dp_pred {
 	int64_t created;
 	uint64_t events, seq;
 	int cut_after;           /* close_mid_stream fault: events before the cut */
+	int cut_pending;
 	int do_tool;
 	char call_id[32];
 	char *tool_args;
@@ -454,6 +455,7 @@ json_t *dp_api_model_v0(struct dp_sim *sim, const struct dp_sim_model *m);
 json_t *dp_api_lms_modelinfo(const struct dp_sim_model *m, int with_variants);
 json_t *dp_api_lms_ps_entry(const struct dp_sim_inst *inst);
 json_t *dp_api_load_config(const struct dp_sim_inst *inst);
+json_t *dp_api_num(double v);
 json_t *dp_api_estimate(struct dp_sim *sim, const struct dp_sim_model *m, int ctx, double ratio,
 			int parallel);
 
