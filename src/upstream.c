@@ -631,6 +631,32 @@ static void curl_phrase(char *dst, size_t dstlen, const struct dp_upstream_req *
 		dst[0] = (char)tolower((unsigned char)dst[0]);
 }
 
+/* Blank every occurrence of `secret` (same length, so no reallocation). */
+static void redact_one(char *s, const char *secret, size_t n)
+{
+	if (n < 6)
+		return; /* too short to tell from ordinary text */
+	for (char *p = s; (p = memmem(p, strlen(p), secret, n)) != NULL; p += n)
+		memset(p, '*', n);
+}
+
+/* LM Studio may quote a malformed token back ("Malformed LM Studio API
+ * token provided: ..."): our messages go to logs and browsers, so the token
+ * and its passkey part are masked. */
+static void redact_token(const struct dp_upstream_req *r, char *s)
+{
+	static const char pre[] = "Authorization: Bearer ";
+	for (const struct curl_slist *h = r->headers; h; h = h->next) {
+		if (strncmp(h->data, pre, sizeof(pre) - 1) != 0)
+			continue;
+		const char *tok = h->data + sizeof(pre) - 1;
+		redact_one(s, tok, strlen(tok));
+		const char *colon = strchr(tok, ':');
+		if (colon)
+			redact_one(s, colon + 1, strlen(colon + 1));
+	}
+}
+
 struct lms_error {
 	const char *message, *type, *code;
 	int present;
@@ -755,6 +781,7 @@ static void classify_http(struct dp_upstream_req *r, struct dp_upstream_result *
 			find_lms_error(*json, le);
 	}
 	clean_copy(lmsg, sizeof(lmsg), le->message);
+	redact_token(r, lmsg);
 	out->lms_type = le->type;
 	out->lms_code = le->code;
 
@@ -1155,4 +1182,9 @@ int dp_upstream_paused(const struct dp_upstream_req *r)
 const char *dp_upstream_req_url(const struct dp_upstream_req *r)
 {
 	return r->url;
+}
+
+double dp_upstream_req_ttfb_ms(const struct dp_upstream_req *r)
+{
+	return r->ttfb_us ? (double)(r->ttfb_us - r->t0_us) / 1000.0 : -1;
 }

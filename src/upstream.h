@@ -95,7 +95,10 @@ struct dp_upstream_result {
 				   * "unauthorized", "http_error", "daemon_error",
 				   * "unexpected_endpoint", "response_too_large", "not_json",
 				   * "connection_lost", "cancelled" (see docs/upstream.md) */
-	const char *message;      /* for a person, lower case; "" when ok */
+	const char *message;      /* for a person, lower case; "" when ok; LM Studio's
+				   * quoted text is sanitised and the token masked.
+				   * `json`/`body` are the daemon's raw bytes: do not
+				   * forward them to browsers or logs unfiltered */
 	int status;               /* HTTP status; 0 when none arrived */
 	json_t *json;             /* parsed JSON body, NULL when none (borrowed) */
 	const char *body;         /* buffered body bytes, NUL-terminated, "" for streams */
@@ -167,6 +170,9 @@ void dp_upstream_resume(struct dp_upstream_req *r);
 int dp_upstream_paused(const struct dp_upstream_req *r);
 /* The request URL (no credentials: they are refused). */
 const char *dp_upstream_req_url(const struct dp_upstream_req *r);
+/* Start -> first response body byte in ms, -1 before it (a stream's TTFB,
+ * readable from the first on_event). */
+double dp_upstream_req_ttfb_ms(const struct dp_upstream_req *r);
 
 /* Validate a target base URL: http/https, a host, no user/password, no
  * query or fragment, at most DP_UPSTREAM_MAX_URL bytes. 0, or -EINVAL with a

@@ -87,6 +87,14 @@ static void handler(struct dp_http_req *req, void *arg)
 		reply_json(req, 200, "{\"error\":{\"type\":\"model_not_found\",\"message\":\"no model \\\"x\\\"\\nloaded\",\"code\":\"model_not_found\"}}");
 	} else if (strcmp(p, "/auth") == 0) {
 		reply_json(req, 401, "{\"error\":{\"type\":\"invalid_request\",\"code\":\"invalid_api_key\",\"message\":\"An LM Studio API token is required\"}}");
+	} else if (strcmp(p, "/malformed") == 0) {
+		/* LM Studio may quote the token it could not parse */
+		const char *a = dp_http_req_header(req, "Authorization");
+		char msg[512];
+		snprintf(msg, sizeof(msg),
+			 "{\"error\":{\"type\":\"invalid_request\",\"code\":\"invalid_api_key\",\"message\":\"Malformed LM Studio API token provided: %s\"}}",
+			 a && strlen(a) > 7 ? a + 7 : "");
+		reply_json(req, 401, msg);
 	} else if (strcmp(p, "/notfound") == 0) {
 		reply_json(req, 404, "{\"error\":{\"message\":\"Model \\\"x\\\" not found.\",\"type\":\"invalid_request_error\",\"code\":\"model_not_found\"}}");
 	} else if (strcmp(p, "/html") == 0) {
@@ -227,6 +235,7 @@ static void on_event(struct dp_upstream_req *r, const struct dp_sse_parse_event 
 {
 	struct call *c = arg;
 	assert_false(dp_upstream_paused(r));
+	assert_true(dp_upstream_req_ttfb_ms(r) >= 0);
 	c->nev++;
 	dp_buf_addf(&c->evs, "%s=%s;", ev->event, ev->data);
 	if (c->pause_at && c->nev == c->pause_at)
@@ -448,6 +457,12 @@ static void test_error_bodies(void **state)
 	assert_null(strstr(c.msg, "sk-lm-wrong")); /* never echo the token */
 	call_release(&c);
 
+	simple(&e, &c, "/malformed", "sk-lm-abcdefgh:SECRETSECRETSECRET1234");
+	assert_int_equal(c.outcome, DP_UPSTREAM_UNAUTHORIZED);
+	assert_non_null(strstr(c.msg, "Malformed LM Studio API token provided"));
+	assert_null(strstr(c.msg, "SECRETSECRET"));
+	call_release(&c);
+
 	simple(&e, &c, "/notfound", NULL);
 	assert_int_equal(c.outcome, DP_UPSTREAM_HTTP_ERROR);
 	assert_string_equal(c.code, "http_error");
@@ -470,7 +485,7 @@ static void test_error_bodies(void **state)
 	assert_int_equal(c.outcome, DP_UPSTREAM_HTTP_ERROR);
 	assert_int_equal(c.status, 302);
 	assert_non_null(strstr(c.msg, "redirect"));
-	assert_int_equal(e.d.requests, 9); /* not followed */
+	assert_int_equal(e.d.requests, 10); /* not followed */
 	call_release(&c);
 	env_teardown(&e);
 }
