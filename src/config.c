@@ -120,10 +120,10 @@ void dp_config_usage(FILE *out)
 			snprintf(left, sizeof(left), "%s %s", o->flag, o->meta);
 		else
 			snprintf(left, sizeof(left), "(no flag)");
-		fprintf(out, "  %-28s %s\n  %-28s [%s] default: %s\n", left, o->help, "", o->key, o->def);
+		fprintf(out, "  %-30s %s\n  %-30s [%s] default: %s\n", left, o->help, "", o->key, o->def);
 	}
-	fprintf(out, "  %-28s %s\n", "--config FILE", "read settings from FILE (`KEY = value` lines, # comments)");
-	fprintf(out, "  %-28s %s\n", "-h, --help", "show this help");
+	fprintf(out, "  %-30s %s\n", "--config FILE", "read settings from FILE (`KEY = value` lines, # comments)");
+	fprintf(out, "  %-30s %s\n", "-h, --help", "show this help");
 	fprintf(out, "\nBooleans accept 1/0, true/false, yes/no, on/off; a boolean flag without a\n"
 		     "value means true (--secure-cookies). /metrics needs a viewer session or API\n"
 		     "token unless --metrics-public is set.\n");

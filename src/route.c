@@ -448,7 +448,8 @@ void dp_route_dispatch(struct dp_http_req *req, void *arg)
 	const char *method = dp_http_req_method(req);
 	struct dp_route_match m;
 	int rc = dp_route_match(srv->routes, method, target, plen, &m, st->scratch);
-	if (rc == 404 && (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) && !is_api_path(target, plen)) {
+	if (rc == 404 && plen && target[0] == '/' && (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) &&
+	    !is_api_path(target, plen)) {
 		rc = 0;
 		m.route = &dp_webui_routes[0];
 		m.index = (int)dp_route_table_count(srv->routes) - 1;
