@@ -300,8 +300,8 @@ static void lms_load(struct dp_sim *sim, struct dp_http_req *req)
 			lo.context_length = (int)json_integer_value(v);
 	}
 	if (!bad && (v = json_object_get(o, "parallel")) && !json_is_null(v)) {
-		if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 64)
-			bad = "parallel must be an integer between 1 and 64";
+		if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 1024)
+			bad = "parallel must be an integer between 1 and 1024";
 		else
 			lo.parallel = (int)json_integer_value(v);
 	}
