@@ -809,6 +809,61 @@ static void test_sse_errors(void **state)
 	env_teardown(&e);
 }
 
+/* Many events, written in batches that split events across reads: all
+ * arrive, in order, each once. */
+static int seq_ok;
+static int seq_next;
+static void on_seq_event(struct dp_upstream_req *r, const struct dp_sse_parse_event *ev, void *arg)
+{
+	struct call *c = arg;
+	(void)r;
+	char want[32];
+	snprintf(want, sizeof(want), "%d", seq_next++);
+	if (strcmp(ev->data, want) != 0 || strcmp(ev->event, "n") != 0)
+		seq_ok = 0;
+	c->nev++;
+}
+
+static void test_sse_many(void **state)
+{
+	(void)state;
+	struct env e;
+	env_setup(&e);
+	struct call c;
+	call_init(&c, e.base, &e.d, e.u);
+	struct dp_upstream_opts o = opts(&c, "/sse", DP_UPSTREAM_SSE);
+	o.on_event = on_seq_event;
+	seq_ok = 1;
+	seq_next = 0;
+	start(&c, &o);
+	run_until(e.base, &e.d.requests, 1, 10000);
+	const int total = 20000;
+	struct dp_buf b;
+	dp_buf_init(&b, 1 << 20);
+	double t0 = now_ms();
+	for (int i = 0; i < total;) {
+		dp_buf_reset(&b);
+		for (int k = 0; k < 997 && i < total; k++, i++)
+			dp_buf_addf(&b, "event: n\r\ndata: %d\r\n\r\n", i);
+		assert_int_equal(dp_http_stream_write(e.d.held, b.data, b.len), 0);
+		run_until(e.base, &c.nev, i - 500, 10000); /* keep the server queue short */
+	}
+	run_until(e.base, &c.nev, total, 10000);
+	double ms = now_ms() - t0;
+	dp_http_stream_end(e.d.held);
+	e.d.held = NULL;
+	run_until(e.base, &c.done, 1, 10000);
+	assert_true(seq_ok);
+	assert_int_equal(c.nev, total);
+	assert_int_equal(c.events, total);
+	assert_int_equal(c.outcome, DP_UPSTREAM_OK);
+	print_message("%d events through lib/http -> upstream in %.1f ms (%.0f events/s, server and client on one loop)\n",
+		      total, ms, total / (ms / 1000.0));
+	dp_buf_release(&b);
+	call_release(&c);
+	env_teardown(&e);
+}
+
 static void test_raw(void **state)
 {
 	(void)state;
@@ -966,6 +1021,7 @@ int main(void)
 		cmocka_unit_test(test_sse_pause_resume),
 		cmocka_unit_test(test_sse_idle_and_drop),
 		cmocka_unit_test(test_sse_errors),
+		cmocka_unit_test(test_sse_many),
 		cmocka_unit_test(test_raw),
 		cmocka_unit_test(test_reentrancy_and_free),
 	};
