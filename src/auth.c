@@ -58,7 +58,7 @@ struct dp_auth {
 	struct dp_workq *wq;
 	struct dp_auth_config cfg;
 	struct throttle_entry **thr;
-	size_t nthr;
+	size_t nthr, cap;
 };
 
 /* ---------------------------------------------------------------- config */
@@ -572,8 +572,10 @@ static struct throttle_entry *find(struct dp_auth *a, const char *key, int creat
 		e = a->thr[stalest]; /* reuse the least recently failed key */
 		memset(e, 0, sizeof(*e));
 	} else {
-		if ((a->nthr & (a->nthr - 1)) == 0) /* grow at powers of two */
-			a->thr = xrealloc(a->thr, (a->nthr ? a->nthr * 2 : 16) * sizeof(*a->thr));
+		if (a->nthr == a->cap) {
+			a->cap = a->cap ? a->cap * 2 : 16;
+			a->thr = xrealloc(a->thr, a->cap * sizeof(*a->thr));
+		}
 		e = xcalloc(1, sizeof(*e));
 		a->thr[a->nthr++] = e;
 	}
