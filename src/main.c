@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "config.h"
 #include "log.h"
+#include "route.h"
 #include "server.h"
 
 extern char **environ;
@@ -26,12 +27,40 @@ static void usage(FILE *out)
 		"             seed [--db PATH] [--username NAME] [--password-stdin]\n"
 		"             (a random password is printed once unless one is given on stdin)\n"
 		"  user       manage accounts: user add|passwd|list|remove|role ... (user --help)\n"
+		"  routes     print every API route with its method and required role (JSON)\n"
 		"  --version  print the version\n"
 		"  --help     this text\n\n"
 		"Configuration of serve: flags, or the environment variables BIND, BRIDGE_PORT,\n"
 		"DB_PATH, DATA_DIR, DAEMON_API_URL, DAEMON_API_KEY, LMS_BIN (and DP_*), or a\n"
 		"--config FILE of `NAME = value` lines. Defaults: 127.0.0.1:3000, data in ./var.\n"
 		"Forgot the admin password? daemonpulse user passwd <name> --db <db>\n");
+}
+
+/* `daemonpulse routes`: the compiled route table as JSON, so tests and
+ * docs can walk every route with its required role. */
+static int routes(void)
+{
+	char *err = NULL;
+	struct dp_route_table *t = dp_route_table_new(dp_route_slices, 0, &err);
+	if (!t) {
+		fprintf(stderr, "daemonpulse: %s\n", err);
+		free(err);
+		return 1;
+	}
+	json_t *arr = json_array();
+	/* the last entry is the web UI fallback, not an API route */
+	for (size_t i = 0; i + 1 < dp_route_table_count(t); i++) {
+		const struct dp_route *r = dp_route_table_at(t, i);
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:b}", "method", r->method, "path", r->path, "role",
+						     dp_role_name(r->role), "csrf_exempt",
+						     (r->flags & DP_ROUTE_NO_CSRF) != 0));
+	}
+	char *txt = json_dumps(arr, JSON_INDENT(1));
+	puts(txt);
+	free(txt);
+	json_decref(arr);
+	dp_route_table_free(t);
+	return 0;
 }
 
 static int serve(int argc, char **argv)
@@ -89,6 +118,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "serve") == 0)
 		return serve(argc - 1, argv + 1);
+	if (strcmp(cmd, "routes") == 0)
+		return routes();
 	if (strcmp(cmd, "seed") == 0)
 		return dp_cli_seed(argc - 1, argv + 1);
 	if (strcmp(cmd, "user") == 0)
