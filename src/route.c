@@ -349,6 +349,7 @@ struct reqstate {
 	struct dp_ctx ctx; /* first: handlers only see this */
 	int route_idx;
 	int *ended;        /* set while the handler runs synchronously */
+	const char *peer;  /* the connection's; still valid in on_close */
 	struct timespec start;
 	char scratch[];    /* decoded path parameters */
 };
@@ -384,10 +385,10 @@ static void access_log(struct dp_http_req *req, struct reqstate *st, const char 
 	const char *q = strchr(target, '?'); /* never log the query: it may carry secrets */
 	log_safe(path, sizeof(path), target, q ? (size_t)(q - target) : strlen(target));
 	log_safe(meth, sizeof(meth), method ? method : "-", method ? strlen(method) : 1);
-	const char *peer = dp_http_req_peer(req);
+	const char *peer = st && st->peer ? st->peer : dp_http_req_peer(req);
 	const char *user = st && st->ctx.auth_kind != DP_AUTH_NONE ? st->ctx.user.username : NULL;
 	dp_info("access %s %s %s %llu %.2fms %s%s%s", meth, path[0] ? path : "-", status, (unsigned long long)bytes,
-		(double)dur_us / 1000.0, peer ? peer : "-", user ? " user=" : "", user ? user : "");
+		(double)dur_us / 1000.0, peer && *peer ? peer : "-", user ? " user=" : "", user ? user : "");
 }
 
 void dp_route_done(struct dp_http_req *req, int status, uint64_t bytes, uint64_t dur_us, void *arg)
@@ -441,6 +442,7 @@ void dp_route_dispatch(struct dp_http_req *req, void *arg)
 	c->srv = srv;
 	c->req = req;
 	st->route_idx = -1;
+	st->peer = dp_http_req_peer(req);
 	clock_gettime(CLOCK_MONOTONIC, &st->start);
 	dp_http_req_set_data(req, st);
 	dp_http_req_on_close(req, ctx_closed, st);
