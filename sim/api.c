@@ -837,8 +837,8 @@ int dp_api_fault_for(struct dp_sim *sim, const char *path)
 	}
 	if (!strncmp(path, "/__sim/", 7))
 		return DP_FAULT_NONE;
-	if (!strcmp(path, "/__pred"))
-		return f->mode; /* running predictions: stall/slow apply to all */
+	if (!strcmp(path, "/__any"))
+		return f->mode; /* "is any fault active" (state) */
 	if (f->npaths == 0)
 		return f->mode;
 	for (int i = 0; i < f->npaths; i++)

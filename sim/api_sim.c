@@ -159,7 +159,7 @@ static json_t *state_json(struct dp_sim *sim)
 						     "downloaded_bytes", (json_int_t)d->done_bytes, "total_size_bytes",
 						     (json_int_t)d->total));
 	}
-	int fm = dp_api_fault_for(sim, "/__pred");
+	int fm = dp_api_fault_for(sim, "/__any");
 	json_t *fault = json_null();
 	if (fm != DP_FAULT_NONE) {
 		json_t *paths = json_array();

@@ -164,8 +164,9 @@ static int load_count(const struct dp_sim_inst *in)
 {
 	int n = in->active;
 	const struct dp_pred *p;
-	(void)p;
-	return n + (in->loading ? 0 : 0);
+	TAILQ_FOREACH(p, &in->queue, link)
+		n++;
+	return n;
 }
 
 struct dp_sim_inst *dp_sim_inst_for_key(struct dp_sim *sim, const char *key)
@@ -294,6 +295,7 @@ void dp_inst_wait_loaded(struct dp_sim_inst *in, dp_loadwait_fn fn, void *arg)
 void dp_inst_unload(struct dp_sim_inst *in, const char *why)
 {
 	struct dp_sim *sim = in->sim;
+	in->unloading = 1;
 	if (in->load_timer)
 		event_del(in->load_timer);
 	if (in->loading)

@@ -407,7 +407,7 @@ static void enter_slot(struct dp_pred *p)
 void dp_pred_kick(struct dp_sim_inst *in)
 {
 	struct dp_pred *p;
-	if (in->loading)
+	if (in->loading || in->unloading)
 		return;
 	while (in->active < in->parallel && (p = TAILQ_FIRST(&in->queue)))
 		enter_slot(p);
@@ -564,7 +564,7 @@ static void step_cb(evutil_socket_t fd, short ev, void *arg)
 		return;
 	}
 	/* a stall fault holds the stream where it is */
-	if (p->req && dp_api_fault_for(p->sim, "/__pred") == DP_FAULT_STALL) {
+	if (p->req && dp_api_fault_for(p->sim, dp_http_req_path(p->req)) == DP_FAULT_STALL) {
 		arm(p, 50);
 		return;
 	}

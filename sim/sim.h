@@ -156,6 +156,7 @@ struct dp_sim_inst {
 	/* load waiters that are not predictions (REST/lms load calls) */
 	struct dp_loadwait *waiters;
 	double gpu_ratio_req;    /* as requested (-1 auto) */
+	int unloading;           /* being unloaded: start nothing new */
 };
 TAILQ_HEAD(dp_sim_inst_q, dp_sim_inst);
 
