@@ -473,3 +473,27 @@ describe('user CLI', { timeout: 120000 }, () => {
     assert.match(r.stdout, /admin/);
   });
 });
+
+describe('login timing', { timeout: 120000 }, () => {
+  // An unknown user costs an argon2id hash just like a wrong password does, so
+  // response times do not reveal which usernames exist. Loose bounds: this
+  // guards against a missing dummy hash (a ~100x difference), not jitter.
+  it('takes comparable time for an unknown user and a wrong password', async () => {
+    const cp = await startControlPlane();
+    try {
+      const c = new Client(cp.url);
+      const time = async (username) => {
+        const t = process.hrtime.bigint();
+        const r = await c.post('/api/auth/login', { username, password: 'definitely-wrong-pw' });
+        assert.equal(r.status, 401);
+        return Number(process.hrtime.bigint() - t) / 1e6;
+      };
+      const med = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+      const unknown = []; const wrong = [];
+      for (let i = 0; i < 3; i++) { unknown.push(await time(`nobody${i}`)); wrong.push(await time('admin')); }
+      const ratio = med(unknown) / med(wrong);
+      assert.ok(ratio > 0.3 && ratio < 3.3, `unknown ${med(unknown).toFixed(1)} ms vs wrong ${med(wrong).toFixed(1)} ms`);
+      assert.ok(med(unknown) > 5, 'an unknown user still costs a password hash');
+    } finally { await cp.cleanup(); }
+  });
+});
