@@ -55,8 +55,16 @@ done
 [ -n "$URL" ] || { echo "bench: server did not start" >&2; exit 1; }
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$PID/status"; }
+# RSS split: anonymous (the server's own heap and stacks) vs file-backed
+# (shared library pages, mostly shared with other processes), and PSS
+rss_detail() {
+	awk '/^RssAnon:/ {a=$2} /^RssFile:/ {f=$2} END {printf "anon %.1f MB + file %.1f MB", a/1024, f/1024}' "/proc/$PID/status"
+	[ -r "/proc/$PID/smaps_rollup" ] && awk '/^Pss:/ {printf ", PSS %.1f MB", $2/1024}' "/proc/$PID/smaps_rollup"
+	awk '/^Threads:/ {printf ", %d threads", $2}' "/proc/$PID/status"
+}
 sleep 0.5
 RSS_START=$(rss_kb)
+RSS_START_DETAIL=$(rss_detail)
 
 # a session cookie and a personal API token, the way a browser and a script get them
 curl -sf -c "$TMP/jar" -H 'Content-Type: application/json' -H "Origin: $URL" \
@@ -98,6 +106,7 @@ read -r T_RPS T_P99 T_CPU < <(run token /api/auth/me "Authorization: Bearer $TOK
 read -r C_RPS C_P99 C_CPU < <(run cookie /api/auth/me "Cookie: dp_session=$SID")
 sleep 1
 RSS_END=$(rss_kb)
+RSS_END_DETAIL=$(rss_detail)
 
 verdict() { if awk "BEGIN {exit !($1)}"; then echo ok; else echo MISSED; fi; }
 printf '\nDaemonPulse HTTP benchmark (%s, %ss per run, %s connections, server on 1 core%s)\n' \
@@ -106,7 +115,8 @@ printf '%-34s %10s %9s %14s %8s\n' route 'req/s' 'p99 ms' 'req/CPU-second' 'vs b
 printf '%-34s %10.0f %9.3f %14.0f %8s\n' 'GET /healthz (baseline)' "$H_RPS" "$H_P99" "$H_CPU" '1.00'
 printf '%-34s %10.0f %9.3f %14.0f %8.2f\n' 'GET /api/auth/me (API token)' "$T_RPS" "$T_P99" "$T_CPU" "$(awk "BEGIN {print $T_RPS/$H_RPS}")"
 printf '%-34s %10.0f %9.3f %14.0f %8.2f\n' 'GET /api/auth/me (session cookie)' "$C_RPS" "$C_P99" "$C_CPU" "$(awk "BEGIN {print $C_RPS/$H_RPS}")"
-printf 'idle RSS: %.1f MB after start, %.1f MB after the load\n' "$(awk "BEGIN {print $RSS_START/1024}")" "$(awk "BEGIN {print $RSS_END/1024}")"
+printf 'idle RSS: %.1f MB after start (%s)\n' "$(awk "BEGIN {print $RSS_START/1024}")" "$RSS_START_DETAIL"
+printf '          %.1f MB after the load (%s)\n' "$(awk "BEGIN {print $RSS_END/1024}")" "$RSS_END_DETAIL"
 printf '\ntargets: auth route >= 20000 req/s: %s (token), %s (cookie); p99 < 5 ms: %s; idle RSS < 10 MB: %s\n' \
 	"$(verdict "$T_RPS >= 20000")" "$(verdict "$C_RPS >= 20000")" \
 	"$(verdict "$T_P99 < 5 && $C_P99 < 5")" "$(verdict "$RSS_START < 10240 && $RSS_END < 10240")"
