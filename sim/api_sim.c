@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "http.h"
 #include "xmalloc.h"
@@ -168,7 +169,8 @@ static json_t *state_json(struct dp_sim *sim)
 		fault = json_pack("{s:s,s:I,s:o}", "mode", fault_name(fm), "remaining_ms",
 				  (json_int_t)(sim->fault.until_ms - now), "paths", paths);
 	}
-	return json_pack("{s:b,s:i,s:b,s:i,s:f,s:I,s:b,s:o,s:o,s:o,s:{s:I,s:I,s:I,s:I}}", "server_running",
+	return json_pack("{s:I,s:s,s:b,s:i,s:b,s:i,s:f,s:I,s:b,s:o,s:o,s:o,s:{s:I,s:I,s:I,s:I}}", "pid",
+			 (json_int_t)getpid(), "version", DP_SIM_APP_VERSION, "server_running",
 			 sim->server_running, "port", sim->port, "jit", sim->cfg.jit, "ttl_seconds", sim->cfg.ttl_seconds,
 			 "speed", sim->cfg.speed, "seed", (json_int_t)sim->cfg.seed, "auth", sim->cfg.ntokens > 0,
 			 "instances", insts, "downloads", dls, "fault", fault, "counters", "requests",
