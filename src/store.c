@@ -361,7 +361,7 @@ struct dp_store *dp_store_open_version(const char *path, int max_version, char *
 		}
 		/* Create the file ourselves so it is 0600 whatever the umask;
 		 * SQLite gives -wal and -shm the same mode. */
-		int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 		if (fd < 0) {
 			*err = xasprintf("cannot open '%s': %s", path, strerror(errno));
 			return NULL;

@@ -113,10 +113,15 @@ static void test_fresh_file(void **state)
 	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
 		assert_non_null(strstr(schema, tables[i]));
 	free(schema);
+
+	/* the WAL file SQLite creates inherits the database's 0600 */
+	struct stat sb;
+	assert_int_equal(dp_store_setting_set(s, "k", "v", 1), 0);
+	assert_int_equal(stat(path_of("sub/deeper/c.db-wal"), &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
 	dp_store_free(s);
 
 	/* modes: directory 0700, file 0600 */
-	struct stat sb;
 	assert_int_equal(stat(path_of("sub/deeper"), &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0700);
 	assert_int_equal(stat(path_of("sub"), &sb), 0);
