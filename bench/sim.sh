@@ -32,3 +32,13 @@ eps=$(sed 's/.*events_per_sec=\([0-9]*\).*/\1/' <<<"$out")
 echo "throughput ratio vs 100000 events/s goal: $(awk -v e="$eps" 'BEGIN{printf "%.2f", e/100000}')"
 out=$(build/bench/sim_load "$PORT" 1000 1000 "$MODEL" 400)
 echo "concurrency: $out"
+# phase 3: the same 1000 simultaneous streams at real speed (--speed 1): timers, not batches
+kill $SIM 2>/dev/null; wait $SIM 2>/dev/null || true
+"${PIN[@]}" "$BIN" --port 0 --speed 1 --gpus "H100:80GiB" --ram 512GiB 2>"$LOG" &
+SIM=$!
+for _ in $(seq 100); do grep -q 'listening on' "$LOG" && break; sleep 0.05; done
+PORT=$(grep -o 'listening on http://[^ ]*' "$LOG" | sed 's/.*://')
+curl -s -X POST "http://127.0.0.1:$PORT/__sim/lms/load" \
+	-d "{\"modelKey\":\"$MODEL\",\"contextLength\":256,\"parallel\":1024}" >/dev/null
+out=$(build/bench/sim_load "$PORT" 1000 1000 "$MODEL" 400)
+echo "real speed:  $out (simulator RSS $(ps -o rss= -p $SIM | tr -d ' ') KiB)"
