@@ -167,7 +167,10 @@ bad:
 	dp_simlog_server(&sim, "info", "Server started on port %d", port);
 	fprintf(stderr, "llmster-sim %s: %d models, %d GPUs, speed %g, jit %s, auth %s\n", DP_VERSION, sim.nmodels,
 		sim.ngpus, cfg.speed, cfg.jit ? "on" : "off", cfg.ntokens ? "on" : "off");
-	fprintf(stderr, "listening on http://%s:%d\n", cfg.bind, port);
+	if (strchr(cfg.bind, ':'))
+		fprintf(stderr, "listening on http://[%s]:%d\n", cfg.bind, port);
+	else
+		fprintf(stderr, "listening on http://%s:%d\n", cfg.bind, port);
 	fflush(stderr);
 	event_base_dispatch(base);
 	fprintf(stderr, "llmster-sim: shutting down\n");

@@ -269,6 +269,9 @@ static json_t *oai_body(struct dp_pred *p)
 			json_object_set_new(msg, "reasoning_content", json_string(p->reasoning.data));
 		if (p->reasoning_on && p->reason_api == DP_SIM_R_REASONING)
 			json_object_set_new(msg, "reasoning", json_string(p->reasoning.data));
+		/* a real v0 capture shows reasoning_content "" on every message (§2.2) */
+		if (is_v0(p) && !json_object_get(msg, "reasoning_content"))
+			json_object_set_new(msg, "reasoning_content", json_string(""));
 		json_object_set_new(msg, "tool_calls", p->do_tool ? tool_calls_json(p) : json_array());
 		choice = json_pack("{s:i,s:n,s:s,s:o}", "index", 0, "logprobs", "finish_reason", p->finish_reason,
 				   "message", msg);
