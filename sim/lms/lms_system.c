@@ -104,7 +104,7 @@ static int on_log_line(const char *line, size_t len, void *ud)
 	if (c->json) {
 		dp_lms_print_json(ev, 0);
 		json_decref(ev);
-		return 0;
+		return ferror(stdout) ? 1 : 0; /* reader gone: stop */
 	}
 	json_t *ts = json_object_get(ev, "timestamp");
 	if (strcmp(type, "server.log") == 0) {
@@ -125,9 +125,9 @@ static int on_log_line(const char *line, size_t len, void *ud)
 		}
 		putchar('\n');
 	}
-	fflush(stdout);
+	int gone = fflush(stdout) != 0 || ferror(stdout);
 	json_decref(ev);
-	return 0;
+	return gone;
 }
 
 static const struct dp_lms_opt log_opts[] = {

@@ -252,7 +252,7 @@ function checkV1Error(r, what) {
   A.ok(isStr(r.json.error.message) && r.json.error.message.length > 0, `${what}: error.message`);
   if ('code' in r.json.error) A.ok(isStr(r.json.error.code), `${what}: error.code string`);
   if ('param' in r.json.error) A.ok(isStr(r.json.error.param), `${what}: error.param string`);
-  A.notEqual(r.status, 200, `${what}: not a 200`); // statuses per type uncertain (§1.4); only "not OK" asserted
+  // HTTP statuses per error type are uncertain (§1.4, §11.3): not asserted
 }
 
 test('§3.2 POST /api/v1/models/load: response shape without echo_load_config', T, async () => {
@@ -354,7 +354,7 @@ test('§3.2/§1.4 load errors: unknown model, missing model, bad JSON', T, async
   const b = await post(base, '/api/v1/models/load', '{"model": ');
   // §1.4: invalid JSON body -> response shape uncertain; assert only that it is an error, not a load
   A.ok(b.json && 'error' in b.json, `bad JSON -> error body, got ${b.text.slice(0, 200)}`);
-  A.notEqual(b.status, 200);
+  A.ok(!('instance_id' in b.json), 'bad JSON loads nothing');
   const u = await post(base, '/api/v1/models/unload', { instance_id: 'no-such-instance-xyz' });
   checkV1Error(u, 'unload unknown instance');
 });

@@ -159,7 +159,7 @@ test('§3.6/§1.4 v1 chat errors: missing model (documented body), unknown model
   const b = await post(base, '/api/v1/chat', '{"model": "x", "input": ');
   // §1.4/§11.3: the exact reply to malformed JSON is unknown; an error body is all that is asserted
   A.ok(b.json && 'error' in b.json, `bad JSON -> error body, got ${b.text.slice(0, 200)}`);
-  A.notEqual(b.status, 200);
+  A.ok(!('output' in b.json), 'no chat output for bad JSON');
 });
 
 // ---------------------------------------------------------------- §3.7
@@ -359,7 +359,7 @@ test('§2.3 /api/v0/chat/completions streaming: chunks, final chunk with usage+s
   checkV0Stats(last.stats, 'v0 final chunk');
   // §2.3: whether model_info/runtime also appear is uncertain: checked only if present
   if ('model_info' in last) checkModelInfoRuntime(last, m, 'v0 final chunk');
-  for (const c of chunks.slice(0, -1)) A.equal(c.choices[0].finish_reason, null, 'finish_reason null before the end');
+  for (const c of chunks.slice(0, -1)) A.equal(c.choices[0]?.finish_reason ?? null, null, 'no finish_reason before the end');
   // issue #4 part 7: completion tokens agree with what was streamed (one chunk per token)
   A.equal(last.usage.completion_tokens, content.length, 'usage.completion_tokens = content chunks');
 });
