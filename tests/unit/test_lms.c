@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -158,6 +159,17 @@ static int fake_lms(int argc, char **argv)
 	if (strcmp(cmd, "unload") == 0) {
 		fputs("\x1b[91mE\x1b[39m  Error: Cannot find a model with the identifier\n  \"nope\".\n", stderr);
 		return 1;
+	}
+	if (strcmp(cmd, "daemon") == 0) {
+		/* Like a CLI that starts a background daemon which inherits its
+		 * stdout: the grandchild keeps the pipe open after we exit. */
+		fputs("{\"status\":\"running\",\"pid\":4242,\"isDaemon\":true,\"version\":\"0.4.4+1\"}\n", stdout);
+		fflush(stdout);
+		if (fork() == 0) {
+			sleep(3);
+			_exit(0);
+		}
+		return 0;
 	}
 	if (strcmp(cmd, "version") == 0) {
 		/* Report the FORCE_COLOR the bridge sets, to check env additions. */
@@ -782,7 +794,18 @@ static void test_runtime_results(void **state)
 	assert_string_equal(c.last_code, "ok");
 	assert_string_equal(json_string_value(json_object_get(c.last_json, "version")), "fc=0");
 
+	/* A grandchild holding stdout open does not hold the call open. */
 	c.expect = 8;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	call(&c, NULL, &(struct dp_lms_req){.cmd = DP_LMS_DAEMON_UP});
+	run_loop(&c, 10);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_string_equal(c.last_code, "ok");
+	assert_int_equal(json_integer_value(json_object_get(c.last_json, "pid")), 4242);
+	assert_true(t1.tv_sec - t0.tv_sec < 2);
+
+	c.expect = 9;
 	setenv("DP_FAKE_SLEEP_MS", "5000", 1);
 	call(&c, NULL, &(struct dp_lms_req){.cmd = DP_LMS_PS, .timeout_ms = 150});
 	run_loop(&c, 10);
@@ -790,14 +813,14 @@ static void test_runtime_results(void **state)
 	assert_string_equal(c.last_code, "timeout");
 	assert_string_equal(c.last_msg, "lms ps timed out after 150 ms");
 
-	c.expect = 9; /* invalid requests complete asynchronously too */
+	c.expect = 10; /* invalid requests complete asynchronously too */
 	call(&c, &(struct dp_lms_target){.host = "far.away"}, &(struct dp_lms_req){.cmd = DP_LMS_SERVER_STOP});
-	assert_int_equal(c.calls, 8);
+	assert_int_equal(c.calls, 9);
 	run_loop(&c, 10);
 	assert_string_equal(c.last_code, "invalid");
 	assert_non_null(strstr(c.last_msg, "local machine only"));
 
-	c.expect = 10;
+	c.expect = 11;
 	call(&c, NULL, &(struct dp_lms_req){.cmd = DP_LMS_LOG_STREAM, .source = "server"});
 	run_loop(&c, 10);
 	assert_string_equal(c.last_code, "invalid");
