@@ -30,5 +30,7 @@ export default defineConfig({
   test: {
     include: ['src/**/*.test.ts'],
     environment: 'node',
+    // the contrast test reads the palette with ?raw; let that file through
+    css: { include: [/index\.css/] },
   },
 });

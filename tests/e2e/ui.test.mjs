@@ -117,7 +117,7 @@ describe('web UI', { timeout: 300000 }, () => {
       assert.equal(store.cookie, '', 'the session cookie must be HttpOnly');
       // first Tab on a page reaches the skip link, Enter moves focus to main
       await p.goto(cp.url + '/forge');
-      await p.getByRole('heading', { name: 'The Forge' }).waitFor();
+      await p.getByRole('heading', { level: 1, name: 'The Forge' }).waitFor();
       await p.keyboard.press('Tab');
       assert.equal(await p.evaluate(() => document.activeElement?.textContent?.trim()), 'Skip to main content');
       await p.keyboard.press('Enter');

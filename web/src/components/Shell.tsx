@@ -43,7 +43,8 @@ export function Shell({ children }: { children: ComponentChildren }) {
       <a href="#main" class="sr-only z-50 rounded-md bg-indigo-600 px-3 py-2 text-white focus:not-sr-only focus:fixed focus:left-2 focus:top-2">
         Skip to main content
       </a>
-      <header class="border-b border-slate-800 bg-slate-900 sm:sticky sm:top-0 sm:flex sm:h-screen sm:w-60 sm:shrink-0 sm:flex-col sm:border-b-0 sm:border-r">
+      <header class="border-b border-slate-800 bg-slate-900 sm:w-60 sm:shrink-0 sm:border-b-0 sm:border-r">
+        <div class="sm:sticky sm:top-0 sm:flex sm:h-screen sm:flex-col">
         <div class="flex items-center justify-between px-4 py-3 sm:py-5">
           <Link href="/fleet" class="flex items-center gap-2 rounded text-indigo-400" onNavigate={() => setMenuOpen(false)}>
             <Logo class="h-7 w-7" />
@@ -86,7 +87,7 @@ export function Shell({ children }: { children: ComponentChildren }) {
                 <span class="text-slate-400"> · {u.role}</span>
               </p>
               <div class="mt-2 flex gap-2">
-                <Link href="/settings/account" class="flex-1 rounded-md px-2 py-1.5 text-center text-sm text-slate-200 hover:bg-slate-800"
+                <Link href="/settings/account" class="flex-1 rounded-md border border-slate-500 px-2 py-1.5 text-center text-sm text-slate-100 hover:bg-slate-800"
                   onNavigate={() => setMenuOpen(false)}>Account</Link>
                 <button type="button" onClick={out} disabled={signingOut}
                   class="flex flex-1 items-center justify-center gap-2 rounded-md border border-slate-500 px-2 py-1.5 text-sm text-slate-100 hover:bg-slate-800">
@@ -95,6 +96,7 @@ export function Shell({ children }: { children: ComponentChildren }) {
               </div>
             </div>
           ) : null}
+        </div>
         </div>
       </header>
       <div class="flex min-w-0 flex-1 flex-col">

@@ -14,12 +14,12 @@ export function ModulePage({ name }: { name: ModuleName }) {
       <PageHeader title={info.title} subtitle={info.tagline} />
       <section class={`${panel} p-5`} aria-labelledby="status-heading">
         <div class="flex flex-wrap items-center gap-3">
-          <h2 id="status-heading" class="text-base font-semibold text-white">This module is not built yet</h2>
+          <h2 id="status-heading" class="text-base font-semibold text-white">What {info.title} will do</h2>
           <span class="rounded-full border border-amber-300 px-2 py-0.5 text-xs font-medium text-amber-200">Not built yet</span>
         </div>
         <p class="mt-2 text-sm text-slate-300">
-          Nothing here is simulated: this page stays empty until the module exists and a daemon target is configured.
-          When it is built, {info.title} will offer:
+          This module is not built yet. Nothing here is simulated: the page stays empty until the module exists and a
+          daemon target is configured. When it is built, it will offer:
         </p>
         <ul class="mt-3 list-disc space-y-1.5 pl-5 text-sm text-slate-300">
           {info.plans.map((p) => <li key={p}>{p}</li>)}
