@@ -219,6 +219,42 @@ test('graceful SIGTERM: exit status 0', async () => {
   }
 });
 
+test('graceful SIGTERM: an in-flight request finishes, new connections are refused', async () => {
+  const extra = await startControlPlane();
+  try {
+    const body = JSON.stringify({ username: extra.admin.username, password: extra.admin.password });
+    const s = net.connect(extra.port, '127.0.0.1');
+    let got = '';
+    const closed = new Promise((res) => s.on('close', res));
+    s.on('error', () => {});
+    const waitFor = async (what, re, ms = 20000) => {
+      const deadline = Date.now() + ms;
+      while (!re.test(what())) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${re}: ${what()}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    s.on('data', (d) => { got += d.toString('latin1'); });
+    // the head arrives; the server answers 100 Continue: the request is in flight
+    s.write(`POST /api/auth/login HTTP/1.1\r\nHost: 127.0.0.1:${extra.port}\r\nOrigin: ${extra.url}\r\n` +
+      `Content-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: ${body.length}\r\n\r\n`);
+    await waitFor(() => got, /100 Continue/);
+    const stopped = extra.stop('SIGTERM');
+    await waitFor(() => extra.out.stderr, /shutting down/);
+    // no new connections once shutdown began
+    await assert.rejects(fetch(extra.url + '/healthz'));
+    // the body of the in-flight request still gets its full answer (argon2 on the worker pool)
+    s.write(body);
+    await closed;
+    assert.match(got, /HTTP\/1\.1 200 OK/);
+    assert.match(got, /"username":"admin"/);
+    const res = await stopped;
+    assert.equal(res.code, 0, extra.out.stderr);
+  } finally {
+    await extra.cleanup();
+  }
+});
+
 test('invalid configuration stops start-up with one line naming the setting', async () => {
   const { run, bin } = await import('../lib/harness.mjs');
   const r = await run(bin('daemonpulse'), ['serve', '--port', '70000']);
