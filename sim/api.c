@@ -664,6 +664,12 @@ static void handle_v1_download(struct dp_sim *sim, struct dp_http_req *req)
 		json_decref(o);
 		return;
 	}
+	if (strlen(model) > 512 || (quant && strlen(quant) > 32)) {
+		v1err(req, 400, "invalid_request", "invalid_value", strlen(model) > 512 ? "model" : "quantization",
+		      "value too long");
+		json_decref(o);
+		return;
+	}
 	struct dp_sim_model *m = NULL;
 	if (!strncmp(model, "https://huggingface.co/", 23))
 		m = model_from_hf(sim, model, quant);

@@ -619,6 +619,24 @@ static void step_cb(evutil_socket_t fd, short ev, void *arg)
 
 /* ---- finish and logging ---- */
 
+/* Log fields are bounded so the 2048-event ring stays small (LM Studio logs
+ * whole prompts; we keep the first DP_SIM_LOG_TEXT_MAX bytes, UTF-8 safe). */
+#define DP_SIM_LOG_TEXT_MAX (32u << 10)
+static json_t *log_text(const char *s, size_t n)
+{
+	if (n <= DP_SIM_LOG_TEXT_MAX)
+		return json_stringn(s, n);
+	size_t k = DP_SIM_LOG_TEXT_MAX;
+	while (k > 0 && ((unsigned char)s[k] & 0xc0) == 0x80)
+		k--;
+	char *t = xmalloc(k + 4);
+	memcpy(t, s, k);
+	memcpy(t + k, "\xe2\x80\xa6", 4); /* "…" */
+	json_t *v = json_string(t);
+	free(t);
+	return v ? v : json_string("");
+}
+
 static void log_output(struct dp_pred *p)
 {
 	struct dp_buf all;
@@ -636,7 +654,7 @@ static void log_output(struct dp_pred *p)
 			       p->prompt_tokens + out_tokens(p), "numGpuLayers",
 			       p->inst ? (int)(p->inst->mem.ratio * 36) : 0);
 	dp_simlog_add(p->sim, DP_SIMLOG_MODEL,
-		      json_pack("{s:s,s:s,s:o,s:s}", "type", "llm.prediction.output", "output", all.data, "stats",
+		      json_pack("{s:s,s:o,s:o,s:s}", "type", "llm.prediction.output", "output", log_text(all.data, all.len), "stats",
 				st, "modelIdentifier", p->inst_id));
 	dp_buf_release(&all);
 	dp_simlog_server(p->sim, "info", "[%s] Finished streaming response", p->inst_id);
@@ -644,21 +662,30 @@ static void log_output(struct dp_pred *p)
 
 static void store_history(struct dp_pred *p, char *resp_id)
 {
+	/* bounded: DP_SIM_HIST entries of at most DP_SIM_HIST_BYTES (the tail
+	 * of the conversation is kept when it grows past that) */
 	struct dp_sim *sim = p->sim;
-	int i = sim->hist_next++ % 256;
+	int i = sim->hist_next++ % DP_SIM_HIST;
 	free(sim->hist[i].prompt);
+	sim->hist[i].prompt = NULL;
 	snprintf(sim->hist[i].id, sizeof(sim->hist[i].id), "%s", resp_id);
 	struct dp_buf h;
-	dp_buf_init(&h, 1u << 20);
+	dp_buf_init(&h, p->r.prompt.len + p->content.len + 64);
 	dp_buf_adds(&h, p->r.prompt.data);
 	dp_buf_adds(&h, p->content.data);
 	dp_buf_adds(&h, "<|im_end|>\n");
+	if (h.len > DP_SIM_HIST_BYTES) {
+		size_t cut = h.len - DP_SIM_HIST_BYTES;
+		while (cut < h.len && ((unsigned char)h.data[cut] & 0xc0) == 0x80)
+			cut++;
+		dp_buf_consume(&h, cut);
+	}
 	sim->hist[i].prompt = dp_buf_detach(&h, NULL);
 }
 
 const char *dp_pred_history(struct dp_sim *sim, const char *id)
 {
-	for (int i = 0; i < 256; i++)
+	for (int i = 0; i < DP_SIM_HIST; i++)
 		if (sim->hist[i].prompt && !strcmp(sim->hist[i].id, id))
 			return sim->hist[i].prompt;
 	return NULL;
@@ -666,7 +693,7 @@ const char *dp_pred_history(struct dp_sim *sim, const char *id)
 
 void dp_pred_history_release(struct dp_sim *sim)
 {
-	for (int i = 0; i < 256; i++) {
+	for (int i = 0; i < DP_SIM_HIST; i++) {
 		free(sim->hist[i].prompt);
 		sim->hist[i].prompt = NULL;
 	}
@@ -1008,7 +1035,7 @@ void dp_pred_start(struct dp_sim *sim, struct dp_http_req *req, struct dp_chatre
 	/* llm.prediction.input: the fully templated prompt */
 	if (!p->embed)
 		dp_simlog_add(sim, DP_SIMLOG_MODEL,
-			      json_pack("{s:s,s:s,s:s,s:s}", "type", "llm.prediction.input", "input", p->r.prompt.data,
+			      json_pack("{s:s,s:o,s:s,s:s}", "type", "llm.prediction.input", "input", log_text(p->r.prompt.data, p->r.prompt.len),
 					"modelPath", in->m->path, "modelIdentifier", in->id));
 	p->where = 1;
 	TAILQ_INSERT_TAIL(&in->queue, p, link);

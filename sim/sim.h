@@ -48,6 +48,8 @@ struct dp_http_req;
 #define DP_SIM_MAX_MODELS 256
 #define DP_SIM_MAX_INSTANCES 64
 #define DP_SIM_MAX_OUTPUT_TOKENS 32768
+#define DP_SIM_HIST 128                 /* stored v1 responses */
+#define DP_SIM_HIST_BYTES (256u << 10)  /* per stored conversation */
 #define DP_SIM_APP_VERSION "0.4.4+1"
 #define DP_SIM_LMS_VERSION "07b7252"
 
@@ -290,7 +292,7 @@ struct dp_sim {
 	struct dp_stall *stalled;    /* requests held by a stall fault */
 	uint64_t counters_requests, counters_predictions, counters_tokens, counters_events;
 	uint64_t id_counter;
-	struct { char id[64]; char *prompt; } hist[256];  /* v1 stored responses */
+	struct { char id[64]; char *prompt; } hist[DP_SIM_HIST];  /* v1 stored responses */
 	int hist_next;
 };
 
