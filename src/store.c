@@ -82,6 +82,26 @@ static const char *const migrations[] = {
 	"CREATE INDEX audit_at ON audit(at);"
 	"CREATE INDEX audit_action ON audit(action);"
 	"CREATE INDEX audit_username ON audit(username);",
+
+	/* 3: daemon targets (api_key_enc: secret.c ciphertext, never plain) and
+	 * each user's active target */
+	"CREATE TABLE targets ("
+	"  id INTEGER PRIMARY KEY,"
+	"  label TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+	"  url TEXT NOT NULL,"
+	"  api_key_enc TEXT,"
+	"  api_key_hint TEXT,"
+	"  lms_host TEXT,"
+	"  lms_port INTEGER,"
+	"  tags TEXT NOT NULL DEFAULT '[]',"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL"
+	");"
+	"CREATE TABLE user_targets ("
+	"  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+	"  target_id INTEGER REFERENCES targets(id) ON DELETE SET NULL,"
+	"  updated_at INTEGER NOT NULL"
+	");",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
