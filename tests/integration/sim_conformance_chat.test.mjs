@@ -461,3 +461,18 @@ test('issue #4 part 7: generation is deterministic for a seed', T, async () => {
   A.equal(a.status, 200);
   A.deepEqual(a.json.output, b.json.output, 'same seed + same request = same output');
 });
+
+test('§2.2/§4 completion ids identify one response: two requests, two ids; one id per stream', T, async () => {
+  // §2.2 shows a per-response "chatcmpl-…" id (LM Studio generates a random one per completion, as
+  // OpenAI does); a control plane keys history by it, so two completions must not share an id.
+  const body = { model: pick.llm.key, messages: [{ role: 'user', content: 'Name a colour.' }], max_tokens: 4 };
+  for (const path of ['/api/v0/chat/completions', '/v1/chat/completions']) {
+    const a = await post(base, path, body);
+    const b = await post(base, path, body);
+    A.equal(a.status, 200);
+    A.notEqual(a.json.id, b.json.id, `${path}: distinct ids for distinct completions`);
+  }
+  const s = await postSSE(base, '/api/v0/chat/completions', { ...body, stream: true });
+  const ids = new Set(s.frames.filter((f) => f.json).map((f) => f.json.id));
+  A.equal(ids.size, 1, 'one id for all chunks of a stream');
+});
