@@ -72,6 +72,8 @@ static const struct opt opts[] = {
 	  "on SIGINT/SIGTERM, let in-flight requests finish for up to this long", "5000" },
 	{ "DP_MAX_BODY_BYTES", "--max-body-bytes", NULL, K_SIZE, OFF(max_body_bytes), 1024, 64 << 20,
 	  "BYTES", "largest accepted request body (larger gets 413)", "1048576" },
+	{ "DP_HEALTH_INTERVAL_MS", "--health-interval-ms", NULL, K_MS, OFF(health_interval_ms), 100, 3600000,
+	  "MS", "poll each LM Studio target this often (one poll per target, backoff while down)", "5000" },
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -90,6 +92,7 @@ void dp_config_init(struct dp_config *c)
 	c->idle_timeout_ms = 60000;
 	c->shutdown_grace_ms = 5000;
 	c->max_body_bytes = 1 << 20;
+	c->health_interval_ms = 5000;
 }
 
 void dp_config_release(struct dp_config *c)

@@ -37,6 +37,7 @@ struct dp_config {
 	int idle_timeout_ms;    /* DP_IDLE_TIMEOUT_MS, --idle-timeout-ms; default 60000 */
 	int shutdown_grace_ms;  /* DP_SHUTDOWN_GRACE_MS, --shutdown-grace-ms; default 5000 */
 	size_t max_body_bytes;  /* DP_MAX_BODY_BYTES, --max-body-bytes; default 1 MiB */
+	int health_interval_ms; /* DP_HEALTH_INTERVAL_MS, --health-interval-ms; default 5000 */
 	char *config_file;      /* --config FILE (flag only) */
 };
 
