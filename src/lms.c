@@ -123,6 +123,11 @@ static int valid_host(const char *h)
 	return 1;
 }
 
+int dp_lms_valid_host(const char *host)
+{
+	return host && valid_host(host);
+}
+
 static int valid_bind(const char *h)
 {
 	size_t n = strlen(h);

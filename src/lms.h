@@ -85,7 +85,10 @@ struct dp_lms_target {
 
 struct dp_lms_req {
 	enum dp_lms_cmd cmd;
-	const char *model;      /* LOAD/ESTIMATE: model key or path; UNLOAD: identifier */
+	const char *model;      /* LOAD/ESTIMATE: model key or path (lms fuzzy-matches it
+				 * against model paths and --yes takes the first match;
+				 * pass the exact `path` with exact=1 to pin one);
+				 * UNLOAD: instance identifier */
 	const char *identifier; /* LOAD: --identifier */
 	const char *gpu;        /* LOAD/ESTIMATE: "off", "max" or a ratio "0".."1" */
 	long context_length;    /* > 0: --context-length N */
@@ -197,6 +200,10 @@ struct dp_lms_argv {
 int dp_lms_build_argv(const char *bin, const struct dp_lms_target *t, const struct dp_lms_req *r,
 		      struct dp_lms_argv *out, char *err, size_t errlen);
 void dp_lms_argv_release(struct dp_lms_argv *a);
+/* 1 when `host` is what lms accepts for --host: a bare name or IPv4
+ * address (letters, digits, '.', '-', '_'; no scheme, port or path; not
+ * starting with '-'). For validating a target's stored lms_host. */
+int dp_lms_valid_host(const char *host);
 /* 1 when the command accepts --host/--port (reference §6.1). */
 int dp_lms_cmd_takes_target(enum dp_lms_cmd c);
 /* "ps", "runtime survey", ... */

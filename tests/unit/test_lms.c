@@ -314,6 +314,15 @@ static void test_argv_validation(void **state)
 	expect_invalid(NULL, &(struct dp_lms_req){.cmd = DP_LMS_LOG_STREAM, .source = "model", .filter = "both"}, "filter");
 	expect_invalid(NULL, &(struct dp_lms_req){.cmd = DP_LMS_SERVER_START, .bind = "-0"}, "bind");
 	expect_invalid(NULL, &(struct dp_lms_req){.cmd = (enum dp_lms_cmd)99}, "unknown");
+
+	assert_true(dp_lms_valid_host("gpu-box.lan"));
+	assert_true(dp_lms_valid_host("10.0.0.7"));
+	assert_false(dp_lms_valid_host("http://h"));
+	assert_false(dp_lms_valid_host("h:1234"));
+	assert_false(dp_lms_valid_host("h/x"));
+	assert_false(dp_lms_valid_host("-h"));
+	assert_false(dp_lms_valid_host(""));
+	assert_false(dp_lms_valid_host(NULL));
 }
 
 /* ---- pure: estimate -------------------------------------------------------------- */
