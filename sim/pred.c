@@ -599,6 +599,7 @@ static void step_cb(evutil_socket_t fd, short ev, void *arg)
 		if (is_v1(p))
 			v1_event(p, "prompt_processing.end", NULL);
 		p->inst->active_gen++;
+		p->gen_counted = 1;
 		if (p->reasoning_on && p->plan_reason > 0)
 			start_phase(p, PH_REASON);
 		else if (p->plan_msg > 0 || p->do_tool)
@@ -828,7 +829,7 @@ static void finish(struct dp_pred *p)
 		p->stop_reason = "toolCalls";
 		p->finish_reason = "tool_calls";
 	}
-	int was_gen = p->phase == PH_REASON || p->phase == PH_MSG;
+	int was_gen = p->gen_counted;
 	write_final(p);
 	if (!p->embed)
 		log_output(p);

@@ -376,6 +376,7 @@ struct dp_pred {
 	uint64_t events, seq;
 	int cut_after;           /* close_mid_stream fault: events before the cut */
 	int cut_pending;
+	int gen_counted;         /* counted in inst->active_gen */
 	int do_tool;
 	char call_id[32];
 	char *tool_args;
