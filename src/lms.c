@@ -1646,7 +1646,7 @@ struct dp_lms *dp_lms_new(struct event_base *base, const struct dp_lms_config *c
 		l->cfg.max_line = d.max_line;
 	if (l->cfg.per_target <= 0)
 		l->cfg.per_target = d.per_target;
-	if (l->cfg.queue_max < 0)
+	if (l->cfg.queue_max <= 0)
 		l->cfg.queue_max = d.queue_max;
 	if (l->cfg.max_streams <= 0)
 		l->cfg.max_streams = d.max_streams;

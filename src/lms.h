@@ -136,6 +136,7 @@ typedef void (*dp_lms_cb)(const struct dp_lms_result *res, void *arg);
 /* One NDJSON line of a log stream (untrusted, not parsed here). */
 typedef void (*dp_lms_line_fn)(const char *line, size_t len, void *arg);
 
+/* Zero fields take the defaults below (dp_lms_config_defaults fills them). */
 struct dp_lms_config {
 	const char *bin;         /* NULL: $LMS_BIN, else "lms" on PATH */
 	int timeout_ms;          /* default per call: 30 s */
@@ -144,7 +145,7 @@ struct dp_lms_config {
 	size_t max_stderr;       /* 64 KiB */
 	size_t max_line;         /* log stream line limit: 1 MiB */
 	int per_target;          /* concurrent processes per target key: 2 */
-	int queue_max;           /* waiting calls per target key: 16 */
+	int queue_max;           /* waiting calls per target key: 16 (0 = default) */
 	int max_streams;         /* log-stream children in total: 64 */
 	int kill_grace_ms;       /* SIGTERM -> SIGKILL: 2 s */
 };
