@@ -37,6 +37,9 @@
 
 extern char **environ;
 
+#define READ_CHUNK 16384
+#define DRAIN_ROUNDS 128 /* x READ_CHUNK = 2 MiB */
+
 struct dp_job {
 	struct dp_jobs *t;
 	struct dp_job *prev, *next; /* live or dead list */
@@ -365,8 +368,8 @@ static void got_bytes(struct dp_job *j, int is_err, const char *p, size_t n)
 static int read_fd(struct dp_job *j, int is_err, int rounds)
 {
 	int *fd = is_err ? &j->err_fd : &j->out_fd;
-	char tmp[16384];
-	while (*fd >= 0 && (rounds < 0 || rounds-- > 0)) {
+	char tmp[READ_CHUNK];
+	while (*fd >= 0 && rounds-- > 0) {
 		ssize_t r = read(*fd, tmp, sizeof tmp);
 		if (r > 0) {
 			got_bytes(j, is_err, tmp, (size_t)r);
@@ -461,11 +464,14 @@ static void job_reaped(struct dp_job *j)
 	struct dp_jobs *t = j->t;
 	j->reaped = 1;
 	/* Everything the child wrote is in the pipes now; drain without
-	 * waiting for EOF (a grandchild may hold the write ends). */
+	 * waiting for EOF (a grandchild may hold the write ends). A pipe holds
+	 * at most 1 MiB (Linux's pipe-max-size default), so DRAIN_ROUNDS reads
+	 * get all of it while a grandchild that keeps writing cannot keep the
+	 * loop here. */
 	if (j->out_fd >= 0)
-		read_fd(j, 0, -1);
+		read_fd(j, 0, DRAIN_ROUNDS);
 	if (j->err_fd >= 0)
-		read_fd(j, 1, -1);
+		read_fd(j, 1, DRAIN_ROUNDS);
 	free_event(&j->out_ev);
 	free_event(&j->err_ev);
 	free_event(&j->in_ev);
