@@ -34,7 +34,7 @@ run_unit() { # $1 = dir of test binaries, $2 = label
 		fi
 		read -r p f < <(count_cmocka "$out")
 		# a crashed binary prints no summary: count it as one failure
-		if ! grep -q '^\[==========\] .* ran\.' "$out"; then f=$((f + 1)); echo "CRASH: $b"; tail -n 20 "$out"; fi
+		if ! grep -q '^\[==========\] .* run\.' "$out"; then f=$((f + 1)); echo "CRASH: $b"; tail -n 20 "$out"; fi
 		PASS=$((PASS + p)); FAIL=$((FAIL + f))
 		echo "$2 $(basename "$b"): $p passed, $f failed"
 	done
