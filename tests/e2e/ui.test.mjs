@@ -215,6 +215,7 @@ describe('web UI', { timeout: 300000 }, () => {
     const lastAdmin = await adminDlg.getByRole('alert').innerText();
     assert.match(lastAdmin, /last admin/i);
     await shot(page, 'settings-users-last-admin');
+    await auditContrast('dialog-error');
     await adminDlg.getByRole('button', { name: 'Cancel' }).click();
     await adminDlg.waitFor({ state: 'detached' });
 
@@ -227,15 +228,40 @@ describe('web UI', { timeout: 300000 }, () => {
     const c = new Client(cp.url);
     assert.equal((await c.post('/api/auth/login', { username: 'alice', password: 'alice-new-password-456' })).status, 200);
 
-    // remove alice, with confirmation
-    await page.getByRole('button', { name: 'Remove alice' }).click();
-    const rm = page.getByRole('dialog', { name: 'Remove alice?' });
-    await rm.getByText(/cannot be undone/).waitFor();
-    await shot(page, 'settings-users-remove');
-    await rm.getByRole('button', { name: 'Remove user' }).click();
-    await rm.waitFor({ state: 'detached' });
-    await page.getByRole('status').getByText('User alice removed.').waitFor();
-    await list.locator('[data-username="alice"]').waitFor({ state: 'detached' });
+    // alice (viewer) in her own browser context: no admin sections
+    const actx = await br.newContext();
+    const ap = await actx.newPage();
+    ap.setDefaultTimeout(T);
+    try {
+      await signIn(ap, 'alice', 'alice-new-password-456');
+      assert.match((await ap.getByTestId('user-badge').innerText()).replace(/\s+/g, ' '), /alice · viewer/);
+      await ap.goto(cp.url + '/settings');
+      await ap.waitForURL((u) => u.pathname === '/settings/tokens');
+      const tabs = await ap.getByRole('navigation', { name: 'Settings sections' }).getByRole('link').allInnerTexts();
+      assert.deepEqual(tabs.map((t) => t.trim()), ['API tokens', 'Account']);
+      await ap.goto(cp.url + '/settings/users');
+      await ap.getByText('This section is available to administrators.').waitFor();
+      assert.equal(await ap.getByTestId('user-list').count(), 0);
+      await shot(ap, 'settings-viewer-denied');
+
+      // remove alice, with confirmation
+      await page.getByRole('button', { name: 'Remove alice' }).click();
+      const rm = page.getByRole('dialog', { name: 'Remove alice?' });
+      await rm.getByText(/cannot be undone/).waitFor();
+      await shot(page, 'settings-users-remove');
+      await rm.getByRole('button', { name: 'Remove user' }).click();
+      await rm.waitFor({ state: 'detached' });
+      await page.getByRole('status').getByText('User alice removed.').waitFor();
+      await list.locator('[data-username="alice"]').waitFor({ state: 'detached' });
+
+      // alice's open page notices on its next request and goes to the login page
+      await ap.getByRole('navigation', { name: 'Settings sections' }).getByRole('link', { name: 'API tokens' }).click();
+      await ap.waitForURL((u) => u.pathname === '/login');
+      await ap.getByText('Your session ended. Please sign in again.').waitFor();
+    } finally {
+      await actx.close();
+    }
+
     // her session is gone with her
     assert.equal((await c.get('/api/auth/me')).status, 401);
   });
@@ -307,6 +333,30 @@ describe('web UI', { timeout: 300000 }, () => {
     await page.getByText('No entries match.').waitFor();
     await page.getByRole('button', { name: 'Clear' }).click();
     await table.getByText('auth.login').first().waitFor();
+  });
+
+  test('audit log pages with Older / Newer (server cursor)', async () => {
+    // 60 more entries through the API: 30 tokens created and revoked
+    const c = new Client(cp.url);
+    await c.login(cp.admin.username, cp.admin.password);
+    for (let i = 0; i < 30; i++) {
+      const r = await c.post('/api/tokens', { name: `bulk ${i}` });
+      assert.equal(r.status, 201);
+      assert.equal((await c.del(`/api/tokens/${r.json.token.id}`)).status, 204);
+    }
+    await page.goto(cp.url + '/settings/audit');
+    const nav = page.getByRole('navigation', { name: 'Audit pages' });
+    await nav.getByText('Entries 1–50').waitFor();
+    const rows = page.locator('[aria-label="Audit entries"] tbody tr');
+    assert.equal(await rows.count(), 50);
+    const firstId = await rows.first().getAttribute('data-id');
+    assert.equal(await nav.getByRole('button', { name: 'Newer' }).isDisabled(), true);
+    await nav.getByRole('button', { name: 'Older' }).click();
+    await nav.getByText(/Entries 51–\d+/).waitFor();
+    assert.ok(Number(await rows.first().getAttribute('data-id')) < Number(firstId) - 49);
+    await nav.getByRole('button', { name: 'Newer' }).click();
+    await nav.getByText('Entries 1–50').waitFor();
+    assert.equal(await rows.first().getAttribute('data-id'), firstId);
   });
 
   test('account: wrong current password is refused with the server message', async () => {

@@ -95,7 +95,7 @@ export function AuditTab() {
             </thead>
             <tbody class="divide-y divide-slate-800">
               {entries.map((e) => (
-                <tr key={e.id}>
+                <tr key={e.id} data-id={e.id}>
                   <td class="whitespace-nowrap px-3 py-2 text-slate-300">{formatDateTime(e.at)}</td>
                   <td class="px-3 py-2 text-slate-200">{e.username ?? '—'}</td>
                   <td class="px-3 py-2 font-mono text-xs text-indigo-200">{e.action}</td>
