@@ -102,6 +102,33 @@ static const char *const migrations[] = {
 	"  target_id INTEGER REFERENCES targets(id) ON DELETE SET NULL,"
 	"  updated_at INTEGER NOT NULL"
 	");",
+
+	/* 4: chat history (issue 7, conversations.c): conversations per user and
+	 * their messages. target_id has no foreign key: history outlives targets */
+	"CREATE TABLE conversations ("
+	"  id INTEGER PRIMARY KEY,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  title TEXT NOT NULL,"
+	"  target_id INTEGER,"
+	"  model TEXT NOT NULL DEFAULT '',"
+	"  api TEXT NOT NULL DEFAULT 'v1',"
+	"  system_prompt TEXT,"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL"
+	");"
+	"CREATE INDEX conversations_user ON conversations(user_id, updated_at);"
+	"CREATE TABLE conversation_messages ("
+	"  id INTEGER PRIMARY KEY,"
+	"  conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,"
+	"  role TEXT NOT NULL CHECK (role IN ('system','user','assistant')),"
+	"  content TEXT NOT NULL,"
+	"  reasoning TEXT,"
+	"  model TEXT,"
+	"  stats TEXT,"
+	"  stop_reason TEXT,"
+	"  created_at INTEGER NOT NULL"
+	");"
+	"CREATE INDEX conversation_messages_conv ON conversation_messages(conversation_id, id);",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
