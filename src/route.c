@@ -31,6 +31,9 @@ const struct dp_route *const dp_route_slices[] = {
 	dp_api_users_routes,
 	dp_api_tokens_routes,
 	dp_api_audit_routes,
+	dp_api_targets_routes,
+	dp_api_events_routes,
+	dp_api_settings_routes,
 	NULL,
 };
 
