@@ -21,10 +21,13 @@
 
 #include "auth.h"
 #include "http.h"
+#include "health.h"
+#include "lms.h"
 #include "log.h"
 #include "metrics.h"
 #include "route.h"
 #include "store.h"
+#include "upstream.h"
 #include "workq.h"
 #include "xmalloc.h"
 
@@ -152,6 +155,18 @@ int dp_server_init(struct dp_server *s, const struct dp_config *cfg, char **err)
 	if (!s->auth)
 		return fail(err, -EIO, xstrdup("cannot start the authentication service (libsodium)"));
 
+	s->upstream = dp_upstream_new(s->base);
+	if (!s->upstream)
+		return fail(err, -ENOMEM, xstrdup("cannot start the LM Studio client (libcurl)"));
+	struct dp_lms_config lc;
+	dp_lms_config_defaults(&lc);
+	lc.bin = cfg->lms_bin;
+	s->lms = dp_lms_new(s->base, &lc);
+	msg = NULL;
+	rc = dp_health_attach(s, &msg);
+	if (rc < 0)
+		return fail(err, rc, msg ? msg : xstrdup("cannot start the target health hub"));
+
 	struct dp_http_config hc;
 	dp_http_config_defaults(&hc);
 	hc.max_body_bytes = cfg->max_body_bytes;
@@ -208,6 +223,11 @@ void dp_server_release(struct dp_server *s)
 		dp_http_server_free(s->http);
 	}
 	s->http = NULL;
+	/* in-flight upstream requests and lms calls complete as cancelled,
+	 * then the hub that their callbacks point into goes */
+	dp_upstream_free(s->upstream);
+	dp_lms_free(s->lms);
+	dp_health_detach(s);
 	/* completions of password jobs still use auth and the store */
 	dp_workq_free(s->workq);
 	if (s->auth)

@@ -29,6 +29,11 @@ struct dp_metrics;
 struct dp_store;
 struct dp_workq;
 struct dp_auth;
+struct dp_upstream;
+struct dp_lms;
+struct dp_secret;
+struct dp_events;
+struct dp_health;
 
 struct dp_server {
 	struct event_base *base;
@@ -39,6 +44,11 @@ struct dp_server {
 	struct dp_store *store;         /* store.h; NULL in unit tests without a db */
 	struct dp_workq *workq;         /* lib/workq.h; NULL until created */
 	struct dp_auth *auth;           /* auth.h: sessions, tokens, throttling (needs store + workq) */
+	struct dp_upstream *upstream;   /* upstream.h: the LM Studio client (libcurl multi on base) */
+	struct dp_lms *lms;             /* lms.h: the lms CLI bridge */
+	struct dp_secret *secret;       /* secret.h: the key of stored LM Studio tokens */
+	struct dp_events *events;       /* events.h: GET /api/events ring + hub */
+	struct dp_health *health;       /* health.h: targets' poll hub */
 	struct dp_sse_registry sse;     /* every open SSE stream (shutdown closes them) */
 	struct event *sig_int, *sig_term, *drain_timer;
 	struct timespec started;        /* CLOCK_MONOTONIC at init */
