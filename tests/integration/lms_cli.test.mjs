@@ -129,10 +129,6 @@ test('load with options, then ps --json shows identifier/contextLength/ttlMs/par
   assert.equal(t.code, 0);
   assert.match(t.stdout, /my-model/);
   assert.match(t.stdout, /IDLE/);
-  // same identifier again -> error exit 1
-  const dup = await lms(['load', m.key, '--identifier', 'my-model', '-y', ...hp()]);
-  assert.equal(dup.code, 1, 'duplicate identifier fails');
-  assert.equal(dup.stdout, '');
 });
 
 test('load an embedding model: ps shows parallel null; ttlMs null without --ttl', T, async () => {
@@ -385,4 +381,18 @@ test('--host with a scheme or a port, unknown options, connection refused -> exi
     assert.equal(r.stdout, '');
     assert.match(r.stderr, /does not appear to be running/);
   }
+});
+
+test('load with an identifier already in use -> exit 1, the simulator keeps serving', T, async () => {
+  const m = smallest('llm');
+  let r = await lms(['load', m.key, '--identifier', 'dup-id', '-y', ...hp()]);
+  assert.equal(r.code, 0, r.stderr);
+  r = await lms(['load', m.key, '--identifier', 'dup-id', '-y', ...hp()]);
+  assert.equal(r.code, 1, 'duplicate identifier fails');
+  assert.equal(r.stdout, '');
+  assert.match(r.stderr, /dup-id/);
+  const ps = json(await lms(['ps', '--json', ...hp()]));
+  assert.equal(ps.filter((e) => e.identifier === 'dup-id').length, 1);
+  r = await lms(['unload', '--all', ...hp()]);
+  assert.equal(r.code, 0);
 });
