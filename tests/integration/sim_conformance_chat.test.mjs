@@ -476,3 +476,71 @@ test('§2.2/§4 completion ids identify one response: two requests, two ids; one
   const ids = new Set(s.frames.filter((f) => f.json).map((f) => f.json.id));
   A.equal(ids.size, 1, 'one id for all chunks of a stream');
 });
+
+test('§4 POST /v1/completions (legacy): text_completion with usage', T, async () => {
+  const r = await post(base, '/v1/completions', { model: pick.llm.key, prompt: 'Once upon a time', max_tokens: 6 });
+  A.equal(r.status, 200, r.text);
+  A.equal(r.json.object, 'text_completion');
+  A.ok(isStr(r.json.id) && isInt(r.json.created) && isStr(r.json.model));
+  A.equal(r.json.choices[0].index, 0);
+  A.ok(isStr(r.json.choices[0].text));
+  A.ok(isStr(r.json.choices[0].finish_reason));
+  checkUsage(r.json.usage, 'v1 completions');
+  A.ok(r.json.usage.completion_tokens <= 6, 'max_tokens honoured');
+});
+
+test('§4 POST /v1/responses streaming: response.created first, output_text deltas, response.completed last', T, async () => {
+  // §4 names these SSE events; the rest of the Responses API shape is OpenAI's and not in the reference.
+  const r = await postSSE(base, '/v1/responses', { model: pick.llm.key, input: 'Say hello.', stream: true });
+  A.equal(r.status, 200, r.text.slice(0, 300));
+  const ev = r.frames.filter((f) => f.json);
+  A.ok(ev.length >= 3);
+  for (const f of ev) A.equal(f.json.type, f.event, 'data.type equals the event name');
+  A.equal(ev[0].event, 'response.created');
+  A.equal(ev[ev.length - 1].event, 'response.completed');
+  const deltas = ev.filter((f) => f.event === 'response.output_text.delta');
+  A.ok(deltas.length > 0, 'response.output_text.delta events');
+  A.ok(deltas.every((f) => isStr(f.json.delta)));
+  const id = ev[ev.length - 1].json.response?.id;
+  A.ok(isStr(id), 'response.completed carries the response id');
+  // previous_response_id (§4) continues from it
+  const c = await post(base, '/v1/responses', { model: pick.llm.key, input: 'And again.', previous_response_id: id });
+  A.equal(c.status, 200, c.text);
+  A.ok(isStr(c.json.id) && c.json.id !== id);
+});
+
+test('§3.6/§9 integrations: tool_call.* events and items, or an MCP/plugin connection error', T, async () => {
+  const m = catalog.find((x) => x.capabilities?.trained_for_tool_use) || pick.llm;
+  const body = {
+    model: m.key, input: 'Find the trending model on Hugging Face.', stream: true,
+    integrations: [{ type: 'ephemeral_mcp', server_label: 'huggingface', server_url: 'https://huggingface.co/mcp', allowed_tools: ['model_search'] }],
+  };
+  if (m.capabilities?.reasoning?.allowed_options.includes('off')) body.reasoning = 'off';
+  const r = await postSSE(base, '/api/v1/chat', body);
+  if (r.frames.length === 0 || !r.frames[0].event) {
+    // the request failed before streaming: a v1 error envelope naming the MCP failure (§1.4 types)
+    checkV1Error({ json: JSON.parse(r.text), text: r.text }, 'integrations');
+    A.ok(['mcp_connection_error', 'plugin_connection_error', 'invalid_request', 'not_implemented'].includes(JSON.parse(r.text).error.type));
+    return;
+  }
+  const evs = r.frames.map((f) => f.json);
+  A.equal(evs[0].type, 'chat.start');
+  A.equal(evs[evs.length - 1].type, 'chat.end');
+  for (const e of evs) {
+    if (e.type === 'tool_call.start') {
+      A.ok(isStr(e.tool));
+      A.deepEqual(e.provider_info, { type: 'ephemeral_mcp', server_label: 'huggingface' });
+    } else if (e.type === 'tool_call.arguments') {
+      A.ok(isStr(e.tool) && isObj(e.arguments) && isObj(e.provider_info));
+    } else if (e.type === 'tool_call.success') {
+      A.ok(isStr(e.tool) && isObj(e.arguments) && isStr(e.output) && isObj(e.provider_info));
+    } else if (e.type === 'tool_call.failure') {
+      A.ok(isStr(e.reason) && isObj(e.metadata));
+    } else if (e.type === 'error') {
+      A.ok(isObj(e.error) && V1_ERROR_TYPES.includes(e.error.type), 'error event payload');
+    }
+  }
+  for (const it of evs[evs.length - 1].result.output.filter((i) => i.type === 'tool_call')) {
+    A.deepEqual(Object.keys(it).sort(), ['arguments', 'output', 'provider_info', 'tool', 'type']);
+  }
+});
