@@ -5,6 +5,7 @@ class FakeES {
   static last: FakeES;
   listeners = new Map<string, Set<(e: Event) => void>>();
   closed = false;
+  readyState = 0;
   constructor(public url: string) { FakeES.last = this; }
   addEventListener(t: string, fn: (e: Event) => void) {
     if (!this.listeners.has(t)) this.listeners.set(t, new Set());
@@ -39,6 +40,16 @@ describe('subscribe', () => {
     es.emit('health', '{}');
     expect(onEvent).toHaveBeenCalledTimes(2);
     unsub(); // idempotent
+  });
+  test('onError tells a reconnect from a refusal', () => {
+    const onError = vi.fn();
+    const unsub = subscribe('/api/events', [], { onEvent: () => {}, onError }, FakeES as unknown as typeof EventSource);
+    const es = FakeES.last;
+    es.emit('error');
+    es.readyState = 2;
+    es.emit('error');
+    expect(onError.mock.calls).toEqual([[false], [true]]);
+    unsub();
   });
   test('decodeData keeps non-JSON as text', () => {
     expect(decodeData('{"a":1}')).toEqual({ a: 1 });

@@ -6,8 +6,10 @@ export interface SseHandlers {
   /** One parsed event; `data` is JSON-decoded when it parses, else the raw string. */
   onEvent: (type: string, data: unknown, id: string) => void;
   onOpen?: () => void;
-  /** The connection broke; EventSource reconnects by itself. */
-  onError?: () => void;
+  /** The connection broke. `closed` false: EventSource reconnects by itself;
+   *  true: the browser gave up (non-200 answer such as 401/404) and the
+   *  caller decides whether to subscribe again. */
+  onError?: (closed: boolean) => void;
 }
 
 type EventSourceCtor = new (url: string, init?: EventSourceInit) => EventSource;
@@ -18,8 +20,8 @@ export function decodeData(raw: string): unknown {
 
 /** Subscribe to `path` for the named event `types` (plus unnamed "message"). */
 export function subscribe(path: string, types: readonly string[], h: SseHandlers,
-  Ctor: EventSourceCtor = EventSource): () => void {
-  const es = new Ctor(path, { withCredentials: false });
+  Ctor?: EventSourceCtor): () => void {
+  const es = new (Ctor ?? EventSource)(path, { withCredentials: false });
   let closed = false;
   const listeners: Array<[string, (e: Event) => void]> = [];
   for (const t of ['message', ...types]) {
@@ -32,7 +34,7 @@ export function subscribe(path: string, types: readonly string[], h: SseHandlers
     listeners.push([t, fn]);
   }
   const open = () => { if (!closed) h.onOpen?.(); };
-  const err = () => { if (!closed) h.onError?.(); };
+  const err = () => { if (!closed) h.onError?.(es.readyState === 2 /* CLOSED */); };
   es.addEventListener('open', open);
   es.addEventListener('error', err);
   return () => {

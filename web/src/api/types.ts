@@ -68,3 +68,23 @@ export interface AuditQuery {
   action?: string;
   target?: string;
 }
+
+// ---- targets and health (docs/api-targets.md) ----
+
+export type HealthState = 'unknown' | 'running' | 'stopped' | 'stalled' | 'unauthorized' | 'error';
+
+export interface Health {
+  state: HealthState;
+  latency_ms: number | null;
+  checked_at: string | null;
+  since?: string | null;
+  error: { code: string; message: string } | null;
+  version?: string;
+}
+
+/** What the shell's strip needs of a target (the `snapshot` event's shape). */
+export interface TargetSummary {
+  id: number;
+  label: string;
+  health: Health | null;
+}

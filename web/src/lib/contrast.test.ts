@@ -51,6 +51,7 @@ const TEXT: [string, string, number, string][] = [
   ['indigo-300', 'slate-800', 4.5, 'show/hide hover'],
   ['red-200', 'red-950', 4.5, 'error box'],
   ['red-200', 'slate-800', 4.5, 'small danger button'],
+  ['red-200', 'slate-900', 4.5, 'target strip: stopped / error'],
   ['emerald-300', 'emerald-950', 4.5, 'success box'],
   ['emerald-300', 'slate-900', 4.5, 'ok badge'],
   ['amber-200', 'amber-950', 4.5, 'warning box'],
@@ -68,6 +69,9 @@ const UI: [string, string, string][] = [
   ['indigo-400', 'slate-900', 'active nav border, tab underline, progress bar'],
   ['red-400', 'slate-900', 'invalid input border'],
   ['slate-400', 'slate-900', 'empty target dot'],
+  ['emerald-300', 'slate-900', 'running dot'],
+  ['amber-300', 'slate-900', 'stalled dot'],
+  ['red-400', 'slate-900', 'stopped dot'],
 ];
 
 describe('palette', () => {
