@@ -396,3 +396,45 @@ test('load with an identifier already in use -> exit 1, the simulator keeps serv
   r = await lms(['unload', '--all', ...hp()]);
   assert.equal(r.code, 0);
 });
+
+test('ps during predictions: status generating/processingPrompt, queued counts running + waiting; JIT ttlMs 60 min', T, async () => {
+  // a second simulator at real speed so predictions last long enough to observe
+  const slow = await startProc(bin('llmster-sim'), ['--port', '0', '--speed', '1', '--seed', '1']);
+  try {
+    const senv = { ...env, LMS_SIM_PORT: String(slow.port) };
+    const m = smallest('llm');
+    let r = await lms(['load', m.key, '--parallel', '1', '--identifier', 'busy', '-y'], { env: senv });
+    assert.equal(r.code, 0, r.stderr);
+    const chat = () => fetch(`${slow.url}/v1/chat/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'busy', messages: [{ role: 'user', content: 'Write a long story.' }], max_tokens: 300 }),
+    }).then((x) => x.text());
+    const reqs = [chat(), chat()];
+    let seen = null;
+    const deadline = Date.now() + 20000;
+    while (Date.now() < deadline) {
+      const ps = json(await lms(['ps', '--json'], { env: senv }));
+      const e = ps.find((x) => x.identifier === 'busy');
+      if (e && e.queued === 2) { seen = e; break; }
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    assert.ok(seen, 'queued reached 2 (one running with parallel 1, one waiting)');
+    assert.ok(['processingPrompt', 'generating'].includes(seen.status), `busy status ${seen.status}`);
+    await Promise.all(reqs);
+    const idle = json(await lms(['ps', '--json'], { env: senv })).find((x) => x.identifier === 'busy');
+    assert.equal(idle.status, 'idle');
+    assert.equal(idle.queued, 0);
+    r = await lms(['unload', '--all'], { env: senv });
+    assert.equal(r.code, 0);
+    // §5: JIT-loaded models default to a 60 min idle TTL
+    await fetch(`${slow.url}/v1/chat/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: m.key, messages: [{ role: 'user', content: 'hi' }], max_tokens: 1 }),
+    }).then((x) => x.text());
+    const jit = json(await lms(['ps', '--json'], { env: senv }));
+    assert.equal(jit.length, 1);
+    assert.equal(jit[0].ttlMs, 3600000);
+  } finally {
+    await slow.stop();
+  }
+});
