@@ -267,14 +267,13 @@ static void lms_load(struct dp_sim *sim, struct dp_http_req *req)
 	}
 	int amb;
 	struct dp_sim_model *m = dp_sim_match_model(sim, key, &amb);
-	if (amb) {
-		json_decref(o);
-		dp_api_simerr(req, 409, "ambiguous model key \"%.200s\": more than one downloaded model matches", key);
-		return;
-	}
-	if (!m || !m->downloaded) {
-		json_decref(o);
-		dp_api_simerr(req, 404, "model not found: %.300s", key);
+	if (amb || !m || !m->downloaded) {
+		if (amb)
+			dp_api_simerr(req, 409, "ambiguous model key \"%.200s\": more than one downloaded model matches",
+				      key);
+		else
+			dp_api_simerr(req, 404, "model not found: %.300s", key);
+		json_decref(o); /* after: `key` points into it */
 		return;
 	}
 	struct dp_sim_load_opts lo = {.flash_attention = -1, .offload_kv = -1, .gpu_ratio = -1, .ttl_ms = -1};
@@ -332,11 +331,11 @@ static void lms_load(struct dp_sim *sim, struct dp_http_req *req)
 	lo.identifier = ident;
 	struct dp_sim_inst *in;
 	int rc = dp_inst_load(sim, m, &lo, &in);
-	json_decref(o);
-	if (rc == -EEXIST) {
+	if (rc == -EEXIST)
 		dp_api_simerr(req, 409, "identifier already in use: %.256s", ident ? ident : "");
+	json_decref(o); /* after: `ident` points into it */
+	if (rc == -EEXIST)
 		return;
-	}
 	if (rc < 0) {
 		dp_api_simerr(req, 507,
 			      "Model loading aborted due to insufficient system resources. Overloading the system will "
@@ -368,12 +367,12 @@ static void lms_unload(struct dp_sim *sim, struct dp_http_req *req)
 		const char *id = json_string_value(json_object_get(o, "identifier"));
 		struct dp_sim_inst *in = id ? dp_sim_find_inst(sim, id) : NULL;
 		if (!in) {
-			json_decref(o);
-			json_decref(done);
 			if (!id)
 				dp_api_simerr(req, 400, "identifier or all:true is required");
 			else
 				dp_api_simerr(req, 404, "no loaded model with identifier \"%.256s\"", id);
+			json_decref(o); /* after: `id` points into it */
+			json_decref(done);
 			return;
 		}
 		json_array_append_new(done, json_string(in->id));

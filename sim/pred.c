@@ -726,8 +726,10 @@ static void write_final(struct dp_pred *p)
 	char resp_id[64] = "";
 	if (is_v1(p) && p->r.store && !p->cancelled) {
 		char hex[49];
+		struct dp_gen rg;
+		dp_gen_init(&rg, p->id_seed, 0);
 		for (int i = 0; i < 48; i++)
-			hex[i] = "0123456789abcdef"[dp_gen_next(&p->gen) & 15];
+			hex[i] = "0123456789abcdef"[dp_gen_next(&rg) & 15];
 		hex[48] = '\0';
 		snprintf(resp_id, sizeof(resp_id), "resp_%s", hex);
 		store_history(p, resp_id);
@@ -1009,13 +1011,22 @@ void dp_pred_start(struct dp_sim *sim, struct dp_http_req *req, struct dp_chatre
 	snprintf(p->inst_id, sizeof(p->inst_id), "%s", in->id);
 	snprintf(p->model_key, sizeof(p->model_key), "%s", in->m->key);
 	plan(p, in->m);
-	uint64_t idn = dp_gen_next(&p->gen);
+	/* ids are unique per completion (like LM Studio's random ids) and come
+	 * from their own generator, so the text stays deterministic */
+	struct dp_gen idg;
+	uint64_t idseed[3] = {++sim->id_counter, dp_sim_now(sim), (uint64_t)(uintptr_t)p};
+	dp_gen_init(&idg, dp_gen_hash(idseed, sizeof(idseed), sim->cfg.seed), 0);
+	uint64_t idn = dp_gen_next(&idg);
 	static const char al[] = "abcdefghijklmnopqrstuvwxyz0123456789";
 	char rnd[22];
 	for (int i = 0; i < 21; i++) {
 		rnd[i] = al[idn % 36];
-		idn = idn / 36 ? idn / 36 : dp_gen_next(&p->gen);
+		idn = idn / 36 ? idn / 36 : dp_gen_next(&idg);
 	}
+	p->id_seed = dp_gen_next(&idg);
+	if (p->do_tool)
+		snprintf(p->call_id, sizeof(p->call_id), "%llu",
+			 (unsigned long long)(dp_gen_next(&idg) % 1000000000ull));
 	rnd[21] = '\0';
 	snprintf(p->id, sizeof(p->id), "%s%s", is_resp(p) ? "resp_" : is_compl(p) ? "cmpl-" : "chatcmpl-", rnd);
 	snprintf(p->msg_id, sizeof(p->msg_id), "msg_%s", rnd);

@@ -377,6 +377,7 @@ struct dp_pred {
 	int cut_after;           /* close_mid_stream fault: events before the cut */
 	int cut_pending;
 	int gen_counted;         /* counted in inst->active_gen */
+	uint64_t id_seed;        /* response_id generator */
 	int do_tool;
 	char call_id[32];
 	char *tool_args;

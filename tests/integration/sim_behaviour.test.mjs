@@ -188,3 +188,21 @@ test('log stream: live NDJSON DiagnosticsLogEvents filtered by source', T, async
   assert.ok(Number.isInteger(events[1].timestamp));
   assert.ok(events.every((e) => e.data.type.startsWith('llm.prediction.')));
 });
+
+test('lms backend errors: ambiguous key, unknown key, identifier in use, unknown unload; still serving', T, async () => {
+  await j('/__sim/lms/unload', { all: true });
+  assert.equal((await j('/__sim/lms/load', { modelKey: 'qwen' })).status, 409);
+  const nf = await j('/__sim/lms/load', { modelKey: 'no-such-model-at-all' });
+  assert.equal(nf.status, 404);
+  assert.match(nf.json.error, /no-such-model-at-all/);
+  assert.equal((await j('/__sim/lms/load', { modelKey: 'ibm/granite-4-micro', identifier: 'dup' })).status, 200);
+  const dup = await j('/__sim/lms/load', { modelKey: 'ibm/granite-4-micro', identifier: 'dup' });
+  assert.equal(dup.status, 409);
+  assert.match(dup.json.error, /dup/);
+  const un = await j('/__sim/lms/unload', { identifier: 'nobody-here' });
+  assert.equal(un.status, 404);
+  assert.match(un.json.error, /nobody-here/);
+  assert.equal((await j('/__sim/lms/load', { modelKey: 'ibm/granite-4-micro', gpu: 'lots' })).status, 400);
+  assert.deepEqual((await j('/__sim/lms/unload', { all: true })).json.unloaded, ['dup']);
+  assert.equal((await j('/lmstudio-greeting')).json.lmstudio, true);
+});
