@@ -399,7 +399,8 @@ describe('web UI', { timeout: 300000 }, () => {
         '/settings/tokens', '/settings/audit', '/settings/account']) {
         await p.goto(cp.url + path);
         await p.getByRole('heading', { level: 1 }).waitFor();
-        await p.waitForLoadState('networkidle');
+        // lists have loaded when no progress bar is left
+        await p.waitForFunction(() => !document.querySelector('[role="progressbar"]'));
         o = await horizontalOverflow(p);
         assert.ok(o.scrollWidth <= o.clientWidth, `${path} overflows at 360 px: ${JSON.stringify(o)}`);
         await shot(p, 'mobile-' + path.slice(1).replace('/', '-'));

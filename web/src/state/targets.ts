@@ -3,6 +3,7 @@
 // unsubscribe function it calls when it goes away (sign-out).
 import { signal } from '@preact/signals';
 import { subscribeEvents } from '../api/events';
+import { http } from '../api/http';
 import { applyEvent, type TargetMap } from '../lib/targets';
 
 export type StreamStatus = 'connecting' | 'live' | 'reconnecting' | 'unavailable';
@@ -28,8 +29,10 @@ export function startTargetStream(): () => void {
       },
       onError: (closed) => {
         if (!closed) { streamStatus.value = 'reconnecting'; return; }
-        // the server refused the stream (signed out, or no such route): try again later
+        // the server refused the stream: if the session is gone, the 401 of
+        // this check sends the user to the login page; otherwise retry later
         streamStatus.value = 'unavailable';
+        http.request('GET', '/api/auth/me').catch(() => { /* handled by the 401 hook or retried */ });
         unsub?.();
         unsub = null;
         if (!stopped) timer = setTimeout(connect, RETRY_MS);
