@@ -335,9 +335,9 @@ static int step_done(struct dp_store *s, sqlite3_stmt *st, const char *what)
 	int rc = sqlite3_step(st);
 	int ext = sqlite3_extended_errcode(dp_store_db(s));
 	int ret = 0;
-	if (rc == SQLITE_CONSTRAINT && (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY))
+	if ((rc & 0xff) == SQLITE_CONSTRAINT && (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY))
 		ret = -EEXIST;
-	else if (rc == SQLITE_CONSTRAINT)
+	else if ((rc & 0xff) == SQLITE_CONSTRAINT)
 		ret = -ENOENT; /* foreign key: the user or target is gone */
 	else if (rc != SQLITE_DONE)
 		ret = sql_err(s, what);
