@@ -150,5 +150,7 @@ int dp_lms_system_server_start(int argc, char **argv);
 int dp_lms_system_server_stop(int argc, char **argv);
 int dp_lms_system_version(int argc, char **argv);
 int dp_lms_system_daemon_status(int argc, char **argv);
+int dp_lms_system_daemon_up(int argc, char **argv);
+int dp_lms_system_daemon_down(int argc, char **argv);
 
 #endif

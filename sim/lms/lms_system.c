@@ -12,6 +12,7 @@
 #include "lms.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -486,4 +487,105 @@ int dp_lms_system_daemon_status(int argc, char **argv)
 	}
 	json_decref(o);
 	return 0;
+}
+
+/* GET /__sim/state; NULL when the simulator does not answer. */
+static json_t *sim_state(const struct dp_lms_target *t)
+{
+	struct dp_buf out;
+	long st;
+	json_t *s = NULL;
+	if (dp_lms_http_request(t, "/__sim/state", NULL, PROBE_TIMEOUT_MS, &out, &st) == 0 && st == 200)
+		s = json_loadb(out.data, out.len, 0, NULL);
+	dp_buf_release(&out);
+	if (!json_is_object(s)) {
+		json_decref(s);
+		return NULL;
+	}
+	return s;
+}
+
+int dp_lms_system_daemon_up(int argc, char **argv)
+{
+	struct dp_lms_args a;
+	struct dp_lms_target t;
+	if (dp_lms_args_parse(&a, json_only, NOPTS(json_only), 0, argc, argv) < 0 ||
+	    dp_lms_target_from_env(&t) < 0)
+		return 1;
+	json_t *s = sim_state(&t);
+	if (!s) {
+		/* the stand-in cannot start a simulator: llmster-sim is started by its owner */
+		dp_lms_err("Failed to start or connect to llmster at %s:%ld.", t.host, t.port);
+		return 1;
+	}
+	struct dp_buf out;
+	long st;
+	json_t *v = NULL;
+	if (dp_lms_http_request(&t, "/__sim/lms/version", NULL, PROBE_TIMEOUT_MS, &out, &st) == 0 && st == 200)
+		v = json_loadb(out.data, out.len, 0, NULL);
+	dp_buf_release(&out);
+	/* reference §6.2 {"status":"running","pid":N,"isDaemon":true,"version":"0.4.4+1"} */
+	json_t *o = json_pack("{s:s}", "status", "running");
+	if (json_is_integer(json_object_get(s, "pid")))
+		json_object_set(o, "pid", json_object_get(s, "pid"));
+	json_object_set_new(o, "isDaemon", json_true());
+	if (json_is_string(json_object_get(v, "appVersion")))
+		json_object_set(o, "version", json_object_get(v, "appVersion"));
+	if (dp_lms_args_has(&a, "json"))
+		dp_lms_print_json(o, 0);
+	else
+		dp_lms_info("llmster is running (version %s).", str(o, "version"));
+	json_decref(o);
+	json_decref(v);
+	json_decref(s);
+	return 0;
+}
+
+/* Only a local llmster-sim process may be stopped by pid. */
+static int is_local_sim(const struct dp_lms_target *t, long long pid)
+{
+	if (strcmp(t->host, "127.0.0.1") && strcmp(t->host, "localhost"))
+		return 0;
+	char path[64], comm[64] = { 0 };
+	snprintf(path, sizeof(path), "/proc/%lld/comm", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, comm, sizeof(comm) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	comm[strcspn(comm, "\n")] = '\0';
+	return strcmp(comm, "llmster-sim") == 0;
+}
+
+int dp_lms_system_daemon_down(int argc, char **argv)
+{
+	struct dp_lms_args a;
+	struct dp_lms_target t;
+	if (dp_lms_args_parse(&a, NULL, 0, 0, argc, argv) < 0 || dp_lms_target_from_env(&t) < 0)
+		return 1;
+	json_t *s = sim_state(&t);
+	if (!s) {
+		/* reference §6.2: exit 1 if not running */
+		dp_lms_err("llmster is not running.");
+		return 1;
+	}
+	json_t *pidv = json_object_get(s, "pid");
+	long long pid = json_is_integer(pidv) ? (long long)json_integer_value(pidv) : 0;
+	json_decref(s);
+	/* requestShutdown: the simulator exits cleanly on SIGTERM (sim/README.md) */
+	if (pid <= 1 || !is_local_sim(&t, pid) || kill((pid_t)pid, SIGTERM) != 0) {
+		dp_lms_err("Could not ask llmster at %s:%ld to shut down.", t.host, t.port);
+		return 1;
+	}
+	for (int i = 0; i < 100; i++) {
+		if (kill((pid_t)pid, 0) != 0) {
+			dp_lms_info("llmster has stopped.");
+			return 0;
+		}
+		usleep(100 * 1000);
+	}
+	dp_lms_err("llmster did not stop within 10 seconds.");
+	return 1;
 }

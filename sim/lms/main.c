@@ -31,6 +31,8 @@ static const struct cmd cmds[] = {
 	{ .word1 = "server", .word2 = "stop", .fn = dp_lms_system_server_stop },
 	{ .word1 = "version", .fn = dp_lms_system_version },
 	{ .word1 = "daemon", .word2 = "status", .fn = dp_lms_system_daemon_status },
+	{ .word1 = "daemon", .word2 = "up", .fn = dp_lms_system_daemon_up },
+	{ .word1 = "daemon", .word2 = "down", .fn = dp_lms_system_daemon_down },
 };
 
 static void usage(FILE *f)
@@ -46,7 +48,7 @@ static void usage(FILE *f)
 	      "  runtime survey [--json]\n"
 	      "  server status [--json] | server start [-p N] [--bind ADDR] [--cors] | server stop\n"
 	      "  version [--json]\n"
-	      "  daemon status [--json]\n\n"
+	      "  daemon status [--json] | daemon up [--json] | daemon down\n\n"
 	      "ps, ls, load, unload, log stream and runtime survey accept --host H (bare host) and\n"
 	      "--port N. Every command's default target is $LMS_SIM_HOST:$LMS_SIM_PORT\n"
 	      "(127.0.0.1:1234).\n",

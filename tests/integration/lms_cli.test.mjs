@@ -438,3 +438,24 @@ test('ps during predictions: status generating/processingPrompt, queued counts r
     await slow.stop();
   }
 });
+
+test('daemon up --json, daemon down stops the daemon, then not-running', T, async () => {
+  const d = await startProc(bin('llmster-sim'), ['--port', '0', '--speed', '0']);
+  const denv = { ...env, LMS_SIM_PORT: String(d.port) };
+  const exited = new Promise((res) => d.proc.on('exit', (code, signal) => res({ code, signal })));
+  const up = json(await lms(['daemon', 'up', '--json'], { env: denv }));
+  // reference §6.2 {"status":"running","pid":26754,"isDaemon":true,"version":"0.4.4+1"}
+  assert.deepEqual(Object.keys(up).sort(), ['isDaemon', 'pid', 'status', 'version']);
+  assert.equal(up.status, 'running');
+  assert.equal(up.pid, d.proc.pid);
+  assert.equal(up.isDaemon, true);
+  assert.match(up.version, /^\d+\.\d+\.\d+\+\d+$/, 'version+build');
+  const st = json(await lms(['daemon', 'status', '--json'], { env: denv }));
+  assert.deepEqual(st, { status: 'running', pid: d.proc.pid, isDaemon: true });
+  const down = await lms(['daemon', 'down'], { env: denv });
+  assert.equal(down.code, 0, down.stderr);
+  assert.equal((await exited).code, 0, 'the daemon exited cleanly');
+  assert.deepEqual(json(await lms(['daemon', 'status', '--json'], { env: denv })), { status: 'not-running' });
+  const again = await lms(['daemon', 'down'], { env: denv });
+  assert.equal(again.code, 1, 'down when not running -> exit 1');
+});
