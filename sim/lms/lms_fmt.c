@@ -55,15 +55,12 @@ void dp_lms_info(const char *fmt, ...)
 void dp_lms_fmt_bytes1024(char *dst, size_t n, double bytes)
 {
 	static const char *const units[] = { "Bytes", "KiB", "MiB", "GiB", "TiB" };
-	if (bytes <= 0) {
+	if (!(bytes > 0)) { /* 0, negative or NaN */
 		snprintf(dst, n, "0 GiB");
 		return;
 	}
-	int idx = (int)floor(log(bytes) / log(1024.0));
-	if (idx < 0)
-		idx = 0;
-	if (idx > 4)
-		idx = 4;
+	double e = floor(log(bytes) / log(1024.0));
+	int idx = e < 0 ? 0 : e > 4 ? 4 : (int)e; /* clamp before the cast: inf is possible */
 	double size = bytes / pow(1024.0, idx);
 	if (idx == 0)
 		snprintf(dst, n, "%.0f %s", size, units[idx]);
@@ -73,6 +70,8 @@ void dp_lms_fmt_bytes1024(char *dst, size_t n, double bytes)
 
 void dp_lms_fmt_bytes1000(char *dst, size_t n, double bytes)
 {
+	if (isnan(bytes))
+		bytes = 0;
 	if (bytes < 1e3)
 		snprintf(dst, n, "%.0f B", bytes);
 	else if (bytes < 1e6)
