@@ -244,6 +244,18 @@ describe('web UI', { timeout: 300000 }, () => {
       assert.equal(await ap.getByTestId('user-list').count(), 0);
       await shot(ap, 'settings-viewer-denied');
 
+      // alice changes her own password (old one required)
+      await ap.goto(cp.url + '/settings/account');
+      await ap.getByLabel('Current password', { exact: true }).fill('alice-new-password-456');
+      await ap.getByLabel('New password', { exact: true }).fill('alice-own-password-789');
+      await ap.getByLabel('New password again', { exact: true }).fill('alice-own-password-789');
+      await ap.getByRole('button', { name: 'Change password' }).click();
+      await ap.getByRole('status').getByText('Password changed.', { exact: false }).waitFor();
+      assert.equal(await ap.getByLabel('Current password', { exact: true }).inputValue(), '');
+      // her other sessions were signed out; the new password works
+      assert.equal((await c.get('/api/auth/me')).status, 401);
+      assert.equal((await c.post('/api/auth/login', { username: 'alice', password: 'alice-own-password-789' })).status, 200);
+
       // remove alice, with confirmation
       await page.getByRole('button', { name: 'Remove alice' }).click();
       const rm = page.getByRole('dialog', { name: 'Remove alice?' });

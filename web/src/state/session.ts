@@ -16,6 +16,7 @@ export const isAdmin = computed(() => user.value?.role === 'admin');
 
 function toLogin(): void {
   const here = path.value;
+  if (here === '/login') return; // already there; keep its ?next=
   const next = here && here !== '/login' && here !== '/' ? `?next=${encodeURIComponent(here)}` : '';
   navigate(`/login${next}`, { replace: true });
 }

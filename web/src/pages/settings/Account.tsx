@@ -39,7 +39,7 @@ export function AccountTab() {
   };
 
   return (
-    <section aria-labelledby="account-heading" class="grid gap-6 lg:grid-cols-2">
+    <section aria-labelledby="account-heading" class="grid items-start gap-6 lg:grid-cols-2">
       <div class={`${panel} p-5`}>
         <h2 id="account-heading" class="text-lg font-semibold text-white">Your account</h2>
         <dl class="mt-4 space-y-3 text-sm">
