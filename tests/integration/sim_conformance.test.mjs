@@ -481,3 +481,9 @@ test('§1.3 auth on: an authorised chat works', T, async () => {
   A.equal(r.status, 200, r.text);
   A.ok(Array.isArray(r.json.output));
 });
+
+test('§1.5 CORS is off by default: no Access-Control-Allow-Origin for a cross-origin request', T, async () => {
+  const r = await get(base, '/api/v1/models', { headers: { origin: 'http://evil.example' } });
+  A.equal(r.status, 200);
+  A.equal(r.headers.get('access-control-allow-origin'), null);
+});

@@ -344,7 +344,10 @@ function checkChunkStream(r, what) {
     A.ok(isStr(c.id) && isStr(c.model) && isInt(c.created), `${what}: id/model/created`);
     A.ok(Array.isArray(c.choices), `${what}: choices`);
   }
-  const content = chunks.filter((c) => c.choices[0] && isStr(c.choices[0].delta?.content) && c.choices[0].delta.content.length > 0);
+  // token-bearing chunks: content, or reasoning in `reasoning_content` (DeepSeek style) or
+  // `reasoning` (gpt-oss style), §4
+  const content = chunks.filter((c) => c.choices[0] && ['content', 'reasoning_content', 'reasoning']
+    .some((k) => isStr(c.choices[0].delta?.[k]) && c.choices[0].delta[k].length > 0));
   return { chunks, content };
 }
 
@@ -543,4 +546,40 @@ test('§3.6/§9 integrations: tool_call.* events and items, or an MCP/plugin con
   for (const it of evs[evs.length - 1].result.output.filter((i) => i.type === 'tool_call')) {
     A.deepEqual(Object.keys(it).sort(), ['arguments', 'output', 'provider_info', 'tool', 'type']);
   }
+});
+
+test('every LLM in the catalog: v1 SSE stream, v0 stream and v0 body conform', T, async () => {
+  await unloadAll(base);
+  for (const m of catalog.filter((x) => x.type === 'llm')) {
+    const body = { model: m.key, input: 'Explain how a compass works.', stream: true, max_output_tokens: 40 };
+    const r = m.capabilities?.reasoning;
+    if (r) body.reasoning = r.default;
+    const s1 = await postSSE(base, '/api/v1/chat', body);
+    const { result } = checkV1Stream(s1);
+    checkV1ChatBody(result, {});
+    A.ok(result.stats.total_output_tokens <= 40, `${m.key}: max_output_tokens honoured`);
+    if (r && r.default !== 'off') A.ok(result.stats.reasoning_output_tokens > 0, `${m.key}: reasoning by default`);
+    const s0 = await postSSE(base, '/api/v0/chat/completions', { model: m.key, messages: [{ role: 'user', content: 'Hi there.' }], stream: true, max_tokens: 30 });
+    const { chunks, content } = checkChunkStream(s0, `${m.key} v0 stream`);
+    const last = chunks[chunks.length - 1];
+    checkUsage(last.usage, `${m.key} v0 final chunk`);
+    A.equal(last.usage.completion_tokens, content.length, `${m.key}: completion_tokens = token chunks`);
+    A.ok(last.usage.completion_tokens <= 30);
+    const b0 = await post(base, '/api/v0/chat/completions', { model: m.key, messages: [{ role: 'user', content: 'Hi there.' }], max_tokens: 30 });
+    A.equal(b0.status, 200, b0.text);
+    checkUsage(b0.json.usage, `${m.key} v0 body`);
+    checkV0Stats(b0.json.stats, `${m.key} v0 body`);
+    checkModelInfoRuntime(b0.json, m, `${m.key} v0 body`);
+  }
+  await unloadAll(base);
+});
+
+test('§3.6 image input item on a vision model', T, async () => {
+  const m = catalog.find((x) => x.capabilities?.vision === true);
+  A.ok(m, 'a vision model');
+  const png = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
+  const r = await post(base, '/api/v1/chat', { model: m.key, input: [{ type: 'text', content: 'What is in this image?' }, { type: 'image', data_url: png }] });
+  A.equal(r.status, 200, r.text);
+  checkV1ChatBody(r.json, {});
+  await unloadAll(base);
 });
