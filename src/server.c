@@ -17,9 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "auth.h"
+#include "forge.h"
 #include "http.h"
 #include "health.h"
 #include "lms.h"
@@ -166,6 +168,10 @@ int dp_server_init(struct dp_server *s, const struct dp_config *cfg, char **err)
 	rc = dp_health_attach(s, &msg);
 	if (rc < 0)
 		return fail(err, rc, msg ? msg : xstrdup("cannot start the target health hub"));
+	msg = NULL;
+	rc = dp_forge_attach(s, &msg);
+	if (rc < 0)
+		return fail(err, rc, msg ? msg : xstrdup("cannot start the forge"));
 
 	struct dp_http_config hc;
 	dp_http_config_defaults(&hc);
@@ -173,6 +179,11 @@ int dp_server_init(struct dp_server *s, const struct dp_config *cfg, char **err)
 	hc.read_timeout_ms = cfg->request_timeout_ms;
 	hc.idle_timeout_ms = cfg->idle_timeout_ms;
 	hc.server_name = NULL; /* no version fingerprint */
+	/* every SSE tab holds a connection: allow as many as the descriptor
+	 * limit leaves room for (the 4096 default stays the floor) */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 4096 + 256)
+		hc.max_connections = (int)(rl.rlim_cur > 1000000 ? 1000000 : rl.rlim_cur - 256);
 	hc.handler = dp_route_dispatch;
 	hc.handler_arg = s;
 	hc.on_done = dp_route_done;
@@ -227,6 +238,7 @@ void dp_server_release(struct dp_server *s)
 	 * then the hub that their callbacks point into goes */
 	dp_upstream_free(s->upstream);
 	dp_lms_free(s->lms);
+	dp_forge_detach(s); /* its jobs' timers and polls are done by now */
 	dp_health_detach(s);
 	/* completions of password jobs still use auth and the store */
 	dp_workq_free(s->workq);
