@@ -1,0 +1,788 @@
+/*
+ * api_chat.c - The Pulse's server side: POST /api/targets/{id}/chat relays
+ * LM Studio's streaming answer to the browser event by event, normalised
+ * (chat.h) into the event stream of docs/api-chat.md; POST
+ * /api/chat/{request_id}/stop; GET /api/targets/{id}/slots.
+ *
+ * One struct relay per chat request joins three lifetimes: the browser's
+ * SSE stream (sse.h), the upstream request (upstream.h) and the relay
+ * itself. The relay is freed when both the stream and the upstream request
+ * are gone, in whichever order that happens:
+ *
+ *   - the upstream ends (done, failed, aborted by Stop): on_done sends the
+ *     closing events (`error`?, `stats`, `end`), saves the assistant
+ *     message, ends the stream;
+ *   - the browser goes away (closed, dropped for a full queue, server
+ *     shutdown): the stream's on_close aborts the upstream request (LM
+ *     Studio sees the connection close in the same loop turn); on_done
+ *     follows and still saves what arrived.
+ *
+ * No buffering: every upstream event is normalised and written (and
+ * flushed by the HTTP layer) from the upstream's event callback, which runs
+ * at the byte that completes the event. Back-pressure: past RELAY_HIGH bytes
+ * queued for the browser the upstream is paused (dp_upstream_pause; LM
+ * Studio is slowed by TCP) and a RELAY_POLL_MS timer resumes it once the
+ * queue is under RELAY_LOW; a client that still overflows the SSE writer's
+ * queue is dropped by sse.c, which counts as a disconnect.
+ *
+ * Live relays are kept in a list of this file (loop thread only) so Stop
+ * can find them by request id.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <sodium.h>
+
+#include "api.h"
+#include "auth.h"
+#include "chat.h"
+#include "conversations.h"
+#include "http.h"
+#include "lms.h"
+#include "log.h"
+#include "secret.h"
+#include "server.h"
+#include "sse.h"
+#include "targets.h"
+#include "upstream.h"
+
+#define RELAY_HIGH (256u << 10)
+#define RELAY_LOW (64u << 10)
+#define RELAY_POLL_MS 5
+#define RELAY_IDLE_TIMEOUT_MS 120000
+#define RELAY_MAX_EVENT (16u << 20) /* v1 chat.end carries the whole answer */
+#define MAX_MESSAGES 512
+#define MAX_TEXT_TOTAL (1u << 20)
+#define MAX_STOP 8
+#define MAX_MODEL 256
+
+struct relay {
+	struct relay *next, *prev;       /* the live list */
+	struct dp_server *srv;
+	struct dp_sse *down;             /* NULL once the browser's stream is gone */
+	struct dp_http_req *req;         /* the stream's request (valid while down) */
+	struct dp_upstream_req *up;      /* NULL once on_done ran (or never started) */
+	struct event *bp_timer;          /* back-pressure resume poll */
+	struct dp_chat_norm norm;
+	enum dp_chat_api api;
+	char request_id[24];
+	char model[MAX_MODEL + 1];
+	int64_t user_id;
+	int user_role;
+	int64_t target_id;
+	int64_t conversation_id;         /* 0: not saving */
+	int64_t message_id;
+	int64_t max_tokens;              /* requested limit, 0 none */
+	struct timespec t0;
+	double t_first_byte, t_first_tok, t_last_tok; /* ms since t0, -1 none */
+	int stopped;                     /* Stop or disconnect: userStopped */
+	int failed;                      /* upstream error: error event sent */
+	int finishing;
+	json_t *stats;                   /* the stats event, kept for history */
+};
+
+static struct relay *live;
+
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t0->tv_sec) * 1e3 + (double)(now.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static void relay_free(struct relay *x)
+{
+	if (x->prev)
+		x->prev->next = x->next;
+	else if (live == x)
+		live = x->next;
+	if (x->next)
+		x->next->prev = x->prev;
+	if (x->bp_timer)
+		event_free(x->bp_timer);
+	dp_chat_norm_release(&x->norm);
+	json_decref(x->stats);
+	free(x);
+}
+
+static void maybe_free(struct relay *x)
+{
+	if (!x->down && !x->up && !x->finishing)
+		relay_free(x);
+}
+
+static void send_ev(struct relay *x, const char *name, const char *json, size_t len)
+{
+	if (!x->down)
+		return;
+	if (dp_sse_send(x->down, NULL, name, json, len) < 0 && x->up && !x->stopped) {
+		/* the client is gone or was dropped: stop generating now, its
+		 * on_close follows from the loop */
+		x->stopped = 1;
+		dp_upstream_abort(x->up);
+	}
+}
+
+static void send_json(struct relay *x, const char *name, json_t *o)
+{
+	char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(12));
+	json_decref(o);
+	if (s) {
+		send_ev(x, name, s, strlen(s));
+		free(s);
+	}
+}
+
+static void send_stats(struct relay *x)
+{
+	if (x->stats)
+		return;
+	double now = ms_since(&x->t0);
+	struct dp_chat_timing t = {
+		.ttft_ms = x->t_first_tok,
+		.ttfb_ms = x->t_first_byte,
+		.generation_ms = x->t_first_tok >= 0 ? x->t_last_tok - x->t_first_tok : -1,
+		.total_ms = now,
+	};
+	x->stats = dp_chat_stats_json(&x->norm, &t);
+	char *s = json_dumps(x->stats, JSON_COMPACT | JSON_REAL_PRECISION(12));
+	if (s) {
+		send_ev(x, "stats", s, strlen(s));
+		free(s);
+	}
+}
+
+/* chat.h's emit: one downstream event. */
+static void on_norm(void *arg, enum dp_chat_ev ev, const char *json, size_t len)
+{
+	struct relay *x = arg;
+	if (ev == DP_CHAT_EV_STATS) {
+		send_stats(x);
+		return;
+	}
+	if (ev == DP_CHAT_EV_REASONING || ev == DP_CHAT_EV_CONTENT || ev == DP_CHAT_EV_TOOL_CALL) {
+		double now = ms_since(&x->t0);
+		if (x->t_first_tok < 0)
+			x->t_first_tok = now;
+		x->t_last_tok = now;
+	}
+	send_ev(x, dp_chat_ev_name(ev), json, len);
+}
+
+static void bp_poll(evutil_socket_t fd, short what, void *arg)
+{
+	struct relay *x = arg;
+	(void)fd;
+	(void)what;
+	if (!x->up || !dp_upstream_paused(x->up))
+		return;
+	if (!x->down || dp_http_stream_pending(x->req) <= RELAY_LOW) {
+		dp_upstream_resume(x->up);
+		return;
+	}
+	struct timeval tv = { 0, RELAY_POLL_MS * 1000 };
+	evtimer_add(x->bp_timer, &tv);
+}
+
+static void up_event(struct dp_upstream_req *r, const struct dp_sse_parse_event *ev, void *arg)
+{
+	struct relay *x = arg;
+	if (x->t_first_byte < 0) {
+		double tb = dp_upstream_req_ttfb_ms(r);
+		x->t_first_byte = tb >= 0 ? tb : ms_since(&x->t0);
+	}
+	dp_chat_norm_feed(&x->norm, ev->event, ev->event_len, ev->data, ev->data_len);
+	if (x->down && x->up && !x->stopped && dp_http_stream_pending(x->req) > RELAY_HIGH) {
+		dp_upstream_pause(r);
+		if (!x->bp_timer)
+			x->bp_timer = evtimer_new(x->srv->base, bp_poll, x);
+		struct timeval tv = { 0, RELAY_POLL_MS * 1000 };
+		evtimer_add(x->bp_timer, &tv);
+	}
+}
+
+static void save_assistant(struct relay *x, const char *stop_reason)
+{
+	if (!x->conversation_id || !x->srv->store)
+		return;
+	char *stats = x->stats ? json_dumps(x->stats, JSON_COMPACT | JSON_REAL_PRECISION(12)) : NULL;
+	int rc = dp_conv_append(x->srv->store, x->conversation_id, x->user_id, "assistant", x->norm.content.data,
+				x->norm.reasoning.data, x->model, stats, stop_reason, dp_auth_now(x->srv->auth),
+				&x->message_id);
+	free(stats);
+	if (rc < 0 && rc != -ENOENT) /* -ENOENT: deleted meanwhile */
+		dp_warn("chat %s: could not save the answer (%d)", x->request_id, rc);
+}
+
+static void up_done(struct dp_upstream_req *r, const struct dp_upstream_result *res, void *arg)
+{
+	struct relay *x = arg;
+	(void)r;
+	x->up = NULL;
+	x->finishing = 1;
+	if (x->bp_timer)
+		evtimer_del(x->bp_timer);
+	dp_chat_norm_finish(&x->norm);
+	const char *stop_reason;
+	if (res->outcome == DP_UPSTREAM_CANCELLED || x->stopped) {
+		stop_reason = "userStopped";
+	} else if (res->outcome != DP_UPSTREAM_OK) {
+		x->failed = 1;
+		stop_reason = "error";
+		char msg[DP_CHAT_MAX_ERROR_MSG + 1];
+		dp_chat_sanitize(msg, sizeof(msg), res->message ? res->message : "", res->message ? strlen(res->message) : 0);
+		send_json(x, "error", json_pack("{s:s,s:s}", "code", res->code ? res->code : "upstream_error", "message",
+						msg[0] ? msg : "the upstream request failed"));
+	} else {
+		stop_reason = dp_chat_norm_stop_reason(&x->norm);
+		/* v1 does not say why it stopped: reaching the requested limit is
+		 * the one reason that can be told from its stats */
+		if (!strcmp(stop_reason, "completed") && x->max_tokens > 0 && x->norm.lms_tokens >= x->max_tokens)
+			stop_reason = "maxPredictedTokensReached";
+	}
+	send_stats(x);
+	save_assistant(x, stop_reason);
+	json_t *end = json_pack("{s:s,s:o,s:o,s:o}", "stop_reason", stop_reason, "response_id",
+				x->norm.response_id[0] ? json_string(x->norm.response_id) : json_null(), "conversation_id",
+				x->conversation_id ? json_integer(x->conversation_id) : json_null(), "message_id",
+				x->message_id ? json_integer(x->message_id) : json_null());
+	send_json(x, "end", end);
+	if (x->down)
+		dp_sse_end(x->down); /* on_close runs now and clears x->down */
+	x->finishing = 0;
+	maybe_free(x);
+}
+
+static void down_closed(struct dp_sse *s, void *arg)
+{
+	struct relay *x = arg;
+	(void)s;
+	x->down = NULL;
+	x->req = NULL;
+	if (x->up) {
+		x->stopped = 1;
+		dp_upstream_abort(x->up); /* on_done (cancelled) follows and frees x */
+		return;
+	}
+	maybe_free(x);
+}
+
+/* ------------------------------------------------------- request body */
+
+struct chatreq {
+	const char *model;
+	enum dp_chat_api api;
+	json_t *messages;
+	const char *system_prompt;
+	const char *prev_id;
+	const char *think_open, *think_close;
+	int think_off;
+	int save;
+	int64_t conversation_id;
+};
+
+static int bad(struct dp_ctx *c, const char *fmt, const char *field)
+{
+	dp_reply_error(c, 400, "bad_request", fmt, field);
+	return -1;
+}
+
+static int check_number(struct dp_ctx *c, const char *k, double lo, double hi, int integer)
+{
+	json_t *v = json_object_get(c->body, k);
+	if (!v || json_is_null(v))
+		return 0;
+	if (integer ? !json_is_integer(v) : !json_is_number(v))
+		return bad(c, integer ? "%s must be an integer" : "%s must be a number", k);
+	double d = json_number_value(v);
+	if (!(d >= lo && d <= hi)) {
+		dp_reply_error(c, 400, "bad_request", "%s must be between %g and %g", k, lo, hi);
+		return -1;
+	}
+	return 1;
+}
+
+static int parse_body(struct dp_ctx *c, struct chatreq *q)
+{
+	json_t *b = c->body;
+	memset(q, 0, sizeof(*q));
+	q->save = 1;
+	if (!b)
+		return bad(c, "%s", "a JSON body is required");
+	json_t *v = json_object_get(b, "model");
+	if (!json_is_string(v) || !json_string_length(v) || json_string_length(v) > MAX_MODEL)
+		return bad(c, "%s must be a string of 1 to 256 bytes", "model");
+	q->model = json_string_value(v);
+	for (const char *p = q->model; *p; p++)
+		if ((unsigned char)*p < 0x20)
+			return bad(c, "%s must not contain control characters", "model");
+	v = json_object_get(b, "api");
+	q->api = DP_CHAT_API_V1;
+	if (v && !json_is_null(v)) {
+		int a = dp_chat_api_parse(json_string_value(v));
+		if (a < 0)
+			return bad(c, "%s must be \"v1\", \"v0\" or \"openai\"", "api");
+		q->api = (enum dp_chat_api)a;
+	}
+	q->messages = json_object_get(b, "messages");
+	size_t n = json_array_size(q->messages), total = 0;
+	if (!json_is_array(q->messages) || n < 1 || n > MAX_MESSAGES)
+		return bad(c, "%s must be an array of 1 to 512 messages", "messages");
+	size_t i;
+	json_t *m;
+	json_array_foreach(q->messages, i, m) {
+		const char *role = json_string_value(json_object_get(m, "role"));
+		json_t *content = json_object_get(m, "content");
+		if (!role || (strcmp(role, "system") && strcmp(role, "user") && strcmp(role, "assistant")))
+			return bad(c, "%s: each role must be system, user or assistant", "messages");
+		if (!json_is_string(content))
+			return bad(c, "%s: each content must be a string", "messages");
+		total += json_string_length(content);
+		if (i == n - 1 && strcmp(role, "user"))
+			return bad(c, "%s: the last message must be from the user", "messages");
+	}
+	v = json_object_get(b, "system_prompt");
+	if (v && !json_is_null(v)) {
+		if (!json_is_string(v))
+			return bad(c, "%s must be a string", "system_prompt");
+		q->system_prompt = json_string_value(v);
+		total += json_string_length(v);
+	}
+	if (total > MAX_TEXT_TOTAL)
+		return bad(c, "%s: the text of the request is limited to 1 MiB", "messages");
+	if (check_number(c, "temperature", 0, 5, 0) < 0 || check_number(c, "top_p", 0, 1, 0) < 0 ||
+	    check_number(c, "top_k", 0, 100000, 1) < 0 || check_number(c, "repeat_penalty", 0, 10, 0) < 0 ||
+	    check_number(c, "max_tokens", -1, 10000000, 1) < 0 ||
+	    check_number(c, "seed", -9.2e18, 9.2e18, 1) < 0)
+		return -1;
+	v = json_object_get(b, "stop");
+	if (v && !json_is_null(v)) {
+		int ok = json_is_string(v) && json_string_length(v) <= 256;
+		if (json_is_array(v) && json_array_size(v) <= MAX_STOP) {
+			ok = 1;
+			json_t *s;
+			json_array_foreach(v, i, s)
+				if (!json_is_string(s) || !json_string_length(s) || json_string_length(s) > 256)
+					ok = 0;
+		}
+		if (!ok)
+			return bad(c, "%s must be a string or an array of at most 8 strings of 1 to 256 bytes", "stop");
+	}
+	v = json_object_get(b, "reasoning");
+	if (v && !json_is_null(v)) {
+		const char *r = json_string_value(v);
+		if (!r || (strcmp(r, "off") && strcmp(r, "low") && strcmp(r, "medium") && strcmp(r, "high") &&
+			   strcmp(r, "on")))
+			return bad(c, "%s must be off, low, medium, high or on", "reasoning");
+	}
+	v = json_object_get(b, "think_tags");
+	if (json_is_false(v)) {
+		q->think_off = 1;
+	} else if (v && !json_is_null(v)) {
+		json_t *o = json_object_get(v, "open"), *cl = json_object_get(v, "close");
+		if (!json_is_object(v) || !json_is_string(o) || !json_is_string(cl) || !json_string_length(o) ||
+		    !json_string_length(cl) || json_string_length(o) > DP_THINK_TAG_MAX ||
+		    json_string_length(cl) > DP_THINK_TAG_MAX || json_equal(o, cl))
+			return bad(c, "%s must be false or {open, close}: two different strings of 1 to 31 bytes", "think_tags");
+		q->think_open = json_string_value(o);
+		q->think_close = json_string_value(cl);
+	}
+	v = json_object_get(b, "conversation_id");
+	if (v && !json_is_null(v)) {
+		if (!json_is_integer(v) || json_integer_value(v) < 1)
+			return bad(c, "%s must be a positive integer", "conversation_id");
+		q->conversation_id = json_integer_value(v);
+	}
+	v = json_object_get(b, "save");
+	if (v && !json_is_null(v)) {
+		if (!json_is_boolean(v))
+			return bad(c, "%s must be true or false", "save");
+		q->save = json_is_true(v);
+	}
+	v = json_object_get(b, "previous_response_id");
+	if (v && !json_is_null(v)) {
+		const char *p = json_string_value(v);
+		if (!p || !*p || strlen(p) > 128 || q->api != DP_CHAT_API_V1)
+			return bad(c, "%s must be a response id of at most 128 bytes (v1 only)", "previous_response_id");
+		for (const char *s = p; *s; s++)
+			if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+			      *s == '_' || *s == '-'))
+				return bad(c, "%s may only contain letters, digits, '_' and '-'", "previous_response_id");
+		q->prev_id = p;
+	}
+	return 0;
+}
+
+static void copy_field(json_t *dst, const char *dk, json_t *src, const char *sk)
+{
+	json_t *v = json_object_get(src, sk);
+	if (v && !json_is_null(v))
+		json_object_set(dst, dk, v);
+}
+
+/* The v1 `input`: see docs/api-chat.md ("Multi-turn on v1"). */
+static void v1_input(const struct chatreq *q, struct dp_buf *input, struct dp_buf *sys)
+{
+	size_t i, turns = 0;
+	json_t *m;
+	if (q->system_prompt)
+		dp_buf_adds(sys, q->system_prompt);
+	json_array_foreach(q->messages, i, m) {
+		const char *role = json_string_value(json_object_get(m, "role"));
+		if (strcmp(role, "system") == 0) {
+			if (sys->len)
+				dp_buf_adds(sys, "\n\n");
+			dp_buf_adds(sys, json_string_value(json_object_get(m, "content")));
+		} else {
+			turns++;
+		}
+	}
+	json_t *last = json_array_get(q->messages, json_array_size(q->messages) - 1);
+	if (turns == 1 || q->prev_id) {
+		dp_buf_adds(input, json_string_value(json_object_get(last, "content")));
+		return;
+	}
+	json_array_foreach(q->messages, i, m) {
+		const char *role = json_string_value(json_object_get(m, "role"));
+		if (strcmp(role, "system") == 0)
+			continue;
+		if (input->len)
+			dp_buf_adds(input, "\n\n");
+		dp_buf_adds(input, strcmp(role, "user") == 0 ? "User: " : "Assistant: ");
+		dp_buf_adds(input, json_string_value(json_object_get(m, "content")));
+	}
+}
+
+/* The exact upstream body (reference §3.6 for v1, §2.2 / §4 otherwise). */
+static char *upstream_body(struct dp_ctx *c, const struct chatreq *q)
+{
+	json_t *b = c->body, *o = json_object();
+	json_object_set_new(o, "model", json_string(q->model));
+	if (q->api == DP_CHAT_API_V1) {
+		struct dp_buf input, sys;
+		dp_buf_init(&input, 4u << 20);
+		dp_buf_init(&sys, 4u << 20);
+		v1_input(q, &input, &sys);
+		json_object_set_new(o, "input", json_stringn(input.data, input.len));
+		if (sys.len)
+			json_object_set_new(o, "system_prompt", json_stringn(sys.data, sys.len));
+		dp_buf_release(&input);
+		dp_buf_release(&sys);
+		json_object_set_new(o, "stream", json_true());
+		copy_field(o, "temperature", b, "temperature");
+		copy_field(o, "top_p", b, "top_p");
+		copy_field(o, "top_k", b, "top_k");
+		copy_field(o, "repeat_penalty", b, "repeat_penalty");
+		copy_field(o, "max_output_tokens", b, "max_tokens");
+		copy_field(o, "reasoning", b, "reasoning");
+		if (q->prev_id)
+			json_object_set_new(o, "previous_response_id", json_string(q->prev_id));
+	} else {
+		json_t *msgs = json_array();
+		if (q->system_prompt)
+			json_array_append_new(msgs, json_pack("{s:s,s:s}", "role", "system", "content", q->system_prompt));
+		size_t i;
+		json_t *m;
+		json_array_foreach(q->messages, i, m)
+			json_array_append_new(msgs, json_pack("{s:O,s:O}", "role", json_object_get(m, "role"), "content",
+							      json_object_get(m, "content")));
+		json_object_set_new(o, "messages", msgs);
+		json_object_set_new(o, "stream", json_true());
+		if (q->api == DP_CHAT_API_OPENAI)
+			json_object_set_new(o, "stream_options", json_pack("{s:b}", "include_usage", 1));
+		copy_field(o, "temperature", b, "temperature");
+		copy_field(o, "top_p", b, "top_p");
+		copy_field(o, "top_k", b, "top_k");
+		copy_field(o, "repeat_penalty", b, "repeat_penalty");
+		copy_field(o, "max_tokens", b, "max_tokens");
+		copy_field(o, "seed", b, "seed");
+		copy_field(o, "stop", b, "stop");
+	}
+	char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
+	json_decref(o);
+	return s;
+}
+
+/* ---------------------------------------------------------------- chat */
+
+static void new_request_id(char out[24])
+{
+	unsigned char r[8];
+	static const char hex[] = "0123456789abcdef";
+	randombytes_buf(r, sizeof(r));
+	out[0] = 'c';
+	out[1] = '_';
+	for (int i = 0; i < 8; i++) {
+		out[2 + 2 * i] = hex[r[i] >> 4];
+		out[3 + 2 * i] = hex[r[i] & 15];
+	}
+	out[18] = '\0';
+}
+
+/* The history side of a new turn: the conversation (given or new) and the
+ * user's message. 0, or -1 after replying. */
+static int save_user(struct dp_ctx *c, const struct chatreq *q, int64_t target_id, int64_t *conv)
+{
+	struct dp_store *st = c->srv->store;
+	int64_t now = dp_auth_now(c->srv->auth);
+	*conv = 0;
+	if (!q->save || !st)
+		return 0;
+	int rc;
+	if (q->conversation_id) {
+		rc = dp_conv_check(st, q->conversation_id, c->user.id);
+		if (rc == -ENOENT) {
+			dp_reply_error(c, 404, "not_found", "no such conversation");
+			return -1;
+		}
+		*conv = q->conversation_id;
+	} else {
+		json_t *last = json_array_get(q->messages, json_array_size(q->messages) - 1);
+		char title[256];
+		dp_conv_title_from(json_string_value(json_object_get(last, "content")), title, sizeof(title));
+		struct dp_conv_new n = { .title = title, .target_id = target_id, .model = q->model,
+					 .api = dp_chat_api_name(q->api), .system_prompt = q->system_prompt };
+		rc = dp_conv_create(st, c->user.id, &n, now, conv);
+	}
+	if (rc == 0) {
+		json_t *last = json_array_get(q->messages, json_array_size(q->messages) - 1);
+		rc = dp_conv_append(st, *conv, c->user.id, "user", json_string_value(json_object_get(last, "content")),
+				    NULL, NULL, NULL, NULL, now, NULL);
+	}
+	if (rc < 0) {
+		dp_reply_error(c, 500, "internal", "could not save the conversation");
+		return -1;
+	}
+	return 0;
+}
+
+static void chat(struct dp_ctx *c)
+{
+	struct dp_server *srv = c->srv;
+	int64_t tid = dp_ctx_param_id(c, "id");
+	struct chatreq q;
+	if (parse_body(c, &q) < 0)
+		return;
+	struct dp_target t;
+	dp_target_init(&t);
+	if (tid < 0 || !srv->store || dp_targets_get(srv->store, tid, &t) < 0) {
+		dp_target_release(&t);
+		dp_reply_error(c, 404, "not_found", "no such target");
+		return;
+	}
+	char *token = NULL;
+	if (t.api_key_enc && dp_target_token(&t, srv->secret, &token) < 0) {
+		dp_target_release(&t);
+		dp_reply_error(c, 500, "token_unreadable",
+			       "the target's stored API token cannot be decrypted with this secret.key; set it again");
+		return;
+	}
+	char *body = upstream_body(c, &q);
+	int64_t conv = 0;
+	if (!body || save_user(c, &q, tid, &conv) < 0) {
+		if (!body)
+			dp_reply_error(c, 500, "internal", "could not build the upstream request");
+		free(body);
+		dp_secret_wipe_free(token);
+		dp_target_release(&t);
+		return;
+	}
+
+	struct relay *x = calloc(1, sizeof(*x));
+	if (!x)
+		abort();
+	x->srv = srv;
+	x->api = q.api;
+	x->user_id = c->user.id;
+	x->user_role = c->user.role;
+	x->target_id = tid;
+	x->conversation_id = conv;
+	x->max_tokens = json_integer_value(json_object_get(c->body, "max_tokens"));
+	x->t_first_byte = x->t_first_tok = x->t_last_tok = -1;
+	snprintf(x->model, sizeof(x->model), "%s", q.model);
+	new_request_id(x->request_id);
+	dp_chat_norm_init(&x->norm, q.api, on_norm, x);
+	x->norm.keep_text = conv != 0;
+	if (q.think_off)
+		dp_chat_norm_think_off(&x->norm);
+	else if (q.think_open)
+		dp_chat_norm_set_think(&x->norm, q.think_open, q.think_close);
+	x->next = live;
+	if (live)
+		live->prev = x;
+	live = x;
+
+	struct dp_sse *s = dp_sse_start(c, 0); /* replies 500 itself on failure */
+	if (!s) {
+		free(body);
+		dp_secret_wipe_free(token);
+		dp_target_release(&t);
+		relay_free(x);
+		return;
+	}
+	x->down = s;
+	x->req = c->req;
+	dp_sse_set_on_close(s, down_closed, x);
+	send_json(x, "start", json_pack("{s:s,s:s,s:s,s:I,s:o}", "request_id", x->request_id, "model", x->model, "api",
+					 dp_chat_api_name(q.api), "target_id", (json_int_t)tid, "conversation_id",
+					 conv ? json_integer(conv) : json_null()));
+
+	struct dp_upstream_opts uo = {
+		.base_url = t.url,
+		.path = dp_chat_api_path(q.api),
+		.body = body,
+		.token = token,
+		.idle_timeout_ms = RELAY_IDLE_TIMEOUT_MS,
+		.timeout_ms = -1,
+		.max_event = RELAY_MAX_EVENT,
+		.mode = DP_UPSTREAM_SSE,
+		.on_done = up_done,
+		.on_event = up_event,
+		.arg = x,
+	};
+	const char *err = NULL;
+	clock_gettime(CLOCK_MONOTONIC, &x->t0);
+	if (x->down)
+		x->up = dp_upstream_start(srv->upstream, &uo, &err);
+	free(body);
+	dp_secret_wipe_free(token);
+	dp_target_release(&t);
+	if (!x->up) {
+		/* invalid options (or the client left during `start`): report
+		 * and end in the same shape as an upstream failure */
+		struct dp_upstream_result res = { .outcome = DP_UPSTREAM_BAD_RESPONSE, .code = "invalid_request",
+						  .message = err ? err : "the upstream request could not be started" };
+		if (!x->down)
+			res.outcome = DP_UPSTREAM_CANCELLED;
+		up_done(NULL, &res, x);
+	}
+}
+
+/* ---------------------------------------------------------------- stop */
+
+static void stop(struct dp_ctx *c)
+{
+	const char *id = dp_ctx_param(c, "request_id");
+	struct relay *x;
+	for (x = live; x; x = x->next)
+		if (id && strcmp(x->request_id, id) == 0)
+			break;
+	if (!x || !x->up || (x->user_id != c->user.id && c->user.role < DP_ROLE_ADMIN)) {
+		dp_reply_error(c, 404, "not_found", "no such running chat request");
+		return;
+	}
+	if (!x->stopped) {
+		x->stopped = 1;
+		dp_upstream_abort(x->up);
+	}
+	dp_reply_empty(c);
+}
+
+/* --------------------------------------------------------------- slots */
+
+struct slots_op {
+	struct dp_ctx *c;  /* NULL once the client left */
+	struct dp_lms_call *call;
+	int64_t target_id;
+};
+
+static json_t *slots_body(int64_t tid, json_t *instances, const char *code, const char *msg)
+{
+	return json_pack("{s:I,s:b,s:o,s:o}", "target_id", (json_int_t)tid, "available", code == NULL, "error",
+			 code ? json_pack("{s:s,s:s}", "code", code, "message", msg) : json_null(), "instances",
+			 instances ? instances : json_array());
+}
+
+static void slots_abort(struct dp_ctx *c, void *arg)
+{
+	struct slots_op *o = arg;
+	(void)c;
+	o->c = NULL;
+	dp_lms_cancel(o->call); /* its callback will not run */
+	free(o);
+}
+
+static json_t *num_or_null(json_t *v)
+{
+	return json_is_integer(v) ? json_integer(json_integer_value(v)) : json_null();
+}
+
+static void slots_done(const struct dp_lms_result *res, void *arg)
+{
+	struct slots_op *o = arg;
+	struct dp_ctx *c = o->c;
+	int64_t tid = o->target_id;
+	free(o);
+	if (!c)
+		return;
+	dp_ctx_on_abort(c, NULL, NULL);
+	if (res->status != DP_LMS_OK) {
+		char msg[DP_CHAT_MAX_ERROR_MSG + 1];
+		dp_chat_sanitize(msg, sizeof(msg), res->message ? res->message : "", res->message ? strlen(res->message) : 0);
+		dp_reply_json(c, 200, slots_body(tid, NULL, res->code ? res->code : "failed", msg));
+		return;
+	}
+	json_t *arr = json_array();
+	size_t i;
+	json_t *e;
+	json_array_foreach(res->json, i, e) {
+		json_t *par = json_object_get(e, "parallel"), *qd = json_object_get(e, "queued");
+		if (!json_is_integer(par) && !json_is_integer(qd))
+			continue; /* nothing measured for this instance */
+		const char *id = json_string_value(json_object_get(e, "identifier"));
+		const char *st = json_string_value(json_object_get(e, "status"));
+		json_array_append_new(arr, json_pack("{s:o,s:o,s:o,s:o}", "id", id ? json_string(id) : json_null(), "status",
+						     st ? json_string(st) : json_null(), "parallel", num_or_null(par), "queued",
+						     num_or_null(qd)));
+	}
+	dp_reply_json(c, 200, slots_body(tid, arr, NULL, NULL));
+}
+
+static void slots(struct dp_ctx *c)
+{
+	struct dp_server *srv = c->srv;
+	int64_t tid = dp_ctx_param_id(c, "id");
+	struct dp_target t;
+	dp_target_init(&t);
+	if (tid < 0 || !srv->store || dp_targets_get(srv->store, tid, &t) < 0) {
+		dp_target_release(&t);
+		dp_reply_error(c, 404, "not_found", "no such target");
+		return;
+	}
+	const char *reason = NULL;
+	char host[DP_TARGET_HOST_MAX + 1], key[40];
+	int port, derived;
+	if (!srv->lms || !dp_lms_available(srv->lms, &reason)) {
+		dp_target_release(&t);
+		dp_reply_json(c, 200, slots_body(tid, NULL, "unavailable", reason ? reason : "the lms bridge is not available"));
+		return;
+	}
+	if (dp_target_lms_endpoint(&t, host, &port, &derived) < 0) {
+		dp_target_release(&t);
+		dp_reply_json(c, 200, slots_body(tid, NULL, "no_lms_host", "no lms host for this target (set lms_host)"));
+		return;
+	}
+	dp_target_release(&t);
+	snprintf(key, sizeof(key), "target:%lld", (long long)tid); /* api_targets.c's concurrency key */
+	struct dp_lms_target lt = { .key = key, .host = host, .port = port };
+	struct dp_lms_req lr = { .cmd = DP_LMS_PS };
+	struct slots_op *o = calloc(1, sizeof(*o));
+	if (!o)
+		abort();
+	o->c = c;
+	o->target_id = tid;
+	dp_ctx_on_abort(c, slots_abort, o);
+	o->call = dp_lms_call(srv->lms, &lt, &lr, slots_done, o);
+}
+
+const struct dp_route dp_api_chat_routes[] = {
+	{ .method = "POST", .path = "/api/targets/{id}/chat", .fn = chat, .role = DP_ROLE_OPERATOR },
+	{ .method = "POST", .path = "/api/chat/{request_id}/stop", .fn = stop, .role = DP_ROLE_OPERATOR },
+	{ .method = "GET", .path = "/api/targets/{id}/slots", .fn = slots, .role = DP_ROLE_VIEWER },
+	{ 0 },
+};
