@@ -36,6 +36,7 @@ const struct dp_route *const dp_route_slices[] = {
 	dp_api_settings_routes,
 	dp_api_chat_routes,
 	dp_api_conversations_routes,
+	dp_api_forge_routes,
 	NULL,
 };
 
