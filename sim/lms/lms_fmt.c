@@ -94,7 +94,10 @@ void dp_lms_fmt_number(char *dst, size_t n, double v)
 
 int dp_lms_print_json(json_t *v, int pretty)
 {
-	char *s = json_dumps(v, pretty ? JSON_INDENT(2) : JSON_COMPACT);
+	/* 15 significant digits: 267.617 rather than jansson's default 267.61700000000002,
+	 * closer to what JSON.stringify prints */
+	size_t flags = (pretty ? JSON_INDENT(2) : JSON_COMPACT) | JSON_REAL_PRECISION(15);
+	char *s = json_dumps(v, flags);
 	if (!s)
 		return -1;
 	fputs(s, stdout);

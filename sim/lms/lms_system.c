@@ -77,6 +77,12 @@ static void print_stats(json_t *s)
 	json_t *v;
 	printf("stats:\n");
 	json_object_foreach(s, k, v) {
+		if (json_is_number(v)) {
+			char num_s[64];
+			dp_lms_fmt_number(num_s, sizeof(num_s), json_number_value(v));
+			printf("  %s: %s\n", k, num_s);
+			continue;
+		}
 		char *d = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
 		printf("  %s: %s\n", k, d ? d : "");
 		free(d);
@@ -103,9 +109,11 @@ static int on_log_line(const char *line, size_t len, void *ud)
 		return 0;
 	}
 	if (c->json) {
-		dp_lms_print_json(ev, 0);
+		/* the line as the daemon sent it: one compact JSON object, numbers untouched */
+		fwrite(line, 1, len, stdout);
+		fputc('\n', stdout);
 		json_decref(ev);
-		return ferror(stdout) ? 1 : 0; /* reader gone: stop */
+		return fflush(stdout) != 0 || ferror(stdout); /* reader gone: stop */
 	}
 	json_t *ts = json_object_get(ev, "timestamp");
 	if (strcmp(type, "server.log") == 0) {
