@@ -459,3 +459,21 @@ test('daemon up --json, daemon down stops the daemon, then not-running', T, asyn
   const again = await lms(['daemon', 'down'], { env: denv });
   assert.equal(again.code, 1, 'down when not running -> exit 1');
 });
+
+test('a model that does not fit: --estimate-only says it will fail, load exits 1 and loads nothing', T, async () => {
+  const small = await startProc(bin('llmster-sim'), ['--port', '0', '--speed', '0', '--gpus', 'Tiny:1GiB', '--ram', '2GiB']);
+  try {
+    const senv = { ...env, LMS_SIM_PORT: String(small.port) };
+    const big = v1models.filter((m) => m.type === 'llm').sort((a, b) => b.size_bytes - a.size_bytes)[0];
+    const est = await lms(['load', big.key, '--estimate-only', '-y'], { env: senv });
+    assert.equal(est.code, 0, est.stderr);
+    assert.match(est.stderr, /^Estimate: This model will fail to load based on your resource guardrails settings\.$/m);
+    const r = await lms(['load', big.key, '-y'], { env: senv });
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /^Error: /m);
+    assert.deepEqual(json(await lms(['ps', '--json'], { env: senv })), []);
+  } finally {
+    await small.stop();
+  }
+});

@@ -487,3 +487,16 @@ test('§1.5 CORS is off by default: no Access-Control-Allow-Origin for a cross-o
   A.equal(r.status, 200);
   A.equal(r.headers.get('access-control-allow-origin'), null);
 });
+
+test('§3.2/§1.4 a load that does not fit in memory answers a v1 error and loads nothing', T, async () => {
+  const small = await startProc(bin('llmster-sim'), ['--port', '0', '--speed', '0', '--gpus', 'Tiny:1GiB', '--ram', '2GiB']);
+  try {
+    const big = catalog.filter((m) => m.type === 'llm').sort((a, b) => b.size_bytes - a.size_bytes)[0];
+    const r = await post(small.url, '/api/v1/models/load', { model: big.key });
+    checkV1Error(r, 'load too big');
+    const e = (await models(small.url)).find((x) => x.key === big.key);
+    A.deepEqual(e.loaded_instances, []);
+  } finally {
+    await small.stop();
+  }
+});
