@@ -36,6 +36,7 @@
 #define TEST_TIMEOUT_MS 10000
 #define UNLOAD_TIMEOUT_MS 60000
 #define UNLOAD_MAX 256
+#define MODELS_TIMEOUT_MS 10000
 
 static int64_t now_s(struct dp_ctx *c)
 {
@@ -398,6 +399,61 @@ static struct op *op_new(struct dp_ctx *c, int64_t target_id)
 	return o;
 }
 
+/* An op that answers no request itself (a coalesced fetch). */
+static struct op *op_new_bg(struct dp_server *srv, int64_t target_id)
+{
+	struct op *o = xcalloc(1, sizeof(*o));
+	o->srv = srv;
+	o->target_id = target_id;
+	return o;
+}
+
+/* A request waiting for a coalesced fetch (health.h). */
+struct wait {
+	struct dp_ctx *c;
+	struct dp_health *h;
+	struct dp_health_waiter *w;
+};
+
+static void wait_abort(struct dp_ctx *c, void *arg)
+{
+	struct wait *x = arg;
+	(void)c;
+	dp_health_fetch_leave(x->h, x->w);
+	free(x);
+}
+
+static void wait_done(int status, json_t *body, void *arg)
+{
+	struct wait *x = arg; /* its waiter was freed by the hub */
+	struct dp_ctx *c = x->c;
+	free(x);
+	dp_ctx_on_abort(c, NULL, NULL);
+	dp_reply_json(c, status, json_incref(body));
+}
+
+/* Queue c for (id, k). 1: the caller starts the fetch; 0: queued; -1:
+ * replied 404. */
+static int wait_join(struct dp_ctx *c, int64_t id, enum dp_health_cache k)
+{
+	struct wait *x = xcalloc(1, sizeof(*x));
+	x->c = c;
+	x->h = c->srv->health;
+	int rc = dp_health_fetch_join(x->h, id, k, wait_done, x, &x->w);
+	if (rc < 0) {
+		free(x);
+		dp_reply_error(c, 404, "not_found", "no such target");
+		return -1;
+	}
+	dp_ctx_on_abort(c, wait_abort, x);
+	return rc;
+}
+
+static json_t *error_body(const char *code, const char *msg)
+{
+	return json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg);
+}
+
 /* Take the ctx to answer it (NULL when the client is gone): stop
  * listening for its abort first, since the request ends with the reply. */
 static struct dp_ctx *op_take(struct op *o)
@@ -621,27 +677,30 @@ static void models_finish(struct op *o)
 	if (--o->pending > 0)
 		return;
 	struct dp_server *srv = o->srv;
-	struct dp_ctx *c = op_take(o);
+	json_t *body;
+	int status = 200;
 	if (o->v1) {
 		json_t *lms = o->lms_code[0]
 				      ? json_pack("{s:b, s:{s:s, s:s}}", "available", 0, "error", "code", o->lms_code,
 						  "message", o->lms_msg)
 				      : json_pack("{s:b, s:n}", "available", 1, "error");
-		json_t *body = json_pack("{s:I, s:o, s:b, s:o, s:o}", "target_id", (json_int_t)o->target_id, "fetched_at",
-					 dp_health_time_json(dp_health_now_ms()), "cached", 0, "lms", lms, "models",
-					 merge_models(o->v1, o->ps));
+		body = json_pack("{s:I, s:o, s:b, s:o, s:o}", "target_id", (json_int_t)o->target_id, "fetched_at",
+				 dp_health_time_json(dp_health_now_ms()), "cached", 0, "lms", lms, "models",
+				 merge_models(o->v1, o->ps));
 		if (srv->health)
 			dp_health_cache_put(srv->health, o->target_id, DP_HEALTH_CACHE_MODELS, json_incref(body));
-		if (c)
-			dp_reply_json(c, 200, body);
-		else
-			json_decref(body);
-	} else if (c) {
-		if (o->v1res.outcome == DP_UPSTREAM_CANCELLED)
-			dp_reply_error(c, 503, "unavailable", "the server is shutting down");
-		else
-			reply_upstream(c, &o->v1res);
+	} else if (o->v1res.outcome == DP_UPSTREAM_CANCELLED) {
+		status = 503;
+		body = error_body("unavailable", "the server is shutting down");
+	} else {
+		const struct dp_upstream_result *res = &o->v1res;
+		status = res->outcome == DP_UPSTREAM_STALLED ? 504 : 502;
+		body = error_body(res->outcome == DP_UPSTREAM_UNAUTHORIZED ? "daemon_unauthorized" : res->code,
+				  res->message && *res->message ? res->message : dp_upstream_outcome_name(res->outcome));
 	}
+	if (srv->health)
+		dp_health_fetch_finish(srv->health, o->target_id, DP_HEALTH_CACHE_MODELS, status, body);
+	json_decref(body);
 	op_free(o);
 }
 
@@ -696,11 +755,13 @@ static void models(struct dp_ctx *c)
 		dp_reply_json(c, 200, copy);
 		return;
 	}
-	struct op *o = op_new(c, t->id);
+	if (wait_join(c, t->id, DP_HEALTH_CACHE_MODELS) != 1)
+		return; /* queued behind the running fetch (or replied) */
+	struct op *o = op_new_bg(srv, t->id);
 	o->pending = 1; /* held until both requests are started */
 	const char *err = NULL;
 	o->pending++;
-	if (!start_upstream(srv, t, "GET", "/api/v1/models", NULL, 0, models_v1_done, o, &err)) {
+	if (!start_upstream(srv, t, "GET", "/api/v1/models", NULL, MODELS_TIMEOUT_MS, models_v1_done, o, &err)) {
 		o->pending--;
 		o->v1res.outcome = DP_UPSTREAM_BAD_RESPONSE;
 		snprintf(o->v1code, sizeof(o->v1code), "invalid_target");
@@ -776,20 +837,22 @@ static json_t *gpus_body(struct dp_server *srv, int64_t id, json_t *survey, cons
 static void gpus_done(const struct dp_lms_result *res, void *arg)
 {
 	struct op *o = arg;
-	struct dp_ctx *c = op_take(o);
+	struct dp_server *srv = o->srv;
+	json_t *body;
+	int status = 200;
 	if (res->status == DP_LMS_OK && json_is_object(res->json)) {
-		if (o->srv->health)
-			dp_health_cache_put(o->srv->health, o->target_id, DP_HEALTH_CACHE_GPUS, json_incref(res->json));
-		if (c)
-			dp_reply_json(c, 200, gpus_body(o->srv, o->target_id, res->json, NULL, NULL));
-	} else if (c) {
-		if (res->status == DP_LMS_CANCELLED)
-			dp_reply_error(c, 503, "unavailable", "the server is shutting down");
-		else
-			dp_reply_json(c, 200,
-				      gpus_body(o->srv, o->target_id, NULL, res->code,
-						res->message && *res->message ? res->message : res->code));
+		if (srv->health)
+			dp_health_cache_put(srv->health, o->target_id, DP_HEALTH_CACHE_GPUS, json_incref(res->json));
+		body = gpus_body(srv, o->target_id, res->json, NULL, NULL);
+	} else if (res->status == DP_LMS_CANCELLED) {
+		status = 503;
+		body = error_body("unavailable", "the server is shutting down");
+	} else {
+		body = gpus_body(srv, o->target_id, NULL, res->code, res->message && *res->message ? res->message : res->code);
 	}
+	if (srv->health)
+		dp_health_fetch_finish(srv->health, o->target_id, DP_HEALTH_CACHE_GPUS, status, body);
+	json_decref(body);
 	op_free(o);
 }
 
@@ -816,7 +879,9 @@ static void gpus(struct dp_ctx *c)
 		dp_reply_json(c, 200, gpus_body(srv, t->id, NULL, "no_lms_host", "no lms host for this target (set lms_host)"));
 		return;
 	}
-	struct op *o = op_new(c, t->id);
+	if (wait_join(c, t->id, DP_HEALTH_CACHE_GPUS) != 1)
+		return;
+	struct op *o = op_new_bg(srv, t->id);
 	struct dp_lms_req lr = { .cmd = DP_LMS_RUNTIME_SURVEY };
 	dp_lms_call(srv->lms, &lt, &lr, gpus_done, o);
 }

@@ -33,6 +33,14 @@ struct cache {
 	int64_t at_ms;
 };
 
+struct dp_health_waiter {
+	struct dp_health_waiter *next, *prev;
+	struct rt *r;
+	int k;
+	dp_health_wait_fn fn;
+	void *arg;
+};
+
 struct rt {
 	struct dp_health *h;
 	struct rt *next;
@@ -48,6 +56,8 @@ struct rt {
 	uint64_t weights;
 	size_t instances;
 	struct cache cache[DP_HEALTH__NCACHE];
+	struct dp_health_waiter *waiters[DP_HEALTH__NCACHE];
+	int fetching[DP_HEALTH__NCACHE];
 };
 
 struct dp_health {
@@ -237,6 +247,8 @@ static void cache_clear(struct rt *r)
 	}
 }
 
+static void flush_all(struct rt *r);
+
 static void rt_free(struct rt *r)
 {
 	if (r->timer)
@@ -399,6 +411,7 @@ void dp_health_free(struct dp_health *h)
 	while (h->head) {
 		struct rt *r = h->head;
 		h->head = r->next;
+		flush_all(r);
 		if (r->req) { /* upstream still alive: let its on_done free r */
 			r->removed = 1;
 			dp_upstream_abort(r->req);
@@ -442,11 +455,79 @@ void dp_health_set_target(struct dp_health *h, const struct dp_target *t)
 	dp_health_poke(h, t->id);
 }
 
+static void flush_waiters(struct rt *r, int k, int status, json_t *body)
+{
+	struct dp_health_waiter *w = r->waiters[k];
+	r->waiters[k] = NULL;
+	r->fetching[k] = 0;
+	while (w) {
+		struct dp_health_waiter *next = w->next;
+		dp_health_wait_fn fn = w->fn;
+		void *arg = w->arg;
+		free(w);
+		fn(status, body, arg);
+		w = next;
+	}
+}
+
+static void flush_all(struct rt *r)
+{
+	json_t *b = json_pack("{s:{s:s, s:s}}", "error", "code", "unavailable", "message", "the target was removed");
+	for (int k = 0; k < DP_HEALTH__NCACHE; k++)
+		flush_waiters(r, k, 503, b);
+	json_decref(b);
+}
+
+int dp_health_fetch_join(struct dp_health *h, int64_t id, enum dp_health_cache k, dp_health_wait_fn fn, void *arg,
+			 struct dp_health_waiter **out)
+{
+	struct rt *r = find(h, id);
+	*out = NULL;
+	if (!r)
+		return -ENOENT;
+	struct dp_health_waiter *w = xcalloc(1, sizeof(*w));
+	w->r = r;
+	w->k = k;
+	w->fn = fn;
+	w->arg = arg;
+	w->next = r->waiters[k];
+	if (w->next)
+		w->next->prev = w;
+	r->waiters[k] = w;
+	*out = w;
+	if (r->fetching[k])
+		return 0;
+	r->fetching[k] = 1;
+	return 1;
+}
+
+void dp_health_fetch_leave(struct dp_health *h, struct dp_health_waiter *w)
+{
+	(void)h;
+	if (!w)
+		return;
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		w->r->waiters[w->k] = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	free(w);
+}
+
+void dp_health_fetch_finish(struct dp_health *h, int64_t id, enum dp_health_cache k, int status, json_t *body)
+{
+	struct rt *r = find(h, id);
+	if (r)
+		flush_waiters(r, k, status, body);
+}
+
 void dp_health_remove_target(struct dp_health *h, int64_t id)
 {
 	struct rt *r = find(h, id);
 	if (!r)
 		return;
+	flush_all(r);
 	unlink_rt(h, r);
 	event_del(r->timer);
 	if (r->req) {

@@ -121,6 +121,23 @@ json_t *dp_health_cache_get(struct dp_health *h, int64_t id, enum dp_health_cach
 void dp_health_cache_put(struct dp_health *h, int64_t id, enum dp_health_cache k, json_t *v);
 void dp_health_cache_drop(struct dp_health *h, int64_t id, enum dp_health_cache k);
 
+/*
+ * Coalesced fetches: N browsers asking for the same view of the same target
+ * at once cost one upstream request. dp_health_fetch_join() queues `fn`
+ * and returns 1 when no fetch of (id, k) is running: the caller must start
+ * one and end it with dp_health_fetch_finish(), which calls every queued fn
+ * once with the reply (status + body, borrowed) and empties the queue. 0:
+ * queued behind a running fetch. -ENOENT: unknown target (nothing queued).
+ * A waiter whose client left is removed with dp_health_fetch_leave(); a
+ * removed target's waiters get 503 at once.
+ */
+struct dp_health_waiter;
+typedef void (*dp_health_wait_fn)(int status, json_t *body, void *arg);
+int dp_health_fetch_join(struct dp_health *h, int64_t id, enum dp_health_cache k, dp_health_wait_fn fn, void *arg,
+			 struct dp_health_waiter **out);
+void dp_health_fetch_leave(struct dp_health *h, struct dp_health_waiter *w);
+void dp_health_fetch_finish(struct dp_health *h, int64_t id, enum dp_health_cache k, int status, json_t *body);
+
 /* Server wiring: open the secret key, create the event stream and the hub,
  * create the default target from DAEMON_API_URL/DAEMON_API_KEY on first
  * start, load every target. Needs s->store and s->upstream. 0 or -errno

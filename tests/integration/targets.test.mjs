@@ -342,6 +342,22 @@ describe('daemon targets', { timeout: 300000 }, () => {
     assert.equal(g2.json.live, null);
   });
 
+  it('concurrent models and GPU requests share one upstream fetch', async () => {
+    // an edit drops the caches
+    assert.equal((await admin.patch(`/api/targets/${idA}`, { tags: ['lab'] })).status, 200);
+    const a = await (await fetch(simA.url + '/__sim/logs?since=0')).json();
+    const rs = await Promise.all(Array.from({ length: 20 }, () => viewer.get(`/api/targets/${idA}/models`)));
+    const b = await (await fetch(`${simA.url}/__sim/logs?since=${a.next}`)).json();
+    for (const r of rs) assert.equal(r.status, 200, r.text);
+    const fetched = rs.filter((r) => !r.json.cached);
+    assert.ok(fetched.every((r) => r.json.fetched_at === fetched[0].json.fetched_at));
+    const n = b.events.filter((e) => e.data.content === 'Received request: GET to /api/v1/models').length;
+    // one fetch for the 20, plus at most one health poll that fell in the window
+    assert.ok(n >= 1 && n <= 2, `${n} upstream model lists for 20 concurrent requests`);
+    const gs = await Promise.all(Array.from({ length: 10 }, () => viewer.get(`/api/targets/${idA}/gpus`)));
+    for (const g of gs) assert.equal(g.json.available, true, g.text);
+  });
+
   it('kill switch unloads every instance, one REST unload each, and pushes a models event', async () => {
     await fetch(simA.url + '/__sim/lms/load', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ modelKey: 'google/gemma-3-12b' }) });
     const s = new Sse(cp.url, admin.cookie);
