@@ -33,7 +33,13 @@
 
 #define MAX_LISTENERS 4
 
-enum conn_state { ST_READ_HEAD, ST_READ_BODY, ST_HANDLING, ST_CLOSING, ST_DEAD };
+/* ST_LINGER: after an error answered before the request body was read, the
+ * write side is shut and input is drained for a while, so the client reads
+ * our JSON error instead of a TCP reset caused by unread data. */
+enum conn_state { ST_READ_HEAD, ST_READ_BODY, ST_HANDLING, ST_CLOSING, ST_LINGER, ST_DEAD };
+
+#define LINGER_MS 2000
+#define LINGER_MAX_BYTES (16u * 1024 * 1024)
 
 struct arena_chunk {
 	struct arena_chunk *next;
@@ -79,6 +85,8 @@ struct conn {
 	struct event *timer;          /* read / idle timeout */
 	struct event *resume;         /* process pipelined input after an async reply */
 	int head_started;             /* bytes of a new head have arrived */
+	int linger;                   /* drain input after the error is sent */
+	size_t lingered;              /* bytes discarded while lingering */
 };
 
 struct dp_http_server {
@@ -549,6 +557,7 @@ static void conn_error(struct conn *c, int status, const char *code, const char 
 	evbuffer_add(out, body.data, body.len);
 	dp_buf_release(&body);
 	c->state = ST_CLOSING;
+	c->linger = 1;
 	event_del(c->timer);
 	bufferevent_disable(c->bev, EV_READ);
 }
@@ -681,8 +690,16 @@ static void conn_process(struct conn *c)
 
 static void read_cb(struct bufferevent *bev, void *arg)
 {
-	(void)bev;
-	conn_process(arg);
+	struct conn *c = arg;
+	if (c->state == ST_LINGER) {
+		struct evbuffer *in = bufferevent_get_input(bev);
+		c->lingered += evbuffer_get_length(in);
+		evbuffer_drain(in, evbuffer_get_length(in));
+		if (c->lingered > LINGER_MAX_BYTES)
+			conn_kill(c);
+		return;
+	}
+	conn_process(c);
 }
 
 static void resume_cb(evutil_socket_t fd, short what, void *arg)
@@ -695,8 +712,16 @@ static void resume_cb(evutil_socket_t fd, short what, void *arg)
 static void write_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
-	if (c->state == ST_CLOSING && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		conn_kill(c);
+	if (c->state == ST_CLOSING && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+		if (!c->linger) {
+			conn_kill(c);
+			return;
+		}
+		c->state = ST_LINGER;
+		shutdown(bufferevent_getfd(bev), SHUT_WR);
+		bufferevent_enable(bev, EV_READ);
+		arm_timer(c, LINGER_MS);
+	}
 }
 
 static void event_cb(struct bufferevent *bev, short what, void *arg)
@@ -712,8 +737,8 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 	struct conn *c = arg;
 	(void)fd;
 	(void)what;
-	if (c->state == ST_READ_HEAD && !c->head_started) {
-		conn_kill(c); /* idle keep-alive connection */
+	if ((c->state == ST_READ_HEAD && !c->head_started) || c->state == ST_LINGER) {
+		conn_kill(c); /* idle keep-alive connection, or lingering done */
 		return;
 	}
 	if (c->state == ST_READ_HEAD || c->state == ST_READ_BODY)

@@ -262,6 +262,34 @@ static void test_live_errors(void **state)
 	expect_error(big, "HTTP/1.1 431 ", "\"header_too_large\"");
 }
 
+/* A client that uploads before reading still gets the 413 JSON, not a reset. */
+static void test_live_413_linger(void **state)
+{
+	(void)state;
+	struct live l;
+	live_setup(&l, 0);
+	int fd = client(&l);
+	struct dp_buf got;
+	dp_buf_init(&got, 1 << 20);
+	const char *h = "POST /echo HTTP/1.1\r\nContent-Length: 200000\r\n\r\n";
+	send_all(fd, h, strlen(h));
+	static char body[200000];
+	memset(body, 'b', sizeof(body));
+	size_t off = 0;
+	for (int i = 0; i < 2000 && off < sizeof(body); i++) {
+		ssize_t w = write(fd, body + off, sizeof(body) - off);
+		if (w > 0)
+			off += (size_t)w;
+		event_base_loop(l.base, EVLOOP_NONBLOCK);
+	}
+	pump(&l, fd, &got, "\"payload_too_large\"");
+	assert_non_null(strstr(got.data, "HTTP/1.1 413 "));
+	assert_non_null(strstr(got.data, "\"payload_too_large\""));
+	close(fd);
+	dp_buf_release(&got);
+	live_teardown(&l);
+}
+
 static void test_live_expect_continue(void **state)
 {
 	(void)state;
@@ -357,6 +385,7 @@ int main(void)
 		cmocka_unit_test(test_urldecode),
 		cmocka_unit_test(test_live_keepalive_pipelining),
 		cmocka_unit_test(test_live_errors),
+		cmocka_unit_test(test_live_413_linger),
 		cmocka_unit_test(test_live_expect_continue),
 		cmocka_unit_test(test_live_stream),
 		cmocka_unit_test(test_live_disconnect_and_slow_client),
