@@ -13,9 +13,12 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <unistd.h>
 
 #include "xmalloc.h"
 
@@ -227,6 +230,16 @@ static const struct dp_lms_opt load_opts[] = {
 	HOST_OPTS,
 };
 
+/* reference §6.2: Ctrl-C cancels a load -> exit 1 (async-signal-safe: write + _exit) */
+static void on_load_sigint(int sig)
+{
+	static const char msg[] = "Load cancelled.\n";
+	(void)sig;
+	ssize_t n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	(void)n;
+	_exit(1);
+}
+
 /* reference §6.2: --gpu off|max|0..1 (SDK gpu.ratio). Returns ratio, -1 on error. */
 static double parse_gpu(const char *v)
 {
@@ -318,8 +331,14 @@ int dp_lms_models_load(int argc, char **argv)
 
 	char *body = json_dumps(req, JSON_COMPACT);
 	json_decref(req);
-	if (!estimate)
+	if (!estimate) {
+		struct sigaction sa;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_load_sigint;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGINT, &sa, NULL);
 		dp_lms_info("Loading model \"%s\"...", key);
+	}
 	json_t *r;
 	long st;
 	int rc = dp_lms_call(&t, "/__sim/lms/load", body, LOAD_TIMEOUT_MS, &r, &st);

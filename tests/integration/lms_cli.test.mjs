@@ -477,3 +477,23 @@ test('a model that does not fit: --estimate-only says it will fail, load exits 1
     await small.stop();
   }
 });
+
+test('Ctrl-C during a load exits 1 (§6.2)', T, async () => {
+  const slow = await startProc(bin('llmster-sim'), ['--port', '0', '--speed', '0.2']);
+  try {
+    const big = v1models.filter((m) => m.type === 'llm').sort((a, b) => b.size_bytes - a.size_bytes)[0];
+    const p = spawn(bin('lms'), ['load', big.key, '-y', '--port', String(slow.port)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    p.stderr.on('data', (d) => { err += d; });
+    const exited = new Promise((res) => p.on('exit', (code, signal) => res({ code, signal })));
+    // wait until the load request is under way, then interrupt
+    const deadline = Date.now() + 10000;
+    while (!err.includes('Loading model') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 200));
+    p.kill('SIGINT');
+    const ex = await exited;
+    assert.equal(ex.code, 1, `exit 1 on Ctrl-C (got ${ex.code}/${ex.signal}): ${err}`);
+  } finally {
+    await slow.stop();
+  }
+});
