@@ -500,3 +500,18 @@ test('§3.2/§1.4 a load that does not fit in memory answers a v1 error and load
     await small.stop();
   }
 });
+
+test('§3.1/§3.2 MLX instances carry no llama.cpp-only config fields', T, async () => {
+  // §3.2: eval_batch_size, flash_attention, num_experts, offload_kv_cache_to_gpu are llama.cpp only;
+  // §3.1: an MLX instance was observed with only context_length and parallel
+  await unloadAll(base);
+  const m = pick.mlx;
+  const r = await post(base, '/api/v1/models/load', { model: m.key, context_length: 4096, echo_load_config: true });
+  A.equal(r.status, 200, r.text);
+  onlyKeys(r.json.load_config, ['context_length', 'parallel'], 'mlx load_config');
+  A.equal(r.json.load_config.context_length, 4096);
+  const e = (await models(base)).find((x) => x.key === m.key);
+  onlyKeys(e.loaded_instances[0].config, ['context_length', 'parallel'], 'mlx instance config');
+  A.equal(e.loaded_instances[0].config.context_length, 4096);
+  await unloadAll(base);
+});
