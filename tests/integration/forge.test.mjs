@@ -1,0 +1,361 @@
+// forge.test.mjs - The Forge's server side (docs/api-forge.md) against the
+// real daemonpulse binary, llmster-sim and build/lms as LMS_BIN: pre-flight
+// estimate, load through REST and through lms with the requested config
+// visible in the models view, too big -> refused with the per-GPU numbers,
+// admin override, eject one, unload all, download to completion (one
+// upstream status poll per job however many viewers), Live-mode refusal,
+// viewer refused, audit rows.
+//
+// The main simulator runs at --speed 0; the download simulator at --speed 10
+// so a download lasts a couple of seconds and is polled more than once.
+// Waits are bounded polls or events, never fixed sleeps.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { bin, startProc, startControlPlane, Client } from '../lib/harness.mjs';
+
+const INTERVAL = 300;
+const SLOW = process.env.DP_BIN_DIR && /asan/.test(process.env.DP_BIN_DIR) ? 3 : 1;
+const GIB = 1024 ** 3;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(fn, what, timeoutMs = 20000 * SLOW, stepMs = 50) {
+  const t0 = Date.now();
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await sleep(stepMs);
+  }
+}
+
+// A small EventSource over fetch (as in targets.test.mjs).
+class Sse {
+  constructor(base, cookie) {
+    this.events = [];
+    this.waiters = [];
+    this.ctrl = new AbortController();
+    this.ready = fetch(base + '/api/events', { headers: { cookie, accept: 'text/event-stream' }, signal: this.ctrl.signal })
+      .then((r) => { this.status = r.status; if (r.status === 200) this.pump(r.body.getReader()); });
+  }
+  async pump(reader) {
+    const dec = new TextDecoder();
+    let buf = '';
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buf += dec.decode(value, { stream: true });
+        let i;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const frame = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          const ev = { event: 'message', data: '' };
+          const data = [];
+          for (const line of frame.split('\n')) {
+            if (line.startsWith(':')) continue;
+            const c = line.indexOf(':');
+            const k = c < 0 ? line : line.slice(0, c);
+            const v = c < 0 ? '' : line.slice(c + 1).replace(/^ /, '');
+            if (k === 'event') ev.event = v; else if (k === 'data') data.push(v);
+          }
+          if (!data.length) continue;
+          ev.data = JSON.parse(data.join('\n'));
+          this.events.push(ev);
+          this.waiters = this.waiters.filter((w) => !w(ev));
+        }
+      }
+    } catch { /* aborted */ }
+  }
+  next(pred, what = 'an event', timeoutMs = 20000 * SLOW) {
+    const seen = this.events.find(pred);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no ${what} within ${timeoutMs} ms`)), timeoutMs);
+      this.waiters.push((ev) => { if (pred(ev)) { clearTimeout(t); resolve(ev); return true; } return false; });
+    });
+  }
+  close() { this.ctrl.abort(); }
+}
+
+describe('the forge', { timeout: 300000 }, () => {
+  let cp; let admin; let operator; let viewer; let sim; let simDl; let sse;
+  let id; let idDl;
+
+  const models = async (c, tid = id) => {
+    const r = await c.get(`/api/targets/${tid}/models`);
+    assert.equal(r.status, 200, r.text);
+    return r.json.models;
+  };
+  const instance = async (iid, tid = id) => {
+    for (const m of await models(admin, tid)) for (const i of m.loaded_instances) if (i.id === iid) return { model: m, inst: i };
+    return null;
+  };
+
+  before(async () => {
+    sim = await startProc(bin('llmster-sim'), ['--port', '0', '--speed', '0', '--ram', '128GiB']);
+    simDl = await startProc(bin('llmster-sim'), ['--port', '0', '--speed', '10']);
+    cp = await startControlPlane({ args: ['--health-interval-ms', String(INTERVAL)], env: { LMS_BIN: bin('lms') } });
+    admin = new Client(cp.url);
+    await admin.login('admin', cp.admin.password);
+    for (const role of ['viewer', 'operator']) {
+      const password = `pw-${role}-${Math.random().toString(36).slice(2)}-0123456789`;
+      assert.equal((await admin.post('/api/users', { username: `f-${role}`, password, role })).status, 201);
+      const c = new Client(cp.url);
+      await c.login(`f-${role}`, password);
+      if (role === 'viewer') viewer = c; else operator = c;
+    }
+    let r = await admin.post('/api/targets', { label: 'forge-sim', url: sim.url });
+    assert.equal(r.status, 201, r.text);
+    id = r.json.target.id;
+    r = await admin.post('/api/targets', { label: 'forge-dl', url: simDl.url });
+    assert.equal(r.status, 201, r.text);
+    idDl = r.json.target.id;
+    sse = new Sse(cp.url, operator.cookie);
+    await sse.ready;
+    assert.equal(sse.status, 200);
+  });
+
+  after(async () => {
+    sse?.close();
+    await cp?.cleanup();
+    await sim?.stop();
+    await simDl?.stop();
+  });
+
+  it('estimates a load: per-GPU numbers, breakdown, LM Studio figure and the difference', async () => {
+    const r = await operator.post(`/api/targets/${id}/models/estimate`, { model: 'qwen/qwen3-8b', context_length: 8192 });
+    assert.equal(r.status, 200, r.text);
+    const e = r.json;
+    assert.equal(e.target_id, id);
+    assert.equal(e.model, 'qwen/qwen3-8b');
+    assert.equal(e.gpus.length, 1);
+    assert.equal(e.gpus[0].name, 'RTX 4090');
+    assert.equal(e.gpus[0].total_bytes, 24 * GIB);
+    assert.equal(e.gpus[0].used_before, 0);
+    assert.equal(e.gpus[0].used_after, e.gpus[0].used_before + e.gpus[0].load_bytes);
+    assert.equal(e.gpus[0].fits, true);
+    assert.equal(e.fits, true);
+    assert.equal(e.reason, null);
+    // Qwen3 8B: 36 layers x 8 KV heads x 128 x 2 x 2 bytes x 8192 x 4 slots (default parallel)
+    assert.equal(e.breakdown.kv_cache, 36 * 8 * 128 * 4 * 8192 * 4);
+    assert.equal(e.breakdown.weights, 5027784224);
+    assert.equal(e.basis.kv, 'layers');
+    assert.equal(e.confidence, 'medium');
+    assert.equal(e.config.parallel, 4);
+    assert.ok(e.notes.some((n) => /parallel not given/.test(n)));
+    assert.equal(e.lmstudio.available, true, JSON.stringify(e.lmstudio));
+    assert.equal(typeof e.lmstudio.gpu_bytes, 'number');
+    assert.ok(e.lmstudio.gpu_bytes > 0);
+    assert.equal(typeof e.difference_explained, 'string');
+    assert.match(e.difference_explained, /LM Studio/);
+  });
+
+  let restId;
+  it('loads through REST with exactly the requested config, announced on /api/events', async () => {
+    const r = await operator.post(`/api/targets/${id}/models/load`,
+      { model: 'qwen/qwen3-8b', context_length: 8192, flash_attention: true, eval_batch_size: 256 });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.path, 'rest');
+    assert.equal(r.json.model, 'qwen/qwen3-8b');
+    assert.ok(r.json.instance_id);
+    restId = r.json.instance_id;
+    assert.equal(r.json.load_config.context_length, 8192);
+    assert.equal(r.json.load_config.eval_batch_size, 256);
+    assert.equal(r.json.load_config.flash_attention, true);
+    assert.equal(typeof r.json.load_time_seconds, 'number');
+    assert.equal(r.json.requested.context_length, 8192);
+    assert.equal(r.json.estimate.fits, true);
+    assert.equal(r.json.instance.id, restId);
+    const ev = await sse.next((e) => e.event === 'load' && e.data.instance_id === restId, 'the load event');
+    assert.equal(ev.data.result, 'ok');
+    assert.equal(ev.data.path, 'rest');
+    assert.equal(ev.data.by, 'f-operator');
+    const found = await waitFor(() => instance(restId), 'the instance in the models view');
+    assert.equal(found.inst.config.context_length, 8192);
+    assert.equal(found.inst.config.eval_batch_size, 256);
+    assert.equal(found.inst.config.flash_attention, true);
+  });
+
+  it('loads through lms for gpu, parallel, ttl and identifier; JIT/TTL facts', async () => {
+    const r = await operator.post(`/api/targets/${id}/models/load`,
+      { model: 'meta/llama-3.2-3b', context_length: 4096, parallel: 2, ttl: 600, identifier: 'llama-small', gpu: 'max' });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.path, 'lms');
+    assert.equal(r.json.instance_id, 'llama-small');
+    assert.equal(r.json.load_config, null);
+    const found = await waitFor(async () => {
+      const f = await instance('llama-small');
+      return f && f.inst.parallel === 2 ? f : null;
+    }, 'the lms-loaded instance with lms ps data');
+    assert.equal(found.inst.config.context_length, 4096);
+    assert.equal(found.inst.ttl_ms, 600000);
+    const facts = await viewer.get(`/api/targets/${id}/models/facts`);
+    assert.equal(facts.status, 200, facts.text);
+    assert.equal(facts.json.jit.enabled, null);
+    const small = facts.json.instances.find((i) => i.instance_id === 'llama-small');
+    assert.equal(small.loaded_by, 'daemonpulse');
+    assert.equal(small.via, 'lms');
+    assert.equal(small.by, 'f-operator');
+    assert.equal(small.jit, false);
+    assert.equal(small.ttl_ms, 600000);
+    assert.ok(small.ttl_remaining_ms > 0 && small.ttl_remaining_ms <= 600000);
+    // the estimate now counts what is loaded
+    const e = await operator.post(`/api/targets/${id}/models/estimate`, { model: 'qwen/qwen3-1.7b', context_length: 2048 });
+    assert.equal(e.status, 404, 'not downloaded yet: not in the models list');
+    const e2 = await operator.post(`/api/targets/${id}/models/estimate`, { model: 'ibm/granite-4-micro', context_length: 2048 });
+    assert.equal(e2.status, 200, e2.text);
+    assert.ok(e2.json.gpus[0].used_before > 5 * GIB, 'loaded instances count as used');
+    assert.equal(e2.json.basis.kv, 'approximation');
+    assert.equal(e2.json.confidence, 'low');
+  });
+
+  it('refuses a load that will not fit with the per-GPU numbers; only an admin overrides', async () => {
+    const body = { model: 'google/gemma-3-12b', context_length: 32768 };
+    const r = await operator.post(`/api/targets/${id}/models/load`, body);
+    assert.equal(r.status, 409, r.text);
+    assert.equal(r.json.error.code, 'will_not_fit');
+    assert.match(r.json.error.message, /GPU 0 \(RTX 4090\) would need .* of 24\.0 GiB/);
+    assert.equal(r.json.estimate.fits, false);
+    assert.equal(r.json.estimate.gpus[0].fits, false);
+    assert.ok(r.json.estimate.gpus[0].used_after > r.json.estimate.gpus[0].total_bytes);
+    const o = await operator.post(`/api/targets/${id}/models/load`, { ...body, override: true });
+    assert.equal(o.status, 403, o.text);
+    assert.equal(o.json.error.code, 'forbidden');
+    // an admin may try anyway: LM Studio (the simulator) decides
+    const a = await admin.post(`/api/targets/${id}/models/load`, { ...body, override: true });
+    assert.ok(a.status === 200 || (a.status === 502 && a.json.error.code === 'load_failed'), a.text);
+    assert.equal(a.json.override ?? true, true);
+    if (a.status === 200) assert.ok(await waitFor(() => instance(a.json.instance_id), 'the overridden instance'));
+  });
+
+  it('checks bounds and fields with clear 400s; unknown model 404', async () => {
+    const cases = [
+      [{ model: 'qwen/qwen3-8b', context_length: 50000 }, 400, 'invalid_context_length', /above the model's maximum 40960/],
+      [{ model: 'qwen2.5-7b-instruct-mlx', flash_attention: true }, 400, 'not_applicable', /mlx/],
+      [{ model: 'qwen/qwen3-8b', flash_attention: true, ttl: 60 }, 400, 'conflicting_fields', /flash_attention/],
+      [{ model: 'qwen/qwen3-8b', parallel: 0 }, 400, 'invalid_parallel', /1 to 256/],
+      [{ model: 'qwen/qwen3-8b', gpu: 2 }, 400, 'invalid_gpu', /0 to 1/],
+      [{ model: 'qwen/qwen3-8b', identifer: 'x' }, 400, 'bad_request', /unknown field/],
+      [{ context_length: 4096 }, 400, 'invalid_model', /required/],
+      [{ model: 'no/such-model' }, 404, 'model_not_found', /no\/such-model/],
+      [{ model: 'qwen/qwen3-8b', preset: 'missing' }, 400, 'unknown_preset', /missing/],
+    ];
+    for (const [body, status, code, msg] of cases) {
+      const r = await operator.post(`/api/targets/${id}/models/load`, body);
+      assert.equal(r.status, status, `${JSON.stringify(body)}: ${r.text}`);
+      assert.equal(r.json.error.code, code, JSON.stringify(body));
+      assert.match(r.json.error.message, msg);
+    }
+    assert.equal((await operator.post('/api/targets/999999/models/load', { model: 'x' })).status, 404);
+  });
+
+  it('refuses viewers; viewers read downloads and facts', async () => {
+    for (const [p, b] of [['models/load', { model: 'qwen/qwen3-8b' }], ['models/estimate', { model: 'qwen/qwen3-8b' }],
+      ['models/download', { model: 'qwen/qwen3-1.7b' }], ['models/unload', { all: true }]]) {
+      const r = await viewer.post(`/api/targets/${id}/${p}`, b);
+      assert.equal(r.status, 403, `${p}: ${r.text}`);
+    }
+    assert.equal((await viewer.get(`/api/targets/${id}/downloads`)).status, 200);
+    assert.equal((await viewer.get(`/api/targets/${id}/downloads/job_nope`)).status, 404);
+  });
+
+  it('ejects one instance, then unloads all (one request each)', async () => {
+    let r = await operator.post(`/api/targets/${id}/models/unload`, { instance_id: 'llama-small' });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.unloaded, 1);
+    await waitFor(async () => !(await instance('llama-small')), 'llama-small gone');
+    assert.ok(await instance(restId), 'the other instance stays');
+    r = await operator.post(`/api/targets/${id}/models/unload`, { all: true });
+    assert.equal(r.status, 200, r.text);
+    assert.ok(r.json.requested >= 1);
+    assert.equal(r.json.failed, 0);
+    await waitFor(async () => (await models(admin)).every((m) => m.loaded_instances.length === 0), 'nothing loaded');
+  });
+
+  it('downloads to completion with progress events and one status poll per job', async () => {
+    const r = await operator.post(`/api/targets/${idDl}/models/download`, { model: 'qwen/qwen3-1.7b' });
+    assert.ok(r.status === 202 || r.status === 200, r.text);
+    const job = r.json.job;
+    assert.equal(job.model, 'qwen/qwen3-1.7b');
+    assert.ok(job.job_id, r.text);
+    const t0 = Date.now();
+    // several viewers watch the job at once
+    let stop = false;
+    const watchers = [viewer, operator, admin].map(async (c) => {
+      while (!stop) {
+        const g = await c.get(`/api/targets/${idDl}/downloads/${job.job_id}`);
+        assert.equal(g.status, 200, g.text);
+        await sleep(30);
+      }
+    });
+    const done = await sse.next((e) => e.event === 'download' && e.data.job.job_id === job.job_id &&
+      e.data.job.status === 'completed', 'the completed download event', 60000 * SLOW);
+    stop = true;
+    await Promise.all(watchers);
+    const elapsed = Date.now() - t0;
+    assert.equal(done.data.target_id, idDl);
+    assert.equal(done.data.job.downloaded_bytes, done.data.job.total_size_bytes);
+    const evs = sse.events.filter((e) => e.event === 'download' && e.data.job.job_id === job.job_id);
+    for (let i = 1; i < evs.length; i++) assert.ok(evs[i].data.job.downloaded_bytes >= evs[i - 1].data.job.downloaded_bytes);
+    // the simulator's own request log: status polls for this job
+    const logs = await (await fetch(`${simDl.url}/__sim/logs?since=0`)).json();
+    const polls = logs.events.filter((e) => e.data.type === 'server.log' &&
+      String(e.data.content).includes(`/api/v1/models/download/status/${job.job_id}`)).length;
+    assert.ok(polls >= 1, 'polled at least once');
+    assert.ok(polls <= Math.ceil(elapsed / 1000) + 2, `${polls} polls in ${elapsed} ms: more than one per second`);
+    // completion makes the model appear
+    await waitFor(async () => (await models(admin, idDl)).some((m) => m.key === 'qwen/qwen3-1.7b'), 'the downloaded model listed');
+    const list = await viewer.get(`/api/targets/${idDl}/downloads`);
+    assert.equal(list.json.jobs[0].job_id, job.job_id);
+    assert.equal(list.json.jobs[0].status, 'completed');
+    // already there: no job
+    const again = await operator.post(`/api/targets/${idDl}/models/download`, { model: 'qwen/qwen3-1.7b' });
+    assert.equal(again.status, 200, again.text);
+    assert.equal(again.json.job.status, 'already_downloaded');
+    const bad = await operator.post(`/api/targets/${idDl}/models/download`, { model: 'x', quantization: 'Q4 K' });
+    assert.equal(bad.status, 400);
+  });
+
+  it('in Live mode refuses anything but a saved preset, with 403 and a message', async () => {
+    let r = await admin.put('/api/settings', {
+      mode: 'live',
+      load_presets: [{ name: 'small', model: 'meta/llama-3.2-3b', context_length: 2048 }],
+    });
+    assert.equal(r.status, 200, r.text);
+    try {
+      r = await operator.post(`/api/targets/${id}/models/load`, { model: 'qwen/qwen3-8b', context_length: 4096 });
+      assert.equal(r.status, 403, r.text);
+      assert.equal(r.json.error.code, 'live_mode');
+      assert.match(r.json.error.message, /live mode/);
+      r = await operator.post(`/api/targets/${id}/models/load`, { preset: 'small', context_length: 4096 });
+      assert.equal(r.status, 403, r.text);
+      assert.match(r.json.error.message, /context_length differs from preset "small"/);
+      r = await admin.post(`/api/targets/${id}/models/load`, { preset: 'small', model: 'qwen/qwen3-8b' });
+      assert.equal(r.status, 403, 'admins too');
+      // estimates are not restricted
+      r = await operator.post(`/api/targets/${id}/models/estimate`, { model: 'qwen/qwen3-8b', context_length: 4096 });
+      assert.equal(r.status, 200, r.text);
+      r = await operator.post(`/api/targets/${id}/models/load`, { preset: 'small' });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json.model, 'meta/llama-3.2-3b');
+      assert.equal(r.json.load_config.context_length, 2048);
+    } finally {
+      assert.equal((await admin.put('/api/settings', { mode: 'dev' })).status, 200);
+    }
+  });
+
+  it('audits every load, refusal, download and unload', async () => {
+    const r = await admin.get('/api/audit?action=model.&limit=200');
+    assert.equal(r.status, 200, r.text);
+    const es = r.json.entries;
+    const loads = es.filter((e) => e.action === 'model.load');
+    assert.ok(loads.some((e) => e.result === 'ok' && e.detail.path === 'rest' && e.detail.requested.eval_batch_size === 256 &&
+      e.username === 'f-operator' && e.target === `target:${id}`));
+    assert.ok(loads.some((e) => e.result === 'ok' && e.detail.path === 'lms' && e.detail.instance_id === 'llama-small'));
+    assert.ok(loads.some((e) => e.result === 'denied' && e.detail.error.code === 'will_not_fit'));
+    assert.ok(loads.some((e) => e.result === 'denied' && e.detail.error.code === 'live_mode'));
+    assert.ok(es.some((e) => e.action === 'model.download' && e.result === 'ok' && e.detail.model === 'qwen/qwen3-1.7b'));
+    assert.ok(es.some((e) => e.action === 'model.download.done' && e.result === 'ok'));
+    assert.ok(es.some((e) => e.action === 'model.unload'));
+  });
+});
