@@ -583,3 +583,15 @@ test('§3.6 image input item on a vision model', T, async () => {
   checkV1ChatBody(r.json, {});
   await unloadAll(base);
 });
+
+test('§3.6/§3.1 a reasoning value outside the model\'s allowed_options errors; allowed ones work', T, async () => {
+  for (const m of catalog.filter((x) => x.capabilities?.reasoning)) {
+    const allowed = m.capabilities.reasoning.allowed_options;
+    for (const opt of ['off', 'on', 'low', 'medium', 'high']) {
+      const r = await post(base, '/api/v1/chat', { model: m.key, input: 'hi', reasoning: opt, max_output_tokens: 2, store: false });
+      if (allowed.includes(opt)) A.equal(r.status, 200, `${m.key} reasoning ${opt}: ${r.text}`);
+      else checkV1Error(r, `${m.key} reasoning ${opt}`);
+    }
+  }
+  await unloadAll(base);
+});
