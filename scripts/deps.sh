@@ -33,3 +33,10 @@ if [ -f web/package.json ]; then
 		(cd web && npm ci --no-audit --no-fund --loglevel=error)
 	fi
 fi
+
+if [ -f tests/mcp/package.json ]; then
+	if [ ! -d tests/mcp/node_modules ] || [ tests/mcp/package-lock.json -nt tests/mcp/node_modules/.package-lock.json ]; then
+		echo "deps: npm ci in tests/mcp/ (the pinned MCP test server)"
+		(cd tests/mcp && npm ci --no-audit --no-fund --loglevel=error)
+	fi
+fi
