@@ -14,6 +14,7 @@
 #include "api.h"
 #include "audit.h"
 #include "auth.h"
+#include "events.h"
 #include "health.h"
 #include "server.h"
 #include "store.h"
@@ -216,7 +217,10 @@ static void put(struct dp_ctx *c)
 		dp_reply_error(c, 500, "internal", "could not save the settings");
 		return;
 	}
-	dp_reply_json(c, 200, settings_json(st));
+	json_t *out = settings_json(st);
+	if (c->srv->events) /* every tab follows the mode (Live locks the load form) */
+		dp_events_publish(c->srv->events, "settings", out);
+	dp_reply_json(c, 200, out);
 }
 
 const struct dp_route dp_api_settings_routes[] = {

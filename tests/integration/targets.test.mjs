@@ -509,6 +509,9 @@ describe('daemon targets', { timeout: 300000 }, () => {
     assert.equal(r.status, 200);
     assert.equal(r.json.mode, 'dev');
     assert.deepEqual(r.json.load_presets, []);
+    const ev = new Sse(cp.url, viewer.cookie);
+    await ev.ready;
+    await ev.next((e) => e.event === 'snapshot', 'snapshot');
     const preset = { name: 'fast-8k', model: 'qwen/qwen3-8b', context_length: 8192, flash_attention: true, gpu: 'max', parallel: 4, ttl: 3600 };
     r = await admin.put('/api/settings', { mode: 'live', load_presets: [preset, { name: 'tiny', gpu: 0.5 }] });
     assert.equal(r.status, 200, r.text);
@@ -518,6 +521,10 @@ describe('daemon targets', { timeout: 300000 }, () => {
     assert.equal(r.json.load_presets[0].eval_batch_size, null);
     assert.equal(r.json.load_presets[1].gpu, 0.5);
     assert.equal((await operator.get('/api/settings')).json.mode, 'live');
+    const se = await ev.next((e) => e.event === 'settings', 'settings event');
+    assert.equal(se.data.mode, 'live');
+    assert.equal(se.data.load_presets.length, 2);
+    ev.close();
     for (const [body, code] of [
       [{ mode: 'prod' }, 'invalid_mode'],
       [{ load_presets: [{ name: '' }] }, 'invalid_preset'],
