@@ -50,6 +50,7 @@ struct rt {
 	struct dp_upstream_req *req;
 	int64_t poll_start_ms;
 	int repoll;  /* poke while a poll was running */
+	unsigned gen, poll_gen; /* endpoint generation now / when the running poll started */
 	int removed; /* freed by the running poll's on_done */
 	char fp[33]; /* models fingerprint, "" before the first */
 	int have_loaded;
@@ -296,6 +297,11 @@ static void poll_done(struct dp_upstream_req *req, const struct dp_upstream_resu
 			rt_free(r);
 		return;
 	}
+	if (r->poll_gen != r->gen) { /* the URL or token changed meanwhile: that answer is stale */
+		r->repoll = 0;
+		schedule(r, 0);
+		return;
+	}
 	int64_t now = dp_health_now_ms();
 	enum dp_health_state s = dp_health_classify(res);
 	const char *code = res->code, *msg = res->message;
@@ -373,6 +379,7 @@ static void poll_start(struct rt *r)
 	};
 	const char *err = NULL;
 	r->poll_start_ms = dp_health_now_ms();
+	r->poll_gen = r->gen;
 	r->req = dp_upstream_start(h->up, &o, &err);
 	dp_secret_wipe_free(token);
 	h->polls++;
@@ -447,6 +454,7 @@ void dp_health_set_target(struct dp_health *h, const struct dp_target *t)
 		dp_target_copy(&r->t, t);
 		cache_clear(r);
 		if (endpoint_changed) {
+			r->gen++;
 			r->st.failures = 0;
 			r->fp[0] = '\0';
 			r->have_loaded = 0;
