@@ -133,7 +133,7 @@ FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE -g -O1 -Ilib -Isrc -Isim -Ibuild/gen $(PKG
 FUZZ := build/fuzz/obj
 $(FUZZ)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CLANG) $(FUZZ_CFLAGS) -c -o $@ $<
+	$(CLANG) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
 FUZZ_BINS := $(patsubst fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 # fuzz_sim_* targets link the simulator, the others the control plane.
 build/fuzz/fuzz_sim_%: $(FUZZ)/fuzz/fuzz_sim_%.o $(call objs,$(FUZZ),$(SIM) $(LIB_SRC))

@@ -326,6 +326,14 @@ static json_t *resp_object(struct dp_pred *p, const char *status)
 
 static void reply_json(struct dp_pred *p, json_t *o)
 {
+	/* LM Studio logs whole non-streamed response bodies (reference 7.1:
+	 * "[INFO][<model>] Generated prediction: {...}"); bounded here. */
+	if (!p->embed) {
+		char *body = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
+		if (body && strlen(body) <= (32u << 10))
+			dp_simlog_server(p->sim, "info", "[%s] Generated prediction: %s", p->inst_id, body);
+		free(body);
+	}
 	if (p->req)
 		dp_api_reply_json(p->req, 200, o);
 	else
@@ -658,7 +666,8 @@ static void log_output(struct dp_pred *p)
 		      json_pack("{s:s,s:o,s:o,s:s}", "type", "llm.prediction.output", "output", log_text(all.data, all.len), "stats",
 				st, "modelIdentifier", p->inst_id));
 	dp_buf_release(&all);
-	dp_simlog_server(p->sim, "info", "[%s] Finished streaming response", p->inst_id);
+	if (p->streaming)
+		dp_simlog_server(p->sim, "info", "[%s] Finished streaming response", p->inst_id);
 }
 
 static void store_history(struct dp_pred *p, char *resp_id)
