@@ -324,6 +324,17 @@ static json_t *build_estimate(struct fop *o, const json_t *model)
 		}
 	}
 
+	/* a GPU cannot hold more than it has: LM Studio put the rest in RAM
+	 * (a lower offload than the full one assumed above) */
+	int clamped = 0;
+	for (size_t k = 0; k < n; k++)
+		if (g[k].used_before > g[k].total_bytes) {
+			g[k].used_before = g[k].total_bytes;
+			clamped = 1;
+		}
+	if (clamped)
+		json_array_append_new(notes, json_string("the loaded instances are estimated at more than a GPU holds: "
+							 "that GPU is counted as full"));
 	struct dp_estimate_result r;
 	if (dp_estimate_run(&m, &el, gpus_known, g, n, ram, ram_before, &r) < 0) {
 		json_decref(notes);
