@@ -31,6 +31,8 @@ struct dp_events {
 	size_t head;  /* next slot */
 	size_t count; /* entries in the ring */
 	uint64_t published;
+	dp_events_tap_fn tap;
+	void *tap_arg;
 };
 
 struct dp_events *dp_events_new(uint64_t first_id)
@@ -76,7 +78,15 @@ uint64_t dp_events_publish(struct dp_events *e, const char *event, const json_t 
 	if (e->count < DP_EVENTS_RING)
 		e->count++;
 	e->published++;
+	if (e->tap)
+		e->tap(event, data, e->tap_arg);
 	return x->id;
+}
+
+void dp_events_set_tap(struct dp_events *e, dp_events_tap_fn fn, void *arg)
+{
+	e->tap = fn;
+	e->tap_arg = arg;
 }
 
 /* Strict decimal; 0 when not one. */

@@ -45,6 +45,11 @@ uint64_t dp_events_publish(struct dp_events *e, const char *event, const json_t 
  */
 int dp_events_subscribe(struct dp_events *e, struct dp_sse *s, const char *last_event_id, json_t *snapshot);
 
+/* An observer of every published event (the log hub turns them into
+ * console lines); called after the broadcast, data borrowed. NULL clears. */
+typedef void (*dp_events_tap_fn)(const char *event, const json_t *data, void *arg);
+void dp_events_set_tap(struct dp_events *e, dp_events_tap_fn fn, void *arg);
+
 size_t dp_events_subscribers(const struct dp_events *e);
 uint64_t dp_events_last_id(const struct dp_events *e);
 /* Events published since start (metrics, tests). */

@@ -221,6 +221,11 @@ int dp_sse_send_json(struct dp_sse *s, const char *id, const char *event, const 
 	return rc;
 }
 
+int dp_sse_send_framed(struct dp_sse *s, const char *framed, size_t len)
+{
+	return raw_write(s, framed, len);
+}
+
 int dp_sse_comment(struct dp_sse *s, const char *text)
 {
 	if (has_newline(text))

@@ -69,6 +69,10 @@ const char *dp_sse_last_event_id(struct dp_ctx *c);
 int dp_sse_send(struct dp_sse *s, const char *id, const char *event, const char *data, size_t len);
 /* Same with `json` serialised compactly (reference borrowed). */
 int dp_sse_send_json(struct dp_sse *s, const char *id, const char *event, const json_t *json);
+/* Queue an event already framed with dp_sse_format() (a producer that
+ * frames once and sends the same bytes to many streams with different
+ * filters, e.g. the log hub). 0 or -EPIPE. */
+int dp_sse_send_framed(struct dp_sse *s, const char *framed, size_t len);
 /* A comment line (`: text`), e.g. a custom heartbeat. */
 int dp_sse_comment(struct dp_sse *s, const char *text);
 /* End the stream normally (terminating chunk). The on_close callback runs. */
