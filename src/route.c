@@ -34,6 +34,7 @@ const struct dp_route *const dp_route_slices[] = {
 	dp_api_targets_routes,
 	dp_api_events_routes,
 	dp_api_settings_routes,
+	dp_api_logs_routes,
 	dp_api_chat_routes,
 	dp_api_conversations_routes,
 	dp_api_forge_routes,

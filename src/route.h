@@ -44,6 +44,7 @@ extern const struct dp_route dp_api_audit_routes[];
 extern const struct dp_route dp_api_targets_routes[];
 extern const struct dp_route dp_api_events_routes[];
 extern const struct dp_route dp_api_settings_routes[];
+extern const struct dp_route dp_api_logs_routes[];
 extern const struct dp_route dp_api_chat_routes[];
 extern const struct dp_route dp_api_conversations_routes[];
 extern const struct dp_route dp_api_forge_routes[];

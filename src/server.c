@@ -26,6 +26,7 @@
 #include "health.h"
 #include "lms.h"
 #include "log.h"
+#include "loghub.h"
 #include "metrics.h"
 #include "route.h"
 #include "store.h"
@@ -172,6 +173,10 @@ int dp_server_init(struct dp_server *s, const struct dp_config *cfg, char **err)
 	rc = dp_forge_attach(s, &msg);
 	if (rc < 0)
 		return fail(err, rc, msg ? msg : xstrdup("cannot start the forge"));
+	msg = NULL;
+	rc = dp_loghub_attach(s, &msg);
+	if (rc < 0)
+		return fail(err, rc, msg ? msg : xstrdup("cannot start the log hub"));
 
 	struct dp_http_config hc;
 	dp_http_config_defaults(&hc);
@@ -234,6 +239,7 @@ void dp_server_release(struct dp_server *s)
 		dp_http_server_free(s->http);
 	}
 	s->http = NULL;
+	dp_loghub_detach(s); /* viewers are gone; cancels its lms log streams */
 	/* in-flight upstream requests and lms calls complete as cancelled,
 	 * then the hub that their callbacks point into goes */
 	dp_upstream_free(s->upstream);
