@@ -59,6 +59,8 @@ struct dp_job {
 	const char *too_large;
 	char *in_data;
 	size_t in_len, in_off;
+	int in_open;         /* stdin_open: keep the pipe after the data is written */
+	int in_closed;       /* stdin closed (or will be once drained) */
 	uint64_t lines, lines_skipped;
 	struct timespec started;
 	dp_job_line_fn on_line;
@@ -412,6 +414,49 @@ static void in_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		break; /* EPIPE: the child closed its stdin; fine */
 	}
+	if (j->in_off >= j->in_len && j->in_open && !j->in_closed) {
+		/* all written, more may come: stop watching, keep the pipe */
+		j->in_off = j->in_len = 0;
+		event_del(j->in_ev);
+		return;
+	}
+	j->in_closed = 1;
+	free_event(&j->in_ev);
+	close_fd(&j->in_fd);
+}
+
+int dp_job_write(struct dp_job *j, const void *p, size_t n)
+{
+	if (!j->in_open)
+		return -EINVAL;
+	if (j->in_closed || j->in_fd < 0 || !j->in_ev)
+		return -EPIPE;
+	size_t pending = j->in_len - j->in_off;
+	if (n > DP_JOB_MAX_STDIN || pending + n > DP_JOB_MAX_STDIN)
+		return -ENOBUFS;
+	if (j->in_off) {
+		memmove(j->in_data, j->in_data + j->in_off, pending);
+		j->in_off = 0;
+		j->in_len = pending;
+	}
+	j->in_data = xrealloc(j->in_data, pending + n + 1);
+	memcpy(j->in_data + pending, p, n);
+	j->in_len = pending + n;
+	event_add(j->in_ev, NULL);
+	return 0;
+}
+
+void dp_job_close_stdin(struct dp_job *j)
+{
+	if (j->in_closed)
+		return;
+	j->in_closed = 1;
+	if (j->in_fd < 0)
+		return;
+	if (j->in_ev && j->in_off < j->in_len) {
+		event_add(j->in_ev, NULL); /* in_cb closes once drained */
+		return;
+	}
 	free_event(&j->in_ev);
 	close_fd(&j->in_fd);
 }
@@ -667,7 +712,7 @@ int dp_job_start(struct dp_jobs *t, const struct dp_job_spec *spec, struct dp_jo
 	if ((r = dp_job_resolve(spec->argv[0], path, sizeof path)) < 0)
 		return r;
 
-	if ((spec->stdin_data && (r = make_pipe(in)) < 0) || (r = make_pipe(o)) < 0 ||
+	if (((spec->stdin_data || spec->stdin_open) && (r = make_pipe(in)) < 0) || (r = make_pipe(o)) < 0 ||
 	    (r = make_pipe(e)) < 0)
 		goto fail_pipes;
 	if ((r = set_nonblock(o[0])) < 0 || (r = set_nonblock(e[0])) < 0 ||
@@ -721,12 +766,15 @@ int dp_job_start(struct dp_jobs *t, const struct dp_job_spec *spec, struct dp_jo
 	event_add(j->err_ev, NULL);
 	if (j->in_fd >= 0) {
 		j->in_data = xmalloc(spec->stdin_len ? spec->stdin_len : 1);
-		memcpy(j->in_data, spec->stdin_data, spec->stdin_len);
+		if (spec->stdin_len)
+			memcpy(j->in_data, spec->stdin_data, spec->stdin_len);
 		j->in_len = spec->stdin_len;
+		j->in_open = spec->stdin_open;
 		j->in_ev = event_new(t->base, j->in_fd, EV_WRITE | EV_PERSIST, in_cb, j);
 		if (!j->in_ev)
 			dp_error("job: cannot allocate events"), abort();
-		event_add(j->in_ev, NULL);
+		if (j->in_len || !j->in_open)
+			event_add(j->in_ev, NULL);
 	}
 	if (spec->timeout_ms > 0) {
 		struct timeval tv;

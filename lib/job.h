@@ -7,7 +7,9 @@
  * before spawning, so a missing binary is reported as -ENOENT by
  * dp_job_start() itself (glibc >= 2.24 and musl also report a failed exec
  * through posix_spawn's return value; nothing is left to guess from an exit
- * status of 127). stdin is /dev/null, or a pipe fed with `stdin_data`.
+ * status of 127). stdin is /dev/null, or a pipe fed with `stdin_data`, or
+ * (stdin_open) a pipe kept open and fed with dp_job_write() until
+ * dp_job_close_stdin() (JSON-RPC over stdio, lib/mcp.c).
  * stdout and stderr are read separately through non-blocking pipes watched by
  * events on the caller's base. Every other descriptor is close-on-exec (and
  * closed in the child with closefrom where available).
@@ -91,8 +93,10 @@ typedef void (*dp_job_done_fn)(struct dp_job *job, const struct dp_job_result *r
 struct dp_job_spec {
 	const char *const *argv;  /* NULL-terminated; argv[0] a path or a name on PATH */
 	const char *const *env;   /* optional NULL-terminated "NAME=value" additions/overrides */
-	const void *stdin_data;   /* NULL: stdin is /dev/null */
+	const void *stdin_data;   /* NULL: stdin is /dev/null (unless stdin_open) */
 	size_t stdin_len;         /* <= DP_JOB_MAX_STDIN */
+	int stdin_open;           /* stdin is a pipe kept open after stdin_data: feed it with
+				   * dp_job_write(), end it with dp_job_close_stdin() */
 	size_t max_stdout;        /* run mode cap; 0 = default */
 	size_t max_stderr;        /* 0 = default */
 	size_t max_line;          /* stream mode line limit; 0 = default */
@@ -125,6 +129,14 @@ void dp_job_stop(struct dp_job *job);
  * again. The table reaps and frees it. */
 void dp_job_cancel(struct dp_job *job);
 pid_t dp_job_pid(const struct dp_job *job);
+/* Queue bytes for a stdin_open child's stdin (written without blocking, in
+ * order). 0; -EPIPE when stdin is closed (by us or by the child); -ENOBUFS
+ * when more than DP_JOB_MAX_STDIN bytes would be pending; -EINVAL when the
+ * job was started without stdin_open. */
+int dp_job_write(struct dp_job *job, const void *p, size_t n);
+/* Close the child's stdin once the pending bytes are written (EOF for the
+ * child). Idempotent. */
+void dp_job_close_stdin(struct dp_job *job);
 
 /* "exited", "signaled", "timeout", "output_too_large", "stopped". */
 const char *dp_job_state_name(enum dp_job_state s);

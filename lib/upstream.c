@@ -73,6 +73,7 @@ struct dp_upstream_req {
 	dp_upstream_data_fn on_data;
 	void *arg;
 	int connect_timeout_ms, timeout_ms, idle_timeout_ms, allow_non_json;
+	int sse_or_json, plain_http;
 	size_t max_response;
 
 	struct dp_buf resp;             /* buffered body (or the error body of a stream) */
@@ -455,6 +456,8 @@ static void decide(struct dp_upstream_req *r)
 		return;
 	if (r->mode == DP_UPSTREAM_SSE)
 		r->streaming = starts_with_ci(ct, "text/event-stream");
+	if (r->mode == DP_UPSTREAM_SSE && r->sse_or_json && !r->streaming)
+		r->resp.max = r->max_response ? r->max_response : DP_UPSTREAM_MAX_RESPONSE; /* still empty */
 	else /* RAW: everything but a JSON document (LM Studio's 200-with-error) */
 		r->streaming = !(starts_with_ci(ct, "application/json"));
 }
@@ -777,7 +780,7 @@ static void classify_http(struct dp_upstream_req *r, struct dp_upstream_result *
 			    strstr(out->content_type, "+json") || looks_like_json(r->resp.data, r->resp.len))) {
 		json_error_t je;
 		*json = json_loadb(r->resp.data, r->resp.len, JSON_DECODE_ANY, &je);
-		if (*json)
+		if (*json && !r->plain_http)
 			find_lms_error(*json, le);
 	}
 	clean_copy(lmsg, sizeof(lmsg), le->message);
@@ -788,7 +791,9 @@ static void classify_http(struct dp_upstream_req *r, struct dp_upstream_result *
 	if (st == 401 || (le->code && strcmp(le->code, "invalid_api_key") == 0)) {
 		out->outcome = DP_UPSTREAM_UNAUTHORIZED;
 		out->code = "unauthorized";
-		if (!r->token_sent)
+		if (r->plain_http)
+			snprintf(r->msg, sizeof(r->msg), "%s answered http 401 (unauthorized)", hp);
+		else if (!r->token_sent)
 			snprintf(r->msg, sizeof(r->msg), "%s requires an api token and none is set for this target%s%s",
 				 hp, lmsg[0] ? ": " : "", lmsg);
 		else
@@ -823,6 +828,19 @@ static void classify_http(struct dp_upstream_req *r, struct dp_upstream_result *
 			snprintf(r->msg, sizeof(r->msg), "%s reported an error: %s", hp,
 				 lmsg[0] ? lmsg : "(no message)");
 		}
+		return;
+	}
+	if (r->mode == DP_UPSTREAM_SSE && r->sse_or_json && !r->streaming &&
+	    starts_with_ci(out->content_type, "application/json")) {
+		if (!*json) {
+			out->outcome = DP_UPSTREAM_BAD_RESPONSE;
+			out->code = "not_json";
+			snprintf(r->msg, sizeof(r->msg), "%s answered with invalid json", hp);
+			return;
+		}
+		out->outcome = DP_UPSTREAM_OK;
+		out->code = "ok";
+		r->msg[0] = '\0';
 		return;
 	}
 	if (r->mode != DP_UPSTREAM_BUFFERED && !r->streaming) {
@@ -1012,6 +1030,44 @@ static int check_token(const char *t, const char **err)
 	return 0;
 }
 
+/* Extra headers: "Name: value", a token name, a value of printable ASCII
+ * or tabs (UTF-8 bytes allowed), no CR/LF; Accept only through `accept`. */
+static int check_headers(const struct dp_upstream_opts *o, const char **err)
+{
+	if (o->accept) {
+		for (const char *p = o->accept; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				return *err = "the accept header contains control characters", -EINVAL;
+		if (strlen(o->accept) > 256)
+			return *err = "the accept header is too long", -EINVAL;
+	}
+	size_t n = 0;
+	for (; o->headers && o->headers[n]; n++) {
+		const char *hd = o->headers[n];
+		if (n >= DP_UPSTREAM_MAX_HEADERS)
+			return *err = "too many request headers", -EINVAL;
+		size_t len = strlen(hd);
+		if (len > DP_UPSTREAM_MAX_HEADER)
+			return *err = "a request header is too long", -EINVAL;
+		const char *colon = strchr(hd, ':');
+		if (!colon || colon == hd)
+			return *err = "a request header has no name", -EINVAL;
+		for (const char *p = hd; p < colon; p++) {
+			unsigned char c = (unsigned char)*p;
+			if (!(isalnum(c) || strchr("!#$%&'*+-.^_`|~", c)))
+				return *err = "a request header name is not a token", -EINVAL;
+		}
+		for (const char *p = colon + 1; *p; p++) {
+			unsigned char c = (unsigned char)*p;
+			if ((c < 0x20 && c != '\t') || c == 0x7f)
+				return *err = "a request header value contains control characters", -EINVAL;
+		}
+		if ((size_t)(colon - hd) == 6 && strncasecmp(hd, "accept", 6) == 0)
+			return *err = "set the accept header with `accept`", -EINVAL;
+	}
+	return 0;
+}
+
 static const char *check_method(const struct dp_upstream_opts *o)
 {
 	static const char *const ok[] = { "GET", "POST", "PUT", "PATCH", "DELETE" };
@@ -1043,6 +1099,8 @@ struct dp_upstream_req *dp_upstream_start(struct dp_upstream *u, const struct dp
 	int has_token = o->token && *o->token;
 	if (has_token && check_token(o->token, err) < 0)
 		return NULL;
+	if (check_headers(o, err) < 0)
+		return NULL;
 
 	struct dp_upstream_req *r = xcalloc(1, sizeof(*r));
 	r->url = build_url(o->base_url, o->path, r->hostport, sizeof(r->hostport), err);
@@ -1057,6 +1115,8 @@ struct dp_upstream_req *dp_upstream_start(struct dp_upstream *u, const struct dp
 	r->on_data = o->on_data;
 	r->arg = o->arg;
 	r->allow_non_json = o->allow_non_json;
+	r->sse_or_json = o->sse_or_json;
+	r->plain_http = o->plain_http;
 	r->connect_timeout_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : DP_UPSTREAM_CONNECT_TIMEOUT_MS;
 	if (o->timeout_ms > 0)
 		r->timeout_ms = o->timeout_ms;
@@ -1101,7 +1161,13 @@ struct dp_upstream_req *dp_upstream_start(struct dp_upstream *u, const struct dp
 		curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)r->max_response);
 
 	struct curl_slist *h = NULL;
-	h = curl_slist_append(h, o->mode == DP_UPSTREAM_SSE ? "Accept: text/event-stream" : "Accept: application/json");
+	if (o->accept) {
+		char *a = xasprintf("Accept: %s", o->accept);
+		h = curl_slist_append(h, a);
+		free(a);
+	} else {
+		h = curl_slist_append(h, o->mode == DP_UPSTREAM_SSE ? "Accept: text/event-stream" : "Accept: application/json");
+	}
 	h = curl_slist_append(h, "Expect:"); /* no 100-continue round trip */
 	if (o->body)
 		h = curl_slist_append(h, "Content-Type: application/json");
@@ -1112,6 +1178,8 @@ struct dp_upstream_req *dp_upstream_start(struct dp_upstream *u, const struct dp
 		free(a);
 		r->token_sent = 1;
 	}
+	for (size_t i = 0; o->headers && o->headers[i]; i++)
+		h = curl_slist_append(h, o->headers[i]);
 	if (!h) {
 		dp_error("out of memory");
 		abort();
@@ -1177,6 +1245,17 @@ void dp_upstream_resume(struct dp_upstream_req *r)
 int dp_upstream_paused(const struct dp_upstream_req *r)
 {
 	return r->paused;
+}
+
+int dp_upstream_req_header(const struct dp_upstream_req *r, const char *name, char *out, size_t outlen)
+{
+	struct curl_header *h = NULL;
+	if (outlen)
+		out[0] = '\0';
+	if (!r->easy || curl_easy_header(r->easy, name, 0, CURLH_HEADER, -1, &h) != CURLHE_OK || !h)
+		return -ENOENT;
+	snprintf(out, outlen, "%s", h->value ? h->value : "");
+	return 0;
 }
 
 const char *dp_upstream_req_url(const struct dp_upstream_req *r)

@@ -67,6 +67,8 @@ struct dp_upstream_req;
 #define DP_UPSTREAM_MAX_ERROR_BODY (1u << 20) /* non-stream body of a stream request */
 #define DP_UPSTREAM_MAX_URL 2048
 #define DP_UPSTREAM_MAX_TOKEN 512
+#define DP_UPSTREAM_MAX_HEADERS 32
+#define DP_UPSTREAM_MAX_HEADER 8192   /* one "Name: value" line */
 
 enum dp_upstream_outcome {
 	DP_UPSTREAM_OK = 0,       /* 2xx and a well-formed body / a stream that ended */
@@ -139,6 +141,15 @@ struct dp_upstream_opts {
 	size_t max_event;        /* SSE: one event's bound, 0 = DP_SSE_PARSE_MAX_EVENT_DEFAULT */
 	enum dp_upstream_mode mode;
 	int allow_non_json;      /* BUFFERED: a 2xx body that is not JSON is ok (json NULL) */
+	/* Generic-HTTP extensions (the MCP client, lib/mcp.c): */
+	const char *const *headers; /* extra request headers "Name: value", NULL-terminated,
+				     * at most DP_UPSTREAM_MAX_HEADERS; copied, wiped on free,
+				     * never logged; no CR/LF/NUL, names are tokens */
+	const char *accept;      /* Accept header instead of the mode's default */
+	int sse_or_json;         /* SSE mode: a 2xx application/json answer is buffered
+				  * and delivered as `json` with outcome ok (no events) */
+	int plain_http;          /* do not read LM Studio error envelopes: a 2xx JSON with
+				  * "error" is ok, 401 is UNAUTHORIZED with a neutral message */
 	dp_upstream_done_fn on_done;   /* required */
 	dp_upstream_event_fn on_event; /* SSE */
 	dp_upstream_data_fn on_data;   /* RAW */
@@ -168,6 +179,10 @@ void dp_upstream_pause(struct dp_upstream_req *r);
 /* Deliver what was kept and read again (from a deferred event). */
 void dp_upstream_resume(struct dp_upstream_req *r);
 int dp_upstream_paused(const struct dp_upstream_req *r);
+/* A response header's value (first occurrence, case-insensitive name),
+ * copied into out (NUL-terminated, truncated to outlen). 0, -ENOENT when
+ * absent or no response yet. Valid from on_event / on_data / on_done. */
+int dp_upstream_req_header(const struct dp_upstream_req *r, const char *name, char *out, size_t outlen);
 /* The request URL (no credentials: they are refused). */
 const char *dp_upstream_req_url(const struct dp_upstream_req *r);
 /* Start -> first response body byte in ms, -1 before it (a stream's TTFB,

@@ -363,6 +363,61 @@ static void test_stream_lines_long_line_skipped(void **state)
 	reset(r);
 }
 
+/* stdin_open: a conversation with `cat` — each written line comes back
+ * before the next is written, then closing stdin ends the child. */
+struct chat_state {
+	struct run *r;
+	struct dp_job *job;
+	int got;
+};
+
+static void chat_line(struct dp_job *job, const char *line, size_t len, void *arg)
+{
+	struct chat_state *c = arg;
+	on_line(job, line, len, c->r);
+	c->got++;
+	if (c->got == 1)
+		assert_int_equal(dp_job_write(job, "second\n", 7), 0);
+	else if (c->got == 2)
+		dp_job_close_stdin(job);
+	/* after close: writing fails */
+	if (c->got == 2)
+		assert_int_equal(dp_job_write(job, "x", 1), -EPIPE);
+}
+
+static void test_stdin_open_conversation(void **state)
+{
+	struct run *r = *state;
+	struct chat_state c = {.r = r};
+	const char *argv[] = {"/bin/cat", NULL};
+	struct dp_job_spec spec = {.argv = argv, .stdin_open = 1, .on_line = chat_line, .on_done = on_done,
+				   .arg = &c};
+	/* on_done gets `arg` too: make the run its own arg via a shim below */
+	spec.on_done = NULL;
+	struct dp_job *job = NULL;
+	assert_int_equal(dp_job_start(r->t, &spec, &job), 0);
+	c.job = job;
+	assert_int_equal(dp_job_write(job, "first\n", 6), 0);
+	/* nothing else pending: the child waits on its stdin */
+	struct event *wd = evtimer_new(r->base, watchdog, r->base);
+	struct timeval tv = {10, 0};
+	evtimer_add(wd, &tv);
+	while (dp_jobs_count(r->t) > 0)
+		event_base_loop(r->base, EVLOOP_ONCE);
+	event_free(wd);
+	assert_int_equal(c.got, 2);
+	assert_string_equal(r->lines[0], "first");
+	assert_string_equal(r->lines[1], "second");
+	/* a job without stdin_open refuses writes */
+	const char *argv2[] = {"/bin/echo", "x", NULL};
+	struct dp_job_spec s2 = {0};
+	struct dp_job *j2 = NULL;
+	assert_int_equal(start(r, argv2, &s2, &j2), 0);
+	assert_int_equal(dp_job_write(j2, "x", 1), -EINVAL);
+	loop(r, 10);
+	reset(r);
+}
+
 static void test_stream_stop(void **state)
 {
 	struct run *r = *state;
@@ -497,6 +552,7 @@ int main(void)
 		cmocka_unit_test(test_stdin_bytes),
 		cmocka_unit_test(test_env_additions),
 		cmocka_unit_test(test_stream_lines_long_line_skipped),
+		cmocka_unit_test(test_stdin_open_conversation),
 		cmocka_unit_test(test_stream_stop),
 		cmocka_unit_test(test_stream_cancel_no_callbacks),
 		cmocka_unit_test(test_many_concurrent),
