@@ -78,6 +78,20 @@ describe('web UI', { timeout: 300000 }, () => {
     await shot(page, 'login-error');
   });
 
+  test('repeated failures are throttled: the server says when to retry', async () => {
+    await page.goto(cp.url + '/login');
+    await page.getByLabel('Username', { exact: true }).fill('throttle-me');
+    await page.getByLabel('Password', { exact: true }).fill('wrong-password-0');
+    let text = '';
+    for (let i = 0; i < 8 && !/too many/i.test(text); i++) {
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('button', { name: 'Sign in' }).waitFor(); // not busy any more
+      text = await page.getByRole('alert').innerText();
+    }
+    assert.match(text, /too many failed sign-in attempts.*\d+ s/i);
+    await shot(page, 'login-throttled');
+  });
+
   test('show/hide toggles the password field', async () => {
     const pw = page.getByLabel('Password', { exact: true });
     assert.equal(await pw.getAttribute('type'), 'password');
@@ -195,9 +209,10 @@ describe('web UI', { timeout: 300000 }, () => {
     await dlg.getByRole('button', { name: 'Add user' }).click();
     const taken = await dlg.getByRole('alert').innerText();
     assert.match(taken, /alice|taken|exists/i);
-    // Escape closes the dialog
+    // Escape closes the dialog and focus returns to the button that opened it
     await page.keyboard.press('Escape');
     await dlg.waitFor({ state: 'detached' });
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent?.trim()), 'Add user');
 
     // change alice's role to viewer
     await page.getByRole('button', { name: 'Change role of alice' }).click();
@@ -283,7 +298,7 @@ describe('web UI', { timeout: 300000 }, () => {
     await page.waitForURL((u) => u.pathname === '/settings/tokens');
     await page.getByText('You have no API tokens.').waitFor();
     await page.getByLabel('Name', { exact: true }).fill('e2e script');
-    await page.getByRole('button', { name: 'Create token' }).click();
+    await page.getByLabel('Name', { exact: true }).press('Enter'); // Enter submits
     const dlg = page.getByRole('dialog', { name: /Token .e2e script. created/ });
     await dlg.getByText('it is shown only this once').waitFor();
     const secret = await dlg.getByLabel('Secret', { exact: true }).inputValue();
@@ -430,6 +445,8 @@ describe('web UI', { timeout: 300000 }, () => {
   test('a session that ends under the app leads to the login page', async () => {
     await page.goto(cp.url + '/fleet');
     await page.getByRole('heading', { level: 1, name: 'The Fleet' }).waitFor();
+    // the event stream is connected (it has delivered its snapshot) before the cookie goes
+    await page.getByTestId('target-strip').getByText('No targets configured').waitFor();
     await ctx.clearCookies();
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Settings' }).click();
     await page.waitForURL((u) => u.pathname === '/login');

@@ -21,3 +21,12 @@ export function Alert({ kind, title, children, id }: {
     </div>
   );
 }
+
+/**
+ * A slot for an error message that is always in the DOM (hidden while
+ * empty), so showing the message inserts nothing before the controls that
+ * follow it: moving a focused button in the DOM would drop keyboard focus.
+ */
+export function ErrorSlot({ error, id, class: cls = '' }: { error: string; id?: string; class?: string }) {
+  return <div class={`empty:hidden ${cls}`}>{error ? <Alert kind="error" id={id}>{error}</Alert> : null}</div>;
+}

@@ -1,10 +1,10 @@
 // Dialog.tsx - modal dialogs on the native <dialog> element: the browser
 // traps focus, Escape cancels, and focus goes back to the opener on close.
 import type { ComponentChildren } from 'preact';
-import { useEffect, useRef } from 'preact/hooks';
+import { useLayoutEffect, useRef } from 'preact/hooks';
 import { btn } from './ui';
 import { Spinner } from './Spinner';
-import { Alert } from './Alert';
+import { ErrorSlot } from './Alert';
 
 let nextId = 0;
 
@@ -17,10 +17,13 @@ export function Dialog({ title, onClose, children, describedBy, wide }: {
 }) {
   const ref = useRef<HTMLDialogElement>(null);
   const idRef = useRef(`dlg-${++nextId}`);
-  useEffect(() => {
+  // the opener is what had focus when the dialog was first rendered (not
+  // when an effect runs later: by then focus may already be inside)
+  const openerRef = useRef(document.activeElement as HTMLElement | null);
+  useLayoutEffect(() => {
     const d = ref.current;
     if (!d) return;
-    const opener = document.activeElement as HTMLElement | null;
+    const opener = openerRef.current;
     if (!d.open) d.showModal();
     const first = d.querySelector<HTMLElement>('[data-autofocus], input, select, textarea, button');
     first?.focus();
@@ -57,10 +60,10 @@ export function ConfirmDialog({ title, message, confirmLabel, busy, error, onCon
     <Dialog title={title} onClose={onClose} describedBy={descId}>
       <form method="dialog" onSubmit={(e) => { e.preventDefault(); if (!busy) onConfirm(); }}>
         <div id={descId} class="text-sm text-slate-300">{message}</div>
-        {error ? <div class="mt-4"><Alert kind="error">{error}</Alert></div> : null}
+        <ErrorSlot error={error} class="mt-4" />
         <div class="mt-5 flex flex-wrap justify-end gap-2">
           <button type="button" class={btn.secondary} onClick={onClose} data-autofocus>Cancel</button>
-          <button type="submit" class={btn.danger} disabled={busy}>
+          <button type="submit" class={btn.danger} aria-disabled={busy ? 'true' : undefined}>
             {busy ? <Spinner /> : null}{confirmLabel}
           </button>
         </div>

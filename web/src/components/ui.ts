@@ -1,7 +1,7 @@
 // ui.ts - shared class strings so every control looks and focuses the same.
 
 const base = 'inline-flex items-center justify-center gap-2 rounded-md px-3 py-2 text-sm font-medium ' +
-  'disabled:cursor-not-allowed disabled:opacity-60 transition-colors';
+  'disabled:cursor-not-allowed disabled:opacity-60 aria-disabled:cursor-wait aria-disabled:opacity-80 transition-colors';
 
 export const btn = {
   primary: `${base} bg-indigo-600 text-white hover:bg-indigo-700`,

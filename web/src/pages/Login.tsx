@@ -71,8 +71,10 @@ export function LoginPage() {
         <form onSubmit={submit} class="space-y-4 rounded-xl border border-slate-700 bg-slate-900 p-5 shadow-xl"
           aria-labelledby="login-title" noValidate>
           <h2 id="login-title" class="text-lg font-semibold text-white">Sign in</h2>
-          {sessionNotice.value && !error ? <Alert kind="info">{sessionNotice.value}</Alert> : null}
-          {error ? <Alert kind="error" id="login-error">{error}</Alert> : null}
+          <div class="empty:hidden">
+            {error ? <Alert kind="error" id="login-error">{error}</Alert>
+              : sessionNotice.value ? <Alert kind="info">{sessionNotice.value}</Alert> : null}
+          </div>
           <div>
             <label for="login-username" class={label}>Username</label>
             <input ref={userRef} id="login-username" name="username" class={`${input} mt-1`} value={username}
@@ -94,7 +96,7 @@ export function LoginPage() {
               class="h-4 w-4 rounded border-slate-500 bg-slate-950 accent-indigo-500" />
             <label for="login-remember" class="text-sm text-slate-300">Remember my username on this device</label>
           </div>
-          <button type="submit" class={`${btn.primary} w-full`} disabled={busy}>
+          <button type="submit" class={`${btn.primary} w-full`} aria-disabled={busy ? 'true' : undefined}>
             {busy ? <><Spinner /> Signing in…</> : 'Sign in'}
           </button>
           <p class="text-xs text-slate-400">

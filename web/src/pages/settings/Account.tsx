@@ -2,7 +2,7 @@
 // password (the old one is required; other sessions are signed out).
 import { useState } from 'preact/hooks';
 import { authApi, PASSWORD_MIN } from '../../api';
-import { Alert } from '../../components/Alert';
+import { Alert, ErrorSlot } from '../../components/Alert';
 import { PasswordInput } from '../../components/PasswordInput';
 import { Spinner } from '../../components/Spinner';
 import { btn, hint, label, microLabel, panel } from '../../components/ui';
@@ -56,7 +56,7 @@ export function AccountTab() {
       </div>
       <form onSubmit={submit} noValidate class={`${panel} space-y-4 p-5`} aria-labelledby="password-heading">
         <h2 id="password-heading" class="text-lg font-semibold text-white">Change password</h2>
-        {error ? <Alert kind="error">{error}</Alert> : null}
+        <ErrorSlot error={error} />
         <div aria-live="polite">{flash ? <Alert kind="success">{flash}</Alert> : null}</div>
         <div>
           <label for="old-password" class={label}>Current password</label>
@@ -79,7 +79,7 @@ export function AccountTab() {
               required />
           </div>
         </div>
-        <button type="submit" class={btn.primary} disabled={busy}>{busy ? <Spinner /> : null}Change password</button>
+        <button type="submit" class={btn.primary} aria-disabled={busy ? 'true' : undefined}>{busy ? <Spinner /> : null}Change password</button>
       </form>
     </section>
   );

@@ -72,7 +72,7 @@ export function AuditTab() {
           <button type="button" class={btn.secondary} onClick={reset}>Clear</button>
         </div>
       </form>
-      {page.loading ? <ProgressBar label="Loading audit entries" /> : <div class="h-1" />}
+      <div class="h-1">{page.loading ? <ProgressBar label="Loading audit entries" /> : null}</div>
       {page.error ? (
         <Alert kind="error" title="Could not load the audit log">
           {page.error}{' '}<button type="button" class="underline" onClick={page.reload}>Retry</button>

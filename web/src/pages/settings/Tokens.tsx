@@ -3,7 +3,7 @@
 // shows only the prefix, created, last used and expiry; revoke asks first.
 import { useRef, useState } from 'preact/hooks';
 import { tokensApi, type ApiToken, type CreatedToken } from '../../api';
-import { Alert } from '../../components/Alert';
+import { Alert, ErrorSlot } from '../../components/Alert';
 import { ConfirmDialog, Dialog } from '../../components/Dialog';
 import { ProgressBar, Spinner } from '../../components/Spinner';
 import { btn, hint, input, label, panel } from '../../components/ui';
@@ -56,7 +56,7 @@ export function TokensTab() {
       </div>
       <form onSubmit={create} noValidate class={`${panel} p-4`} aria-labelledby="create-token-heading">
         <h3 id="create-token-heading" class="mb-3 text-sm font-semibold text-white">Create a token</h3>
-        {error ? <div class="mb-3"><Alert kind="error">{error}</Alert></div> : null}
+        <ErrorSlot error={error} class="mb-3" />
         <div class="flex flex-col gap-3 sm:flex-row sm:items-end">
           <div class="flex-1">
             <label for="token-name" class={label}>Name</label>
@@ -71,7 +71,7 @@ export function TokensTab() {
               {EXPIRY.map((x) => <option key={x.value} value={x.value}>{x.label}</option>)}
             </select>
           </div>
-          <button type="submit" class={btn.primary} disabled={busy}>{busy ? <Spinner /> : null}Create token</button>
+          <button type="submit" class={btn.primary} aria-disabled={busy ? 'true' : undefined}>{busy ? <Spinner /> : null}Create token</button>
         </div>
       </form>
       <div aria-live="polite">{flash ? <Alert kind="success">{flash}</Alert> : null}</div>

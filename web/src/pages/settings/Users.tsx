@@ -3,7 +3,7 @@
 // taken name) come back as errors and are shown as the server wrote them.
 import { useState } from 'preact/hooks';
 import { PASSWORD_MIN, ROLES, USERNAME_RE, usersApi, type Role, type User } from '../../api';
-import { Alert } from '../../components/Alert';
+import { Alert, ErrorSlot } from '../../components/Alert';
 import { ConfirmDialog, Dialog } from '../../components/Dialog';
 import { PasswordInput } from '../../components/PasswordInput';
 import { ProgressBar, Spinner } from '../../components/Spinner';
@@ -113,7 +113,7 @@ function DialogButtons({ busy, submitLabel, onClose }: { busy: boolean; submitLa
   return (
     <div class="mt-5 flex flex-wrap justify-end gap-2">
       <button type="button" class={btn.secondary} onClick={onClose}>Cancel</button>
-      <button type="submit" class={btn.primary} disabled={busy}>{busy ? <Spinner /> : null}{submitLabel}</button>
+      <button type="submit" class={btn.primary} aria-disabled={busy ? 'true' : undefined}>{busy ? <Spinner /> : null}{submitLabel}</button>
     </div>
   );
 }
@@ -141,7 +141,7 @@ function AddUserDialog({ onClose, onDone }: { onClose: () => void; onDone: (msg:
   return (
     <Dialog title="Add user" onClose={onClose}>
       <form onSubmit={submit} noValidate class="space-y-4">
-        {error ? <Alert kind="error">{error}</Alert> : null}
+        <ErrorSlot error={error} />
         <div>
           <label for="new-username" class={label}>Username</label>
           <input id="new-username" class={`${input} mt-1`} value={username} maxLength={64} autocomplete="off"
@@ -186,7 +186,7 @@ function RoleDialog({ user, onClose, onDone }: { user: User; onClose: () => void
   return (
     <Dialog title={`Change role of ${user.username}`} onClose={onClose}>
       <form onSubmit={submit} class="space-y-4">
-        {error ? <Alert kind="error">{error}</Alert> : null}
+        <ErrorSlot error={error} />
         <div>
           <label for="edit-role" class={label}>Role</label>
           <RoleSelect id="edit-role" value={role} onChange={setRole} />
@@ -218,7 +218,7 @@ function ResetPasswordDialog({ user, onClose, onDone }: {
   return (
     <Dialog title={`Reset password of ${user.username}`} onClose={onClose}>
       <form onSubmit={submit} noValidate class="space-y-4">
-        {error ? <Alert kind="error">{error}</Alert> : null}
+        <ErrorSlot error={error} />
         <p class="text-sm text-slate-300">This signs {user.username} out everywhere.</p>
         <div>
           <label for="reset-password" class={label}>New password</label>
