@@ -470,7 +470,8 @@ static void load_complete(struct fop *o)
 	id = idbuf[0] ? idbuf : NULL;
 	dp_forge_note_loaded(srv->forge, o->target_id, id, o->l.model, dp_forge_path_name(o->path), o->username,
 			     dp_health_now_ms());
-	if (srv->health) {
+	if (srv->health && !o->cancelled) {
+		/* the hub re-polls and publishes the `models` event */
 		dp_health_cache_drop(srv->health, o->target_id, DP_HEALTH_CACHE_MODELS);
 		dp_health_poke(srv->health, o->target_id);
 	}
@@ -504,6 +505,8 @@ static void after_done(struct dp_upstream_req *r, const struct dp_upstream_resul
 {
 	struct fop *o = arg;
 	(void)r;
+	if (res->outcome == DP_UPSTREAM_CANCELLED)
+		o->cancelled = 1; /* shutting down: start nothing new */
 	if (res->outcome == DP_UPSTREAM_OK && json_is_object(res->json))
 		o->after = json_incref(res->json);
 	/* the load happened either way; a failed re-list only loses the
