@@ -23,7 +23,7 @@
 #include "log.h"
 #include "xmalloc.h"
 
-enum kind { K_ADDR, K_PORT, K_PATH, K_URL, K_SECRET, K_BOOL, K_LEVEL, K_MS, K_SIZE };
+enum kind { K_ADDR, K_PORT, K_PATH, K_URL, K_SECRET, K_BOOL, K_LEVEL, K_MS, K_SIZE, K_INT };
 
 struct opt {
 	const char *key;  /* environment variable and file key */
@@ -31,7 +31,7 @@ struct opt {
 	const char *alias;/* second flag spelling or NULL */
 	enum kind kind;
 	size_t off;
-	long long min, max; /* K_MS / K_SIZE bounds */
+	long long min, max; /* K_MS / K_SIZE / K_INT bounds */
 	const char *meta;
 	const char *help;
 	const char *def;  /* shown in --help */
@@ -74,6 +74,19 @@ static const struct opt opts[] = {
 	  "BYTES", "largest accepted request body (larger gets 413)", "1048576" },
 	{ "DP_HEALTH_INTERVAL_MS", "--health-interval-ms", NULL, K_MS, OFF(health_interval_ms), 100, 3600000,
 	  "MS", "poll each LM Studio target this often (one poll per target, backoff while down)", "5000" },
+	/* GPU telemetry (docs/api-telemetry.md) */
+	{ "DP_TELEMETRY_INTERVAL_MS", "--telemetry-interval-ms", NULL, K_MS, OFF(telemetry_interval_ms), 250, 60000,
+	  "MS", "sample GPU telemetry this often (NVML/amdgpu off the loop, simulator over HTTP)", "2000" },
+	{ "DP_NVML_LIBRARY", "--nvml-library", NULL, K_PATH, OFF(nvml_library), 0, 0, "PATH",
+	  "NVML library to dlopen; \"off\" disables NVIDIA telemetry", "libnvidia-ml.so.1" },
+	{ "DP_SYSFS_ROOT", "--sysfs-root", NULL, K_PATH, OFF(sysfs_root), 0, 0, "DIR",
+	  "sysfs root for amdgpu telemetry", "/sys" },
+	{ "DP_PROCFS_ROOT", "--procfs-root", NULL, K_PATH, OFF(procfs_root), 0, 0, "DIR",
+	  "procfs root for per-process VRAM attribution", "/proc" },
+	{ "DP_ALERT_VRAM_PERCENT", "--alert-vram-percent", NULL, K_INT, OFF(alert_vram_percent), 1, 100, "PERCENT",
+	  "alert when a GPU's VRAM use reaches this share of its total", "90" },
+	{ "DP_ALERT_TEMP_C", "--alert-temp-c", NULL, K_INT, OFF(alert_temp_c), 1, 150, "CELSIUS",
+	  "alert when a GPU's temperature reaches this", "85" },
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -93,6 +106,12 @@ void dp_config_init(struct dp_config *c)
 	c->shutdown_grace_ms = 5000;
 	c->max_body_bytes = 1 << 20;
 	c->health_interval_ms = 5000;
+	c->telemetry_interval_ms = 2000;
+	c->nvml_library = xstrdup("libnvidia-ml.so.1");
+	c->sysfs_root = xstrdup("/sys");
+	c->procfs_root = xstrdup("/proc");
+	c->alert_vram_percent = 90;
+	c->alert_temp_c = 85;
 }
 
 void dp_config_release(struct dp_config *c)
@@ -104,6 +123,9 @@ void dp_config_release(struct dp_config *c)
 	free(c->daemon_api_key);
 	free(c->lms_bin);
 	free(c->config_file);
+	free(c->nvml_library);
+	free(c->sysfs_root);
+	free(c->procfs_root);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -257,6 +279,12 @@ static int apply(struct dp_config *c, const struct opt *o, const char *v, const 
 			return fail(err, "invalid %s '%s' (%s): expected bytes %lld..%lld", o->key, shown, src, o->min,
 				    o->max);
 		*(size_t *)(base + o->off) = (size_t)n;
+		break;
+	case K_INT:
+		if (parse_ll(v, o->min, o->max, &n) < 0)
+			return fail(err, "invalid %s '%s' (%s): expected an integer %lld..%lld", o->key, shown, src,
+				    o->min, o->max);
+		*(int *)(base + o->off) = (int)n;
 		break;
 	}
 	if (why)

@@ -38,6 +38,12 @@ struct dp_config {
 	int shutdown_grace_ms;  /* DP_SHUTDOWN_GRACE_MS, --shutdown-grace-ms; default 5000 */
 	size_t max_body_bytes;  /* DP_MAX_BODY_BYTES, --max-body-bytes; default 1 MiB */
 	int health_interval_ms; /* DP_HEALTH_INTERVAL_MS, --health-interval-ms; default 5000 */
+	int telemetry_interval_ms; /* DP_TELEMETRY_INTERVAL_MS, --telemetry-interval-ms; default 2000 */
+	char *nvml_library;     /* DP_NVML_LIBRARY, --nvml-library; default libnvidia-ml.so.1, "off" */
+	char *sysfs_root;       /* DP_SYSFS_ROOT, --sysfs-root; default /sys */
+	char *procfs_root;      /* DP_PROCFS_ROOT, --procfs-root; default /proc */
+	int alert_vram_percent; /* DP_ALERT_VRAM_PERCENT, --alert-vram-percent; default 90 */
+	int alert_temp_c;       /* DP_ALERT_TEMP_C, --alert-temp-c; default 85 */
 	char *config_file;      /* --config FILE (flag only) */
 };
 
