@@ -36,6 +36,7 @@ struct dp_metrics {
 	const struct dp_route_table *t;
 	size_t n; /* table routes + 1 (unmatched) */
 	struct slot *slots;
+	struct { dp_metrics_extra_fn fn; void *arg; } extra[DP_METRICS_MAX_EXTRA];
 };
 
 struct dp_metrics *dp_metrics_new(const struct dp_route_table *t)
@@ -53,6 +54,24 @@ void dp_metrics_free(struct dp_metrics *m)
 		return;
 	free(m->slots);
 	free(m);
+}
+
+int dp_metrics_add_extra(struct dp_metrics *m, dp_metrics_extra_fn fn, void *arg)
+{
+	for (size_t i = 0; i < DP_METRICS_MAX_EXTRA; i++)
+		if (!m->extra[i].fn) {
+			m->extra[i].fn = fn;
+			m->extra[i].arg = arg;
+			return 0;
+		}
+	return -ENOSPC;
+}
+
+void dp_metrics_remove_extra(struct dp_metrics *m, void *arg)
+{
+	for (size_t i = 0; m && i < DP_METRICS_MAX_EXTRA; i++)
+		if (m->extra[i].fn && m->extra[i].arg == arg)
+			m->extra[i].fn = NULL;
 }
 
 static size_t status_slot(int status)
@@ -171,5 +190,8 @@ int dp_metrics_render(const struct dp_metrics *m, const struct dp_server *s, str
 		if (dp_buf_addf(out, "} %llu\n", (unsigned long long)sl->count) < 0)
 			return -ENOSPC;
 	}
+	for (size_t i = 0; i < DP_METRICS_MAX_EXTRA; i++)
+		if (m->extra[i].fn && m->extra[i].fn(m->extra[i].arg, out) < 0)
+			return -ENOSPC;
 	return out->len ? 0 : -ENOSPC;
 }

@@ -28,6 +28,13 @@ struct dp_metrics *dp_metrics_new(const struct dp_route_table *t);
 void dp_metrics_free(struct dp_metrics *m);
 /* Count a finished request; route_idx -1 when it matched no route. */
 void dp_metrics_observe(struct dp_metrics *m, int route_idx, int status, uint64_t dur_us);
+/* Another module's series (e.g. telemetry.c's GPU gauges), appended to
+ * every render: fn returns 0 or -ENOSPC. At most DP_METRICS_MAX_EXTRA;
+ * -ENOSPC when full. Remove by `arg` before `arg` goes away. */
+typedef int (*dp_metrics_extra_fn)(void *arg, struct dp_buf *out);
+#define DP_METRICS_MAX_EXTRA 4
+int dp_metrics_add_extra(struct dp_metrics *m, dp_metrics_extra_fn fn, void *arg);
+void dp_metrics_remove_extra(struct dp_metrics *m, void *arg);
 /* Append the exposition text to `out`. 0 or -ENOSPC. */
 int dp_metrics_render(const struct dp_metrics *m, const struct dp_server *s, struct dp_buf *out);
 
