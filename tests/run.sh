@@ -2,6 +2,7 @@
 # Run every test suite and end with one line: "N passed, N failed".
 #   unit         cmocka binaries in build/tests (control plane and simulator)
 #   integration  node --test tests/integration against build/ binaries
+#   web          vitest unit tests of the web UI's pure logic (web/src/**/*.test.ts)
 #   e2e          Playwright (playwright-core) driving /usr/bin/chromium
 #   asan         unit + integration again against the ASan/UBSan build
 #   fuzz         every libFuzzer target for a short time (FUZZ_SMOKE_SECONDS)
@@ -9,7 +10,7 @@
 # anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-SUITES=${SUITES:-"lint unit integration e2e asan fuzz"}
+SUITES=${SUITES:-"lint unit integration web e2e asan fuzz"}
 FUZZ_SMOKE_SECONDS=${FUZZ_SMOKE_SECONDS:-10}
 PASS=0
 FAIL=0
@@ -70,6 +71,19 @@ for s in $SUITES; do
 		note "integration tests (real binaries over loopback)"
 		mapfile -t files < <(find tests/integration -name '*.test.mjs' | sort)
 		DP_BIN_DIR=build run_node integration "${files[@]}" ;;
+	web)
+		note "web unit tests (vitest)"
+		rm -f "$LOG/web-vitest.json"
+		(cd web && npx --no-install vitest run --reporter=default --reporter=json \
+			--outputFile.json=../"$LOG"/web-vitest.json) >"$LOG/web.log" 2>&1
+		rc=$?
+		read -r p f < <(node -e 'try { const r = require(process.argv[1]);
+			console.log(r.numPassedTests, r.numFailedTests + (r.success ? 0 : 1) * (r.numFailedTests ? 0 : 1)); }
+			catch { console.log("0 1"); }' "$PWD/$LOG/web-vitest.json")
+		if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+		if [ "$f" -ne 0 ]; then echo "FAILURES in web (full log: $LOG/web.log):"; tail -n 40 "$LOG/web.log"; fi
+		PASS=$((PASS + p)); FAIL=$((FAIL + f))
+		echo "web: $p passed, $f failed" ;;
 	e2e)
 		note "end-to-end tests (Playwright + Chromium)"
 		mapfile -t files < <(find tests/e2e -name '*.test.mjs' | sort)
