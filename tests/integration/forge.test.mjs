@@ -359,3 +359,65 @@ describe('the forge', { timeout: 300000 }, () => {
     assert.ok(es.some((e) => e.action === 'model.unload'));
   });
 });
+
+describe('the forge with two GPUs, and without the lms bridge', { timeout: 300000 }, () => {
+  let cp; let cpNoLms; let sim; let admin; let admin2; let id; let id2;
+
+  before(async () => {
+    sim = await startProc(bin('llmster-sim'), ['--port', '0', '--speed', '0', '--gpus', 'RTX 3090:24GiB,RTX 3060:12GiB']);
+    cp = await startControlPlane({ args: ['--health-interval-ms', String(INTERVAL)], env: { LMS_BIN: bin('lms') } });
+    cpNoLms = await startControlPlane({ args: ['--health-interval-ms', String(INTERVAL)], env: { LMS_BIN: '/nonexistent/lms' } });
+    admin = new Client(cp.url);
+    await admin.login('admin', cp.admin.password);
+    admin2 = new Client(cpNoLms.url);
+    await admin2.login('admin', cpNoLms.admin.password);
+    id = (await admin.post('/api/targets', { label: 'two-gpus', url: sim.url })).json.target.id;
+    id2 = (await admin2.post('/api/targets', { label: 'no-lms', url: sim.url })).json.target.id;
+  });
+
+  after(async () => {
+    await cp?.cleanup();
+    await cpNoLms?.cleanup();
+    await sim?.stop();
+  });
+
+  it('splits a load over two GPUs by free memory', async () => {
+    const r = await admin.post(`/api/targets/${id}/models/estimate`, { model: 'qwen/qwen3-30b-a3b', context_length: 16384 });
+    assert.equal(r.status, 200, r.text);
+    const e = r.json;
+    assert.deepEqual(e.gpus.map((g) => g.name), ['RTX 3090', 'RTX 3060']);
+    assert.deepEqual(e.gpus.map((g) => g.total_bytes), [24 * GIB, 12 * GIB]);
+    assert.equal(e.gpus[0].load_bytes + e.gpus[1].load_bytes, e.breakdown.gpu_total);
+    // nothing loaded: 2/3 of the shared part on the 24 GiB card, 1/3 on the 12 GiB one
+    const shared = e.breakdown.weights_gpu + e.breakdown.kv_cache_gpu;
+    const per = e.breakdown.overhead / 2;
+    assert.ok(Math.abs(e.gpus[0].load_bytes - per - (shared * 2) / 3) < 1024);
+    assert.equal(e.basis.source, 'Qwen/Qwen3-30B-A3B config.json');
+    assert.equal(e.breakdown.kv_cache, 48 * 4 * 128 * 4 * 16384 * 4);
+  });
+
+  it('without the bridge: no GPU data, fits unknown, LM Studio figure unavailable; CLI-only loads refused', async () => {
+    const r = await admin2.post(`/api/targets/${id2}/models/estimate`, { model: 'qwen/qwen3-8b', context_length: 4096 });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json.gpus, []);
+    assert.equal(r.json.fits, null);
+    assert.match(r.json.reason, /not known/);
+    assert.equal(r.json.confidence, 'low');
+    assert.equal(r.json.lmstudio.available, false);
+    assert.match(r.json.lmstudio.reason, /lms/);
+    const l = await admin2.post(`/api/targets/${id2}/models/load`, { model: 'qwen/qwen3-8b', ttl: 60 });
+    assert.equal(l.status, 503, l.text);
+    assert.equal(l.json.error.code, 'lms_unavailable');
+    // REST needs no bridge: the load goes ahead (fit unknown is not a refusal)
+    const ok = await admin2.post(`/api/targets/${id2}/models/load`, { model: 'meta/llama-3.2-3b', context_length: 2048 });
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(ok.json.path, 'rest');
+    const f = await admin2.get(`/api/targets/${id2}/models/facts`);
+    assert.equal(f.status, 200, f.text);
+    assert.equal(f.json.lms.available, false);
+    const inst = f.json.instances.find((i) => i.instance_id === ok.json.instance_id);
+    assert.equal(inst.loaded_by, 'daemonpulse');
+    assert.equal(inst.ttl_ms, null);
+    assert.equal(inst.ttl_remaining_ms, null);
+  });
+});
