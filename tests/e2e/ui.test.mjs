@@ -16,6 +16,7 @@ import { contrastAudit, horizontalOverflow, launch, shot } from './browser.mjs';
 const T = 30000; // per-step timeout: generous for a loaded 2-core machine
 
 let cp, br, ctx, page;
+const pageErrors = []; // uncaught exceptions and CSP violations in the main page
 const contrast = {}; // page name -> worst ratio, for the summary
 
 async function signIn(p, username, password) {
@@ -41,6 +42,10 @@ describe('web UI', { timeout: 300000 }, () => {
     ctx = await br.newContext();
     page = await ctx.newPage();
     page.setDefaultTimeout(T);
+    page.on('pageerror', (e) => pageErrors.push(String(e)));
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) pageErrors.push(m.text());
+    });
   });
   after(async () => {
     if (Object.keys(contrast).length) console.log('# worst contrast ratio per page:', JSON.stringify(contrast));
@@ -456,6 +461,10 @@ describe('web UI', { timeout: 300000 }, () => {
     await page.getByLabel('Password', { exact: true }).fill(cp.admin.password);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL((u) => u.pathname === '/settings/users');
+  });
+
+  test('no script errors or CSP violations on the way', () => {
+    assert.deepEqual(pageErrors, []);
   });
 
   test('sign out ends the session on the server', async () => {
