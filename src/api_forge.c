@@ -779,6 +779,7 @@ static void forge_start(struct dp_ctx *c, int estimate_only)
 		ref_of(o->key, t->id);
 	}
 	if (!estimate_only && path == DP_FORGE_PATH_LMS && !o->have_lms) {
+		o->c = NULL; /* no abort hook was set; the reply ends the ctx */
 		dp_reply_error(c, 503, "lms_unavailable", "gpu, parallel, ttl and identifier need the lms bridge: %s",
 			       o->lms_why);
 		op_free(o);
