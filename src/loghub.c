@@ -229,7 +229,7 @@ static char *search_text(const char *summary, const json_t *payload, size_t *len
 
 static char *frame(const char *id, const char *event, const json_t *obj, size_t *len)
 {
-	char *txt = json_dumps(obj, JSON_COMPACT);
+	char *txt = json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(10));
 	if (!txt)
 		return NULL;
 	struct dp_buf b;
@@ -285,6 +285,8 @@ static const char *effective_level(const struct lh_sub *s)
 {
 	if (sub_high_only(s) && sub_min_level(s) <= DP_LOGPARSE_INFO)
 		return "live";
+	if (sub_min_level(s) == DP_LOGPARSE_DEBUG)
+		return "all";
 	return dp_logparse_level_name((enum dp_logparse_level)sub_min_level(s));
 }
 
@@ -1000,12 +1002,6 @@ int dp_loghub_subscribe(struct dp_loghub *h, int64_t target_id, const struct dp_
 			sub->q[i] = (char)tolower((unsigned char)f->q[i]);
 		sub->qlen = ql;
 	}
-	sub->next = t->subs;
-	if (t->subs)
-		t->subs->prev = sub;
-	t->subs = sub;
-	t->nsubs++;
-	dp_sse_set_on_close(s, sub_close, sub);
 
 	/* hello */
 	const char *reason = NULL;
@@ -1024,6 +1020,13 @@ int dp_loghub_subscribe(struct dp_loghub *h, int64_t target_id, const struct dp_
 		stream_want(&t->st[i]);
 		json_array_append_new(streams, status_json(&t->st[i]));
 	}
+	/* linked only now: the status changes above went to the others */
+	sub->next = t->subs;
+	if (t->subs)
+		t->subs->prev = sub;
+	t->subs = sub;
+	t->nsubs++;
+	dp_sse_set_on_close(s, sub_close, sub);
 	json_t *hello = json_pack("{s:I, s:s, s:s, s:o, s:s, s:s, s:o, s:b, s:{s:b, s:o}, s:o}", "target_id",
 				  (json_int_t)t->id, "label", t->label, "mode", h->live ? "live" : "dev", "sources",
 				  sources, "level", requested_level(sub->level), "effective_level",
