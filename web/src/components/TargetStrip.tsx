@@ -44,7 +44,7 @@ export function TargetStrip() {
             No targets configured
           </span>
           <span class="text-slate-400">
-            DaemonPulse is not watching any LM Studio daemon yet. Start the server with DAEMON_API_URL to add one.
+            DaemonPulse is not watching any LM Studio daemon yet. Targets come from DAEMON_API_URL at first start or from the /api/targets API.
           </span>
         </>
       ) : (
