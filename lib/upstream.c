@@ -708,7 +708,9 @@ static void classify_transport(struct dp_upstream_req *r, CURLcode res, struct d
 	case CURLE_COULDNT_CONNECT:
 		out->outcome = DP_UPSTREAM_STOPPED;
 		out->code = "stopped";
-		if (oserr == ECONNREFUSED || oserr == 0)
+		if ((oserr == ECONNREFUSED || oserr == 0) && r->plain_http)
+			snprintf(r->msg, sizeof(r->msg), "connection refused by %s: nothing is listening there", hp);
+		else if (oserr == ECONNREFUSED || oserr == 0)
 			snprintf(r->msg, sizeof(r->msg),
 				 "connection refused by %s: nothing is listening there (is the LM Studio server running?)",
 				 hp);
