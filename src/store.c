@@ -129,6 +129,48 @@ static const char *const migrations[] = {
 	"  created_at INTEGER NOT NULL"
 	");"
 	"CREATE INDEX conversation_messages_conv ON conversation_messages(conversation_id, id);",
+
+	/* 5: the MCP toolchain (issue 10, mcp_registry.c): servers per target
+	 * (ephemeral ones with encrypted header values; mcp_json rows stand for
+	 * the host's mcp.json entries and hold their policy), discovered tools,
+	 * and per-tool decisions bound to the server identity and schema hash */
+	"CREATE TABLE mcp_servers ("
+	"  id INTEGER PRIMARY KEY,"
+	"  target_id INTEGER NOT NULL REFERENCES targets(id) ON DELETE CASCADE,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('ephemeral','mcp_json')),"
+	"  label TEXT NOT NULL,"
+	"  url TEXT,"
+	"  headers_enc TEXT,"
+	"  header_names TEXT NOT NULL DEFAULT '[]',"
+	"  spec TEXT,"
+	"  identity TEXT NOT NULL,"
+	"  auto_allow_read_only INTEGER NOT NULL DEFAULT 0,"
+	"  in_mcp_json INTEGER NOT NULL DEFAULT 1,"
+	"  discovery TEXT,"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL,"
+	"  UNIQUE (target_id, kind, label)"
+	");"
+	"CREATE TABLE mcp_tools ("
+	"  server_id INTEGER NOT NULL REFERENCES mcp_servers(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL,"
+	"  tool TEXT NOT NULL,"
+	"  schema_hash TEXT NOT NULL,"
+	"  present INTEGER NOT NULL DEFAULT 1,"
+	"  first_seen_at INTEGER NOT NULL,"
+	"  last_seen_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (server_id, name)"
+	");"
+	"CREATE TABLE mcp_policy ("
+	"  server_id INTEGER NOT NULL REFERENCES mcp_servers(id) ON DELETE CASCADE,"
+	"  tool TEXT NOT NULL,"
+	"  decision TEXT NOT NULL CHECK (decision IN ('allow','deny')),"
+	"  identity TEXT NOT NULL,"
+	"  schema_hash TEXT NOT NULL,"
+	"  decided_by TEXT NOT NULL DEFAULT '',"
+	"  decided_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (server_id, tool)"
+	");",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
