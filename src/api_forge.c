@@ -569,9 +569,21 @@ static void lms_load_done(const struct dp_lms_result *res, void *arg)
 	relist(o);
 }
 
+static void publish_started(struct fop *o)
+{
+	if (!o->srv->events)
+		return;
+	json_t *d = json_pack("{s:I, s:s, s:n, s:s, s:s, s:n, s:s}", "target_id", (json_int_t)o->target_id, "model",
+			      o->l.model, "instance_id", "path", dp_forge_path_name(o->path), "result", "started", "error",
+			      "by", o->username);
+	dp_events_publish(o->srv->events, "load", d);
+	json_decref(d);
+}
+
 static void start_load(struct fop *o, const struct dp_target *t)
 {
 	o->before = dp_forge_instance_ids(o->v1);
+	publish_started(o);
 	if (o->path == DP_FORGE_PATH_REST) {
 		char *body = dp_forge_rest_body(&o->l);
 		const char *err = NULL;
@@ -988,28 +1000,17 @@ static void facts_finish(struct xop *o)
 						if (pid && !strcmp(pid, id))
 							pe = p;
 					}
-					const json_t *mine = dp_forge_loaded_info(o->srv->forge, o->target_id, id);
 					json_t *ttl = pe ? json_object_get(pe, "ttl_ms") : NULL;
 					json_t *lu = pe ? json_object_get(pe, "last_used_ms") : NULL;
-					json_t *rem = json_null();
-					if (json_is_integer(ttl) && json_is_integer(lu)) {
-						json_int_t r = json_integer_value(ttl) - (now - json_integer_value(lu));
-						rem = json_integer(r < 0 ? 0 : r);
-					}
-					json_t *e = json_pack(
-						"{s:s, s:O?, s:s?, s:O?, s:O?, s:O?, s:o, s:O?, s:o, s:o, s:O?}", "instance_id", id,
-						"model", json_object_get(m, "key"), "loaded_by", mine ? "daemonpulse" : NULL, "via",
-						mine ? json_object_get(mine, "via") : NULL, "by",
-						mine ? json_object_get(mine, "by") : NULL, "loaded_at",
-						mine ? json_object_get(mine, "loaded_at") : NULL, "jit",
-						mine ? json_false() : json_null(), "ttl_ms", json_is_integer(ttl) ? ttl : NULL,
-						"ttl_remaining_ms", rem, "last_used_at",
-						json_is_integer(lu) ? dp_health_time_json(json_integer_value(lu)) : json_null(),
-						"status", pe ? json_object_get(pe, "status") : NULL);
-					const char *nulls[] = { "model", "loaded_by", "via", "by", "loaded_at", "ttl_ms", "status" };
-					for (size_t z = 0; z < sizeof(nulls) / sizeof(nulls[0]); z++)
-						if (!json_object_get(e, nulls[z]))
-							json_object_set_new(e, nulls[z], json_null());
+					json_t *e = json_pack("{s:s, s:O?, s:O?, s:o, s:O?}", "instance_id", id, "model",
+							      json_object_get(m, "key"), "ttl_ms",
+							      json_is_integer(ttl) ? ttl : NULL, "last_used_at",
+							      json_is_integer(lu) ? dp_health_time_json(json_integer_value(lu))
+										  : json_null(),
+							      "status", pe ? json_object_get(pe, "status") : NULL);
+					json_t *fx = dp_forge_instance_facts(o->srv->forge, o->target_id, id, ttl, lu, now);
+					json_object_update(e, fx);
+					json_decref(fx);
 					json_array_append_new(arr, e);
 				}
 			}

@@ -648,6 +648,33 @@ const json_t *dp_forge_loaded_info(struct dp_forge *f, int64_t target_id, const 
 	return json_object_get(json_object_get(f->loaded, k), instance_id);
 }
 
+json_t *dp_forge_instance_facts(struct dp_forge *f, int64_t target_id, const char *instance_id,
+				const json_t *ttl_ms, const json_t *last_used_ms, int64_t now_ms)
+{
+	const json_t *mine = dp_forge_loaded_info(f, target_id, instance_id);
+	json_t *rem = json_null();
+	if (json_is_integer(ttl_ms) && json_is_integer(last_used_ms)) {
+		json_int_t r = json_integer_value(ttl_ms) - (now_ms - json_integer_value(last_used_ms));
+		if (r < 0)
+			r = 0;
+		if (r > json_integer_value(ttl_ms))
+			r = json_integer_value(ttl_ms); /* a clock ahead of ours */
+		rem = json_integer(r);
+	}
+	json_t *o = json_object();
+	json_object_set_new(o, "loaded_by", mine ? json_string("daemonpulse") : json_null());
+	json_object_set_new(o, "via", mine && json_object_get(mine, "via") ? json_deep_copy(json_object_get(mine, "via"))
+									  : json_null());
+	json_object_set_new(o, "by", mine && json_object_get(mine, "by") ? json_deep_copy(json_object_get(mine, "by"))
+									: json_null());
+	json_object_set_new(o, "loaded_at",
+			    mine && json_object_get(mine, "loaded_at") ? json_deep_copy(json_object_get(mine, "loaded_at"))
+								       : json_null());
+	json_object_set_new(o, "jit", mine ? json_false() : json_null());
+	json_object_set_new(o, "ttl_remaining_ms", rem);
+	return o;
+}
+
 uint64_t dp_forge_polls(const struct dp_forge *f)
 {
 	return f ? f->polls : 0;

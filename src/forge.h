@@ -133,6 +133,18 @@ void dp_forge_note_loaded(struct dp_forge *f, int64_t target_id, const char *ins
 /* {"via","by","loaded_at"} of an instance we loaded (borrowed), or NULL. */
 const json_t *dp_forge_loaded_info(struct dp_forge *f, int64_t target_id, const char *instance_id);
 
+/*
+ * JIT/TTL facts of one loaded instance (new object): {"loaded_by":
+ * "daemonpulse"|null, "via": "rest"|"lms"|null, "by", "loaded_at", "jit":
+ * false (we loaded it: not a JIT load) | null (unknown: LM Studio does not
+ * say), "ttl_remaining_ms": max(0, ttl_ms - (now - last_used_ms)) | null}.
+ * ttl_ms / last_used_ms are lms ps's values (JSON integers, or NULL/null
+ * when unknown). f may be NULL. For GET .../models/facts and for the models
+ * view (json_object_update into an instance entry).
+ */
+json_t *dp_forge_instance_facts(struct dp_forge *f, int64_t target_id, const char *instance_id,
+				const json_t *ttl_ms, const json_t *last_used_ms, int64_t now_ms);
+
 /* Start tracking a download job (from the daemon's answer to
  * POST /api/v1/models/download) and poll it until it ends; the final state
  * is audited as model.download.done in the name of user_id/username.

@@ -170,6 +170,8 @@ describe('the forge', { timeout: 300000 }, () => {
     assert.equal(ev.data.result, 'ok');
     assert.equal(ev.data.path, 'rest');
     assert.equal(ev.data.by, 'f-operator');
+    const started = sse.events.findIndex((e) => e.event === 'load' && e.data.result === 'started' && e.data.model === 'qwen/qwen3-8b');
+    assert.ok(started >= 0 && started < sse.events.indexOf(ev), 'a started event comes first');
     const found = await waitFor(() => instance(restId), 'the instance in the models view');
     assert.equal(found.inst.config.context_length, 8192);
     assert.equal(found.inst.config.eval_batch_size, 256);

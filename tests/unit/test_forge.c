@@ -20,6 +20,7 @@
 
 #include "forge.h"
 #include "lms.h"
+#include "server.h"
 
 static json_t *J(const char *text)
 {
@@ -442,6 +443,43 @@ static void test_estimate_inputs(void **state)
 	json_decref(rq);
 }
 
+static void test_instance_facts(void **state)
+{
+	(void)state;
+	struct dp_server srv;
+	memset(&srv, 0, sizeof srv);
+	char *err = NULL;
+	assert_int_equal(dp_forge_attach(&srv, &err), 0);
+	assert_non_null(srv.forge);
+	dp_forge_note_loaded(srv.forge, 1, "qwen/qwen3-8b:2", "qwen/qwen3-8b", "rest", "alice", 1786252670000);
+	json_t *ttl = json_integer(600000), *lu = json_integer(1786252670000);
+	/* ours: not JIT; 100 s idle of a 600 s TTL */
+	json_t *f = dp_forge_instance_facts(srv.forge, 1, "qwen/qwen3-8b:2", ttl, lu, 1786252770000);
+	assert_string_equal(json_string_value(json_object_get(f, "loaded_by")), "daemonpulse");
+	assert_string_equal(json_string_value(json_object_get(f, "via")), "rest");
+	assert_string_equal(json_string_value(json_object_get(f, "by")), "alice");
+	assert_true(json_is_false(json_object_get(f, "jit")));
+	assert_int_equal(json_integer_value(json_object_get(f, "ttl_remaining_ms")), 500000);
+	json_decref(f);
+	/* someone else's (or another target's): unknown, never guessed; expired TTL is 0 */
+	f = dp_forge_instance_facts(srv.forge, 2, "qwen/qwen3-8b:2", ttl, lu, 1786253670000);
+	assert_true(json_is_null(json_object_get(f, "loaded_by")));
+	assert_true(json_is_null(json_object_get(f, "jit")));
+	assert_int_equal(json_integer_value(json_object_get(f, "ttl_remaining_ms")), 0);
+	json_decref(f);
+	/* no TTL (lms load without --ttl) or no lms data */
+	f = dp_forge_instance_facts(srv.forge, 1, "x", json_null(), lu, 1786252770000);
+	assert_true(json_is_null(json_object_get(f, "ttl_remaining_ms")));
+	json_decref(f);
+	f = dp_forge_instance_facts(NULL, 1, "x", NULL, NULL, 0);
+	assert_true(json_is_null(json_object_get(f, "jit")));
+	json_decref(f);
+	json_decref(ttl);
+	json_decref(lu);
+	dp_forge_detach(&srv);
+	assert_null(srv.forge);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -450,6 +488,7 @@ int main(void)
 		cmocka_unit_test(test_presets_dev),    cmocka_unit_test(test_presets_live),
 		cmocka_unit_test(test_check_model),    cmocka_unit_test(test_download),
 		cmocka_unit_test(test_jobs_and_lists), cmocka_unit_test(test_estimate_inputs),
+		cmocka_unit_test(test_instance_facts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
