@@ -46,6 +46,7 @@ struct dp_gpu_proc {
 	uint32_t pid;
 	int used_known;   /* 0: the driver does not report this process's size */
 	uint64_t used;    /* bytes */
+	int lmstudio;     /* set by the sampler: LM Studio's daemon or a descendant */
 };
 
 struct dp_gpu {
