@@ -30,6 +30,7 @@
 #include "metrics.h"
 #include "route.h"
 #include "store.h"
+#include "telemetry.h"
 #include "upstream.h"
 #include "workq.h"
 #include "xmalloc.h"
@@ -174,6 +175,10 @@ int dp_server_init(struct dp_server *s, const struct dp_config *cfg, char **err)
 	if (rc < 0)
 		return fail(err, rc, msg ? msg : xstrdup("cannot start the forge"));
 	msg = NULL;
+	rc = dp_telemetry_attach(s, &msg);
+	if (rc < 0)
+		return fail(err, rc, msg ? msg : xstrdup("cannot start GPU telemetry"));
+	msg = NULL;
 	rc = dp_loghub_attach(s, &msg);
 	if (rc < 0)
 		return fail(err, rc, msg ? msg : xstrdup("cannot start the log hub"));
@@ -244,6 +249,7 @@ void dp_server_release(struct dp_server *s)
 	 * then the hub that their callbacks point into goes */
 	dp_upstream_free(s->upstream);
 	dp_lms_free(s->lms);
+	dp_telemetry_detach(s); /* joins the sampler thread; before the events go */
 	dp_forge_detach(s); /* its jobs' timers and polls are done by now */
 	dp_health_detach(s);
 	/* completions of password jobs still use auth and the store */

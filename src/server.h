@@ -35,6 +35,7 @@ struct dp_secret;
 struct dp_events;
 struct dp_health;
 struct dp_forge;
+struct dp_telemetry;
 struct dp_loghub;
 
 struct dp_server {
@@ -52,6 +53,7 @@ struct dp_server {
 	struct dp_events *events;       /* events.h: GET /api/events ring + hub */
 	struct dp_health *health;       /* health.h: targets' poll hub */
 	struct dp_forge *forge;         /* forge.h: download jobs, loads made here */
+	struct dp_telemetry *telemetry; /* telemetry.h: GPU telemetry, alerts */
 	struct dp_loghub *loghub;       /* loghub.h: the Console's lms log streams and fan-out */
 	struct dp_sse_registry sse;     /* every open SSE stream (shutdown closes them) */
 	struct event *sig_int, *sig_term, *drain_timer;
