@@ -18,8 +18,14 @@
 
 #include <cmocka.h>
 
+#include <event2/event.h>
+
 #include "events.h"
 #include "health.h"
+#include "http.h"
+#include "secret.h"
+#include "targets.h"
+#include "upstream.h"
 
 static void test_config(void **state)
 {
@@ -196,12 +202,118 @@ static void test_events_ring(void **state)
 	dp_events_free(e);
 }
 
+/* ---- the hub on a real loop against an in-process fake daemon ---- */
+
+struct fake {
+	int mode; /* 0 models, 1 401, 2 200 + {"error":...} */
+	int requests;
+};
+
+static void fake_handler(struct dp_http_req *req, void *arg)
+{
+	struct fake *f = arg;
+	f->requests++;
+	const char *body = f->mode == 1 ? "{\"error\":{\"type\":\"invalid_request\",\"code\":\"invalid_api_key\",\"message\":\"no\"}}"
+			 : f->mode == 2 ? "{\"error\":\"Unexpected endpoint or method. (GET /api/v1/models)\"}"
+					: "{\"models\":[{\"key\":\"m\",\"size_bytes\":7,\"loaded_instances\":[]}]}";
+	dp_http_reply(req, f->mode == 1 ? 401 : 200, "application/json", body, strlen(body));
+}
+
+static void run_for(struct event_base *base, int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+}
+
+static const char *state_of(struct dp_health *h, int64_t id)
+{
+	static char buf[32];
+	json_t *j = dp_health_json(h, id);
+	snprintf(buf, sizeof(buf), "%s", j ? json_string_value(json_object_get(j, "state")) : "none");
+	json_decref(j);
+	return buf;
+}
+
+static void test_hub_loop(void **state)
+{
+	(void)state;
+	struct event_base *base = event_base_new();
+	struct fake f = { 0, 0 };
+	struct dp_http_config hc;
+	dp_http_config_defaults(&hc);
+	hc.handler = fake_handler;
+	hc.handler_arg = &f;
+	struct dp_http_server *srv = dp_http_server_new(base, &hc);
+	int port = 0;
+	assert_int_equal(dp_http_server_listen(srv, "127.0.0.1", 0, &port), 0);
+	struct dp_upstream *up = dp_upstream_new(base);
+	struct dp_events *ev = dp_events_new(1);
+	unsigned char key[DP_SECRET_KEY_BYTES] = { 7 };
+	struct dp_secret *sec = dp_secret_from_key(key);
+	struct dp_health_config cfg;
+	dp_health_config_defaults(&cfg, 100);
+	struct dp_health *h = dp_health_new(base, up, ev, sec, &cfg);
+
+	struct dp_target t;
+	dp_target_init(&t);
+	t.id = 1;
+	snprintf(t.label, sizeof(t.label), "fake");
+	snprintf(t.url, sizeof(t.url), "http://127.0.0.1:%d", port);
+	dp_health_set_target(h, &t);
+	assert_string_equal(state_of(h, 1), "unknown");
+
+	/* one poll per interval: the first at once, then every 100 ms */
+	run_for(base, 1050);
+	assert_string_equal(state_of(h, 1), "running");
+	assert_true(f.requests >= 8 && f.requests <= 12);
+	assert_int_equal((int)dp_health_polls(h), f.requests);
+	assert_int_equal(dp_events_published(ev), 2); /* health (unknown -> running) + models */
+	uint64_t w;
+	size_t ni;
+	assert_int_equal(dp_health_loaded(h, 1, &w, &ni), 0);
+	assert_int_equal(ni, 0);
+
+	/* 401 -> unauthorized; HTTP-200 error body -> error */
+	f.mode = 1;
+	run_for(base, 300);
+	assert_string_equal(state_of(h, 1), "unauthorized");
+	f.mode = 2;
+	run_for(base, 500); /* backoff: 100, 200 ms */
+	assert_string_equal(state_of(h, 1), "error");
+	f.mode = 0;
+	dp_health_poke(h, 1);
+	run_for(base, 150);
+	assert_string_equal(state_of(h, 1), "running");
+
+	/* the daemon goes away: stopped, and polls back off (100, 100, 200,
+	 * 400, 800 ... instead of one per 100 ms) */
+	dp_http_server_free(srv);
+	uint64_t p0 = dp_health_polls(h);
+	run_for(base, 2000);
+	assert_string_equal(state_of(h, 1), "stopped");
+	uint64_t n = dp_health_polls(h) - p0;
+	assert_true(n >= 3 && n <= 8);
+
+	/* removal with a poll possibly in flight, then teardown in server order */
+	dp_health_remove_target(h, 1);
+	assert_null(dp_health_target(h, 1));
+	assert_string_equal(state_of(h, 1), "none");
+	run_for(base, 50);
+	dp_upstream_free(up);
+	dp_health_free(h);
+	dp_events_free(ev);
+	dp_secret_free(sec);
+	dp_target_release(&t);
+	event_base_free(base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_config),        cmocka_unit_test(test_backoff), cmocka_unit_test(test_classify),
 		cmocka_unit_test(test_state_machine), cmocka_unit_test(test_json),    cmocka_unit_test(test_fingerprint),
-		cmocka_unit_test(test_events_ring),
+		cmocka_unit_test(test_events_ring),   cmocka_unit_test(test_hub_loop),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
