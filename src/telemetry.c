@@ -636,7 +636,9 @@ static void probe_done(struct dp_upstream_req *r, const struct dp_upstream_resul
 				"the target is on another host: live GPU telemetry needs the DaemonPulse agent there "
 				"(not enrolled)");
 	else if (!tt->local)
-		set_unavailable(t, tt, DP_TSRC_NONE, "pending", "the target does not answer yet");
+		set_unavailable(t, tt, DP_TSRC_NONE, "unreachable",
+				"the target does not answer; a remote host's live GPU telemetry needs the DaemonPulse "
+				"agent there (not enrolled)");
 }
 
 static void start_probe(struct dp_telemetry *t, struct ttarget *tt)
