@@ -109,7 +109,7 @@ const warm = async (url, model) => {
 before(async () => {
   sim = await startProc(bin('llmster-sim'), ['--port', '0', '--speed', '1', '--seed', '11']);
   simAuth = await startProc(bin('llmster-sim'), ['--port', '0', '--speed', '0', '--seed', '11', '--api-token', SIM_TOKEN]);
-  cp = await startControlPlane();
+  cp = await startControlPlane({ env: { LMS_BIN: bin('lms') } });
   admin = new Client(cp.url);
   await admin.login(cp.admin.username, cp.admin.password);
   let r = await admin.post('/api/targets', { label: 'sim', url: sim.url });
@@ -344,12 +344,38 @@ test('request validation and slots', T, async () => {
     assert.equal(r.status, 400, JSON.stringify(body));
   }
   assert.equal((await chat(admin, 9999, { model: 'm', messages: [{ role: 'user', content: 'x' }] })).status, 404);
-  const r = await admin.get(`/api/targets/${tid}/slots`);
-  assert.equal(r.status, 200);
+  // slots through the lms stand-in (`lms ps --json` against the simulator)
+  let r = await admin.get(`/api/targets/${tid}/slots`);
+  assert.equal(r.status, 200, r.text);
   assert.equal(r.json.target_id, tid);
-  assert.equal(typeof r.json.available, 'boolean');
-  assert.ok(Array.isArray(r.json.instances));
-  if (!r.json.available) assert.equal(r.json.instances.length, 0);
+  assert.equal(r.json.available, true, JSON.stringify(r.json.error));
+  const q = r.json.instances.find((i) => i.id === 'qwen/qwen3-8b');
+  assert.ok(q, JSON.stringify(r.json.instances));
+  assert.equal(q.parallel, 4);
+  assert.equal(q.queued, 0);
+  assert.equal(q.status, 'idle');
+  // while a stream runs, the slot shows it
+  let busy = null;
+  await chat(admin, tid, { model: 'qwen/qwen3-8b', messages: [{ role: 'user', content: 'busy' }], max_tokens: 4000, save: false }, {
+    onEvent: (name, j, evs) => {
+      if (!busy && name === 'content') {
+        busy = admin.get(`/api/targets/${tid}/slots`).then(async (x) => {
+          await admin.post(`/api/chat/${evs[0][1].request_id}/stop`, {});
+          return x;
+        });
+      }
+    },
+  });
+  const during = (await busy).json.instances.find((i) => i.id === 'qwen/qwen3-8b');
+  assert.equal(during.status, 'generating');
+  assert.ok(during.queued >= 1);
+  // a target whose lms endpoint is unusable: nothing measured, nothing shown
+  const t6 = await admin.post('/api/targets', { label: 'v6', url: 'http://[::1]:9' });
+  r = await admin.get(`/api/targets/${t6.json.target.id}/slots`);
+  assert.equal(r.json.available, false);
+  assert.deepEqual(r.json.instances, []);
+  assert.equal(r.json.error.code, 'no_lms_host');
+  assert.equal((await admin.get('/api/targets/9999/slots')).status, 404);
 });
 
 test('compare: two concurrent streams to two models, both complete', T, async () => {
