@@ -44,6 +44,7 @@ enum lh_state { ST_IDLE, ST_RUNNING, ST_RESTARTING, ST_REFUSED, ST_UNAVAILABLE }
 static const char *const state_names[] = { "idle", "running", "restarting", "refused", "unavailable" };
 
 struct lh_line {
+	int refs;             /* the ring, and the pending fan-out list */
 	uint64_t seq;
 	uint8_t src, level, high;
 	char *frame, *hframe; /* hframe == frame when hiding changes nothing */
@@ -112,6 +113,10 @@ struct lh_target {
 	struct lh_perf *perf;
 	int nperf;
 	int64_t perf_since_ms;
+	struct lh_line **pend; /* ingested, not yet fanned out (flush_ms) */
+	int npend, cappend;
+	struct event *flush_ev;
+	int64_t last_flush_us;
 };
 
 struct dp_loghub {
@@ -130,6 +135,13 @@ struct dp_loghub {
 };
 
 /* ------------------------------------------------------------ helpers */
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static int64_t now_ms(void)
 {
@@ -192,6 +204,7 @@ void dp_loghub_config_defaults(struct dp_loghub_config *c)
 	c->perf_models = 64;
 	c->perf_linger_ms = 300000;
 	c->backlog_bytes = 512u << 10;
+	c->flush_ms = env_int("DP_LOG_FLUSH_MS", 10, 0, 1000);
 }
 
 /* ASCII lower-case copy appended to b. */
@@ -248,7 +261,7 @@ static char *frame(const char *id, const char *event, const json_t *obj, size_t 
 
 static void line_free(struct lh_line *l)
 {
-	if (!l)
+	if (!l || --l->refs > 0)
 		return;
 	if (l->hframe != l->frame)
 		free(l->hframe);
@@ -326,6 +339,8 @@ static int sub_send_line(struct lh_sub *s, const struct lh_line *l)
 
 /* ------------------------------------------------------------ status */
 
+static void flush_pending(struct lh_target *t);
+
 static int stream_wanted(const struct lh_stream *st)
 {
 	return st->nsubs > 0 || st->perf_until_ms > now_ms();
@@ -348,6 +363,7 @@ static void broadcast_status(struct lh_stream *st)
 	struct lh_target *t = st->t;
 	if (!t->subs)
 		return;
+	flush_pending(t);
 	json_t *j = status_json(st);
 	size_t len = 0;
 	char *f = frame(NULL, "status", j, &len);
@@ -388,6 +404,36 @@ static void ring_push(struct lh_stream *st, struct lh_line *l)
 	st->ring[(st->head + st->n) % cap] = l;
 	st->n++;
 	st->bytes += l->bytes;
+}
+
+static void fanout(struct lh_target *t, const struct lh_line *l)
+{
+	for (struct lh_sub *s = t->subs; s; s = s->next)
+		if (sub_match(s, l) && sub_send_line(s, l) == 0)
+			t->h->sent++;
+}
+
+/* Send the pending lines now (also before any other event, so viewers
+ * see events in order). */
+static void flush_pending(struct lh_target *t)
+{
+	if (!t->npend)
+		return;
+	event_del(t->flush_ev);
+	int n = t->npend;
+	t->npend = 0;
+	for (int i = 0; i < n; i++) {
+		fanout(t, t->pend[i]);
+		line_free(t->pend[i]);
+	}
+	t->last_flush_us = mono_us();
+}
+
+static void flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	flush_pending(arg);
 }
 
 /* Build, keep and fan out one line. Takes nothing from ev. */
@@ -442,10 +488,30 @@ static void ingest(struct lh_target *t, struct dp_logparse_event *ev)
 	l->bytes = sizeof(*l) + l->frame_len + l->text_len + (l->hframe != l->frame ? l->hframe_len : 0) +
 		   (l->htext != l->text ? l->htext_len : 0);
 	h->lines++;
+	l->refs = 1;
 	ring_push(st, l);
-	for (struct lh_sub *s = t->subs; s; s = s->next)
-		if (sub_match(s, l) && sub_send_line(s, l) == 0)
-			h->sent++;
+	if (!t->subs)
+		return;
+	/* Coalescing: a line after a quiet spell goes out at once; lines that
+	 * follow within flush_ms wait for one flush, so a busy stream costs
+	 * one write per viewer per flush_ms instead of one per line. */
+	int64_t now = mono_us();
+	int64_t win = (int64_t)h->cfg.flush_ms * 1000;
+	if (win == 0 || (t->npend == 0 && now - t->last_flush_us >= win)) {
+		t->last_flush_us = now;
+		fanout(t, l);
+		return;
+	}
+	if (t->npend == t->cappend) {
+		t->cappend = t->cappend ? t->cappend * 2 : 64;
+		t->pend = xrealloc(t->pend, (size_t)t->cappend * sizeof(*t->pend));
+	}
+	l->refs++;
+	t->pend[t->npend++] = l;
+	if (!event_pending(t->flush_ev, EV_TIMEOUT, NULL)) {
+		int64_t wait = t->last_flush_us + win - now;
+		arm(t->flush_ev, wait > 0 ? (int)((wait + 999) / 1000) : 0);
+	}
 }
 
 /* ------------------------------------------------------------ perf */
@@ -508,6 +574,7 @@ static void perf_record(struct lh_target *t, const struct dp_logparse_event *ev)
 		any |= (s->sources & (1u << DP_LOGPARSE_MODEL)) != 0;
 	if (!any)
 		return;
+	flush_pending(t);
 	json_t *j = json_pack("{s:I, s:s, s:o}", "target_id", (json_int_t)t->id, "model", model, "prediction",
 			      pred_json(x));
 	size_t len = 0;
@@ -748,6 +815,7 @@ static struct lh_target *target_get(struct dp_loghub *h, int64_t id)
 	t->h = h;
 	t->id = id;
 	t->perf_since_ms = now_ms();
+	t->flush_ev = evtimer_new(h->base, flush_cb, t);
 	target_init_streams(t);
 	t->next = h->targets;
 	h->targets = t;
@@ -787,8 +855,14 @@ static void sub_close(struct dp_sse *s, void *arg);
 static void target_free(struct lh_target *t)
 {
 	/* end viewers first: their on_close touches the streams */
+	int npend = t->npend;
+	t->npend = 0;
 	while (t->subs)
 		dp_sse_end(t->subs->sse);
+	for (int i = 0; i < npend; i++)
+		line_free(t->pend[i]);
+	free(t->pend);
+	event_free(t->flush_ev);
 	for (int i = 0; i < NSRC; i++) {
 		struct lh_stream *st = &t->st[i];
 		if (st->child)
@@ -838,9 +912,11 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 		int live = h->live_fn(h->live_arg) ? 1 : 0;
 		if (live != h->live) {
 			h->live = live;
-			for (struct lh_target *t = h->targets; t; t = t->next)
+			for (struct lh_target *t = h->targets; t; t = t->next) {
+				flush_pending(t);
 				for (struct lh_sub *s = t->subs; s; s = s->next)
 					send_mode(s);
+			}
 		}
 	}
 	if (h->exists_fn) {
@@ -988,6 +1064,7 @@ int dp_loghub_subscribe(struct dp_loghub *h, int64_t target_id, const struct dp_
 {
 	struct lh_target *t = target_get(h, target_id);
 	target_set_endpoint(t, ep);
+	flush_pending(t); /* pending lines are in the ring: the backlog has them */
 	struct lh_sub *sub = xcalloc(1, sizeof(*sub));
 	sub->t = t;
 	sub->sse = s;

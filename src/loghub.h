@@ -15,7 +15,10 @@
  * subscriber whose filter (sources, level, Live preset, text) matches. Each
  * line is framed once per variant (payloads shown / hidden) and the same
  * bytes are queued to every matching viewer (sse.h bounded queues: a slow
- * viewer is dropped, never buffered without bound).
+ * viewer is dropped, never buffered without bound). A line after a quiet
+ * spell is sent at once; lines following it within flush_ms are sent
+ * together at the end of that window (one socket write per viewer per
+ * window instead of one per line on a busy stream).
  *
  * Child exits: restarted with exponential backoff (backoff_min_ms doubling
  * to backoff_max_ms, reset after a child ran stable_ms or delivered lines);
@@ -65,10 +68,11 @@ struct dp_loghub_config {
 	int perf_models;       /* models per target: 64 */
 	int perf_linger_ms;    /* a perf request keeps the model stream: 5 min */
 	size_t backlog_bytes;  /* framed backlog sent to a new viewer: 512 KiB */
+	int flush_ms;          /* coalescing window of busy streams: 10 ms (0 = off) */
 };
 /* Defaults, then environment overrides (tests, bench):
  * DP_LOG_LINGER_MS, DP_LOG_BACKOFF_MIN_MS, DP_LOG_BACKOFF_MAX_MS,
- * DP_LOG_QUIET_MS, DP_LOG_RING_LINES. */
+ * DP_LOG_QUIET_MS, DP_LOG_RING_LINES, DP_LOG_FLUSH_MS. */
 void dp_loghub_config_defaults(struct dp_loghub_config *c);
 
 /* 1 when the server is in Live mode. */

@@ -158,16 +158,29 @@ static const char *memmem_ci(const char *h, size_t hl, const char *n)
 	return NULL;
 }
 
+/* Lower-cased copy of the first SCAN_MAX bytes of s (markers and keywords
+ * are looked for there only: they come first in a message). */
+#define SCAN_MAX 4096
+static size_t lower_prefix(const char *s, size_t len, char *out)
+{
+	size_t n = len < SCAN_MAX ? len : SCAN_MAX;
+	for (size_t i = 0; i < n; i++)
+		out[i] = (char)tolower((unsigned char)s[i]);
+	return n;
+}
+
 size_t dp_logparse_body_offset(const char *s, size_t len)
 {
 	static const char *const markers[] = { " with body", "prediction:", "body:", "response:", "request:" };
 	if (!s)
 		return 0;
+	char low[SCAN_MAX];
+	size_t n = lower_prefix(s, len, low);
 	for (size_t m = 0; m < sizeof(markers) / sizeof(markers[0]); m++) {
-		const char *at = memmem_ci(s, len, markers[m]);
+		const char *at = memmem(low, n, markers[m], strlen(markers[m]));
 		if (!at)
 			continue;
-		size_t off = (size_t)(at - s) + strlen(markers[m]);
+		size_t off = (size_t)(at - low) + strlen(markers[m]);
 		size_t j = off;
 		while (j < len && (s[j] == ' ' || s[j] == '\t'))
 			j++;
@@ -188,9 +201,10 @@ int dp_logparse_is_high_message(const char *msg)
 	};
 	if (!msg)
 		return 0;
-	size_t len = strlen(msg);
+	char low[SCAN_MAX];
+	size_t n = lower_prefix(msg, strnlen(msg, SCAN_MAX), low);
 	for (size_t i = 0; i < sizeof(kw) / sizeof(kw[0]); i++)
-		if (memmem_ci(msg, len, kw[i]))
+		if (memmem(low, n, kw[i], strlen(kw[i])))
 			return 1;
 	return 0;
 }
