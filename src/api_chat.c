@@ -39,6 +39,7 @@
 #include <sodium.h>
 
 #include "api.h"
+#include "api_chat.h"
 #include "auth.h"
 #include "chat.h"
 #include "conversations.h"
@@ -84,6 +85,7 @@ struct relay {
 	int failed;                      /* upstream error: error event sent */
 	int finishing;
 	json_t *stats;                   /* the stats event, kept for history */
+	struct dp_chat_hook hook;        /* api_chat.h (toolchain), zero when none */
 };
 
 static struct relay *live;
@@ -107,6 +109,8 @@ static void relay_free(struct relay *x)
 		event_free(x->bp_timer);
 	dp_chat_norm_release(&x->norm);
 	json_decref(x->stats);
+	if (x->hook.on_free)
+		x->hook.on_free(x->hook.arg);
 	free(x);
 }
 
@@ -118,6 +122,8 @@ static void maybe_free(struct relay *x)
 
 static void send_ev(struct relay *x, const char *name, const char *json, size_t len)
 {
+	if (x->hook.on_event)
+		x->hook.on_event(x->hook.arg, name, json, len);
 	if (!x->down)
 		return;
 	if (dp_sse_send(x->down, NULL, name, json, len) < 0 && x->up && !x->stopped) {
@@ -459,7 +465,7 @@ static void v1_input(const struct chatreq *q, struct dp_buf *input, struct dp_bu
 }
 
 /* The exact upstream body (reference §3.6 for v1, §2.2 / §4 otherwise). */
-static char *upstream_body(struct dp_ctx *c, const struct chatreq *q)
+static char *upstream_body(struct dp_ctx *c, const struct chatreq *q, json_t *integrations)
 {
 	json_t *b = c->body, *o = json_object();
 	json_object_set_new(o, "model", json_string(q->model));
@@ -482,6 +488,8 @@ static char *upstream_body(struct dp_ctx *c, const struct chatreq *q)
 		copy_field(o, "reasoning", b, "reasoning");
 		if (q->prev_id)
 			json_object_set_new(o, "previous_response_id", json_string(q->prev_id));
+		if (integrations)
+			json_object_set(o, "integrations", integrations);
 	} else {
 		json_t *msgs = json_array();
 		if (q->system_prompt)
@@ -561,18 +569,30 @@ static int save_user(struct dp_ctx *c, const struct chatreq *q, int64_t target_i
 	return 0;
 }
 
-static void chat(struct dp_ctx *c)
+static void hook_done(const struct dp_chat_hook *h)
+{
+	if (h->on_free)
+		h->on_free(h->arg);
+}
+
+void dp_api_chat_run(struct dp_ctx *c, const struct dp_chat_hook *hook)
 {
 	struct dp_server *srv = c->srv;
 	int64_t tid = dp_ctx_param_id(c, "id");
+	struct dp_chat_hook h = { 0 };
+	if (hook)
+		h = *hook;
 	struct chatreq q;
-	if (parse_body(c, &q) < 0)
+	if (parse_body(c, &q) < 0) {
+		hook_done(&h);
 		return;
+	}
 	struct dp_target t;
 	dp_target_init(&t);
 	if (tid < 0 || !srv->store || dp_targets_get(srv->store, tid, &t) < 0) {
 		dp_target_release(&t);
 		dp_reply_error(c, 404, "not_found", "no such target");
+		hook_done(&h);
 		return;
 	}
 	char *token = NULL;
@@ -580,9 +600,10 @@ static void chat(struct dp_ctx *c)
 		dp_target_release(&t);
 		dp_reply_error(c, 500, "token_unreadable",
 			       "the target's stored API token cannot be decrypted with this secret.key; set it again");
+		hook_done(&h);
 		return;
 	}
-	char *body = upstream_body(c, &q);
+	char *body = upstream_body(c, &q, q.api == DP_CHAT_API_V1 ? h.integrations : NULL);
 	int64_t conv = 0;
 	if (!body || save_user(c, &q, tid, &conv) < 0) {
 		if (!body)
@@ -590,6 +611,7 @@ static void chat(struct dp_ctx *c)
 		free(body);
 		dp_secret_wipe_free(token);
 		dp_target_release(&t);
+		hook_done(&h);
 		return;
 	}
 
@@ -597,6 +619,8 @@ static void chat(struct dp_ctx *c)
 	if (!x)
 		abort();
 	x->srv = srv;
+	x->hook = h;
+	x->hook.integrations = NULL; /* borrowed: used for the body only */
 	x->api = q.api;
 	x->user_id = c->user.id;
 	x->user_role = c->user.role;
@@ -661,6 +685,11 @@ static void chat(struct dp_ctx *c)
 			res.outcome = DP_UPSTREAM_CANCELLED;
 		up_done(NULL, &res, x);
 	}
+}
+
+static void chat(struct dp_ctx *c)
+{
+	dp_api_chat_run(c, NULL);
 }
 
 /* ---------------------------------------------------------------- stop */
