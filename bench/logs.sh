@@ -3,7 +3,9 @@
 # RATE log lines/s (default 5,000) from one `lms log stream` child through
 # the hub to VIEWERS SSE viewers (default 100). Not a test: prints figures.
 #
-#   bench/logs.sh     (RATE=5000 VIEWERS=100 SECS=10 WARM=2 PAD=120 by default)
+#   bench/logs.sh     (RATE=5000 VIEWERS=100 SECS=10 WARM=2 PAD=120 by default;
+#                      DP_LOG_FLUSH_MS=0 turns the hub's coalescing off,
+#                      BENCH_PIN=0 no CPU pinning, PERF=file perf record)
 #
 # The child is bench/fake_lms.c (LMS_BIN), which prints timestamped
 # server.log NDJSON lines at RATE once a "go" file exists; the viewers are
@@ -12,8 +14,9 @@
 # off) is pinned to CPU 0; the fake lms and the viewers to CPU 1, so the
 # server's CPU time is its own. Reported:
 #   - server CPU: (utime+stime) over the measured window / window length
-#   - server memory: VmRSS idle, with the viewers connected, at the end;
-#     VmHWM (peak)
+#   - server memory: VmRSS idle, with the viewers connected, the maximum
+#     sampled every 250 ms in the window, at the end (VmHWM is useless
+#     here: the login's Argon2id hash alone peaks at ~64 MiB)
 #   - lag child -> viewer: p50/p90/p99/max over every line every viewer
 #     received in the window (CLOCK_REALTIME stamped by the child)
 #   - delivery: lines per viewer per second, gaps (lines a viewer missed),
@@ -65,7 +68,6 @@ TOKEN=$(curl -s -b "$T/jar" -H 'content-type: application/json' -H "origin: $BAS
 TID=$(curl -s -H "authorization: Bearer $TOKEN" "$BASE/api/targets" | sed 's/.*"targets":\[{"id":\([0-9]*\).*/\1/')
 
 rss() { awk '/^VmRSS:/ {print $2}' "/proc/$CP/status"; }
-hwm() { awk '/^VmHWM:/ {print $2}' "/proc/$CP/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$CP/stat"; }
 HZ=$(getconf CLK_TCK)
 RSS_IDLE=$(rss)
@@ -81,11 +83,19 @@ touch "$T/go"
 sleep "$WARM"
 C0=$(cpu_ticks)
 T0=$(date +%s.%N)
-if [ -n "${PERF:-}" ]; then perf record -q -g -p "$CP" -o "$PERF" -- sleep "$SECS" 2>/dev/null; else sleep "$SECS"; fi
+RSS_MAX=0
+if [ -n "${PERF:-}" ]; then
+	perf record -q -g -p "$CP" -o "$PERF" -- sleep "$SECS" 2>/dev/null
+else
+	END=$(awk -v t="$T0" -v s="$SECS" 'BEGIN{printf "%.3f", t + s}')
+	while awk -v e="$END" -v n="$(date +%s.%N)" 'BEGIN{exit !(n < e)}'; do
+		r=$(rss); [ "$r" -gt "$RSS_MAX" ] && RSS_MAX=$r
+		sleep 0.25
+	done
+fi
 C1=$(cpu_ticks)
 T1=$(date +%s.%N)
 RSS_END=$(rss)
-HWM=$(hwm)
 wait "$CL" || true
 R=$(grep '^result' "$T/clients.out" || true)
 [ -n "$R" ] || { echo "bench: no result"; cat "$T/clients.out"; exit 1; }
@@ -95,7 +105,7 @@ CPU=$(awk -v a="$C0" -v b="$C1" -v t0="$T0" -v t1="$T1" -v hz="$HZ" 'BEGIN{print
 echo "log hub: $RATE lines/s from one lms child -> $VIEWERS viewers, ${SECS}s measured after ${WARM}s warm-up, ~$((PAD + 150))-byte lines"
 echo "  lms children of the server: $CHILDREN (all viewers watch source=server: 1 expected)"
 echo "  server CPU: ${CPU}% of one core (pinned to CPU 0)"
-echo "  server RSS: idle ${RSS_IDLE} KiB, $VIEWERS viewers connected ${RSS_CONN} KiB, end ${RSS_END} KiB, peak (VmHWM) ${HWM} KiB"
+echo "  server RSS: idle ${RSS_IDLE} KiB, $VIEWERS viewers connected ${RSS_CONN} KiB, max during the window ${RSS_MAX} KiB, end ${RSS_END} KiB"
 echo "  delivered: $(get lines) lines in the window; per viewer min $(get lines_per_viewer_min) max $(get max) (~$(get rate_per_viewer) lines/s each, target $RATE)"
 echo "  missed lines (gaps): $(get gaps); viewers dropped: $(get closed)"
 echo "  lag child -> viewer: p50 $(get lag_p50_ms) ms, p90 $(get lag_p90_ms) ms, p99 $(get lag_p99_ms) ms, max $(get lag_max_ms) ms"

@@ -75,12 +75,14 @@ static void on_line(struct viewer *v, const char *s, size_t n)
 		v->live = 1;
 		return;
 	}
-	if (n < 6 || memcmp(s, "data: ", 6) != 0 || !memmem(s, n, "t_ns=", 5))
+	if (n < 6 || memcmp(s, "data: ", 6) != 0)
 		return;
 	unsigned long long now = now_ns(CLOCK_REALTIME);
 	unsigned long long mono = now_ns(CLOCK_MONOTONIC);
-	unsigned long long seq = field(s, n, "seq=");
-	unsigned long long t = field(s, n, "t_ns=");
+	unsigned long long seq = field(s, n, "bench seq=");
+	unsigned long long t = field(s, n, " t_ns=");
+	if (seq == (unsigned long long)-1 || t == (unsigned long long)-1)
+		return;
 	if (!first_line_ns)
 		first_line_ns = mono;
 	if (v->have_seq && seq > v->last_seq + 1)
@@ -167,13 +169,24 @@ int main(int argc, char **argv)
 				close(v->fd);
 				continue;
 			}
-			for (ssize_t i = 0; i < r; i++) {
-				if (buf[i] == '\n') {
-					on_line(v, v->line, v->len);
-					v->len = 0;
-				} else if (v->len < LINE_MAX_BYTES) {
-					v->line[v->len++] = buf[i];
+			/* whole lines straight from buf; only a partial line is copied */
+			const char *p = buf, *end = buf + r;
+			while (p < end) {
+				const char *nl = memchr(p, '\n', (size_t)(end - p));
+				size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+				if (v->len || !nl) {
+					size_t room = LINE_MAX_BYTES - v->len;
+					size_t c = n < room ? n : room;
+					memcpy(v->line + v->len, p, c);
+					v->len += c;
+					if (nl) {
+						on_line(v, v->line, v->len);
+						v->len = 0;
+					}
+				} else {
+					on_line(v, p, n);
 				}
+				p += n + (nl ? 1 : 0);
 			}
 		}
 		if (!ready) {
