@@ -1544,6 +1544,13 @@ static void record(struct dp_mcp_watch *w, const char *outcome, const char *reas
 
 void dp_mcp_watch_event(struct dp_mcp_watch *w, const char *name, const char *json, size_t len)
 {
+	if (w && strcmp(name, "start") == 0 && !w->request_id[0]) {
+		json_t *e = json_loadb(json, len, 0, NULL);
+		const char *id = json_string_value(json_object_get(e, "request_id"));
+		snprintf(w->request_id, sizeof(w->request_id), "%s", id ? id : "");
+		json_decref(e);
+		return;
+	}
 	if (!w || strcmp(name, "tool_call") != 0)
 		return;
 	json_t *e = json_loadb(json, len, 0, NULL);

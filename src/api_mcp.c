@@ -1,0 +1,707 @@
+/*
+ * api_mcp.c - the Toolchain's HTTP API (docs/api-mcp.md): MCP servers per
+ * target, discovery through lib/mcp, per-tool policy, the host's mcp.json
+ * entries, the integrations preview and POST .../toolchain/run, which runs
+ * the Pulse's chat relay (api_chat.h) with `integrations` built from the
+ * policy and audits every tool call of the stream (mcp_registry.h).
+ *
+ * Roles: viewers read; operators discover (stdio entries: admins, since
+ * that spawns the entry's command here) and dispatch; admins register
+ * servers, edit mcp.json and edit policy. Header and env values are
+ * write-only: no handler returns or logs them.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "api_chat.h"
+#include "audit.h"
+#include "auth.h"
+#include "job.h"
+#include "log.h"
+#include "mcp.h"
+#include "mcp_registry.h"
+#include "metrics.h"
+#include "secret.h"
+#include "server.h"
+#include "store.h"
+#include "targets.h"
+#include "xmalloc.h"
+
+#define MAX_RUN_SERVERS 16
+
+/* stdio discovery children (the server has no shared job table yet) */
+static struct dp_jobs *mcp_jobs;
+static struct event_base *mcp_jobs_base;
+static const struct dp_metrics *metrics_registered;
+
+static int render_metrics(void *arg, struct dp_buf *out)
+{
+	(void)arg;
+	dp_mcp_metrics_render(out);
+	return 0;
+}
+
+/* Our /metrics series, registered on first use of the API. */
+static void ensure_metrics(struct dp_server *srv)
+{
+	if (srv->metrics && metrics_registered != srv->metrics) {
+		if (dp_metrics_add_extra(srv->metrics, render_metrics, &metrics_registered) == 0)
+			metrics_registered = srv->metrics;
+	}
+}
+
+static int64_t now_s(struct dp_ctx *c)
+{
+	return dp_auth_now(c->srv->auth);
+}
+
+/* The target of {id}, or a 404 reply. */
+static int load_target(struct dp_ctx *c, struct dp_target *t)
+{
+	dp_target_init(t);
+	ensure_metrics(c->srv);
+	int64_t id = dp_ctx_param_id(c, "id");
+	if (id < 0 || !c->srv->store || dp_targets_get(c->srv->store, id, t) < 0) {
+		dp_reply_error(c, 404, "not_found", "no such target");
+		return -1;
+	}
+	return 0;
+}
+
+static int load_server(struct dp_ctx *c, const struct dp_target *t, json_t **row)
+{
+	int64_t sid = dp_ctx_param_id(c, "sid");
+	if (sid < 0 || dp_mcp_server_get(c->srv->store, t->id, sid, row) < 0) {
+		dp_reply_error(c, 404, "not_found", "no such mcp server on this target");
+		return -1;
+	}
+	return 0;
+}
+
+static int is_kind(const json_t *row, const char *k)
+{
+	const char *v = json_string_value(json_object_get(row, "kind"));
+	return v && strcmp(v, k) == 0;
+}
+
+/* ------------------------------------------------------------- listing */
+
+static void list(struct dp_ctx *c)
+{
+	struct dp_target t;
+	if (load_target(c, &t) < 0)
+		return dp_target_release(&t);
+	json_t *mj = NULL;
+	json_t *servers = dp_mcp_servers_list(c->srv->store, &t, &mj);
+	dp_reply_json(c, 200, json_pack("{s:I,s:o,s:o}", "target_id", (json_int_t)t.id, "mcp_json", mj, "servers", servers));
+	dp_target_release(&t);
+}
+
+static void tools(struct dp_ctx *c)
+{
+	struct dp_target t;
+	json_t *row = NULL;
+	if (load_target(c, &t) < 0 || load_server(c, &t, &row) < 0)
+		return dp_target_release(&t);
+	dp_reply_json(c, 200, json_pack("{s:o,s:o}", "server", dp_mcp_server_json(c->srv->store, row), "tools",
+					dp_mcp_tools_json(c->srv->store, row)));
+	json_decref(row);
+	dp_target_release(&t);
+}
+
+/* ------------------------------------------------------------- ephemeral */
+
+static void create(struct dp_ctx *c)
+{
+	struct dp_target t;
+	if (load_target(c, &t) < 0)
+		return dp_target_release(&t);
+	json_t *b = c->body;
+	const char *why = NULL;
+	const char *label = json_string_value(json_object_get(b, "label"));
+	const char *url = json_string_value(json_object_get(b, "url"));
+	json_t *headers = json_object_get(b, "headers");
+	json_t *ro = json_object_get(b, "auto_allow_read_only");
+	if (dp_mcp_check_label(label, &why) < 0 || dp_mcp_check_url(url, &why) < 0 ||
+	    (headers && !json_is_null(headers) && dp_mcp_check_headers(headers, 0, &why) < 0) ||
+	    (ro && !json_is_boolean(ro) && (why = "auto_allow_read_only must be true or false"))) {
+		dp_reply_error(c, 400, "bad_request", "%s", why);
+		return dp_target_release(&t);
+	}
+	int64_t id = 0;
+	int rc = dp_mcp_ephemeral_create(c->srv->store, c->srv->secret, t.id, label, url,
+					 json_is_object(headers) ? headers : NULL, json_is_true(ro), now_s(c), &id);
+	if (rc == -EEXIST) {
+		dp_reply_error(c, 409, "conflict", "an ephemeral mcp server with this label exists on this target");
+	} else if (rc == -ENOSPC) {
+		dp_reply_error(c, 409, "conflict", "this target already has %d mcp servers", DP_MCP_SERVERS_PER_TARGET);
+	} else if (rc < 0) {
+		dp_reply_error(c, 500, "internal", "could not store the server");
+	} else {
+		json_t *row = NULL;
+		dp_mcp_server_get(c->srv->store, t.id, id, &row);
+		json_t *names = json_object_get(row, "header_names");
+		dp_audit_ctx(c, "mcp.server.create", t.label, DP_AUDIT_OK,
+			     json_pack("{s:I,s:s,s:s,s:O}", "server_id", (json_int_t)id, "label", label, "url", url,
+				       "header_names", names ? names : json_null()));
+		dp_reply_json(c, 201, json_pack("{s:o}", "server", dp_mcp_server_json(c->srv->store, row)));
+		json_decref(row);
+	}
+	dp_target_release(&t);
+}
+
+static void patch(struct dp_ctx *c)
+{
+	struct dp_target t;
+	json_t *row = NULL;
+	if (load_target(c, &t) < 0 || load_server(c, &t, &row) < 0)
+		return dp_target_release(&t);
+	json_t *b = c->body;
+	const char *why = NULL;
+	json_t *ro = json_object_get(b, "auto_allow_read_only");
+	if (!json_is_object(b) || (ro && !json_is_boolean(ro))) {
+		dp_reply_error(c, 400, "bad_request", "%s", "a JSON object is required; auto_allow_read_only must be true or false");
+		goto out;
+	}
+	int rc;
+	if (is_kind(row, "ephemeral")) {
+		json_t *lv = json_object_get(b, "label"), *uv = json_object_get(b, "url"), *hv = json_object_get(b, "headers");
+		if ((lv && dp_mcp_check_label(json_string_value(lv), &why) < 0) ||
+		    (uv && dp_mcp_check_url(json_string_value(uv), &why) < 0) ||
+		    (hv && !json_is_null(hv) && dp_mcp_check_headers(hv, 1, &why) < 0)) {
+			dp_reply_error(c, 400, "bad_request", "%s", why);
+			goto out;
+		}
+		rc = dp_mcp_ephemeral_update(c->srv->store, c->srv->secret, row, json_string_value(lv),
+					     json_string_value(uv), json_is_object(hv) ? hv : NULL,
+					     ro ? json_is_true(ro) : -1, now_s(c));
+	} else {
+		if (json_object_get(b, "label") || json_object_get(b, "url") || json_object_get(b, "headers")) {
+			dp_reply_error(c, 400, "bad_request", "%s",
+				       "an mcp.json server is edited through PUT /api/targets/{id}/mcp/mcp-json/{label}");
+			goto out;
+		}
+		rc = ro ? dp_mcp_server_set_auto(c->srv->store, json_integer_value(json_object_get(row, "id")),
+						 json_is_true(ro), now_s(c))
+			: 0;
+	}
+	if (rc == -EEXIST) {
+		dp_reply_error(c, 409, "conflict", "an ephemeral mcp server with this label exists on this target");
+		goto out;
+	}
+	if (rc == -EBADMSG) {
+		dp_reply_error(c, 500, "token_unreadable", "the stored header values cannot be decrypted with this secret.key; set them again");
+		goto out;
+	}
+	if (rc < 0) {
+		dp_reply_error(c, 500, "internal", "could not update the server");
+		goto out;
+	}
+	int64_t sid = json_integer_value(json_object_get(row, "id"));
+	json_decref(row);
+	row = NULL;
+	dp_mcp_server_get(c->srv->store, t.id, sid, &row);
+	dp_audit_ctx(c, "mcp.server.update", t.label, DP_AUDIT_OK,
+		     json_pack("{s:I,s:O,s:O}", "server_id", (json_int_t)sid, "label", json_object_get(row, "label"),
+			       "identity", json_object_get(row, "identity")));
+	dp_reply_json(c, 200, json_pack("{s:o}", "server", dp_mcp_server_json(c->srv->store, row)));
+out:
+	json_decref(row);
+	dp_target_release(&t);
+}
+
+static void del(struct dp_ctx *c)
+{
+	struct dp_target t;
+	json_t *row = NULL;
+	if (load_target(c, &t) < 0 || load_server(c, &t, &row) < 0)
+		return dp_target_release(&t);
+	if (is_kind(row, "mcp_json") && json_is_true(json_object_get(row, "in_mcp_json"))) {
+		dp_reply_error(c, 409, "conflict", "this server is an mcp.json entry: remove the entry instead");
+	} else if (dp_mcp_server_delete(c->srv->store, json_integer_value(json_object_get(row, "id"))) < 0) {
+		dp_reply_error(c, 500, "internal", "could not delete the server");
+	} else {
+		dp_audit_ctx(c, "mcp.server.delete", t.label, DP_AUDIT_OK,
+			     json_pack("{s:O,s:O}", "server_id", json_object_get(row, "id"), "label", json_object_get(row, "label")));
+		dp_reply_empty(c);
+	}
+	json_decref(row);
+	dp_target_release(&t);
+}
+
+/* ------------------------------------------------------------- policy */
+
+static void policy(struct dp_ctx *c)
+{
+	struct dp_target t;
+	json_t *row = NULL;
+	if (load_target(c, &t) < 0 || load_server(c, &t, &row) < 0)
+		return dp_target_release(&t);
+	json_t *b = c->body;
+	json_t *tl = json_object_get(b, "tools"), *ro = json_object_get(b, "auto_allow_read_only");
+	if (!json_is_object(b) || (tl && !json_is_object(tl)) || (ro && !json_is_boolean(ro)) || (!tl && !ro) ||
+	    json_object_size(tl) > DP_MCP_MAX_TOOLS) {
+		dp_reply_error(c, 400, "bad_request", "%s",
+			       "expected {\"tools\": {\"name\": \"allow\"|\"deny\"|\"reset\"}} and/or {\"auto_allow_read_only\": bool}");
+		goto out;
+	}
+	const char *k;
+	json_t *v;
+	json_object_foreach(tl, k, v) {
+		const char *d = json_string_value(v);
+		if (!d || (strcmp(d, "allow") && strcmp(d, "deny") && strcmp(d, "reset"))) {
+			dp_reply_error(c, 400, "bad_request", "tools.%.100s must be \"allow\", \"deny\" or \"reset\"", k);
+			goto out;
+		}
+	}
+	sqlite3_exec(dp_store_db(c->srv->store), "BEGIN", NULL, NULL, NULL);
+	json_object_foreach(tl, k, v) {
+		int rc = dp_mcp_policy_set(c->srv->store, row, k, json_string_value(v), c->user.username, now_s(c));
+		if (rc < 0) {
+			sqlite3_exec(dp_store_db(c->srv->store), "ROLLBACK", NULL, NULL, NULL);
+			if (rc == -ENOENT)
+				dp_reply_error(c, 400, "bad_request", "unknown tool %.100s: discover the server first", k);
+			else
+				dp_reply_error(c, 500, "internal", "could not store the policy");
+			goto out;
+		}
+	}
+	if (ro)
+		dp_mcp_server_set_auto(c->srv->store, json_integer_value(json_object_get(row, "id")), json_is_true(ro), now_s(c));
+	sqlite3_exec(dp_store_db(c->srv->store), "COMMIT", NULL, NULL, NULL);
+	int64_t sid = json_integer_value(json_object_get(row, "id"));
+	dp_audit_ctx(c, "mcp.policy", t.label, DP_AUDIT_OK,
+		     json_pack("{s:I,s:O,s:O,s:O}", "server_id", (json_int_t)sid, "label", json_object_get(row, "label"),
+			       "tools", tl ? tl : json_null(), "auto_allow_read_only", ro ? ro : json_null()));
+	json_decref(row);
+	row = NULL;
+	dp_mcp_server_get(c->srv->store, t.id, sid, &row);
+	dp_reply_json(c, 200, json_pack("{s:o,s:o}", "server", dp_mcp_server_json(c->srv->store, row), "tools",
+					dp_mcp_tools_json(c->srv->store, row)));
+out:
+	json_decref(row);
+	dp_target_release(&t);
+}
+
+/* ------------------------------------------------------------- discovery */
+
+struct disc {
+	struct dp_ctx *c;          /* NULL once the client left */
+	struct dp_server *srv;
+	int64_t target_id;
+	int64_t sid;
+	char target_label[DP_TARGET_LABEL_MAX * 4 + 1];
+};
+
+static void disc_abort(struct dp_ctx *c, void *arg)
+{
+	struct disc *d = arg;
+	(void)c;
+	d->c = NULL; /* the discovery goes on and is stored */
+}
+
+static void disc_reply(struct disc *d, json_t *changes)
+{
+	if (!d->c)
+		return;
+	json_t *row = NULL;
+	if (dp_mcp_server_get(d->srv->store, d->target_id, d->sid, &row) < 0) {
+		dp_reply_error(d->c, 404, "not_found", "the server was removed during discovery");
+		return;
+	}
+	dp_reply_json(d->c, 200, json_pack("{s:o,s:o,s:O}", "server", dp_mcp_server_json(d->srv->store, row), "tools",
+					   dp_mcp_tools_json(d->srv->store, row), "changes", changes));
+	json_decref(row);
+}
+
+static void disc_done(const struct dp_mcp_outcome *o, void *arg)
+{
+	struct disc *d = arg;
+	json_t *row = NULL, *changes = NULL;
+	if (dp_mcp_server_get(d->srv->store, d->target_id, d->sid, &row) == 0) {
+		dp_mcp_store_discovery(d->srv->store, row, o, o->duration_ms, dp_auth_now(d->srv->auth), &changes);
+		dp_audit_record(d->srv->store, 0, NULL, "mcp.discover", d->target_label,
+				strcmp(o->status, "ok") == 0 ? DP_AUDIT_OK : DP_AUDIT_FAILED,
+				json_pack("{s:I,s:s,s:s,s:i}", "server_id", (json_int_t)d->sid, "status", o->status, "code",
+					  o->code, "tools", (int)json_array_size(o->tools)),
+				NULL);
+	}
+	if (!changes)
+		changes = json_pack("{s:[],s:[],s:[]}", "new", "changed", "removed");
+	disc_reply(d, changes);
+	json_decref(changes);
+	json_decref(row);
+	free(d);
+}
+
+/* Record an outcome that never reached a server (agent needed, bad entry). */
+static void disc_fail_now(struct dp_ctx *c, const json_t *row, int64_t tid, const char *code, const char *msg)
+{
+	struct dp_mcp_outcome o = { .status = "failed", .code = code, .message = msg, .protocol_version = "" };
+	json_t *changes = NULL;
+	dp_mcp_store_discovery(c->srv->store, row, &o, 0, now_s(c), &changes);
+	json_decref(changes);
+	struct disc d = { .c = c, .srv = c->srv, .target_id = tid, .sid = json_integer_value(json_object_get(row, "id")) };
+	json_t *ch = json_pack("{s:[],s:[],s:[]}", "new", "changed", "removed");
+	disc_reply(&d, ch);
+	json_decref(ch);
+}
+
+static char **strv_from_obj(const json_t *obj)
+{
+	char **v = xcalloc(json_object_size(obj) + 1, sizeof(*v));
+	size_t n = 0;
+	const char *k;
+	json_t *val;
+	json_object_foreach((json_t *)obj, k, val)
+		if (json_is_string(val))
+			v[n++] = xasprintf("%s=%s", k, json_string_value(val));
+	return v;
+}
+
+static void discover(struct dp_ctx *c)
+{
+	struct dp_target t;
+	json_t *row = NULL, *root = NULL;
+	char **hl = NULL, **argv = NULL, **env = NULL;
+	if (load_target(c, &t) < 0 || load_server(c, &t, &row) < 0)
+		return dp_target_release(&t);
+	struct dp_mcp_server ms = { .transport = DP_MCP_AUTO };
+	const char *label = json_string_value(json_object_get(row, "label"));
+	if (is_kind(row, "ephemeral")) {
+		if (dp_mcp_server_header_lines(row, c->srv->secret, &hl) < 0) {
+			dp_reply_error(c, 500, "token_unreadable",
+				       "the stored header values cannot be decrypted with this secret.key; set them again");
+			goto out;
+		}
+		ms.url = json_string_value(json_object_get(row, "url"));
+		ms.headers = (const char *const *)hl;
+	} else {
+		if (!dp_mcp_target_is_local(&t)) {
+			disc_fail_now(c, row, t.id, "agent_required",
+				      "this target is on another host: its mcp.json servers can only be discovered there, "
+				      "by the DaemonPulse agent, which is not built yet");
+			goto out;
+		}
+		char path[PATH_MAX];
+		const char *why = NULL;
+		json_t *e = NULL;
+		if (dp_mcp_json_path(path, sizeof(path)) < 0 || dp_mcp_json_load(path, &root, &why) < 0 ||
+		    !json_is_object(e = json_object_get(json_object_get(root, "mcpServers"), label))) {
+			disc_fail_now(c, row, t.id, "not_in_mcp_json", "the entry is no longer in mcp.json");
+			goto out;
+		}
+		const char *url = json_string_value(json_object_get(e, "url"));
+		if (!url)
+			url = json_string_value(json_object_get(e, "serverUrl"));
+		const char *cmd = json_string_value(json_object_get(e, "command"));
+		if (url) {
+			json_t *h = json_object_get(e, "headers");
+			json_t *hs = json_object();
+			const char *k;
+			json_t *v;
+			json_object_foreach(h, k, v)
+				if (json_is_string(v))
+					json_object_set_new(hs, k, json_sprintf("%s: %s", k, json_string_value(v)));
+			hl = xcalloc(json_object_size(hs) + 1, sizeof(*hl));
+			size_t n = 0;
+			json_object_foreach(hs, k, v)
+				hl[n++] = xstrdup(json_string_value(v));
+			json_decref(hs);
+			ms.url = url;
+			ms.headers = (const char *const *)hl;
+		} else if (cmd) {
+			if (c->user.role < DP_ROLE_ADMIN) {
+				dp_reply_error(c, 403, "forbidden",
+					       "discovering a stdio server runs its command on this host: admins only");
+				goto out;
+			}
+			json_t *args = json_object_get(e, "args");
+			argv = xcalloc(json_array_size(args) + 2, sizeof(*argv));
+			size_t n = 0, i;
+			json_t *a;
+			argv[n++] = xstrdup(cmd);
+			json_array_foreach(args, i, a)
+				if (json_is_string(a))
+					argv[n++] = xstrdup(json_string_value(a));
+			env = strv_from_obj(json_object_get(e, "env"));
+			ms.transport = DP_MCP_STDIO;
+			ms.argv = (const char *const *)argv;
+			ms.env = (const char *const *)env;
+			dp_audit_ctx(c, "mcp.stdio.spawn", t.label, DP_AUDIT_OK,
+				     json_pack("{s:s,s:s}", "label", label, "command", cmd));
+		} else {
+			disc_fail_now(c, row, t.id, "protocol_error", "the mcp.json entry has neither url nor command");
+			goto out;
+		}
+	}
+	if (!mcp_jobs || mcp_jobs_base != c->srv->base) {
+		mcp_jobs = dp_jobs_new(c->srv->base);
+		mcp_jobs_base = c->srv->base;
+	}
+	struct dp_mcp_env env_ = { .base = c->srv->base, .up = c->srv->upstream, .jobs = mcp_jobs };
+	struct disc *d = xcalloc(1, sizeof(*d));
+	d->c = c;
+	d->srv = c->srv;
+	d->target_id = t.id;
+	d->sid = json_integer_value(json_object_get(row, "id"));
+	snprintf(d->target_label, sizeof(d->target_label), "%s", t.label);
+	const char *err = NULL;
+	if (!dp_mcp_discover(&env_, &ms, disc_done, d, &err)) {
+		free(d);
+		disc_fail_now(c, row, t.id, "bad_request", err ? err : "the server description is not usable");
+		goto out;
+	}
+	dp_ctx_on_abort(c, disc_abort, d);
+out:
+	dp_mcp_strv_free(hl);
+	dp_mcp_strv_free(argv);
+	dp_mcp_strv_free(env);
+	json_decref(root);
+	json_decref(row);
+	dp_target_release(&t);
+}
+
+/* ------------------------------------------------------------- mcp.json */
+
+static int local_path(struct dp_ctx *c, const struct dp_target *t, char *path, size_t len)
+{
+	if (!dp_mcp_target_is_local(t)) {
+		dp_reply_error(c, 409, "agent_required",
+			       "this target is on another host: editing its mcp.json needs the DaemonPulse agent, which is not built yet");
+		return -1;
+	}
+	if (dp_mcp_json_path(path, len) < 0) {
+		dp_reply_error(c, 500, "no_home", "the LM Studio home cannot be determined");
+		return -1;
+	}
+	return 0;
+}
+
+static void json_put(struct dp_ctx *c)
+{
+	struct dp_target t;
+	json_t *root = NULL, *entry = NULL;
+	if (load_target(c, &t) < 0)
+		return dp_target_release(&t);
+	char path[PATH_MAX];
+	const char *label = dp_ctx_param(c, "label"), *why = NULL;
+	if (local_path(c, &t, path, sizeof(path)) < 0)
+		goto out;
+	if (dp_mcp_check_label(label, &why) < 0) {
+		dp_reply_error(c, 400, "bad_request", "%s", why);
+		goto out;
+	}
+	int rc = dp_mcp_json_load(path, &root, &why);
+	if (rc < 0 && rc != -ENOENT) {
+		dp_reply_error(c, 409, "invalid_mcp_json", "%s; fix the file first", why ? why : "mcp.json cannot be used");
+		goto out;
+	}
+	json_t *servers = json_object_get(root, "mcpServers");
+	entry = dp_mcp_json_entry_merge(json_object_get(servers, label), c->body, &why);
+	if (!entry) {
+		dp_reply_error(c, 400, "bad_request", "%s", why);
+		goto out;
+	}
+	json_object_set(servers, label, entry);
+	rc = dp_mcp_json_write(path, root);
+	if (rc < 0) {
+		dp_reply_error(c, 500, "write_failed", "could not write mcp.json: %s", strerror(-rc));
+		goto out;
+	}
+	json_t *names = json_array();
+	const char *k;
+	json_t *v;
+	json_object_foreach(json_object_get(entry, "headers"), k, v)
+		json_array_append_new(names, json_string(k));
+	json_object_foreach(json_object_get(entry, "env"), k, v)
+		json_array_append_new(names, json_string(k));
+	dp_audit_ctx(c, "mcp.mcp_json.put", t.label, DP_AUDIT_OK,
+		     json_pack("{s:s,s:s,s:o}", "label", label, "kind", json_object_get(entry, "url") ? "http" : "stdio",
+			       "names", names));
+	json_t *mj = NULL;
+	json_t *list = dp_mcp_servers_list(c->srv->store, &t, &mj);
+	json_t *found = NULL;
+	size_t i;
+	json_array_foreach(list, i, v)
+		if (strcmp(json_string_value(json_object_get(v, "kind")), "mcp_json") == 0 &&
+		    strcmp(json_string_value(json_object_get(v, "label")), label) == 0)
+			found = v;
+	dp_reply_json(c, 200, json_pack("{s:O}", "server", found ? found : json_null()));
+	json_decref(list);
+	json_decref(mj);
+out:
+	json_decref(entry);
+	json_decref(root);
+	dp_target_release(&t);
+}
+
+static void json_del(struct dp_ctx *c)
+{
+	struct dp_target t;
+	json_t *root = NULL;
+	if (load_target(c, &t) < 0)
+		return dp_target_release(&t);
+	char path[PATH_MAX];
+	const char *label = dp_ctx_param(c, "label"), *why = NULL;
+	if (local_path(c, &t, path, sizeof(path)) < 0)
+		goto out;
+	int rc = dp_mcp_json_load(path, &root, &why);
+	json_t *servers = json_object_get(root, "mcpServers");
+	if (rc < 0 || !label || !json_object_get(servers, label)) {
+		if (rc < 0 && rc != -ENOENT)
+			dp_reply_error(c, 409, "invalid_mcp_json", "%s", why ? why : "mcp.json cannot be used");
+		else
+			dp_reply_error(c, 404, "not_found", "no such mcp.json entry");
+		goto out;
+	}
+	json_object_del(servers, label);
+	rc = dp_mcp_json_write(path, root);
+	if (rc < 0) {
+		dp_reply_error(c, 500, "write_failed", "could not write mcp.json: %s", strerror(-rc));
+		goto out;
+	}
+	json_t *mj = NULL;
+	json_decref(dp_mcp_servers_list(c->srv->store, &t, &mj)); /* marks the row gone */
+	json_decref(mj);
+	dp_audit_ctx(c, "mcp.mcp_json.delete", t.label, DP_AUDIT_OK, json_pack("{s:s}", "label", label));
+	dp_reply_empty(c);
+out:
+	json_decref(root);
+	dp_target_release(&t);
+}
+
+/* ------------------------------------------------------------- dispatch */
+
+/* ids from "3,4" (query) or [3,4] (body); NULL = all. -1 after replying. */
+static int parse_ids(struct dp_ctx *c, json_t *arr, const char *q, json_t **out)
+{
+	*out = NULL;
+	if (q) {
+		arr = json_array();
+		const char *p = q;
+		while (*p) {
+			char *end;
+			long long v = strtoll(p, &end, 10);
+			if (end == p || v < 1) {
+				json_decref(arr);
+				dp_reply_error(c, 400, "bad_request", "%s", "servers must be a list of server ids");
+				return -1;
+			}
+			json_array_append_new(arr, json_integer(v));
+			p = *end == ',' ? end + 1 : end;
+			if (*end && *end != ',') {
+				json_decref(arr);
+				dp_reply_error(c, 400, "bad_request", "%s", "servers must be a list of server ids");
+				return -1;
+			}
+		}
+		*out = arr;
+	} else if (arr) {
+		size_t i;
+		json_t *v;
+		json_array_foreach(arr, i, v)
+			if (!json_is_integer(v) || json_integer_value(v) < 1) {
+				dp_reply_error(c, 400, "bad_request", "%s", "servers must be an array of server ids");
+				return -1;
+			}
+		*out = json_incref(arr);
+	}
+	if (*out && json_array_size(*out) > MAX_RUN_SERVERS) {
+		json_decref(*out);
+		dp_reply_error(c, 400, "bad_request", "at most %d servers", MAX_RUN_SERVERS);
+		return -1;
+	}
+	return 0;
+}
+
+static void preview(struct dp_ctx *c)
+{
+	struct dp_target t;
+	if (load_target(c, &t) < 0)
+		return dp_target_release(&t);
+	json_t *ids = NULL, *items, *skipped, *allowed;
+	if (parse_ids(c, NULL, dp_ctx_query(c, "servers"), &ids) < 0)
+		return dp_target_release(&t);
+	json_t *mj = NULL;
+	json_decref(dp_mcp_servers_list(c->srv->store, &t, &mj)); /* current mcp.json */
+	json_decref(mj);
+	json_decref(dp_mcp_integrations(c->srv->store, c->srv->secret, &t, ids, 0, &items, &skipped, &allowed));
+	json_decref(allowed);
+	json_decref(ids);
+	dp_reply_json(c, 200, json_pack("{s:o,s:o}", "integrations", items, "skipped", skipped));
+	dp_target_release(&t);
+}
+
+static void run_event(void *arg, const char *name, const char *json, size_t len)
+{
+	dp_mcp_watch_event(arg, name, json, len);
+}
+
+static void run_free(void *arg)
+{
+	dp_mcp_watch_free(arg);
+}
+
+static void run(struct dp_ctx *c)
+{
+	struct dp_target t;
+	if (load_target(c, &t) < 0)
+		return dp_target_release(&t);
+	json_t *b = c->body, *ids = NULL, *items = NULL, *skipped = NULL, *allowed = NULL, *integ = NULL;
+	const char *api = json_string_value(json_object_get(b, "api"));
+	json_t *sv = json_object_get(b, "servers");
+	if (!json_is_object(b) || (json_object_get(b, "api") && !json_is_null(json_object_get(b, "api")) &&
+				   (!api || strcmp(api, "v1") != 0))) {
+		dp_reply_error(c, 400, "bad_request", "%s", "the toolchain runs on LM Studio's v1 chat: api must be \"v1\"");
+		goto out;
+	}
+	if (!json_is_array(sv) || json_array_size(sv) < 1) {
+		dp_reply_error(c, 400, "bad_request", "%s", "servers must be an array of 1 to 16 server ids");
+		goto out;
+	}
+	if (parse_ids(c, sv, NULL, &ids) < 0)
+		goto out;
+	json_t *mj = NULL;
+	json_decref(dp_mcp_servers_list(c->srv->store, &t, &mj));
+	json_decref(mj);
+	integ = dp_mcp_integrations(c->srv->store, c->srv->secret, &t, ids, 1, &items, &skipped, &allowed);
+	if (!json_array_size(integ)) {
+		char *s = json_dumps(skipped, JSON_COMPACT);
+		dp_reply_error(c, 409, "no_tools", "none of the servers has an allowed tool (skipped: %.400s)", s ? s : "");
+		free(s);
+		json_decref(allowed);
+		goto out;
+	}
+	char ip[64];
+	snprintf(ip, sizeof(ip), "%s", dp_ctx_peer(c) ? dp_ctx_peer(c) : "");
+	struct dp_mcp_watch *w = dp_mcp_watch_new(c->srv->store, c->user.id, c->user.username, ip, t.label, "", allowed);
+	struct dp_chat_hook hook = { .integrations = integ, .on_event = run_event, .on_free = run_free, .arg = w };
+	dp_api_chat_run(c, &hook);
+out:
+	json_decref(ids);
+	json_decref(items);
+	json_decref(skipped);
+	json_decref(integ);
+	dp_target_release(&t);
+}
+
+const struct dp_route dp_api_mcp_routes[] = {
+	{ .method = "GET", .path = "/api/targets/{id}/mcp", .fn = list, .role = DP_ROLE_VIEWER },
+	{ .method = "POST", .path = "/api/targets/{id}/mcp/servers", .fn = create, .role = DP_ROLE_ADMIN },
+	{ .method = "PATCH", .path = "/api/targets/{id}/mcp/servers/{sid}", .fn = patch, .role = DP_ROLE_ADMIN },
+	{ .method = "DELETE", .path = "/api/targets/{id}/mcp/servers/{sid}", .fn = del, .role = DP_ROLE_ADMIN },
+	{ .method = "POST", .path = "/api/targets/{id}/mcp/servers/{sid}/discover", .fn = discover, .role = DP_ROLE_OPERATOR },
+	{ .method = "GET", .path = "/api/targets/{id}/mcp/servers/{sid}/tools", .fn = tools, .role = DP_ROLE_VIEWER },
+	{ .method = "PUT", .path = "/api/targets/{id}/mcp/servers/{sid}/policy", .fn = policy, .role = DP_ROLE_ADMIN },
+	{ .method = "PUT", .path = "/api/targets/{id}/mcp/mcp-json/{label}", .fn = json_put, .role = DP_ROLE_ADMIN },
+	{ .method = "DELETE", .path = "/api/targets/{id}/mcp/mcp-json/{label}", .fn = json_del, .role = DP_ROLE_ADMIN },
+	{ .method = "GET", .path = "/api/targets/{id}/toolchain/integrations", .fn = preview, .role = DP_ROLE_OPERATOR },
+	{ .method = "POST", .path = "/api/targets/{id}/toolchain/run", .fn = run, .role = DP_ROLE_OPERATOR },
+	{ 0 }
+};
