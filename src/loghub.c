@@ -1160,6 +1160,25 @@ void dp_loghub_emit_high(struct dp_loghub *h, int64_t target_id, const char *lev
 	emit(h, target_id, level, summary, json, 1);
 }
 
+void dp_loghub_audit(struct dp_loghub *h, const char *id_text, const char *action, const char *user,
+		     const char *result, const json_t *detail)
+{
+	if (!h || !id_text)
+		return;
+	char *end;
+	errno = 0;
+	long long id = strtoll(id_text, &end, 10);
+	if (errno || *end || id <= 0)
+		return;
+	char sum[300];
+	snprintf(sum, sizeof(sum), "%s by %s: %s", action ? action : "?", user ? user : "(none)", result ? result : "?");
+	json_t *p = json_pack("{s:s, s:s?, s:s?, s:s?, s:O}", "type", "dp.audit", "action", action, "user", user, "result",
+			      result, "detail", detail ? (json_t *)detail : json_null());
+	int bad = result && strcmp(result, "ok") != 0;
+	dp_loghub_emit_high(h, (int64_t)id, bad ? "warn" : "info", sum, p);
+	json_decref(p);
+}
+
 /* ------------------------------------------------------------ perf API */
 
 static int cmp_dbl(const void *a, const void *b)

@@ -123,6 +123,11 @@ void dp_loghub_emit(struct dp_loghub *h, int64_t target_id, const char *level, c
 void dp_loghub_emit_high(struct dp_loghub *h, int64_t target_id, const char *level, const char *summary,
 			 const json_t *json);
 
+/* An audit entry about "target:<id>" as a high-level `dp.audit` line
+ * (`id_text` the decimal id; detail borrowed, never holds secrets). */
+void dp_loghub_audit(struct dp_loghub *h, const char *id_text, const char *action, const char *user,
+		     const char *result, const json_t *detail);
+
 /* GET /api/targets/{id}/perf body (new reference); keeps/starts the model
  * stream for perf_linger_ms. `model` NULL = all; n predictions per model. */
 json_t *dp_loghub_perf(struct dp_loghub *h, int64_t target_id, const struct dp_loghub_endpoint *ep,

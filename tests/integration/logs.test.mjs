@@ -381,6 +381,16 @@ describe('console log stream', { timeout: 300000 }, () => {
     assert.match(h.data.summary, /running -> stopped/);
     await fetch(`${sim2.url}/__sim/lms/server-start`, { method: 'POST', body: '{}' });
     await v.next((e) => e.event === 'line' && e.data.type === 'dp.health' && /-> running/.test(e.data.summary), 'running again');
+    // an audited admin action on the target
+    const patch = await admin.patch(`/api/targets/${t2}`, { tags: ['console'] });
+    assert.equal(patch.status, 200, patch.text);
+    assert.ok(v.lines().some((l) => l.type === 'dp.audit' && l.payload.action === 'target.create'),
+      'the creation is in the backlog');
+    const au = await v.next((e) => e.event === 'line' && e.data.type === 'dp.audit' &&
+      e.data.payload.action === 'target.update', 'an audit line');
+    assert.equal(au.data.summary, 'target.update by admin: ok');
+    assert.equal(au.data.payload.action, 'target.update');
+    assert.equal(au.data.high, true);
     closeAll();
 
     const p0 = await viewer.get(`/api/targets/${t1}/perf?n=5`);
