@@ -15,6 +15,7 @@
 #include "api.h"
 #include "auth.h"
 #include "log.h"
+#include "loghub.h"
 #include "server.h"
 #include "store.h"
 
@@ -54,4 +55,7 @@ void dp_audit_ctx(struct dp_ctx *c, const char *action, const char *target, cons
 	int authed = c->auth_kind != DP_AUTH_NONE;
 	dp_audit_record(c->srv ? c->srv->store : NULL, authed ? c->user.id : 0, authed ? c->user.username : NULL,
 			action, target, result, detail, dp_ctx_peer(c));
+	/* actions on a target also appear on its console (daemonpulse source) */
+	if (c->srv && c->srv->loghub && target && strncmp(target, "target:", 7) == 0)
+		dp_loghub_audit(c->srv->loghub, target + 7, action, authed ? c->user.username : NULL, result, detail);
 }
