@@ -61,7 +61,7 @@ static void load(json_t *j, json_t *presets)
 			struct dp_lms_req r;
 			struct dp_lms_argv a;
 			char err[128];
-			dp_forge_lms_req(&l, k, &r);
+			dp_forge_lms_req(&l, k, k ? "some/path.gguf" : NULL, &r);
 			dp_lms_build_argv("lms", NULL, &r, &a, err, sizeof err);
 			dp_lms_argv_release(&a);
 		}

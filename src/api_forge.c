@@ -70,7 +70,10 @@ struct fop {
 	json_t *survey;
 	char survey_code[32], survey_msg[256];
 	json_t *lms_est;
-	char est_code[32], est_msg[256];
+	char est_code[32], est_msg[320];
+	/* the model's path from lms ls (lms load --exact) */
+	char lms_path[1024];
+	char ls_msg[320];
 	json_t *estimate;
 	/* load */
 	json_t *answer;
@@ -597,7 +600,7 @@ static void start_load(struct fop *o, const struct dp_target *t)
 	struct dp_lms_target lt;
 	lms_target_of(o, &lt);
 	struct dp_lms_req lr;
-	dp_forge_lms_req(&o->l, 0, &lr);
+	dp_forge_lms_req(&o->l, 0, o->lms_path, &lr);
 	dp_lms_call(o->srv->lms, &lt, &lr, lms_load_done, o);
 }
 
@@ -665,6 +668,11 @@ static void gathered(struct fop *o)
 		finish_fail(o, 404, "not_found", "no such target");
 		return;
 	}
+	if (o->path == DP_FORGE_PATH_LMS && !o->lms_path[0]) {
+		/* never let lms fuzzy-match the key to some other model */
+		load_failed(o, 502, "load_failed", o->ls_msg[0] ? o->ls_msg : "lms ls does not list the model");
+		return;
+	}
 	start_load(o, t);
 }
 
@@ -719,6 +727,36 @@ static void est_done(const struct dp_lms_result *res, void *arg)
 		snprintf(o->est_code, sizeof o->est_code, "%s", res->code);
 		snprintf(o->est_msg, sizeof o->est_msg, "lms load --estimate-only: %s",
 			 res->message && *res->message ? res->message : res->code);
+	}
+	step_done(o);
+}
+
+static void ls_done(const struct dp_lms_result *res, void *arg)
+{
+	struct fop *o = arg;
+	if (res->status == DP_LMS_CANCELLED)
+		o->cancelled = 1;
+	if (res->status == DP_LMS_OK) {
+		const char *p = dp_forge_ls_path(res->json, o->l.model);
+		if (p && strlen(p) < sizeof o->lms_path)
+			snprintf(o->lms_path, sizeof o->lms_path, "%s", p);
+		else
+			snprintf(o->ls_msg, sizeof o->ls_msg,
+				 "lms ls does not list model \"%.160s\" (not loading a fuzzy match)", o->l.model);
+	} else {
+		snprintf(o->ls_msg, sizeof o->ls_msg, "lms ls: %s", res->message && *res->message ? res->message : res->code);
+	}
+	if (o->estimate_only && !o->cancelled) {
+		if (o->lms_path[0]) {
+			struct dp_lms_target lt;
+			lms_target_of(o, &lt);
+			struct dp_lms_req lr;
+			dp_forge_lms_req(&o->l, 1, o->lms_path, &lr);
+			o->pending++;
+			dp_lms_call(o->srv->lms, &lt, &lr, est_done, o);
+		} else {
+			snprintf(o->est_msg, sizeof o->est_msg, "%s", o->ls_msg);
+		}
 	}
 	step_done(o);
 }
@@ -821,11 +859,11 @@ static void forge_start(struct dp_ctx *c, int estimate_only)
 			o->pending++;
 			dp_lms_call(c->srv->lms, &lt, &lr, survey_done, o);
 		}
-		if (estimate_only) {
-			struct dp_lms_req lr;
-			dp_forge_lms_req(&o->l, 1, &lr);
+		if (estimate_only || path == DP_FORGE_PATH_LMS) {
+			/* the model's exact path first (then the estimate) */
+			struct dp_lms_req lr = { .cmd = DP_LMS_LS };
 			o->pending++;
-			dp_lms_call(c->srv->lms, &lt, &lr, est_done, o);
+			dp_lms_call(c->srv->lms, &lt, &lr, ls_done, o);
 		}
 	} else {
 		snprintf(o->survey_msg, sizeof o->survey_msg, "%s", o->lms_why);

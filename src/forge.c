@@ -373,11 +373,33 @@ char *dp_forge_rest_body(const struct dp_forge_load *l)
 	return s;
 }
 
-void dp_forge_lms_req(const struct dp_forge_load *l, int estimate, struct dp_lms_req *r)
+const char *dp_forge_ls_path(const json_t *ls, const char *key)
+{
+	const char *found = NULL;
+	size_t i;
+	json_t *m;
+	if (!key || !json_is_array(ls))
+		return NULL;
+	json_array_foreach((json_t *)ls, i, m) {
+		const char *k = json_string_value(json_object_get(m, "model_key"));
+		const char *p = json_string_value(json_object_get(m, "path"));
+		if (!k || !p || !*p || strcmp(k, key))
+			continue;
+		/* a copy on this machine beats one on an LM Link peer */
+		if (json_is_null(json_object_get(m, "device_identifier")) || !json_object_get(m, "device_identifier"))
+			return p;
+		if (!found)
+			found = p;
+	}
+	return found;
+}
+
+void dp_forge_lms_req(const struct dp_forge_load *l, int estimate, const char *path, struct dp_lms_req *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->cmd = estimate ? DP_LMS_ESTIMATE : DP_LMS_LOAD;
-	r->model = l->model;
+	r->model = path ? path : l->model;
+	r->exact = path != NULL;
 	r->gpu = l->gpu[0] ? l->gpu : NULL;
 	r->context_length = l->context_length;
 	if (!estimate) {

@@ -13,8 +13,9 @@
  *         context_length, eval_batch_size, flash_attention, num_experts,
  *         offload_kv_cache_to_gpu) that were given, + echo_load_config:true
  *         (reference §3.2) - when no CLI-only setting is asked for;
- *   lms   `lms load <model> --gpu R --context-length N --ttl S --parallel N
- *         --identifier ID --yes` (+ --host/--port) through lms.h - when gpu,
+ *   lms   `lms load <path> --gpu R --context-length N --ttl S --parallel N
+ *         --identifier ID --exact --yes` (+ --host/--port) through lms.h, the
+ *         path looked up by key in `lms ls --json` first - when gpu,
  *         parallel, ttl or identifier is set (reference §6.2: only the CLI
  *         takes them);
  *   both  kinds at once -> refused (conflicting_fields): nothing is dropped.
@@ -102,8 +103,14 @@ const char *dp_forge_path_name(enum dp_forge_path p);
 /* The exact POST /api/v1/models/load body (heap, compact JSON). */
 char *dp_forge_rest_body(const struct dp_forge_load *l);
 /* The lms request for a load (estimate 1: --estimate-only, which takes
- * only gpu and context length). Pointers borrow from l. */
-void dp_forge_lms_req(const struct dp_forge_load *l, int estimate, struct dp_lms_req *r);
+ * only gpu and context length). `path` (from dp_forge_ls_path) pins the
+ * model with --exact: without it lms fuzzy-matches the key against every
+ * model path and --yes takes the first match, which may be another model.
+ * NULL passes the key (tests only). Pointers borrow from l and path. */
+void dp_forge_lms_req(const struct dp_forge_load *l, int estimate, const char *path, struct dp_lms_req *r);
+/* The `path` of model `key` in normalised `lms ls --json` output (the
+ * local copy first), or NULL. Borrowed from ls. */
+const char *dp_forge_ls_path(const json_t *ls, const char *key);
 /* The exact POST /api/v1/models/download body (heap). */
 char *dp_forge_download_body(const char *model, const char *quantization);
 /* Validate a download request. 0 or -EINVAL with e. model/quant point into body. */

@@ -143,7 +143,7 @@ static void test_rest_bodies(void **state)
 }
 
 /* argv for a load request against target 10.0.0.5:1234 */
-static void expect_argv(const char *req, int estimate, const char *const *want)
+static void expect_argv(const char *req, int estimate, const char *path, const char *const *want)
 {
 	struct dp_forge_load l;
 	struct dp_forge_err e;
@@ -151,7 +151,7 @@ static void expect_argv(const char *req, int estimate, const char *const *want)
 	if (!estimate)
 		assert_int_equal(dp_forge_choose_path(&l, &e), DP_FORGE_PATH_LMS);
 	struct dp_lms_req r;
-	dp_forge_lms_req(&l, estimate, &r);
+	dp_forge_lms_req(&l, estimate, path, &r);
 	struct dp_lms_target t = { .key = "target:1", .host = "10.0.0.5", .port = 1234 };
 	struct dp_lms_argv a;
 	char err[128];
@@ -170,30 +170,51 @@ static void expect_argv(const char *req, int estimate, const char *const *want)
 static void test_lms_argv(void **state)
 {
 	(void)state;
-	/* reference §6.2: lms load [key] --gpu --context-length --parallel --ttl --identifier -y */
-	static const char *const all[] = { "lms", "load", "qwen/qwen3-8b", "--gpu", "0.5", "--context-length", "8192",
-					   "--ttl", "600", "--parallel", "2", "--identifier", "q8", "--yes",
+	/* reference §6.2: lms load [path] --gpu --context-length --parallel --ttl --identifier
+	 * --exact -y; the path comes from lms ls, --exact pins it (no fuzzy match) */
+	static const char *const P = "lmstudio-community/Qwen3-8B-GGUF/Qwen3-8B-Q4_K_M.gguf";
+	static const char *const all[] = { "lms", "load", P, "--gpu", "0.5", "--context-length", "8192", "--ttl",
+					   "600", "--parallel", "2", "--identifier", "q8", "--exact", "--yes",
 					   "--host", "10.0.0.5", "--port", "1234", NULL };
 	expect_argv("{\"model\":\"qwen/qwen3-8b\",\"gpu\":0.5,\"context_length\":8192,\"parallel\":2,\"ttl\":600,"
 		    "\"identifier\":\"q8\"}",
-		    0, all);
-	static const char *const ttl_only[] = { "lms", "load", "m", "--ttl", "60", "--yes", "--host", "10.0.0.5",
-						"--port", "1234", NULL };
-	expect_argv("{\"model\":\"m\",\"ttl\":60}", 0, ttl_only);
-	static const char *const gpu_max[] = { "lms", "load", "m", "--gpu", "max", "--yes", "--host", "10.0.0.5",
-					       "--port", "1234", NULL };
-	expect_argv("{\"model\":\"m\",\"gpu\":\"max\"}", 0, gpu_max);
-	static const char *const gpu_off[] = { "lms", "load", "m", "--gpu", "off", "--parallel", "1", "--yes",
+		    0, P, all);
+	static const char *const ttl_only[] = { "lms", "load", P, "--ttl", "60", "--exact", "--yes", "--host",
+						"10.0.0.5", "--port", "1234", NULL };
+	expect_argv("{\"model\":\"m\",\"ttl\":60}", 0, P, ttl_only);
+	static const char *const gpu_max[] = { "lms", "load", P, "--gpu", "max", "--exact", "--yes", "--host",
+					       "10.0.0.5", "--port", "1234", NULL };
+	expect_argv("{\"model\":\"m\",\"gpu\":\"max\"}", 0, P, gpu_max);
+	static const char *const gpu_off[] = { "lms", "load", P, "--gpu", "off", "--parallel", "1", "--exact", "--yes",
 					       "--host", "10.0.0.5", "--port", "1234", NULL };
-	expect_argv("{\"model\":\"m\",\"gpu\":\"off\",\"parallel\":1}", 0, gpu_off);
+	expect_argv("{\"model\":\"m\",\"gpu\":\"off\",\"parallel\":1}", 0, P, gpu_off);
 	/* --estimate-only takes the model, gpu and context length only */
-	static const char *const est[] = { "lms", "load", "m", "--gpu", "1", "--context-length", "4096", "--yes",
-					   "--estimate-only", "--host", "10.0.0.5", "--port", "1234", NULL };
+	static const char *const est[] = { "lms", "load", P, "--gpu", "1", "--context-length", "4096", "--exact",
+					   "--yes", "--estimate-only", "--host", "10.0.0.5", "--port", "1234", NULL };
 	expect_argv("{\"model\":\"m\",\"gpu\":1,\"context_length\":4096,\"parallel\":4,\"ttl\":5,\"identifier\":\"x\"}",
-		    1, est);
-	static const char *const est_plain[] = { "lms", "load", "m", "--yes", "--estimate-only", "--host", "10.0.0.5",
-						 "--port", "1234", NULL };
-	expect_argv("{\"model\":\"m\",\"flash_attention\":true}", 1, est_plain);
+		    1, P, est);
+	static const char *const est_plain[] = { "lms", "load", P, "--exact", "--yes", "--estimate-only", "--host",
+						 "10.0.0.5", "--port", "1234", NULL };
+	expect_argv("{\"model\":\"m\",\"flash_attention\":true}", 1, P, est_plain);
+	/* without a path the key itself goes out, unpinned */
+	static const char *const key_only[] = { "lms", "load", "m", "--ttl", "60", "--yes", "--host", "10.0.0.5",
+						"--port", "1234", NULL };
+	expect_argv("{\"model\":\"m\",\"ttl\":60}", 0, NULL, key_only);
+
+	/* the path by key from lms ls (normalised), the local copy first */
+	json_t *ls = J("[{\"model_key\":\"deepseek/deepseek-r1-0528-qwen3-8b\",\"path\":\"x/DeepSeek-R1-0528-Qwen3-8B.gguf\","
+		       "\"device_identifier\":null},"
+		       "{\"model_key\":\"qwen/qwen3-8b\",\"path\":\"peer/Qwen3-8B.gguf\",\"device_identifier\":\"dev-2\"},"
+		       "{\"model_key\":\"qwen/qwen3-8b\",\"path\":\"lmstudio-community/Qwen3-8B-GGUF/Qwen3-8B-Q4_K_M.gguf\","
+		       "\"device_identifier\":null}]");
+	assert_string_equal(dp_forge_ls_path(ls, "qwen/qwen3-8b"), P);
+	assert_string_equal(dp_forge_ls_path(ls, "deepseek/deepseek-r1-0528-qwen3-8b"), "x/DeepSeek-R1-0528-Qwen3-8B.gguf");
+	assert_null(dp_forge_ls_path(ls, "qwen3-8b"));
+	assert_null(dp_forge_ls_path(ls, NULL));
+	json_decref(ls);
+	ls = J("[{\"model_key\":\"qwen/qwen3-8b\",\"path\":\"peer/Qwen3-8B.gguf\",\"device_identifier\":\"dev-2\"}]");
+	assert_string_equal(dp_forge_ls_path(ls, "qwen/qwen3-8b"), "peer/Qwen3-8B.gguf");
+	json_decref(ls);
 }
 
 static void test_path_choice(void **state)
