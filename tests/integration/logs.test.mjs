@@ -145,7 +145,7 @@ describe('console log stream', { timeout: 300000 }, () => {
       args: ['--health-interval-ms', '500'],
       env: {
         LMS_BIN: bin('lms'), DP_LOG_LINGER_MS: String(LINGER), DP_LOG_BACKOFF_MIN_MS: '200',
-        DP_LOG_BACKOFF_MAX_MS: '1000',
+        DP_LOG_BACKOFF_MAX_MS: '1000', DP_LOG_QUIET_MS: '1500',
       },
     });
     admin = new Client(cp.url);
@@ -410,6 +410,36 @@ describe('console log stream', { timeout: 300000 }, () => {
     assert.ok(last.tokens_per_second > 0 && last.ttft_sec > 0 && last.predicted_tokens > 0 && last.prompt_tokens > 0);
     assert.ok(m.tokens_per_second.avg > 0 && m.ttft_sec.p50 > 0);
     assert.equal(p.stream.source, 'model');
+  });
+
+  it('reports a target that refuses log streaming, and a silent stream', async () => {
+    const dead = await admin.post('/api/targets', { label: 'nobody-home', url: 'http://127.0.0.1:9' });
+    assert.equal(dead.status, 201, dead.text);
+    const v = watch(`/api/targets/${dead.json.target.id}/logs?source=server`);
+    const st = await v.next((e) => e.event === 'status' && e.data.state === 'refused', 'a refused status');
+    assert.equal(st.data.source, 'server');
+    assert.match(st.data.reason, /no log line after 3 attempts/);
+    assert.match(st.data.reason, /not appear to be running|exited with code 1/);
+    assert.ok(st.data.retry_in_ms > 0);
+    const restarting = v.events.filter((e) => e.event === 'status' && e.data.state === 'restarting');
+    assert.ok(restarting.length >= 2, 'viewers were told about each restart');
+    // retries continue at the capped backoff while someone watches
+    const before = st.data.restarts;
+    await v.next((e) => e.event === 'status' && e.data.restarts > before, 'another attempt');
+    v.close();
+    // a quiet source (no loads on sim-two): the honest "no line yet" hint
+    const q = watch(`/api/targets/${t2}/logs?source=runtime`);
+    const hint = await q.next((e) => e.event === 'status' && e.data.source === 'runtime' && e.data.state === 'running' &&
+      /no log line received yet/.test(e.data.reason || ''), 'the quiet hint');
+    assert.match(hint.data.reason, /may not allow remote log streaming/);
+    closeAll();
+    // deleting a watched target ends its viewers' streams and its children
+    const w = watch(`/api/targets/${dead.json.target.id}/logs?source=server,daemonpulse`);
+    await w.next((e) => e.event === 'live', 'live');
+    assert.equal((await admin.del(`/api/targets/${dead.json.target.id}`)).status, 204);
+    await waitFor(() => w.ended, 'the stream of a deleted target to end');
+    await waitFor(() => logChildren(cp.proc.pid, 9).length === 0, 'no child for the deleted target');
+    closeAll();
   });
 
   it('says honestly when lms is unavailable, and still streams DaemonPulse events', async () => {
