@@ -126,11 +126,20 @@ static void send_ev(struct relay *x, const char *name, const char *json, size_t 
 		x->hook.on_event(x->hook.arg, name, json, len);
 	if (!x->down)
 		return;
-	if (dp_sse_send(x->down, NULL, name, json, len) < 0 && x->up && !x->stopped) {
+	int rc = dp_sse_send(x->down, NULL, name, json, len);
+	if (rc == -EPIPE && x->up && !x->stopped) {
 		/* the client is gone or was dropped: stop generating now, its
 		 * on_close follows from the loop */
 		x->stopped = 1;
 		dp_upstream_abort(x->up);
+	} else if (rc < 0 && rc != -EPIPE) {
+		/* an event past the SSE writer's 1 MiB bound (a huge tool
+		 * output): skipped, said so, the stream goes on */
+		dp_warn("chat %s: %s event of %zu bytes not relayed (%d)", x->request_id, name, len, rc);
+		if (strcmp(name, "error") != 0) {
+			static const char msg[] = "{\"code\":\"event_too_large\",\"message\":\"an event was too large to relay\"}";
+			dp_sse_send(x->down, NULL, "error", msg, sizeof(msg) - 1);
+		}
 	}
 }
 
@@ -244,8 +253,17 @@ static void up_done(struct dp_upstream_req *r, const struct dp_upstream_result *
 		dp_chat_sanitize(msg, sizeof(msg), res->message ? res->message : "", res->message ? strlen(res->message) : 0);
 		send_json(x, "error", json_pack("{s:s,s:s}", "code", res->code ? res->code : "upstream_error", "message",
 						msg[0] ? msg : "the upstream request failed"));
+	} else if (!x->norm.done) {
+		/* a clean end of the HTTP stream without chat.end / [DONE] */
+		x->failed = 1;
+		stop_reason = "error";
+		send_json(x, "error", json_pack("{s:s,s:s}", "code", "incomplete_stream", "message",
+						x->api == DP_CHAT_API_V1 ? "the daemon ended the stream without chat.end"
+									 : "the daemon ended the stream without [DONE]"));
 	} else {
 		stop_reason = dp_chat_norm_stop_reason(&x->norm);
+		if (!strcmp(stop_reason, "completed") && x->norm.error_events)
+			stop_reason = "error"; /* LM Studio reported an error in the stream */
 		/* v1 does not say why it stopped: reaching the requested limit is
 		 * the one reason that can be told from its stats */
 		if (!strcmp(stop_reason, "completed") && x->max_tokens > 0 && x->norm.lms_tokens >= x->max_tokens)
