@@ -194,8 +194,7 @@ void dp_alerts_source(struct dp_alerts *a, int64_t target_id, const char *label,
 	}
 	s->fails++;
 	if (!cur && s->was_up && s->fails >= a->c.down_after) {
-		snprintf(t.message, sizeof(t.message), "telemetry of '%.64s' not answering (%d failed samples)", t.target,
-			 s->fails);
+		snprintf(t.message, sizeof(t.message), "telemetry source not answering (%d failed samples)", s->fails);
 		fire(a, &t);
 	}
 }

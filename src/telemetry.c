@@ -225,6 +225,20 @@ static int get_num(const json_t *o, const char *k, double *v)
 	return isfinite(*v) ? 0 : -1;
 }
 
+/* Copy valid UTF-8, cutting only between characters so the result stays
+ * valid (json_string refuses a split sequence). */
+static void copy_utf8(char *dst, size_t len, const char *src)
+{
+	size_t n = strlen(src);
+	if (n >= len) {
+		n = len - 1;
+		while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80)
+			n--;
+	}
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 int dp_telemetry_parse_sim(const json_t *body, struct dp_telemetry_sample *s)
 {
 	json_t *gpus = json_is_object(body) ? json_object_get(body, "gpus") : NULL;
@@ -246,11 +260,11 @@ int dp_telemetry_parse_sim(const json_t *body, struct dp_telemetry_sample *s)
 		const char *name = json_string_value(json_object_get(o, "name"));
 		const char *id = json_string_value(json_object_get(o, "id"));
 		if (name) {
-			snprintf(g->name, sizeof(g->name), "%s", name);
+			copy_utf8(g->name, sizeof(g->name), name);
 			g->have |= DP_GPU_HAVE_NAME;
 		}
 		if (id) {
-			snprintf(g->uuid, sizeof(g->uuid), "%s", id);
+			copy_utf8(g->uuid, sizeof(g->uuid), id);
 			g->have |= DP_GPU_HAVE_UUID;
 		}
 		uint64_t total, used;
