@@ -473,6 +473,9 @@ static void load_complete(struct fop *o)
 	id = idbuf[0] ? idbuf : NULL;
 	dp_forge_note_loaded(srv->forge, o->target_id, id, o->l.model, dp_forge_path_name(o->path), o->username,
 			     dp_health_now_ms());
+	json_t *rq = dp_forge_load_json(&o->l);
+	dp_forge_note_last(srv->forge, o->target_id, o->l.model, rq, o->username, dp_health_now_ms());
+	json_decref(rq);
 	if (srv->health && !o->cancelled) {
 		/* the hub re-polls and publishes the `models` event */
 		dp_health_cache_drop(srv->health, o->target_id, DP_HEALTH_CACHE_MODELS);
@@ -1055,10 +1058,10 @@ static void facts_finish(struct xop *o)
 			json_t *lms = o->ps ? json_pack("{s:b, s:n}", "available", 1, "reason")
 					    : json_pack("{s:b, s:s}", "available", 0, "reason", o->lms_why);
 			dp_reply_json(c, 200,
-				      json_pack("{s:I, s:{s:n, s:s}, s:o, s:o}", "target_id", (json_int_t)o->target_id, "jit",
-						"enabled", "reason",
+				      json_pack("{s:I, s:{s:n, s:s}, s:o, s:o, s:o}", "target_id", (json_int_t)o->target_id,
+						"jit", "enabled", "reason",
 						"LM Studio does not report whether Just-in-Time loading is on", "lms", lms,
-						"instances", arr));
+						"instances", arr, "last_loads", dp_forge_last_loads(o->srv->forge, o->target_id)));
 		}
 	}
 	json_decref(o->v1);

@@ -599,6 +599,7 @@ struct dp_forge {
 	struct dp_server *srv;
 	struct job *jobs;
 	json_t *loaded; /* {"<target>": {"<instance>": {"model","via","by","loaded_at"}}} */
+	json_t *last;   /* {"<target>": {"<model>": {"config","by","at"}}} */
 	uint64_t polls;
 	int stopping;
 };
@@ -609,6 +610,7 @@ int dp_forge_attach(struct dp_server *s, char **err)
 	struct dp_forge *f = xcalloc(1, sizeof(*f));
 	f->srv = s;
 	f->loaded = json_object();
+	f->last = json_object();
 	s->forge = f;
 	return 0;
 }
@@ -638,6 +640,7 @@ void dp_forge_detach(struct dp_server *s)
 		j = n;
 	}
 	json_decref(f->loaded);
+	json_decref(f->last);
 	free(f);
 	s->forge = NULL;
 }
@@ -659,6 +662,33 @@ void dp_forge_note_loaded(struct dp_forge *f, int64_t target_id, const char *ins
 	json_object_set_new(t, instance_id,
 			    json_pack("{s:s?, s:s, s:s?, s:o}", "model", model, "via", via, "by", by, "loaded_at",
 				      dp_health_time_json(at_ms)));
+}
+
+void dp_forge_note_last(struct dp_forge *f, int64_t target_id, const char *model, const json_t *requested,
+			const char *by, int64_t at_ms)
+{
+	if (!f || !model || !requested)
+		return;
+	char k[32];
+	snprintf(k, sizeof k, "%lld", (long long)target_id);
+	json_t *t = json_object_get(f->last, k);
+	if (!t) {
+		t = json_object();
+		json_object_set_new(f->last, k, t);
+	}
+	if (json_object_size(t) >= 1024 && !json_object_get(t, model))
+		json_object_clear(t);
+	json_t *cfg = json_deep_copy(requested);
+	json_object_del(cfg, "preset");
+	json_object_set_new(t, model, json_pack("{s:o, s:s?, s:o}", "config", cfg, "by", by, "at", dp_health_time_json(at_ms)));
+}
+
+json_t *dp_forge_last_loads(struct dp_forge *f, int64_t target_id)
+{
+	char k[32];
+	snprintf(k, sizeof k, "%lld", (long long)target_id);
+	json_t *t = f ? json_object_get(f->last, k) : NULL;
+	return t ? json_deep_copy(t) : json_object();
 }
 
 const json_t *dp_forge_loaded_info(struct dp_forge *f, int64_t target_id, const char *instance_id)

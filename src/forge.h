@@ -137,6 +137,13 @@ void dp_forge_detach(struct dp_server *s);
 /* Remember an instance DaemonPulse loaded (for the facts view). */
 void dp_forge_note_loaded(struct dp_forge *f, int64_t target_id, const char *instance_id, const char *model,
 			  const char *via, const char *by, int64_t at_ms);
+/* Remember the config of the last successful load of `model` on a target
+ * (`requested` borrowed: dp_forge_load_json), for the load dialog's "last
+ * used values"; kept in memory only. */
+void dp_forge_note_last(struct dp_forge *f, int64_t target_id, const char *model, const json_t *requested,
+			const char *by, int64_t at_ms);
+/* {"<model>": {"config": requested, "by", "at"}} of a target (new object). */
+json_t *dp_forge_last_loads(struct dp_forge *f, int64_t target_id);
 /* {"via","by","loaded_at"} of an instance we loaded (borrowed), or NULL. */
 const json_t *dp_forge_loaded_info(struct dp_forge *f, int64_t target_id, const char *instance_id);
 

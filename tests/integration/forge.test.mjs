@@ -201,6 +201,10 @@ describe('the forge', { timeout: 300000 }, () => {
     assert.equal(small.jit, false);
     assert.equal(small.ttl_ms, 600000);
     assert.ok(small.ttl_remaining_ms > 0 && small.ttl_remaining_ms <= 600000);
+    assert.equal(facts.json.last_loads['meta/llama-3.2-3b'].config.context_length, 4096);
+    assert.equal(facts.json.last_loads['meta/llama-3.2-3b'].config.identifier, 'llama-small');
+    assert.equal(facts.json.last_loads['qwen/qwen3-8b'].config.eval_batch_size, 256);
+    assert.equal(facts.json.last_loads['qwen/qwen3-8b'].by, 'f-operator');
     // the estimate now counts what is loaded
     const e = await operator.post(`/api/targets/${id}/models/estimate`, { model: 'qwen/qwen3-1.7b', context_length: 2048 });
     assert.equal(e.status, 404, 'not downloaded yet: not in the models list');
