@@ -24,8 +24,9 @@ trap cleanup EXIT INT TERM
 tokfile="$DATA_DIR/sim-auth-token"
 if [ ! -s "$tokfile" ]; then
 	umask 077
-	id=$(LC_ALL=C tr -dc 'A-Za-z0-9' </dev/urandom | head -c 8)
-	pk=$(LC_ALL=C tr -dc 'A-Za-z0-9' </dev/urandom | head -c 20)
+	rnd() { (LC_ALL=C tr -dc 'A-Za-z0-9' </dev/urandom || true) | head -c "$1"; }
+	id=$(rnd 8)
+	pk=$(rnd 20)
 	printf 'sk-lm-%s:%s\n' "$id" "$pk" >"$tokfile"
 fi
 
@@ -36,10 +37,13 @@ build/llmster-sim --bind 127.0.0.1 --port "$SIM_AUTH_PORT" --gpus "RTX A6000:48G
 	--api-token "$(cat "$tokfile")" 2> >(sed -u 's/^/[sim :'"$SIM_AUTH_PORT"' auth] /' >&2) &
 pids+=($!)
 
+admin_pw=""
 if [ ! -f "$DB_PATH" ]; then
 	echo
 	echo "Creating $DB_PATH with an administrator account:"
-	build/daemonpulse seed --db "$DB_PATH" --username admin
+	seed_out=$(build/daemonpulse seed --db "$DB_PATH" --username admin)
+	printf '%s\n' "$seed_out"
+	admin_pw=$(printf '%s\n' "$seed_out" | sed -n 's/^password: //p')
 	echo "(shown once; change it in Settings → Account, or: build/daemonpulse user passwd admin --db $DB_PATH)"
 else
 	echo "Using the existing database $DB_PATH (forgot the password? build/daemonpulse user passwd admin --db $DB_PATH)"
@@ -49,7 +53,25 @@ echo
 echo "Simulated LM Studio daemons: http://127.0.0.1:$SIM_PORT (no auth), http://127.0.0.1:$SIM_AUTH_PORT (API token in $tokfile)"
 echo "Open http://${BIND:-127.0.0.1}:${BRIDGE_PORT:-3000}/ and sign in as admin."
 echo
-DAEMON_API_URL=${DAEMON_API_URL:-http://127.0.0.1:$SIM_PORT} \
+LMS_BIN=${LMS_BIN:-$PWD/build/lms} LMS_SIM_PORT=$SIM_PORT \
+	DAEMON_API_URL=${DAEMON_API_URL:-http://127.0.0.1:$SIM_PORT} \
 	build/daemonpulse serve --data-dir "$DATA_DIR" --db "$DB_PATH" &
 pids+=($!)
+
+# First run: register the auth-on simulator as a second target through the
+# API, as an operator would in Settings -> Daemon targets (token sent in the
+# body on stdin, never on a command line).
+if [ -n "$admin_pw" ]; then
+	base="http://${BIND:-127.0.0.1}:${BRIDGE_PORT:-3000}"
+	for _ in $(seq 50); do curl -fsS "$base/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
+	jar=$(mktemp)
+	printf '{"username":"admin","password":"%s"}' "$admin_pw" |
+		curl -fsS -c "$jar" -H 'content-type: application/json' -H "origin: $base" --data @- "$base/api/auth/login" >/dev/null &&
+		printf '{"label":"simulated gpu box (auth on)","url":"http://127.0.0.1:%s","api_key":"%s","lms_host":"127.0.0.1","lms_port":%s}' \
+			"$SIM_AUTH_PORT" "$(cat "$tokfile")" "$SIM_AUTH_PORT" |
+		curl -fsS -b "$jar" -H 'content-type: application/json' -H "origin: $base" --data @- "$base/api/targets" >/dev/null &&
+		curl -fsS -b "$jar" -X POST -H "origin: $base" "$base/api/auth/logout" >/dev/null &&
+		echo "Registered the auth-on simulator as a second target."
+	rm -f "$jar"
+fi
 wait "${pids[-1]}"
