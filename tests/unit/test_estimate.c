@@ -3,7 +3,11 @@
  * published figures for real models.
  *
  * Sources of the published figures (llama.cpp prints these lines when it
- * creates a context; the logs quoted are public bug reports and runner logs):
+ * creates a context; the logs quoted are public bug reports and runner logs,
+ * found through a code/issue search; the same llama.cpp lines for the same
+ * Llama 3.1 8B setup, n_seq_max 4 / n_ctx 8192 / n_ctx_per_seq 2048, appear
+ * in github.com/ollama/ollama/issues/8361, and the Llama 3 8B KV shape
+ * "n_embd_k_gqa = 1024" per layer in github.com/abetlen/llama-cpp-python/pull/1901):
  *  [A] Meta Llama 3.1 8B Instruct Q4_K_M, llama.cpp via an ollama runner:
  *      "n_seq_max = 4, n_ctx = 8192, n_ctx_per_seq = 2048, n_ubatch = 512,
  *      flash_attn = 0", "CUDA0 KV buffer size = 1024.00 MiB",
@@ -17,7 +21,8 @@
  *  [B] Llama 3 8B Instruct (mradermacher GGUF) in llama.cpp with n_ctx = 512,
  *      n_ubatch = 512, flash_attn = 0: "KV buffer size = 64.00 MiB",
  *      "CUDA0 compute buffer size = 258.50 MiB".
- *  [C] TheBloke/Llama-2-7B-GGUF llama-2-7b.Q4_K_M.gguf in llama.cpp with
+ *  [C] TheBloke/Llama-2-7B-GGUF llama-2-7b.Q4_K_M.gguf (4.08 GB on the
+ *      model card) in llama.cpp with
  *      n_ctx = 2048, n_ubatch 512: "CUDA0 KV buffer size = 1024.00 MiB",
  *      "CUDA0 compute buffer size = 164.01 MiB". Llama 2 7B has no grouped-
  *      query attention: 32 layers x 32 KV heads x 128 (config.json).
