@@ -18,7 +18,9 @@
 # (taskset, when there are >= 2 CPUs; BENCH_PIN=0 disables). Knobs:
 # BENCH_TOKENS (max per stream, 1000; the simulator stops at 60-200 for a code
 # prompt), BENCH_REQUESTS (2000), BENCH_CONNS (16),
-# BENCH_LAT_EVENTS (5000), BENCH_LAT_INTERVAL_US (200). Needs curl, nginx.
+# BENCH_LAT_EVENTS (5000), BENCH_LAT_INTERVAL_US (200), BENCH_LAT_ROUNDS (5; the
+# median run is reported: on a shared VM one run can be off by 10 us). Needs
+# curl, nginx, python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN_DIR=${DP_BIN_DIR:-build}
@@ -27,6 +29,7 @@ REQS=${BENCH_REQUESTS:-2000}
 CONNS=${BENCH_CONNS:-16}
 LAT_EVENTS=${BENCH_LAT_EVENTS:-5000}
 LAT_IV=${BENCH_LAT_INTERVAL_US:-200}
+LAT_ROUNDS=${BENCH_LAT_ROUNDS:-5}
 NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
 for b in daemonpulse llmster-sim; do
 	[ -x "$BIN_DIR/$b" ] || make --no-print-directory "build/$b" >/dev/null
@@ -141,9 +144,9 @@ run direct - "http://127.0.0.1:$SIM_PORT/api/v1/chat" "$T/v1.json"
 run nginx "$NG_PID" "http://127.0.0.1:$NG_SIM/api/v1/chat" "$T/v1.json"
 run daemonpulse "$DP_PID" "$DP/api/targets/$SIM_TID/chat" "$T/dp.json" "$AUTH"
 
-echo "2. latency: stamping origin, $LAT_EVENTS events ${LAT_IV} us apart, one stream (x3 each, interleaved)"
+echo "2. latency: stamping origin, $LAT_EVENTS events ${LAT_IV} us apart, one stream ($LAT_ROUNDS runs each, interleaved; median run)"
 declare -A P50 P99
-for round in 1 2 3; do
+for _ in $(seq "$LAT_ROUNDS"); do
 	for w in direct nginx daemonpulse; do
 		case $w in
 		direct) url="http://127.0.0.1:$ORIGIN_PORT/api/v1/chat"; body=$T/v1.json; hdr=() ;;
