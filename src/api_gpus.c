@@ -43,6 +43,10 @@ static void telemetry(struct dp_ctx *c)
 		return;
 	}
 	json_t *o = dp_telemetry_target_json(t, id);
+	if (!o) {
+		dp_telemetry_sync(t); /* created since the last tick */
+		o = dp_telemetry_target_json(t, id);
+	}
 	dp_reply_json(c, 200, o ? o : dp_telemetry_pending_json(t, id));
 }
 

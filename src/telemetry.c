@@ -780,6 +780,16 @@ void dp_telemetry_poke(struct dp_telemetry *t)
 	run_tick(t);
 }
 
+void dp_telemetry_sync(struct dp_telemetry *t)
+{
+	sync_targets(t);
+	for (size_t i = 0; i < t->nt; i++) {
+		struct ttarget *tt = t->t[i];
+		if (!tt->req && tt->sim == 0 && !tt->probe_failed && !tt->latest)
+			start_probe(t, tt);
+	}
+}
+
 int dp_telemetry_interval_ms(const struct dp_telemetry *t)
 {
 	return t->c.interval_ms;

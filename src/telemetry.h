@@ -133,8 +133,11 @@ json_t *dp_telemetry_pending_json(struct dp_telemetry *t, int64_t target_id);
 json_t *dp_telemetry_history_json(struct dp_telemetry *t, int64_t target_id, int seconds);
 /* Every firing alert (new reference). */
 json_t *dp_telemetry_alerts_json(struct dp_telemetry *t);
-/* Run one tick now (tests, and a target created through the API). */
+/* Run one tick now (tests). */
 void dp_telemetry_poke(struct dp_telemetry *t);
+/* Pick up targets created since the last tick and probe only those (a
+ * GET for a new target answers "pending" and starts its first sample). */
+void dp_telemetry_sync(struct dp_telemetry *t);
 int dp_telemetry_interval_ms(const struct dp_telemetry *t);
 
 #endif
