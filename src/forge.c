@@ -380,16 +380,19 @@ const char *dp_forge_ls_path(const json_t *ls, const char *key)
 	json_t *m;
 	if (!key || !json_is_array(ls))
 		return NULL;
-	json_array_foreach((json_t *)ls, i, m) {
-		const char *k = json_string_value(json_object_get(m, "model_key"));
-		const char *p = json_string_value(json_object_get(m, "path"));
-		if (!k || !p || !*p || strcmp(k, key))
-			continue;
-		/* a copy on this machine beats one on an LM Link peer */
-		if (json_is_null(json_object_get(m, "device_identifier")) || !json_object_get(m, "device_identifier"))
-			return p;
-		if (!found)
-			found = p;
+	/* exact key first, then ignoring case (as dp_forge_find_model) */
+	for (int pass = 0; pass < 2 && !found; pass++) {
+		json_array_foreach((json_t *)ls, i, m) {
+			const char *k = json_string_value(json_object_get(m, "model_key"));
+			const char *p = json_string_value(json_object_get(m, "path"));
+			if (!k || !p || !*p || (pass ? strcasecmp(k, key) : strcmp(k, key)))
+				continue;
+			/* a copy on this machine beats one on an LM Link peer */
+			if (json_is_null(json_object_get(m, "device_identifier")) || !json_object_get(m, "device_identifier"))
+				return p;
+			if (!found)
+				found = p;
+		}
 	}
 	return found;
 }

@@ -210,6 +210,7 @@ static void test_lms_argv(void **state)
 	assert_string_equal(dp_forge_ls_path(ls, "qwen/qwen3-8b"), P);
 	assert_string_equal(dp_forge_ls_path(ls, "deepseek/deepseek-r1-0528-qwen3-8b"), "x/DeepSeek-R1-0528-Qwen3-8B.gguf");
 	assert_null(dp_forge_ls_path(ls, "qwen3-8b"));
+	assert_string_equal(dp_forge_ls_path(ls, "Qwen/Qwen3-8B"), P);
 	assert_null(dp_forge_ls_path(ls, NULL));
 	json_decref(ls);
 	ls = J("[{\"model_key\":\"qwen/qwen3-8b\",\"path\":\"peer/Qwen3-8B.gguf\",\"device_identifier\":\"dev-2\"}]");
