@@ -211,6 +211,14 @@ static int read_card(const char *root, const char *ids, long num, struct dp_gpu 
 			g->have |= DP_GPU_HAVE_MEM_USED | DP_GPU_HAVE_MEM_FREE;
 		}
 	}
+	/* APUs: a small VRAM carve-out, the model mostly lives in GTT */
+	unsigned long long gt, gu;
+	if (read_u64(dev, "mem_info_gtt_total", &gt) == 0 && read_u64(dev, "mem_info_gtt_used", &gu) == 0 &&
+	    gu <= gt) {
+		g->gtt_total = gt;
+		g->gtt_used = gu;
+		g->have |= DP_GPU_HAVE_GTT;
+	}
 	if (read_u64(dev, "gpu_busy_percent", &v) == 0 && v <= 100) {
 		g->util_gpu = (double)v / 100.0;
 		g->have |= DP_GPU_HAVE_UTIL_GPU;

@@ -6,7 +6,8 @@
  * entries such as card0-DP-1 and renderD* are skipped) whose device/vendor
  * is 0x1002 and whose device/driver links to "amdgpu". Per card, from
  * <card>/device/: mem_info_vram_total / mem_info_vram_used (bytes),
- * gpu_busy_percent, mem_busy_percent, unique_id, product_name; from the
+ * mem_info_gtt_total / mem_info_gtt_used, gpu_busy_percent, mem_busy_percent,
+ * unique_id, product_name; from the
  * hwmon directory whose `name` is amdgpu: temp1_input (m°C),
  * power1_average or else power1_input (µW), power1_cap (µW), pwm1 (0-255,
  * the fan duty), freq1_input / freq2_input (Hz: sclk, mclk). The name comes

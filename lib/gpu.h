@@ -40,6 +40,7 @@ enum dp_gpu_have {
 	DP_GPU_HAVE_UUID = 1u << 14,
 	DP_GPU_HAVE_PCI = 1u << 15,
 	DP_GPU_HAVE_NAME = 1u << 16,
+	DP_GPU_HAVE_GTT = 1u << 17,     /* amdgpu: GTT (system memory mapped for the GPU) */
 };
 
 struct dp_gpu_proc {
@@ -56,8 +57,10 @@ struct dp_gpu {
 	char uuid[DP_GPU_UUID_MAX];
 	char pci[DP_GPU_PCI_MAX];
 	unsigned have;   /* enum dp_gpu_have bits */
-	int unified;     /* integrated GPU without dedicated memory */
+	int unified;     /* integrated GPU without dedicated memory (memory = host RAM
+			  * when the sampler fills it in from /proc/meminfo) */
 	uint64_t mem_total, mem_used, mem_free, mem_reserved;
+	uint64_t gtt_total, gtt_used;
 	double util_gpu, util_mem;
 	double temp_c;
 	double power_w, power_limit_w;

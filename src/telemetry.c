@@ -162,6 +162,21 @@ void dp_telemetry_attribute(struct dp_telemetry_sample *s, const char *proc_root
 	}
 }
 
+void dp_telemetry_unified_fill(struct dp_telemetry_sample *s)
+{
+	if (!s->have_ram)
+		return;
+	for (int i = 0; i < s->ngpus; i++) {
+		struct dp_gpu *g = &s->gpus[i].g;
+		if (!g->unified || (g->have & DP_GPU_HAVE_MEM_TOTAL))
+			continue;
+		g->mem_total = s->ram_total;
+		g->mem_used = s->ram_used;
+		g->mem_free = s->ram_total - s->ram_used;
+		g->have |= DP_GPU_HAVE_MEM_TOTAL | DP_GPU_HAVE_MEM_USED | DP_GPU_HAVE_MEM_FREE;
+	}
+}
+
 int dp_telemetry_meminfo(const char *proc_root, uint64_t *total, uint64_t *used)
 {
 	char path[PATH_MAX], buf[4096];
@@ -328,14 +343,16 @@ json_t *dp_telemetry_gpu_json(const struct dp_telemetry_gpu *tg)
 							       u64_or_null(g->procs[i].used_known, g->procs[i].used),
 							       "lmstudio", g->procs[i].lmstudio));
 	}
-	json_t *mem = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:b}", "total_bytes",
+	json_t *mem = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:b,s:o,s:o}", "total_bytes",
 				u64_or_null(h & DP_GPU_HAVE_MEM_TOTAL, g->mem_total), "used_bytes",
 				u64_or_null(h & DP_GPU_HAVE_MEM_USED, g->mem_used), "free_bytes",
 				u64_or_null(h & DP_GPU_HAVE_MEM_FREE, g->mem_free), "reserved_bytes",
 				u64_or_null(h & DP_GPU_HAVE_MEM_RESERVED, g->mem_reserved), "lmstudio_bytes",
 				u64_or_null(tg->split_known, tg->lms), "other_bytes",
 				u64_or_null(tg->split_known, tg->other), "unattributed_bytes",
-				u64_or_null(tg->unattributed_known, tg->unattributed), "unified", g->unified);
+				u64_or_null(tg->unattributed_known, tg->unattributed), "unified", g->unified,
+				"gtt_total_bytes", u64_or_null(h & DP_GPU_HAVE_GTT, g->gtt_total), "gtt_used_bytes",
+				u64_or_null(h & DP_GPU_HAVE_GTT, g->gtt_used));
 	json_t *o = json_pack("{s:i,s:o,s:o,s:o,s:s,s:o}", "index", g->index, "name",
 			      (h & DP_GPU_HAVE_NAME) ? json_string(g->name) : json_null(), "uuid",
 			      (h & DP_GPU_HAVE_UUID) ? json_string(g->uuid) : json_null(), "pci_bus_id",
@@ -899,6 +916,7 @@ static void *sampler_main(void *arg)
 		if (!pcode) {
 			if (dp_telemetry_meminfo(t->procfs_root, &s->ram_total, &s->ram_used) == 0)
 				s->have_ram = 1;
+			dp_telemetry_unified_fill(s);
 			dp_telemetry_attribute(s, t->procfs_root, DP_TELEMETRY_LMS_COMM);
 		}
 		s->measured_ms = now_ms();

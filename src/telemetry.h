@@ -81,6 +81,10 @@ int dp_telemetry_is_lms(const char *proc_root, uint32_t pid, const char *comm);
 void dp_telemetry_attribute(struct dp_telemetry_sample *s, const char *proc_root, const char *comm);
 /* Host RAM from <proc_root>/meminfo (MemTotal, MemAvailable). 0 or -errno. */
 int dp_telemetry_meminfo(const char *proc_root, uint64_t *total, uint64_t *used);
+/* Integrated GPUs (unified memory, no framebuffer figures from the driver):
+ * memory = host RAM (MemTotal, MemTotal - MemAvailable), as nvtop does;
+ * `unified` stays set so the UI says so. */
+void dp_telemetry_unified_fill(struct dp_telemetry_sample *s);
 /* Parse the simulator's GET /__sim/gpus answer into `s` (source simulated,
  * lms = used: the simulator runs nothing else). 0 or -EINVAL. */
 int dp_telemetry_parse_sim(const json_t *body, struct dp_telemetry_sample *s);

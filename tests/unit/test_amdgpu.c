@@ -36,6 +36,9 @@ static void test_dgpu(void **state)
 	assert_int_equal(g[0].mem_used, 1073741824ULL);
 	assert_int_equal(g[0].mem_free, 25753026560ULL - 1073741824ULL);
 	assert_false(g[0].have & DP_GPU_HAVE_MEM_RESERVED);
+	assert_true(g[0].have & DP_GPU_HAVE_GTT);
+	assert_int_equal(g[0].gtt_total, 33554432000ULL);
+	assert_int_equal(g[0].gtt_used, 20971520ULL);
 	assert_true(g[0].util_gpu > 0.369 && g[0].util_gpu < 0.371);
 	assert_true(g[0].have & DP_GPU_HAVE_UTIL_MEM);
 	assert_true(g[0].temp_c == 45.0);
@@ -57,6 +60,7 @@ static void test_apu_missing_files(void **state)
 	assert_string_equal(g[0].name, "AMD Radeon 780M"); /* product_name */
 	assert_false(g[0].have & DP_GPU_HAVE_UUID);
 	assert_int_equal(g[0].mem_total, 536870912ULL);
+	assert_int_equal(g[0].gtt_total, 30064771072ULL);
 	assert_false(g[0].have & DP_GPU_HAVE_UTIL_GPU);  /* a directory: read error */
 	assert_false(g[0].have & DP_GPU_HAVE_UTIL_MEM);  /* missing */
 	assert_true(g[0].have & DP_GPU_HAVE_POWER);      /* power1_input fallback */

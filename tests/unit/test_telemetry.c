@@ -90,6 +90,26 @@ static void test_meminfo(void **state)
 	assert_int_equal(total, 65799340ULL * 1024);
 	assert_int_equal(used, (65799340ULL - 49152000ULL) * 1024);
 	assert_true(dp_telemetry_meminfo("/nonexistent", &total, &used) < 0);
+	/* an integrated GPU gets the host RAM, still flagged unified */
+	struct dp_telemetry_sample *s = calloc(1, sizeof(*s));
+	s->ngpus = 2;
+	s->gpus[0].g.unified = 1;
+	s->gpus[1].g.have = DP_GPU_HAVE_MEM_TOTAL;
+	s->gpus[1].g.mem_total = 5;
+	dp_telemetry_unified_fill(s); /* no RAM known: nothing */
+	assert_false(s->gpus[0].g.have & DP_GPU_HAVE_MEM_TOTAL);
+	s->have_ram = 1;
+	s->ram_total = total;
+	s->ram_used = used;
+	dp_telemetry_unified_fill(s);
+	assert_int_equal(s->gpus[0].g.mem_total, total);
+	assert_int_equal(s->gpus[0].g.mem_free, total - used);
+	assert_int_equal(s->gpus[1].g.mem_total, 5);
+	json_t *j = dp_telemetry_gpu_json(&s->gpus[0]);
+	assert_true(json_is_true(json_object_get(json_object_get(j, "memory"), "unified")));
+	assert_true(json_is_null(json_object_get(json_object_get(j, "memory"), "gtt_total_bytes")));
+	json_decref(j);
+	free(s);
 }
 
 static void test_sim_parse_and_label(void **state)
