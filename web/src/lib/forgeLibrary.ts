@@ -128,7 +128,7 @@ export function isMoe(m: Model): boolean {
   if (m.loaded_instances.some((i) => typeof i.config?.num_experts === 'number')) return true;
   const a = (m.architecture ?? '').toLowerCase();
   if (a && (MOE_ARCHS.has(a) || /moe/.test(a))) return true;
-  return /\d-A\d+(\.\d+)?[BM]$/i.test(m.params ?? '');
+  return /\d(\.\d+)?[BM]-A\d+(\.\d+)?[BM]$/i.test(m.params ?? '');
 }
 
 /** llama.cpp-only load fields apply to gguf LLMs (docs/api-forge.md). */
