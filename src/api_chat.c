@@ -61,6 +61,8 @@
 #define MAX_TEXT_TOTAL (1u << 20)
 #define MAX_STOP 8
 #define MAX_MODEL 256
+#define MAX_CHATS_PER_USER 16   /* running relays of one user (compare needs 2) */
+#define MAX_CHATS 1024          /* running relays in all */
 
 struct relay {
 	struct relay *next, *prev;       /* the live list */
@@ -602,6 +604,18 @@ void dp_api_chat_run(struct dp_ctx *c, const struct dp_chat_hook *hook)
 		h = *hook;
 	struct chatreq q;
 	if (parse_body(c, &q) < 0) {
+		hook_done(&h);
+		return;
+	}
+	int mine = 0, all = 0;
+	for (struct relay *r = live; r; r = r->next) {
+		all++;
+		mine += r->user_id == c->user.id;
+	}
+	if (mine >= MAX_CHATS_PER_USER || all >= MAX_CHATS) {
+		dp_http_add_header(c->req, "Retry-After", "1");
+		dp_reply_error(c, 429, "too_many_chats", "at most %d chats may run at once per user (%d in all)",
+			       MAX_CHATS_PER_USER, MAX_CHATS);
 		hook_done(&h);
 		return;
 	}

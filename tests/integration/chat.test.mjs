@@ -387,3 +387,29 @@ test('compare: two concurrent streams to two models, both complete', T, async ()
   }
   assert.notEqual(a.events[0][1].request_id, b.events[0][1].request_id);
 });
+
+test('at most 16 running chats per user: the 17th gets 429', T, async () => {
+  const acs = [], started = [], done = [];
+  for (let i = 0; i < 16; i++) {
+    const ac = new AbortController();
+    acs.push(ac);
+    let resolveStart;
+    started.push(new Promise((r) => { resolveStart = r; }));
+    done.push(chat(admin, tid, { model: 'qwen/qwen3-8b', messages: [{ role: 'user', content: `n${i}` }], max_tokens: 4000, save: false }, {
+      signal: ac.signal,
+      onEvent: (name) => { if (name === 'start') resolveStart(); },
+    }));
+  }
+  await Promise.all(started);
+  const r = await chat(admin, tid, { model: 'qwen/qwen3-8b', messages: [{ role: 'user', content: 'one more' }], save: false });
+  assert.equal(r.status, 429);
+  assert.equal(r.json.error.code, 'too_many_chats');
+  for (const ac of acs) ac.abort();
+  await Promise.all(done);
+  // the slots free up once the relays are gone
+  const again = await waitFor(async () => {
+    const x = await chat(admin, tid, { model: 'qwen/qwen3-8b', messages: [{ role: 'user', content: 'after' }], max_tokens: 3, save: false });
+    return x.status === 200 ? x : null;
+  });
+  assert.equal(again.events.at(-1)[0], 'end');
+});
