@@ -15,6 +15,14 @@ export const haveSnapshot = signal(false);
 
 const RETRY_MS = 15000;
 
+type StreamListener = (type: string, data: unknown) => void;
+const listeners = new Set<StreamListener>();
+/** Other views' interest in this tab's /api/events stream (alert, models, gpus…); returns the unsubscribe function. */
+export function onStreamEvent(fn: StreamListener): () => void {
+  listeners.add(fn);
+  return () => { listeners.delete(fn); };
+}
+
 export function startTargetStream(): () => void {
   let unsub: (() => void) | null = null;
   let timer: ReturnType<typeof setTimeout> | null = null;
@@ -26,6 +34,7 @@ export function startTargetStream(): () => void {
       onEvent: (type, data) => {
         if (type === 'snapshot') haveSnapshot.value = true;
         targets.value = applyEvent(targets.value, type, data);
+        for (const fn of listeners) fn(type, data);
       },
       onError: (closed) => {
         if (!closed) { streamStatus.value = 'reconnecting'; return; }
