@@ -1,0 +1,57 @@
+// Fleet.tsx - The Fleet: one card per daemon target with its live state,
+// loaded instances, GPUs (survey capacity + live telemetry where
+// measured), RAM, history charts and the Kill Switch. The list follows
+// target changes on /api/events; each card polls its own data and stops
+// when it goes away.
+import { useEffect, useRef } from 'preact/hooks';
+import * as targetsApi from '../../api/targets';
+import { Link } from '../../components/Link';
+import { Alert } from '../../components/Alert';
+import { PageHeader } from '../../components/PageHeader';
+import { ProgressBar } from '../../components/Spinner';
+import { panel } from '../../components/ui';
+import { useLoad } from '../../lib/useLoad';
+import { isAdmin } from '../../state/session';
+import { targets as liveTargets } from '../../state/targets';
+import { TargetCard } from './TargetCard';
+
+export function FleetPage() {
+  const list = useLoad((s) => targetsApi.listTargets(s), []);
+  const live = liveTargets.value;
+  const key = [...live.values()].map((t) => `${t.id}:${t.label}`).sort().join('|');
+  const firstKey = useRef(key);
+  useEffect(() => { if (key !== firstKey.current) { firstKey.current = key; list.reload(); } }, [key]);
+  const data = list.data;
+  return (
+    <div class="max-w-7xl">
+      <PageHeader title="The Fleet" subtitle="Every LM Studio daemon DaemonPulse watches, as measured now." />
+      {list.loading && !data ? <ProgressBar label="Loading targets" /> : null}
+      {list.error ? (
+        <Alert kind="error" title="Could not load the targets">
+          {list.error}{' '}<button type="button" class="underline" onClick={list.reload}>Retry</button>
+        </Alert>
+      ) : null}
+      {data && data.targets.length === 0 ? (
+        <section class={`${panel} p-5`} aria-label="No targets">
+          <p class="text-sm text-slate-300">
+            No daemon targets are configured, so there is nothing to show.{' '}
+            {isAdmin.value ? (
+              <>Add one in{' '}
+                <Link href="/settings/targets" class="text-indigo-300 underline underline-offset-2 hover:text-indigo-200">Settings → Daemon targets</Link>.</>
+            ) : 'An administrator can add one in Settings → Daemon targets.'}
+          </p>
+        </section>
+      ) : null}
+      {data && data.targets.length > 0 ? (
+        <ul class="grid gap-6 2xl:grid-cols-2" aria-label="Daemon targets">
+          {data.targets.map((t) => (
+            <li key={t.id} class="min-w-0">
+              <TargetCard target={t} health={live.get(t.id)?.health ?? t.health}
+                active={data.active_target_id === t.id} />
+            </li>
+          ))}
+        </ul>
+      ) : null}
+    </div>
+  );
+}
