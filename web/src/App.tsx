@@ -5,6 +5,7 @@ import { Spinner } from './components/Spinner';
 import { parseRoute } from './lib/routes';
 import { LoginPage } from './pages/Login';
 import { ModulePage } from './pages/Module';
+import { FleetPage } from './pages/fleet/Fleet';
 import { NotFoundPage } from './pages/NotFound';
 import { SettingsPage } from './pages/settings/Settings';
 import { navigate, path, search } from './state/router';
@@ -40,6 +41,7 @@ export function App() {
     <Shell>
       {r.name === 'settings' ? <SettingsPage tab={r.tab} />
         : r.name === 'notfound' ? <NotFoundPage path={r.path} />
+        : r.name === 'fleet' ? <FleetPage />
           : <ModulePage name={r.name} />}
     </Shell>
   );

@@ -4,7 +4,7 @@
 // /fleet and "/settings" to the first tab the user may open.
 
 export type ModuleName = 'fleet' | 'forge' | 'pulse' | 'toolchain' | 'console';
-export type SettingsTab = 'users' | 'tokens' | 'audit' | 'account';
+export type SettingsTab = 'users' | 'targets' | 'mode' | 'tokens' | 'audit' | 'account';
 
 export type Route =
   | { name: 'login' }
@@ -13,7 +13,7 @@ export type Route =
   | { name: 'notfound'; path: string };
 
 export const MODULES: readonly ModuleName[] = ['fleet', 'forge', 'pulse', 'toolchain', 'console'];
-export const SETTINGS_TABS: readonly SettingsTab[] = ['users', 'tokens', 'audit', 'account'];
+export const SETTINGS_TABS: readonly SettingsTab[] = ['users', 'targets', 'mode', 'tokens', 'audit', 'account'];
 export const ADMIN_TABS: readonly SettingsTab[] = ['users', 'audit'];
 
 export interface Parsed { route: Route; redirect?: string }

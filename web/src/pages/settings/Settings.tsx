@@ -9,9 +9,13 @@ import { UsersTab } from './Users';
 import { TokensTab } from './Tokens';
 import { AuditTab } from './Audit';
 import { AccountTab } from './Account';
+import { TargetsTab } from './Targets';
+import { ModeTab } from './Mode';
 
 const TABS: { key: SettingsTab; label: string }[] = [
   { key: 'users', label: 'Users' },
+  { key: 'targets', label: 'Daemon targets' },
+  { key: 'mode', label: 'Mode & presets' },
   { key: 'tokens', label: 'API tokens' },
   { key: 'audit', label: 'Audit log' },
   { key: 'account', label: 'Account' },
@@ -42,6 +46,8 @@ export function SettingsPage({ tab }: { tab: SettingsTab }) {
       {!allowed ? (
         <Alert kind="warning" title="Admins only">This section is available to administrators.</Alert>
       ) : tab === 'users' ? <UsersTab />
+        : tab === 'targets' ? <TargetsTab />
+        : tab === 'mode' ? <ModeTab />
         : tab === 'tokens' ? <TokensTab />
           : tab === 'audit' ? <AuditTab />
             : <AccountTab />}
