@@ -6,6 +6,7 @@ import { useEffect } from 'preact/hooks';
 import { healthText, sortedTargets } from '../lib/targets';
 import { haveSnapshot, startTargetStream, streamStatus, targets } from '../state/targets';
 import { Spinner } from './Spinner';
+import { AlertBadge } from '../pages/fleet/AlertBadge';
 
 const DOT: Record<string, string> = {
   running: 'bg-emerald-300 border-emerald-300',
@@ -68,6 +69,7 @@ export function TargetStrip() {
       {haveSnapshot.value && status !== 'live' ? (
         <span class="text-xs text-slate-400">{status === 'unavailable' ? 'updates paused; retrying' : 'reconnecting…'}</span>
       ) : null}
+      <AlertBadge />
     </section>
   );
 }
