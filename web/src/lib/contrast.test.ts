@@ -57,6 +57,8 @@ const TEXT: [string, string, number, string][] = [
   ['amber-200', 'amber-950', 4.5, 'warning box'],
   ['amber-200', 'slate-900', 4.5, 'not-built badge'],
   ['indigo-200', 'indigo-950', 4.5, 'info box'],
+  ['white', 'indigo-950', 4.5, 'Settings → Mode: selected mode title'],
+  ['slate-400', 'slate-900', 4.5, 'Fleet: chart axes and legend labels'],
 ];
 
 // non-text UI components (WCAG 1.4.11): 3:1 against what is next to them
@@ -72,6 +74,16 @@ const UI: [string, string, string][] = [
   ['emerald-300', 'slate-900', 'running dot'],
   ['amber-300', 'slate-900', 'stalled dot'],
   ['red-400', 'slate-900', 'stopped dot'],
+  ['emerald-300', 'slate-800', 'Fleet: VRAM/RAM bar fill, normal'],
+  ['amber-300', 'slate-800', 'Fleet: VRAM/RAM bar fill, high; split "other processes"'],
+  ['red-400', 'slate-800', 'Fleet: VRAM/RAM bar fill, critical'],
+  ['indigo-400', 'slate-800', 'Fleet: VRAM split "LM Studio"'],
+  ['slate-400', 'slate-800', 'Fleet: estimated VRAM fill'],
+  ['indigo-400', 'slate-900', 'Fleet chart: LM Studio line'],
+  ['emerald-300', 'slate-900', 'Fleet chart: used / utilisation line'],
+  ['red-300', 'slate-900', 'Fleet chart: temperature line'],
+  ['amber-300', 'slate-900', 'Fleet: simulated badge border'],
+  ['red-400', 'slate-950', 'shell: alert badge border'],
 ];
 
 describe('palette', () => {
