@@ -215,6 +215,16 @@ void dp_alerts_forget_target(struct dp_alerts *a, int64_t target_id, int64_t now
 		}
 }
 
+void dp_alerts_retain_gpus(struct dp_alerts *a, int64_t target_id, int ngpus)
+{
+	for (size_t i = 0; i < a->n;) {
+		if (a->v[i].target_id == target_id && a->v[i].gpu >= ngpus)
+			resolve(a, &a->v[i]);
+		else
+			i++;
+	}
+}
+
 size_t dp_alerts_active(const struct dp_alerts *a, int kind)
 {
 	size_t n = 0;

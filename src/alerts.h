@@ -62,6 +62,8 @@ void dp_alerts_source(struct dp_alerts *a, int64_t target_id, const char *label,
 /* The target is gone: resolve its alerts and forget its counters. */
 void dp_alerts_forget_target(struct dp_alerts *a, int64_t target_id, int64_t now_ms);
 
+/* The target now has `ngpus` GPUs: resolve alerts of GPUs that went away. */
+void dp_alerts_retain_gpus(struct dp_alerts *a, int64_t target_id, int ngpus);
 /* Firing alerts of a kind (DP_ALERT__N: all). */
 size_t dp_alerts_active(const struct dp_alerts *a, int kind);
 /* Alerts fired since start, by kind. */

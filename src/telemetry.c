@@ -586,6 +586,7 @@ static void apply_sample(struct dp_telemetry *t, struct ttarget *tt, const struc
 	dp_alerts_source(t->alerts, tt->id, tt->label, 1, s->measured_ms);
 	for (int i = 0; i < s->ngpus; i++)
 		dp_alerts_gpu(t->alerts, tt->id, tt->label, &s->gpus[i].g, s->measured_ms);
+	dp_alerts_retain_gpus(t->alerts, tt->id, s->ngpus);
 	publish_gpus(t, tt);
 }
 
@@ -835,12 +836,16 @@ static void post(struct dp_telemetry *t, struct dp_telemetry_sample *s, const ch
 	}
 }
 
-static void *sampler_main(void *arg)
+#define REDETECT_MS 60000
+
+/* Find this host's collector: NVML with at least one GPU, else amdgpu
+ * cards, else none (reason in `code` / `none_reason`). */
+static void detect(struct dp_telemetry *t, struct dp_nvml **nvp, int *use_amd, char *code, size_t codelen,
+		   char *none_reason, size_t reasonlen)
 {
-	struct dp_telemetry *t = arg;
 	struct dp_nvml *nv = NULL;
-	int use_amd = 0;
-	char nvml_msg[256] = "", code[32] = "no_gpu";
+	char nvml_msg[256] = "";
+	snprintf(code, codelen, "no_gpu");
 	if (strcmp(t->nvml_library, "off") != 0) {
 		int nrc = 0;
 		int rc = dp_nvml_open(&nv, t->nvml_library, &nrc, nvml_msg, sizeof(nvml_msg));
@@ -856,20 +861,32 @@ static void *sampler_main(void *arg)
 					dp_nvml_memory_symbol(nv), dp_nvml_procs_symbol(nv));
 			}
 		} else if (rc == -EIO && nrc == DP_NVML_ERROR_LIB_RM_VERSION_MISMATCH) {
-			snprintf(code, sizeof(code), "nvml_error");
+			snprintf(code, codelen, "nvml_error");
 		}
 	} else {
 		snprintf(nvml_msg, sizeof(nvml_msg), "NVML disabled (DP_NVML_LIBRARY=off)");
 	}
+	*use_amd = 0;
 	if (!nv) {
-		struct dp_gpu probe[DP_GPU_MAX];
-		use_amd = dp_amdgpu_scan(t->sysfs_root, t->c.amdgpu_ids, probe, DP_GPU_MAX) > 0;
-		if (use_amd)
+		struct dp_gpu *probe = xcalloc(DP_GPU_MAX, sizeof(*probe));
+		*use_amd = dp_amdgpu_scan(t->sysfs_root, t->c.amdgpu_ids, probe, DP_GPU_MAX) > 0;
+		free(probe);
+		if (*use_amd)
 			dp_info("telemetry: amdgpu sysfs under %s", t->sysfs_root);
 	}
-	char none_reason[512];
-	snprintf(none_reason, sizeof(none_reason), "no supported GPU on this host (%s; no amdgpu card under %s/class/drm)",
+	snprintf(none_reason, reasonlen, "no supported GPU on this host (%s; no amdgpu card under %s/class/drm)",
 		 nvml_msg, t->sysfs_root);
+	*nvp = nv;
+}
+
+static void *sampler_main(void *arg)
+{
+	struct dp_telemetry *t = arg;
+	struct dp_nvml *nv = NULL;
+	int use_amd = 0;
+	char code[32], none_reason[512];
+	detect(t, &nv, &use_amd, code, sizeof(code), none_reason, sizeof(none_reason));
+	int64_t last_detect = now_ms();
 
 	pthread_mutex_lock(&t->mu);
 	while (!t->stop) {
@@ -909,6 +926,11 @@ static void *sampler_main(void *arg)
 				preason = "amdgpu cards disappeared";
 			}
 		} else {
+			/* a driver loaded after start (boot order): look again now and then */
+			if (now_ms() - last_detect >= REDETECT_MS) {
+				detect(t, &nv, &use_amd, code, sizeof(code), none_reason, sizeof(none_reason));
+				last_detect = now_ms();
+			}
 			s->source = DP_TSRC_NONE;
 			pcode = code;
 			preason = none_reason;

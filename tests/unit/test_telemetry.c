@@ -283,6 +283,15 @@ static void test_alert_hysteresis(void **state)
 	assert_int_equal(dp_alerts_active(a, DP_ALERT_TEMPERATURE), 0);
 	assert_int_equal(dp_alerts_fired_total(a, DP_ALERT_VRAM), 1);
 	assert_int_equal(dp_alerts_fired_total(a, DP_ALERT_TEMPERATURE), 1);
+	/* a GPU that goes away takes its alerts with it; source_down (gpu -1) stays */
+	gpu_at(&g, 1000, 99);
+	g.index = 1;
+	dp_alerts_gpu(a, 1, "box", &g, 9000);
+	assert_int_equal(dp_alerts_active(a, DP_ALERT__N), 2);
+	dp_alerts_retain_gpus(a, 1, 2);
+	assert_int_equal(dp_alerts_active(a, DP_ALERT__N), 2);
+	dp_alerts_retain_gpus(a, 1, 1);
+	assert_int_equal(dp_alerts_active(a, DP_ALERT__N), 0);
 	dp_alerts_free(a);
 }
 
