@@ -232,6 +232,12 @@ describe('the forge', { timeout: 300000 }, () => {
     assert.ok(a.status === 200 || (a.status === 502 && a.json.error.code === 'load_failed'), a.text);
     assert.equal(a.json.override ?? true, true);
     if (a.status === 200) assert.ok(await waitFor(() => instance(a.json.instance_id), 'the overridden instance'));
+    // past what the daemon can hold at all: LM Studio's own refusal comes back as load_failed
+    const x = await admin.post(`/api/targets/${id}/models/load`, { model: 'google/gemma-3-12b', context_length: 131072, override: true });
+    assert.equal(x.status, 502, x.text);
+    assert.equal(x.json.error.code, 'load_failed');
+    assert.match(x.json.error.message, /insufficient system resources/);
+    await sse.next((e) => e.event === 'load' && e.data.result === 'failed' && e.data.error.code === 'load_failed', 'the failed load event');
   });
 
   it('checks bounds and fields with clear 400s; unknown model 404', async () => {
@@ -360,6 +366,8 @@ describe('the forge', { timeout: 300000 }, () => {
     assert.ok(loads.some((e) => e.result === 'ok' && e.detail.path === 'lms' && e.detail.instance_id === 'llama-small'));
     assert.ok(loads.some((e) => e.result === 'denied' && e.detail.error.code === 'will_not_fit'));
     assert.ok(loads.some((e) => e.result === 'denied' && e.detail.error.code === 'live_mode'));
+    assert.ok(loads.some((e) => e.result === 'failed' && e.detail.error.code === 'load_failed' && e.username === 'admin' &&
+      e.detail.override === true));
     assert.ok(es.some((e) => e.action === 'model.download' && e.result === 'ok' && e.detail.model === 'qwen/qwen3-1.7b'));
     assert.ok(es.some((e) => e.action === 'model.download.done' && e.result === 'ok'));
     assert.ok(es.some((e) => e.action === 'model.unload'));
