@@ -151,6 +151,10 @@ static void logs(struct dp_ctx *c)
 		return;
 	}
 	f.backlog = (int)backlog;
+	/* EventSource reconnects with the last line id it saw: resume after it */
+	const char *last = dp_sse_last_event_id(c);
+	if (last && *last && strlen(last) <= 20 && strspn(last, "0123456789") == strlen(last))
+		f.after = strtoull(last, NULL, 10);
 	struct dp_sse *s = dp_sse_start(c, 0);
 	if (!s)
 		return;

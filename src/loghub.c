@@ -102,6 +102,7 @@ struct lh_target {
 	struct lh_target *next;
 	struct dp_loghub *h;
 	int64_t id;
+	uint64_t seq_base; /* ids of this process start above it (see target_get) */
 	char label[DP_TARGET_LABEL_MAX * 4 + 1];
 	char host[DP_TARGET_HOST_MAX + 1];
 	int port;
@@ -815,6 +816,11 @@ static struct lh_target *target_get(struct dp_loghub *h, int64_t id)
 	t->h = h;
 	t->id = id;
 	t->perf_since_ms = now_ms();
+	/* line ids start at the creation time in ms x 1024, so an id sent by an
+	 * earlier process (Last-Event-ID) is below every id of this one unless
+	 * that process sent over 1024 lines per millisecond */
+	t->seq_base = (uint64_t)now_ms() << 10;
+	t->seq = t->seq_base;
 	t->flush_ev = evtimer_new(h->base, flush_cb, t);
 	target_init_streams(t);
 	t->next = h->targets;
@@ -1015,7 +1021,7 @@ static int cmp_line(const void *a, const void *b)
 
 /* The backlog: matching lines of the wanted sources, in seq order, the
  * newest `max` of them within the byte budget. Returns lines sent. */
-static int send_backlog(struct lh_sub *sub, int max)
+static int send_backlog(struct lh_sub *sub, int max, uint64_t after)
 {
 	struct lh_target *t = sub->t;
 	struct dp_loghub *h = t->h;
@@ -1033,7 +1039,7 @@ static int send_backlog(struct lh_sub *sub, int max)
 		struct lh_stream *st = &t->st[i];
 		for (int k = 0; k < st->n; k++) {
 			struct lh_line *l = st->ring[(st->head + k) % h->cfg.ring_lines];
-			if (sub_match(sub, l))
+			if (l->seq > after && sub_match(sub, l))
 				v[n++] = l;
 		}
 	}
@@ -1104,17 +1110,19 @@ int dp_loghub_subscribe(struct dp_loghub *h, int64_t target_id, const struct dp_
 	t->subs = sub;
 	t->nsubs++;
 	dp_sse_set_on_close(s, sub_close, sub);
-	json_t *hello = json_pack("{s:I, s:s, s:s, s:o, s:s, s:s, s:o, s:b, s:{s:b, s:o}, s:o}", "target_id",
+	int resumed = f->after > t->seq_base && f->after <= t->seq;
+	json_t *hello = json_pack("{s:I, s:s, s:s, s:o, s:s, s:s, s:o, s:b, s:{s:b, s:o}, s:o, s:b}", "target_id",
 				  (json_int_t)t->id, "label", t->label, "mode", h->live ? "live" : "dev", "sources",
 				  sources, "level", requested_level(sub->level), "effective_level",
 				  effective_level(sub), "q", sub->qlen ? json_stringn(f->q, sub->qlen) : json_null(),
 				  "payloads", sub_payloads(sub), "lms", "available", avail, "reason",
-				  !avail && reason ? json_string(reason) : json_null(), "streams", streams);
+				  !avail && reason ? json_string(reason) : json_null(), "streams", streams, "resumed",
+				  resumed);
 	int rc = hello ? dp_sse_send_json(s, NULL, "hello", hello) : -EPIPE;
 	json_decref(hello);
 	if (rc < 0)
 		return -EPIPE;
-	int n = send_backlog(sub, f->backlog);
+	int n = send_backlog(sub, f->backlog, resumed ? f->after : 0);
 	json_t *live = json_pack("{s:i}", "backlog", n);
 	rc = dp_sse_send_json(s, NULL, "live", live);
 	json_decref(live);

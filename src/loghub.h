@@ -95,6 +95,7 @@ struct dp_loghub_filter {
 	int payloads;      /* 1 = show payloads (Dev mode only) */
 	const char *q;     /* NULL or text (<= 256 bytes), case-insensitive */
 	int backlog;       /* lines of backlog at most */
+	uint64_t after;    /* Last-Event-ID: resume after this seq (0 = none) */
 };
 
 /* Where lms connects for a target: host "" / port 0 = local. `unusable`

@@ -70,12 +70,13 @@ function logChildren(cpPid, port) {
 
 // A minimal EventSource over fetch.
 class Sse {
-  constructor(base, path, cookie) {
+  constructor(base, path, cookie, lastEventId) {
     this.events = [];
     this.waiters = [];
     this.ctrl = new AbortController();
     const headers = { accept: 'text/event-stream' };
     if (cookie) headers.cookie = cookie;
+    if (lastEventId) headers['last-event-id'] = lastEventId;
     this.ready = fetch(base + path, { headers, signal: this.ctrl.signal }).then(async (r) => {
       this.status = r.status;
       if (r.status !== 200) { this.body = await r.text(); return; }
@@ -248,6 +249,22 @@ describe('console log stream', { timeout: 300000 }, () => {
     for (let i = 1; i < backlog.length; i++) assert.ok(backlog[i].data.seq > backlog[i - 1].data.seq);
     // the hello comes first
     assert.equal(b.events[0].event, 'hello');
+    assert.equal(b.events[0].data.resumed, false);
+    // a reconnecting EventSource (Last-Event-ID) gets only what came after
+    const r = new Sse(cp.url, `/api/targets/${t1}/logs`, admin.cookie, found.id);
+    open.push(r);
+    const rl = await r.next((e) => e.event === 'live', 'live (resumed)');
+    assert.equal(r.events[0].data.resumed, true);
+    const rb = r.events.slice(0, r.events.indexOf(rl)).filter((e) => e.event === 'line');
+    assert.equal(rl.data.backlog, rb.length);
+    assert.ok(rb.every((e) => e.data.seq > input.data.seq));
+    assert.equal(rb.length, backlog.filter((e) => e.data.seq > input.data.seq).length);
+    // an id from another process (below this one's ids): a full backlog
+    const o = new Sse(cp.url, `/api/targets/${t1}/logs`, admin.cookie, '12');
+    open.push(o);
+    const ol = await o.next((e) => e.event === 'live', 'live (stale id)');
+    assert.equal(o.events[0].data.resumed, false);
+    assert.ok(ol.data.backlog >= backlog.length);
     // a limited backlog
     const c = watch(`/api/targets/${t1}/logs?backlog=2`);
     const cl = await c.next((e) => e.event === 'live', 'live');
