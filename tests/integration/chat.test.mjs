@@ -413,3 +413,41 @@ test('at most 16 running chats per user: the 17th gets 429', T, async () => {
   });
   assert.equal(again.events.at(-1)[0], 'end');
 });
+
+// The body LM Studio received, from the simulator's server.log.
+async function upstreamBody(since, path) {
+  const ev = await waitFor(async () => (await simLogs(sim.url, since)).events
+    .find((e) => e.data.type === 'server.log' && e.data.content.startsWith(`Received request: POST to ${path} with body `)));
+  return JSON.parse(ev.data.content.slice(`Received request: POST to ${path} with body `.length));
+}
+
+test('the exact upstream requests: v1 transcript + system_prompt, v0/openai messages, sampling fields', T, async () => {
+  const messages = [{ role: 'system', content: 'Inline system.' }, { role: 'user', content: 'Q1' },
+    { role: 'assistant', content: 'A1' }, { role: 'user', content: 'Q2' }];
+  const sampling = { temperature: 0.5, top_p: 0.9, top_k: 40, repeat_penalty: 1.1, max_tokens: 7, seed: 5, stop: ['\n\n'] };
+  let since = (await simLogs(sim.url)).next;
+  await chat(admin, tid, { model: 'qwen/qwen3-8b', messages, system_prompt: 'Top system.', reasoning: 'on', ...sampling, save: false });
+  assert.deepEqual(await upstreamBody(since, '/api/v1/chat'), {
+    model: 'qwen/qwen3-8b', input: 'User: Q1\n\nAssistant: A1\n\nUser: Q2', system_prompt: 'Top system.\n\nInline system.',
+    stream: true, temperature: 0.5, top_p: 0.9, top_k: 40, repeat_penalty: 1.1, max_output_tokens: 7, reasoning: 'on',
+  });
+  for (const [api, path] of [['v0', '/api/v0/chat/completions'], ['openai', '/v1/chat/completions']]) {
+    since = (await simLogs(sim.url)).next;
+    await chat(admin, tid, { model: 'qwen/qwen3-8b', api, messages, system_prompt: 'Top system.', ...sampling, save: false });
+    const want = {
+      model: 'qwen/qwen3-8b', messages: [{ role: 'system', content: 'Top system.' }, ...messages], stream: true,
+      temperature: 0.5, top_p: 0.9, top_k: 40, repeat_penalty: 1.1, max_tokens: 7, seed: 5, stop: ['\n\n'],
+    };
+    if (api === 'openai') want.stream_options = { include_usage: true };
+    assert.deepEqual(await upstreamBody(since, path), want);
+  }
+  // v1 continuation: previous_response_id with only the new message
+  const first = await chat(admin, tid, { model: 'qwen/qwen3-8b', messages: [{ role: 'user', content: 'Q1' }], max_tokens: 5, save: false });
+  const rid = first.events.at(-1)[1].response_id;
+  since = (await simLogs(sim.url)).next;
+  const next = await chat(admin, tid, { model: 'qwen/qwen3-8b', previous_response_id: rid, max_tokens: 5, save: false,
+    messages: [{ role: 'user', content: 'Q1' }, { role: 'assistant', content: 'x' }, { role: 'user', content: 'Q2' }] });
+  assert.equal(next.events.at(-1)[0], 'end');
+  assert.deepEqual(await upstreamBody(since, '/api/v1/chat'),
+    { model: 'qwen/qwen3-8b', input: 'Q2', stream: true, max_output_tokens: 5, previous_response_id: rid });
+});
