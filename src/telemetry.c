@@ -481,7 +481,10 @@ struct ttarget {
 	int sim;               /* 1 simulator, -1 not one, 0 unknown */
 	int probe_failed;      /* the last probe got no answer */
 	int64_t next_probe_ms;
-	struct dp_upstream_req *req;
+	struct dp_upstream_req *req;   /* GET /__sim/gpus in flight */
+	struct dp_upstream_req *sreq;  /* GET /__sim/state in flight */
+	json_t *instances;             /* simulator: [{"id","model","vram_bytes":[per GPU]}] */
+	int inst_age;                  /* samples since the instances were read */
 	struct dp_telemetry *hub;
 	int gone, seen;
 	int source, available, up;
@@ -616,9 +619,95 @@ static void apply_local(struct dp_telemetry *t, struct ttarget *tt)
 
 static void free_target(struct ttarget *tt)
 {
+	json_decref(tt->instances);
 	dp_telemetry_ring_release(&tt->ring);
 	free(tt->latest);
 	free(tt);
+}
+
+#define INST_REFRESH 10 /* samples */
+
+/* Same GPUs with the same VRAM use (the instances cannot have changed). */
+static int same_usage(const struct dp_telemetry_sample *a, const struct dp_telemetry_sample *b)
+{
+	if (a->ngpus != b->ngpus)
+		return 0;
+	for (int i = 0; i < a->ngpus; i++)
+		if (a->gpus[i].g.mem_used != b->gpus[i].g.mem_used)
+			return 0;
+	return 1;
+}
+
+/* The simulator's loaded instances and their VRAM per GPU, from
+ * /__sim/state (new reference), NULL when the body is not that shape. */
+static json_t *parse_instances(const json_t *state, int ngpus)
+{
+	json_t *in = json_is_object(state) ? json_object_get(state, "instances") : NULL;
+	if (!json_is_array(in))
+		return NULL;
+	json_t *out = json_array();
+	size_t i;
+	json_t *o;
+	json_array_foreach(in, i, o) {
+		const char *id = json_string_value(json_object_get(o, "identifier"));
+		const char *model = json_string_value(json_object_get(o, "model_key"));
+		json_t *v = json_object_get(o, "vram_bytes");
+		if (!id || !json_is_array(v) || json_array_size(out) >= 256)
+			continue;
+		json_t *per = json_array();
+		for (int g = 0; g < ngpus; g++) {
+			json_t *x = json_array_get(v, (size_t)g);
+			json_array_append_new(per, json_is_integer(x) && json_integer_value(x) >= 0
+							   ? json_integer(json_integer_value(x))
+							   : json_null());
+		}
+		char idb[DP_GPU_NAME_MAX * 2], mb[DP_GPU_NAME_MAX * 2];
+		copy_utf8(idb, sizeof(idb), id);
+		copy_utf8(mb, sizeof(mb), model ? model : "");
+		json_array_append_new(out, json_pack("{s:s,s:o,s:o}", "id", idb, "model",
+						     model ? json_string(mb) : json_null(), "vram_bytes", per));
+	}
+	return out;
+}
+
+static void state_done(struct dp_upstream_req *r, const struct dp_upstream_result *res, void *arg)
+{
+	struct ttarget *tt = arg;
+	(void)r;
+	tt->sreq = NULL;
+	if (tt->gone) {
+		if (!tt->req)
+			free_target(tt);
+		return;
+	}
+	if (res->outcome != DP_UPSTREAM_OK || !tt->latest)
+		return; /* keep what we had; the next change retries */
+	json_t *in = parse_instances(res->json, tt->latest->ngpus);
+	if (in) {
+		json_decref(tt->instances);
+		tt->instances = in;
+		tt->inst_age = 0;
+	}
+}
+
+static void start_state(struct dp_telemetry *t, struct ttarget *tt)
+{
+	if (tt->sreq)
+		return;
+	int to = t->c.interval_ms < 5000 ? t->c.interval_ms : 5000;
+	struct dp_upstream_opts o = {
+		.method = "GET",
+		.base_url = tt->url,
+		.path = "/__sim/state",
+		.connect_timeout_ms = to < 3000 ? to : 3000,
+		.timeout_ms = to < 200 ? 200 : to,
+		.max_response = SIM_MAX_RESPONSE * 4,
+		.mode = DP_UPSTREAM_BUFFERED,
+		.on_done = state_done,
+		.arg = tt,
+	};
+	const char *err = NULL;
+	tt->sreq = dp_upstream_start(t->srv->upstream, &o, &err);
 }
 
 static void probe_done(struct dp_upstream_req *r, const struct dp_upstream_result *res, void *arg)
@@ -627,7 +716,8 @@ static void probe_done(struct dp_upstream_req *r, const struct dp_upstream_resul
 	(void)r;
 	tt->req = NULL;
 	if (tt->gone) {
-		free_target(tt);
+		if (!tt->sreq)
+			free_target(tt);
 		return;
 	}
 	if (res->outcome == DP_UPSTREAM_CANCELLED)
@@ -639,8 +729,11 @@ static void probe_done(struct dp_upstream_req *r, const struct dp_upstream_resul
 			tt->sim = 1;
 			tt->probe_failed = 0;
 			s->measured_ms = now_ms();
+			int changed = !tt->latest || !same_usage(tt->latest, s);
 			apply_sample(t, tt, s);
 			free(s);
+			if (changed || !tt->instances || ++tt->inst_age >= INST_REFRESH)
+				start_state(t, tt);
 			return;
 		}
 		free(s);
@@ -723,6 +816,8 @@ static int collect_cb(const struct dp_target *tgt, void *arg)
 		dp_telemetry_ring_release(&tt->ring);
 		free(tt->latest);
 		tt->latest = NULL;
+		json_decref(tt->instances);
+		tt->instances = NULL;
 		tt->source = DP_TSRC_PENDING;
 		tt->available = 0;
 	}
@@ -764,9 +859,12 @@ static void sync_targets(struct dp_telemetry *t)
 		}
 		dp_alerts_forget_target(t->alerts, tt->id, now_ms());
 		t->t[i] = t->t[--t->nt];
-		if (tt->req) {
-			tt->gone = 1;
-			dp_upstream_abort(tt->req); /* on_done frees it */
+		if (tt->req || tt->sreq) {
+			tt->gone = 1; /* the last on_done frees it */
+			if (tt->req)
+				dp_upstream_abort(tt->req);
+			if (tt->sreq)
+				dp_upstream_abort(tt->sreq);
 		} else {
 			free_target(tt);
 		}
@@ -1162,19 +1260,23 @@ json_t *dp_telemetry_target_json(struct dp_telemetry *t, int64_t target_id)
 	int source = tt->source;
 	if (!tt->available && s && !strcmp(tt->rcode, "source_down"))
 		source = s->source;
-	return json_pack("{s:I,s:s,s:b,s:b,s:o,s:o,s:i,s:o,s:o,s:o}", "target_id", (json_int_t)tt->id, "source",
+	json_t *o = json_pack("{s:I,s:s,s:b,s:b,s:o,s:o,s:i,s:o,s:o,s:o}", "target_id", (json_int_t)tt->id, "source",
 			 dp_telemetry_source_name(source), "simulated", source == DP_TSRC_SIMULATED, "available",
 			 tt->available, "reason",
 			 tt->available ? json_null() : json_pack("{s:s,s:s}", "code", tt->rcode, "message", tt->reason),
 			 "measured_at", dp_alerts_time_json(s ? s->measured_ms : 0), "interval_ms", t->c.interval_ms,
 			 "gpus", gpus, "ram", ram, "alerts", dp_alerts_json(t->alerts, tt->id));
+	/* each loaded instance's VRAM share: measurable only on the simulator */
+	json_object_set(o, "instances", source == DP_TSRC_SIMULATED && tt->instances ? tt->instances : json_null());
+	return o;
 }
 
 json_t *dp_telemetry_pending_json(struct dp_telemetry *t, int64_t target_id)
 {
-	return json_pack("{s:I,s:s,s:b,s:b,s:{s:s,s:s},s:n,s:i,s:[],s:n,s:[]}", "target_id", (json_int_t)target_id,
-			 "source", "pending", "simulated", 0, "available", 0, "reason", "code", "pending", "message",
-			 "no sample yet", "measured_at", "interval_ms", t->c.interval_ms, "gpus", "ram", "alerts");
+	return json_pack("{s:I,s:s,s:b,s:b,s:{s:s,s:s},s:n,s:i,s:[],s:n,s:[],s:n}", "target_id",
+			 (json_int_t)target_id, "source", "pending", "simulated", 0, "available", 0, "reason", "code",
+			 "pending", "message", "no sample yet", "measured_at", "interval_ms", t->c.interval_ms, "gpus",
+			 "ram", "alerts", "instances");
 }
 
 json_t *dp_telemetry_history_json(struct dp_telemetry *t, int64_t target_id, int seconds)
@@ -1298,11 +1400,14 @@ void dp_telemetry_detach(struct dp_server *s)
 		close(t->pipefd[1]);
 	for (size_t i = 0; i < t->nt; i++) {
 		struct ttarget *tt = t->t[i];
-		if (tt->req) {
+		if (tt->req || tt->sreq) {
 			/* upstream still alive (detach before dp_upstream_free):
-			 * on_done frees the target */
+			 * the last on_done frees the target */
 			tt->gone = 1;
-			dp_upstream_abort(tt->req);
+			if (tt->req)
+				dp_upstream_abort(tt->req);
+			if (tt->sreq)
+				dp_upstream_abort(tt->sreq);
 		} else {
 			free_target(tt);
 		}

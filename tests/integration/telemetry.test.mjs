@@ -141,6 +141,14 @@ describe('telemetry: simulated source', () => {
     }, 'VRAM to rise after the load');
     const g = t.gpus[0];
     assert.equal(g.memory.lmstudio_bytes, g.memory.used_bytes);
+    // each loaded instance's share (the simulator reports it)
+    const inst = await waitFor(async () => {
+      const r = await viewer.get(`/api/targets/${id}/telemetry`);
+      return r.json.instances?.length === 1 ? r.json.instances : null;
+    }, 'the instance share');
+    assert.equal(inst[0].id, 'qwen/qwen3-8b');
+    assert.equal(inst[0].model, 'qwen/qwen3-8b');
+    assert.ok(inst[0].vram_bytes[0] > 4e9 && inst[0].vram_bytes.length === 1);
     assert.equal(g.memory.free_bytes, g.memory.total_bytes - g.memory.used_bytes);
 
     const fired = await waitFor(() => sse.find((e) => e.event === 'alert' && e.data.action === 'fired' &&
@@ -177,7 +185,7 @@ describe('telemetry: simulated source', () => {
     assert.equal(u.status, 200, JSON.stringify(u.json));
     await waitFor(async () => {
       const r = await viewer.get(`/api/targets/${id}/telemetry`);
-      return r.json.gpus[0]?.memory.used_bytes === 0;
+      return r.json.gpus[0]?.memory.used_bytes === 0 && r.json.instances?.length === 0;
     }, 'VRAM to fall after the unload');
     await waitFor(() => sse.find((e) => e.event === 'alert' && e.data.action === 'resolved' &&
       e.data.alert.kind === 'vram'), 'the vram alert resolved');
@@ -227,6 +235,7 @@ describe('telemetry: local host through the fake NVML', () => {
     }, 'an NVML sample');
     assert.equal(t.source, 'nvml');
     assert.equal(t.simulated, false);
+    assert.equal(t.instances, null); // not measurable per instance through NVML
     assert.equal(t.gpus.length, 2);
     const [g0, g1] = t.gpus;
     assert.equal(g0.name, 'NVIDIA GeForce RTX 4090');
