@@ -5,6 +5,7 @@ import { Spinner } from './components/Spinner';
 import { parseRoute } from './lib/routes';
 import { LoginPage } from './pages/Login';
 import { ModulePage } from './pages/Module';
+import { ForgePage } from './pages/forge/Forge';
 import { FleetPage } from './pages/fleet/Fleet';
 import { NotFoundPage } from './pages/NotFound';
 import { SettingsPage } from './pages/settings/Settings';
@@ -42,6 +43,7 @@ export function App() {
       {r.name === 'settings' ? <SettingsPage tab={r.tab} />
         : r.name === 'notfound' ? <NotFoundPage path={r.path} />
         : r.name === 'fleet' ? <FleetPage />
+          : r.name === 'forge' ? <ForgePage />
           : <ModulePage name={r.name} />}
     </Shell>
   );
