@@ -94,8 +94,10 @@ static int is_kind(const json_t *row, const char *k)
 static void list(struct dp_ctx *c)
 {
 	struct dp_target t;
-	if (load_target(c, &t) < 0)
-		return dp_target_release(&t);
+	if (load_target(c, &t) < 0) {
+		dp_target_release(&t);
+		return;
+	}
 	json_t *mj = NULL;
 	json_t *servers = dp_mcp_servers_list(c->srv->store, &t, &mj);
 	dp_reply_json(c, 200, json_pack("{s:I,s:o,s:o}", "target_id", (json_int_t)t.id, "mcp_json", mj, "servers", servers));
@@ -106,8 +108,10 @@ static void tools(struct dp_ctx *c)
 {
 	struct dp_target t;
 	json_t *row = NULL;
-	if (load_target(c, &t) < 0 || load_server(c, &t, &row) < 0)
-		return dp_target_release(&t);
+	if (load_target(c, &t) < 0 || load_server(c, &t, &row) < 0) {
+		dp_target_release(&t);
+		return;
+	}
 	dp_reply_json(c, 200, json_pack("{s:o,s:o}", "server", dp_mcp_server_json(c->srv->store, row), "tools",
 					dp_mcp_tools_json(c->srv->store, row)));
 	json_decref(row);
@@ -119,8 +123,10 @@ static void tools(struct dp_ctx *c)
 static void create(struct dp_ctx *c)
 {
 	struct dp_target t;
-	if (load_target(c, &t) < 0)
-		return dp_target_release(&t);
+	if (load_target(c, &t) < 0) {
+		dp_target_release(&t);
+		return;
+	}
 	json_t *b = c->body;
 	const char *why = NULL;
 	const char *label = json_string_value(json_object_get(b, "label"));
@@ -131,7 +137,8 @@ static void create(struct dp_ctx *c)
 	    (headers && !json_is_null(headers) && dp_mcp_check_headers(headers, 0, &why) < 0) ||
 	    (ro && !json_is_boolean(ro) && (why = "auto_allow_read_only must be true or false"))) {
 		dp_reply_error(c, 400, "bad_request", "%s", why);
-		return dp_target_release(&t);
+		dp_target_release(&t);
+		return;
 	}
 	int64_t id = 0;
 	int rc = dp_mcp_ephemeral_create(c->srv->store, c->srv->secret, t.id, label, url,
@@ -159,8 +166,10 @@ static void patch(struct dp_ctx *c)
 {
 	struct dp_target t;
 	json_t *row = NULL;
-	if (load_target(c, &t) < 0 || load_server(c, &t, &row) < 0)
-		return dp_target_release(&t);
+	if (load_target(c, &t) < 0 || load_server(c, &t, &row) < 0) {
+		dp_target_release(&t);
+		return;
+	}
 	json_t *b = c->body;
 	const char *why = NULL;
 	json_t *ro = json_object_get(b, "auto_allow_read_only");
@@ -219,8 +228,10 @@ static void del(struct dp_ctx *c)
 {
 	struct dp_target t;
 	json_t *row = NULL;
-	if (load_target(c, &t) < 0 || load_server(c, &t, &row) < 0)
-		return dp_target_release(&t);
+	if (load_target(c, &t) < 0 || load_server(c, &t, &row) < 0) {
+		dp_target_release(&t);
+		return;
+	}
 	if (is_kind(row, "mcp_json") && json_is_true(json_object_get(row, "in_mcp_json"))) {
 		dp_reply_error(c, 409, "conflict", "this server is an mcp.json entry: remove the entry instead");
 	} else if (dp_mcp_server_delete(c->srv->store, json_integer_value(json_object_get(row, "id"))) < 0) {
@@ -240,8 +251,10 @@ static void policy(struct dp_ctx *c)
 {
 	struct dp_target t;
 	json_t *row = NULL;
-	if (load_target(c, &t) < 0 || load_server(c, &t, &row) < 0)
-		return dp_target_release(&t);
+	if (load_target(c, &t) < 0 || load_server(c, &t, &row) < 0) {
+		dp_target_release(&t);
+		return;
+	}
 	json_t *b = c->body;
 	json_t *tl = json_object_get(b, "tools"), *ro = json_object_get(b, "auto_allow_read_only");
 	if (!json_is_object(b) || (tl && !json_is_object(tl)) || (ro && !json_is_boolean(ro)) || (!tl && !ro) ||
@@ -369,8 +382,10 @@ static void discover(struct dp_ctx *c)
 	struct dp_target t;
 	json_t *row = NULL, *root = NULL;
 	char **hl = NULL, **argv = NULL, **env = NULL;
-	if (load_target(c, &t) < 0 || load_server(c, &t, &row) < 0)
-		return dp_target_release(&t);
+	if (load_target(c, &t) < 0 || load_server(c, &t, &row) < 0) {
+		dp_target_release(&t);
+		return;
+	}
 	struct dp_mcp_server ms = { .transport = DP_MCP_AUTO };
 	const char *label = json_string_value(json_object_get(row, "label"));
 	if (is_kind(row, "ephemeral")) {
@@ -487,8 +502,10 @@ static void json_put(struct dp_ctx *c)
 {
 	struct dp_target t;
 	json_t *root = NULL, *entry = NULL;
-	if (load_target(c, &t) < 0)
-		return dp_target_release(&t);
+	if (load_target(c, &t) < 0) {
+		dp_target_release(&t);
+		return;
+	}
 	char path[PATH_MAX];
 	const char *label = dp_ctx_param(c, "label"), *why = NULL;
 	if (local_path(c, &t, path, sizeof(path)) < 0)
@@ -545,8 +562,10 @@ static void json_del(struct dp_ctx *c)
 {
 	struct dp_target t;
 	json_t *root = NULL;
-	if (load_target(c, &t) < 0)
-		return dp_target_release(&t);
+	if (load_target(c, &t) < 0) {
+		dp_target_release(&t);
+		return;
+	}
 	char path[PATH_MAX];
 	const char *label = dp_ctx_param(c, "label"), *why = NULL;
 	if (local_path(c, &t, path, sizeof(path)) < 0)
@@ -623,11 +642,15 @@ static int parse_ids(struct dp_ctx *c, json_t *arr, const char *q, json_t **out)
 static void preview(struct dp_ctx *c)
 {
 	struct dp_target t;
-	if (load_target(c, &t) < 0)
-		return dp_target_release(&t);
+	if (load_target(c, &t) < 0) {
+		dp_target_release(&t);
+		return;
+	}
 	json_t *ids = NULL, *items, *skipped, *allowed;
-	if (parse_ids(c, NULL, dp_ctx_query(c, "servers"), &ids) < 0)
-		return dp_target_release(&t);
+	if (parse_ids(c, NULL, dp_ctx_query(c, "servers"), &ids) < 0) {
+		dp_target_release(&t);
+		return;
+	}
 	json_t *mj = NULL;
 	json_decref(dp_mcp_servers_list(c->srv->store, &t, &mj)); /* current mcp.json */
 	json_decref(mj);
@@ -651,8 +674,10 @@ static void run_free(void *arg)
 static void run(struct dp_ctx *c)
 {
 	struct dp_target t;
-	if (load_target(c, &t) < 0)
-		return dp_target_release(&t);
+	if (load_target(c, &t) < 0) {
+		dp_target_release(&t);
+		return;
+	}
 	json_t *b = c->body, *ids = NULL, *items = NULL, *skipped = NULL, *allowed = NULL, *integ = NULL;
 	const char *api = json_string_value(json_object_get(b, "api"));
 	json_t *sv = json_object_get(b, "servers");
