@@ -1361,16 +1361,22 @@ static void events_tap(const char *event, const json_t *data, void *arg)
 		const char *result = json_string_value(json_object_get(data, "result"));
 		const char *by = json_string_value(json_object_get(data, "by"));
 		const char *emsg = json_string_value(json_object_get(json_object_get(data, "error"), "message"));
-		int ok = result && strcmp(result, "ok") == 0;
+		int ok = !result || strcmp(result, "failed") != 0; /* "started", "ok" or "failed" */
 		char sum[600];
-		snprintf(sum, sizeof(sum), "load %s %s%s%s%s%s", model ? model : "?", ok ? "ok" : "failed",
+		snprintf(sum, sizeof(sum), "load %s %s%s%s%s%s", model ? model : "?", result ? result : "?",
 			 by ? " by " : "", by ? by : "", emsg ? ": " : "", emsg ? emsg : "");
 		json_t *p = json_deep_copy(data);
 		json_object_set_new(p, "type", json_string("dp.load"));
 		dp_loghub_emit_high(s->loghub, id, ok ? "info" : "error", sum, p);
 		json_decref(p);
 	} else {
-		/* downloads and whatever comes later: kept, not high-level */
+		/* downloads (start and end only, not every progress step) and
+		 * whatever comes later: kept, not high-level */
+		const json_t *dj = json_object_get(data, "job");
+		const char *dst = json_string_value(json_object_get(dj, "status"));
+		if (strcmp(event, "download") == 0 && dst && strcmp(dst, "downloading") == 0 &&
+		    json_integer_value(json_object_get(dj, "downloaded_bytes")) > 0)
+			return;
 		char type[64], sum[128];
 		snprintf(type, sizeof(type), "dp.%s", event);
 		snprintf(sum, sizeof(sum), "%s", event);

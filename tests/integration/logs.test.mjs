@@ -408,6 +408,17 @@ describe('console log stream', { timeout: 300000 }, () => {
     assert.equal(au.data.summary, 'target.update by admin: ok');
     assert.equal(au.data.payload.action, 'target.update');
     assert.equal(au.data.high, true);
+    // a load through DaemonPulse, then the loaded set changing
+    const ld = await admin.post(`/api/targets/${t2}/models/load`, { model: 'ibm/granite-4-micro' });
+    assert.ok(ld.status === 200 || ld.status === 201, ld.text);
+    const started = await v.next((e) => e.event === 'line' && e.data.type === 'dp.load', 'a load line');
+    assert.equal(started.data.summary, 'load ibm/granite-4-micro started by admin');
+    const lline = await v.next((e) => e.event === 'line' && e.data.type === 'dp.load' && e.data.payload.result === 'ok',
+      'the load done');
+    assert.equal(lline.data.summary, 'load ibm/granite-4-micro ok by admin');
+    assert.equal(lline.data.level, 'info');
+    await v.next((e) => e.event === 'line' && e.data.type === 'dp.models' && /granite/.test(e.data.summary),
+      'the loaded set');
     closeAll();
 
     const p0 = await viewer.get(`/api/targets/${t1}/perf?n=5`);
