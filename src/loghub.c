@@ -192,7 +192,7 @@ void dp_loghub_config_defaults(struct dp_loghub_config *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->ring_lines = env_int("DP_LOG_RING_LINES", 1000, 1, 100000);
-	c->ring_bytes = 8u << 20;
+	c->ring_bytes = 4u << 20;
 	c->linger_ms = env_int("DP_LOG_LINGER_MS", 30000, 0, 3600000);
 	c->backoff_min_ms = env_int("DP_LOG_BACKOFF_MIN_MS", 1000, 10, 600000);
 	c->backoff_max_ms = env_int("DP_LOG_BACKOFF_MAX_MS", 30000, 10, 3600000);

@@ -57,7 +57,7 @@ struct dp_loghub;
 
 struct dp_loghub_config {
 	int ring_lines;        /* per target and source: 1000 */
-	size_t ring_bytes;     /* per target and source: 8 MiB */
+	size_t ring_bytes;     /* per target and source: 4 MiB */
 	int linger_ms;         /* child kept after the last viewer left: 30 s */
 	int backoff_min_ms;    /* first restart delay: 1 s */
 	int backoff_max_ms;    /* 30 s */
