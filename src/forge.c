@@ -751,7 +751,8 @@ static void job_finished(struct dp_forge *f, struct job *j)
 		evtimer_del(j->timer);
 	const char *st = json_string_value(json_object_get(j->obj, "status"));
 	struct dp_server *srv = f->srv;
-	if (st && !strcmp(st, "completed") && srv->health) {
+	int ok = st && (!strcmp(st, "completed") || !strcmp(st, "already_downloaded"));
+	if (ok && srv->health) {
 		/* the new model shows up: drop the models cache, re-poll (the
 		 * hub then publishes the `models` event) */
 		dp_health_cache_drop(srv->health, j->target_id, DP_HEALTH_CACHE_MODELS);
@@ -762,7 +763,7 @@ static void job_finished(struct dp_forge *f, struct job *j)
 	json_t *d = json_pack("{s:s, s:O?, s:O?, s:O?}", "job_id", j->job_id, "model", json_object_get(j->obj, "model"),
 			      "status", json_object_get(j->obj, "status"), "error", json_object_get(j->obj, "error"));
 	dp_audit_record(srv->store, j->user_id, j->username[0] ? j->username : NULL, "model.download.done", ref,
-			st && !strcmp(st, "completed") ? DP_AUDIT_OK : DP_AUDIT_FAILED, d, NULL);
+			ok ? DP_AUDIT_OK : DP_AUDIT_FAILED, d, NULL);
 	json_decref(d);
 }
 

@@ -369,7 +369,8 @@ describe('the forge', { timeout: 300000 }, () => {
     assert.ok(loads.some((e) => e.result === 'failed' && e.detail.error.code === 'load_failed' && e.username === 'admin' &&
       e.detail.override === true));
     assert.ok(es.some((e) => e.action === 'model.download' && e.result === 'ok' && e.detail.model === 'qwen/qwen3-1.7b'));
-    assert.ok(es.some((e) => e.action === 'model.download.done' && e.result === 'ok'));
+    assert.ok(es.some((e) => e.action === 'model.download.done' && e.result === 'ok' && e.detail.status === 'completed'));
+    assert.ok(!es.some((e) => e.action === 'model.download.done' && e.result !== 'ok'), 'no download failed here');
     assert.ok(es.some((e) => e.action === 'model.unload'));
   });
 });
