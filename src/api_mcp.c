@@ -55,6 +55,13 @@ static void ensure_metrics(struct dp_server *srv)
 	}
 }
 
+/* dp_audit_ctx borrows the detail: this one takes it. */
+static void audit(struct dp_ctx *c, const char *action, const char *target, const char *result, json_t *detail)
+{
+	dp_audit_ctx(c, action, target, result, detail);
+	json_decref(detail);
+}
+
 static int64_t now_s(struct dp_ctx *c)
 {
 	return dp_auth_now(c->srv->auth);
@@ -153,7 +160,7 @@ static void create(struct dp_ctx *c)
 		json_t *row = NULL;
 		dp_mcp_server_get(c->srv->store, t.id, id, &row);
 		json_t *names = json_object_get(row, "header_names");
-		dp_audit_ctx(c, "mcp.server.create", t.label, DP_AUDIT_OK,
+		audit(c, "mcp.server.create", t.label, DP_AUDIT_OK,
 			     json_pack("{s:I,s:s,s:s,s:O}", "server_id", (json_int_t)id, "label", label, "url", url,
 				       "header_names", names ? names : json_null()));
 		dp_reply_json(c, 201, json_pack("{s:o}", "server", dp_mcp_server_json(c->srv->store, row)));
@@ -215,7 +222,7 @@ static void patch(struct dp_ctx *c)
 	json_decref(row);
 	row = NULL;
 	dp_mcp_server_get(c->srv->store, t.id, sid, &row);
-	dp_audit_ctx(c, "mcp.server.update", t.label, DP_AUDIT_OK,
+	audit(c, "mcp.server.update", t.label, DP_AUDIT_OK,
 		     json_pack("{s:I,s:O,s:O}", "server_id", (json_int_t)sid, "label", json_object_get(row, "label"),
 			       "identity", json_object_get(row, "identity")));
 	dp_reply_json(c, 200, json_pack("{s:o}", "server", dp_mcp_server_json(c->srv->store, row)));
@@ -237,7 +244,7 @@ static void del(struct dp_ctx *c)
 	} else if (dp_mcp_server_delete(c->srv->store, json_integer_value(json_object_get(row, "id"))) < 0) {
 		dp_reply_error(c, 500, "internal", "could not delete the server");
 	} else {
-		dp_audit_ctx(c, "mcp.server.delete", t.label, DP_AUDIT_OK,
+		audit(c, "mcp.server.delete", t.label, DP_AUDIT_OK,
 			     json_pack("{s:O,s:O}", "server_id", json_object_get(row, "id"), "label", json_object_get(row, "label")));
 		dp_reply_empty(c);
 	}
@@ -288,7 +295,7 @@ static void policy(struct dp_ctx *c)
 		dp_mcp_server_set_auto(c->srv->store, json_integer_value(json_object_get(row, "id")), json_is_true(ro), now_s(c));
 	sqlite3_exec(dp_store_db(c->srv->store), "COMMIT", NULL, NULL, NULL);
 	int64_t sid = json_integer_value(json_object_get(row, "id"));
-	dp_audit_ctx(c, "mcp.policy", t.label, DP_AUDIT_OK,
+	audit(c, "mcp.policy", t.label, DP_AUDIT_OK,
 		     json_pack("{s:I,s:O,s:O,s:O}", "server_id", (json_int_t)sid, "label", json_object_get(row, "label"),
 			       "tools", tl ? tl : json_null(), "auto_allow_read_only", ro ? ro : json_null()));
 	json_decref(row);
@@ -309,6 +316,9 @@ struct disc {
 	int64_t target_id;
 	int64_t sid;
 	char target_label[DP_TARGET_LABEL_MAX * 4 + 1];
+	int64_t user_id;
+	char username[DP_USERNAME_MAX + 1];
+	char ip[64];
 };
 
 static void disc_abort(struct dp_ctx *c, void *arg)
@@ -338,11 +348,11 @@ static void disc_done(const struct dp_mcp_outcome *o, void *arg)
 	json_t *row = NULL, *changes = NULL;
 	if (dp_mcp_server_get(d->srv->store, d->target_id, d->sid, &row) == 0) {
 		dp_mcp_store_discovery(d->srv->store, row, o, o->duration_ms, dp_auth_now(d->srv->auth), &changes);
-		dp_audit_record(d->srv->store, 0, NULL, "mcp.discover", d->target_label,
-				strcmp(o->status, "ok") == 0 ? DP_AUDIT_OK : DP_AUDIT_FAILED,
-				json_pack("{s:I,s:s,s:s,s:i}", "server_id", (json_int_t)d->sid, "status", o->status, "code",
-					  o->code, "tools", (int)json_array_size(o->tools)),
-				NULL);
+		json_t *detail = json_pack("{s:I,s:s,s:s,s:i}", "server_id", (json_int_t)d->sid, "status", o->status,
+					   "code", o->code, "tools", (int)json_array_size(o->tools));
+		dp_audit_record(d->srv->store, d->user_id, d->username, "mcp.discover", d->target_label,
+				strcmp(o->status, "ok") == 0 ? DP_AUDIT_OK : DP_AUDIT_FAILED, detail, d->ip);
+		json_decref(detail);
 	}
 	if (!changes)
 		changes = json_pack("{s:[],s:[],s:[]}", "new", "changed", "removed");
@@ -448,7 +458,7 @@ static void discover(struct dp_ctx *c)
 			ms.transport = DP_MCP_STDIO;
 			ms.argv = (const char *const *)argv;
 			ms.env = (const char *const *)env;
-			dp_audit_ctx(c, "mcp.stdio.spawn", t.label, DP_AUDIT_OK,
+			audit(c, "mcp.stdio.spawn", t.label, DP_AUDIT_OK,
 				     json_pack("{s:s,s:s}", "label", label, "command", cmd));
 		} else {
 			disc_fail_now(c, row, t.id, "protocol_error", "the mcp.json entry has neither url nor command");
@@ -466,6 +476,9 @@ static void discover(struct dp_ctx *c)
 	d->target_id = t.id;
 	d->sid = json_integer_value(json_object_get(row, "id"));
 	snprintf(d->target_label, sizeof(d->target_label), "%s", t.label);
+	d->user_id = c->user.id;
+	snprintf(d->username, sizeof(d->username), "%s", c->user.username);
+	snprintf(d->ip, sizeof(d->ip), "%s", dp_ctx_peer(c) ? dp_ctx_peer(c) : "");
 	const char *err = NULL;
 	if (!dp_mcp_discover(&env_, &ms, disc_done, d, &err)) {
 		free(d);
@@ -538,7 +551,7 @@ static void json_put(struct dp_ctx *c)
 		json_array_append_new(names, json_string(k));
 	json_object_foreach(json_object_get(entry, "env"), k, v)
 		json_array_append_new(names, json_string(k));
-	dp_audit_ctx(c, "mcp.mcp_json.put", t.label, DP_AUDIT_OK,
+	audit(c, "mcp.mcp_json.put", t.label, DP_AUDIT_OK,
 		     json_pack("{s:s,s:s,s:o}", "label", label, "kind", json_object_get(entry, "url") ? "http" : "stdio",
 			       "names", names));
 	json_t *mj = NULL;
@@ -588,7 +601,7 @@ static void json_del(struct dp_ctx *c)
 	json_t *mj = NULL;
 	json_decref(dp_mcp_servers_list(c->srv->store, &t, &mj)); /* marks the row gone */
 	json_decref(mj);
-	dp_audit_ctx(c, "mcp.mcp_json.delete", t.label, DP_AUDIT_OK, json_pack("{s:s}", "label", label));
+	audit(c, "mcp.mcp_json.delete", t.label, DP_AUDIT_OK, json_pack("{s:s}", "label", label));
 	dp_reply_empty(c);
 out:
 	json_decref(root);
