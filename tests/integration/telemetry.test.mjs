@@ -272,3 +272,63 @@ describe('telemetry: local host through the fake NVML', () => {
     assert.ok(t.reason.message.length > 0);
   });
 });
+
+describe('telemetry: target edits and deletion while a sample is in flight', () => {
+  let simA; let simB; let cp; let admin; let id;
+
+  before(async () => {
+    simA = await startProc(bin('llmster-sim'), ['--port', '0', '--speed', '0', '--gpus', 'RTX 4090:24GiB']);
+    simB = await startProc(bin('llmster-sim'), ['--port', '0', '--speed', '0', '--gpus', 'RTX 3090:24GiB,RTX 3090:24GiB']);
+    cp = await startControlPlane({
+      args: ['--telemetry-interval-ms', '1000', '--nvml-library', 'off',
+        '--sysfs-root', path.join(ROOT, 'tests/fixtures/amdgpu/empty')],
+    });
+    admin = new Client(cp.url);
+    await admin.login('admin', cp.admin.password);
+    const r = await admin.post('/api/targets', { label: 'moving', url: simA.url });
+    assert.equal(r.status, 201);
+    id = r.json.target.id;
+  });
+
+  after(async () => {
+    try { simA?.proc.kill('SIGCONT'); } catch { /* gone */ }
+    await cp?.cleanup();
+    await simA?.stop();
+    await simB?.stop();
+  });
+
+  it('follows a URL change to another simulator and restarts the history', async () => {
+    await waitFor(async () => (await admin.get(`/api/targets/${id}/telemetry`)).json.gpus[0]?.name === 'RTX 4090', 'sim A');
+    const p = await admin.patch(`/api/targets/${id}`, { url: simB.url });
+    assert.equal(p.status, 200, p.text);
+    const t = await waitFor(async () => {
+      const r = await admin.get(`/api/targets/${id}/telemetry`);
+      return r.json.gpus.length === 2 ? r.json : null;
+    }, 'sim B');
+    assert.ok(t.gpus.every((g) => g.name === 'RTX 3090'));
+    const h = await admin.get(`/api/targets/${id}/telemetry/history?seconds=3600`);
+    assert.equal(h.json.gpus.length, 2);
+    assert.ok(h.json.gpus.every((g) => g.name === 'RTX 3090'));
+  });
+
+  it('forgets a target deleted while its simulator does not answer', async () => {
+    const r = await admin.post('/api/targets', { label: 'frozen', url: simA.url });
+    assert.equal(r.status, 201);
+    const fid = r.json.target.id;
+    await waitFor(async () => (await admin.get(`/api/targets/${fid}/telemetry`)).json.available, 'frozen target sampled');
+    simA.proc.kill('SIGSTOP'); // requests hang: a sample stays in flight
+    await sleep(1500);
+    assert.equal((await admin.del(`/api/targets/${fid}`)).status, 204);
+    assert.equal((await admin.get(`/api/targets/${fid}/telemetry`)).status, 404);
+    await sleep(1200); // a tick after the deletion
+    simA.proc.kill('SIGCONT');
+    const m = await admin.get('/metrics');
+    assert.equal(m.status, 200);
+    assert.doesNotMatch(m.text, /target="frozen"/);
+    const al = await admin.get('/api/alerts');
+    assert.ok(al.json.alerts.every((a) => a.target_id !== fid));
+    // the other target is still sampled
+    const t = await admin.get(`/api/targets/${id}/telemetry`);
+    assert.equal(t.json.available, true);
+  });
+});
