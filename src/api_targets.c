@@ -21,6 +21,7 @@
 #include "audit.h"
 #include "auth.h"
 #include "events.h"
+#include "forge.h"
 #include "health.h"
 #include "http.h"
 #include "lms.h"
@@ -629,7 +630,10 @@ static json_t *ps_entry(json_t *ps, const char *id)
 	return NULL;
 }
 
-static json_t *merge_models(json_t *v1, json_t *ps)
+/* JIT/TTL facts (src/forge.h) are merged into each instance so the Forge
+ * shows remaining TTL and whether DaemonPulse loaded it, without a second
+ * request; they are computed when the view is built (the cache is short). */
+static json_t *merge_models(struct dp_server *srv, int64_t target_id, json_t *v1, json_t *ps)
 {
 	json_t *out = json_array(), *m;
 	json_t *models = json_object_get(v1, "models");
@@ -653,6 +657,14 @@ static json_t *merge_models(json_t *v1, json_t *ps)
 							 pe ? iso_ms(json_object_get(pe, "last_used_ms")) : json_null(),
 							 "context_length", pe ? copy_or_null(pe, "context_length") : json_null(),
 							 "parallel", pe ? copy_or_null(pe, "parallel") : json_null()));
+				json_t *facts = dp_forge_instance_facts(srv->forge, target_id, id,
+									pe ? json_object_get(pe, "ttl_ms") : NULL,
+									pe ? json_object_get(pe, "last_used_ms") : NULL,
+									dp_health_now_ms());
+				if (facts) {
+					json_object_update(json_array_get(insts, json_array_size(insts) - 1), facts);
+					json_decref(facts);
+				}
 			}
 		json_t *e = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "key",
 				      copy_or_null(m, "key"), "display_name", copy_or_null(m, "display_name"), "type",
@@ -686,7 +698,7 @@ static void models_finish(struct op *o)
 				      : json_pack("{s:b, s:n}", "available", 1, "error");
 		body = json_pack("{s:I, s:o, s:b, s:o, s:o}", "target_id", (json_int_t)o->target_id, "fetched_at",
 				 dp_health_time_json(dp_health_now_ms()), "cached", 0, "lms", lms, "models",
-				 merge_models(o->v1, o->ps));
+				 merge_models(srv, o->target_id, o->v1, o->ps));
 		if (srv->health)
 			dp_health_cache_put(srv->health, o->target_id, DP_HEALTH_CACHE_MODELS, json_incref(body));
 	} else if (o->v1res.outcome == DP_UPSTREAM_CANCELLED) {

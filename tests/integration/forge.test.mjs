@@ -191,6 +191,10 @@ describe('the forge', { timeout: 300000 }, () => {
     }, 'the lms-loaded instance with lms ps data');
     assert.equal(found.inst.config.context_length, 4096);
     assert.equal(found.inst.ttl_ms, 600000);
+    // the models view carries the same JIT/TTL facts, so the Forge needs one request
+    assert.equal(found.inst.loaded_by, 'daemonpulse');
+    assert.equal(found.inst.jit, false);
+    assert.ok(found.inst.ttl_remaining_ms > 0 && found.inst.ttl_remaining_ms <= 600000, String(found.inst.ttl_remaining_ms));
     const facts = await viewer.get(`/api/targets/${id}/models/facts`);
     assert.equal(facts.status, 200, facts.text);
     assert.equal(facts.json.jit.enabled, null);
