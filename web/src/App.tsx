@@ -7,6 +7,7 @@ import { LoginPage } from './pages/Login';
 import { ModulePage } from './pages/Module';
 import { ForgePage } from './pages/forge/Forge';
 import { FleetPage } from './pages/fleet/Fleet';
+import { PulsePage } from './pages/pulse/Pulse';
 import { NotFoundPage } from './pages/NotFound';
 import { SettingsPage } from './pages/settings/Settings';
 import { navigate, path, search } from './state/router';
@@ -44,6 +45,7 @@ export function App() {
         : r.name === 'notfound' ? <NotFoundPage path={r.path} />
         : r.name === 'fleet' ? <FleetPage />
           : r.name === 'forge' ? <ForgePage />
+          : r.name === 'pulse' ? <PulsePage />
           : <ModulePage name={r.name} />}
     </Shell>
   );
