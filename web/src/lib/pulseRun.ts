@@ -114,3 +114,13 @@ export function joinedToolCalls(calls: readonly ToolCallEvent[]): { key: string;
   }
   return [...out.values()];
 }
+
+/** A saved assistant message (history) as a finished run, for the same view. */
+export function storedRun(m: { content: string; reasoning?: string | null; model?: string | null; stop_reason?: string | null;
+  stats?: ChatStats | null; id: number }): RunState {
+  const r = newRun(m.model ?? '', null);
+  const stop = m.stop_reason ?? null;
+  return { ...r, status: stop === 'userStopped' ? 'stopped' : stop === 'error' ? 'error' : 'done',
+    content: m.content ?? '', reasoning: m.reasoning ?? '', stats: m.stats ?? null, stopReason: stop, messageId: m.id,
+    reasoningEvents: 0, contentEvents: 0 };
+}

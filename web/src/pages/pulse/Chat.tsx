@@ -1,0 +1,208 @@
+// Chat.tsx - Chat mode: picker, system prompt, sampling, the transcript and
+// the composer (Ctrl/Cmd+Enter sends, Stop or Escape stops), the history
+// sidebar (reopen, rename, delete, export) and the target's slots.
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { ApiError } from '../../api';
+import { streamChat, type ChatHandle } from '../../api/chat';
+import { getConversation } from '../../api/conversations';
+import type { Target } from '../../api/targets';
+import { ErrorSlot } from '../../components/Alert';
+import { btn, hint, input, panel } from '../../components/ui';
+import { requestMessages, samplingFields, type Turn } from '../../lib/pulseForm';
+import { applyEvent, closeRun, isActive, newRun, storedRun, type RunState } from '../../lib/pulseRun';
+import { errorText } from '../../lib/useLoad';
+import { navigate, search } from '../../state/router';
+import { Answer } from './Answer';
+import { Picker, Sampling, SendButtons, SystemPrompt, type PickerValue } from './Controls';
+import { History } from './History';
+import { baseRequest, useAbortOnUnmount, type Shared } from './shared';
+import { Slots } from './Slots';
+
+type Item = { key: string; role: 'user'; content: string } | { key: string; role: 'assistant'; run: RunState };
+
+let seq = 0;
+const key = () => `i${++seq}`;
+
+const now = () => performance.now();
+
+export function ChatView({ targets, initial, shared, setShared, canChat }: {
+  targets: Target[]; initial: PickerValue; shared: Shared; setShared: (s: Shared) => void; canChat: boolean;
+}) {
+  const [picker, setPicker] = useState<PickerValue>(initial);
+  const [items, setItems] = useState<Item[]>([]);
+  const [run, setRun] = useState<RunState | null>(null);
+  const runRef = useRef<RunState | null>(null);
+  const handle = useRef<(ChatHandle | null)[]>([null]);
+  const [prompt, setPrompt] = useState('');
+  const [conversationId, setConversationId] = useState<number | null>(null);
+  const [error, setError] = useState('');
+  const [historyVersion, setHistoryVersion] = useState(0);
+  const [showHistory, setShowHistory] = useState(false);
+  const [opening, setOpening] = useState(false);
+  const bottom = useRef<HTMLDivElement>(null);
+  const promptRef = useRef<HTMLTextAreaElement>(null);
+  useAbortOnUnmount(handle);
+
+  const busy = isActive(run);
+  const { fields, errors } = samplingFields(shared.sampling, picker.api);
+  const canSend = canChat && !busy && prompt.trim() !== '' && picker.targetId !== null && picker.model !== ''
+    && Object.keys(errors).length === 0;
+
+  const update = (r: RunState) => { runRef.current = r; setRun(r); };
+
+  const send = () => {
+    if (!canSend || picker.targetId === null) return;
+    setError('');
+    const transcript: Turn[] = items.map((i) => (i.role === 'user' ? { role: 'user', content: i.content } : { role: 'assistant', content: i.run.content }));
+    const req = { ...baseRequest(picker, shared, fields), messages: requestMessages(transcript, prompt) };
+    if (conversationId !== null) req.conversation_id = conversationId;
+    const text = prompt;
+    setItems((old) => [...old, { key: key(), role: 'user', content: text }]);
+    setPrompt('');
+    update(newRun(picker.model, null));
+    handle.current[0] = streamChat(picker.targetId, req, {
+      onSent: (at) => { if (runRef.current) update({ ...runRef.current, sentAt: at }); },
+      onEvent: (e, at) => {
+        if (!runRef.current) return;
+        update(applyEvent(runRef.current, e, at));
+        if (e.type === 'start' && e.conversation_id !== null) {
+          setConversationId(e.conversation_id);
+          navigate(`/pulse?c=${e.conversation_id}`, { replace: true });
+        }
+      },
+      onClose: (err, aborted) => {
+        const r = runRef.current;
+        handle.current[0] = null;
+        if (!r) return;
+        const final = closeRun(r, now(), err ? { code: err.code, message: err.message } : null, aborted);
+        runRef.current = null;
+        setRun(null);
+        if (err && final.requestId === '') {
+          // refused before the stream started (400, 403, 404): nothing was sent upstream
+          setError(err.message);
+          setItems((old) => old.slice(0, -1));
+          setPrompt(text);
+          return;
+        }
+        setItems((old) => [...old, { key: key(), role: 'assistant', run: final }]);
+        setHistoryVersion((v) => v + 1);
+      },
+    });
+    setHistoryVersion((v) => v + 1); // the server created or touched the conversation
+  };
+
+  const stop = () => handle.current[0]?.stop();
+
+  const newChat = () => {
+    if (busy) return;
+    setItems([]);
+    setConversationId(null);
+    setError('');
+    navigate('/pulse', { replace: true });
+    promptRef.current?.focus();
+  };
+
+  const open = async (id: number) => {
+    if (busy) return;
+    setOpening(true);
+    setError('');
+    try {
+      const c = await getConversation(id);
+      const next: Item[] = [];
+      for (const m of c.messages) {
+        if (m.role === 'user') next.push({ key: key(), role: 'user', content: m.content });
+        else if (m.role === 'assistant') next.push({ key: key(), role: 'assistant', run: storedRun(m) });
+      }
+      setItems(next);
+      setConversationId(c.id);
+      const t = c.target_id !== null && targets.some((x) => x.id === c.target_id) ? c.target_id : picker.targetId;
+      setPicker({ targetId: t, model: c.model ?? picker.model, api: (c.api === 'v0' || c.api === 'openai' || c.api === 'v1') ? c.api : picker.api });
+      setShared({ ...shared, system: c.system_prompt ?? '' });
+      setShowHistory(false);
+      navigate(`/pulse?c=${c.id}`, { replace: true });
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) {
+        setError('That conversation does not exist (any more).');
+        navigate('/pulse', { replace: true });
+      } else setError(errorText(e));
+    } finally {
+      setOpening(false);
+    }
+  };
+
+  // /pulse?c=12 reopens a conversation (also after a reload)
+  useEffect(() => {
+    const c = Number(new URLSearchParams(search.value).get('c'));
+    if (Number.isInteger(c) && c > 0 && c !== conversationId) void open(c);
+  }, []);
+
+  // keep the newest text in view while streaming, unless the user scrolled up
+  useEffect(() => {
+    if (!run || !bottom.current) return;
+    const r = bottom.current.getBoundingClientRect();
+    if (r.top < window.innerHeight + 200) bottom.current.scrollIntoView({ block: 'end' });
+  }, [run?.content.length, run?.reasoning.length]);
+
+  const onKeyDown = (e: KeyboardEvent) => {
+    if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); send(); }
+    else if (e.key === 'Escape' && busy) { e.preventDefault(); stop(); }
+  };
+
+  return (
+    <div class="grid gap-6 lg:grid-cols-[16rem_minmax(0,1fr)]">
+      <div class="lg:order-none">
+        <button type="button" class={`${btn.secondary} w-full lg:hidden`} aria-expanded={showHistory} aria-controls="pulse-history"
+          onClick={() => setShowHistory(!showHistory)}>{showHistory ? 'Hide history' : 'Show history'}</button>
+        <div id="pulse-history" class={`${showHistory ? 'mt-3 block' : 'hidden'} lg:mt-0 lg:block`}>
+          <div class={`${panel} p-3`}>
+            <History activeId={conversationId} version={historyVersion} onOpen={open}
+              onDeleted={(id) => { if (id === conversationId) newChat(); }} />
+          </div>
+        </div>
+      </div>
+
+      <div class="min-w-0 space-y-4">
+        <section class={`${panel} space-y-3 p-4`} aria-label="Model and settings">
+          <Picker id="pulse" value={picker} onChange={setPicker} targets={targets} disabled={busy} />
+          <SystemPrompt value={shared.system} onInput={(v) => setShared({ ...shared, system: v })} />
+          <Sampling value={shared.sampling} errors={errors} api={picker.api} onChange={(s) => setShared({ ...shared, sampling: s })} />
+        </section>
+
+        <Slots targetId={picker.targetId} highlight={[picker.model]} />
+
+        <section aria-label="Conversation" class="space-y-3" data-testid="transcript">
+          {opening ? <p class="text-sm text-slate-400">Opening the conversation…</p> : null}
+          {items.length === 0 && !run && !opening ? (
+            <p class="rounded-xl border border-dashed border-slate-700 p-6 text-center text-sm text-slate-400">
+              {conversationId ? 'This conversation has no messages.' : 'Nothing sent yet. Type a message below; Ctrl+Enter (⌘+Enter) sends it.'}
+            </p>
+          ) : null}
+          {items.map((i) => (i.role === 'user' ? (
+            <div key={i.key} class="ml-auto max-w-[90%] rounded-xl border border-slate-700 bg-slate-800 px-4 py-3 sm:max-w-[75%]" data-testid="user-message">
+              <p class="mb-1 text-[11px] font-semibold uppercase tracking-wider text-slate-400">You</p>
+              <p class="whitespace-pre-wrap break-words text-sm text-slate-100">{i.content}</p>
+            </div>
+          ) : <Answer key={i.key} run={i.run} />))}
+          {run ? <Answer run={run} /> : null}
+          <div ref={bottom} />
+        </section>
+
+        <section class={`${panel} p-4`} aria-label="Compose">
+          <label for="pulse-prompt" class="block text-sm font-medium text-slate-200">Message</label>
+          <textarea id="pulse-prompt" ref={promptRef} rows={4} class={`${input} mt-1`} value={prompt} disabled={!canChat}
+            placeholder={canChat ? 'Ask the model something…' : 'Viewers cannot send prompts'}
+            aria-describedby="pulse-prompt-hint" onKeyDown={onKeyDown}
+            onInput={(e) => setPrompt((e.currentTarget as HTMLTextAreaElement).value)} />
+          <p id="pulse-prompt-hint" class={hint}>Ctrl+Enter or ⌘+Enter sends; Escape stops a running answer.
+            {conversationId ? ' Replies are saved to this conversation.' : ' A new conversation is saved to your history.'}</p>
+          <ErrorSlot error={error} class="mt-2" />
+          <div class="mt-3 flex flex-wrap items-center gap-2">
+            <SendButtons busy={busy} canSend={canSend} onSend={send} onStop={stop} />
+            <button type="button" class={btn.secondary} onClick={newChat} disabled={busy || (items.length === 0 && conversationId === null)}>New chat</button>
+            {picker.model ? <span class="min-w-0 truncate text-xs text-slate-400">to {picker.model}</span> : null}
+          </div>
+        </section>
+      </div>
+    </div>
+  );
+}
