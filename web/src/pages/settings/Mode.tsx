@@ -142,11 +142,13 @@ function ModeSwitch({ settings, admin, onSaved }: { settings: Settings; admin: b
       </fieldset>
       <ErrorSlot error={error} />
       {admin ? (
-        <div class="flex justify-end">
-          <button type="submit" class={btn.primary} aria-disabled={busy || want === settings.mode ? 'true' : undefined}>
-            {busy ? <Spinner /> : null}{want === 'live' ? 'Switch to Live' : 'Switch to Dev'}
-          </button>
-        </div>
+        want !== settings.mode || busy ? (
+          <div class="flex justify-end">
+            <button type="submit" class={btn.primary} aria-disabled={busy ? 'true' : undefined}>
+              {busy ? <Spinner /> : null}{want === 'live' ? 'Switch to Live' : 'Switch to Dev'}
+            </button>
+          </div>
+        ) : <p class={hint}>Pick the other mode to switch.</p>
       ) : <p class={hint}>Only administrators can change the mode.</p>}
     </form>
   );

@@ -243,7 +243,7 @@ function TargetForm({ target, onClose, onSaved }: {
     setBusy('test');
     try {
       const body: TargetDraft & { target_id?: number } = { ...d };
-      if (!body.label) delete body.label;
+      delete body.label; // a test needs no label (and an edit's own label is taken)
       if (target && tokenMode === 'keep') body.target_id = target.id;
       if (body.api_key === null) delete body.api_key;
       if (body.lms_host === null) delete body.lms_host;
