@@ -28,7 +28,7 @@ export function SettingsPage({ tab }: { tab: SettingsTab }) {
   const allowed = admin || !ADMIN_TABS.includes(tab);
   return (
     <div class="max-w-5xl">
-      <PageHeader title={`Settings · ${current.label}`} subtitle={admin ? 'Users, API tokens, the audit trail and your account.' : 'Your API tokens and your account.'} />
+      <PageHeader title={`Settings · ${current.label}`} subtitle={admin ? 'Users, daemon targets, mode and load presets, API tokens, the audit trail and your account.' : 'Daemon targets, mode and load presets (read only), your API tokens and your account.'} />
       <nav aria-label="Settings sections" class="mb-6 border-b border-slate-700">
         <ul class="-mb-px flex flex-wrap gap-x-1">
           {visible.map((t) => (
