@@ -286,3 +286,85 @@ int dp_amdgpu_scan(const char *root, const char *ids_path, struct dp_gpu *out, i
 	}
 	return n;
 }
+
+/* "1048576 KiB" -> bytes; -1 when not a number. */
+static int parse_mem(const char *v, uint64_t *out)
+{
+	while (*v == ' ' || *v == '\t')
+		v++;
+	char *end;
+	errno = 0;
+	unsigned long long x = strtoull(v, &end, 10);
+	if (errno || end == v)
+		return -1;
+	while (*end == ' ' || *end == '\t')
+		end++;
+	if (!strncmp(end, "KiB", 3))
+		x *= 1024ULL;
+	else if (!strncmp(end, "MiB", 3))
+		x *= 1024ULL * 1024ULL;
+	else if (!strncmp(end, "GiB", 3))
+		x *= 1024ULL * 1024ULL * 1024ULL;
+	*out = x;
+	return 0;
+}
+
+int dp_amdgpu_fdinfo_vram(const char *proc_root, uint32_t pid, const char *pci, uint64_t *seen, int *nseen,
+			  int max_seen, uint64_t *bytes)
+{
+	char dir[PATH_MAX];
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/%u/fdinfo", proc_root, pid) >= sizeof(dir))
+		return -ENAMETOOLONG;
+	DIR *d = opendir(dir);
+	if (!d)
+		return -errno;
+	struct dirent *e;
+	int files = 0;
+	while ((e = readdir(d)) && files < 4096) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		files++;
+		char path[PATH_MAX], buf[2048];
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= sizeof(path))
+			continue;
+		if (read_small(path, buf, sizeof(buf)) < 0)
+			continue;
+		int amd = 0, dev = 0, have_id = 0, have_mem = 0, have_res = 0;
+		uint64_t id = 0, mem = 0, res = 0;
+		for (char *line = buf; line && *line;) {
+			char *nl = strchr(line, '\n');
+			if (nl)
+				*nl = '\0';
+			char *colon = strchr(line, ':');
+			if (colon) {
+				*colon = '\0';
+				char *v = colon + 1;
+				while (*v == ' ' || *v == '\t')
+					v++;
+				if (!strcmp(line, "drm-driver"))
+					amd = !strcmp(v, "amdgpu");
+				else if (!strcmp(line, "drm-pdev"))
+					dev = !strcmp(v, pci);
+				else if (!strcmp(line, "drm-client-id"))
+					have_id = parse_mem(v, &id) == 0;
+				else if (!strcmp(line, "drm-memory-vram"))
+					have_mem = parse_mem(v, &mem) == 0;
+				else if (!strcmp(line, "drm-resident-vram"))
+					have_res = parse_mem(v, &res) == 0;
+			}
+			line = nl ? nl + 1 : NULL;
+		}
+		if (!amd || !dev || !have_id || (!have_mem && !have_res))
+			continue;
+		int dup = 0;
+		for (int i = 0; i < *nseen && !dup; i++)
+			dup = seen[i] == id;
+		if (dup)
+			continue;
+		if (*nseen < max_seen)
+			seen[(*nseen)++] = id;
+		*bytes += have_mem ? mem : res;
+	}
+	closedir(d);
+	return 0;
+}

@@ -19,6 +19,7 @@
  */
 #include "telemetry.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
@@ -159,6 +160,96 @@ void dp_telemetry_attribute(struct dp_telemetry_sample *s, const char *proc_root
 			tg->unattributed = g->mem_used > listed ? g->mem_used - listed : 0;
 			tg->unattributed_known = 1;
 		}
+	}
+}
+
+struct pp {
+	uint32_t pid, ppid;
+	int mark;
+};
+
+static int cmp_pp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct pp *)a)->pid, y = ((const struct pp *)b)->pid;
+	return (x > y) - (x < y);
+}
+
+int dp_telemetry_lms_tree(const char *proc_root, const char *comm, uint32_t *out, int max)
+{
+	if (!comm)
+		comm = DP_TELEMETRY_LMS_COMM;
+	DIR *d = opendir(proc_root);
+	if (!d)
+		return -errno;
+	size_t n = 0, cap = 512;
+	struct pp *v = xmalloc(cap * sizeof(*v));
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		char *end;
+		unsigned long pid = strtoul(e->d_name, &end, 10);
+		if (*end || !pid || pid > UINT32_MAX || e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		char c[64];
+		uint32_t ppid;
+		if (read_stat(proc_root, (uint32_t)pid, c, sizeof(c), &ppid) < 0)
+			continue; /* exited meanwhile */
+		if (n == cap) {
+			cap *= 2;
+			v = xrealloc(v, cap * sizeof(*v));
+		}
+		v[n].pid = (uint32_t)pid;
+		v[n].ppid = ppid;
+		v[n].mark = !strcmp(c, comm);
+		n++;
+	}
+	closedir(d);
+	qsort(v, n, sizeof(*v), cmp_pp);
+	/* descendants: a process is marked when its parent is; repeat until
+	 * nothing changes (the depth of the tree, bounded) */
+	for (int pass = 0, changed = 1; changed && pass < 64; pass++) {
+		changed = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (v[i].mark)
+				continue;
+			struct pp key = { .pid = v[i].ppid };
+			struct pp *par = bsearch(&key, v, n, sizeof(*v), cmp_pp);
+			if (par && par->mark) {
+				v[i].mark = 1;
+				changed = 1;
+			}
+		}
+	}
+	int k = 0;
+	for (size_t i = 0; i < n && k < max; i++)
+		if (v[i].mark)
+			out[k++] = v[i].pid;
+	free(v);
+	return k;
+}
+
+void dp_telemetry_attribute_amd(struct dp_telemetry_sample *s, const char *proc_root, const char *comm)
+{
+	uint32_t pids[256];
+	int np = dp_telemetry_lms_tree(proc_root, comm, pids, 256);
+	if (np < 0)
+		return;
+	for (int i = 0; i < s->ngpus; i++) {
+		struct dp_telemetry_gpu *tg = &s->gpus[i];
+		const struct dp_gpu *g = &tg->g;
+		if (!(g->have & DP_GPU_HAVE_PCI) || !(g->have & DP_GPU_HAVE_MEM_USED))
+			continue;
+		uint64_t seen[256], lms = 0;
+		int nseen = 0, ok = 1;
+		for (int k = 0; k < np && ok; k++) {
+			int rc = dp_amdgpu_fdinfo_vram(proc_root, pids[k], g->pci, seen, &nseen, 256, &lms);
+			ok = rc == 0 || rc == -ENOENT; /* ENOENT: the process just exited */
+		}
+		if (!ok)
+			continue; /* unreadable fdinfo: no split rather than a wrong one */
+		tg->lms = lms > g->mem_used ? g->mem_used : lms;
+		tg->other = g->mem_used - tg->lms; /* other processes and the driver */
+		tg->split_known = 1;
+		tg->unattributed_known = 0;
 	}
 }
 
@@ -1037,7 +1128,10 @@ static void *sampler_main(void *arg)
 			if (dp_telemetry_meminfo(t->procfs_root, &s->ram_total, &s->ram_used) == 0)
 				s->have_ram = 1;
 			dp_telemetry_unified_fill(s);
-			dp_telemetry_attribute(s, t->procfs_root, DP_TELEMETRY_LMS_COMM);
+			if (s->source == DP_TSRC_AMDGPU)
+				dp_telemetry_attribute_amd(s, t->procfs_root, DP_TELEMETRY_LMS_COMM);
+			else
+				dp_telemetry_attribute(s, t->procfs_root, DP_TELEMETRY_LMS_COMM);
 		}
 		s->measured_ms = now_ms();
 		s->cpu_seconds = thread_cpu() - c0;

@@ -79,6 +79,14 @@ const char *dp_telemetry_source_name(int source);
 int dp_telemetry_is_lms(const char *proc_root, uint32_t pid, const char *comm);
 /* Mark processes and fill the split of every GPU of `s`. */
 void dp_telemetry_attribute(struct dp_telemetry_sample *s, const char *proc_root, const char *comm);
+/* LM Studio's processes: every process whose comm is `comm` (NULL:
+ * DP_TELEMETRY_LMS_COMM) and all their descendants, from a scan of
+ * <proc_root>/<pid>/stat. Up to `max` pids into out; count or -errno. */
+int dp_telemetry_lms_tree(const char *proc_root, const char *comm, uint32_t *out, int max);
+/* amdgpu: LM Studio's VRAM per GPU from the DRM fdinfo of its processes;
+ * other = used - LM Studio's (other processes and the driver). A GPU whose
+ * fdinfo cannot be read keeps no split. */
+void dp_telemetry_attribute_amd(struct dp_telemetry_sample *s, const char *proc_root, const char *comm);
 /* Host RAM from <proc_root>/meminfo (MemTotal, MemAvailable). 0 or -errno. */
 int dp_telemetry_meminfo(const char *proc_root, uint64_t *total, uint64_t *used);
 /* Integrated GPUs (unified memory, no framebuffer figures from the driver):

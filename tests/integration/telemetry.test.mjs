@@ -332,3 +332,40 @@ describe('telemetry: target edits and deletion while a sample is in flight', () 
     assert.equal(t.json.available, true);
   });
 });
+
+describe('telemetry: local host through amdgpu sysfs', () => {
+  let cp; let admin;
+
+  before(async () => {
+    cp = await startControlPlane({
+      args: ['--telemetry-interval-ms', '250', '--nvml-library', 'off',
+        '--sysfs-root', path.join(ROOT, 'tests/fixtures/amdgpu/dgpu'),
+        '--procfs-root', path.join(ROOT, 'tests/fixtures/proc')],
+    });
+    admin = new Client(cp.url);
+    await admin.login('admin', cp.admin.password);
+  });
+
+  after(async () => { await cp?.cleanup(); });
+
+  it('reads the card and LM Studio\'s VRAM from DRM fdinfo', async () => {
+    const r = await admin.post('/api/targets', { label: 'amd', url: 'http://localhost:9' });
+    assert.equal(r.status, 201);
+    const t = await waitFor(async () => {
+      const x = await admin.get(`/api/targets/${r.json.target.id}/telemetry`);
+      return x.json.available ? x.json : null;
+    }, 'an amdgpu sample');
+    assert.equal(t.source, 'amdgpu');
+    assert.equal(t.gpus.length, 1); // the NVIDIA card and connector entries are skipped
+    const g = t.gpus[0];
+    assert.equal(g.vendor, 'amd');
+    assert.equal(g.pci_bus_id, '0000:03:00.0');
+    assert.equal(g.memory.used_bytes, 8589934592);
+    assert.equal(g.memory.lmstudio_bytes, 2 ** 30 + 512 * 2 ** 20); // llmster's fds, child by drm-resident-vram
+    assert.equal(g.memory.other_bytes, 8589934592 - 2 ** 30 - 512 * 2 ** 20);
+    assert.equal(g.memory.gtt_total_bytes, 33554432000);
+    assert.equal(g.temperature_c, 45);
+    assert.equal(g.power.watts, 35);
+    assert.equal(g.processes, null);
+  });
+});

@@ -33,8 +33,8 @@ static void test_dgpu(void **state)
 	assert_string_equal(g[0].pci, "0000:03:00.0");
 	assert_string_equal(g[0].uuid, "8e3b2c1a9f7d6e5c");
 	assert_int_equal(g[0].mem_total, 25753026560ULL);
-	assert_int_equal(g[0].mem_used, 1073741824ULL);
-	assert_int_equal(g[0].mem_free, 25753026560ULL - 1073741824ULL);
+	assert_int_equal(g[0].mem_used, 8589934592ULL);
+	assert_int_equal(g[0].mem_free, 25753026560ULL - 8589934592ULL);
 	assert_false(g[0].have & DP_GPU_HAVE_MEM_RESERVED);
 	assert_true(g[0].have & DP_GPU_HAVE_GTT);
 	assert_int_equal(g[0].gtt_total, 33554432000ULL);

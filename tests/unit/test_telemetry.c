@@ -82,6 +82,38 @@ static void test_attribute(void **state)
 	free(s);
 }
 
+static void test_amd_fdinfo(void **state)
+{
+	(void)state;
+	uint32_t pids[16];
+	int n = dp_telemetry_lms_tree(PROC, NULL, pids, 16);
+	assert_int_equal(n, 3);
+	assert_int_equal(pids[0], 4242);
+	assert_int_equal(pids[1], 4243);
+	assert_int_equal(pids[2], 4300);
+	struct dp_telemetry_sample *s = calloc(1, sizeof(*s));
+	s->ngpus = 3;
+	const char *pci[3] = { "0000:03:00.0", "0000:04:00.0", "0000:05:00.0" };
+	for (int i = 0; i < 3; i++) {
+		struct dp_gpu *g = &s->gpus[i].g;
+		g->index = i;
+		snprintf(g->pci, sizeof(g->pci), "%s", pci[i]);
+		g->have = DP_GPU_HAVE_PCI | DP_GPU_HAVE_MEM_USED;
+		g->mem_used = 3ULL << 30;
+	}
+	s->gpus[2].g.have &= ~(unsigned)DP_GPU_HAVE_MEM_USED; /* no VRAM figure: no split */
+	dp_telemetry_attribute_amd(s, PROC, NULL);
+	/* client 10 counted once (two fds), client 11 by drm-resident-vram,
+	 * 1717's client is not LM Studio's */
+	assert_true(s->gpus[0].split_known);
+	assert_int_equal(s->gpus[0].lms, (1ULL << 30) + (512ULL << 20));
+	assert_int_equal(s->gpus[0].other, (3ULL << 30) - (1ULL << 30) - (512ULL << 20));
+	assert_false(s->gpus[0].unattributed_known);
+	assert_int_equal(s->gpus[1].lms, 2ULL << 30);
+	assert_false(s->gpus[2].split_known);
+	free(s);
+}
+
 static void test_meminfo(void **state)
 {
 	(void)state;
@@ -337,6 +369,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_is_lms),
 		cmocka_unit_test(test_attribute),
+		cmocka_unit_test(test_amd_fdinfo),
 		cmocka_unit_test(test_meminfo),
 		cmocka_unit_test(test_sim_parse_and_label),
 		cmocka_unit_test(test_ring),
