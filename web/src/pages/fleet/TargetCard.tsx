@@ -72,7 +72,7 @@ export function TargetCard({ target, health, active }: { target: Target; health:
   const measurable = !!tel && (tel.available || tel.reason?.code === 'source_down') && tel.gpus.length > 0;
   useEffect(() => {
     if (!measurable) { setHist(null); return; }
-    return subscribeHistory(id, 600, { onData: setHist }, 10000);
+    return subscribeHistory(id, 600, { onData: setHist }, 5000);
   }, [id, measurable]);
 
   const inst = state === 'running' || models ? loadedInstances(models) : [];
@@ -99,8 +99,14 @@ export function TargetCard({ target, health, active }: { target: Target; health:
           {health?.error && state !== 'running' ? <p class="text-sm text-red-200">{health.error.message}</p> : null}
         </div>
         {canKill ? (
-          <button type="button" class={btn.danger} onClick={() => setKilling(true)}
-            aria-label={`Kill Switch: unload every model on ${target.label}`}>Kill Switch</button>
+          <div class="flex flex-col items-start gap-1 sm:items-end">
+            <button type="button" class={btn.danger} onClick={() => setKilling(true)} disabled={state !== 'running'}
+              aria-describedby={state !== 'running' ? `${headId}-kill-why` : undefined}
+              aria-label={`Kill Switch: unload every model on ${target.label}`}>Kill Switch</button>
+            {state !== 'running' ? (
+              <span id={`${headId}-kill-why`} class="text-xs text-slate-400">available while the daemon is running</span>
+            ) : null}
+          </div>
         ) : null}
       </header>
 
@@ -120,7 +126,8 @@ export function TargetCard({ target, health, active }: { target: Target; health:
               <li key={i.id} class="p-3 text-sm" data-instance={i.id}>
                 <p class="flex flex-wrap items-center gap-x-2">
                   <span class="break-all font-medium text-white">{name}</span>
-                  {i.id !== model ? <span class="break-all font-mono text-xs text-slate-300">{i.id}</span> : null}
+                  <span class="break-all font-mono text-xs text-slate-300">{i.id}</span>
+                  {i.id !== model ? <span class="break-all text-xs text-slate-400">({model})</span> : null}
                   {i.status ? <span class="text-xs text-slate-300">· {i.status}{i.queued ? `, ${i.queued} queued` : ''}</span> : null}
                 </p>
                 <p class="mt-0.5 break-words text-xs text-slate-400">
@@ -164,7 +171,10 @@ export function TargetCard({ target, health, active }: { target: Target; health:
       </section>
 
       <section class="mt-5" aria-labelledby={`${headId}-ram`}>
-        <h3 id={`${headId}-ram`} class={microLabel}>RAM</h3>
+        <div class="flex flex-wrap items-center gap-2">
+          <h3 id={`${headId}-ram`} class={microLabel}>RAM</h3>
+          {ram ? <SourceBadge tel={tel} /> : null}
+        </div>
         {ram && ram.used_bytes !== null && ram.total_bytes ? (
           <UsageBar used={ram.used_bytes} total={ram.total_bytes} label={`RAM of ${target.label}`} />
         ) : (

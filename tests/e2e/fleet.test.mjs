@@ -1,0 +1,142 @@
+// fleet.test.mjs - The Fleet in Chromium against two llmster-sim instances
+// (one requiring a token the control plane does not have): a card per
+// target with its state, the loaded instance and its config, the GPU with
+// live telemetry labelled "simulated", VRAM bar and LM Studio split, RAM,
+// a history chart, the shell's alert badge (VRAM threshold 10 %), the Kill
+// Switch (confirm dialog naming the instance, result per instance, alert
+// resolved), and no Kill Switch for a viewer. Screenshots at desktop width
+// and 360 px in tests/e2e/artifacts/.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { Client, ROOT, bin, startControlPlane, startProc } from '../lib/harness.mjs';
+import { contrastAudit, horizontalOverflow, launch, shot } from './browser.mjs';
+
+const T = 30000;
+const TOKEN = 'sk-lm-fleetE2e:fleetFleetFleet01234';
+let simA, simB, cp, br, page, admin;
+const pageErrors = [];
+
+async function simLoad(sim, model) {
+  const r = await fetch(sim.url + '/api/v1/models/load', {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model, context_length: 4096, flash_attention: true }),
+  });
+  assert.equal(r.status, 200, await r.text());
+}
+
+async function signIn(p, username, password) {
+  await p.goto(cp.url + '/login');
+  await p.getByLabel('Username', { exact: true }).fill(username);
+  await p.getByLabel('Password', { exact: true }).fill(password);
+  await p.getByRole('button', { name: 'Sign in' }).click();
+  await p.waitForURL((u) => u.pathname === '/fleet');
+}
+
+describe('the fleet', { timeout: 240000 }, () => {
+  before(async () => {
+    simA = await startProc(bin('llmster-sim'), ['--port', '0', '--speed', '0', '--seed', '21', '--gpus', 'RTX 4090:24GiB']);
+    simB = await startProc(bin('llmster-sim'), ['--port', '0', '--speed', '0', '--seed', '22', '--api-token', TOKEN]);
+    cp = await startControlPlane({
+      env: { LMS_BIN: bin('lms') },
+      args: ['--health-interval-ms', '300', '--telemetry-interval-ms', '500', '--alert-vram-percent', '10',
+        '--nvml-library', 'off', '--sysfs-root', path.join(ROOT, 'tests/fixtures/amdgpu/empty')],
+    });
+    admin = new Client(cp.url);
+    await admin.login(cp.admin.username, cp.admin.password);
+    assert.equal((await admin.post('/api/targets', { label: 'sim-a', url: simA.url })).status, 201);
+    assert.equal((await admin.post('/api/targets', { label: 'locked', url: simB.url })).status, 201);
+    await simLoad(simA, 'qwen/qwen3-8b');
+    br = await launch();
+    const ctx = await br.newContext();
+    page = await ctx.newPage();
+    page.setDefaultTimeout(T);
+    page.on('pageerror', (e) => pageErrors.push(String(e)));
+    page.on('console', (m) => { if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) pageErrors.push(m.text()); });
+    await signIn(page, cp.admin.username, cp.admin.password);
+  });
+  after(async () => {
+    await br?.close();
+    await cp?.cleanup();
+    await simA?.stop();
+    await simB?.stop();
+  });
+
+  test('a card per target: state, loaded instance, simulated GPU telemetry, RAM, history', async () => {
+    await page.getByRole('heading', { level: 1, name: 'The Fleet' }).waitFor();
+    const a = page.locator('article[data-target-card="sim-a"]');
+    const b = page.locator('article[data-target-card="locked"]');
+    await a.locator('[data-testid="state-badge"][data-state="running"]').waitFor();
+    await b.locator('[data-testid="state-badge"][data-state="unauthorized"]').waitFor();
+    // the loaded instance with its config
+    const inst = a.locator('li[data-instance="qwen/qwen3-8b"]');
+    await inst.waitFor();
+    assert.match(await inst.innerText(), /context 4,096/);
+    // live telemetry from the simulator, labelled so
+    const gpu = a.locator('[data-gpu="0"]');
+    await gpu.locator('[data-provenance="simulated"]').waitFor();
+    await gpu.getByText('RTX 4090').waitFor();
+    await page.waitForFunction(() => /GiB of 24\.0 GiB/.test(
+      document.querySelector('article[data-target-card="sim-a"] [data-gpu="0"] [data-testid="vram-text"]')?.textContent ?? ''));
+    await gpu.getByTestId('vram-split').getByText(/^LM Studio/).waitFor();
+    assert.match(await a.getByTestId('telemetry-note').innerText(), /Simulated numbers/);
+    await a.getByRole('meter', { name: 'VRAM of GPU 0' }).waitFor();
+    // a measured value that the simulator does not report reads "not measurable", never 0
+    assert.match(await gpu.innerText(), /Fan\s*not measurable/);
+    await a.locator('.uplot canvas').first().waitFor();
+    // the locked target: its simulator's GPU endpoint needs no token, so its numbers are shown, labelled simulated
+    await b.locator('[data-gpu="0"] [data-provenance="simulated"]').waitFor();
+    // the shell shows the VRAM alert (threshold 10 %)
+    await page.getByTestId('alert-badge').getByText('1 alert').waitFor();
+    assert.ok(!(await page.content()).includes(TOKEN));
+
+    const audit = await contrastAudit(page);
+    assert.deepEqual(audit.failing, [], JSON.stringify(audit.failing));
+    await shot(page, 'fleet');
+    await page.setViewportSize({ width: 360, height: 740 });
+    await page.waitForTimeout(300); // let uPlot follow the resize (ResizeObserver)
+    const o = await horizontalOverflow(page);
+    assert.ok(o.scrollWidth <= o.clientWidth, JSON.stringify(o));
+    await shot(page, 'mobile-fleet');
+    await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  test('Kill Switch: confirm names the instances, result per instance, alert resolves', async () => {
+    const a = page.locator('article[data-target-card="sim-a"]');
+    await a.getByRole('button', { name: 'Kill Switch: unload every model on sim-a' }).click();
+    const dlg = page.getByRole('dialog', { name: 'Kill Switch: sim-a' });
+    await dlg.getByTestId('kill-list').getByText('qwen/qwen3-8b').waitFor();
+    await shot(page, 'fleet-kill-switch-confirm');
+    await dlg.getByRole('button', { name: 'Unload everything' }).click();
+    const res = dlg.getByTestId('kill-result');
+    await res.getByText('1 of 1 instance unloaded.').waitFor();
+    await res.locator('li[data-unload="qwen/qwen3-8b"]').getByText('unloaded').waitFor();
+    await shot(page, 'fleet-kill-switch-result');
+    await dlg.getByRole('button', { name: 'Close' }).click();
+    await a.getByTestId('no-instances').waitFor();
+    await page.getByTestId('alert-badge').waitFor({ state: 'detached', timeout: 60000 });
+    const m = await admin.get(`/api/targets/${(await admin.get('/api/targets')).json.targets.find((t) => t.label === 'sim-a').id}/models`);
+    assert.equal(m.json.models.flatMap((x) => x.loaded_instances).length, 0);
+  });
+
+  test('a viewer sees the fleet but no Kill Switch', async () => {
+    const password = `pw-viewer-${Math.random().toString(36).slice(2)}-0123456789`;
+    assert.equal((await admin.post('/api/users', { username: 'v1', password, role: 'viewer' })).status, 201);
+    const ctx = await br.newContext();
+    const p = await ctx.newPage();
+    p.setDefaultTimeout(T);
+    try {
+      await signIn(p, 'v1', password);
+      const a = p.locator('article[data-target-card="sim-a"]');
+      await a.locator('[data-testid="state-badge"][data-state="running"]').waitFor();
+      await a.locator('[data-provenance="simulated"]').first().waitFor();
+      assert.equal(await p.getByRole('button', { name: /Kill Switch/ }).count(), 0);
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  test('no script errors or CSP violations', () => {
+    assert.deepEqual(pageErrors, []);
+  });
+});
