@@ -29,6 +29,9 @@
 #include <time.h>
 
 #include "http.h"
+#include "job.h"
+#include "mcp.h"
+#include "upstream.h"
 #include "xmalloc.h"
 
 /* ---- replies ---- */
@@ -323,6 +326,203 @@ static int resolve(struct dp_sim *sim, struct dp_http_req *req, struct dp_chatre
 
 /* ---- inference endpoints ---- */
 
+/* ---- MCP integrations (issue 10 part 7) ----
+ *
+ * Like LM Studio, the simulator calls tools of `ephemeral_mcp` integrations
+ * on the real MCP server, and only tools in that integration's
+ * `allowed_tools`. When the model "decides" to call one is deterministic:
+ * the first allowed tool whose name appears in the last user message (in
+ * integration order, then allowed_tools order); its arguments are the first
+ * JSON object in that message, else {}. The call is made before the answer
+ * (lib/mcp.c: initialize, tools/call, shutdown) and shown as tool_call.*
+ * events after chat.start and a tool_call output item. A server that cannot
+ * be reached is an `mcp_connection_error` (400, before the stream), a tool
+ * that fails a tool_call.failure. Plugins (`mcp/<label>`: mcp.json) stay an
+ * error: the simulator has no mcp.json. Without allowed_tools (all tools)
+ * nothing is called: the simulator does not list tools to choose from. */
+
+static struct dp_upstream *mcp_up;
+static struct dp_jobs *mcp_jobs;
+
+struct mcp_wait {
+	struct dp_sim *sim;
+	struct dp_http_req *req;  /* NULL once the client left */
+	struct dp_chatreq r;
+	char *history;
+	json_t *call;             /* {tool, arguments, provider_info} */
+	char label[128];
+};
+
+static void mcp_wait_closed(struct dp_http_req *req, void *arg)
+{
+	struct mcp_wait *w = arg;
+	(void)req;
+	w->req = NULL;
+}
+
+/* Tool output as LM Studio gives it to the model: the text items joined,
+ * else the content as JSON. */
+static json_t *tool_output(const json_t *res)
+{
+	json_t *content = json_object_get(res, "content");
+	struct dp_buf b;
+	dp_buf_init(&b, 1u << 20);
+	size_t i;
+	json_t *it;
+	int only_text = json_array_size(content) > 0;
+	json_array_foreach(content, i, it) {
+		const char *ty = json_string_value(json_object_get(it, "type"));
+		if (!ty || strcmp(ty, "text") != 0)
+			only_text = 0;
+	}
+	if (only_text) {
+		json_array_foreach(content, i, it) {
+			if (b.len)
+				dp_buf_addch(&b, '\n');
+			dp_buf_adds(&b, json_string_value(json_object_get(it, "text")));
+		}
+	} else {
+		char *s = json_dumps(content ? content : json_array(), JSON_COMPACT);
+		dp_buf_adds(&b, s ? s : "[]");
+		free(s);
+	}
+	json_t *o = json_stringn(b.data, b.len);
+	dp_buf_release(&b);
+	return o;
+}
+
+static void mcp_done(const struct dp_mcp_outcome *o, void *arg)
+{
+	struct mcp_wait *w = arg;
+	struct dp_http_req *req = w->req;
+	if (req)
+		dp_http_req_on_close(req, NULL, NULL);
+	if (req && strcmp(o->status, "ok") != 0 && strcmp(o->code, "rpc_error") != 0) {
+		v1err(req, 400, "mcp_connection_error", NULL, "integrations", "Failed to connect to MCP server \"%s\": %s",
+		      w->label, o->message);
+		req = NULL;
+	}
+	if (req) {
+		json_t *c = w->call;
+		if (strcmp(o->status, "ok") == 0) {
+			json_object_set_new(c, "ok", json_true());
+			json_object_set_new(c, "output", tool_output(o->call_result));
+		} else {
+			json_object_set_new(c, "ok", json_false());
+			json_object_set_new(c, "reason", json_string(o->message));
+		}
+		w->r.mcp_call = json_incref(c);
+		struct dp_sim_inst *in;
+		int jit;
+		if (resolve(w->sim, req, &w->r, &in, &jit) == 0)
+			dp_pred_start(w->sim, req, &w->r, in, jit, w->history);
+	}
+	dp_reqparse_release(&w->r);
+	json_decref(w->call);
+	free(w->history);
+	free(w);
+}
+
+/* First JSON object in the text, else {}. */
+static json_t *args_from(const char *text)
+{
+	const char *b = text ? strchr(text, '{') : NULL;
+	if (b) {
+		json_error_t e;
+		json_t *j = json_loadb(b, strlen(b), JSON_DISABLE_EOF_CHECK, &e);
+		if (json_is_object(j))
+			return j;
+		json_decref(j);
+	}
+	return json_object();
+}
+
+/* 0: no call, go on; 1: a call started (it owns the request now); -1:
+ * replied with an error. */
+static int mcp_maybe_call(struct dp_sim *sim, struct dp_http_req *req, const char *body, size_t n,
+			  struct dp_chatreq *r, const char *history)
+{
+	json_t *o = json_loadb(body, n, 0, NULL);
+	json_t *integ = json_object_get(o, "integrations");
+	size_t i;
+	json_t *it;
+	json_array_foreach(integ, i, it) {
+		const char *ty = json_string_value(json_object_get(it, "type"));
+		if (json_is_string(it) || (ty && strcmp(ty, "plugin") == 0)) {
+			const char *name = json_is_string(it) ? json_string_value(it) : json_string_value(json_object_get(it, "id"));
+			v1err(req, 400, "plugin_connection_error", NULL, "integrations",
+			      "Failed to connect to plugin \"%s\": there is no mcp.json in llmster-sim", name ? name : "");
+			json_decref(o);
+			return -1;
+		}
+	}
+	const char *text = r->last_user ? r->last_user : r->prompt.data;
+	json_t *pick = NULL;
+	const char *tool = NULL;
+	json_array_foreach(integ, i, it) {
+		size_t k;
+		json_t *t;
+		json_array_foreach(json_object_get(it, "allowed_tools"), k, t) {
+			if (!tool && json_is_string(t) && json_string_length(t) && strstr(text, json_string_value(t))) {
+				tool = json_string_value(t);
+				pick = it;
+			}
+		}
+	}
+	if (!pick || !sim->base) {
+		json_decref(o);
+		return 0;
+	}
+	if (!mcp_up) {
+		mcp_up = dp_upstream_new(sim->base);
+		mcp_jobs = dp_jobs_new(sim->base);
+	}
+	/* the headers as "Name: value" lines */
+	json_t *h = json_object_get(pick, "headers");
+	const char *lines[DP_UPSTREAM_MAX_HEADERS + 1];
+	char *owned[DP_UPSTREAM_MAX_HEADERS];
+	size_t nh = 0;
+	const char *hk;
+	json_t *hv;
+	json_object_foreach(h, hk, hv) {
+		if (json_is_string(hv) && nh < DP_UPSTREAM_MAX_HEADERS - 2) {
+			owned[nh] = xasprintf("%s: %s", hk, json_string_value(hv));
+			lines[nh] = owned[nh];
+			nh++;
+		}
+	}
+	lines[nh] = NULL;
+	struct mcp_wait *w = xcalloc(1, sizeof(*w));
+	w->sim = sim;
+	w->req = req;
+	const char *label = json_string_value(json_object_get(pick, "server_label"));
+	snprintf(w->label, sizeof(w->label), "%s", label ? label : "");
+	json_t *args = args_from(text);
+	w->call = json_pack("{s:s,s:o,s:{s:s,s:s}}", "tool", tool, "arguments", args, "provider_info", "type",
+			    "ephemeral_mcp", "server_label", w->label);
+	struct dp_mcp_env env = { .base = sim->base, .up = mcp_up, .jobs = mcp_jobs };
+	struct dp_mcp_server srv = { .transport = DP_MCP_AUTO, .url = json_string_value(json_object_get(pick, "server_url")),
+				     .headers = lines, .request_timeout_ms = 30000, .total_timeout_ms = 60000 };
+	const char *err = NULL;
+	struct dp_mcp_op *op = dp_mcp_call(&env, &srv, tool, args, mcp_done, w, &err);
+	for (size_t k = 0; k < nh; k++)
+		free(owned[k]);
+	json_decref(o);
+	if (!op) {
+		v1err(req, 400, "mcp_connection_error", NULL, "integrations", "Failed to connect to MCP server \"%s\": %s",
+		      w->label, err ? err : "invalid server");
+		json_decref(w->call);
+		free(w);
+		return -1;
+	}
+	w->history = history ? xstrdup(history) : NULL;
+	w->r = *r;
+	memset(r, 0, sizeof(*r));
+	dp_buf_init(&r->prompt, 16);
+	dp_http_req_on_close(req, mcp_wait_closed, w);
+	return 1;
+}
+
 static void handle_infer(struct dp_sim *sim, struct dp_http_req *req, int kind)
 {
 	size_t n;
@@ -347,15 +547,11 @@ static void handle_infer(struct dp_sim *sim, struct dp_http_req *req, int kind)
 		}
 	}
 	if (kind == DP_K_V1_CHAT && r.n_integrations) {
-		/* No MCP host in the simulator: integrations fail the way an unreachable
-		 * server does (our choice; documented in sim/README.md). */
-		char msg[400];
-		snprintf(msg, sizeof(msg), "Failed to connect to %s \"%s\": MCP servers are not available in llmster-sim",
-			 r.integ_ephemeral ? "MCP server" : "plugin", r.integ_name);
-		v1err(req, 400, r.integ_ephemeral ? "mcp_connection_error" : "plugin_connection_error", NULL,
-		      "integrations", "%s", msg);
-		dp_reqparse_release(&r);
-		return;
+		int rc = mcp_maybe_call(sim, req, b, n, &r, history);
+		if (rc != 0) {
+			dp_reqparse_release(&r);
+			return;
+		}
 	}
 	struct dp_sim_inst *in;
 	int jit;

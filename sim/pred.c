@@ -205,6 +205,12 @@ static json_t *v1_result(struct dp_pred *p, const char *resp_id)
 	json_t *out = json_array();
 	if (p->n_reason && p->reasoning_on)
 		json_array_append_new(out, json_pack("{s:s,s:s}", "type", "reasoning", "content", p->reasoning.data));
+	json_t *mc = p->r.mcp_call;
+	if (mc && json_is_true(json_object_get(mc, "ok")))
+		json_array_append_new(out, json_pack("{s:s,s:O,s:O,s:O,s:O}", "type", "tool_call", "tool",
+						     json_object_get(mc, "tool"), "arguments", json_object_get(mc, "arguments"),
+						     "output", json_object_get(mc, "output"), "provider_info",
+						     json_object_get(mc, "provider_info")));
 	json_array_append_new(out, json_pack("{s:s,s:s}", "type", "message", "content", p->content.data));
 	json_t *st = json_pack("{s:i,s:i,s:i,s:f,s:f}", "input_tokens", p->prompt_tokens, "total_output_tokens",
 			       out_tokens(p), "reasoning_output_tokens", p->n_reason, "tokens_per_second",
@@ -353,6 +359,35 @@ static void arm(struct dp_pred *p, double ms)
 	evtimer_add(p->timer, &tv);
 }
 
+/* The MCP tool call made before the answer (api.c): tool_call.start,
+ * .arguments, then .success or .failure (reference §3.7). */
+static void v1_tool_event(struct dp_pred *p, const char *type, json_t *o)
+{
+	json_t *x = json_pack("{s:s}", "type", type); /* "type" first, as in the other events */
+	json_object_update(x, o);
+	json_decref(o);
+	char *s = json_dumps(x, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(x);
+	dp_buf_addf(&p->wire, "event: %s\ndata: %s\n\n", type, s ? s : "{}");
+	free(s);
+	send_wire(p);
+}
+
+static void v1_tool_events(struct dp_pred *p)
+{
+	json_t *mc = p->r.mcp_call, *tool = json_object_get(mc, "tool"), *pi = json_object_get(mc, "provider_info");
+	json_t *args = json_object_get(mc, "arguments");
+	v1_tool_event(p, "tool_call.start", json_pack("{s:O,s:O}", "tool", tool, "provider_info", pi));
+	v1_tool_event(p, "tool_call.arguments", json_pack("{s:O,s:O,s:O}", "tool", tool, "arguments", args, "provider_info", pi));
+	if (json_is_true(json_object_get(mc, "ok")))
+		v1_tool_event(p, "tool_call.success", json_pack("{s:O,s:O,s:O,s:O}", "tool", tool, "arguments", args, "output",
+								json_object_get(mc, "output"), "provider_info", pi));
+	else
+		v1_tool_event(p, "tool_call.failure",
+			      json_pack("{s:O,s:{s:s,s:O,s:O,s:O}}", "reason", json_object_get(mc, "reason"), "metadata", "type",
+					"invalid_arguments", "tool_name", tool, "arguments", args, "provider_info", pi));
+}
+
 static void begin_output(struct dp_pred *p)
 {
 	/* first events of the stream, sent as soon as the request is accepted */
@@ -370,6 +405,8 @@ static void begin_output(struct dp_pred *p)
 		jstr(&p->wire, p->inst_id);
 		dp_buf_adds(&p->wire, "}\n\n");
 		send_wire(p);
+		if (p->r.mcp_call)
+			v1_tool_events(p);
 		if (p->jit_trigger) {
 			dp_buf_adds(&p->wire, "event: model_load.start\ndata: {\"type\":\"model_load.start\",\"model_instance_id\":");
 			jstr(&p->wire, p->inst_id);

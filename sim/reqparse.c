@@ -464,6 +464,8 @@ void dp_reqparse_release(struct dp_chatreq *r)
 	free(r->stop);
 	if (r->tool_params)
 		json_decref(r->tool_params);
+	json_decref(r->mcp_call);
+	r->mcp_call = NULL;
 	for (int i = 0; i < r->ninputs; i++)
 		free(r->inputs[i]);
 	free(r->inputs);

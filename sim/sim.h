@@ -222,6 +222,9 @@ struct dp_chatreq {
 	json_t *tool_params;      /* first tool's JSON schema (owned ref) */
 	int tool_choice;          /* 0 auto, 1 none, 2 required */
 	int last_is_tool;         /* the last message is a tool result */
+	json_t *mcp_call;         /* v1 integrations: the MCP tool call made before the
+				   * answer (api.c), {tool, arguments, provider_info, ok,
+				   * output | reason}; owned; NULL when none */
 	char *stop;               /* first stop string */
 	char **inputs;            /* embeddings */
 	int ninputs;

@@ -379,3 +379,53 @@ test('a remote target says honestly that mcp.json needs the agent', T, async () 
   assert.equal(l.json.mcp_json.error.code, 'agent_required');
   assert.equal((await admin.put(`/api/targets/${r.json.target.id}/mcp/mcp-json/x`, { url: 'https://e.com/mcp' })).status, 409);
 });
+
+test('end to end with llmster-sim: allowed tools only, the real MCP server called, tool calls in the stream and the audit', T, async () => {
+  const { startProc, bin } = await import('../lib/harness.mjs');
+  const sim = await startProc(bin('llmster-sim'), ['--port', '0', '--speed', '0', '--seed', '5']);
+  try {
+    let r = await admin.post('/api/targets', { label: 'sim-lm', url: sim.url });
+    assert.equal(r.status, 201, r.text);
+    const simTid = r.json.target.id;
+    r = await admin.post(`/api/targets/${simTid}/mcp/servers`, { label: 'everything', url: `http://127.0.0.1:${evHttp.port}/mcp` });
+    const sid = r.json.server.id;
+    r = await oper.post(`/api/targets/${simTid}/mcp/servers/${sid}/discover`, {});
+    assert.equal(r.json.server.discovery.status, 'ok', r.text);
+    r = await admin.put(`/api/targets/${simTid}/mcp/servers/${sid}/policy`, { tools: { echo: 'allow', 'get-sum': 'allow' } });
+    assert.equal(r.status, 200);
+    const run = async (content) => {
+      const h = { 'content-type': 'application/json', origin: oper.origin, cookie: oper.cookie };
+      const res = await fetch(`${cp.url}/api/targets/${simTid}/toolchain/run`, { method: 'POST', headers: h,
+        body: JSON.stringify({ model: 'qwen/qwen3-8b', messages: [{ role: 'user', content }], servers: [sid], max_tokens: 8, save: false }) });
+      assert.equal(res.status, 200);
+      const text = await res.text();
+      return text.split('\n\n').filter((b) => b.includes('data:')).map((b) => {
+        const name = (/^event: (.*)$/m.exec(b) || [])[1];
+        return [name, JSON.parse(/^data: (.*)$/m.exec(b)[1])];
+      });
+    };
+    // the prompt names an allowed tool: the simulator calls it on the real server
+    let evs = await run('please call get-sum with {"a":20,"b":22}');
+    const calls = evs.filter(([n]) => n === 'tool_call').map(([, j]) => j);
+    assert.deepEqual(calls.map((c) => c.phase), ['start', 'arguments', 'success']);
+    assert.equal(calls[2].tool, 'get-sum');
+    assert.equal(calls[2].output, 'The sum of 20 and 22 is 42.');
+    assert.deepEqual(calls[2].provider_info, { type: 'ephemeral_mcp', server_label: 'everything' });
+    // a tool that is not allowed is never called (it is not in allowed_tools)
+    evs = await run('please call get-env now');
+    assert.equal(evs.filter(([n]) => n === 'tool_call').length, 0);
+    assert.equal(evs.at(-1)[0], 'end');
+    let entry;
+    for (let i = 0; i < 50 && !entry; i++) {
+      const a = await admin.get('/api/audit?action=mcp.tool_call&limit=50');
+      entry = a.json.entries.find((e) => e.target === 'sim-lm');
+      if (!entry) await sleep(50);
+    }
+    assert.equal(entry.result, 'ok');
+    assert.equal(entry.detail.tool, 'get-sum');
+    assert.equal(entry.detail.arguments, '{"a":20,"b":22}');
+    assert.equal(entry.detail.outcome, 'success');
+  } finally {
+    await sim.stop();
+  }
+});
