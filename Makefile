@@ -173,11 +173,11 @@ clean:
 -include $(shell find build -name '*.d' 2>/dev/null)
 
 # ---- fake NVML (GPU telemetry tests; owner: telemetry, issue 9) -----------
-# tests/fake_nvml/fake_nvml.c built as libnvidia-ml.so.1 in three symbol
+# tests/fake_nvml/fake_nvml.c built as libnvidia-ml.so.1 in four symbol
 # variants; unit tests and bench/telemetry.sh dlopen them by path.
 FAKE_NVML_DIR  := build/fake_nvml
 FAKE_NVML_LIBS := $(FAKE_NVML_DIR)/full/libnvidia-ml.so.1 $(FAKE_NVML_DIR)/old/libnvidia-ml.so.1 \
-	$(FAKE_NVML_DIR)/oldest/libnvidia-ml.so.1
+	$(FAKE_NVML_DIR)/oldest/libnvidia-ml.so.1 $(FAKE_NVML_DIR)/new/libnvidia-ml.so.1
 FAKE_NVML_CFLAGS := -std=c17 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -fPIC -shared -fvisibility=hidden
 $(FAKE_NVML_DIR)/full/libnvidia-ml.so.1: tests/fake_nvml/fake_nvml.c
 	@mkdir -p $(dir $@)
@@ -188,6 +188,9 @@ $(FAKE_NVML_DIR)/old/libnvidia-ml.so.1: tests/fake_nvml/fake_nvml.c
 $(FAKE_NVML_DIR)/oldest/libnvidia-ml.so.1: tests/fake_nvml/fake_nvml.c
 	@mkdir -p $(dir $@)
 	$(CC) $(FAKE_NVML_CFLAGS) -DFAKE_NVML_OLD_ANY -DFAKE_NVML_OLDEST -o $@ $<
+$(FAKE_NVML_DIR)/new/libnvidia-ml.so.1: tests/fake_nvml/fake_nvml.c
+	@mkdir -p $(dir $@)
+	$(CC) $(FAKE_NVML_CFLAGS) -DFAKE_NVML_NEW -o $@ $<
 fake-nvml: $(FAKE_NVML_LIBS)
 unit: $(FAKE_NVML_LIBS)
 asan-unit: $(FAKE_NVML_LIBS)

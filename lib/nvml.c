@@ -33,6 +33,7 @@ typedef struct nvmlDevice_st *nvml_dev;
 struct nvml_util { unsigned int gpu, memory; };
 struct nvml_mem_v1 { unsigned long long total, free, used; };
 struct nvml_mem_v2 { unsigned int version; unsigned long long total, reserved, free, used; };
+struct nvml_temp_v1 { unsigned int version; int sensorType; int temperature; };
 struct nvml_pci {
 	char busIdLegacy[16];
 	unsigned int domain, bus, device, pciDeviceId, pciSubSystemId;
@@ -42,6 +43,7 @@ struct nvml_pci {
 #define NVML_VALUE_NOT_AVAILABLE (~0ULL)
 #define NVML_MEMORY_V2 ((unsigned int)(sizeof(struct nvml_mem_v2) | (2u << 24)))
 #define NVML_TEMPERATURE_GPU 0
+#define NVML_TEMPERATURE_V1 ((unsigned int)(sizeof(struct nvml_temp_v1) | (1u << 24)))
 #define NVML_CLOCK_GRAPHICS 0
 #define NVML_CLOCK_SM 1
 #define NVML_CLOCK_MEM 2
@@ -59,6 +61,7 @@ typedef nvml_ret (*fn_mem1)(nvml_dev, struct nvml_mem_v1 *);
 typedef nvml_ret (*fn_mem2)(nvml_dev, struct nvml_mem_v2 *);
 typedef nvml_ret (*fn_util)(nvml_dev, struct nvml_util *);
 typedef nvml_ret (*fn_temp)(nvml_dev, int, unsigned int *);
+typedef nvml_ret (*fn_tempv)(nvml_dev, struct nvml_temp_v1 *);
 typedef nvml_ret (*fn_devuint)(nvml_dev, unsigned int *);
 typedef nvml_ret (*fn_clock)(nvml_dev, int, unsigned int *);
 typedef nvml_ret (*fn_procs)(nvml_dev, unsigned int *, void *);
@@ -75,6 +78,7 @@ struct dp_nvml {
 	fn_mem2 mem2;
 	fn_util util;
 	fn_temp temp;
+	fn_tempv tempv;   /* nvmlDeviceGetTemperatureV: when the deprecated call is gone */
 	fn_devuint power, power_limit, fan;
 	fn_clock clock;
 	fn_procs cprocs, gprocs;
@@ -167,6 +171,8 @@ int dp_nvml_open(struct dp_nvml **out, const char *path, int *nvml_rc, char *err
 	n->mem1 = (fn_mem1)sym(dl, n->mem2 ? NULL : &n->mem_sym, "nvmlDeviceGetMemoryInfo", NULL, NULL);
 	n->util = (fn_util)sym(dl, NULL, "nvmlDeviceGetUtilizationRates", NULL, NULL);
 	n->temp = (fn_temp)sym(dl, NULL, "nvmlDeviceGetTemperature", NULL, NULL);
+	if (!n->temp)
+		n->tempv = (fn_tempv)sym(dl, NULL, "nvmlDeviceGetTemperatureV", NULL, NULL);
 	n->power = (fn_devuint)sym(dl, NULL, "nvmlDeviceGetPowerUsage", NULL, NULL);
 	n->power_limit = (fn_devuint)sym(dl, NULL, "nvmlDeviceGetEnforcedPowerLimit",
 					 "nvmlDeviceGetPowerManagementLimit", NULL);
@@ -422,6 +428,15 @@ int dp_nvml_read(struct dp_nvml *n, unsigned index, struct dp_gpu *g, char *err,
 	if (n->temp && n->temp(d, NVML_TEMPERATURE_GPU, &v) == 0) {
 		g->temp_c = v;
 		g->have |= DP_GPU_HAVE_TEMP;
+	} else if (n->tempv) {
+		struct nvml_temp_v1 tv;
+		memset(&tv, 0, sizeof(tv));
+		tv.version = NVML_TEMPERATURE_V1;
+		tv.sensorType = NVML_TEMPERATURE_GPU;
+		if (n->tempv(d, &tv) == 0) {
+			g->temp_c = tv.temperature;
+			g->have |= DP_GPU_HAVE_TEMP;
+		}
 	}
 	if (n->power && n->power(d, &v) == 0) {
 		g->power_w = v / 1000.0; /* milliwatts */

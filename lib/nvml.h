@@ -8,6 +8,7 @@
  *   nvmlInit_v2 -> nvmlInit, nvmlDeviceGetCount_v2 -> plain,
  *   nvmlDeviceGetHandleByIndex_v2 -> plain, nvmlDeviceGetPciInfo_v3 -> _v2 -> plain,
  *   nvmlDeviceGetMemoryInfo_v2 (with `reserved`) -> nvmlDeviceGetMemoryInfo (v1),
+ *   nvmlDeviceGetTemperature (deprecated in NVML 13) -> nvmlDeviceGetTemperatureV,
  *   nvmlDevice{Compute,Graphics}RunningProcesses_v3 -> _v2 -> plain (16-byte
  *   elements); the _v3 element stride (24, or 32 on 530-535 drivers, or 16)
  *   is probed from the data.

@@ -14,6 +14,8 @@
  *                      only nvmlInit, the v1 memory call and the _v2 (24 B)
  *                      process calls
  *   + -DFAKE_NVML_OLDEST only the plain 16-byte process calls
+ *   -DFAKE_NVML_NEW    no deprecated nvmlDeviceGetTemperature (only the
+ *                      versioned nvmlDeviceGetTemperatureV)
  *
  * Scenario lines `key=value` (# comments):
  *   init=RC  count=N  driver=STR
@@ -382,10 +384,28 @@ static nvmlReturn_t out_num(const struct num *n, unsigned *v)
 	*v = (unsigned)n->v;
 	return 0;
 }
+#ifndef FAKE_NVML_NEW
 EXPORT nvmlReturn_t nvmlDeviceGetTemperature(nvmlDevice_t d, int sensor, unsigned *v)
 {
 	struct fgpu *g = dev(d);
 	return g ? (sensor == 0 ? out_num(&g->temp, v) : NS) : 2;
+}
+#endif
+struct tempv { unsigned version; int sensorType; int temperature; };
+EXPORT nvmlReturn_t nvmlDeviceGetTemperatureV(nvmlDevice_t d, struct tempv *t)
+{
+	struct fgpu *g = dev(d);
+	if (!g)
+		return 2;
+	if (t->version != ((unsigned)sizeof(struct tempv) | (1u << 24)))
+		return 25; /* ARGUMENT_VERSION_MISMATCH */
+	if (t->sensorType != 0)
+		return NS;
+	unsigned v;
+	nvmlReturn_t rc = out_num(&g->temp, &v);
+	if (rc == 0)
+		t->temperature = (int)v;
+	return rc;
 }
 EXPORT nvmlReturn_t nvmlDeviceGetPowerUsage(nvmlDevice_t d, unsigned *v)
 {

@@ -1,9 +1,9 @@
 /*
  * test_nvml.c - lib/nvml.c against the fake libnvidia-ml.so.1
  * (tests/fake_nvml, built by `make unit` into build/fake_nvml/{full,old,
- * oldest}/) driven by the scenario files in tests/fake_nvml/scenarios:
+ * oldest,new}/) driven by the scenario files in tests/fake_nvml/scenarios:
  * every field, library missing, wrong library, init error, the _v2/_v3
- * symbol fallbacks, a process list that grows between calls, the 32- and
+ * symbol fallbacks, the versioned temperature call, a process list that grows between calls, the 32- and
  * 16-byte _v3 strides, values not available, an integrated GPU and a lost
  * GPU. Run from the repository root (tests/run.sh does);
  * DP_FAKE_NVML_DIR overrides where the fake libraries are.
@@ -170,6 +170,25 @@ static void test_old_symbols(void **state)
 	dp_nvml_close(n);
 }
 
+static void test_temperature_v(void **state)
+{
+	(void)state;
+	/* a driver without the deprecated nvmlDeviceGetTemperature */
+	struct dp_nvml *n = open_ok("new", "two_gpus");
+	struct dp_gpu *g = calloc(1, sizeof(*g));
+	assert_int_equal(dp_nvml_read(n, 1, g, NULL, 0), 0);
+	assert_true(g->have & DP_GPU_HAVE_TEMP);
+	assert_true(g->temp_c == 40);
+	free(g);
+	dp_nvml_close(n);
+	n = open_ok("new", "not_available");
+	g = calloc(1, sizeof(*g));
+	assert_int_equal(dp_nvml_read(n, 0, g, NULL, 0), 0);
+	assert_false(g->have & DP_GPU_HAVE_TEMP);
+	free(g);
+	dp_nvml_close(n);
+}
+
 static void test_not_available(void **state)
 {
 	(void)state;
@@ -295,6 +314,7 @@ int main(void)
 		cmocka_unit_test(test_wrong_library),
 		cmocka_unit_test(test_init_error),
 		cmocka_unit_test(test_old_symbols),
+		cmocka_unit_test(test_temperature_v),
 		cmocka_unit_test(test_not_available),
 		cmocka_unit_test(test_unified),
 		cmocka_unit_test(test_buffer_grows),
