@@ -99,7 +99,7 @@ export function TargetCard({ target, health, active }: { target: Target; health:
           {health?.error && state !== 'running' ? <p class="text-sm text-red-200">{health.error.message}</p> : null}
         </div>
         {canKill ? (
-          <div class="flex flex-col items-start gap-1 sm:items-end">
+          <div class="flex flex-col items-start gap-1">
             <button type="button" class={btn.danger} onClick={() => setKilling(true)} disabled={state !== 'running'}
               aria-describedby={state !== 'running' ? `${headId}-kill-why` : undefined}
               aria-label={`Kill Switch: unload every model on ${target.label}`}>Kill Switch</button>
