@@ -33,6 +33,9 @@ typedef struct nvmlDevice_st *nvml_dev;
 struct nvml_util { unsigned int gpu, memory; };
 struct nvml_mem_v1 { unsigned long long total, free, used; };
 struct nvml_mem_v2 { unsigned int version; unsigned long long total, reserved, free, used; };
+struct nvml_proc_detail { unsigned int pid; unsigned long long usedGpuMemory; unsigned int gpuInstanceId,
+			  computeInstanceId; unsigned long long usedGpuCcProtectedMemory; };
+struct nvml_proc_detail_list { unsigned int version, mode, numProcArrayEntries; struct nvml_proc_detail *procArray; };
 struct nvml_temp_v1 { unsigned int version; int sensorType; int temperature; };
 struct nvml_pci {
 	char busIdLegacy[16];
@@ -42,6 +45,9 @@ struct nvml_pci {
 
 #define NVML_VALUE_NOT_AVAILABLE (~0ULL)
 #define NVML_MEMORY_V2 ((unsigned int)(sizeof(struct nvml_mem_v2) | (2u << 24)))
+#define NVML_PROCESS_DETAIL_LIST_V1 ((unsigned int)(sizeof(struct nvml_proc_detail_list) | (1u << 24)))
+#define NVML_PROCESS_MODE_COMPUTE 0
+#define NVML_PROCESS_MODE_GRAPHICS 1
 #define NVML_TEMPERATURE_GPU 0
 #define NVML_TEMPERATURE_V1 ((unsigned int)(sizeof(struct nvml_temp_v1) | (1u << 24)))
 #define NVML_CLOCK_GRAPHICS 0
@@ -65,6 +71,7 @@ typedef nvml_ret (*fn_tempv)(nvml_dev, struct nvml_temp_v1 *);
 typedef nvml_ret (*fn_devuint)(nvml_dev, unsigned int *);
 typedef nvml_ret (*fn_clock)(nvml_dev, int, unsigned int *);
 typedef nvml_ret (*fn_procs)(nvml_dev, unsigned int *, void *);
+typedef nvml_ret (*fn_detail)(nvml_dev, struct nvml_proc_detail_list *);
 
 struct dp_nvml {
 	void *dl;
@@ -82,6 +89,8 @@ struct dp_nvml {
 	fn_devuint power, power_limit, fan;
 	fn_clock clock;
 	fn_procs cprocs, gprocs;
+	fn_detail detail; /* nvmlDeviceGetRunningProcessDetailList (versioned, newer drivers) */
+	int last_detail;  /* the last list came from it */
 	unsigned procs_fixed_stride; /* 16 or 24 for the old symbols, 0: probe (_v3) */
 	const char *procs_sym, *mem_sym;
 	unsigned last_stride;
@@ -178,6 +187,7 @@ int dp_nvml_open(struct dp_nvml **out, const char *path, int *nvml_rc, char *err
 					 "nvmlDeviceGetPowerManagementLimit", NULL);
 	n->fan = (fn_devuint)sym(dl, NULL, "nvmlDeviceGetFanSpeed", NULL, NULL);
 	n->clock = (fn_clock)sym(dl, NULL, "nvmlDeviceGetClockInfo", NULL, NULL);
+	n->detail = (fn_detail)dlsym(dl, "nvmlDeviceGetRunningProcessDetailList");
 	/* processes: _v3 (stride probed), _v2 (24 bytes), plain (16 bytes) */
 	if ((n->cprocs = (fn_procs)dlsym(dl, "nvmlDeviceGetComputeRunningProcesses_v3"))) {
 		n->procs_sym = "nvmlDeviceGetComputeRunningProcesses_v3";
@@ -350,6 +360,56 @@ static int read_procs(struct dp_nvml *n, fn_procs f, nvml_dev d, struct dp_gpu *
 	return -1;
 }
 
+/* One nvmlDeviceGetRunningProcessDetailList mode: 0, 1 when not
+ * supported, -1 on another error. */
+static int read_detail(struct dp_nvml *n, nvml_dev d, struct dp_gpu *g, unsigned mode)
+{
+	struct nvml_proc_detail_list l;
+	memset(&l, 0, sizeof(l));
+	l.version = NVML_PROCESS_DETAIL_LIST_V1;
+	l.mode = mode;
+	nvml_ret rc = n->detail(d, &l);
+	if (rc == 0)
+		return 0; /* none running */
+	if (rc == DP_NVML_ERROR_NOT_SUPPORTED)
+		return 1;
+	if (rc != DP_NVML_ERROR_INSUFFICIENT_SIZE)
+		return -1;
+	unsigned cnt = l.numProcArrayEntries;
+	for (int attempt = 0; attempt < PROC_RETRIES; attempt++) {
+		if (cnt > 4096)
+			return -1;
+		size_t want = (size_t)cnt + 4;
+		struct nvml_proc_detail *arr = xcalloc(want, sizeof(*arr));
+		l.version = NVML_PROCESS_DETAIL_LIST_V1;
+		l.mode = mode;
+		l.numProcArrayEntries = (unsigned)want;
+		l.procArray = arr;
+		rc = n->detail(d, &l);
+		if (rc == DP_NVML_ERROR_INSUFFICIENT_SIZE) {
+			cnt = l.numProcArrayEntries > cnt ? l.numProcArrayEntries : cnt + 8;
+			free(arr);
+			continue;
+		}
+		if (rc != 0) {
+			free(arr);
+			return rc == DP_NVML_ERROR_NOT_SUPPORTED ? 1 : -1;
+		}
+		unsigned got = l.numProcArrayEntries < want ? l.numProcArrayEntries : (unsigned)want;
+		for (unsigned i = 0; i < got; i++)
+			add_proc(g, arr[i].pid, arr[i].usedGpuMemory);
+		free(arr);
+		return 0;
+	}
+	return -1;
+}
+
+/* The process list API the last read used. */
+const char *dp_nvml_procs_source(const struct dp_nvml *n)
+{
+	return n->last_detail ? "nvmlDeviceGetRunningProcessDetailList" : dp_nvml_procs_symbol(n);
+}
+
 int dp_nvml_read(struct dp_nvml *n, unsigned index, struct dp_gpu *g, char *err, size_t errlen)
 {
 	memset(g, 0, sizeof(*g));
@@ -463,6 +523,20 @@ int dp_nvml_read(struct dp_nvml *n, unsigned index, struct dp_gpu *g, char *err,
 			g->clk_mem = v;
 			g->have |= DP_GPU_HAVE_CLK_MEM;
 		}
+	}
+	n->last_detail = 0;
+	if (n->detail) {
+		/* versioned, no stride hazard; "Hopper or newer fully supported
+		 * devices": NOT_SUPPORTED elsewhere, then the _v3 path */
+		int a = read_detail(n, d, g, NVML_PROCESS_MODE_COMPUTE);
+		int b = a == 0 ? read_detail(n, d, g, NVML_PROCESS_MODE_GRAPHICS) : 1;
+		if (a == 0 && b >= 0) {
+			g->have |= DP_GPU_HAVE_PROCS;
+			n->last_detail = 1;
+			return 0;
+		}
+		g->nprocs = 0;
+		g->procs_truncated = 0;
 	}
 	if (n->cprocs) {
 		unsigned long long total = (g->have & DP_GPU_HAVE_MEM_TOTAL) ? g->mem_total : 0;

@@ -9,7 +9,8 @@
  *   nvmlDeviceGetHandleByIndex_v2 -> plain, nvmlDeviceGetPciInfo_v3 -> _v2 -> plain,
  *   nvmlDeviceGetMemoryInfo_v2 (with `reserved`) -> nvmlDeviceGetMemoryInfo (v1),
  *   nvmlDeviceGetTemperature (deprecated in NVML 13) -> nvmlDeviceGetTemperatureV,
- *   nvmlDevice{Compute,Graphics}RunningProcesses_v3 -> _v2 -> plain (16-byte
+ *   nvmlDeviceGetRunningProcessDetailList (versioned; NOT_SUPPORTED before
+ *   Hopper) -> nvmlDevice{Compute,Graphics}RunningProcesses_v3 -> _v2 -> plain (16-byte
  *   elements); the _v3 element stride (24, or 32 on 530-535 drivers, or 16)
  *   is probed from the data.
  * Only init, count and handle are required; every other getter is
@@ -62,6 +63,10 @@ int dp_nvml_read(struct dp_nvml *n, unsigned index, struct dp_gpu *g, char *err,
  * "nvmlDeviceGetComputeRunningProcesses_v3", "nvmlDeviceGetMemoryInfo_v2". */
 const char *dp_nvml_procs_symbol(const struct dp_nvml *n);
 const char *dp_nvml_memory_symbol(const struct dp_nvml *n);
+/* The process list API the last dp_nvml_read used: the versioned
+ * "nvmlDeviceGetRunningProcessDetailList" (tried first when exported) or
+ * dp_nvml_procs_symbol(). */
+const char *dp_nvml_procs_source(const struct dp_nvml *n);
 /* Element stride in bytes used by the last process list read (16/24/32). */
 unsigned dp_nvml_last_stride(const struct dp_nvml *n);
 /* The driver version, "" when unknown. */

@@ -26,6 +26,8 @@
  *   gpuN.procs=PID:BYTES,...   gpuN.gprocs=...  (BYTES may be NA = not available)
  *   gpuN.procs.first_count=K   the size query reports K (the list "grows" after)
  *   gpuN.procs.stride=16|24|32 element size _v3 writes (a driver-bug emulation)
+ *   gpuN.procs.detail=1        nvmlDeviceGetRunningProcessDetailList answers
+ *                              (else NOT_SUPPORTED, as on pre-Hopper GPUs)
  *   gpuN.handle=RC  gpuN.mem=RC     force a return code
  * A value NOT_SUPPORTED (or a missing key) answers NVML_ERROR_NOT_SUPPORTED.
  */
@@ -53,6 +55,7 @@ struct fgpu {
 	struct proc cp[MAXP], gp[MAXP];
 	int ncp, ngp, has_cp, has_gp;
 	int first_count, first_count_used, stride;
+	int detail; /* nvmlDeviceGetRunningProcessDetailList supported */
 };
 static struct {
 	int init_rc;
@@ -193,6 +196,8 @@ static void apply(char *key, char *val)
 		g->first_count = (int)strtol(val, NULL, 10);
 	else if (!strcmp(k, "procs.stride"))
 		g->stride = (int)strtol(val, NULL, 10);
+	else if (!strcmp(k, "procs.detail"))
+		g->detail = (int)strtol(val, NULL, 10);
 }
 
 /* (Re)load the scenario when its file changed. */
@@ -489,3 +494,36 @@ PROCS_FN(nvmlDeviceGetGraphicsRunningProcesses_v2, 1, 24)
 #endif
 PROCS_FN(nvmlDeviceGetComputeRunningProcesses, 0, 16)
 PROCS_FN(nvmlDeviceGetGraphicsRunningProcesses, 1, 16)
+
+struct pdetail { unsigned pid; unsigned long long used; unsigned gi, ci; unsigned long long cc; };
+struct pdlist { unsigned version, mode, num; struct pdetail *arr; };
+#ifndef FAKE_NVML_OLD_ANY
+EXPORT nvmlReturn_t nvmlDeviceGetRunningProcessDetailList(nvmlDevice_t d, struct pdlist *l)
+{
+	struct fgpu *g = dev(d);
+	if (!g)
+		return 2;
+	if (!g->detail)
+		return NS;
+	if (l->version != ((unsigned)sizeof(struct pdlist) | (1u << 24)))
+		return 25;
+	if (l->mode > 1)
+		return NS;
+	const struct proc *p = l->mode ? g->gp : g->cp;
+	unsigned n = (unsigned)(l->mode ? g->ngp : g->ncp);
+	if (!(l->mode ? g->has_gp : g->has_cp))
+		return NS;
+	if (!l->arr || l->num < n) {
+		l->num = n;
+		return n == 0 ? 0 : INSUFF;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		l->arr[i].pid = p[i].pid;
+		l->arr[i].used = p[i].used;
+		l->arr[i].gi = l->arr[i].ci = 0xFFFFFFFFu;
+		l->arr[i].cc = 0;
+	}
+	l->num = n;
+	return 0;
+}
+#endif

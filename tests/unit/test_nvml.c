@@ -259,6 +259,29 @@ static void test_strides(void **state)
 	dp_nvml_close(n);
 }
 
+static void test_detail_list(void **state)
+{
+	(void)state;
+	struct dp_nvml *n = open_ok("full", "detail_list");
+	struct dp_gpu *g = calloc(1, sizeof(*g));
+	assert_int_equal(dp_nvml_read(n, 0, g, NULL, 0), 0);
+	assert_string_equal(dp_nvml_procs_source(n), "nvmlDeviceGetRunningProcessDetailList");
+	assert_true(g->have & DP_GPU_HAVE_PROCS);
+	assert_int_equal(g->nprocs, 3);
+	assert_int_equal(find_proc(g, 4243)->used, 4294967296ULL);
+	/* 77: hidden as a compute process, known as a graphics one */
+	assert_true(find_proc(g, 77)->used_known);
+	assert_int_equal(find_proc(g, 77)->used, 1073741824ULL);
+	dp_nvml_close(n);
+	/* elsewhere it is NOT_SUPPORTED and the _v3 list is used */
+	n = open_ok("full", "two_gpus");
+	assert_int_equal(dp_nvml_read(n, 0, g, NULL, 0), 0);
+	assert_string_equal(dp_nvml_procs_source(n), "nvmlDeviceGetComputeRunningProcesses_v3");
+	assert_int_equal(g->nprocs, 3);
+	free(g);
+	dp_nvml_close(n);
+}
+
 static void test_gpu_lost(void **state)
 {
 	(void)state;
@@ -319,6 +342,7 @@ int main(void)
 		cmocka_unit_test(test_unified),
 		cmocka_unit_test(test_buffer_grows),
 		cmocka_unit_test(test_strides),
+		cmocka_unit_test(test_detail_list),
 		cmocka_unit_test(test_gpu_lost),
 		cmocka_unit_test(test_probe_stride),
 	};
