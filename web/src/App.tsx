@@ -5,6 +5,7 @@ import { Spinner } from './components/Spinner';
 import { parseRoute } from './lib/routes';
 import { LoginPage } from './pages/Login';
 import { ModulePage } from './pages/Module';
+import { ConsolePage } from './pages/console/Console';
 import { ForgePage } from './pages/forge/Forge';
 import { FleetPage } from './pages/fleet/Fleet';
 import { PulsePage } from './pages/pulse/Pulse';
@@ -45,6 +46,7 @@ export function App() {
         : r.name === 'notfound' ? <NotFoundPage path={r.path} />
         : r.name === 'fleet' ? <FleetPage />
           : r.name === 'forge' ? <ForgePage />
+          : r.name === 'console' ? <ConsolePage />
           : r.name === 'pulse' ? <PulsePage />
           : <ModulePage name={r.name} />}
     </Shell>
