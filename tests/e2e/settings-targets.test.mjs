@@ -8,7 +8,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client, bin, startControlPlane, startProc } from '../lib/harness.mjs';
-import { contrastAudit, horizontalOverflow, launch, shot } from './browser.mjs';
+import path from 'node:path';
+import { ARTIFACTS, contrastAudit, horizontalOverflow, launch, shot } from './browser.mjs';
 
 const T = 30000;
 const TOKEN = 'sk-lm-e2eSet01:s3cretS3cretS3cret01';
@@ -118,6 +119,15 @@ describe('settings: daemon targets and mode', { timeout: 240000 }, () => {
     await page.setViewportSize({ width: 360, height: 740 });
     await noOverflow(page, 'settings/targets at 360 px');
     await shot(page, 'mobile-settings-targets');
+    // the edit dialog at 360 px; Escape closes it and focus returns to its opener
+    const edit = row.getByRole('button', { name: 'Edit locked' });
+    await edit.click();
+    const ed2 = page.getByRole('dialog', { name: 'Edit locked' });
+    await ed2.getByRole('button', { name: 'Replace token' }).waitFor();
+    await page.screenshot({ path: path.join(ARTIFACTS, 'mobile-settings-target-edit.png') }); // the viewport, as seen
+    await page.keyboard.press('Escape');
+    await ed2.waitFor({ state: 'detached' });
+    assert.equal(await edit.evaluate((el) => el === document.activeElement), true);
     await page.setViewportSize({ width: 1280, height: 800 });
   });
 

@@ -129,6 +129,10 @@ describe('merge of survey and telemetry', () => {
     expect(mergeGpus(survey([], false), t)).toHaveLength(1);
     expect(mergeGpus(survey([], false), tel({ available: false, reason: { code: 'pending', message: '' } }))).toEqual([]);
   });
+  test('row keys are unique even when a source repeats a UUID', () => {
+    const r = mergeGpus(survey([sg(0), sg(1)]), tel({ gpus: [lg(0, GiB), { ...lg(1, GiB), uuid: 'GPU-0' }] }));
+    expect(new Set(r.map((x) => x.key)).size).toBe(2);
+  });
   test('a null value stays null', () => {
     const r = mergeGpus(null, tel({ gpus: [lg(0, null)] }));
     expect(r[0].used_bytes).toBeNull();

@@ -160,7 +160,7 @@ export function mergeGpus(survey: GpusView | null, tel: Telemetry | null): GpuRo
     if (s) usedSurvey.add(s.index);
     const m = g.memory;
     rows.push({
-      key: `live-${g.uuid ?? g.index}`,
+      key: `live-${g.index}`, // by index: a source may repeat a UUID (llmster-sim does)
       index: g.index,
       name: g.name ?? s?.name ?? `GPU ${g.index}`,
       provenance: tel!.simulated || g.vendor === 'simulated' ? 'simulated' : 'measured',

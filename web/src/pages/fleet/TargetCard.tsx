@@ -139,6 +139,12 @@ export function TargetCard({ target, health, active }: { target: Target; health:
             ))}
           </ul>
         )}
+        {inst.length > 0 ? (
+          <p class="mt-1 text-xs text-slate-400" data-testid="placement-note">
+            VRAM per instance: {NOT_MEASURABLE} (telemetry attributes memory to processes, not to model instances).
+            {rows.length > 0 ? ' Where an instance sits across GPUs is not reported by LM Studio’s REST API; the GPU offload ratio is chosen at load time (The Forge), and the split across GPUs, main GPU and disabled GPUs can only be changed through LM Studio’s SDK channel.' : ''}
+          </p>
+        ) : null}
         {models && !models.lms.available ? (
           <p class="mt-1 text-xs text-slate-400">Status, queue and TTL not available: {models.lms.error?.message ?? 'the lms bridge is unavailable'}.</p>
         ) : null}

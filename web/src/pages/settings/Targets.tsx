@@ -7,29 +7,18 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from '../../api';
 import * as targetsApi from '../../api/targets';
-import type { Target, TargetDraft, TestResult } from '../../api/targets';
+import type { Target, TargetDraft } from '../../api/targets';
 import { Alert, ErrorSlot } from '../../components/Alert';
 import { ConfirmDialog, Dialog } from '../../components/Dialog';
 import { PasswordInput } from '../../components/PasswordInput';
 import { ProgressBar, Spinner } from '../../components/Spinner';
 import { btn, hint, input, label, panel } from '../../components/ui';
-import { formatLatency } from '../../lib/fleet';
+import { parseTags, testText } from '../../lib/fleetTargets';
 import { relativeTime } from '../../lib/format';
 import { errorText, useLoad } from '../../lib/useLoad';
 import { isAdmin } from '../../state/session';
 import { targets as liveTargets } from '../../state/targets';
 import { StateBadge } from '../fleet/StateBadge';
-
-/** Text for a connection test result. */
-export function testText(r: TestResult): string {
-  if (r.ok) {
-    const parts = [`Connected: ${r.state}`, formatLatency(r.latency_ms)];
-    if (r.models !== null) parts.push(`${r.models} model${r.models === 1 ? '' : 's'} on disk`);
-    if (r.loaded !== null) parts.push(`${r.loaded} loaded`);
-    return parts.join(' · ');
-  }
-  return `${r.state}: ${r.error?.message ?? 'no answer'}`;
-}
 
 export function TargetsTab() {
   const admin = isAdmin.value;
@@ -174,10 +163,6 @@ const FIELD_OF: Record<string, keyof FieldErrors> = {
   invalid_label: 'label', label_taken: 'label', invalid_url: 'url', invalid_api_key: 'api_key',
   invalid_lms_host: 'lms_host', invalid_lms_port: 'lms_port', invalid_tags: 'tags',
 };
-
-export function parseTags(s: string): string[] {
-  return s.split(/[\s,]+/).map((x) => x.trim()).filter(Boolean);
-}
 
 function TargetForm({ target, onClose, onSaved }: {
   target: Target | null; onClose: () => void; onSaved: (t: Target, created: boolean) => void;
