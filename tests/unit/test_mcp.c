@@ -6,7 +6,12 @@
  * re-listing, cursor pagination, tools/call, a server that speaks an
  * unknown protocol version, one that exits early, and the shutdown sequence
  * (close stdin, wait, SIGTERM, SIGKILL) with a server that ignores both
- * EOF and SIGTERM. Skipped parts when node is not installed.
+ * EOF and SIGTERM. Skipped parts when node is not installed. Streamable
+ * HTTP against a lib/http fake server on the same loop: Accept and user
+ * headers sent, SSE and JSON answers, the session id and version headers,
+ * a gone session re-initialised once, pagination, DELETE at the end, a 401
+ * with WWW-Authenticate = needs_oauth, a redirect refused, the response
+ * cap, and a legacy endpoint event pointing to another host refused.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -24,6 +29,8 @@
 
 #include <cmocka.h>
 
+#include "buf.h"
+#include "http.h"
 #include "job.h"
 #include "jsonrpc.h"
 #include "mcp.h"
@@ -342,6 +349,168 @@ static void test_stdio(void **state)
 	assert_int_equal(waitpid(-1, &st, WNOHANG), -1); /* no zombies */
 }
 
+/* --- streamable HTTP against a fake --- */
+
+struct fake {
+	struct dp_http_server *srv;
+	int port;
+	int sessions, deletes, gone_sent;
+	int saw_user_header, saw_accept, saw_version;
+};
+
+static void reply_rpc_json(struct dp_http_req *req, const char *json)
+{
+	dp_http_reply(req, 200, "application/json", json, strlen(json));
+}
+
+static void fake_handler(struct dp_http_req *req, void *arg)
+{
+	struct fake *f = arg;
+	const char *path = dp_http_req_path(req);
+	const char *method = dp_http_req_method(req);
+	size_t n;
+	const char *body = dp_http_req_body(req, &n);
+	if (!strcmp(path, "/oauth")) {
+		dp_http_add_header(req, "WWW-Authenticate", "Bearer resource_metadata=\"http://x/.well-known/oauth-protected-resource\"");
+		dp_http_reply(req, 401, "application/json", "{}", 2);
+		return;
+	}
+	if (!strcmp(path, "/redirect")) {
+		dp_http_add_header(req, "Location", "http://evil.example/mcp");
+		dp_http_reply(req, 302, "text/plain", "", 0);
+		return;
+	}
+	if (!strcmp(path, "/legacy")) {
+		if (!strcmp(method, "POST")) {
+			dp_http_reply(req, 405, "text/plain", "", 0);
+			return;
+		}
+		dp_http_stream_start(req, 200, "text/event-stream");
+		const char *ev = "event: endpoint\ndata: http://evil.example/message?s=1\n\n";
+		dp_http_stream_write(req, ev, strlen(ev));
+		dp_http_stream_end(req);
+		return;
+	}
+	if (!strcmp(path, "/big")) {
+		struct dp_buf b;
+		dp_buf_init(&b, 1u << 20);
+		dp_buf_adds(&b, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"pad\":\"");
+		for (int i = 0; i < 20000; i++)
+			dp_buf_addch(&b, 'x');
+		dp_buf_adds(&b, "\"}}");
+		dp_http_reply(req, 200, "application/json", b.data, b.len);
+		dp_buf_release(&b);
+		return;
+	}
+	if (strcmp(path, "/mcp") != 0) {
+		dp_http_reply(req, 404, "text/plain", "", 0);
+		return;
+	}
+	const char *sid = dp_http_req_header(req, "Mcp-Session-Id");
+	if (!strcmp(method, "DELETE")) {
+		f->deletes++;
+		dp_http_reply(req, 200, "text/plain", "", 0);
+		return;
+	}
+	const char *acc = dp_http_req_header(req, "Accept");
+	if (acc && strstr(acc, "application/json") && strstr(acc, "text/event-stream"))
+		f->saw_accept++;
+	const char *uh = dp_http_req_header(req, "X-Key");
+	if (uh && !strcmp(uh, "k-123"))
+		f->saw_user_header++;
+	struct dp_jsonrpc_msg m;
+	if (dp_jsonrpc_parse(body, n, 0, &m) < 0) {
+		dp_http_reply(req, 400, "text/plain", "", 0);
+		return;
+	}
+	char out[512];
+	if (m.kind == DP_JSONRPC_NOTIFICATION) {
+		dp_http_reply(req, 202, "text/plain", "", 0);
+	} else if (!strcmp(m.method, "initialize")) {
+		char sess[32];
+		snprintf(sess, sizeof(sess), "sess-%d", ++f->sessions);
+		dp_http_add_header(req, "Mcp-Session-Id", sess);
+		dp_http_stream_start(req, 200, "text/event-stream");
+		snprintf(out, sizeof(out),
+			 "id: p1\ndata: \n\n: comment\nevent: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\"}\n\n"
+			 "event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":{\"protocolVersion\":\"2025-11-25\","
+			 "\"capabilities\":{\"tools\":{}},\"serverInfo\":{\"name\":\"fake\",\"version\":\"1\"}}}\n\n",
+			 (long long)m.id_int);
+		dp_http_stream_write(req, out, strlen(out));
+		dp_http_stream_end(req);
+	} else if (sid && !strcmp(sid, "sess-1") && !f->gone_sent) {
+		f->gone_sent = 1;
+		dp_http_reply(req, 404, "text/plain", "", 0);
+	} else {
+		const char *v = dp_http_req_header(req, "MCP-Protocol-Version");
+		if (v && !strcmp(v, "2025-11-25"))
+			f->saw_version++;
+		int page2 = m.params && json_is_string(json_object_get(m.params, "cursor"));
+		snprintf(out, sizeof(out), "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":{\"tools\":[{\"name\":\"%s\","
+			 "\"inputSchema\":{\"type\":\"object\"}}]%s}}", (long long)m.id_int, page2 ? "two" : "one",
+			 page2 ? "" : ",\"nextCursor\":\"c2\"");
+		reply_rpc_json(req, out);
+	}
+	dp_jsonrpc_msg_release(&m);
+}
+
+static void test_streamable_http(void **state)
+{
+	(void)state;
+	struct run r = { 0 };
+	struct fake f = { 0 };
+	r.base = event_base_new();
+	r.env = (struct dp_mcp_env){ .base = r.base, .up = dp_upstream_new(r.base), .jobs = NULL };
+	struct dp_http_config cfg;
+	dp_http_config_defaults(&cfg);
+	cfg.handler = fake_handler;
+	cfg.handler_arg = &f;
+	f.srv = dp_http_server_new(r.base, &cfg);
+	assert_int_equal(dp_http_server_listen(f.srv, "127.0.0.1", 0, &f.port), 0);
+	char url[128];
+	const char *hdrs[] = { "X-Key: k-123", NULL };
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/mcp", f.port);
+	struct dp_mcp_server s = { .transport = DP_MCP_AUTO, .url = url, .headers = hdrs };
+	start_and_wait(&r, dp_mcp_discover(&r.env, &s, on_done, &r, NULL), 10);
+	assert_string_equal(r.status, "ok");
+	assert_int_equal(r.ntools, 2);
+	assert_int_equal(r.pages, 2);
+	assert_int_equal(f.sessions, 2); /* the first session was gone: re-initialised once */
+	assert_int_equal(f.deletes, 1);
+	assert_true(f.saw_accept >= 5);
+	assert_true(f.saw_user_header >= 5);
+	assert_int_equal(f.saw_version, 2);
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/oauth", f.port);
+	r.done = 0;
+	start_and_wait(&r, dp_mcp_discover(&r.env, &s, on_done, &r, NULL), 10);
+	assert_string_equal(r.status, "needs_oauth");
+	assert_string_equal(r.msg, DP_MCP_NEEDS_OAUTH_MESSAGE);
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/redirect", f.port);
+	r.done = 0;
+	start_and_wait(&r, dp_mcp_discover(&r.env, &s, on_done, &r, NULL), 10);
+	assert_string_equal(r.code, "redirect");
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/big", f.port);
+	s.max_response = 4096;
+	r.done = 0;
+	start_and_wait(&r, dp_mcp_discover(&r.env, &s, on_done, &r, NULL), 10);
+	assert_string_equal(r.code, "response_too_large");
+	s.max_response = 0;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/legacy", f.port);
+	r.done = 0;
+	start_and_wait(&r, dp_mcp_discover(&r.env, &s, on_done, &r, NULL), 10);
+	assert_string_equal(r.code, "redirect"); /* the endpoint on another host is refused */
+
+	dp_upstream_free(r.env.up);
+	dp_http_server_free(f.srv);
+	event_base_loop(r.base, EVLOOP_NONBLOCK);
+	event_base_free(r.base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -350,6 +519,7 @@ int main(void)
 		cmocka_unit_test(test_framing),
 		cmocka_unit_test(test_endpoint_and_urls),
 		cmocka_unit_test(test_stdio),
+		cmocka_unit_test(test_streamable_http),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
