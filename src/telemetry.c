@@ -849,12 +849,12 @@ static void probe_done(struct dp_upstream_req *r, const struct dp_upstream_resul
 		apply_local(t, tt);
 	else if (!tt->local && tt->sim == -1)
 		set_unavailable(t, tt, DP_TSRC_NONE, "remote_no_agent",
-				"the target is on another host: live GPU telemetry needs the DaemonPulse agent there "
-				"(not enrolled)");
+				"telemetry not supported here: the target is on another host and live GPU telemetry "
+				"needs the DaemonPulse agent there (not available yet)");
 	else if (!tt->local)
 		set_unavailable(t, tt, DP_TSRC_NONE, "unreachable",
 				"the target does not answer; a remote host's live GPU telemetry needs the DaemonPulse "
-				"agent there (not enrolled)");
+				"agent there (not available yet)");
 }
 
 static void start_probe(struct dp_telemetry *t, struct ttarget *tt)
@@ -1063,7 +1063,9 @@ static void detect(struct dp_telemetry *t, struct dp_nvml **nvp, int *use_amd, c
 		if (*use_amd)
 			dp_info("telemetry: amdgpu sysfs under %s", t->sysfs_root);
 	}
-	snprintf(none_reason, reasonlen, "no supported GPU on this host (%s; no amdgpu card under %s/class/drm)",
+	snprintf(none_reason, reasonlen,
+		 "telemetry not supported here: no NVIDIA (NVML) or AMD (amdgpu) GPU on this host (%s; no amdgpu "
+		 "card under %s/class/drm)",
 		 nvml_msg, t->sysfs_root);
 	*nvp = nv;
 }
