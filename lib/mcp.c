@@ -1075,6 +1075,12 @@ static void req_timeout(evutil_socket_t fd, short what, void *arg)
 	struct dp_mcp_op *op = arg;
 	(void)fd;
 	(void)what;
+	if (op->pending && op->cur == DP_MCP_STDIO && op->job) {
+		/* tell the server we stopped waiting (HTTP: the DELETE ends it all) */
+		json_t *p = json_pack("{s:I,s:s}", "requestId", (json_int_t)op->pending_id, "reason", "timeout");
+		send_reply(op, dp_jsonrpc_notification("notifications/cancelled", p));
+		json_decref(p);
+	}
 	fail(op, "stalled", "no answer to %s within %d ms", op->pending_method ? op->pending_method : "a request",
 	     op->request_timeout_ms);
 }

@@ -33,9 +33,11 @@
 #include "xmalloc.h"
 
 #define MAX_RUN_SERVERS 16
+#define MAX_DISCOVERIES 8 /* running at once, all users */
 
 /* stdio discovery children (the server has no shared job table yet) */
 static struct dp_jobs *mcp_jobs;
+static int discoveries;
 static struct event_base *mcp_jobs_base;
 static const struct dp_metrics *metrics_registered;
 
@@ -356,6 +358,7 @@ static void disc_done(const struct dp_mcp_outcome *o, void *arg)
 	}
 	if (!changes)
 		changes = json_pack("{s:[],s:[],s:[]}", "new", "changed", "removed");
+	discoveries--;
 	disc_reply(d, changes);
 	json_decref(changes);
 	json_decref(row);
@@ -398,6 +401,10 @@ static void discover(struct dp_ctx *c)
 	}
 	struct dp_mcp_server ms = { .transport = DP_MCP_AUTO };
 	const char *label = json_string_value(json_object_get(row, "label"));
+	if (discoveries >= MAX_DISCOVERIES) {
+		dp_reply_error(c, 429, "too_many_requests", "%d discoveries are running; try again shortly", MAX_DISCOVERIES);
+		goto out;
+	}
 	if (is_kind(row, "ephemeral")) {
 		if (dp_mcp_server_header_lines(row, c->srv->secret, &hl) < 0) {
 			dp_reply_error(c, 500, "token_unreadable",
@@ -485,6 +492,7 @@ static void discover(struct dp_ctx *c)
 		disc_fail_now(c, row, t.id, "bad_request", err ? err : "the server description is not usable");
 		goto out;
 	}
+	discoveries++;
 	dp_ctx_on_abort(c, disc_abort, d);
 out:
 	dp_mcp_strv_free(hl);
