@@ -3,6 +3,8 @@
  *
  *   GET /api/targets/{id}/telemetry                 latest sample per GPU
  *   GET /api/targets/{id}/telemetry/history?seconds=N   column history
+ *   GET /api/telemetry                              latest of every target (one
+ *                                                   request for the Fleet page)
  *   GET /api/alerts                                 firing alerts
  *
  * All viewer+. Answers come from the telemetry hub's memory (telemetry.h):
@@ -79,6 +81,15 @@ static void history(struct dp_ctx *c)
 	dp_reply_json(c, 200, o);
 }
 
+static void all(struct dp_ctx *c)
+{
+	struct dp_telemetry *t = c->srv->telemetry;
+	if (t)
+		dp_telemetry_sync(t); /* include targets created since the last tick */
+	json_t *arr = t ? dp_telemetry_all_json(t) : json_array();
+	dp_reply_json(c, 200, json_pack("{s:o}", "targets", arr));
+}
+
 static void alerts(struct dp_ctx *c)
 {
 	struct dp_telemetry *t = c->srv->telemetry;
@@ -89,6 +100,7 @@ static void alerts(struct dp_ctx *c)
 const struct dp_route dp_api_gpus_routes[] = {
 	{ .method = "GET", .path = "/api/targets/{id}/telemetry", .fn = telemetry, .role = DP_ROLE_VIEWER },
 	{ .method = "GET", .path = "/api/targets/{id}/telemetry/history", .fn = history, .role = DP_ROLE_VIEWER },
+	{ .method = "GET", .path = "/api/telemetry", .fn = all, .role = DP_ROLE_VIEWER },
 	{ .method = "GET", .path = "/api/alerts", .fn = alerts, .role = DP_ROLE_VIEWER },
 	{ 0 },
 };

@@ -1390,6 +1390,14 @@ json_t *dp_telemetry_history_json(struct dp_telemetry *t, int64_t target_id, int
 	return o;
 }
 
+json_t *dp_telemetry_all_json(struct dp_telemetry *t)
+{
+	json_t *arr = json_array();
+	for (size_t i = 0; i < t->nt; i++)
+		json_array_append_new(arr, dp_telemetry_target_json(t, t->t[i]->id));
+	return arr;
+}
+
 json_t *dp_telemetry_alerts_json(struct dp_telemetry *t)
 {
 	return dp_alerts_json(t->alerts, 0);

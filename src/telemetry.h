@@ -143,6 +143,8 @@ json_t *dp_telemetry_target_json(struct dp_telemetry *t, int64_t target_id);
 json_t *dp_telemetry_pending_json(struct dp_telemetry *t, int64_t target_id);
 /* History of the last `seconds` (new reference), NULL when unknown. */
 json_t *dp_telemetry_history_json(struct dp_telemetry *t, int64_t target_id, int seconds);
+/* The telemetry response of every known target, as an array (new reference). */
+json_t *dp_telemetry_all_json(struct dp_telemetry *t);
 /* Every firing alert (new reference). */
 json_t *dp_telemetry_alerts_json(struct dp_telemetry *t);
 /* Run one tick now (tests). */

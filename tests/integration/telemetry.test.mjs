@@ -130,6 +130,12 @@ describe('telemetry: simulated source', () => {
     assert.equal(g.fan_ratio, null);
     assert.ok(t.ram && t.ram.total_bytes > 0);
     assert.ok(sse.find((e) => e.event === 'gpus' && e.data.target_id === id && e.data.simulated === true));
+    const all = await viewer.get('/api/telemetry');
+    assert.equal(all.status, 200);
+    const mine = all.json.targets.find((x) => x.target_id === id);
+    assert.equal(mine.source, 'simulated');
+    assert.equal(mine.gpus.length, 1);
+    assert.equal((await new Client(cp.url).get('/api/telemetry')).status, 401);
   });
 
   it('follows a load and an unload, fires and resolves the VRAM alert', async () => {
