@@ -11,6 +11,7 @@ import { FleetPage } from './pages/fleet/Fleet';
 import { PulsePage } from './pages/pulse/Pulse';
 import { NotFoundPage } from './pages/NotFound';
 import { SettingsPage } from './pages/settings/Settings';
+import { ToolchainPage } from './pages/toolchain/Toolchain';
 import { navigate, path, search } from './state/router';
 import { isAdmin, ready, user } from './state/session';
 
@@ -47,6 +48,7 @@ export function App() {
         : r.name === 'fleet' ? <FleetPage />
           : r.name === 'forge' ? <ForgePage />
           : r.name === 'console' ? <ConsolePage />
+          : r.name === 'toolchain' ? <ToolchainPage />
           : r.name === 'pulse' ? <PulsePage />
           : <ModulePage name={r.name} />}
     </Shell>
