@@ -46,6 +46,8 @@ describe('the fleet', { timeout: 240000 }, () => {
     await admin.login(cp.admin.username, cp.admin.password);
     assert.equal((await admin.post('/api/targets', { label: 'sim-a', url: simA.url })).status, 201);
     assert.equal((await admin.post('/api/targets', { label: 'locked', url: simB.url })).status, 201);
+    // a remote host nobody answers on (TEST-NET-1): nothing measurable, nothing invented
+    assert.equal((await admin.post('/api/targets', { label: 'ghost', url: 'http://192.0.2.1:1234' })).status, 201);
     await simLoad(simA, 'qwen/qwen3-8b');
     br = await launch();
     const ctx = await br.newContext();
@@ -86,6 +88,12 @@ describe('the fleet', { timeout: 240000 }, () => {
     await a.locator('.uplot canvas').first().waitFor();
     // the locked target: its simulator's GPU endpoint needs no token, so its numbers are shown, labelled simulated
     await b.locator('[data-gpu="0"] [data-provenance="simulated"]').waitFor();
+    const g = page.locator('article[data-target-card="ghost"]');
+    await g.locator('[data-testid="state-badge"]:not([data-state="unknown"]):not([data-state="running"])').waitFor({ timeout: 60000 });
+    await g.getByTestId('telemetry-note').getByText(/^Live values not measurable: /).waitFor({ timeout: 60000 });
+    assert.equal(await g.getByTestId('vram-fill').count(), 0);
+    assert.equal(await g.locator('[data-provenance="simulated"], [data-provenance="measured"]').count(), 0);
+    assert.equal(await g.getByRole('button', { name: /Kill Switch/ }).isDisabled(), true);
     // the shell shows the VRAM alert (threshold 10 %)
     await page.getByTestId('alert-badge').getByText('1 alert').waitFor();
     assert.ok(!(await page.content()).includes(TOKEN));

@@ -6,7 +6,7 @@ import type { GpusView } from '../api/targets';
 import type { Telemetry } from '../api/telemetry';
 import {
   CHART_COLORS, applyAlertEvent, formatBytes, formatLatency, formatRatio, instanceConfigText, mergeGpus,
-  tempLevel, vramLevel, vramSegments,
+  sentence, tempLevel, vramLevel, vramSegments,
 } from './fleet';
 
 const GiB = 2 ** 30;
@@ -50,6 +50,11 @@ describe('formatting', () => {
     expect(formatLatency(3.24)).toBe('3.2 ms');
     expect(formatLatency(120.6)).toBe('121 ms');
     expect(formatLatency(null)).toBe('—');
+  });
+  test('sentences end once', () => {
+    expect(sentence('no answer')).toBe('no answer.');
+    expect(sentence('the address.. ')).toBe('the address..');
+    expect(sentence('done.')).toBe('done.');
   });
   test('instance config text', () => {
     expect(instanceConfigText({ context_length: 8192, parallel: 4, flash_attention: true }))

@@ -137,6 +137,12 @@ function surveyTotal(s: SurveyGpu | null): number | null {
   return nul(s.dedicated_bytes) ?? nul(s.vram_bytes) ?? nul(s.total_bytes);
 }
 
+/** End a server message as a sentence: "a" -> "a.", "b." stays "b.". */
+export function sentence(msg: string): string {
+  const m = msg.trim();
+  return /[.!?]$/.test(m) ? m : `${m}.`;
+}
+
 /** Text for why a target has no live telemetry. */
 export function telemetryNote(t: Telemetry | null): string {
   if (!t) return 'live telemetry not loaded yet';

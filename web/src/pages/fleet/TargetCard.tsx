@@ -9,7 +9,7 @@ import type { GpusView, ModelsView, Target } from '../../api/targets';
 import { poll, subscribeHistory, subscribeTelemetry, type Telemetry, type TelemetryHistory } from '../../api/telemetry';
 import type { Health } from '../../api/types';
 import { btn, microLabel, panel } from '../../components/ui';
-import { ESTIMATED, formatBytes, formatLatency, instanceConfigText, mergeGpus, NOT_MEASURABLE, telemetryNote } from '../../lib/fleet';
+import { ESTIMATED, formatBytes, formatLatency, instanceConfigText, mergeGpus, sentence, NOT_MEASURABLE, telemetryNote } from '../../lib/fleet';
 import { relativeTime } from '../../lib/format';
 import { errorText } from '../../lib/useLoad';
 import { user } from '../../state/session';
@@ -146,7 +146,7 @@ export function TargetCard({ target, health, active }: { target: Target; health:
           </p>
         ) : null}
         {models && !models.lms.available ? (
-          <p class="mt-1 text-xs text-slate-400">Status, queue and TTL not available: {models.lms.error?.message ?? 'the lms bridge is unavailable'}.</p>
+          <p class="mt-1 text-xs text-slate-400">Status, queue and TTL not available: {sentence(models.lms.error?.message ?? 'the lms bridge is unavailable')}</p>
         ) : null}
       </section>
 
@@ -159,8 +159,8 @@ export function TargetCard({ target, health, active }: { target: Target; health:
           {telemetryLine(tel, telErr)}
         </p>
         {survey && !survey.available ? (
-          <p class="mt-1 text-xs text-slate-400">GPU survey unavailable: {survey.error?.message ?? 'no answer'}.</p>
-        ) : surveyErr ? <p class="mt-1 text-xs text-slate-400">GPU survey unavailable: {surveyErr}.</p> : null}
+          <p class="mt-1 text-xs text-slate-400">GPU survey unavailable: {sentence(survey.error?.message ?? 'no answer')}</p>
+        ) : surveyErr ? <p class="mt-1 text-xs text-slate-400">GPU survey unavailable: {sentence(surveyErr)}</p> : null}
         {rows.length === 0 ? (
           <p class="mt-2 text-sm text-slate-300">{survey || tel ? `No GPU known: ${NOT_MEASURABLE}.` : 'Loading…'}</p>
         ) : (
@@ -210,7 +210,7 @@ export function TargetCard({ target, health, active }: { target: Target; health:
 }
 
 function telemetryLine(tel: Telemetry | null, err: string): string {
-  if (err && !tel) return `Live telemetry could not be read: ${err}.`;
+  if (err && !tel) return `Live telemetry could not be read: ${sentence(err)}`;
   if (!tel) return 'Reading live telemetry…';
   const when = tel.measured_at ? `measured ${relativeTime(tel.measured_at)}` : '';
   if (tel.available) {
@@ -221,7 +221,7 @@ function telemetryLine(tel: Telemetry | null, err: string): string {
     return [what, every, when].filter(Boolean).join(' · ');
   }
   if (tel.reason?.code === 'source_down') return `The telemetry source stopped answering: showing the last sample (${when || 'time unknown'}).`;
-  return `Live values ${NOT_MEASURABLE}: ${telemetryNote(tel)}.`;
+  return `Live values ${NOT_MEASURABLE}: ${sentence(telemetryNote(tel))}`;
 }
 
 function formatInterval(ms: number): string {
