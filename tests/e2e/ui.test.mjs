@@ -170,6 +170,8 @@ describe('web UI', { timeout: 300000 }, () => {
       await page.getByRole('heading', { level: 1, name: title }).waitFor();
       // The Fleet is built (tests/e2e/fleet.test.mjs): without targets it says there is nothing to show
       if (key === 'fleet') await page.getByText(/No daemon targets are configured/).waitFor();
+      // The Forge is built (tests/e2e/forge.test.mjs): without targets it says so
+      else if (key === 'forge') await page.getByText('No daemon target', { exact: true }).waitFor();
       else await page.getByText('Not built yet', { exact: true }).waitFor();
       const current = page.locator('nav[aria-label="Main"] a[aria-current="page"]');
       assert.equal(await current.count(), 1);
