@@ -74,6 +74,8 @@ describe('the fleet', { timeout: 240000 }, () => {
     const inst = a.locator('li[data-instance="qwen/qwen3-8b"]');
     await inst.waitFor();
     assert.match(await inst.innerText(), /context 4,096/);
+    // its VRAM share per GPU, which the simulator reports
+    await inst.getByTestId('instance-vram').getByText(/^VRAM: GPU 0 \d+(\.\d)? GiB$/).waitFor();
     // live telemetry from the simulator, labelled so
     const gpu = a.locator('[data-gpu="0"]');
     await gpu.locator('[data-provenance="simulated"]').waitFor();

@@ -15,6 +15,9 @@ export interface GpuMemory {
   other_bytes: number | null;
   unattributed_bytes: number | null;
   unified: boolean | null;
+  /** amdgpu only: system memory mapped for the GPU (APUs); null elsewhere. */
+  gtt_total_bytes?: number | null;
+  gtt_used_bytes?: number | null;
 }
 
 export interface GpuTelemetry {
@@ -57,7 +60,11 @@ export interface Telemetry {
   gpus: GpuTelemetry[];
   ram: { total_bytes: number | null; used_bytes: number | null } | null;
   alerts: TelemetryAlert[];
+  /** Each loaded instance's VRAM per GPU (vram_bytes[i] is GPU i) where measurable (simulator); null otherwise. */
+  instances?: InstanceVram[] | null;
 }
+
+export interface InstanceVram { id: string; model: string | null; vram_bytes: (number | null)[] }
 
 export interface HistoryGpu {
   index: number;
@@ -85,6 +92,11 @@ const tp = (id: number) => `/api/targets/${encodeURIComponent(id)}`;
 
 export function getTelemetry(id: number, signal?: AbortSignal): Promise<Telemetry> {
   return http.request<Telemetry>('GET', `${tp(id)}/telemetry`, undefined, { signal });
+}
+
+/** Every target's latest sample in one request (join on target_id). */
+export async function getAllTelemetry(signal?: AbortSignal): Promise<Telemetry[]> {
+  return (await http.request<{ targets: Telemetry[] }>('GET', '/api/telemetry', undefined, { signal })).targets;
 }
 
 export function getHistory(id: number, seconds = 300, signal?: AbortSignal): Promise<TelemetryHistory> {
@@ -134,6 +146,11 @@ export function poll<T>(fetchFn: (signal: AbortSignal) => Promise<T>, intervalMs
 /** Poll a target's latest sample (every `intervalMs`, default 2 s). */
 export function subscribeTelemetry(id: number, h: PollHandlers<Telemetry>, intervalMs = 2000): () => void {
   return poll((s) => getTelemetry(id, s), intervalMs, h);
+}
+
+/** Poll every target's latest sample (one request per refresh, for The Fleet). */
+export function subscribeAllTelemetry(h: PollHandlers<Telemetry[]>, intervalMs = 2000): () => void {
+  return poll((s) => getAllTelemetry(s), intervalMs, h);
 }
 
 /** Poll a target's history (`seconds` back) every `intervalMs`. */

@@ -3,8 +3,9 @@
 // measured), RAM, history charts and the Kill Switch. The list follows
 // target changes on /api/events; each card polls its own data and stops
 // when it goes away.
-import { useEffect, useRef } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import * as targetsApi from '../../api/targets';
+import { subscribeAllTelemetry, type Telemetry } from '../../api/telemetry';
 import { Link } from '../../components/Link';
 import { Alert } from '../../components/Alert';
 import { PageHeader } from '../../components/PageHeader';
@@ -21,6 +22,13 @@ export function FleetPage() {
   const key = [...live.values()].map((t) => `${t.id}:${t.label}`).sort().join('|');
   const firstKey = useRef(key);
   useEffect(() => { if (key !== firstKey.current) { firstKey.current = key; list.reload(); } }, [key]);
+  // live telemetry of every target in one request every 2 s
+  const [tel, setTel] = useState<ReadonlyMap<number, Telemetry> | null>(null);
+  const [telErr, setTelErr] = useState('');
+  useEffect(() => subscribeAllTelemetry({
+    onData: (all) => { setTel(new Map(all.map((t) => [t.target_id, t]))); setTelErr(''); },
+    onError: setTelErr,
+  }), []);
   const data = list.data;
   return (
     <div class="max-w-7xl">
@@ -47,7 +55,7 @@ export function FleetPage() {
           {data.targets.map((t) => (
             <li key={t.id} class="min-w-0">
               <TargetCard target={t} health={live.get(t.id)?.health ?? t.health}
-                active={data.active_target_id === t.id} />
+                active={data.active_target_id === t.id} tel={tel?.get(t.id) ?? null} telErr={telErr} />
             </li>
           ))}
         </ul>

@@ -95,6 +95,14 @@ export function GpuPanel({ row, stale }: { row: GpuRow; stale: boolean }) {
             {row.note ? ` (${row.note})` : ''}
           </p>
         )}
+        {row.live?.memory?.unified ? (
+          <p class="mt-1 text-xs text-slate-400">Integrated GPU: memory is shared with the host (figures are the host RAM’s).</p>
+        ) : null}
+        {row.live?.memory?.gtt_total_bytes ? (
+          <p class="mt-1 text-xs text-slate-400">
+            GTT (system memory mapped for the GPU): {formatBytes(row.live.memory.gtt_used_bytes ?? null)} of {formatBytes(row.live.memory.gtt_total_bytes)}
+          </p>
+        ) : null}
         {hasSplit ? (
           <div class="mt-2">
             <div class="flex h-2 w-full overflow-hidden rounded-full bg-slate-800" aria-hidden="true">

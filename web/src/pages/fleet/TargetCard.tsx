@@ -6,7 +6,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import * as targetsApi from '../../api/targets';
 import type { GpusView, ModelsView, Target } from '../../api/targets';
-import { poll, subscribeHistory, subscribeTelemetry, type Telemetry, type TelemetryHistory } from '../../api/telemetry';
+import { poll, subscribeHistory, type Telemetry, type TelemetryHistory } from '../../api/telemetry';
 import type { Health } from '../../api/types';
 import { btn, microLabel, panel } from '../../components/ui';
 import { ESTIMATED, formatBytes, formatLatency, instanceConfigText, mergeGpus, sentence, NOT_MEASURABLE, telemetryNote } from '../../lib/fleet';
@@ -29,7 +29,9 @@ export function loadedInstances(m: ModelsView | null): Instance[] {
   return out;
 }
 
-export function TargetCard({ target, health, active }: { target: Target; health: Health | null; active: boolean }) {
+export function TargetCard({ target, health, active, tel, telErr }: {
+  target: Target; health: Health | null; active: boolean; tel: Telemetry | null; telErr: string;
+}) {
   const id = target.id;
   const state = health?.state ?? 'unknown';
   const [models, setModels] = useState<ModelsView | null>(null);
@@ -37,8 +39,6 @@ export function TargetCard({ target, health, active }: { target: Target; health:
   const [modelsTick, setModelsTick] = useState(0);
   const [survey, setSurvey] = useState<GpusView | null>(null);
   const [surveyErr, setSurveyErr] = useState('');
-  const [tel, setTel] = useState<Telemetry | null>(null);
-  const [telErr, setTelErr] = useState('');
   const [hist, setHist] = useState<TelemetryHistory | null>(null);
   const [killing, setKilling] = useState(false);
   const role = user.value?.role;
@@ -65,10 +65,6 @@ export function TargetCard({ target, health, active }: { target: Target; health:
     onData: (g) => { setSurvey(g); setSurveyErr(''); },
     onError: (m) => setSurveyErr(m),
   }), [id, state === 'running']);
-  useEffect(() => subscribeTelemetry(id, {
-    onData: (t) => { setTel(t); setTelErr(''); },
-    onError: (m) => setTelErr(m),
-  }), [id]);
   const measurable = !!tel && (tel.available || tel.reason?.code === 'source_down') && tel.gpus.length > 0;
   useEffect(() => {
     if (!measurable) { setHist(null); return; }
@@ -130,6 +126,7 @@ export function TargetCard({ target, health, active }: { target: Target; health:
                   {i.id !== model ? <span class="break-all text-xs text-slate-400">({model})</span> : null}
                   {i.status ? <span class="text-xs text-slate-300">· {i.status}{i.queued ? `, ${i.queued} queued` : ''}</span> : null}
                 </p>
+                <InstanceVramLine vram={instanceVram(tel, i.id)} />
                 <p class="mt-0.5 break-words text-xs text-slate-400">
                   {instanceConfigText(i.config, { context_length: i.context_length, parallel: i.parallel })}
                   {i.ttl_ms !== null ? ` · TTL ${Math.round(i.ttl_ms / 1000)} s` : ''}
@@ -141,8 +138,10 @@ export function TargetCard({ target, health, active }: { target: Target; health:
         )}
         {inst.length > 0 ? (
           <p class="mt-1 text-xs text-slate-400" data-testid="placement-note">
-            VRAM per instance: {NOT_MEASURABLE} (telemetry attributes memory to processes, not to model instances).
-            {rows.length > 0 ? ' Where an instance sits across GPUs is not reported by LM Studio’s REST API; the GPU offload ratio is chosen at load time (The Forge), and the split across GPUs, main GPU and disabled GPUs can only be changed through LM Studio’s SDK channel.' : ''}
+            {tel?.instances ? `VRAM per instance and GPU: as ${tel.simulated ? 'the simulator reports it (simulated)' : 'measured'}.`
+              : `VRAM per instance: ${NOT_MEASURABLE} (the driver reports processes, and LM Studio runs its models inside its own processes).`}
+            {' '}The GPU offload ratio is chosen at load time (The Forge); the split across GPUs, main GPU and disabled GPUs
+            can only be changed through LM Studio’s SDK channel, so no control is offered here.
           </p>
         ) : null}
         {models && !models.lms.available ? (
@@ -206,6 +205,21 @@ export function TargetCard({ target, health, active }: { target: Target; health:
           onDone={() => setModelsTick((t) => t + 1)} />
       ) : null}
     </article>
+  );
+}
+
+function instanceVram(tel: Telemetry | null, id: string): (number | null)[] | null {
+  const e = tel?.instances?.find((x) => x.id === id);
+  return e ? e.vram_bytes : null;
+}
+
+function InstanceVramLine({ vram }: { vram: (number | null)[] | null }) {
+  if (!vram) return null;
+  const parts = vram.map((b, gi) => (b === null ? null : `GPU ${gi} ${formatBytes(b)}`)).filter((x): x is string => x !== null && !/ 0 B$/.test(x));
+  return (
+    <p class="mt-0.5 text-xs text-slate-300" data-testid="instance-vram">
+      VRAM: {parts.length ? parts.join(' · ') : 'none on a GPU'}
+    </p>
   );
 }
 
