@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { Client, ROOT, bin, startControlPlane, startProc } from '../lib/harness.mjs';
-import { contrastAudit, horizontalOverflow, launch, shot } from './browser.mjs';
+import { ARTIFACTS, contrastAudit, horizontalOverflow, launch, shot } from './browser.mjs';
 
 const T = 30000;
 const TOKEN = 'sk-lm-fleetE2e:fleetFleetFleet01234';
@@ -108,6 +108,8 @@ describe('the fleet', { timeout: 240000 }, () => {
     const o = await horizontalOverflow(page);
     assert.ok(o.scrollWidth <= o.clientWidth, JSON.stringify(o));
     await shot(page, 'mobile-fleet');
+    await a.locator('[data-gpu="0"]').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(ARTIFACTS, 'mobile-fleet-card.png') }); // the viewport, as seen
     await page.setViewportSize({ width: 1280, height: 800 });
   });
 
@@ -116,12 +118,12 @@ describe('the fleet', { timeout: 240000 }, () => {
     await a.getByRole('button', { name: 'Kill Switch: unload every model on sim-a' }).click();
     const dlg = page.getByRole('dialog', { name: 'Kill Switch: sim-a' });
     await dlg.getByTestId('kill-list').getByText('qwen/qwen3-8b').waitFor();
-    await shot(page, 'fleet-kill-switch-confirm');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'fleet-kill-switch-confirm.png') }); // the viewport, as seen
     await dlg.getByRole('button', { name: 'Unload everything' }).click();
     const res = dlg.getByTestId('kill-result');
     await res.getByText('1 of 1 instance unloaded.').waitFor();
     await res.locator('li[data-unload="qwen/qwen3-8b"]').getByText('unloaded').waitFor();
-    await shot(page, 'fleet-kill-switch-result');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'fleet-kill-switch-result.png') });
     await dlg.getByRole('button', { name: 'Close' }).click();
     await a.getByTestId('no-instances').waitFor();
     await page.getByTestId('alert-badge').waitFor({ state: 'detached', timeout: 60000 });
