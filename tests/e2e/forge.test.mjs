@@ -18,7 +18,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client, bin, startControlPlane, startProc } from '../lib/harness.mjs';
-import { contrastAudit, horizontalOverflow, launch, shot } from './browser.mjs';
+import path from 'node:path';
+import { ARTIFACTS, contrastAudit, horizontalOverflow, launch, shot } from './browser.mjs';
 
 const SLOW = process.env.DP_BIN_DIR && /asan/.test(process.env.DP_BIN_DIR) ? 3 : 1;
 const T = 30000 * SLOW;
@@ -45,6 +46,19 @@ async function auditContrast(p, name) {
   const a = await contrastAudit(p);
   assert.deepEqual(a.unparsed, [], `colours the audit cannot parse on ${name}`);
   assert.deepEqual(a.failing, [], `text below WCAG AA on ${name}: ${JSON.stringify(a.failing, null, 1)}`);
+}
+
+// A modal dialog in a full-page shot is drawn over a repeated page: shoot
+// the viewport instead, made tall enough for the whole dialog.
+async function shotDialog(p, name) {
+  const vp = p.viewportSize();
+  const h = await p.evaluate(() => document.querySelector('dialog[open]')?.scrollHeight ?? 0);
+  await p.setViewportSize({ width: vp.width, height: Math.min(Math.max(vp.height, h + 80), 3000) });
+  await p.waitForFunction(() => true);
+  const file = path.join(ARTIFACTS, `${name}.png`);
+  await p.screenshot({ path: file });
+  await p.setViewportSize(vp);
+  return file;
 }
 
 const row = (p, key) => p.locator(`[data-testid="model-row"][data-model-key="${key}"]`);
@@ -134,7 +148,7 @@ describe('the forge in the browser', { timeout: 600000 }, () => {
     assert.match(await d.getByTestId('ours-gpu').innerText(), /GiB/);
     assert.match(await d.getByTestId('lmstudio-gpu').innerText(), /GiB|MiB/);
     await d.getByText(/Ours is .* (higher|lower) than LM Studio's|Both figures agree/).waitFor();
-    await shot(page, 'forge-load-dialog');
+    await shotDialog(page, 'forge-load-dialog');
     await auditContrast(page, 'load dialog');
     await d.getByTestId('load-submit').click();
     await d.getByText('Loaded', { exact: true }).waitFor();
@@ -149,6 +163,17 @@ describe('the forge in the browser', { timeout: 600000 }, () => {
     assert.match(it, /idle/);
     assert.match(it, /loaded by e2e-operator via REST/);
     assert.match(it, /not a JIT load/);
+    // the next load of this model can start from the last used values (the server's record)
+    await page.getByRole('button', { name: 'Load qwen/qwen3-8b' }).click();
+    const again = dialog(page);
+    const start = again.getByLabel('Start from');
+    const lastOpt = await start.locator('option[value="last"]').innerText();
+    assert.match(lastOpt, /last load here by e2e-operator/);
+    await start.selectOption('last');
+    assert.equal(await again.getByLabel('Context length', { exact: true }).inputValue(), '8192');
+    assert.equal(await again.getByLabel('Flash attention').inputValue(), 'on');
+    await page.keyboard.press('Escape');
+    await again.waitFor({ state: 'detached' });
     // eject: one confirmation, one request
     let unloads = 0;
     page.on('request', (r) => { if (r.method() === 'POST' && r.url().endsWith('/models/unload')) unloads++; });
@@ -175,7 +200,7 @@ describe('the forge in the browser', { timeout: 600000 }, () => {
     await d.getByTestId('load-submit').click({ force: true });
     await d.getByText('This load will not fit. Only an admin can override the pre-flight.').waitFor();
     assert.equal(loads, 0, 'nothing sent');
-    await shot(page, 'forge-too-big');
+    await shotDialog(page, 'forge-too-big');
     // above the model's maximum: refused in the form
     await d.getByLabel('Context length', { exact: true }).fill('200000');
     await d.getByText(/above the model's maximum 131072/).waitFor();
@@ -200,7 +225,7 @@ describe('the forge in the browser', { timeout: 600000 }, () => {
       await box.check();
       assert.equal(await ad.getByTestId('load-submit').getAttribute('aria-disabled'), null);
       assert.equal((await ad.getByTestId('load-submit').innerText()).trim(), 'Load anyway');
-      await shot(ap, 'forge-override');
+      await shotDialog(ap, 'forge-override');
     } finally {
       await actx.close();
     }
@@ -213,12 +238,25 @@ describe('the forge in the browser', { timeout: 600000 }, () => {
     }
     // loads by someone else show up by themselves
     await page.getByRole('button', { name: /^Unload all \(2\)$/ }).waitFor();
+    await shot(page, 'forge-instances');
     await page.getByRole('button', { name: /^Unload all/ }).click();
     const c = dialog(page);
     await c.getByText(/Unload all 2 loaded instances/).waitFor();
     await c.getByRole('button', { name: 'Unload all' }).click();
     await page.getByText('Unloaded 2 instances.').waitFor();
     await page.waitForFunction(() => !document.querySelector('[data-testid="instance"]'));
+  });
+
+  test('an instance loaded with a TTL (through lms) shows the time left counting down', async () => {
+    const r = await admin.post('/api/targets/1/models/load',
+      { model: 'meta/llama-3.2-3b', context_length: 2048, ttl: 600, identifier: 'llama-ttl' });
+    assert.equal(r.status, 200, r.text);
+    const ttl = page.locator('[data-instance-id="llama-ttl"] [data-testid="ttl"]');
+    await ttl.getByText(/^\d+ min \d+ s left of 10 min 00 s$/).waitFor();
+    const t1 = await ttl.innerText();
+    await page.waitForFunction((t) => document.querySelector('[data-instance-id="llama-ttl"] [data-testid="ttl"]')?.textContent !== t, t1);
+    assert.equal((await admin.post('/api/targets/1/models/unload', { instance_id: 'llama-ttl' })).status, 200);
+    await page.locator('[data-instance-id="llama-ttl"]').waitFor({ state: 'detached' });
   });
 
   test('download with a progress bar pushed by the server, to completion', async () => {
@@ -260,11 +298,11 @@ describe('the forge in the browser', { timeout: 600000 }, () => {
       assert.equal(await d.getByRole('radio').count(), 2);
       await d.getByRole('radio', { name: /small-2k/ }).check();
       await d.locator('[data-testid="preflight-bar"]').first().waitFor();
-      await shot(page, 'forge-live-mode');
+      await shotDialog(page, 'forge-live-mode');
       await d.getByTestId('load-submit').click();
       await d.getByText('Loaded', { exact: true }).waitFor();
       await d.getByRole('button', { name: 'Close' }).click();
-      await row(page, 'meta/llama-3.2-3b').locator('[data-testid="instance"]').getByText('2048').waitFor();
+      await row(page, 'meta/llama-3.2-3b').locator('[data-testid="instance"]').first().getByText('2048').waitFor();
     } finally {
       assert.equal((await admin.put('/api/settings', { mode: 'dev' })).status, 200);
     }
@@ -305,8 +343,7 @@ describe('the forge in the browser', { timeout: 600000 }, () => {
       assert.ok(o.scrollWidth <= o.clientWidth, `dialog overflows at 360 px: ${JSON.stringify(o)}`);
       const box = await d.boundingBox();
       assert.ok(box && box.width <= 360, `dialog width ${box?.width}`);
-      await page.screenshot({ path: (await import('node:path')).join(
-        (await import('./browser.mjs')).ARTIFACTS, 'mobile-forge-load-dialog.png') });
+      await shotDialog(page, 'mobile-forge-load-dialog');
       await page.keyboard.press('Escape');
       await d.waitFor({ state: 'detached' });
     } finally {

@@ -113,11 +113,20 @@ export interface InstanceFacts {
   status: string | null;
 }
 
+/** The config of the last successful load of a model through this server (in memory there). */
+export interface LastLoad {
+  config: Partial<LoadFields> & { model?: string };
+  by: string | null;
+  at: string | null;
+}
+
 export interface Facts {
   target_id: number;
   jit: { enabled: boolean | null; reason: string | null };
   lms: { available: boolean; reason: string | null };
   instances: InstanceFacts[];
+  /** per model key; absent on servers before it was added */
+  last_loads?: Record<string, LastLoad>;
 }
 
 export function getFacts(targetId: number, signal?: AbortSignal): Promise<Facts> {

@@ -256,7 +256,7 @@ export function ForgePage() {
 
       {loadFor && targetId !== null ? (
         <LoadDialog targetId={targetId} model={loadFor} mode={settings?.mode ?? 'dev'} presets={settings?.load_presets ?? []}
-          isAdmin={isAdmin} onClose={() => setLoadFor(null)} onLoaded={() => reload(targetId, true)} />
+          isAdmin={isAdmin} lastLoad={facts?.last_loads?.[loadFor.key] ?? null} onClose={() => setLoadFor(null)} onLoaded={() => reload(targetId, true)} />
       ) : null}
       {confirm ? (
         <ConfirmDialog

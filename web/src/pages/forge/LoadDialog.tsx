@@ -8,11 +8,12 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ApiError } from '../../api';
 import * as forgeApi from '../../api/forge';
-import type { Estimate, LoadResult, Model, Preset } from '../../api/forge';
+import type { Estimate, LastLoad, LoadResult, Model, Preset } from '../../api/forge';
 import { Alert, ErrorSlot } from '../../components/Alert';
 import { Dialog } from '../../components/Dialog';
 import { ProgressBar, Spinner } from '../../components/Spinner';
 import { btn, hint, input, label, microLabel } from '../../components/ui';
+import { relativeTime } from '../../lib/format';
 import { errorText } from '../../lib/useLoad';
 import { formatBytes, formatInt } from '../../lib/forgeFormat';
 import { isMoe, llamaCppFields, modelName } from '../../lib/forgeLibrary';
@@ -38,9 +39,11 @@ function Field({ id, text, help, error, children }: {
   );
 }
 
-export function LoadDialog({ targetId, model, mode, presets, isAdmin, onClose, onLoaded }: {
+export function LoadDialog({ targetId, model, mode, presets, isAdmin, lastLoad, onClose, onLoaded }: {
   targetId: number;
   model: Model;
+  /** the server's record of the last load of this model (facts.last_loads) */
+  lastLoad: LastLoad | null;
   mode: 'dev' | 'live';
   presets: Preset[];
   isAdmin: boolean;
@@ -51,7 +54,10 @@ export function LoadDialog({ targetId, model, mode, presets, isAdmin, onClose, o
     key: model.key, max_context_length: model.max_context_length, llamaCpp: llamaCppFields(model), moe: isMoe(model),
   }), [model]);
   const usable = useMemo(() => presetsFor(presets, model.key), [presets, model.key]);
-  const last = useMemo(() => readLastUsed(storage(), model.key), [model.key]);
+  // last used values: the server's record of this target (any browser), else this browser's
+  const last = useMemo(() => lastLoad?.config ?? readLastUsed(storage(), model.key), [model.key, lastLoad]);
+  const lastWho = lastLoad ? `last load here${lastLoad.by ? ` by ${lastLoad.by}` : ''}${lastLoad.at ? `, ${relativeTime(lastLoad.at)}` : ''}`
+    : 'last used in this browser';
   const live = mode === 'live';
 
   const [form, setForm] = useState<LoadForm>(EMPTY_FORM);
@@ -184,7 +190,7 @@ export function LoadDialog({ targetId, model, mode, presets, isAdmin, onClose, o
             <Field id={id('start')} text="Start from">
               <select id={id('start')} class={input} value={start} onChange={(e) => applyStart((e.target as HTMLSelectElement).value)}>
                 <option value="defaults">LM Studio’s defaults (nothing set)</option>
-                {last ? <option value="last">Last used for this model ({describeFields(last)})</option> : null}
+                {last ? <option value="last">Last used: {lastWho} ({describeFields(last)})</option> : null}
                 {usable.map((p) => <option key={p.name} value={`preset:${p.name}`}>Preset: {p.name}</option>)}
               </select>
             </Field>
@@ -254,7 +260,7 @@ export function LoadDialog({ targetId, model, mode, presets, isAdmin, onClose, o
                   onInput={(e) => set('ttl', (e.target as HTMLInputElement).value)} />
               </Field>
               <Field id={id('identifier')} text="Identifier" error={checked.errors.identifier} help="instance name (CLI only)">
-                <input id={id('identifier')} class={input} placeholder={model.key} value={form.identifier} {...inv('identifier')}
+                <input id={id('identifier')} class={input} placeholder="default: the model key" value={form.identifier} {...inv('identifier')}
                   autoComplete="off" spellcheck={false}
                   onInput={(e) => set('identifier', (e.target as HTMLInputElement).value)} />
               </Field>
@@ -312,7 +318,9 @@ export function LoadDialog({ targetId, model, mode, presets, isAdmin, onClose, o
         <div class="mt-5 flex flex-wrap justify-end gap-2">
           <button type="button" class={btn.secondary} onClick={onClose}>{result ? 'Close' : 'Cancel'}</button>
           {!result ? (
-            <button type="submit" class={btn.primary} aria-disabled={busy || !allowed ? 'true' : undefined}
+            <button type="submit" aria-disabled={busy || !allowed ? 'true' : undefined}
+              class={busy ? btn.primary : btn.primary.replace('aria-disabled:cursor-wait aria-disabled:opacity-80',
+                'aria-disabled:cursor-not-allowed aria-disabled:opacity-50')}
               data-testid="load-submit">
               {busy ? <Spinner /> : null}{v === 'will_not_fit' && override ? 'Load anyway' : 'Load'}
             </button>

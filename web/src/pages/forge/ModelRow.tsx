@@ -21,6 +21,14 @@ function Badge({ children, cls = 'border-slate-500 text-slate-300' }: { children
   return <span class={`inline-flex items-center rounded-full border px-2 py-0.5 text-xs ${cls}`}>{children}</span>;
 }
 
+/** "Q4_K_M (4-bit)"; the bits are left out when the name already says them ("4bit"). */
+function quantText(q: Model['quantization']): string {
+  if (!q?.name) return typeof q?.bits_per_weight === 'number' ? `${q.bits_per_weight}-bit` : '—';
+  const bits = q.bits_per_weight;
+  if (typeof bits !== 'number' || new RegExp(`(^|\\D)${bits}-?bit`, 'i').test(q.name)) return q.name;
+  return `${q.name} (${bits}-bit)`;
+}
+
 function origin(f: InstanceFacts | undefined): string {
   if (!f) return 'how it was loaded is not known';
   if (f.loaded_by === 'daemonpulse') {
@@ -85,18 +93,18 @@ export function ModelRow({ m, facts, factsAt, now, canLoad, loading, ejecting, o
     ['publisher', m.publisher ?? '—'],
     ['architecture', m.architecture ?? '—'],
     ['params', m.params ?? '—'],
-    ['quantization', q?.name ? `${q.name}${typeof q.bits_per_weight === 'number' ? ` (${q.bits_per_weight}-bit)` : ''}` : '—'],
+    ['quantization', quantText(q)],
     ['size', formatBytes(m.size_bytes)],
     ['max context', formatInt(m.max_context_length)],
   ];
   return (
     <li class="p-4" data-testid="model-row" data-model-key={m.key}>
-      <div class="flex flex-wrap items-start justify-between gap-3">
-        <div class="min-w-0">
+      <div class="flex items-start justify-between gap-3">
+        <div class="min-w-0 flex-1">
           <h3 class="text-base font-semibold text-white">{modelName(m)}</h3>
           <p class="break-all font-mono text-xs text-slate-400">{m.key}</p>
         </div>
-        <div class="flex flex-wrap items-center gap-2">
+        <div class="flex shrink-0 flex-wrap items-center justify-end gap-2">
           {loading ? <span class="text-xs text-amber-200" role="status">loading ({loading})…</span> : null}
           {canLoad ? <button type="button" class={btn.small} onClick={onLoad} aria-label={`Load ${m.key}`}>Load…</button> : null}
         </div>
