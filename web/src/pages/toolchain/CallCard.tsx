@@ -6,15 +6,16 @@ import { argumentsText } from '../../lib/toolchainText';
 import { Badge } from './Badge';
 import { Expandable } from './Expandable';
 
-export function CallCard({ call }: { call: CallView }) {
+export function CallCard({ call, outside }: { call: CallView; outside?: boolean }) {
   const args = argumentsText(call.args);
   const tone = call.status === 'success' ? 'ok' : call.status === 'failure' ? 'bad' : 'info';
   return (
-    <li class="min-w-0 rounded-lg border border-slate-700 bg-slate-950 p-3" data-testid="tool-call" data-tool={call.tool} data-status={call.status}>
+    <li class="min-w-0 rounded-lg border border-slate-700 bg-slate-950 p-3" data-testid="tool-call" data-tool={call.tool} data-status={call.status} data-outside={outside ? 'true' : 'false'}>
       <div class="flex flex-wrap items-center gap-2">
         <span class="break-all font-mono text-sm font-semibold text-indigo-200">{call.tool || 'tool'}</span>
         {call.server ? <span class="break-all text-xs text-slate-400">on {call.server}</span> : null}
         <Badge tone={tone}>{call.status === 'running' ? 'running' : call.status}</Badge>
+        {outside ? <Badge tone="bad" title="this tool was not in the allowed list sent with the run; the audit records it as a violation" testId="call-outside">not allowed</Badge> : null}
       </div>
       <p class="mt-1 text-xs text-slate-400" aria-label="Phases">{call.phases.join(' → ')}</p>
       {args ? (

@@ -7,7 +7,7 @@
 // per server and leaves out servers with nothing allowed.
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { ChatHandle } from '../../api/chat';
-import { listServers, previewIntegrations, streamRun, type McpServer } from '../../api/mcp';
+import { listServers, previewIntegrations, streamRun, type IntegrationsPreview, type McpServer } from '../../api/mcp';
 import { getModels, type Target } from '../../api/targets';
 import { Alert, ErrorSlot } from '../../components/Alert';
 import { ProgressBar, Spinner } from '../../components/Spinner';
@@ -38,6 +38,8 @@ export function RunPanel({ target, access }: { target: Target; access: Access })
   const [prompt, setPrompt] = useState('');
   const [chosen, setChosen] = useState<Set<number> | null>(null);
   const [run, setRun] = useState<RunState | null>(null);
+  // the allowed set the run was sent with (label -> tools), to flag calls outside it
+  const [allowedSet, setAllowedSet] = useState<Map<string, Set<string>> | null>(null);
   const runRef = useRef<RunState | null>(null);
   const handle = useRef<ChatHandle | null>(null);
   const [error, setError] = useState('');
@@ -61,6 +63,7 @@ export function RunPanel({ target, access }: { target: Target; access: Access })
     if (!canRun) return;
     setError('');
     update(newRun(model, null));
+    setAllowedSet(allowedOf(preview.data));
     handle.current = streamRun(target.id, { model, messages: [{ role: 'user', content: prompt }], servers: ids, save: false }, {
       onSent: (at) => { if (runRef.current) update({ ...runRef.current, sentAt: at }); },
       onEvent: (e, at) => { if (runRef.current) update(applyEvent(runRef.current, e, at)); },
@@ -87,7 +90,7 @@ export function RunPanel({ target, access }: { target: Target; access: Access })
   };
 
   return (
-    <div class="grid min-w-0 gap-4 xl:grid-cols-[minmax(0,26rem)_minmax(0,1fr)]">
+    <div class="grid min-w-0 gap-4 2xl:grid-cols-[minmax(0,28rem)_minmax(0,1fr)]">
       <form class={`${panel} min-w-0 space-y-4 p-4`} aria-labelledby="run-h" onSubmit={(e) => { e.preventDefault(); send(); }}>
         <h2 id="run-h" class="text-sm font-semibold text-white">Run a chat with tools</h2>
         {!access.dispatch ? <Alert kind="info">Viewers cannot dispatch; an operator or admin can.</Alert> : null}
@@ -161,7 +164,7 @@ export function RunPanel({ target, access }: { target: Target; access: Access })
         {access.dispatch ? (
           <div class="flex flex-wrap gap-2">
             <button type="submit" class={btn.primary} disabled={!canRun && !busy} aria-disabled={busy ? 'true' : undefined}>
-              {busy ? <Spinner /> : null}Run
+              {busy ? <Spinner /> : null}Run chat
             </button>
             {busy ? <button type="button" class={btn.secondary} onClick={() => handle.current?.stop()}>Stop</button> : null}
             {!busy && ids.length === 0 && list.length ? <p class="self-center text-xs text-slate-400">Allow a tool on a server first.</p> : null}
@@ -170,7 +173,7 @@ export function RunPanel({ target, access }: { target: Target; access: Access })
       </form>
 
       <div class="min-w-0">
-        {run ? <RunView run={run} /> : (
+        {run ? <RunView run={run} allowed={allowedSet} /> : (
           <div class={`${panel} p-4 text-sm text-slate-400`}>The stream appears here: each tool call with its arguments and output, the model’s reasoning, its answer and the numbers.</div>
         )}
       </div>
@@ -178,7 +181,19 @@ export function RunPanel({ target, access }: { target: Target; access: Access })
   );
 }
 
-function RunView({ run }: { run: RunState }) {
+/** server label (as in provider_info) -> allowed tool names, from the integrations preview. */
+function allowedOf(p: IntegrationsPreview | null): Map<string, Set<string>> | null {
+  if (!p) return null;
+  const m = new Map<string, Set<string>>();
+  for (const i of p.integrations) {
+    const g = i.integration;
+    const name = typeof g.server_label === 'string' ? g.server_label : typeof g.id === 'string' ? g.id : '';
+    if (name) m.set(name, new Set(Array.isArray(g.allowed_tools) ? g.allowed_tools : []));
+  }
+  return m;
+}
+
+function RunView({ run, allowed }: { run: RunState; allowed: Map<string, Set<string>> | null }) {
   const active = isActive(run);
   const calls = groupToolCalls(run.toolCalls);
   const body = useMemo(() => renderMarkdown(run.content, { CodeBlock }), [run.content]);
@@ -197,7 +212,8 @@ function RunView({ run }: { run: RunState }) {
         <h3 class="mb-2 text-[11px] font-semibold uppercase tracking-wider text-slate-400">Tool calls</h3>
         {calls.length ? (
           <ol class="space-y-2" data-testid="tool-calls">
-            {calls.map((c) => <CallCard key={c.key} call={c} />)}
+            {calls.map((c) => <CallCard key={c.key} call={c}
+              outside={allowed !== null && c.tool !== '' && (c.server ? !(allowed.get(c.server)?.has(c.tool) ?? false) : ![...allowed.values()].some((t) => t.has(c.tool)))} />)}
           </ol>
         ) : <p class="text-sm text-slate-400">{active ? 'None yet.' : 'The model called no tool.'}</p>}
       </section>

@@ -88,7 +88,7 @@ export function ToolList({ targetId, server, tools, access, onSaved }: {
       </ul>
       {!shown.length ? <p class="text-sm text-slate-400">No tool matches.</p> : null}
       {access.admin ? (
-        <div class={`sticky bottom-0 mt-4 flex flex-wrap items-center gap-2 rounded-lg border border-slate-700 bg-slate-900 p-3 ${n ? '' : 'opacity-100'}`}>
+        <div class={`${n ? 'sticky bottom-2 border-indigo-400 shadow-lg' : 'border-slate-700'} mt-4 flex flex-wrap items-center gap-2 rounded-lg border bg-slate-900 p-3`}>
           <span class="mr-auto text-sm text-slate-200" role="status" data-testid="policy-status">{n ? `${n} unsaved ${n === 1 ? 'change' : 'changes'}` : saved || 'No unsaved changes'}</span>
           <button type="button" class={btn.secondary} disabled={!n || busy} onClick={() => setEdits(new Map())}>Discard</button>
           <button type="button" class={btn.primary} disabled={!n} aria-disabled={busy ? 'true' : undefined} onClick={() => void save()}>
@@ -136,7 +136,7 @@ function ToolItem({ tool, admin, value, edited, onChoose }: {
               <li key={p.name} class="min-w-0 text-xs text-slate-300" data-required={p.required ? 'true' : 'false'}>
                 <code class="break-all font-mono text-indigo-200">{p.name}</code>
                 <span class="text-slate-400"> : {p.type}</span>
-                {p.required ? <span class="ml-1 font-semibold text-amber-200">required</span> : <span class="ml-1 text-slate-400">optional</span>}
+                {' '}{p.required ? <span class="font-semibold text-amber-200">required</span> : <span class="text-slate-400">optional</span>}
                 {p.description ? <span class="block break-words">{p.description}</span> : null}
                 {p.facts.length ? <span class="block break-words text-slate-400">{p.facts.join(' · ')}</span> : null}
               </li>
