@@ -172,6 +172,8 @@ describe('web UI', { timeout: 300000 }, () => {
       if (key === 'fleet') await page.getByText(/No daemon targets are configured/).waitFor();
       // The Forge is built (tests/e2e/forge.test.mjs): without targets it says so
       else if (key === 'forge') await page.getByText('No daemon target', { exact: true }).waitFor();
+      // The Toolchain is built (tests/e2e/toolchain.test.mjs): MCP servers are per target, so it asks for one
+      else if (key === 'toolchain') await page.getByText('No daemon targets', { exact: true }).waitFor();
       else await page.getByText('Not built yet', { exact: true }).waitFor();
       const current = page.locator('nav[aria-label="Main"] a[aria-current="page"]');
       assert.equal(await current.count(), 1);
