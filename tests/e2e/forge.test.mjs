@@ -17,7 +17,8 @@
 // loads then take about a second. Waits are on the page, never sleeps.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Client, bin, startControlPlane, startProc } from '../lib/harness.mjs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Client, ROOT, bin, startControlPlane, startProc, tempDir } from '../lib/harness.mjs';
 import path from 'node:path';
 import { ARTIFACTS, contrastAudit, horizontalOverflow, launch, shot } from './browser.mjs';
 
@@ -348,6 +349,47 @@ describe('the forge in the browser', { timeout: 600000 }, () => {
       await d.waitFor({ state: 'detached' });
     } finally {
       await page.setViewportSize({ width: 1280, height: 800 });
+    }
+  });
+
+  test('a large library (256 models, the simulator maximum) pages and filters quickly; targets switch', async () => {
+    // a catalog of 256 models derived from the simulator's own first entry
+    const base = JSON.parse(readFileSync(path.join(ROOT, 'sim/catalog.json'), 'utf8')).models[0];
+    const models = Array.from({ length: 256 }, (_, i) => ({
+      ...base, key: `bulk/model-${String(i).padStart(3, '0')}`, display_name: `Bulk Model ${i}`,
+      publisher: `pub${i % 7}`, size_bytes: 1e9 + i * 1e7, path: `bulk/Model-${i}-GGUF/model-${i}.gguf`,
+      variant: `bulk/model-${i}@q4_k_m`, downloaded: true, vision: i % 5 === 0,
+    }));
+    const tmp = tempDir('dp-forge-e2e-');
+    const file = path.join(tmp.dir, 'catalog.json');
+    writeFileSync(file, JSON.stringify({ models }));
+    const big = await startProc(bin('llmster-sim'), ['--port', '0', '--speed', '0', '--catalog', file]);
+    try {
+      const r = await admin.post('/api/targets', { label: 'big-library', url: big.url });
+      assert.equal(r.status, 201, r.text);
+      await openForge(page);
+      await page.getByLabel('Target', { exact: true }).selectOption({ label: 'big-library' });
+      await page.getByTestId('library-count').getByText('256 models').waitFor();
+      assert.equal(await page.locator('[data-testid="model-row"]').count(), 25, 'one page of rows in the DOM');
+      await page.getByText('page 1 of 11').waitFor();
+      await page.getByRole('button', { name: 'Next' }).click();
+      await page.getByText('page 2 of 11').waitFor();
+      assert.equal(await page.locator('[data-testid="model-row"]').first().getAttribute('data-model-key'), 'bulk/model-025');
+      const t0 = Date.now();
+      await page.getByLabel('Search models').fill('pub3');
+      await page.getByTestId('library-count').getByText(/^\d+ of 256 models match/).waitFor();
+      const ms = Date.now() - t0;
+      assert.ok(ms < 3000 * SLOW, `search took ${ms} ms`);
+      await page.getByText('page 1 of 2').waitFor();
+      await shot(page, 'forge-large-library');
+      await page.getByLabel('Search models').fill('');
+      // back to the first target; the choice is remembered as the active target
+      await page.getByLabel('Target', { exact: true }).selectOption({ label: 'default' });
+      await row(page, 'qwen/qwen3-8b').waitFor();
+      assert.equal((await admin.del(`/api/targets/${r.json.target.id}`)).status, 204);
+    } finally {
+      await big.stop();
+      tmp.cleanup();
     }
   });
 
