@@ -7,20 +7,20 @@
 // An admin registers server-everything as an ephemeral server in the UI
 // (with a header whose value must never reach the page), discovers its
 // tools (pending review, badges, required parameters), allows two and
-// saves; an operator runs a chat that names one of them and sees the call
-// (arguments, real output) in the stream; the admin sees it in the
+// saves; an operator runs a chat on the llmster-sim target whose prompt
+// names one of them, and the simulator calls it on the real server
+// (sim/README.md: the first allowed tool named in the prompt, arguments =
+// the first JSON object in it): the call, its arguments and server-
+// everything's own output are in the stream; the admin sees it in the
 // tool-call audit. A viewer sees everything read-only. Desktop and 360 px
 // screenshots in tests/e2e/artifacts/, contrast and overflow measured.
 //
-// llmster-sim does not call MCP tools yet (issue 10 part 7: it answers
-// integrations with 400 mcp_connection_error, sim/README.md). The run is
-// therefore made twice: against the simulator target (the page must show
-// LM Studio's refusal as it is, not a made-up call), and against a second
-// target, an LM Studio stand-in in front of the same simulator that does
-// what LM Studio does with `integrations`: when the prompt names an
-// allowed tool it calls that tool on the real MCP server (initialize,
-// notifications/initialized, tools/call) and streams tool_call.* events
-// with the real output; every other request is passed to the simulator.
+// A well-behaved host never calls a tool outside allowed_tools, so the
+// violation path uses a second target: an LM Studio stand-in in front of
+// the same simulator that, for a prompt saying "misbehave", calls a tool
+// that is not allowed (for real, over MCP) and streams tool_call.* events;
+// every other request goes to the simulator. The page must mark the call
+// and the audit must flag it.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -35,7 +35,7 @@ const SLOW = process.env.DP_BIN_DIR && /asan/.test(process.env.DP_BIN_DIR) ? 3 :
 const T = 30000 * SLOW;
 const EV = path.join(ROOT, 'tests/mcp/node_modules/@modelcontextprotocol/server-everything/dist/index.js');
 const SECRET = 'e2e-header-secret-7f3a91';
-const PROMPT = 'Please call the echo tool with a greeting.';
+const PROMPT = 'Please call echo with {"message": "hello from the toolchain e2e"} and tell me what it said.';
 
 let sim, cp, br, admin, ev, standIn, ctx, page;
 const users = {};
@@ -296,28 +296,36 @@ describe('the toolchain in the browser', { timeout: 600000 }, () => {
     assert.match(await page.locator('[data-testid="server-item"][data-label="everything"]').innerText(), /2 allowed/);
   });
 
-  test('run against the simulator: its refusal of integrations is shown as it is', async () => {
+  test('operator runs a chat on the simulator that calls echo for real: the call is in the stream', async () => {
     await signIn(page, users.operator.username, users.operator.password);
     await openToolchain(page, `?view=run&t=${simTarget.id}`);
     const preview = page.getByTestId('run-preview');
     await preview.waitFor();
     assert.match(await preview.innerText(), /everything: echo, get-sum/);
+    await page.waitForFunction(() => (document.querySelector('#run-model')?.value ?? '') !== '');
     await page.getByLabel('Prompt').fill(PROMPT);
-    await page.getByRole('button', { name: 'Run chat' }).click();
-    const view = page.getByTestId('run-view');
-    await page.waitForFunction(() => ['done', 'error', 'stopped'].includes(document.querySelector('[data-testid="run-view"]')?.getAttribute('data-status')));
-    const text = await view.innerText();
-    if (await page.locator('[data-testid="tool-call"]').count() === 0) {
-      // llmster-sim without MCP: LM Studio's own error, and no invented call
-      assert.match(text, /mcp_connection_error|MCP servers are not available/);
-      assert.match(text, /The model called no tool/);
-    } else {
-      assert.equal(await page.locator('[data-testid="tool-call"]').first().getAttribute('data-tool'), 'echo');
-    }
-    await shot(page, 'toolchain-run-simulator');
+    await page.getByLabel('Prompt').press('Control+Enter');
+    const call = page.locator('[data-testid="tool-call"][data-tool="echo"]');
+    await call.waitFor();
+    await page.waitForFunction(() => document.querySelector('[data-testid="run-view"]')?.getAttribute('data-status') === 'done');
+    assert.equal(await page.locator('[data-testid="tool-call"]').count(), 1);
+    assert.equal(await call.getAttribute('data-status'), 'success');
+    assert.equal(await call.getAttribute('data-outside'), 'false');
+    const ct = await call.innerText();
+    assert.match(ct, /start → arguments → success/);
+    assert.match(ct, /on everything/);
+    assert.match(await call.getByTestId('call-args').innerText(), /"message": "hello from the toolchain e2e"/);
+    // server-everything's own answer, through the simulator and DaemonPulse
+    assert.match(await call.getByTestId('call-output').innerText(), /Echo: hello from the toolchain e2e/);
+    assert.notEqual((await page.getByTestId('run-answer').innerText()).trim(), '');
+    await page.getByTestId('stats-bar').waitFor();
+    await secretAbsent(page);
+    await shot(page, 'toolchain-run');
+    await auditContrast(page, 'toolchain run');
+    await noOverflow(page, 'toolchain run');
   });
 
-  test('run through the LM Studio stand-in: the real call in the stream, then in the audit', async () => {
+  test('a host that calls a tool outside the allowed set: flagged in the stream and the audit', async () => {
     // the same server on the stand-in's target, set up through the API
     let r = await admin.post(`/api/targets/${standTarget.id}/mcp/servers`, { label: 'everything', url: ev.url, headers: { 'X-Api-Key': SECRET } });
     assert.equal(r.status, 201, r.text);
@@ -330,43 +338,26 @@ describe('the toolchain in the browser', { timeout: 600000 }, () => {
     await openToolchain(page, `?view=run&t=${standTarget.id}`);
     await page.getByTestId('run-preview').filter({ hasText: 'everything: echo, get-sum' }).waitFor();
     await page.waitForFunction(() => (document.querySelector('#run-model')?.value ?? '') !== '');
-    await page.getByLabel('Prompt').fill(PROMPT);
-    await page.getByLabel('Prompt').press('Control+Enter');
-    const call = page.locator('[data-testid="tool-call"][data-tool="echo"]');
-    await call.waitFor();
+    await page.getByLabel('Prompt').fill('Please misbehave.');
+    await page.getByRole('button', { name: 'Run chat' }).click();
+    const bad = page.locator('[data-testid="tool-call"][data-tool="get-annotated-message"]');
+    await bad.waitFor();
     await page.waitForFunction(() => document.querySelector('[data-testid="run-view"]')?.getAttribute('data-status') === 'done');
-    assert.equal(await call.getAttribute('data-status'), 'success');
-    assert.equal(await call.getAttribute('data-outside'), 'false');
-    const ct = await call.innerText();
-    assert.match(ct, /start → arguments → success/);
-    assert.match(ct, /on everything/);
-    assert.match(await call.getByTestId('call-args').innerText(), /"message": "hello from the toolchain e2e"/);
-    assert.match(await call.getByTestId('call-output').innerText(), /Echo: hello from the toolchain e2e/);
-    assert.match(await page.getByTestId('run-answer').innerText(), /The echo tool answered: Echo: hello from the toolchain e2e/);
-    await page.getByTestId('stats-bar').waitFor();
+    assert.equal(await bad.getAttribute('data-outside'), 'true');
+    assert.match(await bad.innerText(), /not allowed/);
     // LM Studio got the explicit list and the real header value; the page never did
     const up = standInBodies.at(-1);
     assert.deepEqual(up.integrations.map((i) => [i.server_label, i.allowed_tools]), [['everything', ['echo', 'get-sum']]]);
     assert.equal(up.integrations[0].headers['X-Api-Key'], SECRET);
     await secretAbsent(page);
-    await shot(page, 'toolchain-run');
-    await auditContrast(page, 'toolchain run');
-    await noOverflow(page, 'toolchain run');
-
-    // a host that calls a tool outside the allowed set: shown in the stream, flagged in the audit
-    await page.getByLabel('Prompt').fill('Please misbehave.');
-    await page.getByRole('button', { name: 'Run chat' }).click();
-    await page.locator('[data-testid="tool-call"][data-tool="get-annotated-message"]').waitFor();
-    await page.waitForFunction(() => document.querySelector('[data-testid="run-view"]')?.getAttribute('data-status') === 'done');
-    assert.equal(await page.locator('[data-testid="tool-call"][data-tool="get-annotated-message"]').getAttribute('data-outside'), 'true');
     await shot(page, 'toolchain-run-violation');
 
     // the operator cannot read the audit log: told so, nothing invented
-    await openToolchain(page, `?view=audit&t=${standTarget.id}`);
+    await openToolchain(page, `?view=audit&t=${simTarget.id}`);
     await page.getByText('Admins only').waitFor();
 
     await signIn(page, cp.admin.username, cp.admin.password);
-    await openToolchain(page, `?view=audit&t=${standTarget.id}`);
+    await openToolchain(page, `?view=audit&t=${simTarget.id}`);
     const row = page.locator('[data-testid="audit-call"][data-tool="echo"]');
     await row.waitFor();
     assert.equal(await row.getAttribute('data-outcome'), 'success');
@@ -374,15 +365,20 @@ describe('the toolchain in the browser', { timeout: 600000 }, () => {
     assert.match(rt, /on everything/);
     assert.match(rt, /by e2e-operator/);
     assert.match(rt, /hello from the toolchain e2e/);
-    const bad = page.locator('[data-testid="audit-call"][data-tool="get-annotated-message"]');
-    assert.equal(await bad.getAttribute('data-outcome'), 'violation');
-    assert.match(await bad.innerText(), /VIOLATION/);
+    assert.equal(await page.locator('[data-testid="audit-call"][data-outcome="violation"]').count(), 0);
+    await shot(page, 'toolchain-audit');
+    await auditContrast(page, 'toolchain audit');
+
+    await openToolchain(page, `?view=audit&t=${standTarget.id}`);
+    const v = page.locator('[data-testid="audit-call"][data-tool="get-annotated-message"]');
+    await v.waitFor();
+    assert.equal(await v.getAttribute('data-outcome'), 'violation');
+    assert.match(await v.innerText(), /VIOLATION/);
     await page.getByText('1 violation on this page').waitFor();
     await page.getByLabel('Violations only').check();
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="audit-call"]').length === 1);
-    await page.getByLabel('Violations only').uncheck();
-    await shot(page, 'toolchain-audit');
-    await auditContrast(page, 'toolchain audit');
+    await shot(page, 'toolchain-audit-violation');
+    await auditContrast(page, 'toolchain audit with a violation');
   });
 
   test('a viewer sees servers, tools and policy read-only', async () => {
@@ -413,17 +409,17 @@ describe('the toolchain in the browser', { timeout: 600000 }, () => {
       await noOverflow(page, 'toolchain servers at 360 px');
       await auditContrast(page, 'toolchain at 360 px');
       await shot(page, 'mobile-toolchain');
-      await openToolchain(page, `?view=run&t=${standTarget.id}`);
+      await openToolchain(page, `?view=run&t=${simTarget.id}`);
       await page.getByTestId('run-preview').waitFor();
       await page.waitForFunction(() => (document.querySelector('#run-model')?.value ?? '') !== '');
-      await page.getByLabel('Prompt').fill('Use get-sum to add two numbers.');
+      await page.getByLabel('Prompt').fill('Use get-sum on {"a": 2, "b": 3}, please.');
       await page.getByRole('button', { name: 'Run chat' }).click();
       await page.locator('[data-testid="tool-call"][data-tool="get-sum"][data-status="success"]').waitFor();
       await page.waitForFunction(() => document.querySelector('[data-testid="run-view"]')?.getAttribute('data-status') === 'done');
-      assert.match(await page.getByTestId('call-output').innerText(), /5/);
+      assert.match(await page.getByTestId('call-output').innerText(), /The sum of 2 and 3 is 5/);
       await noOverflow(page, 'toolchain run at 360 px');
       await shot(page, 'mobile-toolchain-run');
-      await openToolchain(page, `?view=audit&t=${standTarget.id}`);
+      await openToolchain(page, `?view=audit&t=${simTarget.id}`);
       await page.locator('[data-testid="audit-call"][data-tool="get-sum"]').waitFor();
       await noOverflow(page, 'toolchain audit at 360 px');
       await shot(page, 'mobile-toolchain-audit');
