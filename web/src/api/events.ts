@@ -3,7 +3,7 @@
 // an unsubscribe function.
 import { subscribe, type SseHandlers } from './sse';
 
-export const EVENT_TYPES = ['snapshot', 'health', 'models', 'target', 'gpus', 'alert', 'settings'] as const;
+export const EVENT_TYPES = ['snapshot', 'health', 'models', 'target', 'gpus', 'alert', 'settings', 'load', 'download'] as const;
 
 export function subscribeEvents(h: Omit<SseHandlers, 'onEvent'> & { onEvent: (type: string, data: unknown) => void },
   Ctor?: typeof EventSource): () => void {
