@@ -97,7 +97,14 @@ describe('the forge in the browser', { timeout: 600000 }, () => {
   });
 
   test('library: every model the daemon reports, with search, filters and facts', async () => {
+    // the page listens on the tab's one /api/events stream (the shell's), not a second one
+    let streams = 0;
+    const count = (r) => { if (new URL(r.url()).pathname === '/api/events') streams++; };
+    page.on('request', count);
     await openForge(page);
+    await page.getByTestId('forge-facts').waitFor();
+    page.off('request', count);
+    assert.equal(streams, 1, 'one event stream per tab');
     const api = (await admin.get('/api/targets/1/models')).json;
     assert.ok(api.models.length >= 5, 'the simulator reports models');
     await page.waitForFunction((n) => document.querySelectorAll('[data-testid="model-row"]').length === n, Math.min(api.models.length, 25));

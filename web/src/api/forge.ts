@@ -339,10 +339,10 @@ export function parseForgeEvent(type: string, data: unknown): ForgeEvent | null 
 }
 
 /**
- * Follow the Forge's events on /api/events while the page is open (a
- * stream of its own next to the shell's, closed with the returned
- * function). `onReconnect` runs after the stream came back, when events
- * may have been missed: the page reloads what it shows.
+ * A stream of its own for the Forge's events (closed with the returned
+ * function). The page itself listens on the tab's shared stream
+ * (state/targets.ts onStreamEvent, whose EVENT_TYPES include 'load' and
+ * 'download') and only uses parseForgeEvent; this is for other callers.
  */
 export function subscribeForge(h: {
   onEvent: (e: ForgeEvent) => void;

@@ -2,7 +2,7 @@
 // load with a pre-flight, eject, unload all, downloads, JIT/TTL facts and
 // the Live-mode lock. Data comes from the control plane only (no invented
 // numbers); updates arrive on /api/events (models, load, download,
-// settings) and the subscription ends with the page.
+// settings) on the tab's one event stream; the listener ends with the page.
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ApiError } from '../../api';
 import * as forgeApi from '../../api/forge';
@@ -14,6 +14,7 @@ import { ProgressBar } from '../../components/Spinner';
 import { btn, input, panel } from '../../components/ui';
 import { errorText } from '../../lib/useLoad';
 import { user } from '../../state/session';
+import { onStreamEvent, streamStatus } from '../../state/targets';
 import { Downloads } from './Downloads';
 import { Library } from './Library';
 import { LoadDialog } from './LoadDialog';
@@ -53,7 +54,6 @@ export function ForgePage() {
   const [confirmBusy, setConfirmBusy] = useState(false);
   const [confirmError, setConfirmError] = useState('');
   const [notice, setNotice] = useState<{ kind: 'success' | 'error'; text: string } | null>(null);
-  const [streamLive, setStreamLive] = useState(true);
   const [now, setNow] = useState(Date.now());
 
   // targets: the user's active one, else the first
@@ -101,32 +101,33 @@ export function ForgePage() {
       if (timer.current) clearTimeout(timer.current);
       timer.current = setTimeout(() => reload(targetId, true), RELOAD_DELAY_MS);
     };
-    const unsub = forgeApi.subscribeForge({
-      onStatus: setStreamLive,
-      onEvent: (e) => {
-        switch (e.type) {
-          case 'snapshot': soon(); break; // (re)connected: what we show may be stale
-          case 'models': if (e.target_id === targetId) soon(); break;
-          case 'settings': setSettings(e.settings); break;
-          case 'download':
-            if (e.target_id !== targetId) break;
-            setJobs((js) => upsertJob(js, e.job));
-            if (e.job.status === 'completed') soon();
-            break;
-          case 'load': {
-            const d = e.data;
-            if (d.target_id !== targetId) break;
-            setLoading((m) => {
-              const next = new Map(m);
-              if (d.result === 'started') next.set(d.model, d.by ?? 'someone');
-              else next.delete(d.model);
-              return next;
-            });
-            if (d.result !== 'started') soon();
-            break;
-          }
+    // the tab's one /api/events stream (opened by the shell); 'load' and
+    // 'download' are among its event types
+    const unsub = onStreamEvent((type, data) => {
+      const e = forgeApi.parseForgeEvent(type, data);
+      if (!e) return;
+      switch (e.type) {
+        case 'snapshot': soon(); break; // (re)connected: what we show may be stale
+        case 'models': if (e.target_id === targetId) soon(); break;
+        case 'settings': setSettings(e.settings); break;
+        case 'download':
+          if (e.target_id !== targetId) break;
+          setJobs((js) => upsertJob(js, e.job));
+          if (e.job.status === 'completed') soon();
+          break;
+        case 'load': {
+          const d = e.data;
+          if (d.target_id !== targetId) break;
+          setLoading((m) => {
+            const next = new Map(m);
+            if (d.result === 'started') next.set(d.model, d.by ?? 'someone');
+            else next.delete(d.model);
+            return next;
+          });
+          if (d.result !== 'started') soon();
+          break;
         }
-      },
+      }
     });
     return () => { unsub(); if (timer.current) clearTimeout(timer.current); };
   }, [targetId]);
@@ -221,7 +222,7 @@ export function ForgePage() {
                 lms bridge unavailable{view.lms.error?.message ? `: ${view.lms.error.message}` : ''} — status, queue and TTL are not reported
               </span>
             ) : null}
-            {!streamLive ? <span class="text-amber-200">live updates reconnecting…</span> : null}
+            {streamStatus.value !== 'live' ? <span class="text-amber-200">live updates {streamStatus.value === 'unavailable' ? 'paused; retrying' : 'connecting…'}</span> : null}
           </section>
         ) : null}
 
