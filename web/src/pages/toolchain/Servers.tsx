@@ -168,8 +168,10 @@ function Fact({ name, children }: { name: string; children: ComponentChildren })
 function ServerDetail({ target, server, access, onChanged, onEdit, onDelete }: {
   target: Target; server: McpServer; access: Access; onChanged: (s: McpServer) => void; onEdit: () => void; onDelete: () => void;
 }) {
-  const tools = useLoad((s) => getTools(target.id, server.id, s), [target.id, server.id]);
+  // an edit that changes the server's identity sends decisions back to review: reload the tools then
+  const tools = useLoad((s) => getTools(target.id, server.id, s), [target.id, server.id, server.identity]);
   const [fresh, setFresh] = useState<McpTool[] | null>(null);
+  useEffect(() => { setFresh(null); }, [server.identity]);
   const [changes, setChanges] = useState<Changes | null>(null);
   const [discovering, setDiscovering] = useState(false);
   const [savingAuto, setSavingAuto] = useState(false);
