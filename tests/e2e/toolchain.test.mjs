@@ -27,17 +27,18 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { Client, ROOT, bin, startControlPlane, startProc } from '../lib/harness.mjs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { Client, ROOT, bin, startControlPlane, startProc, tempDir } from '../lib/harness.mjs';
 import { contrastAudit, horizontalOverflow, launch, shot } from './browser.mjs';
 
 const SLOW = process.env.DP_BIN_DIR && /asan/.test(process.env.DP_BIN_DIR) ? 3 : 1;
 const T = 30000 * SLOW;
 const EV = path.join(ROOT, 'tests/mcp/node_modules/@modelcontextprotocol/server-everything/dist/index.js');
 const SECRET = 'e2e-header-secret-7f3a91';
+const ENV_SECRET = 'e2e-env-secret-22c9d4';
 const PROMPT = 'Please call echo with {"message": "hello from the toolchain e2e"} and tell me what it said.';
 
-let sim, cp, br, admin, ev, standIn, ctx, page;
+let sim, cp, br, admin, ev, standIn, ctx, page, tmp, MCP_JSON;
 const users = {};
 const pageErrors = [];
 const procs = [];
@@ -200,7 +201,10 @@ describe('the toolchain in the browser', { timeout: 600000 }, () => {
     assert.ok(existsSync(EV), 'run `npm ci` in tests/mcp (scripts/deps.sh does)');
     sim = await startProc(bin('llmster-sim'), ['--port', '0', '--speed', '0', '--seed', '7']);
     [ev, standIn] = await Promise.all([startEverything(), startStandIn(sim.url)]);
-    cp = await startControlPlane({ env: { DAEMON_API_URL: sim.url }, args: ['--health-interval-ms', '500'] });
+    tmp = tempDir('dp-e2e-mcp-');
+    MCP_JSON = path.join(tmp.dir, 'mcp.json');
+    writeFileSync(MCP_JSON, JSON.stringify({ mcpServers: {} }, null, 2));
+    cp = await startControlPlane({ env: { DAEMON_API_URL: sim.url, DP_MCP_JSON: MCP_JSON }, args: ['--health-interval-ms', '500'] });
     admin = new Client(cp.url);
     await admin.login(cp.admin.username, cp.admin.password);
     for (const role of ['operator', 'viewer']) {
@@ -231,6 +235,7 @@ describe('the toolchain in the browser', { timeout: 600000 }, () => {
     await sim?.stop();
     standIn?.srv.close();
     for (const p of procs) p.kill('SIGTERM');
+    tmp?.cleanup();
   });
 
   test('admin registers server-everything in the UI; the header value never reaches the page', async () => {
@@ -433,6 +438,66 @@ describe('the toolchain in the browser', { timeout: 600000 }, () => {
     } finally {
       await page.setViewportSize({ width: 1280, height: 800 });
     }
+  });
+
+  test('admin edits a header value: the identity changes, approvals go back to review, a banner says so', async () => {
+    await openToolchain(page, `?t=${standTarget.id}`);
+    const detail = page.getByTestId('server-detail');
+    await tool(page, 'echo').waitFor();
+    assert.equal(await tool(page, 'echo').getAttribute('data-policy'), 'allow');
+    const before = (await admin.get(`/api/targets/${standTarget.id}/mcp`)).json.servers[0].identity;
+    await detail.getByRole('button', { name: 'Edit', exact: true }).click();
+    const d = page.locator('dialog[open]');
+    // the stored value is not shown: the field is empty and says it keeps the value
+    const value = d.getByLabel('Headers: value 1');
+    assert.equal(await value.inputValue(), '');
+    assert.equal(await value.getAttribute('placeholder'), 'unchanged (stored)');
+    await value.fill('a-new-secret-value-55');
+    await d.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.locator('dialog[open]').waitFor({ state: 'detached' });
+    await page.getByText('This server’s identity changed').waitFor();
+    await page.waitForFunction(() => document.querySelector('[data-testid="tool"][data-tool="echo"]')?.getAttribute('data-policy') === 'pending');
+    assert.match(await tool(page, 'echo').innerText(), /identity changed/);
+    const after = (await admin.get(`/api/targets/${standTarget.id}/mcp`)).json.servers[0];
+    assert.notEqual(after.identity, before);
+    assert.equal(after.allowed_count, 0);
+    const html = await page.content();
+    assert.ok(!html.includes('a-new-secret-value-55') && !html.includes(SECRET), 'header values stay out of the page');
+    await shot(page, 'toolchain-identity-changed');
+    await auditContrast(page, 'toolchain identity banner');
+  });
+
+  test('admin adds an mcp.json stdio entry in the UI, discovers it, removes it; env values never shown', async () => {
+    await openToolchain(page, `?t=${simTarget.id}`);
+    assert.ok((await page.getByTestId('mcp-json-state').innerText()).includes(MCP_JSON));
+    await page.getByRole('button', { name: 'Add mcp.json entry' }).click();
+    const d = page.locator('dialog[open]');
+    await d.getByLabel('Label', { exact: true }).fill('ev-stdio');
+    await d.getByLabel('Local command (stdio)').check();
+    await d.getByLabel('Command', { exact: true }).fill(process.execPath);
+    await d.getByLabel('Arguments, one per line').fill(`${EV}\nstdio`);
+    await d.getByRole('button', { name: 'Add environment' }).click();
+    await d.getByLabel('Environment: name 1').fill('E2E_TOKEN');
+    await d.getByLabel('Environment: value 1').fill(ENV_SECRET);
+    await shot(page, 'toolchain-mcp-json-dialog');
+    await d.getByRole('button', { name: 'Add entry' }).click();
+    await page.locator('dialog[open]').waitFor({ state: 'detached' });
+    const file = JSON.parse(readFileSync(MCP_JSON, 'utf8'));
+    assert.deepEqual(file.mcpServers['ev-stdio'], { command: process.execPath, args: [EV, 'stdio'], env: { E2E_TOKEN: ENV_SECRET } });
+    const detail = page.getByTestId('server-detail');
+    await detail.getByRole('heading', { name: 'ev-stdio' }).waitFor();
+    assert.match(await detail.innerText(), /mcp\/ev-stdio/);
+    assert.match(await detail.getByTestId('header-names').innerText(), /E2E_TOKEN.*write-only/);
+    await detail.getByRole('button', { name: 'Discover tools' }).click();
+    await detail.getByTestId('discovery-state').filter({ hasText: 'Discovered' }).waitFor();
+    await tool(page, 'get-sum').waitFor();
+    assert.ok(!(await page.content()).includes(ENV_SECRET), 'env values stay out of the page');
+    await detail.getByRole('button', { name: 'Remove from mcp.json' }).click();
+    await page.locator('dialog[open]').getByRole('button', { name: 'Remove entry' }).click();
+    await page.locator('dialog[open]').waitFor({ state: 'detached' });
+    assert.equal(JSON.parse(readFileSync(MCP_JSON, 'utf8')).mcpServers['ev-stdio'], undefined);
+    assert.ok(existsSync(MCP_JSON + '.bak'), 'the previous file is kept');
+    await page.locator('[data-testid="server-item"][data-label="ev-stdio"]').getByText('Removed from mcp.json').waitFor();
   });
 
   test('no page errors', () => {
