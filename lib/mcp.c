@@ -430,6 +430,8 @@ static const char *map_code(const struct dp_upstream_result *res)
 	case DP_UPSTREAM_BAD_RESPONSE:
 		if (res->code && (!strcmp(res->code, "response_too_large") || !strcmp(res->code, "event_too_large")))
 			return "response_too_large";
+		if (res->code && !strcmp(res->code, "blocked_address"))
+			return "blocked_address";
 		return "bad_response";
 	case DP_UPSTREAM_OK: break;
 	}
@@ -584,6 +586,7 @@ static int http_post(struct dp_mcp_op *op, const char *text, enum post_kind kind
 		.method = kind == P_DELETE ? "DELETE" : "POST",
 		.headers = h,
 		.plain_http = 1,
+		.no_link_local = 1,
 		.connect_timeout_ms = op->connect_timeout_ms,
 		.on_done = post_done,
 		.arg = p,
@@ -710,6 +713,7 @@ static void start_sse(struct dp_mcp_op *op)
 		.path = op->path,
 		.headers = h,
 		.plain_http = 1,
+		.no_link_local = 1,
 		.mode = DP_UPSTREAM_SSE,
 		.timeout_ms = -1,
 		.connect_timeout_ms = op->connect_timeout_ms,

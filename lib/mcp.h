@@ -35,7 +35,9 @@
  * list_changed_wait_ms after it, on transports that can push) makes the
  * client list again, at most twice.
  *
- * Safety: redirects are never followed (a 3xx is an error), header values
+ * Safety: link-local addresses (169.254/16, fe80::/10: cloud metadata
+ * services) are refused after name resolution (code "blocked_address"),
+ * redirects are never followed (a 3xx is an error), header values
  * are never logged or put into messages, every answer is bounded
  * (max_response), every request has a timeout and the whole operation a
  * deadline. A 401 carrying WWW-Authenticate is reported as status
@@ -103,7 +105,8 @@ struct dp_mcp_outcome {
 	const char *code;              /* "ok", "needs_oauth", "stopped", "stalled", "timeout",
 					* "http_error", "unauthorized", "redirect", "bad_response",
 					* "response_too_large", "protocol_error", "unsupported_version",
-					* "spawn_failed", "server_exited", "rpc_error", "cancelled" */
+					* "spawn_failed", "server_exited", "rpc_error", "blocked_address",
+					* "cancelled" */
 	const char *message;           /* for people, lower case; never a header value */
 	enum dp_mcp_transport transport; /* the one that was used (detected) */
 	const char *protocol_version;  /* negotiated, "" when none */

@@ -25,6 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -73,7 +76,7 @@ struct dp_upstream_req {
 	dp_upstream_data_fn on_data;
 	void *arg;
 	int connect_timeout_ms, timeout_ms, idle_timeout_ms, allow_non_json;
-	int sse_or_json, plain_http;
+	int sse_or_json, plain_http, no_link_local;
 	size_t max_response;
 
 	struct dp_buf resp;             /* buffered body (or the error body of a stream) */
@@ -1019,6 +1022,36 @@ size_t dp_upstream_active(const struct dp_upstream *u)
 	return u->active;
 }
 
+static int link_local(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET) {
+		uint32_t a = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
+		return (a >> 16) == 0xA9FE; /* 169.254.0.0/16 */
+	}
+	if (sa->sa_family == AF_INET6) {
+		const unsigned char *b = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+		if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80)
+			return 1; /* fe80::/10 */
+		static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+		return memcmp(b, mapped, 12) == 0 && b[12] == 169 && b[13] == 254;
+	}
+	return 0;
+}
+
+/* CURLOPT_OPENSOCKETFUNCTION for no_link_local: the address is known here,
+ * after resolution, so a name pointing at a metadata service is caught. */
+static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct dp_upstream_req *r = clientp;
+	(void)purpose;
+	if (link_local(&a->addr)) {
+		set_fail(r, DP_UPSTREAM_BAD_RESPONSE, "blocked_address",
+			 "%s resolves to a link-local address (like a cloud metadata service); refused", r->hostport);
+		return CURL_SOCKET_BAD;
+	}
+	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
 static int check_token(const char *t, const char **err)
 {
 	size_t n = strlen(t);
@@ -1119,6 +1152,7 @@ struct dp_upstream_req *dp_upstream_start(struct dp_upstream *u, const struct dp
 	r->allow_non_json = o->allow_non_json;
 	r->sse_or_json = o->sse_or_json;
 	r->plain_http = o->plain_http;
+	r->no_link_local = o->no_link_local;
 	r->connect_timeout_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : DP_UPSTREAM_CONNECT_TIMEOUT_MS;
 	if (o->timeout_ms > 0)
 		r->timeout_ms = o->timeout_ms;
@@ -1158,6 +1192,10 @@ struct dp_upstream_req *dp_upstream_start(struct dp_upstream *u, const struct dp
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 30L);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 10L);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)r->connect_timeout_ms);
+	if (r->no_link_local) {
+		curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+		curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, r);
+	}
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)r->timeout_ms);
 	if (o->mode == DP_UPSTREAM_BUFFERED)
 		curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)r->max_response);

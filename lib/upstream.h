@@ -148,6 +148,10 @@ struct dp_upstream_opts {
 	const char *accept;      /* Accept header instead of the mode's default */
 	int sse_or_json;         /* SSE mode: a 2xx application/json answer is buffered
 				  * and delivered as `json` with outcome ok (no events) */
+	int no_link_local;       /* refuse to connect to link-local addresses (169.254/16,
+				  * fe80::/10: cloud metadata services), also when a host
+				  * name resolves there: outcome BAD_RESPONSE, code
+				  * "blocked_address" */
 	int plain_http;          /* do not read LM Studio error envelopes: a 2xx JSON with
 				  * "error" is ok, 401 is UNAUTHORIZED with a neutral message */
 	dp_upstream_done_fn on_done;   /* required */

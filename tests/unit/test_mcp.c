@@ -500,6 +500,16 @@ static void test_streamable_http(void **state)
 	assert_string_equal(r.code, "response_too_large");
 	s.max_response = 0;
 
+	/* link-local (cloud metadata) addresses are refused before connecting */
+	snprintf(url, sizeof(url), "http://169.254.169.254/mcp");
+	r.done = 0;
+	start_and_wait(&r, dp_mcp_discover(&r.env, &s, on_done, &r, NULL), 10);
+	assert_string_equal(r.code, "blocked_address");
+	snprintf(url, sizeof(url), "http://[fe80::1]:80/mcp");
+	r.done = 0;
+	start_and_wait(&r, dp_mcp_discover(&r.env, &s, on_done, &r, NULL), 10);
+	assert_true(!strcmp(r.code, "blocked_address") || !strcmp(r.code, "stopped")); /* no route for a scope-less fe80 */
+
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/legacy", f.port);
 	r.done = 0;
 	start_and_wait(&r, dp_mcp_discover(&r.env, &s, on_done, &r, NULL), 10);
