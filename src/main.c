@@ -1,5 +1,5 @@
 /*
- * main.c - the daemonpulse command: `serve`, `seed`, `user`, `--help`,
+ * main.c - the daemonpulse command: `serve`, `seed`, `user`, `agent`, `--help`,
  * `--version`. Subcommands other than serve live in cli_user.c (cli.h).
  */
 #include <event2/event.h>
@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent.h"
 #include "cli.h"
 #include "config.h"
 #include "log.h"
@@ -28,6 +29,7 @@ static void usage(FILE *out)
 		"             (a random password is printed once unless one is given on stdin)\n"
 		"  user       manage accounts: user add|passwd|list|remove|role ... (user --help)\n"
 		"  routes     print every API route with its method and required role (JSON)\n"
+		"  agent      run the host agent on an LM Studio host (agent --help)\n"
 		"  --version  print the version\n"
 		"  --help     this text\n\n"
 		"Configuration of serve: flags, or the environment variables BIND, BRIDGE_PORT,\n"
@@ -124,6 +126,8 @@ int main(int argc, char **argv)
 		return dp_cli_seed(argc - 1, argv + 1);
 	if (strcmp(cmd, "user") == 0)
 		return dp_cli_user(argc - 1, argv + 1);
+	if (strcmp(cmd, "agent") == 0)
+		return dp_agent_main(argc - 1, argv + 1);
 	fprintf(stderr, "daemonpulse: unknown command '%.64s' (see daemonpulse --help)\n", cmd);
 	return 2;
 }
