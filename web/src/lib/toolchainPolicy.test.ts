@@ -34,6 +34,10 @@ describe('policyView', () => {
   test('a tool gone from the server is never allowed', () => {
     expect(policyView(pol({ state: 'allow', effective: 'allow' }), false)).toMatchObject({ label: 'Gone', allowed: false });
   });
+  test('a decision that no longer applies is named', () => {
+    expect(policyView(pol({ reason: 'identity_changed', decided_by: 'root' })).detail)
+      .toBe('denied until an admin decides (the server’s identity changed); last decided by root');
+  });
   test('unknown reason is shown readable', () => {
     expect(policyView(pol({ reason: 'odd_thing' })).detail).toContain('odd thing');
   });

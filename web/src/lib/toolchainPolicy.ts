@@ -41,7 +41,9 @@ export function policyView(p: ToolPolicy | null | undefined, present = true): Po
   if (allowed && p.source === 'auto_read_only') {
     return { label: 'Auto-allowed', detail: `pending review${why ? ` (${why})` : ''}; allowed because the server marks it read-only`, tone: 'info', allowed };
   }
-  return { label: 'Pending review', detail: `denied until an admin decides${why ? ` (${why})` : ''}`, tone: 'warn', allowed };
+  // an earlier decision that no longer applies is kept for display
+  const was = p.decided_by ? `; last decided by ${p.decided_by}` : '';
+  return { label: 'Pending review', detail: `denied until an admin decides${why ? ` (${why})` : ''}${was}`, tone: 'warn', allowed };
 }
 
 /** The decision radio's current value: the admin's edit if any, else the recorded state. */
