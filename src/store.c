@@ -171,6 +171,17 @@ static const char *const migrations[] = {
 	"  decided_at INTEGER NOT NULL,"
 	"  PRIMARY KEY (server_id, tool)"
 	");",
+
+	/* 6: the host agent of a target (issue 9, agent_client.c): its URL and
+	 * bearer token (encrypted with secret.h, write-only) */
+	"CREATE TABLE target_agents ("
+	"  target_id INTEGER PRIMARY KEY REFERENCES targets(id) ON DELETE CASCADE,"
+	"  url TEXT NOT NULL,"
+	"  token_enc TEXT NOT NULL,"
+	"  token_hint TEXT NOT NULL DEFAULT '',"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL"
+	");",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
