@@ -11,7 +11,9 @@ import { Alert } from '../../components/Alert';
 import { PageHeader } from '../../components/PageHeader';
 import { ProgressBar } from '../../components/Spinner';
 import { panel } from '../../components/ui';
+import { healthCounts } from '../../lib/targets';
 import { useLoad } from '../../lib/useLoad';
+import { alerts, alertsError } from './alerts';
 import { isAdmin } from '../../state/session';
 import { targets as liveTargets } from '../../state/targets';
 import { TargetCard } from './TargetCard';
@@ -51,6 +53,10 @@ export function FleetPage() {
         </section>
       ) : null}
       {data && data.targets.length > 0 ? (
+        <FleetSummary list={data.targets.map((t) => ({ id: t.id, label: t.label, health: live.get(t.id)?.health ?? t.health }))} />
+      ) : null}
+      {telErr && !tel ? <p class="mb-4 text-sm text-red-200">Live telemetry could not be read: {telErr}</p> : null}
+      {data && data.targets.length > 0 ? (
         <ul class="grid gap-6 2xl:grid-cols-2" aria-label="Daemon targets">
           {data.targets.map((t) => (
             <li key={t.id} class="min-w-0">
@@ -61,5 +67,19 @@ export function FleetPage() {
         </ul>
       ) : null}
     </div>
+  );
+}
+
+function FleetSummary({ list }: { list: { id: number; label: string; health: targetsApi.Target['health'] }[] }) {
+  const c = healthCounts(list);
+  const n = alerts.value.length;
+  return (
+    <p class="mb-4 flex flex-wrap gap-x-4 gap-y-1 text-sm text-slate-300" data-testid="fleet-summary">
+      <span>{list.length} target{list.length === 1 ? '' : 's'}</span>
+      <span class="text-emerald-300">{c.running} running</span>
+      {c.problems ? <span class="text-red-200">{c.problems} need{c.problems === 1 ? 's' : ''} attention</span> : null}
+      {c.unknown ? <span>{c.unknown} not checked yet</span> : null}
+      <span class={n ? 'text-red-200' : ''}>{n ? `${n} firing alert${n === 1 ? '' : 's'}` : alertsError.value ? 'alerts unavailable' : 'no firing alerts'}</span>
+    </p>
   );
 }

@@ -2,7 +2,7 @@
 // (admins change it; everyone sees it) and the named load presets that Live
 // mode restricts loads to. Saving sends the whole preset list (PUT
 // /api/settings replaces it); the server validates and its message is shown.
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { ApiError } from '../../api';
 import * as targetsApi from '../../api/targets';
 import type { LoadPreset, Mode, Settings } from '../../api/targets';
@@ -14,6 +14,7 @@ import { EMPTY_PRESET_FORM, formToPreset, presetSummary, presetToForm, type Pres
 import { formatDateTime } from '../../lib/format';
 import { errorText, useLoad } from '../../lib/useLoad';
 import { isAdmin } from '../../state/session';
+import { onStreamEvent } from '../../state/targets';
 
 export function ModeTab() {
   const admin = isAdmin.value;
@@ -23,6 +24,12 @@ export function ModeTab() {
   const [flash, setFlash] = useState('');
   const [editing, setEditing] = useState<LoadPreset | 'new' | null>(null);
   const [deleting, setDeleting] = useState<LoadPreset | null>(null);
+  // another admin's change arrives on /api/events as a `settings` event
+  useEffect(() => onStreamEvent((type, data) => {
+    if (type !== 'settings' || typeof data !== 'object' || data === null) return;
+    const d = data as Partial<Settings>;
+    if ((d.mode === 'dev' || d.mode === 'live') && Array.isArray(d.load_presets)) setSettings(d as Settings);
+  }), []);
 
   const savePresets = async (list: LoadPreset[], msg: string) => {
     const s = await targetsApi.putSettings({ load_presets: list });
@@ -110,6 +117,7 @@ export function ModeTab() {
 
 function ModeSwitch({ settings, admin, onSaved }: { settings: Settings; admin: boolean; onSaved: (s: Settings) => void }) {
   const [want, setWant] = useState<Mode>(settings.mode);
+  useEffect(() => setWant(settings.mode), [settings.mode]);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
   const save = async (e: Event) => {
