@@ -66,6 +66,7 @@ export function LoadDialog({ targetId, model, mode, presets, isAdmin, lastLoad, 
   const [est, setEst] = useState<Estimate | null>(null);
   const [estBusy, setEstBusy] = useState(false);
   const [estError, setEstError] = useState('');
+  const [retry, setRetry] = useState(0);
   const [override, setOverride] = useState(false);
   const [busy, setBusy] = useState(false);
   const [elapsed, setElapsed] = useState(0);
@@ -95,7 +96,7 @@ export function LoadDialog({ targetId, model, mode, presets, isAdmin, lastLoad, 
         });
     }, ESTIMATE_DELAY_MS);
     return () => { clearTimeout(t); ac.abort(); };
-  }, [bodyKey, targetId]);
+  }, [bodyKey, targetId, retry]);
 
   useEffect(() => {
     if (!busy) return;
@@ -124,7 +125,8 @@ export function LoadDialog({ targetId, model, mode, presets, isAdmin, lastLoad, 
     if (!allowed) {
       setError(v === 'will_not_fit' ? (isAdmin ? 'This load will not fit: tick the override to load anyway.'
         : 'This load will not fit. Only an admin can override the pre-flight.')
-        : estBusy ? 'Wait for the pre-flight check to finish.' : 'Fix the settings first.');
+        : estBusy ? 'Wait for the pre-flight check to finish.'
+          : estError ? 'The pre-flight check failed; check again before loading.' : 'Fix the settings first.');
       return;
     }
     setBusy(true); setError('');
@@ -147,8 +149,8 @@ export function LoadDialog({ targetId, model, mode, presets, isAdmin, lastLoad, 
   return (
     <Dialog title={`Load ${modelName(model)}`} onClose={onClose} wide>
       <form onSubmit={(e) => { e.preventDefault(); void submit(); }} noValidate data-testid="load-dialog">
-        <p class="-mt-2 mb-4 break-all text-sm text-slate-400">
-          <span class="font-mono text-slate-300">{model.key}</span> · {formatBytes(model.size_bytes)} on disk
+        <p class="-mt-2 mb-4 text-sm text-slate-400">
+          <span class="break-all font-mono text-slate-300">{model.key}</span> · {formatBytes(model.size_bytes)} on disk
           {maxCtx ? ` · max context ${formatInt(maxCtx)}` : ''}
         </p>
 
@@ -285,7 +287,10 @@ export function LoadDialog({ targetId, model, mode, presets, isAdmin, lastLoad, 
             {!body ? (
               <p class="text-sm text-slate-300">{live ? 'Choose a preset to check the fit.' : 'Fix the settings above to check the fit.'}</p>
             ) : estError ? (
-              <Alert kind="error" title="The pre-flight check failed">{estError}</Alert>
+              <div class="space-y-2">
+                <Alert kind="error" title="The pre-flight check failed">{estError}</Alert>
+                <button type="button" class={btn.secondary} onClick={() => { setEstError(''); setRetry(retry + 1); }}>Check again</button>
+              </div>
             ) : est ? (
               <div class={estBusy ? 'opacity-80' : ''}>
                 {v === 'fits' ? <Alert kind="success">Fits, by our estimate.</Alert>
