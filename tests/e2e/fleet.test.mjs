@@ -152,3 +152,73 @@ describe('the fleet', { timeout: 240000 }, () => {
     assert.deepEqual(pageErrors, []);
   });
 });
+
+// The measured path: a loopback target read through the fake NVML library
+// (tests/fake_nvml, scenario two_gpus) with the /proc fixture: labelled
+// "measured", VRAM split LM Studio / other processes / free, temperature
+// and power, and per-instance VRAM "not measurable".
+const FAKE_NVML = path.join(ROOT, process.env.DP_FAKE_NVML_DIR || 'build/fake_nvml', 'full/libnvidia-ml.so.1');
+
+describe('the fleet: measured through NVML', { timeout: 180000 }, () => {
+  let cp2, br2;
+  before(async () => {
+    const { existsSync } = await import('node:fs');
+    if (!existsSync(FAKE_NVML)) return; // built by the unit suite (make unit)
+    cp2 = await startControlPlane({
+      args: ['--telemetry-interval-ms', '500', '--nvml-library', FAKE_NVML,
+        '--procfs-root', path.join(ROOT, 'tests/fixtures/proc')],
+      env: { FAKE_NVML_SCENARIO: path.join(ROOT, 'tests/fake_nvml/scenarios/two_gpus.txt') },
+    });
+    const c = new Client(cp2.url);
+    await c.login(cp2.admin.username, cp2.admin.password);
+    assert.equal((await c.post('/api/targets', { label: 'local', url: 'http://127.0.0.1:9' })).status, 201);
+    br2 = await launch();
+  });
+  after(async () => {
+    await br2?.close();
+    await cp2?.cleanup();
+  });
+
+  test('two NVIDIA GPUs with the LM Studio / other split', async (t) => {
+    if (!cp2) { t.skip(`no fake NVML at ${FAKE_NVML}`); return; }
+    const ctx = await br2.newContext();
+    const p = await ctx.newPage();
+    p.setDefaultTimeout(T);
+    const errors = [];
+    p.on('pageerror', (e) => errors.push(String(e)));
+    try {
+      await p.goto(cp2.url + '/login');
+      await p.getByLabel('Username', { exact: true }).fill(cp2.admin.username);
+      await p.getByLabel('Password', { exact: true }).fill(cp2.admin.password);
+      await p.getByRole('button', { name: 'Sign in' }).click();
+      await p.waitForURL((u) => u.pathname === '/fleet');
+      const card = p.locator('article[data-target-card="local"]');
+      const g0 = card.locator('[data-gpu="0"]');
+      await g0.locator('[data-provenance="measured"]').waitFor();
+      await g0.getByText('NVIDIA GeForce RTX 4090').waitFor();
+      const split = g0.getByTestId('vram-split');
+      await split.getByText('LM Studio 5.0 GiB').waitFor();
+      await split.getByText('other processes 256 MiB').waitFor();
+      await split.getByText('driver / unattributed 768 MiB').waitFor();
+      // GPU 1: only a graphics client, LM Studio measured at 0 B
+      await card.locator('[data-gpu="1"]').getByTestId('vram-split').getByText('LM Studio 0 B').waitFor();
+      assert.match(await g0.innerText(), /71 °C/);
+      assert.match(await g0.innerText(), /311 W of 450 W/);
+      assert.match(await g0.innerText(), /87 %/);
+      await card.locator('[data-gpu="1"]').getByText('NVIDIA RTX A6000').waitFor();
+      assert.match(await card.getByTestId('telemetry-note').innerText(), /^Measured through NVML/);
+      await card.locator('.uplot canvas').first().waitFor();
+      const a = await contrastAudit(p);
+      assert.deepEqual(a.failing, [], JSON.stringify(a.failing));
+      await shot(p, 'fleet-measured');
+      await p.setViewportSize({ width: 360, height: 740 });
+      await g0.scrollIntoViewIfNeeded();
+      await p.screenshot({ path: path.join(ARTIFACTS, 'mobile-fleet-measured.png') });
+      const o = await horizontalOverflow(p);
+      assert.ok(o.scrollWidth <= o.clientWidth, JSON.stringify(o));
+      assert.deepEqual(errors, []);
+    } finally {
+      await ctx.close();
+    }
+  });
+});

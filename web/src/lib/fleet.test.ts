@@ -84,10 +84,18 @@ describe('thresholds', () => {
 });
 
 describe('VRAM segments', () => {
-  test('LM Studio / other / free when the split is measured', () => {
+  test('LM Studio / other / unattributed / free when the split is measured', () => {
     const s = vramSegments({ total_bytes: 100, used_bytes: 60, lmstudio_bytes: 50, other_bytes: 5, unattributed_bytes: 5 });
-    expect(s.map((x) => [x.kind, x.bytes])).toEqual([['lmstudio', 50], ['other', 10], ['free', 40]]);
+    expect(s.map((x) => [x.kind, x.bytes])).toEqual([['lmstudio', 50], ['other', 5], ['unattributed', 5], ['free', 40]]);
     expect(s.reduce((a, x) => a + x.fraction, 0)).toBeCloseTo(1);
+  });
+  test('AMD: other is everything else in used (unattributed null)', () => {
+    const s = vramSegments({ total_bytes: 100, used_bytes: 60, lmstudio_bytes: 50, other_bytes: 10, unattributed_bytes: null });
+    expect(s.map((x) => [x.kind, x.bytes])).toEqual([['lmstudio', 50], ['other', 10], ['free', 40]]);
+  });
+  test('LM Studio at 0 B stays in the split', () => {
+    const s = vramSegments({ total_bytes: 100, used_bytes: 10, lmstudio_bytes: 0, other_bytes: 10, unattributed_bytes: 0 });
+    expect(s.map((x) => [x.kind, x.bytes])).toEqual([['lmstudio', 0], ['other', 10], ['free', 90]]);
   });
   test('used / free without a split, nothing when unknown', () => {
     expect(vramSegments({ total_bytes: 100, used_bytes: 30, lmstudio_bytes: null }).map((x) => x.kind)).toEqual(['used', 'free']);

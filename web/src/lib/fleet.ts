@@ -71,14 +71,15 @@ export const CHART_COLORS = {
 export const LEVEL_BAR: Record<Level, string> = { ok: 'bg-emerald-300', warn: 'bg-amber-300', critical: 'bg-red-400' };
 export const LEVEL_TEXT_CLASS: Record<Level, string> = { ok: 'text-emerald-300', warn: 'text-amber-200', critical: 'text-red-200' };
 
-export type SegmentKind = 'lmstudio' | 'other' | 'used' | 'free' | 'estimated';
+export type SegmentKind = 'lmstudio' | 'other' | 'unattributed' | 'used' | 'free' | 'estimated';
 
 export interface Segment { kind: SegmentKind; bytes: number; fraction: number }
 
 /**
- * The VRAM bar's segments: LM Studio / other processes (incl. unattributed)
- * / free when the split is measured, else used / free. Empty when the total
- * or the use is unknown.
+ * The VRAM bar's segments: LM Studio / other processes / unattributed
+ * (driver, contexts, processes whose size is hidden) / free when the split
+ * is measured (LM Studio kept even at 0 B), else used / free. Empty when
+ * the total or the use is unknown.
  */
 export function vramSegments(m: {
   total_bytes: number | null; used_bytes: number | null;
@@ -93,13 +94,21 @@ export function vramSegments(m: {
   if (lm !== null && lm >= 0) {
     const lmc = Math.min(lm, used);
     out.push(seg('lmstudio', lmc));
-    const rest = used - lmc;
-    if (rest > 0) out.push(seg('other', rest));
+    let rest = used - lmc;
+    const other = m.other_bytes ?? null;
+    if (other !== null && other >= 0 && m.unattributed_bytes !== null && m.unattributed_bytes !== undefined) {
+      const oc = Math.min(other, rest);
+      if (oc > 0) out.push(seg('other', oc));
+      rest -= oc;
+      if (rest > 0) out.push(seg('unattributed', rest));
+    } else if (rest > 0) {
+      out.push(seg('other', rest));
+    }
   } else if (used > 0) {
     out.push(seg('used', used));
   }
   out.push(seg('free', total - used));
-  return out.filter((s) => s.bytes > 0 || s.kind === 'free');
+  return out;
 }
 
 export type Provenance = 'measured' | 'simulated' | 'estimated' | 'none';

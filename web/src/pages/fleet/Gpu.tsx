@@ -49,8 +49,8 @@ export function UsageBar({ used, total, label }: { used: number; total: number; 
   );
 }
 
-const SEG_CLASS = { lmstudio: 'bg-indigo-400', other: 'bg-amber-300', used: 'bg-emerald-300', estimated: 'bg-slate-400', free: 'bg-slate-800' };
-const SEG_LABEL = { lmstudio: 'LM Studio', other: 'other processes', used: 'used', estimated: 'estimated', free: 'free' };
+const SEG_CLASS = { lmstudio: 'bg-indigo-400', other: 'bg-amber-300', unattributed: 'bg-slate-400', used: 'bg-emerald-300', estimated: 'bg-slate-400', free: 'bg-slate-800' };
+const SEG_LABEL = { lmstudio: 'LM Studio', other: 'other processes', unattributed: 'driver / unattributed', used: 'used', estimated: 'estimated', free: 'free' };
 
 export function GpuPanel({ row, stale }: { row: GpuRow; stale: boolean }) {
   const total = row.total_bytes;
@@ -106,7 +106,7 @@ export function GpuPanel({ row, stale }: { row: GpuRow; stale: boolean }) {
         {hasSplit ? (
           <div class="mt-2">
             <div class="flex h-2 w-full overflow-hidden rounded-full bg-slate-800" aria-hidden="true">
-              {split.map((s) => <div key={s.kind} class={SEG_CLASS[s.kind]} style={{ width: `${s.fraction * 100}%` }} />)}
+              {split.filter((s) => s.bytes > 0).map((s) => <div key={s.kind} class={SEG_CLASS[s.kind]} style={{ width: `${s.fraction * 100}%` }} />)}
             </div>
             <ul class="mt-1 flex flex-wrap gap-x-3 text-xs text-slate-300" aria-label={`VRAM split of GPU ${row.index}`} data-testid="vram-split">
               {split.map((s) => (
