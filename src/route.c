@@ -40,6 +40,7 @@ const struct dp_route *const dp_route_slices[] = {
 	dp_api_forge_routes,
 	dp_api_mcp_routes,
 	dp_api_gpus_routes,
+	dp_api_agent_routes,
 	NULL,
 };
 

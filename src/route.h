@@ -50,6 +50,7 @@ extern const struct dp_route dp_api_conversations_routes[];
 extern const struct dp_route dp_api_forge_routes[];
 extern const struct dp_route dp_api_mcp_routes[];
 extern const struct dp_route dp_api_gpus_routes[];
+extern const struct dp_route dp_api_agent_routes[];
 extern const struct dp_route *const dp_route_slices[];
 /* webui.c's catch-all for the single-page app: one route, not matched like
  * the others (see dp_route_dispatch). */
