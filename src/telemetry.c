@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent_client.h"
 #include "alerts.h"
 #include "amdgpu.h"
 #include "buf.h"
@@ -49,7 +50,7 @@
 #define REPROBE_MS 60000
 #define SIM_MAX_RESPONSE (256u << 10)
 
-static const char *const src_names[] = { "pending", "nvml", "amdgpu", "simulated", "none" };
+static const char *const src_names[] = { "pending", "nvml", "amdgpu", "simulated", "none", "agent" };
 
 const char *dp_telemetry_source_name(int source)
 {
@@ -569,6 +570,7 @@ struct ttarget {
 	char label[DP_TARGET_LABEL_MAX * 4 + 1];
 	char url[DP_UPSTREAM_MAX_URL + 1];
 	int local;             /* URL host is loopback */
+	int agent;             /* an agent is enrolled: telemetry comes from it */
 	int sim;               /* 1 simulator, -1 not one, 0 unknown */
 	int probe_failed;      /* the last probe got no answer */
 	int64_t next_probe_ms;
@@ -695,7 +697,7 @@ static void source_failed(struct dp_telemetry *t, struct ttarget *tt, const char
  * the local host's state. */
 static int follows_local(const struct ttarget *tt)
 {
-	return tt->local && (tt->sim == -1 || (tt->sim == 0 && tt->probe_failed));
+	return !tt->agent && tt->local && (tt->sim == -1 || (tt->sim == 0 && tt->probe_failed));
 }
 
 static void apply_local(struct dp_telemetry *t, struct ttarget *tt)
@@ -882,6 +884,62 @@ static void start_probe(struct dp_telemetry *t, struct ttarget *tt)
 		set_unavailable(t, tt, DP_TSRC_NONE, "bad_target", err ? err : "invalid target URL");
 }
 
+/* GET /agent/v1/telemetry of the target's agent. */
+static void agent_done(struct dp_upstream_req *r, const struct dp_upstream_result *res, void *arg)
+{
+	struct ttarget *tt = arg;
+	(void)r;
+	tt->req = NULL;
+	if (tt->gone) {
+		if (!tt->sreq)
+			free_target(tt);
+		return;
+	}
+	if (res->outcome == DP_UPSTREAM_CANCELLED || !tt->agent)
+		return;
+	struct dp_telemetry *t = tt->hub;
+	if (res->outcome == DP_UPSTREAM_OK) {
+		struct dp_telemetry_sample *s = xmalloc(sizeof(*s));
+		char code[32], msg[400];
+		int rc = dp_agent_client_parse_telemetry(res->json, s, code, sizeof(code), msg, sizeof(msg));
+		if (rc == 1) {
+			s->measured_ms = now_ms();
+			apply_sample(t, tt, s);
+		} else if (rc == 0) {
+			char m2[410];
+			snprintf(m2, sizeof(m2), "agent: %s", msg);
+			set_unavailable(t, tt, DP_TSRC_AGENT, code, m2);
+		} else {
+			source_failed(t, tt, "the agent's telemetry answer is not in the expected shape");
+		}
+		free(s);
+		return;
+	}
+	char msg[400];
+	snprintf(msg, sizeof(msg), "the agent does not answer: %.64s%s%.300s",
+		 res->outcome == DP_UPSTREAM_UNAUTHORIZED ? "its token was refused (enrol it again)" : res->code,
+		 res->message && *res->message ? ": " : "", res->message ? res->message : "");
+	if (tt->source == DP_TSRC_AGENT && tt->available)
+		source_failed(t, tt, msg);
+	else
+		set_unavailable(t, tt, DP_TSRC_AGENT,
+				res->outcome == DP_UPSTREAM_UNAUTHORIZED ? "agent_unauthorized" : "agent_down", msg);
+}
+
+static void start_agent(struct dp_telemetry *t, struct ttarget *tt)
+{
+	int to = t->c.interval_ms * 9 / 10;
+	if (to > 5000)
+		to = 5000;
+	if (to < 200)
+		to = 200;
+	const char *err = NULL;
+	tt->req = dp_agent_client_request(t->srv, tt->id, "GET", "/agent/v1/telemetry", NULL, NULL, to, agent_done, tt,
+					  &err);
+	if (!tt->req)
+		set_unavailable(t, tt, DP_TSRC_AGENT, "agent_error", err ? err : "cannot reach the agent");
+}
+
 struct collect {
 	struct dp_telemetry *t;
 };
@@ -898,7 +956,8 @@ static int collect_cb(const struct dp_target *tgt, void *arg)
 {
 	struct dp_telemetry *t = ((struct collect *)arg)->t;
 	struct ttarget *tt = find_target(t, tgt->id);
-	if (tt && strcmp(tt->url, tgt->url) != 0) {
+	int agent = dp_agent_client_enrolled(t->srv->store, tgt->id);
+	if (tt && (strcmp(tt->url, tgt->url) != 0 || tt->agent != agent)) {
 		/* the URL changed: start over (new host, new source) */
 		tt->sim = 0;
 		tt->probe_failed = 0;
@@ -911,6 +970,7 @@ static int collect_cb(const struct dp_target *tgt, void *arg)
 		tt->instances = NULL;
 		tt->source = DP_TSRC_PENDING;
 		tt->available = 0;
+		tt->agent = agent;
 	}
 	if (!tt) {
 		tt = xcalloc(1, sizeof(*tt));
@@ -918,6 +978,7 @@ static int collect_cb(const struct dp_target *tgt, void *arg)
 		tt->id = tgt->id;
 		snprintf(tt->url, sizeof(tt->url), "%s", tgt->url);
 		tt->local = is_loopback_url(tgt->url);
+		tt->agent = agent;
 		tt->pub_source = -1;
 		snprintf(tt->rcode, sizeof(tt->rcode), "pending");
 		snprintf(tt->reason, sizeof(tt->reason), "no sample yet");
@@ -970,7 +1031,9 @@ static void run_tick(struct dp_telemetry *t)
 		struct ttarget *tt = t->t[i];
 		if (tt->req)
 			continue;
-		if (tt->sim != -1 || now >= tt->next_probe_ms)
+		if (tt->agent)
+			start_agent(t, tt);
+		else if (tt->sim != -1 || now >= tt->next_probe_ms)
 			start_probe(t, tt);
 	}
 }
@@ -992,7 +1055,9 @@ void dp_telemetry_sync(struct dp_telemetry *t)
 	sync_targets(t);
 	for (size_t i = 0; i < t->nt; i++) {
 		struct ttarget *tt = t->t[i];
-		if (!tt->req && tt->sim == 0 && !tt->probe_failed && !tt->latest)
+		if (!tt->req && tt->agent && !tt->latest)
+			start_agent(t, tt);
+		else if (!tt->req && tt->sim == 0 && !tt->probe_failed && !tt->latest)
 			start_probe(t, tt);
 	}
 }

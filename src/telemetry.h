@@ -11,6 +11,8 @@
  *                GPUs: sampled by ONE dedicated sampler thread (NVML calls
  *                may block; the loop never waits on a driver), handed to the
  *                loop through a pipe watched by a libevent event;
+ *   "agent"      the target has an enrolled host agent (agent_client.h):
+ *                GET /agent/v1/telemetry through upstream.h each interval;
  *   "none"       anything else, with a reason (remote host without an
  *                agent, no GPU, driver error) - values are never guessed.
  *
@@ -45,6 +47,7 @@ enum dp_telemetry_source {
 	DP_TSRC_AMDGPU,
 	DP_TSRC_SIMULATED,
 	DP_TSRC_NONE,
+	DP_TSRC_AGENT,   /* the target's host agent (agent_client.h) */
 	DP_TSRC__N
 };
 
