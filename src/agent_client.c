@@ -118,6 +118,21 @@ int dp_agent_client_delete(struct dp_store *s, int64_t target_id)
 	return sqlite3_changes(dp_store_db(s)) ? 0 : -ENOENT;
 }
 
+int dp_agent_client_set_url(struct dp_store *s, int64_t target_id, const char *url, int64_t now)
+{
+	sqlite3_stmt *st = prep(s, "UPDATE target_agents SET url = ?2, updated_at = ?3 WHERE target_id = ?1");
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, target_id);
+	sqlite3_bind_text(st, 2, url, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 3, now);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return -EIO;
+	return sqlite3_changes(dp_store_db(s)) ? 0 : -ENOENT;
+}
+
 int dp_agent_client_token(const struct dp_agent_link *l, const struct dp_secret *sec, char **token)
 {
 	*token = NULL;

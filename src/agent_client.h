@@ -51,6 +51,8 @@ int dp_agent_client_enrolled(struct dp_store *s, int64_t target_id);
 int dp_agent_client_set(struct dp_store *s, const struct dp_secret *sec, int64_t target_id, const char *url,
 			const char *token, int64_t now);
 int dp_agent_client_delete(struct dp_store *s, int64_t target_id);
+/* Change only the URL (an SSH tunnel moved); -ENOENT when not enrolled. */
+int dp_agent_client_set_url(struct dp_store *s, int64_t target_id, const char *url, int64_t now);
 /* The plain token (heap, dp_secret_wipe_free) of a link. */
 int dp_agent_client_token(const struct dp_agent_link *l, const struct dp_secret *sec, char **token);
 /* The agent URL a target gets when enrolment names none: the target URL's

@@ -5,6 +5,7 @@
  *   GET    /api/targets/{id}/agent               viewer    enrolled?, URL, token hint
  *   POST   /api/targets/{id}/agent               admin     create/rotate the token; the token
  *                                                          and the command are shown ONCE
+ *   PATCH  /api/targets/{id}/agent               admin     {url}: move it, token unchanged
  *   DELETE /api/targets/{id}/agent               admin     forget the agent
  *   POST   /api/targets/{id}/server/start        operator  lms server start via the agent
  *   POST   /api/targets/{id}/server/stop         operator  lms server stop via the agent
@@ -53,6 +54,42 @@ static void ref_of(char out[40], int64_t id)
 	snprintf(out, 40, "target:%lld", (long long)id);
 }
 
+/* The body's url (or the default from the target URL when allow_default)
+ * into url; -1 after replying 400. */
+static int body_url(struct dp_ctx *c, const struct dp_target *t, int allow_default, char *url, size_t urllen)
+{
+	json_t *b = c->body;
+	const char *k;
+	json_t *v;
+	json_object_foreach(b, k, v) {
+		if (strcmp(k, "url") != 0) {
+			dp_reply_error(c, 400, "invalid", "unknown field '%.32s' (only url)", k);
+			return -1;
+		}
+	}
+	json_t *u = json_object_get(b, "url");
+	const char *given = json_string_value(u);
+	if ((u && !json_is_null(u) && !given) || (!allow_default && (!given || !*given))) {
+		dp_reply_error(c, 400, "invalid", "url must be a string");
+		return -1;
+	}
+	if (given && *given) {
+		snprintf(url, urllen, "%s", given);
+	} else if (dp_agent_client_default_url(t->url, url, urllen) < 0) {
+		dp_reply_error(c, 400, "invalid", "give the agent url: the target URL has no usable host");
+		return -1;
+	}
+	size_t ul = strlen(url);
+	while (ul && url[ul - 1] == '/')
+		url[--ul] = '\0';
+	const char *why = NULL;
+	if (dp_upstream_check_url(url, &why) < 0) {
+		dp_reply_error(c, 400, "invalid", "invalid agent url: %s", why);
+		return -1;
+	}
+	return 0;
+}
+
 static void get_agent(struct dp_ctx *c)
 {
 	struct dp_target t;
@@ -72,37 +109,9 @@ static void enrol(struct dp_ctx *c)
 	struct dp_target t;
 	if (load_target(c, &t) < 0)
 		return;
-	json_t *b = c->body;
-	const char *k;
-	json_t *v;
-	json_object_foreach(b, k, v) {
-		if (strcmp(k, "url") != 0) {
-			dp_target_release(&t);
-			dp_reply_error(c, 400, "invalid", "unknown field '%.32s' (only url)", k);
-			return;
-		}
-	}
 	char url[DP_UPSTREAM_MAX_URL + 1];
-	const char *given = json_string_value(json_object_get(b, "url"));
-	if (json_object_get(b, "url") && !json_is_null(json_object_get(b, "url")) && !given) {
+	if (body_url(c, &t, 1, url, sizeof(url)) < 0) {
 		dp_target_release(&t);
-		dp_reply_error(c, 400, "invalid", "url must be a string");
-		return;
-	}
-	if (given && *given) {
-		snprintf(url, sizeof(url), "%s", given);
-	} else if (dp_agent_client_default_url(t.url, url, sizeof(url)) < 0) {
-		dp_target_release(&t);
-		dp_reply_error(c, 400, "invalid", "give the agent url: the target URL has no usable host");
-		return;
-	}
-	size_t ul = strlen(url);
-	while (ul && url[ul - 1] == '/')
-		url[--ul] = '\0';
-	const char *why = NULL;
-	if (dp_upstream_check_url(url, &why) < 0) {
-		dp_target_release(&t);
-		dp_reply_error(c, 400, "invalid", "invalid agent url: %s", why);
 		return;
 	}
 	int rotated = dp_agent_client_enrolled(c->srv->store, t.id);
@@ -153,6 +162,43 @@ static void enrol(struct dp_ctx *c)
 	if (c->srv->telemetry)
 		dp_telemetry_sync(c->srv->telemetry);
 	dp_reply_json(c, rotated ? 200 : 201, o);
+}
+
+static void move_agent(struct dp_ctx *c)
+{
+	struct dp_target t;
+	if (load_target(c, &t) < 0)
+		return;
+	char url[DP_UPSTREAM_MAX_URL + 1];
+	if (body_url(c, &t, 0, url, sizeof(url)) < 0) {
+		dp_target_release(&t);
+		return;
+	}
+	int rc = dp_agent_client_set_url(c->srv->store, t.id, url, dp_auth_now(c->srv->auth));
+	char ref[40];
+	ref_of(ref, t.id);
+	if (rc == -ENOENT) {
+		dp_target_release(&t);
+		dp_reply_error(c, 404, "not_found", "this target has no agent");
+		return;
+	}
+	json_t *d = json_pack("{s:s}", "agent_url", url);
+	dp_audit_ctx(c, "target.agent.update", ref, rc == 0 ? DP_AUDIT_OK : DP_AUDIT_FAILED, d);
+	json_decref(d);
+	if (rc < 0) {
+		dp_target_release(&t);
+		dp_reply_error(c, 500, "internal", "cannot store the agent");
+		return;
+	}
+	struct dp_agent_link l;
+	dp_agent_client_get(c->srv->store, t.id, &l);
+	json_t *j = dp_agent_client_json(&l);
+	json_object_set_new(j, "target_id", json_integer((json_int_t)t.id));
+	dp_agent_link_release(&l);
+	dp_target_release(&t);
+	if (c->srv->telemetry)
+		dp_telemetry_sync(c->srv->telemetry);
+	dp_reply_json(c, 200, j);
 }
 
 static void unenrol(struct dp_ctx *c)
@@ -316,6 +362,7 @@ static void server_stop(struct dp_ctx *c)
 const struct dp_route dp_api_agent_routes[] = {
 	{ .method = "GET", .path = "/api/targets/{id}/agent", .fn = get_agent, .role = DP_ROLE_VIEWER },
 	{ .method = "POST", .path = "/api/targets/{id}/agent", .fn = enrol, .role = DP_ROLE_ADMIN },
+	{ .method = "PATCH", .path = "/api/targets/{id}/agent", .fn = move_agent, .role = DP_ROLE_ADMIN },
 	{ .method = "DELETE", .path = "/api/targets/{id}/agent", .fn = unenrol, .role = DP_ROLE_ADMIN },
 	{ .method = "POST", .path = "/api/targets/{id}/server/start", .fn = server_start, .role = DP_ROLE_OPERATOR },
 	{ .method = "POST", .path = "/api/targets/{id}/server/stop", .fn = server_stop, .role = DP_ROLE_OPERATOR },
