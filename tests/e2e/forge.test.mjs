@@ -166,6 +166,7 @@ describe('the forge in the browser', { timeout: 600000 }, () => {
     await d.getByTestId('load-submit').click();
     await d.getByText('Loaded', { exact: true }).waitFor();
     assert.match(await d.innerText(), /Instance qwen\/qwen3-8b via the REST API/);
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Close', 'focus stays in the dialog');
     await d.getByRole('button', { name: 'Close' }).click();
     // the instance is in the library (pushed by /api/events; no reload)
     const inst = row(page, 'qwen/qwen3-8b').locator('[data-testid="instance"]');
@@ -395,6 +396,9 @@ describe('the forge in the browser', { timeout: 600000 }, () => {
       await page.getByText('page 1 of 2').waitFor();
       await shot(page, 'forge-large-library');
       await page.getByLabel('Search models').fill('');
+      // the daemon goes away: the page says the list is from before
+      await big.stop();
+      await page.getByText('The target is stopped').waitFor();
       // back to the first target; the choice is remembered as the active target
       await page.getByLabel('Target', { exact: true }).selectOption({ label: 'default' });
       await row(page, 'qwen/qwen3-8b').waitFor();

@@ -16,6 +16,8 @@ describe('parseForgeEvent', () => {
     expect(parseForgeEvent('download', { target_id: 1, job: null })).toBeNull();
     expect(parseForgeEvent('settings', { mode: 'other', load_presets: [] })).toBeNull();
     expect(parseForgeEvent('health', { target_id: 1 })).toBeNull();
+    expect(parseForgeEvent('health', { target_id: 1, health: { state: 'running' }, previous: 'stopped' }))
+      .toEqual({ type: 'health', target_id: 1, state: 'running' });
     expect(parseForgeEvent('load', 'text')).toBeNull();
   });
 });

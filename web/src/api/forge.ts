@@ -310,9 +310,10 @@ export type ForgeEvent =
   | { type: 'models'; target_id: number }
   | { type: 'load'; data: LoadEvent }
   | { type: 'download'; target_id: number; job: DownloadJob }
-  | { type: 'settings'; settings: Settings };
+  | { type: 'settings'; settings: Settings }
+  | { type: 'health'; target_id: number; state: string };
 
-export const FORGE_EVENT_TYPES = ['snapshot', 'models', 'load', 'download', 'settings'] as const;
+export const FORGE_EVENT_TYPES = ['snapshot', 'models', 'load', 'download', 'settings', 'health'] as const;
 
 function isObj(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null;
@@ -334,6 +335,9 @@ export function parseForgeEvent(type: string, data: unknown): ForgeEvent | null 
     case 'settings':
       return (data.mode === 'dev' || data.mode === 'live') && Array.isArray(data.load_presets)
         ? { type, settings: data as unknown as Settings } : null;
+    case 'health':
+      return typeof data.target_id === 'number' && isObj(data.health) && typeof data.health.state === 'string'
+        ? { type, target_id: data.target_id, state: data.health.state } : null;
     default: return null;
   }
 }

@@ -55,6 +55,8 @@ export function ForgePage() {
   const [confirmError, setConfirmError] = useState('');
   const [notice, setNotice] = useState<{ kind: 'success' | 'error'; text: string } | null>(null);
   const [now, setNow] = useState(Date.now());
+  /** the target's health as last reported (null: not known yet) */
+  const [healthState, setHealthState] = useState<string | null>(null);
 
   // targets: the user's active one, else the first
   useEffect(() => {
@@ -86,6 +88,7 @@ export function ForgePage() {
   }, []);
   useEffect(() => {
     setView(null); setFacts(null); setJobs([]); setViewError('');
+    setHealthState(targets?.targets.find((t) => t.id === targetId)?.health?.state ?? null);
     reload(targetId);
     if (targetId === null) return;
     const ac = new AbortController();
@@ -109,6 +112,11 @@ export function ForgePage() {
       switch (e.type) {
         case 'snapshot': soon(); break; // (re)connected: what we show may be stale
         case 'models': if (e.target_id === targetId) soon(); break;
+        case 'health':
+          if (e.target_id !== targetId) break;
+          setHealthState(e.state);
+          if (e.state === 'running') soon(); // back up: read again
+          break;
         case 'settings': setSettings(e.settings); break;
         case 'download':
           if (e.target_id !== targetId) break;
@@ -226,6 +234,11 @@ export function ForgePage() {
           </section>
         ) : null}
 
+        {view && healthState && healthState !== 'running' && healthState !== 'unknown' ? (
+          <Alert kind="warning" title={`The target is ${healthState}`}>
+            The list below is what the daemon reported before; it refreshes when the target answers again.
+          </Alert>
+        ) : null}
         {notice ? <Alert kind={notice.kind}>{notice.text}</Alert> : null}
         {!canOperate && targetId !== null ? (
           <p class="text-sm text-slate-400">You are signed in as a viewer: you can see the library and downloads; loading, ejecting and downloading need an operator.</p>

@@ -73,6 +73,10 @@ export function LoadDialog({ targetId, model, mode, presets, isAdmin, lastLoad, 
   const [error, setError] = useState('');
   const [result, setResult] = useState<LoadResult | null>(null);
 
+  // after the load the submit button goes away: keep keyboard focus in the dialog
+  const closeRef = useRef<HTMLButtonElement>(null);
+  useEffect(() => { if (result) closeRef.current?.focus(); }, [result]);
+
   const checked = checkForm(form, facts);
   const preset = usable.find((p) => p.name === livePreset) ?? null;
   const body = live ? (preset ? liveBody(preset, model.key) : null) : checked.ok ? loadBody(model.key, checked.fields) : null;
@@ -321,7 +325,7 @@ export function LoadDialog({ targetId, model, mode, presets, isAdmin, lastLoad, 
         ) : null}
         <ErrorSlot error={error} class="mt-4" />
         <div class="mt-5 flex flex-wrap justify-end gap-2">
-          <button type="button" class={btn.secondary} onClick={onClose}>{result ? 'Close' : 'Cancel'}</button>
+          <button type="button" ref={closeRef} class={btn.secondary} onClick={onClose}>{result ? 'Close' : 'Cancel'}</button>
           {!result ? (
             <button type="submit" aria-disabled={busy || !allowed ? 'true' : undefined}
               class={busy ? btn.primary : btn.primary.replace('aria-disabled:cursor-wait aria-disabled:opacity-80',
