@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import type { McpServer, McpTool, ToolPolicy } from '../api/mcp';
 import {
-  attachable, countsText, decisionValue, identityChanged, policyBody, policyView, serverState, setDecision, skipText,
+  attachable, countsText, decisionValue, identityChanged, policyBody, policyView, serverState, setDecision, setDecisions, skipText,
 } from './toolchainPolicy';
 
 const pol = (p: Partial<ToolPolicy>): ToolPolicy => ({ state: 'pending', effective: 'deny', source: 'none', reason: 'new', decided_by: null, decided_at: null, ...p });
@@ -57,6 +57,12 @@ describe('decisions', () => {
     const p = tool('p');
     expect(setDecision(new Map(), p, 'pending').size).toBe(0);
     expect(decisionValue(p, new Map())).toBe('pending');
+  });
+  test('setDecisions applies one choice to many, skipping gone tools and no-ops', () => {
+    const tools = [tool('a'), tool('b', { state: 'allow', effective: 'allow', source: 'admin' }), tool('c', {}, false)];
+    const e = setDecisions(new Map([['x', 'deny' as const]]), tools, 'allow');
+    expect([...e.entries()].sort()).toEqual([['a', 'allow'], ['x', 'deny']]);
+    expect([...setDecisions(e, tools, 'pending').entries()].sort()).toEqual([['b', 'reset'], ['x', 'deny']]);
   });
   test('policyBody sends only edits of listed tools', () => {
     const e = new Map([['a', 'allow' as const], ['gone', 'deny' as const]]);

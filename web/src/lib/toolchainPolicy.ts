@@ -67,6 +67,13 @@ export function setDecision(edits: ReadonlyMap<string, Decision>, t: McpTool, ch
   return next;
 }
 
+/** The same choice for many tools at once (e.g. every tool the filter shows); tools gone from the server are skipped. */
+export function setDecisions(edits: ReadonlyMap<string, Decision>, tools: readonly McpTool[], choice: 'allow' | 'deny' | 'pending'): Map<string, Decision> {
+  let next = new Map(edits);
+  for (const t of tools) if (t.present) next = setDecision(next, t, choice);
+  return next;
+}
+
 /** The body of PUT …/policy for the edits (only tools that still exist in the list). */
 export function policyBody(edits: ReadonlyMap<string, Decision>, tools: readonly McpTool[]): Record<string, Decision> {
   const names = new Set(tools.map((t) => t.name));

@@ -8,7 +8,7 @@ import { ErrorSlot } from '../../components/Alert';
 import { Spinner } from '../../components/Spinner';
 import { btn, input } from '../../components/ui';
 import { formatDateTime, relativeTime } from '../../lib/format';
-import { decisionValue, policyBody, policyView, setDecision } from '../../lib/toolchainPolicy';
+import { decisionValue, policyBody, policyView, setDecision, setDecisions } from '../../lib/toolchainPolicy';
 import { badgeViews, clip, paramRows } from '../../lib/toolchainSchema';
 import { errorText } from '../../lib/useLoad';
 import { Badge } from './Badge';
@@ -80,7 +80,16 @@ export function ToolList({ targetId, server, tools, access, onSaved }: {
         </select>
       </div>
       {access.admin ? (
-        <p class="mb-3 text-xs text-slate-400">New and changed tools stay denied (“pending review”) until you decide. Only allowed tools are ever sent to LM Studio, as an explicit list.</p>
+        <>
+          <p class="mb-2 text-xs text-slate-400">New and changed tools stay denied (“pending review”) until you decide. Only allowed tools are ever sent to LM Studio, as an explicit list.</p>
+          <div class="mb-3 flex flex-wrap items-center gap-2 text-xs text-slate-300" role="group" aria-label="Decide for every tool shown">
+            <span>Every tool shown ({shown.filter((t) => t.present).length}):</span>
+            {CHOICES.map((c) => (
+              <button key={c.v} type="button" class={btn.small} disabled={!shown.some((t) => t.present)} aria-label={`${c.label} every tool shown`}
+                onClick={() => { setSaved(''); setEdits(setDecisions(edits, shown, c.v)); }}>{c.label}</button>
+            ))}
+          </div>
+        </>
       ) : null}
       <ul class="space-y-3">
         {shown.map((t) => <ToolItem key={t.name} tool={t} admin={access.admin} value={decisionValue(t, edits)} edited={edits.has(t.name)}
