@@ -85,6 +85,8 @@ struct conn {
 	struct event *timer;          /* read / idle timeout */
 	struct event *resume;         /* process pipelined input after an async reply */
 	int head_started;             /* bytes of a new head have arrived */
+	struct event *flushev;        /* write queued output at the end of this loop turn */
+	int flush_pending;
 	int linger;                   /* drain input after the error is sent */
 	size_t lingered;              /* bytes discarded while lingering */
 };
@@ -104,6 +106,7 @@ struct dp_http_server {
 
 static void conn_process(struct conn *c);
 static void conn_kill(struct conn *c);
+static void schedule_flush(struct conn *c);
 
 /* ---------------------------------------------------------------- misc */
 
@@ -386,8 +389,7 @@ static void req_finish(struct dp_http_req *r)
 	if (close_after) {
 		c->state = ST_CLOSING;
 		bufferevent_disable(c->bev, EV_READ);
-		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-			conn_kill(c);
+		schedule_flush(c); /* closes once the output is written */
 		return;
 	}
 	c->state = ST_READ_HEAD;
@@ -415,6 +417,7 @@ void dp_http_reply(struct dp_http_req *r, int status, const char *ctype, const v
 		evbuffer_add(out, body, len);
 		r->bytes_out = len;
 	}
+	schedule_flush(c);
 	req_finish(r);
 }
 
@@ -431,6 +434,7 @@ int dp_http_stream_start(struct dp_http_req *r, int status, const char *ctype)
 		r->close_after = 1;
 	write_head(r, bufferevent_get_output(c->bev), status, ctype, -1, chunked);
 	r->streaming = chunked ? 1 : 2;
+	schedule_flush(c);
 	return 0;
 }
 
@@ -461,6 +465,7 @@ int dp_http_stream_write(struct dp_http_req *r, const void *p, size_t n)
 	if (r->streaming == 1)
 		evbuffer_add(out, "\r\n", 2);
 	r->bytes_out += n;
+	schedule_flush(c);
 	return 0;
 }
 
@@ -469,8 +474,10 @@ void dp_http_stream_end(struct dp_http_req *r)
 	if (!r->streaming || r->ended)
 		return;
 	struct conn *c = r->conn;
-	if (conn_alive(c) && r->streaming == 1)
+	if (conn_alive(c) && r->streaming == 1) {
 		evbuffer_add(bufferevent_get_output(c->bev), "0\r\n\r\n", 5);
+		schedule_flush(c);
+	}
 	req_finish(r);
 }
 
@@ -511,6 +518,7 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
 			bufferevent_free(c->bev);
 		event_free(c->timer);
 		event_free(c->resume);
+		event_free(c->flushev);
 		free(c->headbuf);
 		free(c);
 	}
@@ -526,6 +534,7 @@ static void conn_kill(struct conn *c)
 	bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
 	event_del(c->timer);
 	event_del(c->resume);
+	event_del(c->flushev);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -560,6 +569,7 @@ static void conn_error(struct conn *c, int status, const char *code, const char 
 	c->linger = 1;
 	event_del(c->timer);
 	bufferevent_disable(c->bev, EV_READ);
+	schedule_flush(c);
 }
 
 static void dispatch(struct conn *c, char *body, size_t body_len)
@@ -667,8 +677,11 @@ static void conn_process(struct conn *c)
 					if (strcasecmp(c->head.headers[i].name, "Expect") == 0 &&
 					    strcasecmp(c->head.headers[i].value, "100-continue") == 0 &&
 					    c->head.minor_version == 1)
+					{
 						evbuffer_add(bufferevent_get_output(c->bev),
 							     "HTTP/1.1 100 Continue\r\n\r\n", 25);
+						schedule_flush(c);
+					}
 				c->state = ST_READ_BODY;
 				continue;
 			}
@@ -709,19 +722,70 @@ static void resume_cb(evutil_socket_t fd, short what, void *arg)
 	conn_process(arg);
 }
 
-static void write_cb(struct bufferevent *bev, void *arg)
+/* The output buffer is empty: go back to writing from flush_cb, and finish
+ * a closing connection (lingering after an early error). */
+static void conn_drained(struct conn *c)
+{
+	bufferevent_disable(c->bev, EV_WRITE);
+	if (c->state != ST_CLOSING)
+		return;
+	if (!c->linger) {
+		conn_kill(c);
+		return;
+	}
+	c->state = ST_LINGER;
+	shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+	bufferevent_enable(c->bev, EV_READ);
+	arm_timer(c, LINGER_MS);
+}
+
+/*
+ * Output is written here, once per connection per loop turn, right after the
+ * callbacks that queued it: everything a turn produced (say, all the events
+ * parsed from one upstream read) leaves in one write, without waiting for the
+ * next epoll round. Only when the socket is full does the bufferevent's own
+ * write event (with its write timeout) take over until the buffer drains.
+ */
+static void flush_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
-	if (c->state == ST_CLOSING && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
-		if (!c->linger) {
+	(void)fd;
+	(void)what;
+	c->flush_pending = 0;
+	if (c->state == ST_DEAD || (bufferevent_get_enabled(c->bev) & EV_WRITE))
+		return;
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	if (evbuffer_get_length(out) > 0) {
+		/* a socket bufferevent keeps its output's start frozen so that only
+		 * its own write callback drains it; thaw it for our write */
+		evbuffer_unfreeze(out, 1);
+		errno = 0;
+		int n = evbuffer_write(out, bufferevent_getfd(c->bev));
+		evbuffer_freeze(out, 1);
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
 			conn_kill(c);
 			return;
 		}
-		c->state = ST_LINGER;
-		shutdown(bufferevent_getfd(bev), SHUT_WR);
-		bufferevent_enable(bev, EV_READ);
-		arm_timer(c, LINGER_MS);
 	}
+	if (evbuffer_get_length(out) == 0)
+		conn_drained(c);
+	else
+		bufferevent_enable(c->bev, EV_WRITE);
+}
+
+static void schedule_flush(struct conn *c)
+{
+	if (c->state == ST_DEAD || c->flush_pending)
+		return;
+	c->flush_pending = 1;
+	event_active(c->flushev, EV_WRITE, 0);
+}
+
+static void write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		conn_drained(c);
 }
 
 static void event_cb(struct bufferevent *bev, short what, void *arg)
@@ -770,10 +834,14 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	}
 	c->timer = evtimer_new(s->base, timer_cb, c);
 	c->resume = event_new(s->base, -1, 0, resume_cb, c);
+	c->flushev = event_new(s->base, -1, 0, flush_cb, c);
 	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
 	struct timeval wt = { s->cfg.write_timeout_ms / 1000, (s->cfg.write_timeout_ms % 1000) * 1000 };
 	bufferevent_set_timeouts(c->bev, NULL, s->cfg.write_timeout_ms > 0 ? &wt : NULL);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	/* bufferevents start with EV_WRITE enabled: output is written by
+	 * flush_cb, and EV_WRITE is enabled only while the socket is full */
+	bufferevent_disable(c->bev, EV_WRITE);
+	bufferevent_enable(c->bev, EV_READ);
 	c->state = ST_READ_HEAD;
 	c->next = s->live;
 	if (s->live)
