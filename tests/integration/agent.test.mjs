@@ -497,5 +497,27 @@ describe('control plane with two agents', () => {
     const anon = new Client(cp.url);
     assert.equal((await anon.get(`/api/targets/${idA}/agent`)).status, 401);
     assert.equal((await anon.post(`/api/targets/${idA}/server/stop`, {})).status, 401);
+    const user = async (role) => {
+      const password = 'pw-' + Math.random().toString(36).slice(2) + 'xyz123';
+      const r = await admin.post('/api/users', { username: role + '1', password, role });
+      assert.equal(r.status, 201, r.text);
+      const c = new Client(cp.url);
+      await c.login(role + '1', password);
+      return c;
+    };
+    const viewer = await user('viewer');
+    const operator = await user('operator');
+    const g = await viewer.get(`/api/targets/${idA}/agent`);
+    assert.equal(g.status, 200);
+    assert.equal(g.json.enrolled, true);
+    assert.equal((await viewer.post(`/api/targets/${idA}/server/stop`, {})).status, 403);
+    assert.equal((await operator.post(`/api/targets/${idA}/agent`, {})).status, 403);
+    assert.equal((await operator.del(`/api/targets/${idA}/agent`)).status, 403);
+    const stop = await operator.post(`/api/targets/${idA}/server/stop`, {});
+    assert.equal(stop.status, 200, stop.text);
+    const start = await operator.post(`/api/targets/${idA}/server/start`, { port: simA.port });
+    assert.equal(start.status, 200, start.text);
+    const audit = await admin.get(`/api/audit?action=target.server.&user=operator1`);
+    assert.equal(audit.json.entries.length, 2);
   });
 });
