@@ -141,13 +141,27 @@ export function GpuPanel({ row, stale }: { row: GpuRow; stale: boolean }) {
 
 const GiB = 2 ** 30;
 
-export function HistoryCharts({ hist, title }: { hist: TelemetryHistory; title: string }) {
+const WINDOWS: [number, string][] = [[300, '5 min'], [600, '10 min'], [1800, '30 min'], [3600, '1 hour']];
+
+export function HistoryCharts({ hist, title, seconds, onSeconds, idPrefix }: {
+  hist: TelemetryHistory; title: string; seconds: number; onSeconds: (s: number) => void; idPrefix: string;
+}) {
   const mins = Math.round((hist.t[hist.t.length - 1] - hist.t[0]) / 60000);
+  const selId = `${idPrefix}-hist-window`;
   return (
     <section class="mt-5" aria-label={`History of ${title}`}>
-      <h3 class="text-xs font-semibold uppercase tracking-wider text-slate-400">
-        History (last {mins < 1 ? 'minute' : `${mins} min`}){hist.simulated ? ' · simulated' : ''}
-      </h3>
+      <div class="flex flex-wrap items-center justify-between gap-2">
+        <h3 class="text-xs font-semibold uppercase tracking-wider text-slate-400">
+          History · {mins < 1 ? 'less than a minute' : `${mins} min`} recorded{hist.simulated ? ' · simulated' : ''}
+        </h3>
+        <span class="flex items-center gap-2 text-xs text-slate-300">
+          <label for={selId}>Window</label>
+          <select id={selId} value={String(seconds)} onChange={(e) => onSeconds(Number((e.currentTarget as HTMLSelectElement).value))}
+            class="rounded-md border border-slate-500 bg-slate-950 px-2 py-1 text-xs text-slate-100">
+            {WINDOWS.map(([v, l]) => <option key={v} value={String(v)}>{l}</option>)}
+          </select>
+        </span>
+      </div>
       <div class="mt-2 grid gap-4 text-slate-300 lg:grid-cols-2">
         {hist.gpus.map((g) => {
           const gib = (a: (number | null)[]) => a.map((v) => (v === null ? null : v / GiB));

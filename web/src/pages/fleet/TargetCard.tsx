@@ -40,6 +40,7 @@ export function TargetCard({ target, health, active, tel, telErr }: {
   const [survey, setSurvey] = useState<GpusView | null>(null);
   const [surveyErr, setSurveyErr] = useState('');
   const [hist, setHist] = useState<TelemetryHistory | null>(null);
+  const [histSeconds, setHistSeconds] = useState(600);
   const [killing, setKilling] = useState(false);
   const role = user.value?.role;
   const canKill = role === 'operator' || role === 'admin';
@@ -68,8 +69,8 @@ export function TargetCard({ target, health, active, tel, telErr }: {
   const measurable = !!tel && (tel.available || tel.reason?.code === 'source_down') && tel.gpus.length > 0;
   useEffect(() => {
     if (!measurable) { setHist(null); return; }
-    return subscribeHistory(id, 600, { onData: setHist }, 5000);
-  }, [id, measurable]);
+    return subscribeHistory(id, histSeconds, { onData: setHist }, histSeconds > 900 ? 15000 : 5000);
+  }, [id, measurable, histSeconds]);
 
   const inst = state === 'running' || models ? loadedInstances(models) : [];
   const rows = mergeGpus(survey, tel);
@@ -189,7 +190,7 @@ export function TargetCard({ target, health, active, tel, telErr }: {
         )}
       </section>
 
-      {hist && hist.t.length > 1 ? <HistoryCharts hist={hist} title={target.label} /> : null}
+      {hist && hist.t.length > 1 ? <HistoryCharts hist={hist} title={target.label} seconds={histSeconds} onSeconds={setHistSeconds} idPrefix={headId} /> : null}
 
       <section class="mt-5 rounded-md border border-slate-700 p-3" aria-labelledby={`${headId}-life`}>
         <h3 id={`${headId}-life`} class={microLabel}>Server and daemon lifecycle</h3>
