@@ -465,6 +465,15 @@ describe('the toolchain in the browser', { timeout: 600000 }, () => {
     assert.ok(!html.includes('a-new-secret-value-55') && !html.includes(SECRET), 'header values stay out of the page');
     await shot(page, 'toolchain-identity-changed');
     await auditContrast(page, 'toolchain identity banner');
+    // re-approve in bulk: filter, then one decision for every tool shown
+    await page.getByLabel('Filter tools by name or description').fill('get-s');
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="tool"]').length === 2);
+    await page.getByRole('button', { name: 'Allow every tool shown' }).click();
+    assert.equal(await page.getByTestId('policy-status').innerText(), '2 unsaved changes');
+    await page.getByRole('button', { name: 'Save policy' }).click();
+    await page.getByTestId('policy-status').filter({ hasText: 'Saved 2 decisions.' }).waitFor();
+    const names = (await admin.get(`/api/targets/${standTarget.id}/toolchain/integrations`)).json.integrations[0].integration.allowed_tools;
+    assert.deepEqual(names, ['get-structured-content', 'get-sum']);
   });
 
   test('admin adds an mcp.json stdio entry in the UI, discovers it, removes it; env values never shown', async () => {
