@@ -87,3 +87,18 @@ export function splitHighlight(text: string, q: string): Piece[] {
   if (from < text.length) out.push({ text: text.slice(from), hit: false });
   return out;
 }
+
+/**
+ * The part of a one-line `text` to show when the first match of `q` lies
+ * beyond `lead` characters: an ellipsis and the text from a little before
+ * the match, so a truncated row still shows why it matched.
+ */
+export function aroundMatch(text: string, q: string, lead = 60, before = 24): string {
+  const nq = normQuery(q);
+  if (!nq) return text;
+  const lower = text.toLowerCase();
+  if (lower.length !== text.length) return text;
+  const i = lower.indexOf(nq);
+  if (i < 0 || i + nq.length <= lead) return text;
+  return '…' + text.slice(Math.max(0, i - before));
+}

@@ -75,7 +75,7 @@ export function downloadText(lines: readonly LogLine[], format: 'ndjson' | 'txt'
 /** File name for a download: label sanitised, UTC timestamp. */
 export function downloadName(label: string, format: 'ndjson' | 'txt', now = new Date()): string {
   const safe = label.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 60) || 'target';
-  const ts = now.toISOString().replace(/[:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const ts = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
   return `daemonpulse-${safe}-logs-${ts}.${format === 'ndjson' ? 'ndjson' : 'txt'}`;
 }
 

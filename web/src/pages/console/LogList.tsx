@@ -6,7 +6,7 @@
 // are text nodes, the search highlight is a split into <mark> spans.
 import { useLayoutEffect, useRef, useState } from 'preact/hooks';
 import type { LogLine } from '../../api/logs';
-import { splitHighlight } from '../../lib/consoleFilter';
+import { aroundMatch, splitHighlight } from '../../lib/consoleFilter';
 import {
   LEVEL_LABEL, SOURCE_LABEL, hasPayload, levelClass, lineClass, payloadPretty, sourceClass, timeOfDay,
 } from '../../lib/consoleFormat';
@@ -53,6 +53,8 @@ function Details({ line, q, onSize }: { line: LogLine; q: string; onSize: (h: nu
 
 export function LogList({ lines, q, follow, setFollow, droppedVisible, empty }: {
   lines: readonly LogLine[];
+  /** changes whenever `lines` (mutated in place) changed: the props must differ for the list to re-render */
+  version: number;
   q: string;
   follow: boolean;
   setFollow: (v: boolean) => void;
@@ -127,23 +129,19 @@ export function LogList({ lines, q, follow, setFollow, droppedVisible, empty }: 
   for (let i = start; i < end; i++) {
     const l = lines[i];
     const open = extras.has(l.seq);
-    const folds = true;
     rows.push(
       <div key={l.seq} class="absolute left-0 right-0" style={{ top: `${rowTop(i, ROW, exps)}px` }}
         data-testid="log-line" data-seq={l.seq} data-level={l.level} data-source={l.source} data-type={l.type}>
         <div class="flex h-5 items-center gap-2 whitespace-nowrap px-1 hover:bg-slate-900">
-          {folds ? (
-            <button type="button" class="h-5 w-4 shrink-0 text-slate-300 hover:text-white" aria-expanded={open}
-              aria-label={`${open ? 'Fold' : 'Unfold'} the details of line ${l.seq}`} onClick={() => toggle(l.seq)}>
-              {open ? '▾' : '▸'}
-            </button>
-          ) : <span class="w-4 shrink-0" />}
+          <button type="button" class="h-5 w-4 shrink-0 text-slate-300 hover:text-white" aria-expanded={open}
+            aria-label={`${open ? 'Fold' : 'Unfold'} the details of line ${l.seq}`} onClick={() => toggle(l.seq)}>
+            {open ? '▾' : '▸'}
+          </button>
           <span class="shrink-0 text-slate-400">{timeOfDay(l)}</span>
           <span class={`w-10 shrink-0 ${levelClass(l.level)}`}>{LEVEL_LABEL[l.level] ?? l.level}</span>
           <span class={`hidden w-20 shrink-0 truncate sm:inline ${sourceClass(l.source)}`}>{SOURCE_LABEL[l.source] ?? l.source}</span>
           <span class={`min-w-0 truncate ${lineClass(l)}`}>
-            <Highlighted text={l.summary} q={q} />
-            {hasPayload(l) && !open ? <span class="text-slate-400"> {'{…}'}</span> : null}
+            <Highlighted text={aroundMatch(l.summary, q)} q={q} />
           </span>
         </div>
         {open ? <Details line={l} q={q} onSize={(h) => measured(l.seq, h)} /> : null}

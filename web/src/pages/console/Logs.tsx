@@ -35,6 +35,13 @@ const LEVEL_HINT: Record<LevelFilter, string> = {
 
 const nf = new Intl.NumberFormat('en');
 
+function Glyph({ d, fill = false }: { d: string; fill?: boolean }) {
+  return (
+    <svg class="h-3.5 w-3.5" viewBox="0 0 24 24" fill={fill ? 'currentColor' : 'none'} stroke="currentColor" stroke-width="2.2"
+      stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d={d} /></svg>
+  );
+}
+
 export function Logs({ targetId, label }: { targetId: number; label: string }) {
   const [sources, setSources] = useState<ReadonlySet<LogSource>>(() => new Set(LOG_SOURCES));
   const [level, setLevel] = useState<LevelFilter>('all');
@@ -241,12 +248,14 @@ export function Logs({ targetId, label }: { targetId: number; label: string }) {
 
       <div class="flex flex-wrap items-center gap-2">
         {paused
-          ? <button type="button" class={btn.small} onClick={resume}>▶ Resume</button>
-          : <button type="button" class={btn.small} onClick={() => { batcher.current!.flush(); setPaused(true); }}>⏸ Pause</button>}
+          ? <button type="button" class={btn.small} onClick={resume}><Glyph d="M7 5v14l12-7z" fill />Resume</button>
+          : <button type="button" class={btn.small} onClick={() => { batcher.current!.flush(); setPaused(true); }}>
+            <Glyph d="M8 5v14M16 5v14" />Pause
+          </button>}
         <button type="button" class={btn.small} aria-pressed={follow} onClick={() => setFollow(!follow)}>
-          {follow ? '↓ Auto-scroll on' : '↓ Auto-scroll off'}
+          <Glyph d="M12 4v15M6 13l6 6 6-6" />{follow ? 'Auto-scroll on' : 'Auto-scroll off'}
         </button>
-        <button type="button" class={btn.small} onClick={clear}>✕ Clear</button>
+        <button type="button" class={btn.small} onClick={clear}><Glyph d="M6 6l12 12M18 6 6 18" />Clear</button>
         <button type="button" class={btn.small} disabled={!visible.length} onClick={() => download('txt')}>Download .txt</button>
         <button type="button" class={btn.small} disabled={!visible.length} onClick={() => download('ndjson')}>Download .ndjson</button>
         {!live ? (
@@ -275,7 +284,7 @@ export function Logs({ targetId, label }: { targetId: number; label: string }) {
         ) : null}
       </div>
 
-      <LogList lines={visible} q={q} follow={follow} setFollow={setFollow} droppedVisible={droppedVisible}
+      <LogList lines={visible} version={b.version} q={q} follow={follow} setFollow={setFollow} droppedVisible={droppedVisible}
         empty={!b.size
           ? (conn === 'live' ? 'No log lines yet. Lines appear here as the daemon writes them.' : 'Waiting for the stream…')
           : 'No line matches the filter.'} />

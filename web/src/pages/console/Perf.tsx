@@ -87,10 +87,10 @@ export function Perf({ targetId }: { targetId: number }) {
               <tbody class="divide-y divide-slate-800">
                 {models.map((m) => (
                   <tr key={m.model} data-model={m.model}>
-                    <td class="px-3 py-2 font-mono text-xs text-slate-100">{m.model}</td>
-                    <td class="px-3 py-2 text-right text-slate-200">{fmtInt(m.count)}</td>
-                    <td class="px-3 py-2 text-right text-slate-200">{fmt(m.tokens_per_second.avg)} · {fmt(m.tokens_per_second.p50)}</td>
-                    <td class="px-3 py-2 text-right text-slate-200">{fmtTtft(m.ttft_sec.avg)} · {fmtTtft(m.ttft_sec.p50)}</td>
+                    <td class="whitespace-nowrap px-3 py-2 font-mono text-xs text-slate-100">{m.model}</td>
+                    <td class="whitespace-nowrap px-3 py-2 text-right text-slate-200">{fmtInt(m.count)}</td>
+                    <td class="whitespace-nowrap px-3 py-2 text-right text-slate-200">{fmt(m.tokens_per_second.avg)} · {fmt(m.tokens_per_second.p50)}</td>
+                    <td class="whitespace-nowrap px-3 py-2 text-right text-slate-200">{fmtTtft(m.ttft_sec.avg)} · {fmtTtft(m.ttft_sec.p50)}</td>
                   </tr>
                 ))}
               </tbody>
@@ -131,12 +131,12 @@ export function Perf({ targetId }: { targetId: number }) {
                     {[...preds].reverse().map((p, i) => (
                       <tr key={`${p.ts_ms}-${i}`} data-testid="perf-row">
                         <td class="whitespace-nowrap px-3 py-1.5 text-slate-300">{formatDateTime(p.ts)}</td>
-                        <td class="px-3 py-1.5 text-right text-slate-100">{fmt(p.tokens_per_second)}</td>
-                        <td class="px-3 py-1.5 text-right text-slate-200">{fmtTtft(p.ttft_sec)}</td>
-                        <td class="px-3 py-1.5 text-right text-slate-200">{fmtInt(p.prompt_tokens)}</td>
-                        <td class="px-3 py-1.5 text-right text-slate-200">{fmtInt(p.predicted_tokens)}</td>
-                        <td class="px-3 py-1.5 text-right text-slate-200">{p.total_time_sec === null ? '—' : `${fmt(p.total_time_sec, 2)} s`}</td>
-                        <td class="px-3 py-1.5 font-mono text-xs text-slate-300">{p.stop_reason ?? '—'}</td>
+                        <td class="whitespace-nowrap px-3 py-1.5 text-right text-slate-100">{fmt(p.tokens_per_second)}</td>
+                        <td class="whitespace-nowrap px-3 py-1.5 text-right text-slate-200">{fmtTtft(p.ttft_sec)}</td>
+                        <td class="whitespace-nowrap px-3 py-1.5 text-right text-slate-200">{fmtInt(p.prompt_tokens)}</td>
+                        <td class="whitespace-nowrap px-3 py-1.5 text-right text-slate-200">{fmtInt(p.predicted_tokens)}</td>
+                        <td class="whitespace-nowrap px-3 py-1.5 text-right text-slate-200">{p.total_time_sec === null ? '—' : `${fmt(p.total_time_sec, 2)} s`}</td>
+                        <td class="whitespace-nowrap px-3 py-1.5 font-mono text-xs text-slate-300">{p.stop_reason ?? '—'}</td>
                       </tr>
                     ))}
                   </tbody>

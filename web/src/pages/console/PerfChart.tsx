@@ -32,7 +32,8 @@ export function PerfChart({ preds, summary }: { preds: readonly Prediction[]; su
         ttft: { range: (_u, _min, max) => [0, Math.max(0.1, (max ?? 0.1) * 1.15)] },
       },
       axes: [
-        { stroke: AXIS, grid: { stroke: GRID, width: 1 }, ticks: { stroke: GRID }, size: 28 },
+        { stroke: AXIS, grid: { stroke: GRID, width: 1 }, ticks: { stroke: GRID }, size: 28,
+          incrs: [1, 2, 5, 10, 20, 50, 100], values: (_u, v) => v.map((x) => (Number.isInteger(x) ? `#${x}` : '')) },
         { scale: 'tps', stroke: TPS, grid: { stroke: GRID, width: 1 }, ticks: { stroke: GRID }, size: 48 },
         { scale: 'ttft', side: 1, stroke: TTFT, grid: { show: false }, ticks: { stroke: GRID }, size: 52,
           values: (_u, v) => v.map((x) => `${x}s`) },

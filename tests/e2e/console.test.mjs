@@ -1,0 +1,304 @@
+// console.test.mjs - The Console end to end in Chromium: the real control
+// plane (build/daemonpulse with the web UI embedded, or $DP_BIN_DIR) over
+// llmster-sim, with build/lms (the `lms` stand-in) as LMS_BIN, so the log
+// lines are real `lms log stream --json` output relayed by the log hub.
+//
+// Chats sent to the simulator make it log: live lines appear in the page,
+// the level filter re-filters what is already shown, the search highlights
+// its matches (also inside an unfolded payload), a prompt carrying markup
+// stays text, pause buffers (with a count) and resume flushes, the
+// performance view shows a row after a prediction, the audit view lists
+// the trail, Live mode says why payloads are hidden. Desktop and 360 px
+// screenshots in tests/e2e/artifacts/, no horizontal scrolling, WCAG
+// contrast measured on the rendered page. Waits are on the page, never
+// sleeps.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Client, bin, startControlPlane, startProc } from '../lib/harness.mjs';
+import { contrastAudit, horizontalOverflow, launch, shot } from './browser.mjs';
+
+const SLOW = process.env.DP_BIN_DIR && /asan/.test(process.env.DP_BIN_DIR) ? 3 : 1;
+const T = 30000 * SLOW;
+
+let sim, cp, br, admin, page, ctx;
+const pageErrors = [];
+
+async function signIn(p, username, password) {
+  await p.goto(cp.url + '/login');
+  await p.getByLabel('Username', { exact: true }).fill(username);
+  await p.getByLabel('Password', { exact: true }).fill(password);
+  await p.getByRole('button', { name: 'Sign in' }).click();
+  await p.waitForURL((u) => u.pathname === '/fleet');
+}
+
+async function auditContrast(p, name) {
+  const a = await contrastAudit(p);
+  assert.deepEqual(a.unparsed, [], `colours the audit cannot parse on ${name}`);
+  assert.deepEqual(a.failing, [], `text below WCAG AA on ${name}: ${JSON.stringify(a.failing, null, 1)}`);
+}
+
+// One chat to the simulator (a kept-alive connection the simulator closed
+// meanwhile fails once: try again).
+async function chat(content, model = 'qwen/qwen3-8b') {
+  for (let i = 0; ; i++) {
+    try {
+      const r = await fetch(`${sim.url}/v1/chat/completions`, {
+        method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model, messages: [{ role: 'user', content }], max_tokens: 8 }),
+      });
+      return await r.text();
+    } catch (e) {
+      if (i >= 3) throw e;
+    }
+  }
+}
+
+// The `lms` child connects a moment after the page subscribes and the
+// simulator streams only what happens after that: chat until `seen` holds.
+async function chatUntil(p, content, seen, what, arg) {
+  const t0 = Date.now();
+  for (;;) {
+    await chat(content);
+    try {
+      await p.waitForFunction(seen, arg, { timeout: 1500 * SLOW });
+      return;
+    } catch {
+      if (Date.now() - t0 > T * 2) throw new Error(`timed out waiting for ${what}`);
+    }
+  }
+}
+
+const lineCount = (p) => p.locator('[data-testid="log-line"]').count();
+const shownOf = async (p) => {
+  const t = await p.getByTestId('line-count').innerText();
+  const m = /^([\d,]+) of ([\d,]+) lines shown/.exec(t);
+  assert.ok(m, `line count text: ${t}`);
+  return { shown: Number(m[1].replace(/,/g, '')), held: Number(m[2].replace(/,/g, '')) };
+};
+
+describe('the console in the browser', { timeout: 600000 }, () => {
+  before(async () => {
+    sim = await startProc(bin('llmster-sim'), ['--port', '0', '--speed', '0']);
+    cp = await startControlPlane({
+      env: { DAEMON_API_URL: sim.url, LMS_BIN: bin('lms') },
+      args: ['--health-interval-ms', '500'],
+    });
+    admin = new Client(cp.url);
+    await admin.login(cp.admin.username, cp.admin.password);
+    br = await launch();
+    ctx = await br.newContext();
+    page = await ctx.newPage();
+    page.setDefaultTimeout(T);
+    page.on('pageerror', (e) => pageErrors.push(String(e)));
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) pageErrors.push(m.text());
+    });
+    await signIn(page, cp.admin.username, cp.admin.password);
+  });
+  after(async () => {
+    await br?.close();
+    await cp?.cleanup();
+    await sim?.stop();
+  });
+
+  test('live lines from every source appear as the daemon logs them', async () => {
+    await page.goto(cp.url + '/console');
+    await page.getByRole('heading', { level: 1, name: 'The Console' }).waitFor();
+    await page.waitForFunction(() => document.querySelector('[data-testid="conn-state"]')?.textContent === 'Live');
+    await chatUntil(page, 'hello console',
+      () => document.querySelector('[data-testid="log-line"][data-type="llm.prediction.output"]') &&
+        document.querySelector('[data-testid="log-line"][data-source="server"]'),
+      'a prediction line and a server line');
+    // the prediction summary carries LM Studio's stats
+    const out = page.locator('[data-testid="log-line"][data-type="llm.prediction.output"]').last();
+    assert.match(await out.innerText(), /qwen\/qwen3-8b: \d+ tokens, [\d.]+ tok\/s/);
+    const c = await shownOf(page);
+    assert.ok(c.shown > 0 && c.shown === c.held, JSON.stringify(c));
+    // DaemonPulse's own source is there too (the health of the target)
+    await page.locator('[data-testid="log-line"][data-source="daemonpulse"]').first().waitFor();
+    await shot(page, 'console-live');
+    await auditContrast(page, 'console live');
+  });
+
+  test('the level filter re-filters the lines already shown', async () => {
+    // an error line: the simulator logs a request with invalid JSON as an error
+    await fetch(`${sim.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{bad' })
+      .then((r) => r.text(), () => chat('retry').then(() => fetch(`${sim.url}/v1/chat/completions`,
+        { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{bad' })).then((r) => r.text()));
+    await page.locator('[data-testid="log-line"][data-level="error"]').first().waitFor();
+    // the health checks keep the daemon logging: compare shown and held at the same instant
+    const all = await shownOf(page);
+    assert.equal(all.shown, all.held, 'All shows every line held');
+    assert.ok(await page.locator('[data-testid="log-line"][data-level="debug"]').count() > 0, 'debug lines (request logs) shown under All');
+    try {
+      await page.getByRole('radio', { name: 'Info' }).click();
+      await page.waitForFunction(() => !document.querySelector('[data-testid="log-line"][data-level="debug"]'));
+      const info = await shownOf(page);
+      assert.ok(info.shown < info.held, `Info hides the debug lines already held: ${JSON.stringify(info)}`);
+      assert.ok(info.held >= all.held, 'nothing is thrown away by filtering');
+      await page.getByRole('radio', { name: 'Error' }).click();
+      await page.waitForFunction(() => {
+        const ls = [...document.querySelectorAll('[data-testid="log-line"]')];
+        return ls.length > 0 && ls.every((l) => l.dataset.level === 'error');
+      });
+      assert.match(await page.locator('[data-testid="log-line"]').first().innerText(), /invalid JSON/);
+      await shot(page, 'console-level-error');
+      await page.getByRole('radio', { name: 'Live' }).click();
+      await page.waitForFunction(() => !document.querySelector('[data-testid="log-line"][data-level="debug"]') &&
+        document.querySelector('[data-testid="log-line"][data-level="error"]'));
+      const live = await shownOf(page);
+      assert.ok(live.shown < live.held, 'Live shows only high-level events');
+      assert.equal(await page.locator('[data-testid="log-line"][data-type="llm.prediction.input"]').count(), 0);
+    } finally {
+      await page.getByRole('radio', { name: 'All' }).click();
+    }
+    await page.waitForFunction(() => {
+      const m = /^([\d,]+) of ([\d,]+)/.exec(document.querySelector('[data-testid="line-count"]').textContent);
+      return m && m[1] === m[2];
+    });
+  });
+
+  test('search highlights its matches as text, payloads unfold', async () => {
+    const mark = `NeedleMark${Date.now().toString(36)}`;
+    const markup = '<img src=x onerror="window.__pwned=1">';
+    await chatUntil(page, `find the ${mark} please ${markup}`,
+      (m) => [...document.querySelectorAll('[data-testid="log-line"][data-type="server.log"]')]
+        .some((l) => l.textContent.includes(m)), `the server line with ${mark}`, mark);
+    await page.getByLabel('Search').fill(mark.toLowerCase());
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="log-list"] mark').length > 0);
+    const c = await shownOf(page);
+    assert.ok(c.shown >= 1 && c.shown < c.held, `search narrows: ${JSON.stringify(c)}`);
+    const marks = await page.locator('[data-testid="log-list"] mark').allInnerTexts();
+    assert.ok(marks.length > 0 && marks.every((t) => t === mark), `highlights: ${JSON.stringify(marks)}`);
+    // the prompt's markup is text, not an element
+    assert.equal(await page.locator('[data-testid="log-list"] img').count(), 0);
+    assert.equal(await page.evaluate(() => window.__pwned), undefined);
+    // the model input line matches through its payload: unfold it and see the highlight inside
+    const input = page.locator('[data-testid="log-line"][data-type="llm.prediction.input"]').last();
+    await input.waitFor();
+    await input.getByRole('button', { name: /Unfold the details/ }).click();
+    const details = input.getByTestId('line-details');
+    await details.waitFor();
+    assert.ok((await details.locator('mark').count()) > 0, 'the match inside the payload is highlighted');
+    assert.ok((await details.innerText()).includes('<img src=x onerror='), 'the markup is shown as text');
+    await shot(page, 'console-search');
+    await auditContrast(page, 'console search');
+    await input.getByRole('button', { name: /Fold the details/ }).click();
+    await page.getByLabel('Search').fill('');
+  });
+
+  test('pause buffers new lines with a count; resume shows them', async () => {
+    await page.getByRole('button', { name: /Pause/ }).click();
+    const before = await shownOf(page);
+    await chatUntil(page, 'while paused',
+      () => /Paused · [1-9]/.test(document.querySelector('[data-testid="paused-count"]')?.textContent ?? ''),
+      'buffered lines while paused');
+    const buffered = Number(/Paused · ([\d,]+)/.exec(await page.getByTestId('paused-count').innerText())[1].replace(/,/g, ''));
+    assert.equal((await shownOf(page)).held, before.held, 'nothing added to the view while paused');
+    await shot(page, 'console-paused');
+    await page.getByRole('button', { name: /Resume/ }).click();
+    await page.getByTestId('paused-count').waitFor({ state: 'detached' });
+    const afterResume = await shownOf(page);
+    assert.ok(afterResume.held >= before.held + buffered, `resume flushed ${buffered}: ${JSON.stringify(afterResume)}`);
+  });
+
+  test('auto-scroll follows the newest line and stops when the user scrolls up', async () => {
+    const list = page.getByTestId('log-list');
+    const atBottom = () => list.evaluate((el) => el.scrollTop + el.clientHeight >= el.scrollHeight - 8);
+    await chatUntil(page, 'scroll me', () => {
+      const el = document.querySelector('[data-testid="log-list"]');
+      return el.scrollHeight > el.clientHeight * 1.5;
+    }, 'more lines than fit');
+    assert.ok(await atBottom(), 'follows the newest line');
+    await list.evaluate((el) => { el.scrollTop = 0; el.dispatchEvent(new Event('scroll')); });
+    await page.getByRole('button', { name: 'Auto-scroll off' }).waitFor();
+    await chat('after scrolling up');
+    await page.waitForTimeout(300); // a few frames: the view must stay where the user put it
+    assert.equal(await list.evaluate((el) => el.scrollTop), 0);
+    await page.getByRole('button', { name: 'Auto-scroll off' }).click();
+    await page.waitForFunction(() => {
+      const el = document.querySelector('[data-testid="log-list"]');
+      return el.scrollTop + el.clientHeight >= el.scrollHeight - 8;
+    });
+  });
+
+  test('clear empties the view; new lines still arrive', async () => {
+    await page.getByRole('button', { name: /Clear/ }).click();
+    await page.waitForFunction(() => /^0 of 0 lines/.test(document.querySelector('[data-testid="line-count"]').textContent));
+    await chatUntil(page, 'after clear', () => document.querySelectorAll('[data-testid="log-line"]').length > 0, 'lines after clear');
+  });
+
+  test('performance view shows a row per prediction', async () => {
+    await page.getByRole('link', { name: 'Performance' }).click();
+    await page.waitForURL((u) => u.search.includes('tab=perf'));
+    await chatUntil(page, 'measure me', () => document.querySelectorAll('[data-testid="perf-row"]').length > 0, 'a perf row');
+    const row = page.locator('[data-testid="perf-models"] tr[data-model="qwen/qwen3-8b"]');
+    await row.waitFor();
+    const api = (await admin.get('/api/targets/1/perf')).json;
+    const m = api.models.find((x) => x.model === 'qwen/qwen3-8b');
+    assert.ok(m && m.predictions.length > 0);
+    const first = page.locator('[data-testid="perf-row"]').first();
+    assert.match(await first.innerText(), /\d+(\.\d)?/);
+    await page.getByTestId('perf-chart').locator('canvas').waitFor();
+    await shot(page, 'console-perf');
+    await auditContrast(page, 'console perf');
+  });
+
+  test('audit view: the trail, filterable', async () => {
+    await page.getByRole('link', { name: 'Audit' }).click();
+    await page.getByRole('heading', { name: 'Audit log' }).waitFor();
+    await page.getByLabel('Action').fill('auth.login');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.waitForFunction(() => {
+      const rows = [...document.querySelectorAll('tr[data-id]')];
+      return rows.length > 0 && rows.every((r) => r.textContent.includes('auth.login'));
+    });
+    await shot(page, 'console-audit');
+  });
+
+  test('Live mode: the page says the server hides payloads, and why', async () => {
+    await page.getByRole('link', { name: 'Logs' }).click();
+    await page.waitForFunction(() => document.querySelector('[data-testid="conn-state"]')?.textContent === 'Live');
+    const r = await admin.put('/api/settings', { mode: 'live' });
+    assert.equal(r.status, 200, r.text);
+    try {
+      await page.getByText('Live mode: high-level events only, payloads hidden by the server').waitFor();
+      await page.getByText(/LM Studio logs full prompts and completions/).waitFor();
+      assert.equal(await page.getByLabel(/Model payloads/).count(), 0, 'no payload toggle in Live mode');
+      await chat('in live mode');
+      // only high-level lines are delivered now: no debug request lines with bodies
+      await page.waitForTimeout(500);
+      assert.equal(await page.locator('[data-testid="log-line"][data-level="debug"]').count(), 0);
+      assert.equal(await page.locator('[data-testid="log-line"][data-type="llm.prediction.input"]').count(), 0);
+      await shot(page, 'console-live-mode');
+      await auditContrast(page, 'console live mode');
+    } finally {
+      const back = await admin.put('/api/settings', { mode: 'dev' });
+      assert.equal(back.status, 200, back.text);
+    }
+  });
+
+  test('360 px: usable without horizontal scrolling', async () => {
+    await page.setViewportSize({ width: 360, height: 740 });
+    try {
+      await page.goto(cp.url + '/console');
+      await page.waitForFunction(() => document.querySelector('[data-testid="conn-state"]')?.textContent === 'Live');
+      await chatUntil(page, 'small screen', () => document.querySelectorAll('[data-testid="log-line"]').length > 3, 'lines');
+      let o = await horizontalOverflow(page);
+      assert.ok(o.scrollWidth <= o.clientWidth, `logs overflow at 360 px: ${JSON.stringify(o)}`);
+      await shot(page, 'mobile-console-logs');
+      await auditContrast(page, 'console at 360 px');
+      await page.goto(cp.url + '/console?tab=perf');
+      await page.locator('[data-testid="perf-row"]').first().waitFor();
+      o = await horizontalOverflow(page);
+      assert.ok(o.scrollWidth <= o.clientWidth, `perf overflows at 360 px: ${JSON.stringify(o)}`);
+      await shot(page, 'mobile-console-perf');
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 800 });
+    }
+  });
+
+  test('no script errors in the page', () => {
+    assert.deepEqual(pageErrors, []);
+  });
+});
