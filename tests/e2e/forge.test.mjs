@@ -160,6 +160,7 @@ describe('the forge in the browser', { timeout: 600000 }, () => {
     assert.match(await d.locator('[data-testid="preflight-bar"]').first().innerText(), /GPU 0 · RTX 4090/);
     assert.match(await d.getByTestId('ours-gpu').innerText(), /GiB/);
     assert.match(await d.getByTestId('lmstudio-gpu').innerText(), /GiB|MiB/);
+    assert.equal(await d.getByTestId('lmstudio-marker').count(), 1, "LM Studio's figure marked on the one GPU bar");
     await d.getByText(/Ours is .* (higher|lower) than LM Studio's|Both figures agree/).waitFor();
     await shotDialog(page, 'forge-load-dialog');
     await auditContrast(page, 'load dialog');

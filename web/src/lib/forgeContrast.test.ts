@@ -32,6 +32,7 @@ const UI: [string, string, string][] = [
   ['indigo-400', 'slate-950', 'this load on the pre-flight bar'],
   ['red-400', 'slate-950', 'a load that will not fit on the pre-flight bar'],
   ['white', 'slate-950', 'capacity marker on the pre-flight bar'],
+  ['amber-300', 'slate-950', "LM Studio's figure marker on the pre-flight bar (also given as text)"],
   ['slate-500', 'slate-900', 'pre-flight bar border in the dialog'],
   ['indigo-400', 'slate-800', 'download progress'],
   ['emerald-300', 'slate-800', 'completed download'],

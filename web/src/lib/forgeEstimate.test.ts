@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import type { Estimate } from '../api/forge';
-import { bar, compareFigures, estimateBars, mayLoad, verdict } from './forgeEstimate';
+import { bar, compareFigures, estimateBars, lmStudioMarker, markerPct, mayLoad, verdict } from './forgeEstimate';
 
 const GIB = 1024 ** 3;
 
@@ -84,5 +84,23 @@ describe('ours vs LM Studio', () => {
     const c = compareFigures(est({ lmstudio: { available: false, reason: 'lms not found' } }));
     expect(c.theirs).toBeNull();
     expect(c.text).toMatch(/lms not found/);
+  });
+});
+
+describe("LM Studio's figure on the bar", () => {
+  test('marker position on the bar scale', () => {
+    const b = bar('GPU 0', 24 * GIB, 6 * GIB, 6 * GIB);
+    expect(markerPct(b, 12 * GIB)).toBe(50);
+    expect(markerPct(b, 48 * GIB)).toBe(100);
+    const over = bar('GPU 0', 24 * GIB, 12 * GIB, 36 * GIB);
+    expect(markerPct(over, 24 * GIB)).toBe(50);
+  });
+  test('only with one GPU and a figure', () => {
+    expect(lmStudioMarker(est({ lmstudio: { available: true, gpu_bytes: 7 * GIB } }))).toEqual({ gpuIndex: 0, bytesAfter: 11 * GIB });
+    expect(lmStudioMarker(est({ lmstudio: { available: false, reason: 'x' } }))).toBeNull();
+    expect(lmStudioMarker(est())).toBeNull();
+    const two = est({ lmstudio: { available: true, gpu_bytes: GIB },
+      gpus: [...est().gpus, { index: 1, name: 'b', total_bytes: GIB, used_before: 0, load_bytes: 0, used_after: 0, fits: true }] });
+    expect(lmStudioMarker(two)).toBeNull();
   });
 });

@@ -84,3 +84,19 @@ export function compareFigures(e: Estimate): { ours: number; theirs: number | nu
     : `Ours is ${formatBytes(Math.abs(diff))} ${diff > 0 ? 'higher' : 'lower'} than LM Studio's.`;
   return { ours, theirs: lm.gpu_bytes, diff, text };
 }
+
+/** Where a byte figure sits on a bar, in % (the bar's scale: capacity or the total after the load). */
+export function markerPct(b: Bar, bytes: number): number {
+  const scale = Math.max(b.total, b.after, 1);
+  return clamp((Math.max(0, bytes) / scale) * 100);
+}
+
+/**
+ * LM Studio's GPU figure as a marker on the GPU bar: only with exactly one
+ * GPU (its figure is not split per GPU), at in-use-before + its figure.
+ */
+export function lmStudioMarker(e: Estimate): { gpuIndex: number; bytesAfter: number } | null {
+  const lm = e.lmstudio;
+  if (e.gpus.length !== 1 || !lm || !lm.available || typeof lm.gpu_bytes !== 'number') return null;
+  return { gpuIndex: e.gpus[0].index, bytesAfter: e.gpus[0].used_before + lm.gpu_bytes };
+}

@@ -3,11 +3,11 @@
 // part beyond it when the load will not fit; next to it our total and LM
 // Studio's own figure with the difference explained. Text only.
 import type { Estimate } from '../../api/forge';
-import { compareFigures, estimateBars, type Bar } from '../../lib/forgeEstimate';
+import { compareFigures, estimateBars, lmStudioMarker, markerPct, type Bar } from '../../lib/forgeEstimate';
 import { formatBytes } from '../../lib/forgeFormat';
 import { microLabel } from '../../components/ui';
 
-function MemoryBar({ b }: { b: Bar }) {
+function MemoryBar({ b, lmAfter }: { b: Bar; lmAfter: number | null }) {
   return (
     <li class="space-y-1" data-testid="preflight-bar" data-fits={b.fits ? 'true' : 'false'}>
       <div class="flex flex-wrap items-baseline justify-between gap-x-3 text-sm">
@@ -22,27 +22,34 @@ function MemoryBar({ b }: { b: Bar }) {
         {b.capacityPct < 100 ? (
           <div class="absolute inset-y-0 w-0.5 bg-white" style={{ left: `calc(${b.capacityPct}% - 1px)` }} />
         ) : null}
+        {lmAfter !== null ? (
+          <div class="absolute inset-y-0 w-1 bg-amber-300" data-testid="lmstudio-marker"
+            style={{ left: `calc(${markerPct(b, lmAfter)}% - 2px)` }} />
+        ) : null}
       </div>
       <p class="text-xs text-slate-400">
         before {formatBytes(b.before)} · this load {formatBytes(b.load)} · after {formatBytes(b.after)} · total {formatBytes(b.total)}
+        {lmAfter !== null ? ` · after by LM Studio’s figure ${formatBytes(lmAfter)}` : ''}
       </p>
     </li>
   );
 }
 
-export function Legend() {
+export function Legend({ lm }: { lm: boolean }) {
   return (
     <ul class="flex flex-wrap gap-x-4 gap-y-1 text-xs text-slate-300" aria-label="Bar legend">
       <li class="inline-flex items-center gap-1.5"><span class="h-2.5 w-2.5 rounded-sm bg-slate-500" aria-hidden="true" />in use before (estimated)</li>
       <li class="inline-flex items-center gap-1.5"><span class="h-2.5 w-2.5 rounded-sm bg-indigo-400" aria-hidden="true" />this load</li>
       <li class="inline-flex items-center gap-1.5"><span class="h-2.5 w-2.5 rounded-sm bg-red-400" aria-hidden="true" />this load, not fitting</li>
       <li class="inline-flex items-center gap-1.5"><span class="h-3 w-0.5 bg-white" aria-hidden="true" />capacity</li>
+      {lm ? <li class="inline-flex items-center gap-1.5"><span class="h-3 w-1 bg-amber-300" aria-hidden="true" />after, by LM Studio’s figure</li> : null}
     </ul>
   );
 }
 
 export function EstimateBars({ e }: { e: Estimate }) {
   const bars = estimateBars(e);
+  const marker = lmStudioMarker(e);
   const cmp = compareFigures(e);
   const lm = e.lmstudio;
   const bd = e.breakdown;
@@ -50,8 +57,12 @@ export function EstimateBars({ e }: { e: Estimate }) {
     <div class="space-y-3" data-testid="preflight">
       {bars.length ? (
         <>
-          <Legend />
-          <ul class="space-y-3">{bars.map((b) => <MemoryBar key={b.label} b={b} />)}</ul>
+          <Legend lm={marker !== null} />
+          <ul class="space-y-3">
+            {bars.map((b, i) => (
+              <MemoryBar key={b.label} b={b} lmAfter={marker && i === 0 ? marker.bytesAfter : null} />
+            ))}
+          </ul>
         </>
       ) : (
         <p class="text-sm text-slate-300">No GPU or RAM capacity is known for this target (the lms bridge gave no hardware survey), so no bar can be drawn.</p>
