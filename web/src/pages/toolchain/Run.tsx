@@ -167,7 +167,8 @@ export function RunPanel({ target, access }: { target: Target; access: Access })
               {busy ? <Spinner /> : null}Run chat
             </button>
             {busy ? <button type="button" class={btn.secondary} onClick={() => handle.current?.stop()}>Stop</button> : null}
-            {!busy && ids.length === 0 && list.length ? <p class="self-center text-xs text-slate-400">Allow a tool on a server first.</p> : null}
+            {!busy && ids.length === 0 && list.length
+              ? <p class="self-center text-xs text-slate-400">{list.some(attachable) ? 'Choose at least one server.' : 'No server has an allowed tool yet: an admin allows tools under Servers & tools.'}</p> : null}
           </div>
         ) : null}
       </form>
