@@ -246,6 +246,33 @@ describe('the forge in the browser', { timeout: 600000 }, () => {
     }
   });
 
+  test('the fields follow the model: experts for MoE only, llama.cpp fields off for MLX, CLI-only fields switch to lms', async () => {
+    await page.getByRole('button', { name: 'Load qwen/qwen3-30b-a3b' }).click();
+    let d = dialog(page);
+    await d.getByLabel('Experts').waitFor();
+    await d.getByLabel('Experts').fill('4');
+    await d.getByLabel('Parallel slots').fill('2');
+    // a REST-only and a CLI-only field together: neither interface takes both
+    await d.getByText(/can only be sent through LM Studio's REST API/).waitFor();
+    await d.getByLabel('Experts').fill('');
+    await d.getByTestId('load-path').getByText(/Sent with lms load/).waitFor();
+    await page.keyboard.press('Escape');
+    await d.waitFor({ state: 'detached' });
+    await page.getByRole('button', { name: 'Load qwen/qwen3-8b' }).click();
+    d = dialog(page);
+    await d.getByLabel('Flash attention').waitFor();
+    assert.equal(await d.getByLabel('Experts').count(), 0, 'not a mixture of experts');
+    await page.keyboard.press('Escape');
+    await d.waitFor({ state: 'detached' });
+    await page.getByRole('button', { name: 'Load qwen2.5-7b-instruct-mlx' }).click();
+    d = dialog(page);
+    await d.getByLabel('Flash attention').waitFor();
+    assert.equal(await d.getByLabel('Flash attention').isDisabled(), true);
+    assert.equal(await d.getByLabel('Eval batch size').isDisabled(), true);
+    await page.keyboard.press('Escape');
+    await d.waitFor({ state: 'detached' });
+  });
+
   test('unload all asks first, then empties the target', async () => {
     for (const body of [{ model: 'meta/llama-3.2-3b', context_length: 2048 }, { model: 'ibm/granite-4-micro', context_length: 2048 }]) {
       const r = await admin.post('/api/targets/1/models/load', body);
