@@ -14,7 +14,9 @@
 // sleeps.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Client, bin, startControlPlane, startProc } from '../lib/harness.mjs';
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { Client, ROOT, bin, run, startControlPlane, startProc, tempDir } from '../lib/harness.mjs';
 import { contrastAudit, horizontalOverflow, launch, shot } from './browser.mjs';
 
 const SLOW = process.env.DP_BIN_DIR && /asan/.test(process.env.DP_BIN_DIR) ? 3 : 1;
@@ -68,7 +70,20 @@ async function chatUntil(p, content, seen, what, arg) {
   }
 }
 
-const lineCount = (p) => p.locator('[data-testid="log-line"]').count();
+// lms log stream children of a process, from /proc: [{pid, source}]
+function logChildren(ppid) {
+  const out = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== ppid) continue;
+      const args = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').filter(Boolean);
+      if (args.includes('log') && args.includes('stream')) out.push({ pid: Number(d), source: args[args.indexOf('--source') + 1] });
+    } catch { /* gone */ }
+  }
+  return out;
+}
 const shownOf = async (p) => {
   const t = await p.getByTestId('line-count').innerText();
   const m = /^([\d,]+) of ([\d,]+) lines shown/.exec(t);
@@ -104,7 +119,7 @@ describe('the console in the browser', { timeout: 600000 }, () => {
   test('live lines from every source appear as the daemon logs them', async () => {
     await page.goto(cp.url + '/console');
     await page.getByRole('heading', { level: 1, name: 'The Console' }).waitFor();
-    await page.waitForFunction(() => document.querySelector('[data-testid="conn-state"]')?.textContent === 'Live');
+    await page.waitForFunction(() => document.querySelector('[data-testid="conn-state"]')?.textContent === 'Connected');
     await chatUntil(page, 'hello console',
       () => document.querySelector('[data-testid="log-line"][data-type="llm.prediction.output"]') &&
         document.querySelector('[data-testid="log-line"][data-source="server"]'),
@@ -131,26 +146,26 @@ describe('the console in the browser', { timeout: 600000 }, () => {
     assert.equal(all.shown, all.held, 'All shows every line held');
     assert.ok(await page.locator('[data-testid="log-line"][data-level="debug"]').count() > 0, 'debug lines (request logs) shown under All');
     try {
-      await page.getByRole('radio', { name: 'Info' }).click();
+      await page.getByRole('button', { name: 'Info', exact: true }).click();
       await page.waitForFunction(() => !document.querySelector('[data-testid="log-line"][data-level="debug"]'));
       const info = await shownOf(page);
       assert.ok(info.shown < info.held, `Info hides the debug lines already held: ${JSON.stringify(info)}`);
       assert.ok(info.held >= all.held, 'nothing is thrown away by filtering');
-      await page.getByRole('radio', { name: 'Error' }).click();
+      await page.getByRole('button', { name: 'Error', exact: true }).click();
       await page.waitForFunction(() => {
         const ls = [...document.querySelectorAll('[data-testid="log-line"]')];
         return ls.length > 0 && ls.every((l) => l.dataset.level === 'error');
       });
       assert.match(await page.locator('[data-testid="log-line"]').first().innerText(), /invalid JSON/);
       await shot(page, 'console-level-error');
-      await page.getByRole('radio', { name: 'Live' }).click();
+      await page.getByRole('button', { name: 'Live', exact: true }).click();
       await page.waitForFunction(() => !document.querySelector('[data-testid="log-line"][data-level="debug"]') &&
         document.querySelector('[data-testid="log-line"][data-level="error"]'));
       const live = await shownOf(page);
       assert.ok(live.shown < live.held, 'Live shows only high-level events');
       assert.equal(await page.locator('[data-testid="log-line"][data-type="llm.prediction.input"]').count(), 0);
     } finally {
-      await page.getByRole('radio', { name: 'All' }).click();
+      await page.getByRole('button', { name: 'All', exact: true }).click();
     }
     await page.waitForFunction(() => {
       const m = /^([\d,]+) of ([\d,]+)/.exec(document.querySelector('[data-testid="line-count"]').textContent);
@@ -228,6 +243,18 @@ describe('the console in the browser', { timeout: 600000 }, () => {
     await chatUntil(page, 'after clear', () => document.querySelectorAll('[data-testid="log-line"]').length > 0, 'lines after clear');
   });
 
+  test('a killed lms child: the page says the stream restarts, then lines flow again', async () => {
+    const kids = logChildren(cp.proc.pid).filter((k) => k.source === 'model');
+    assert.equal(kids.length, 1, 'one model log child');
+    process.kill(kids[0].pid, 'SIGKILL');
+    const banner = page.getByTestId('status-model');
+    await banner.getByText(/The model log stream stopped; restarting/).waitFor();
+    await shot(page, 'console-restarting');
+    await banner.waitFor({ state: 'detached', timeout: T * 2 });
+    await chatUntil(page, 'after the restart', () => document.querySelectorAll('[data-testid="log-line"][data-source="model"]').length > 0,
+      'model lines after the restart');
+  });
+
   test('performance view shows a row per prediction', async () => {
     await page.getByRole('link', { name: 'Performance' }).click();
     await page.waitForURL((u) => u.search.includes('tab=perf'));
@@ -258,7 +285,7 @@ describe('the console in the browser', { timeout: 600000 }, () => {
 
   test('Live mode: the page says the server hides payloads, and why', async () => {
     await page.getByRole('link', { name: 'Logs' }).click();
-    await page.waitForFunction(() => document.querySelector('[data-testid="conn-state"]')?.textContent === 'Live');
+    await page.waitForFunction(() => document.querySelector('[data-testid="conn-state"]')?.textContent === 'Connected');
     const r = await admin.put('/api/settings', { mode: 'live' });
     assert.equal(r.status, 200, r.text);
     try {
@@ -282,7 +309,7 @@ describe('the console in the browser', { timeout: 600000 }, () => {
     await page.setViewportSize({ width: 360, height: 740 });
     try {
       await page.goto(cp.url + '/console');
-      await page.waitForFunction(() => document.querySelector('[data-testid="conn-state"]')?.textContent === 'Live');
+      await page.waitForFunction(() => document.querySelector('[data-testid="conn-state"]')?.textContent === 'Connected');
       await chatUntil(page, 'small screen', () => document.querySelectorAll('[data-testid="log-line"]').length > 3, 'lines');
       let o = await horizontalOverflow(page);
       assert.ok(o.scrollWidth <= o.clientWidth, `logs overflow at 360 px: ${JSON.stringify(o)}`);
@@ -300,5 +327,125 @@ describe('the console in the browser', { timeout: 600000 }, () => {
 
   test('no script errors in the page', () => {
     assert.deepEqual(pageErrors, []);
+  });
+});
+
+// 1,000 lines per second from bench/fake_lms.c (a stand-in for `lms log
+// stream --json` that prints paced server.log lines) through the real hub:
+// the page keeps rendering frames, renders only the rows in view, and keeps
+// at most 10,000 lines.
+describe('the console at 1,000 lines per second', { timeout: 300000 }, () => {
+  let fsim, fcp, fbr, tmp;
+  before(async () => {
+    tmp = tempDir('dp-e2e-fake-lms-');
+    const fake = path.join(tmp.dir, 'fake_lms');
+    const cc = await run('cc', ['-std=c17', '-O2', '-o', fake, path.join(ROOT, 'bench/fake_lms.c')]);
+    assert.equal(cc.code, 0, cc.stderr);
+    fsim = await startProc(bin('llmster-sim'), ['--port', '0', '--speed', '0']);
+    fcp = await startControlPlane({
+      env: { DAEMON_API_URL: fsim.url, LMS_BIN: fake, FAKE_LMS_RATE: '1000', FAKE_LMS_CPU: '-1', FAKE_LMS_PAD: '80' },
+    });
+    fbr = await launch();
+  });
+  after(async () => {
+    await fbr?.close();
+    await fcp?.cleanup();
+    await fsim?.stop();
+    tmp?.cleanup();
+  });
+
+  test('stays smooth, renders only what is in view, caps what it keeps', async () => {
+    const fctx = await fbr.newContext();
+    const p = await fctx.newPage();
+    p.setDefaultTimeout(T);
+    const errors = [];
+    p.on('pageerror', (e) => errors.push(String(e)));
+    try {
+      await p.goto(fcp.url + '/login');
+      await p.getByLabel('Username', { exact: true }).fill(fcp.admin.username);
+      await p.getByLabel('Password', { exact: true }).fill(fcp.admin.password);
+      await p.getByRole('button', { name: 'Sign in' }).click();
+      await p.waitForURL((u) => u.pathname === '/fleet');
+      await p.goto(fcp.url + '/console');
+      await p.waitForFunction(() => {
+        const m = /^([\d,]+) of/.exec(document.querySelector('[data-testid="line-count"]')?.textContent ?? '');
+        return m && Number(m[1].replace(/,/g, '')) > 500;
+      });
+      // 3 s of frames and lines, measured in the page
+      const m = await p.evaluate(() => new Promise((resolve) => {
+        const count = () => Number(/^([\d,]+) of ([\d,]+)/.exec(document.querySelector('[data-testid="line-count"]').textContent)[2].replace(/,/g, ''));
+        const held0 = count();
+        const t0 = performance.now();
+        let frames = 0, last = t0, worst = 0, rows = 0;
+        const tick = (t) => {
+          frames++;
+          worst = Math.max(worst, t - last);
+          last = t;
+          rows = Math.max(rows, document.querySelectorAll('[data-testid="log-line"]').length);
+          if (t - t0 < 3000) requestAnimationFrame(tick);
+          else resolve({ frames, fps: frames / ((t - t0) / 1000), worstGapMs: Math.round(worst), rows, added: count() - held0 });
+        };
+        requestAnimationFrame(tick);
+      }));
+      console.log(`# 1,000 lines/s: ${JSON.stringify(m)}`);
+      assert.ok(m.added >= 1500 / SLOW, `lines keep arriving (${m.added} in 3 s)`);
+      assert.ok(m.fps >= 20 / SLOW, `frames keep coming (${m.fps.toFixed(1)} fps)`);
+      assert.ok(m.worstGapMs < 500 * SLOW, `no long freeze (${m.worstGapMs} ms)`);
+      assert.ok(m.rows <= 100, `only the rows in view are in the DOM (${m.rows})`);
+      // the retention cap: 10,000 lines, older ones dropped and said so
+      await p.waitForFunction(() => /of 10,000 lines shown · [\d,]+ older lines dropped/.test(
+        document.querySelector('[data-testid="line-count"]').textContent), undefined, { timeout: 60000 * SLOW });
+      // the level filter over 10,000 held lines answers at once
+      const t0 = Date.now();
+      await p.getByRole('button', { name: 'Error', exact: true }).click();
+      await p.getByTestId('log-empty').waitFor();
+      const filterMs = Date.now() - t0;
+      console.log(`# re-filter of 10,000 lines: ${filterMs} ms`);
+      await p.getByRole('button', { name: 'All', exact: true }).click();
+      await shot(p, 'console-1000-lines-per-second');
+      assert.deepEqual(errors, []);
+    } finally {
+      await fctx.close();
+    }
+  });
+});
+
+// Without lms: the page says so, and DaemonPulse's own events still flow.
+describe('the console without lms', { timeout: 120000 }, () => {
+  let usim, ucp, ubr;
+  before(async () => {
+    usim = await startProc(bin('llmster-sim'), ['--port', '0', '--speed', '0']);
+    ucp = await startControlPlane({ env: { DAEMON_API_URL: usim.url, LMS_BIN: '/nonexistent/lms', PATH: '/nonexistent' } });
+    ubr = await launch();
+  });
+  after(async () => {
+    await ubr?.close();
+    await ucp?.cleanup();
+    await usim?.stop();
+  });
+
+  test('an honest banner, and the DaemonPulse source', async () => {
+    const uctx = await ubr.newContext();
+    const p = await uctx.newPage();
+    p.setDefaultTimeout(T);
+    try {
+      await p.goto(ucp.url + '/login');
+      await p.getByLabel('Username', { exact: true }).fill(ucp.admin.username);
+      await p.getByLabel('Password', { exact: true }).fill(ucp.admin.password);
+      await p.getByRole('button', { name: 'Sign in' }).click();
+      await p.waitForURL((u) => u.pathname === '/fleet');
+      await p.goto(ucp.url + '/console');
+      await p.getByText('No LM Studio logs: lms is not available').waitFor();
+      await p.locator('[data-testid="log-line"][data-source="daemonpulse"]').first().waitFor();
+      const text = await p.locator('main').innerText();
+      assert.match(text, /LMS_BIN|lms/);
+      await shot(p, 'console-no-lms');
+      await auditContrast(p, 'console without lms');
+      await p.goto(ucp.url + '/console?tab=perf');
+      await p.getByTestId('perf-empty').waitFor();
+      assert.match(await p.getByTestId('perf-empty').innerText(), /Not collecting/);
+    } finally {
+      await uctx.close();
+    }
   });
 });

@@ -12,7 +12,10 @@ import {
 } from '../../lib/consoleFormat';
 import { atBottom, expandedRows, rowTop, totalHeight, windowRange } from '../../lib/consoleVirtual';
 
+/** Row height: one line of 20 px; two lines of 18 px when the list is narrow (summary on its own line). */
 export const ROW = 20;
+export const ROW_NARROW = 36;
+const NARROW_PX = 560;
 const GUESS_EXTRA = 160;
 
 function Highlighted({ text, q }: { text: string; q: string }) {
@@ -65,20 +68,23 @@ export function LogList({ lines, q, follow, setFollow, droppedVisible, empty }: 
   const box = useRef<HTMLDivElement>(null);
   const [scrollTop, setScrollTop] = useState(0);
   const [viewH, setViewH] = useState(480);
+  const [narrow, setNarrow] = useState(false);
+  const row = narrow ? ROW_NARROW : ROW;
   // expanded lines: seq -> measured extra height
   const [extras, setExtras] = useState<ReadonlyMap<number, number>>(new Map());
   const programmatic = useRef(false);
 
   const exps = expandedRows(lines, extras);
-  const total = totalHeight(lines.length, ROW, exps);
-  const { start, end } = windowRange(scrollTop, viewH, lines.length, ROW, exps);
+  const total = totalHeight(lines.length, row, exps);
+  const { start, end } = windowRange(scrollTop, viewH, lines.length, row, exps);
 
   useLayoutEffect(() => {
     const el = box.current;
     if (!el) return;
-    const ro = new ResizeObserver(() => setViewH(el.clientHeight));
+    const measure = () => { setViewH(el.clientHeight); setNarrow(el.clientWidth < NARROW_PX); };
+    const ro = new ResizeObserver(measure);
     ro.observe(el);
-    setViewH(el.clientHeight);
+    measure();
     return () => ro.disconnect();
   }, []);
 
@@ -97,7 +103,7 @@ export function LogList({ lines, q, follow, setFollow, droppedVisible, empty }: 
       }
     } else if (dropped > 0 && el.scrollTop > 0) {
       programmatic.current = true;
-      el.scrollTop = Math.max(0, el.scrollTop - dropped * ROW);
+      el.scrollTop = Math.max(0, el.scrollTop - dropped * row);
       setScrollTop(el.scrollTop);
     }
   });
@@ -130,17 +136,20 @@ export function LogList({ lines, q, follow, setFollow, droppedVisible, empty }: 
     const l = lines[i];
     const open = extras.has(l.seq);
     rows.push(
-      <div key={l.seq} class="absolute left-0 right-0" style={{ top: `${rowTop(i, ROW, exps)}px` }}
+      <div key={l.seq} class="absolute left-0 right-0" style={{ top: `${rowTop(i, row, exps)}px` }}
         data-testid="log-line" data-seq={l.seq} data-level={l.level} data-source={l.source} data-type={l.type}>
-        <div class="flex h-5 items-center gap-2 whitespace-nowrap px-1 hover:bg-slate-900">
-          <button type="button" class="h-5 w-4 shrink-0 text-slate-300 hover:text-white" aria-expanded={open}
+        <div class={narrow ? 'grid h-9 grid-cols-[1rem_minmax(0,1fr)] gap-x-2 px-1 leading-[18px] hover:bg-slate-900'
+          : 'flex h-5 items-center gap-2 whitespace-nowrap px-1 hover:bg-slate-900'}>
+          <button type="button" class={`${narrow ? 'row-span-2 h-9' : 'h-5'} w-4 shrink-0 text-slate-300 hover:text-white`} aria-expanded={open}
             aria-label={`${open ? 'Fold' : 'Unfold'} the details of line ${l.seq}`} onClick={() => toggle(l.seq)}>
             {open ? '▾' : '▸'}
           </button>
-          <span class="shrink-0 text-slate-400">{timeOfDay(l)}</span>
-          <span class={`w-10 shrink-0 ${levelClass(l.level)}`}>{LEVEL_LABEL[l.level] ?? l.level}</span>
-          <span class={`hidden w-20 shrink-0 truncate sm:inline ${sourceClass(l.source)}`}>{SOURCE_LABEL[l.source] ?? l.source}</span>
-          <span class={`min-w-0 truncate ${lineClass(l)}`}>
+          <span class={narrow ? 'flex gap-2 whitespace-nowrap' : 'contents'}>
+            <span class="shrink-0 text-slate-400">{timeOfDay(l)}</span>
+            <span class={`w-10 shrink-0 ${levelClass(l.level)}`}>{LEVEL_LABEL[l.level] ?? l.level}</span>
+            <span class={`${narrow ? '' : 'hidden w-20 sm:inline'} shrink-0 truncate ${sourceClass(l.source)}`}>{SOURCE_LABEL[l.source] ?? l.source}</span>
+          </span>
+          <span class={`min-w-0 truncate whitespace-nowrap ${lineClass(l)}`}>
             <Highlighted text={aroundMatch(l.summary, q)} q={q} />
           </span>
         </div>

@@ -23,7 +23,7 @@ import { LogList } from './LogList';
 
 type Conn = 'connecting' | 'backlog' | 'live' | 'reconnecting' | 'closed';
 const CONN_TEXT: Record<Conn, string> = {
-  connecting: 'Connecting…', backlog: 'Loading the backlog…', live: 'Live',
+  connecting: 'Connecting…', backlog: 'Loading the backlog…', live: 'Connected',
   reconnecting: 'Reconnecting…', closed: 'Disconnected; retrying shortly',
 };
 const RETRY_MS = 5000;
@@ -228,9 +228,9 @@ export function Logs({ targetId, label }: { targetId: number; label: string }) {
         </fieldset>
         <fieldset>
           <legend class="mb-1 text-xs font-semibold uppercase tracking-wider text-slate-400">Level</legend>
-          <div class="inline-flex overflow-hidden rounded-md border border-slate-500" role="radiogroup" aria-label="Level">
+          <div class="inline-flex overflow-hidden rounded-md border border-slate-500" role="group" aria-label="Level">
             {LEVEL_FILTERS.map((l) => (
-              <button key={l} type="button" role="radio" aria-checked={level === l} title={LEVEL_HINT[l]}
+              <button key={l} type="button" aria-pressed={level === l} title={LEVEL_HINT[l]}
                 onClick={() => setLevel(l)}
                 class={`px-2.5 py-1 text-xs font-medium ${level === l ? 'bg-indigo-600 text-white' : 'bg-slate-800 text-slate-200 hover:bg-slate-700'}`}>
                 {LEVEL_TEXT[l]}
