@@ -211,6 +211,13 @@ describe('the console in the browser', { timeout: 600000 }, () => {
     const buffered = Number(/Paused · ([\d,]+)/.exec(await page.getByTestId('paused-count').innerText())[1].replace(/,/g, ''));
     assert.equal((await shownOf(page)).held, before.held, 'nothing added to the view while paused');
     await shot(page, 'console-paused');
+    // while paused the view is still: download exactly what it shows
+    const shown = await shownOf(page);
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download .ndjson' }).click()]);
+    assert.match(dl.suggestedFilename(), /^daemonpulse-default-logs-\d{8}T\d{6}Z\.ndjson$/);
+    const lines = readFileSync(await dl.path(), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(lines.length, shown.shown);
+    for (let i = 1; i < lines.length; i++) assert.ok(lines[i].seq > lines[i - 1].seq, 'in order');
     await page.getByRole('button', { name: /Resume/ }).click();
     await page.getByTestId('paused-count').waitFor({ state: 'detached' });
     const afterResume = await shownOf(page);
@@ -253,6 +260,28 @@ describe('the console in the browser', { timeout: 600000 }, () => {
     await banner.waitFor({ state: 'detached', timeout: T * 2 });
     await chatUntil(page, 'after the restart', () => document.querySelectorAll('[data-testid="log-line"][data-source="model"]').length > 0,
       'model lines after the restart');
+  });
+
+  test('Dev mode: model payloads can be turned off (the server removes them)', async () => {
+    const box = page.getByLabel(/Model payloads/);
+    await box.uncheck();
+    try {
+      await page.waitForFunction(() => document.querySelector('[data-testid="conn-state"]')?.textContent === 'Connected');
+      await chatUntil(page, 'secret prompt text', () => document.querySelector('[data-testid="log-line"][data-type="llm.prediction.input"]'),
+        'a model input line without payload');
+      const input = page.locator('[data-testid="log-line"][data-type="llm.prediction.input"]').last();
+      await input.getByRole('button', { name: /Unfold the details/ }).click();
+      const d = input.getByTestId('line-details');
+      await d.waitFor();
+      const text = await d.innerText();
+      assert.match(text, /payload hidden by the server/);
+      assert.ok(!text.includes('secret prompt text'), 'the prompt is not shown');
+      assert.equal(await page.getByText('secret prompt text').count(), 0);
+      await input.getByRole('button', { name: /Fold the details/ }).click();
+    } finally {
+      await box.check();
+    }
+    await page.waitForFunction(() => document.querySelector('[data-testid="conn-state"]')?.textContent === 'Connected');
   });
 
   test('performance view shows a row per prediction', async () => {

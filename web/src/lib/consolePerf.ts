@@ -43,3 +43,12 @@ export function newestModel(models: readonly ModelPerf[]): string | null {
   }
   return best;
 }
+
+/** "HH:MM:SS" (local time; UTC with utc=true) of a prediction, "—" when unknown. */
+export function clock(ts_ms: number | null | undefined, utc = false): string {
+  if (typeof ts_ms !== 'number' || !Number.isFinite(ts_ms)) return dash;
+  const d = new Date(ts_ms);
+  const p = (n: number) => String(n).padStart(2, '0');
+  return utc ? `${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}`
+    : `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}

@@ -10,7 +10,7 @@ import { Alert } from '../../components/Alert';
 import { Spinner } from '../../components/Spinner';
 import { input, label, panel } from '../../components/ui';
 import { formatDateTime } from '../../lib/format';
-import { fmt, fmtInt, fmtTtft, newestModel } from '../../lib/consolePerf';
+import { clock, fmt, fmtInt, fmtTtft, newestModel } from '../../lib/consolePerf';
 import { statusBanner } from '../../lib/consoleFormat';
 import { errorText } from '../../lib/useLoad';
 import { PerfChart } from './PerfChart';
@@ -73,7 +73,19 @@ export function Perf({ targetId }: { targetId: number }) {
         </p>
       ) : (
         <>
-          <div class={`${panel} overflow-x-auto`} role="region" aria-label="Models" tabIndex={0}>
+          <ul class="space-y-2 sm:hidden" aria-label="Summary per model">
+            {models.map((m) => (
+              <li key={m.model} class={`${panel} p-3 text-sm`}>
+                <p class="break-all font-mono text-xs text-slate-100">{m.model}</p>
+                <dl class="mt-2 grid grid-cols-3 gap-2 text-slate-200">
+                  <div><dt class="text-xs text-slate-400">Predictions</dt><dd>{fmtInt(m.count)}</dd></div>
+                  <div><dt class="text-xs text-slate-400">Tokens/s avg</dt><dd>{fmt(m.tokens_per_second.avg)}</dd></div>
+                  <div><dt class="text-xs text-slate-400">TTFT avg</dt><dd>{fmtTtft(m.ttft_sec.avg)}</dd></div>
+                </dl>
+              </li>
+            ))}
+          </ul>
+          <div class={`${panel} hidden overflow-x-auto sm:block`} role="region" aria-label="Models" tabIndex={0}>
             <table class="w-full min-w-[36rem] text-left text-sm" data-testid="perf-models">
               <caption class="sr-only">Summary per model</caption>
               <thead class="border-b border-slate-700 text-xs uppercase tracking-wider text-slate-400">
@@ -130,7 +142,7 @@ export function Perf({ targetId }: { targetId: number }) {
                   <tbody class="divide-y divide-slate-800">
                     {[...preds].reverse().map((p, i) => (
                       <tr key={`${p.ts_ms}-${i}`} data-testid="perf-row">
-                        <td class="whitespace-nowrap px-3 py-1.5 text-slate-300">{formatDateTime(p.ts)}</td>
+                        <td class="whitespace-nowrap px-3 py-1.5 text-slate-300" title={formatDateTime(p.ts)}>{clock(p.ts_ms)}</td>
                         <td class="whitespace-nowrap px-3 py-1.5 text-right text-slate-100">{fmt(p.tokens_per_second)}</td>
                         <td class="whitespace-nowrap px-3 py-1.5 text-right text-slate-200">{fmtTtft(p.ttft_sec)}</td>
                         <td class="whitespace-nowrap px-3 py-1.5 text-right text-slate-200">{fmtInt(p.prompt_tokens)}</td>
