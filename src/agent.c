@@ -280,7 +280,7 @@ struct dp_agent {
 	struct sampler sm;
 	struct log_source logs[3];
 	int log_viewers;
-	struct event *sig_int, *sig_term;
+	struct event *sig_int, *sig_term, *sig_hup;
 	int64_t started_ms;
 	uint64_t auth_failures;
 };
@@ -1074,6 +1074,29 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(a->base, NULL);
 }
 
+/* SIGHUP: re-read the token file (after `set-token`, e.g. a rotation);
+ * the old token stays in force when the file is unusable. */
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	struct dp_agent *a = arg;
+	(void)sig;
+	(void)what;
+	char tok[DP_AGENT_TOKEN_LEN + 1], err[PATH_MAX + 256];
+	int created = 0;
+	struct stat sb;
+	if (stat(a->o.token_file, &sb) < 0) {
+		dp_warn("agent: SIGHUP: the token file %s is gone; keeping the current token", a->o.token_file);
+		return;
+	}
+	if (dp_agent_token_load(a->o.token_file, tok, &created, err, sizeof(err)) < 0) {
+		dp_warn("agent: SIGHUP: %s; keeping the current token", err);
+		return;
+	}
+	token_hash(tok, DP_AGENT_TOKEN_LEN, a->token_hash);
+	sodium_memzero(tok, sizeof(tok));
+	dp_info("agent: token re-read from %s", a->o.token_file);
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -1093,7 +1116,8 @@ static void usage(FILE *out)
 		"  --procfs-root DIR    procfs root (default /proc)\n"
 		"  --interval-ms MS     telemetry sampling interval (default 2000, 500..60000)\n"
 		"  --insecure-listen    allow a non-loopback --bind over plain HTTP (the token travels in\n"
-		"                       clear text; prefer an SSH tunnel or a TLS-terminating proxy)\n");
+		"                       clear text; prefer an SSH tunnel or a TLS-terminating proxy)\n\n"
+		"SIGHUP re-reads the token file (after set-token); SIGINT/SIGTERM stop the agent.\n");
 }
 
 static int parse_port(const char *s, int *out)
@@ -1349,6 +1373,8 @@ int dp_agent_main(int argc, char **argv)
 	a->sig_term = evsignal_new(a->base, SIGTERM, on_signal, a);
 	event_add(a->sig_int, NULL);
 	event_add(a->sig_term, NULL);
+	a->sig_hup = evsignal_new(a->base, SIGHUP, on_hup, a);
+	event_add(a->sig_hup, NULL);
 	const char *shown = strchr(a->o.bind, ':') ? "[" : "";
 	dp_info("agent: LM Studio home %s, lms %s", a->home[0] ? a->home : "(none)",
 		dp_lms_bin(a->lms)[0] ? dp_lms_bin(a->lms) : "(unavailable)");
@@ -1367,6 +1393,8 @@ out:
 		event_free(a->sig_int);
 	if (a->sig_term)
 		event_free(a->sig_term);
+	if (a->sig_hup)
+		event_free(a->sig_hup);
 	event_base_free(a->base);
 	sodium_memzero(a->token_hash, sizeof(a->token_hash));
 	free(a);

@@ -478,7 +478,7 @@ describe('control plane with two agents', () => {
     assert.ok(!JSON.stringify(audit.json).includes('dpa_'), 'no token in the audit');
   });
 
-  test('rotation: the old token stops working; removal falls back', T, async () => {
+  test('rotation: the old token stops working until set-token + SIGHUP; removal falls back', T, async () => {
     const r = await admin.post(`/api/targets/${idB}/agent`, { url: agentB.url });
     assert.equal(r.status, 200, r.text);
     assert.equal(r.json.rotated, true);
@@ -487,6 +487,14 @@ describe('control plane with two agents', () => {
       return x.json?.reason?.code === 'agent_unauthorized' && x;
     }, 'the agent refusing the new token');
     assert.equal(t.json.available, false);
+    // on the host: set-token with the new token, then SIGHUP (systemctl reload) re-reads it
+    const st = await run(bin('daemonpulse'), ['agent', 'set-token', '--token-file', agentB.tokenFile], { stdin: r.json.token + '\n' });
+    assert.equal(st.code, 0, st.stderr);
+    agentB.proc.kill('SIGHUP');
+    await until(async () => {
+      const x = await admin.get(`/api/targets/${idB}/telemetry`);
+      return x.json?.source === 'agent' && x.json.available && x;
+    }, 'telemetry back after the reload');
     const del = await admin.del(`/api/targets/${idB}/agent`);
     assert.equal(del.status, 204);
     const s = await admin.post(`/api/targets/${idB}/server/start`, {});
