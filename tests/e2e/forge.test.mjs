@@ -294,7 +294,7 @@ describe('the forge in the browser', { timeout: 600000 }, () => {
       { model: 'meta/llama-3.2-3b', context_length: 2048, ttl: 600, identifier: 'llama-ttl' });
     assert.equal(r.status, 200, r.text);
     const ttl = page.locator('[data-instance-id="llama-ttl"] [data-testid="ttl"]');
-    await ttl.getByText(/^\d+ min \d+ s left of 10 min 00 s$/).waitFor();
+    await ttl.getByText(/^\d+ min \d+ s left of 10 min 00 s if idle$/).waitFor();
     const t1 = await ttl.innerText();
     await page.waitForFunction((t) => document.querySelector('[data-instance-id="llama-ttl"] [data-testid="ttl"]')?.textContent !== t, t1);
     assert.equal((await admin.post('/api/targets/1/models/unload', { instance_id: 'llama-ttl' })).status, 200);

@@ -140,11 +140,11 @@ export function ForgePage() {
     return () => { unsub(); if (timer.current) clearTimeout(timer.current); };
   }, [targetId]);
 
-  // TTL countdown: tick while some instance has a TTL
+  // clock for the TTL countdown and relative times
   const hasTtl = !!facts?.instances.some((i) => typeof i.ttl_remaining_ms === 'number' && i.ttl_remaining_ms > 0);
   useEffect(() => {
-    if (!hasTtl) return;
-    const t = setInterval(() => setNow(Date.now()), 1000);
+    // every second while a TTL counts down, else enough for "read 2 min ago"
+    const t = setInterval(() => setNow(Date.now()), hasTtl ? 1000 : 30000);
     return () => clearInterval(t);
   }, [hasTtl]);
 
@@ -262,7 +262,8 @@ export function ForgePage() {
               {viewLoading ? <ProgressBar label="Refreshing models" /> : null}
               <Library models={models} facts={factsMap} factsAt={factsAt} now={now} canLoad={canOperate}
                 loading={loading} ejecting={ejecting} onLoad={(m) => setLoadFor(m)}
-                onEject={(id) => { setConfirmError(''); setConfirm({ kind: 'eject', instanceId: id }); }} />
+                onEject={(id) => { setConfirmError(''); setConfirm({ kind: 'eject', instanceId: id }); }}
+                onRefresh={() => reload(targetId)} fetchedAt={view.fetched_at} />
             </>
           )
         ) : null}

@@ -6,11 +6,12 @@ import { btn, input, panel } from '../../components/ui';
 import {
   CAPABILITY_LABEL, DEFAULT_QUERY, distinct, paginate, queryModels, type Capability, type LibraryQuery, type SortKey,
 } from '../../lib/forgeLibrary';
+import { relativeTime } from '../../lib/format';
 import { ModelRow } from './ModelRow';
 
 export const PAGE_SIZE = 25;
 
-export function Library({ models, facts, factsAt, now, canLoad, loading, ejecting, onLoad, onEject }: {
+export function Library({ models, facts, factsAt, now, canLoad, loading, ejecting, onLoad, onEject, onRefresh, fetchedAt }: {
   models: Model[];
   facts: Map<string, InstanceFacts>;
   factsAt: number;
@@ -20,6 +21,9 @@ export function Library({ models, facts, factsAt, now, canLoad, loading, ejectin
   ejecting: Set<string>;
   onLoad: (m: Model) => void;
   onEject: (instanceId: string) => void;
+  onRefresh: () => void;
+  /** when the server read the list from the daemon */
+  fetchedAt: string | null;
 }) {
   const [q, setQ] = useState<LibraryQuery>(DEFAULT_QUERY);
   const [page, setPage] = useState(0);
@@ -33,7 +37,13 @@ export function Library({ models, facts, factsAt, now, canLoad, loading, ejectin
   return (
     <section class={panel} aria-labelledby="library-h">
       <div class="border-b border-slate-700 p-4 sm:p-5">
-        <h2 id="library-h" class="text-base font-semibold text-white">Library</h2>
+        <div class="flex flex-wrap items-center justify-between gap-2">
+          <h2 id="library-h" class="text-base font-semibold text-white">Library</h2>
+          <div class="flex items-center gap-3 text-xs text-slate-400">
+            {fetchedAt ? <span>read {relativeTime(fetchedAt, now)}</span> : null}
+            <button type="button" class={btn.small} onClick={onRefresh}>Refresh</button>
+          </div>
+        </div>
         <div class="mt-3 grid gap-3 sm:grid-cols-2 lg:grid-cols-[2fr_1fr_1fr_1.4fr]">
           <div>
             <label for="lib-search" class="sr-only">Search models</label>

@@ -66,7 +66,7 @@ function Instance({ i, facts, factsAt, now, canEject, pending, onEject }: {
           <dt class="text-slate-400">TTL</dt>
           <dd class="text-slate-200" data-testid="ttl">
             {ttl === null ? (i.status === null && !facts ? 'not reported' : 'none')
-              : ttlLeft !== null ? `${formatDuration(ttlLeft)} left of ${formatDuration(ttl)}` : `${formatDuration(ttl)} (time left not known)`}
+              : ttlLeft !== null ? `${formatDuration(ttlLeft)} left of ${formatDuration(ttl)} if idle` : `${formatDuration(ttl)} (time left not known)`}
           </dd>
         </div>
         {i.last_used_at ? <div class="flex gap-1"><dt class="text-slate-400">last used</dt><dd class="text-slate-200">{relativeTime(i.last_used_at, now)}</dd></div> : null}
