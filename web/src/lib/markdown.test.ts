@@ -122,6 +122,10 @@ describe('structure', () => {
     expect(stripClass('> quoted\n> more\n\n---\nline  \nnext')).toBe(
       '<blockquote><p>quoted\nmore</p></blockquote><hr><p>line<br>next</p>');
   });
+  test('underscores inside words never close emphasis', () => {
+    expect(stripClass('window.__pwned = 1 and window.__pwned=2')).toBe('<p>window.__pwned = 1 and window.__pwned=2</p>');
+    expect(stripClass('__init__ and _x_y_ and __bold__.')).toBe('<p><strong>init</strong> and <em>x_y</em> and <strong>bold</strong>.</p>');
+  });
   test('unclosed markers stay text', () => {
     expect(stripClass('**open and `tick and [bracket')).toBe('<p>**open and `tick and [bracket</p>');
   });

@@ -231,7 +231,8 @@ function findCloser(s: string, from: number, d: string): number {
     if (s.startsWith(d, i) && i > from && !/\s/.test(s[i - 1])) {
       // for single delimiters, do not close on the first half of a double run
       if (d.length === 1 && s[i + 1] === d && s[i - 1] !== d) { i += 2; continue; }
-      if (d === '_' && /[A-Za-z0-9]/.test(s[i + 1] ?? '')) { i++; continue; }
+      // an underscore run never closes inside a word (snake_case, __dunder__ names)
+      if (d[0] === '_' && /[A-Za-z0-9]/.test(s[i + d.length] ?? '')) { i += d.length; continue; }
       return i;
     }
     i++;
