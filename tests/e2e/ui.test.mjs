@@ -174,6 +174,8 @@ describe('web UI', { timeout: 300000 }, () => {
       else if (key === 'forge') await page.getByText('No daemon target', { exact: true }).waitFor();
       // The Toolchain is built (tests/e2e/toolchain.test.mjs): MCP servers are per target, so it asks for one
       else if (key === 'toolchain') await page.getByText('No daemon targets', { exact: true }).waitFor();
+      // The Console is built (tests/e2e/console.test.mjs): logs are per target, so it says there is none
+      else if (key === 'console') await page.getByText('No daemon target yet', { exact: true }).waitFor();
       else await page.getByText('Not built yet', { exact: true }).waitFor();
       const current = page.locator('nav[aria-label="Main"] a[aria-current="page"]');
       assert.equal(await current.count(), 1);
