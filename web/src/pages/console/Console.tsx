@@ -3,7 +3,6 @@
 // trail (Audit), one URL each (?tab=). The target is the user's active one
 // unless chosen here (?target=). Everything shown comes from the control
 // plane; with no target there is nothing to stream and the page says so.
-import { useEffect } from 'preact/hooks';
 import * as targetsApi from '../../api/targets';
 import { Alert } from '../../components/Alert';
 import { Link } from '../../components/Link';
@@ -42,11 +41,6 @@ export function ConsolePage() {
   const chosen = targets.find((t) => t.id === wanted) ??
     targets.find((t) => t.id === list.data?.active_target_id) ?? targets[0] ?? null;
   const targetId = chosen?.id ?? null;
-
-  useEffect(() => {
-    const t = TABS.find((x) => x.key === tab);
-    document.title = `The Console · ${t?.label ?? 'Logs'} · DaemonPulse`;
-  }, [tab]);
 
   const picker = targets.length > 1 ? (
     <div class="w-full sm:w-64">
