@@ -59,6 +59,10 @@ const TEXT: [string, string, number, string][] = [
   ['indigo-200', 'indigo-950', 4.5, 'info box'],
   ['white', 'indigo-950', 4.5, 'Settings → Mode: selected mode title'],
   ['slate-400', 'slate-900', 4.5, 'Fleet: chart axes and legend labels'],
+  ['red-200', 'slate-950', 4.5, 'Pulse: field errors in the sampling panel'],
+  ['indigo-200', 'slate-800', 4.5, 'Pulse: inline code in answers'],
+  ['slate-100', 'slate-950', 4.5, 'Pulse: code blocks, stats values'],
+  ['amber-200', 'slate-900', 4.5, 'Pulse: stopped badge'],
 ];
 
 // non-text UI components (WCAG 1.4.11): 3:1 against what is next to them
@@ -84,6 +88,9 @@ const UI: [string, string, string][] = [
   ['red-300', 'slate-900', 'Fleet chart: temperature line'],
   ['amber-300', 'slate-900', 'Fleet: simulated badge border'],
   ['red-400', 'slate-950', 'shell: alert badge border'],
+  ['indigo-400', 'slate-800', 'Pulse: model load / prompt progress bars'],
+  ['indigo-400', 'slate-900', 'Pulse: tokens/s chart line, busy slot, active history row border'],
+  ['slate-500', 'slate-900', 'Pulse: free slot outline'],
 ];
 
 describe('palette', () => {
