@@ -54,8 +54,8 @@ export function StatsBar({ run }: { run: RunState }) {
   const lm = lmstudioFigures(run.stats?.lmstudio);
   const tokens = s.tokens ?? (live ? run.reasoningEvents + run.contentEvents : null);
   return (
-    <div class="mt-3 rounded-lg border border-slate-700 bg-slate-950 p-3" data-testid="stats-bar">
-      <dl class="grid grid-cols-2 gap-x-4 gap-y-2 sm:grid-cols-4 xl:grid-cols-7">
+    <div class="@container mt-3 rounded-lg border border-slate-700 bg-slate-950 p-3" data-testid="stats-bar">
+      <dl class="grid grid-cols-2 gap-x-4 gap-y-2 @sm:grid-cols-3 @xl:grid-cols-4 @4xl:grid-cols-7">
         <Figure label="TTFT server" value={fmtMs(s.ttft)} title="request sent to LM Studio → first token at DaemonPulse" testId="ttft-server" />
         {live ? <Figure label="TTFT browser" value={fmtMs(bTtft)} title="Send clicked → first token in this tab" testId="ttft-browser" /> : null}
         <Figure label="tok/s server" value={fmtRate(s.rate)} title="rate at which tokens reached DaemonPulse" testId="rate-server" />
@@ -68,7 +68,7 @@ export function StatsBar({ run }: { run: RunState }) {
       {lm.length ? (
         <div class="mt-3 border-t border-slate-800 pt-2" data-testid="lmstudio-stats">
           <p class="mb-1 text-[11px] font-semibold uppercase tracking-wider text-slate-400">LM Studio reports</p>
-          <dl class="grid grid-cols-2 gap-x-4 gap-y-2 sm:grid-cols-4 xl:grid-cols-7">
+          <dl class="grid grid-cols-2 gap-x-4 gap-y-2 @sm:grid-cols-3 @xl:grid-cols-4 @4xl:grid-cols-7">
             {lm.map((f) => <Figure key={f.label} label={f.label} value={f.value} />)}
           </dl>
         </div>
@@ -88,7 +88,10 @@ export function Answer({ run, chart = true, heading }: { run: RunState; chart?: 
   const rt = reasoningTokens(run.stats, run.reasoningEvents);
   const body = useMemo(() => renderMarkdown(run.content, { CodeBlock }), [run.content]);
   const tools = joinedToolCalls(run.toolCalls);
-  const showChart = chart && run.sentAt !== null && (run.tokenTimes.length > 0 || active);
+  const span = run.firstTokenAt !== null && run.lastTokenAt !== null ? run.lastTokenAt - run.firstTokenAt : 0;
+  // a stream that arrived all at once has no curve worth drawing
+  const tooFast = !active && run.tokenTimes.length > 0 && span < 300;
+  const showChart = chart && run.sentAt !== null && (run.tokenTimes.length > 0 || active) && !tooFast;
 
   return (
     <article class="min-w-0 rounded-xl border border-slate-700 bg-slate-900 p-4" aria-busy={active}
@@ -155,6 +158,11 @@ export function Answer({ run, chart = true, heading }: { run: RunState; chart?: 
       ) : null}
 
       {!active || run.stats ? <StatsBar run={run} /> : null}
+      {chart && tooFast ? (
+        <p class="mt-2 text-xs text-slate-400" data-testid="rate-too-fast">
+          All {run.tokenTimes.length} tokens reached this tab within {fmtMs(span)}: too fast for a tokens/s chart.
+        </p>
+      ) : null}
       {showChart ? <RateChart times={run.tokenTimes} live={active} endAt={run.endedAt} label="Tokens per second (browser)" /> : null}
     </article>
   );

@@ -37,6 +37,7 @@ export function ChatView({ targets, initial, shared, setShared, canChat }: {
   const [conversationId, setConversationId] = useState<number | null>(null);
   const [error, setError] = useState('');
   const [historyVersion, setHistoryVersion] = useState(0);
+  const [modelsVersion, setModelsVersion] = useState(0);
   const [showHistory, setShowHistory] = useState(false);
   const [opening, setOpening] = useState(false);
   const bottom = useRef<HTMLDivElement>(null);
@@ -86,6 +87,7 @@ export function ChatView({ targets, initial, shared, setShared, canChat }: {
         }
         setItems((old) => [...old, { key: key(), role: 'assistant', run: final }]);
         setHistoryVersion((v) => v + 1);
+        setModelsVersion((v) => v + 1);
       },
     });
     setHistoryVersion((v) => v + 1); // the server created or touched the conversation
@@ -163,7 +165,7 @@ export function ChatView({ targets, initial, shared, setShared, canChat }: {
 
       <div class="min-w-0 space-y-4">
         <section class={`${panel} space-y-3 p-4`} aria-label="Model and settings">
-          <Picker id="pulse" value={picker} onChange={setPicker} targets={targets} disabled={busy} />
+          <Picker id="pulse" value={picker} onChange={setPicker} targets={targets} disabled={busy} refresh={modelsVersion} />
           <SystemPrompt value={shared.system} onInput={(v) => setShared({ ...shared, system: v })} />
           <Sampling value={shared.sampling} errors={errors} api={picker.api} onChange={(s) => setShared({ ...shared, sampling: s })} />
         </section>

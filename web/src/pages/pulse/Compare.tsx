@@ -65,6 +65,7 @@ export function CompareView({ targets, initial, shared, setShared, canChat }: {
   const [prompt, setPrompt] = useState('');
   const [save, setSave] = useState(false);
   const [errors2, setErrors2] = useState(['', '']);
+  const [modelsVersion, setModelsVersion] = useState(0);
   useAbortOnUnmount(handles);
 
   const busy = runs.some(isActive);
@@ -97,6 +98,7 @@ export function CompareView({ targets, initial, shared, setShared, canChat }: {
             return;
           }
           set(i, closeRun(r, performance.now(), err ? { code: err.code, message: err.message } : null, aborted));
+          setModelsVersion((v) => v + 1);
         },
       });
     });
@@ -114,7 +116,7 @@ export function CompareView({ targets, initial, shared, setShared, canChat }: {
       <div class="grid gap-4 md:grid-cols-2">
         {SIDES.map((s, i) => (
           <section key={s} class={`${panel} p-4`} aria-label={`Configuration ${s}`}>
-            <Picker id={`cmp-${s.toLowerCase()}`} legend={`Configuration ${s}`} value={pickers[i]} targets={targets} disabled={busy}
+            <Picker id={`cmp-${s.toLowerCase()}`} legend={`Configuration ${s}`} value={pickers[i]} targets={targets} disabled={busy} refresh={modelsVersion}
               onChange={(v) => setPickers((old) => old.map((x, k) => (k === i ? v : x)))} />
             <ErrorSlot error={errors2[i]} class="mt-2" />
           </section>

@@ -20,8 +20,10 @@ export const API_LABEL: Record<ChatApi, string> = {
 
 const select = `${input} pr-8`;
 
-export function Picker({ id, value, onChange, targets, disabled, legend }: {
+export function Picker({ id, value, onChange, targets, disabled, legend, refresh = 0 }: {
   id: string;
+  /** change it to fetch the model list again (after a run: a JIT load changes what is loaded) */
+  refresh?: number;
   value: PickerValue;
   onChange: (v: PickerValue) => void;
   targets: Target[];
@@ -29,7 +31,7 @@ export function Picker({ id, value, onChange, targets, disabled, legend }: {
   legend?: string;
 }) {
   const models = useLoad((signal) => (value.targetId === null ? Promise.resolve(null) : getModels(value.targetId, signal)),
-    [value.targetId]);
+    [value.targetId, refresh]);
   const opts = modelOptions(models.data?.models ?? []);
   const empty = opts.loaded.length + opts.onDisk.length === 0;
   // keep the chosen model when it is still offered; else preselect a loaded one

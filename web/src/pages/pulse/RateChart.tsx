@@ -31,7 +31,7 @@ export function RateChart({ times, live, endAt, label }: {
       width: width(), height: 120,
       legend: { show: false },
       cursor: { show: false },
-      scales: { x: { time: false }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.15)] } },
+      scales: { x: { time: false, range: (_u, _min, max) => [0, Math.max(1, max)] }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.15)] } },
       axes: [
         { stroke: AXIS, grid: { stroke: GRID, width: 1 }, ticks: { stroke: GRID }, size: 28, values: (_u, v) => v.map((x) => `${x}s`) },
         { stroke: AXIS, grid: { stroke: GRID, width: 1 }, ticks: { stroke: GRID }, size: 44 },
