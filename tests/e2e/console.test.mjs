@@ -334,6 +334,27 @@ describe('the console in the browser', { timeout: 600000 }, () => {
     }
   });
 
+  test('a viewer watches the logs; the audit log stays for admins', async () => {
+    const password = `pw-viewer-${Math.random().toString(36).slice(2)}-0123456789`;
+    const u = await admin.post('/api/users', { username: 'e2e-viewer', password, role: 'viewer' });
+    assert.equal(u.status, 201, u.text);
+    const vctx = await br.newContext();
+    const vp = await vctx.newPage();
+    vp.setDefaultTimeout(T);
+    try {
+      await signIn(vp, 'e2e-viewer', password);
+      await vp.goto(cp.url + '/console');
+      await vp.waitForFunction(() => document.querySelector('[data-testid="conn-state"]')?.textContent === 'Connected');
+      await chatUntil(vp, 'seen by a viewer', () => document.querySelector('[data-testid="log-line"][data-source="model"]'), 'model lines');
+      await vp.getByRole('link', { name: 'Audit' }).click();
+      await vp.getByText('The audit log is for administrators').waitFor();
+      assert.equal(await vp.locator('table').count(), 0);
+      await shot(vp, 'console-viewer-audit');
+    } finally {
+      await vctx.close();
+    }
+  });
+
   test('360 px: usable without horizontal scrolling', async () => {
     await page.setViewportSize({ width: 360, height: 740 });
     try {
