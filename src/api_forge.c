@@ -413,7 +413,9 @@ static void finish_fail(struct fop *o, int status, const char *code, const char 
 	op_free(o);
 }
 
-static const char *new_instance(struct fop *o, json_t **inst)
+/* The new instance's id, copied into buf (the arrays it is found in are
+ * temporary), or NULL; *inst is its entry in o->after when there is one. */
+static const char *new_instance(struct fop *o, json_t **inst, char *buf, size_t bufsz)
 {
 	*inst = NULL;
 	const char *id = json_string_value(json_object_get(o->answer, "instance_id"));
@@ -446,6 +448,10 @@ static const char *new_instance(struct fop *o, json_t **inst)
 			}
 		}
 	}
+	if (id) {
+		snprintf(buf, bufsz, "%s", id);
+		id = buf;
+	}
 	json_decref(after_ids);
 	if (id && o->after) {
 		json_t *models = json_object_get(o->after, "models"), *m, *li;
@@ -467,10 +473,8 @@ static void load_complete(struct fop *o)
 {
 	struct dp_server *srv = o->srv;
 	json_t *inst = NULL;
-	const char *id = new_instance(o, &inst);
 	char idbuf[DP_FORGE_MODEL_MAX + 1];
-	snprintf(idbuf, sizeof idbuf, "%s", id ? id : "");
-	id = idbuf[0] ? idbuf : NULL;
+	const char *id = new_instance(o, &inst, idbuf, sizeof idbuf);
 	dp_forge_note_loaded(srv->forge, o->target_id, id, o->l.model, dp_forge_path_name(o->path), o->username,
 			     dp_health_now_ms());
 	json_t *rq = dp_forge_load_json(&o->l);

@@ -219,6 +219,16 @@ describe('the forge', { timeout: 300000 }, () => {
     assert.equal(e2.json.confidence, 'low');
   });
 
+  it('loads through lms without an identifier and reports the new instance id', async () => {
+    // regression: the id was read from a freed array (500 "could not build the response")
+    const r = await operator.post(`/api/targets/${id}/models/load`, { model: 'meta/llama-3.2-3b', ttl: 600 });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.path, 'lms');
+    assert.ok(typeof r.json.instance_id === 'string' && r.json.instance_id.length > 0, r.text);
+    const u = await operator.post(`/api/targets/${id}/models/unload`, { instance_id: r.json.instance_id });
+    assert.equal(u.status, 200, u.text);
+  });
+
   it('refuses a load that will not fit with the per-GPU numbers; only an admin overrides', async () => {
     const body = { model: 'google/gemma-3-12b', context_length: 32768 };
     const r = await operator.post(`/api/targets/${id}/models/load`, body);
