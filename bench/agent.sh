@@ -17,10 +17,10 @@ FAKE=build/fake_nvml/full/libnvidia-ml.so.1
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 mkdir -p "$TMP/home"
-HZ=$(getconf CLK_TCK)
 
 kv() { awk -v k="$1" '$1 == k":" {print $2}' "/proc/$2/smaps_rollup"; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# CPU time of every thread in ns (schedstat: finer than the 10 ms ticks of stat)
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d", s}'; }
 
 measure() {
 	local name=$1
@@ -43,9 +43,9 @@ measure() {
 		curl -fsS -o /dev/null -H "Authorization: Bearer $tok" "http://127.0.0.1:$port/agent/v1/$r"
 	done
 	local c0 c1
-	c0=$(cpu_ticks "$pid")
+	c0=$(cpu_ns "$pid")
 	sleep "$IDLE"
-	c1=$(cpu_ticks "$pid")
+	c1=$(cpu_ns "$pid")
 	local rss anon file pss
 	rss=$(kv Rss "$pid")
 	anon=$(kv Anonymous "$pid")
@@ -57,9 +57,9 @@ measure() {
 	kill "$pid"
 	wait "$pid" 2>/dev/null || true
 	awk -v n="$name" -v s="$src" -v r="$rss" -v a="$anon" -v f="$file" -v p="$pss" -v c=$((c1 - c0)) \
-		-v hz="$HZ" -v idle="$IDLE" 'BEGIN {
-		printf "%-22s source=%-7s RSS %6.1f MiB (anon %5.1f, file %5.1f, PSS %5.1f)  idle CPU %.2f%% (%.0f ms in %d s)\n",
-			n, s, r / 1024, a / 1024, f / 1024, p / 1024, 100 * c / hz / idle, 1000 * c / hz, idle }'
+		-v idle="$IDLE" 'BEGIN {
+		printf "%-22s source=%-7s RSS %6.1f MiB (anon %5.1f, file %5.1f, PSS %5.1f)  idle CPU %.3f%% (%.1f ms in %d s)\n",
+			n, s, r / 1024, a / 1024, f / 1024, p / 1024, 100 * c / 1e9 / idle, c / 1e6, idle }'
 }
 
 echo "agent idle footprint ($BIN/daemonpulse, ${IDLE}s idle each)"
