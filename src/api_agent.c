@@ -9,10 +9,12 @@
  *   DELETE /api/targets/{id}/agent               admin     forget the agent
  *   POST   /api/targets/{id}/server/start        operator  lms server start via the agent
  *   POST   /api/targets/{id}/server/stop         operator  lms server stop via the agent
+ *   POST   /api/targets/{id}/daemon/{up,down}    operator  lms daemon up/down via the agent
+ *   GET    /api/targets/{id}/agent/info          viewer    the host (name, OS, CPU, RAM) via the agent
  *
- * Without an agent, server start/stop answer 409 needs_agent: `lms server
- * start/stop` act only on the machine they run on (reference §6.2). Every
- * mutation is audited (never with the token).
+ * Without an agent, server and daemon actions answer 409 needs_agent: `lms
+ * server start/stop` and `lms daemon up/down` act only on the machine they
+ * run on (reference §6.2). Every mutation is audited (never with the token).
  */
 #include <errno.h>
 #include <sodium.h>
@@ -233,6 +235,7 @@ struct life {
 	int64_t target_id, user_id;
 	char username[DP_USERNAME_MAX + 1];
 	char ip[64];
+	char kind[8];   /* "server" | "daemon" */
 	char action[16];
 };
 
@@ -249,7 +252,7 @@ static void life_done(struct dp_upstream_req *r, const struct dp_upstream_result
 	(void)r;
 	char ref[40], act[40];
 	ref_of(ref, l->target_id);
-	snprintf(act, sizeof(act), "target.server.%s", l->action);
+	snprintf(act, sizeof(act), "target.%s.%s", l->kind, l->action);
 	int ok = res->outcome == DP_UPSTREAM_OK;
 	json_t *agent_err = json_object_get(res->json, "error");
 	const char *code = ok ? "ok"
@@ -269,20 +272,20 @@ static void life_done(struct dp_upstream_req *r, const struct dp_upstream_result
 		if (ok) {
 			json_t *result = json_object_get(res->json, "result");
 			dp_reply_json(l->c, 200,
-				      json_pack("{s:I,s:s,s:b,s:s,s:O?}", "target_id", (json_int_t)l->target_id, "action",
-						l->action, "ok", 1, "via", "agent", "result", result));
+				      json_pack("{s:I,s:s,s:s,s:b,s:s,s:O?}", "target_id", (json_int_t)l->target_id, "kind",
+						l->kind, "action", l->action, "ok", 1, "via", "agent", "result", result));
 		} else if (res->outcome == DP_UPSTREAM_UNAUTHORIZED) {
 			dp_reply_error(l->c, 502, "agent_unauthorized",
 				       "the agent refused its token: enrol the agent again and set the new token on the host");
 		} else {
-			dp_reply_error(l->c, res->outcome == DP_UPSTREAM_STALLED ? 504 : 502, code, "lms server %s via the agent failed: %s",
-				       l->action, msg);
+			dp_reply_error(l->c, res->outcome == DP_UPSTREAM_STALLED ? 504 : 502, code,
+				       "lms %s %s via the agent failed: %s", l->kind, l->action, msg);
 		}
 	}
 	free(l);
 }
 
-static void lifecycle(struct dp_ctx *c, const char *action)
+static void lifecycle(struct dp_ctx *c, const char *kind, const char *action)
 {
 	struct dp_target t;
 	if (load_target(c, &t) < 0)
@@ -291,15 +294,15 @@ static void lifecycle(struct dp_ctx *c, const char *action)
 	dp_target_release(&t);
 	char ref[40], act[40];
 	ref_of(ref, id);
-	snprintf(act, sizeof(act), "target.server.%s", action);
+	snprintf(act, sizeof(act), "target.%s.%s", kind, action);
 	if (!dp_agent_client_enrolled(c->srv->store, id)) {
 		json_t *d = json_pack("{s:s}", "code", "needs_agent");
 		dp_audit_ctx(c, act, ref, DP_AUDIT_DENIED, d);
 		json_decref(d);
 		dp_reply_error(c, 409, "needs_agent",
-			       "server %s needs the agent on that host, because lms server start/stop act only on the local "
-			       "machine: enrol one with Add agent",
-			       action);
+			       "%s %s needs the agent on that host, because lms %s %s act only on the local machine: "
+			       "enrol one with Add agent",
+			       kind, action, kind, !strcmp(kind, "server") ? "start/stop" : "up/down");
 		return;
 	}
 	/* start: optional {port, bind, cors}, validated again by the agent */
@@ -308,7 +311,7 @@ static void lifecycle(struct dp_ctx *c, const char *action)
 		const char *k;
 		json_t *v;
 		json_object_foreach(c->body, k, v) {
-			int okk = !strcmp(action, "start") &&
+			int okk = !strcmp(kind, "server") && !strcmp(action, "start") &&
 				  ((!strcmp(k, "port") && json_is_integer(v) && json_integer_value(v) > 0 &&
 				    json_integer_value(v) < 65536) ||
 				   (!strcmp(k, "bind") && json_is_string(v) && json_string_length(v) <= 64) ||
@@ -316,7 +319,8 @@ static void lifecycle(struct dp_ctx *c, const char *action)
 			if (!okk) {
 				json_decref(body);
 				dp_reply_error(c, 400, "invalid",
-					       "server start takes {port?, bind?, cors?}; server stop takes nothing");
+					       "server start takes {port?, bind?, cors?}; server stop, daemon up and daemon down "
+					       "take nothing");
 				return;
 			}
 			json_object_set(body, k, v);
@@ -331,9 +335,10 @@ static void lifecycle(struct dp_ctx *c, const char *action)
 	l->user_id = c->user.id;
 	snprintf(l->username, sizeof(l->username), "%s", c->user.username);
 	snprintf(l->ip, sizeof(l->ip), "%s", dp_ctx_peer(c));
+	snprintf(l->kind, sizeof(l->kind), "%s", kind);
 	snprintf(l->action, sizeof(l->action), "%s", action);
 	char path[64];
-	snprintf(path, sizeof(path), "/agent/v1/lms/server-%s", action);
+	snprintf(path, sizeof(path), "/agent/v1/lms/%s-%s", kind, action);
 	const char *err = NULL;
 	struct dp_upstream_req *r = dp_agent_client_request(c->srv, id, "POST", path, txt, NULL,
 							    DP_AGENT_CLIENT_LMS_TIMEOUT_MS, life_done, l, &err);
@@ -351,12 +356,88 @@ static void lifecycle(struct dp_ctx *c, const char *action)
 
 static void server_start(struct dp_ctx *c)
 {
-	lifecycle(c, "start");
+	lifecycle(c, "server", "start");
 }
 
 static void server_stop(struct dp_ctx *c)
 {
-	lifecycle(c, "stop");
+	lifecycle(c, "server", "stop");
+}
+
+static void daemon_up(struct dp_ctx *c)
+{
+	lifecycle(c, "daemon", "up");
+}
+
+static void daemon_down(struct dp_ctx *c)
+{
+	lifecycle(c, "daemon", "down");
+}
+
+/* ------------------------------------------------------------ host info */
+
+struct info_op {
+	struct dp_ctx *c;
+	int64_t target_id;
+};
+
+static void info_abort(struct dp_ctx *c, void *arg)
+{
+	struct info_op *o = arg;
+	(void)c;
+	o->c = NULL;
+}
+
+static void info_done(struct dp_upstream_req *r, const struct dp_upstream_result *res, void *arg)
+{
+	struct info_op *o = arg;
+	(void)r;
+	if (o->c) {
+		if (res->outcome == DP_UPSTREAM_OK && json_is_object(res->json)) {
+			/* a copy of the known members only: the agent is not trusted to shape our answer */
+			static const char *const keep[] = { "agent_version", "transport", "hostname", "os", "cpu", "ram",
+							    "lms", "lmstudio_home", "telemetry_source", "uptime_s", NULL };
+			json_t *out = json_object();
+			for (const char *const *k = keep; *k; k++) {
+				json_t *v = json_object_get(res->json, *k);
+				if (v)
+					json_object_set(out, *k, v);
+			}
+			json_object_set_new(out, "target_id", json_integer((json_int_t)o->target_id));
+			dp_reply_json(o->c, 200, out);
+		} else if (res->outcome == DP_UPSTREAM_UNAUTHORIZED) {
+			dp_reply_error(o->c, 502, "agent_unauthorized",
+				       "the agent refused its token: enrol the agent again and set the new token on the host");
+		} else {
+			dp_reply_error(o->c, res->outcome == DP_UPSTREAM_STALLED ? 504 : 502, "agent_down",
+				       "the agent does not answer: %s", res->message && *res->message ? res->message : res->code);
+		}
+	}
+	free(o);
+}
+
+static void agent_info(struct dp_ctx *c)
+{
+	struct dp_target t;
+	if (load_target(c, &t) < 0)
+		return;
+	int64_t id = t.id;
+	dp_target_release(&t);
+	if (!dp_agent_client_enrolled(c->srv->store, id)) {
+		dp_reply_error(c, 409, "needs_agent",
+			       "host information needs the agent on that host: enrol one with Add agent");
+		return;
+	}
+	struct info_op *o = xcalloc(1, sizeof(*o));
+	o->c = c;
+	o->target_id = id;
+	const char *err = NULL;
+	if (!dp_agent_client_request(c->srv, id, "GET", "/agent/v1/info", NULL, NULL, 0, info_done, o, &err)) {
+		free(o);
+		dp_reply_error(c, 502, "agent_error", "%s", err ? err : "cannot reach the agent");
+		return;
+	}
+	dp_ctx_on_abort(c, info_abort, o);
 }
 
 const struct dp_route dp_api_agent_routes[] = {
@@ -366,5 +447,8 @@ const struct dp_route dp_api_agent_routes[] = {
 	{ .method = "DELETE", .path = "/api/targets/{id}/agent", .fn = unenrol, .role = DP_ROLE_ADMIN },
 	{ .method = "POST", .path = "/api/targets/{id}/server/start", .fn = server_start, .role = DP_ROLE_OPERATOR },
 	{ .method = "POST", .path = "/api/targets/{id}/server/stop", .fn = server_stop, .role = DP_ROLE_OPERATOR },
+	{ .method = "POST", .path = "/api/targets/{id}/daemon/up", .fn = daemon_up, .role = DP_ROLE_OPERATOR },
+	{ .method = "POST", .path = "/api/targets/{id}/daemon/down", .fn = daemon_down, .role = DP_ROLE_OPERATOR },
+	{ .method = "GET", .path = "/api/targets/{id}/agent/info", .fn = agent_info, .role = DP_ROLE_VIEWER },
 	{ 0 },
 };

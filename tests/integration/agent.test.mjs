@@ -528,4 +528,29 @@ describe('control plane with two agents', () => {
     const audit = await admin.get(`/api/audit?action=target.server.&user=operator1`);
     assert.equal(audit.json.entries.length, 2);
   });
+  // last: daemon down stops simulator A
+  test('host info through the agent; daemon down/up through the agent', T, async () => {
+    const info = await admin.get(`/api/targets/${idA}/agent/info`);
+    assert.equal(info.status, 200, info.text);
+    assert.equal(typeof info.json.hostname, 'string');
+    assert.ok(info.json.ram.total_bytes > 0);
+    assert.equal(info.json.telemetry_source, 'nvml');
+    assert.equal((await admin.get(`/api/targets/${idB}/agent/info`)).status, 409, 'B has no agent any more');
+    assert.equal((await admin.post(`/api/targets/${idB}/daemon/down`, {})).json.error.code, 'needs_agent');
+    assert.equal((await admin.post(`/api/targets/${idA}/daemon/down`, { force: true })).status, 400);
+    const down = await admin.post(`/api/targets/${idA}/daemon/down`, {});
+    assert.equal(down.status, 200, down.text);
+    assert.equal(down.json.kind, 'daemon');
+    await until(async () => {
+      const st = await run(bin('lms'), ['daemon', 'status', '--json'], { env: { LMS_SIM_PORT: String(simA.port) } });
+      return JSON.parse(st.stdout).status === 'not-running';
+    }, 'the daemon down');
+    // the stand-in cannot start a simulator: lms daemon up exits 1 and that is what we see
+    const up = await admin.post(`/api/targets/${idA}/daemon/up`, {});
+    assert.equal(up.status, 502, up.text);
+    const audit = await admin.get('/api/audit?action=target.daemon.&limit=20');
+    const rows = audit.json.entries.map((e) => `${e.action} ${e.target} ${e.result}`);
+    for (const want of [`target.daemon.down target:${idA} ok`, `target.daemon.up target:${idA} failed`,
+      `target.daemon.down target:${idB} denied`]) assert.ok(rows.includes(want), `${want} in ${JSON.stringify(rows)}`);
+  });
 });
