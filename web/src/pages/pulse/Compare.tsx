@@ -31,12 +31,12 @@ function CompareTable({ runs }: { runs: (RunState | null)[] }) {
   ];
   if (!runs[0] || !runs[1]) return null;
   return (
-    <div class={`${panel} overflow-x-auto p-3`}>
-      <table class="w-full min-w-[20rem] text-sm" data-testid="compare-table">
+    <div class={`${panel} p-3`}>
+      <table class="w-full table-fixed text-sm" data-testid="compare-table">
         <caption class="mb-2 text-left text-xs font-semibold uppercase tracking-wider text-slate-400">Side by side</caption>
         <thead>
           <tr class="text-left text-xs text-slate-400">
-            <th scope="col" class="py-1 pr-3 font-medium">Figure</th>
+            <th scope="col" class="w-28 py-1 pr-3 font-medium sm:w-40">Figure</th>
             <th scope="col" class="py-1 pr-3 font-medium">A</th>
             <th scope="col" class="py-1 font-medium">B</th>
           </tr>
@@ -45,8 +45,8 @@ function CompareTable({ runs }: { runs: (RunState | null)[] }) {
           {rows.map(([label, f]) => (
             <tr key={label} class="border-t border-slate-800">
               <th scope="row" class="py-1 pr-3 text-left font-normal text-slate-300">{label}</th>
-              <td class="max-w-[12rem] truncate py-1 pr-3 font-mono text-slate-100">{f(runs[0]!)}</td>
-              <td class="max-w-[12rem] truncate py-1 font-mono text-slate-100">{f(runs[1]!)}</td>
+              <td class="break-words py-1 pr-3 font-mono text-slate-100">{f(runs[0]!)}</td>
+              <td class="break-words py-1 font-mono text-slate-100">{f(runs[1]!)}</td>
             </tr>
           ))}
         </tbody>
