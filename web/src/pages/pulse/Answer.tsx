@@ -91,7 +91,7 @@ export function Answer({ run, chart = true, heading }: { run: RunState; chart?: 
   const span = run.firstTokenAt !== null && run.lastTokenAt !== null ? run.lastTokenAt - run.firstTokenAt : 0;
   // a stream that arrived all at once has no curve worth drawing
   const tooFast = !active && run.tokenTimes.length > 0 && span < 300;
-  const showChart = chart && run.sentAt !== null && (run.tokenTimes.length > 0 || active) && !tooFast;
+  const showChart = chart && run.sentAt !== null && run.tokenTimes.length > 0 && !tooFast;
 
   return (
     <article class="min-w-0 rounded-xl border border-slate-700 bg-slate-900 p-4" aria-busy={active}
@@ -129,7 +129,9 @@ export function Answer({ run, chart = true, heading }: { run: RunState; chart?: 
 
       <div class="min-w-0 break-words text-sm leading-relaxed text-slate-200" data-testid="answer-content">
         {run.content ? body : active
-          ? <p class="text-slate-400">{hasReasoning ? 'The answer starts after the reasoning…' : 'Waiting for the first token…'}</p>
+          ? <p class="text-slate-400">{hasReasoning ? 'The answer starts after the reasoning…'
+            : run.status === 'loading' ? 'Waiting for the model to load…'
+              : run.status === 'processing' ? 'Waiting for the prompt to be processed…' : 'Waiting for the first token…'}</p>
           : run.errors.length ? null : <p class="text-slate-400">No answer text.</p>}
         {active && run.content ? <span class="ml-0.5 inline-block h-4 w-1.5 translate-y-0.5 bg-indigo-400 motion-safe:animate-pulse" aria-hidden="true" /> : null}
       </div>
