@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent_client.h"
 #include "api.h"
 #include "audit.h"
 #include "auth.h"
@@ -54,6 +55,11 @@ static json_t *target_full(struct dp_ctx *c, const struct dp_target *t)
 	json_t *j = dp_target_json(t);
 	json_t *h = dp_health_json(c->srv->health, t->id);
 	json_object_set_new(j, "health", h ? h : json_pack("{s:s}", "state", "unknown"));
+	/* the host agent (agent_client.h): enrolled, URL, token hint; never the token */
+	struct dp_agent_link al;
+	int arc = dp_agent_client_get(c->srv->store, t->id, &al);
+	json_object_set_new(j, "agent", dp_agent_client_json(arc == 0 ? &al : NULL));
+	dp_agent_link_release(&al);
 	return j;
 }
 
