@@ -446,6 +446,11 @@ describe('control plane with two agents', () => {
       assert.ok(t.json.gpus[0].memory.total_bytes > 0);
       assert.ok(t.json.ram.total_bytes > 0);
     }
+    const list = await admin.get('/api/targets');
+    for (const tg of list.json.targets) {
+      assert.equal(tg.agent.enrolled, true, 'the targets list says which targets have an agent');
+      assert.ok(!JSON.stringify(tg).includes(ea.token) && !JSON.stringify(tg).includes(eb.token));
+    }
     // the database holds the token encrypted only
     const db = readFileSync(cp.db);
     assert.ok(!db.includes(Buffer.from(ea.token)) && !db.includes(Buffer.from(eb.token)), 'no plain token at rest');
