@@ -94,6 +94,29 @@ static int fsync_parent(const char *path)
 	return rc;
 }
 
+/* mkdir -p of the directory part of `path` (mode 0700 for what it creates). */
+static int make_parents(const char *path)
+{
+	char dir[PATH_MAX];
+	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
+		return -ENAMETOOLONG;
+	char *slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	for (char *p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
 int dp_agent_token_store(const char *path, const char *token, char *err, size_t errlen)
 {
 	if (!dp_agent_token_valid(token))
@@ -101,6 +124,9 @@ int dp_agent_token_store(const char *path, const char *token, char *err, size_t 
 	char tmp[PATH_MAX];
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp-%ld", path, (long)getpid()) >= (int)sizeof(tmp))
 		return fail(err, errlen, -ENAMETOOLONG, "token file path too long");
+	int mrc = make_parents(path);
+	if (mrc < 0)
+		return fail(err, errlen, mrc, "cannot create the directory of '%s': %s", path, strerror(-mrc));
 	unlink(tmp);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
@@ -127,6 +153,9 @@ int dp_agent_token_load(const char *path, char out[DP_AGENT_TOKEN_LEN + 1], int 
 	*created = 0;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0 && errno == ENOENT) {
+		int mrc = make_parents(path);
+		if (mrc < 0)
+			return fail(err, errlen, mrc, "cannot create the directory of '%s': %s", path, strerror(-mrc));
 		dp_agent_token_new(out);
 		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (fd < 0)

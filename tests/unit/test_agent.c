@@ -204,6 +204,16 @@ static void test_token(void **state)
 	assert_int_equal(dp_agent_token_load(path, a, &created, err, sizeof(err)), 0);
 	assert_string_equal(a, b);
 	assert_int_equal(dp_agent_token_store(path, "not-a-token", err, sizeof(err)), -EINVAL);
+	/* missing directories are created (0700), as ~/.config/daemonpulse on a fresh host */
+	char deep[PATH_MAX];
+	snprintf(deep, sizeof(deep), "%s/a/b/agent.token", tmpdir);
+	assert_int_equal(dp_agent_token_store(deep, b, err, sizeof(err)), 0);
+	snprintf(deep, sizeof(deep), "%s/a/b", tmpdir);
+	assert_int_equal(stat(deep, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0700);
+	snprintf(deep, sizeof(deep), "%s/c/d/agent.token", tmpdir);
+	assert_int_equal(dp_agent_token_load(deep, a, &created, err, sizeof(err)), 0);
+	assert_int_equal(created, 1);
 	write_file(path, "garbage\n", 0600);
 	assert_int_equal(dp_agent_token_load(path, a, &created, err, sizeof(err)), -EINVAL);
 }
