@@ -176,6 +176,8 @@ describe('web UI', { timeout: 300000 }, () => {
       else if (key === 'toolchain') await page.getByText('No daemon targets', { exact: true }).waitFor();
       // The Console is built (tests/e2e/console.test.mjs): logs are per target, so it says there is none
       else if (key === 'console') await page.getByText('No daemon target yet', { exact: true }).waitFor();
+      // The Pulse is built (tests/e2e/pulse.test.mjs): chatting needs a target, so it says there is none
+      else if (key === 'pulse') await page.getByText('No daemon targets', { exact: true }).waitFor();
       else await page.getByText('Not built yet', { exact: true }).waitFor();
       const current = page.locator('nav[aria-label="Main"] a[aria-current="page"]');
       assert.equal(await current.count(), 1);
