@@ -132,7 +132,8 @@ export function Answer({ run, chart = true, heading }: { run: RunState; chart?: 
           ? <p class="text-slate-400">{hasReasoning ? 'The answer starts after the reasoning…'
             : run.status === 'loading' ? 'Waiting for the model to load…'
               : run.status === 'processing' ? 'Waiting for the prompt to be processed…' : 'Waiting for the first token…'}</p>
-          : run.errors.length ? null : <p class="text-slate-400">No answer text.</p>}
+          : run.errors.length ? null
+            : <p class="text-slate-400">{run.status === 'stopped' ? 'Stopped before the answer began.' : 'No answer text.'}</p>}
         {active && run.content ? <span class="ml-0.5 inline-block h-4 w-1.5 translate-y-0.5 bg-indigo-400 motion-safe:animate-pulse" aria-hidden="true" /> : null}
       </div>
 
