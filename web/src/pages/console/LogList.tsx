@@ -72,7 +72,8 @@ export function LogList({ lines, q, follow, setFollow, droppedVisible, empty }: 
   const row = narrow ? ROW_NARROW : ROW;
   // expanded lines: seq -> measured extra height
   const [extras, setExtras] = useState<ReadonlyMap<number, number>>(new Map());
-  const programmatic = useRef(false);
+  // where the list last scrolled itself: a scroll event there is ours, not the user's
+  const ownScroll = useRef<number | null>(null);
 
   const exps = expandedRows(lines, extras);
   const total = totalHeight(lines.length, row, exps);
@@ -97,13 +98,13 @@ export function LogList({ lines, q, follow, setFollow, droppedVisible, empty }: 
     if (follow) {
       const bottom = Math.max(0, el.scrollHeight - el.clientHeight);
       if (Math.abs(el.scrollTop - bottom) > 1) {
-        programmatic.current = true;
         el.scrollTop = bottom;
+        ownScroll.current = el.scrollTop;
         setScrollTop(el.scrollTop);
       }
     } else if (dropped > 0 && el.scrollTop > 0) {
-      programmatic.current = true;
       el.scrollTop = Math.max(0, el.scrollTop - dropped * row);
+      ownScroll.current = el.scrollTop;
       setScrollTop(el.scrollTop);
     }
   });
@@ -112,7 +113,9 @@ export function LogList({ lines, q, follow, setFollow, droppedVisible, empty }: 
     const el = box.current;
     if (!el) return;
     setScrollTop(el.scrollTop);
-    if (programmatic.current) { programmatic.current = false; return; }
+    const own = ownScroll.current;
+    ownScroll.current = null;
+    if (own !== null && Math.abs(el.scrollTop - own) < 2) return;
     const bottom = atBottom(el.scrollTop, el.clientHeight, el.scrollHeight);
     if (bottom !== follow) setFollow(bottom);
   };

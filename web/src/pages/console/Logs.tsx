@@ -277,7 +277,7 @@ export function Logs({ targetId, label }: { targetId: number; label: string }) {
           {b.dropped ? ` · ${nf.format(b.dropped)} older lines dropped (at most ${nf.format(b.cap)} kept)` : ''}
         </p>
         {paused ? (
-          <p class="font-medium text-amber-200" data-testid="paused-count" role="status">
+          <p class="font-medium text-amber-200" data-testid="paused-count">
             Paused · {nf.format(pq.current.size)} new {pq.current.size === 1 ? 'line' : 'lines'} buffered
             {pq.current.dropped ? ` (${nf.format(pq.current.dropped)} dropped)` : ''}
           </p>
