@@ -852,11 +852,11 @@ static void probe_done(struct dp_upstream_req *r, const struct dp_upstream_resul
 	else if (!tt->local && tt->sim == -1)
 		set_unavailable(t, tt, DP_TSRC_NONE, "remote_no_agent",
 				"telemetry not supported here: the target is on another host and live GPU telemetry "
-				"needs the DaemonPulse agent there (not available yet)");
+				"needs the DaemonPulse agent there (Settings, Daemon targets, Add agent)");
 	else if (!tt->local)
 		set_unavailable(t, tt, DP_TSRC_NONE, "unreachable",
 				"the target does not answer; a remote host's live GPU telemetry needs the DaemonPulse "
-				"agent there (not available yet)");
+				"agent there (Settings, Daemon targets, Add agent)");
 }
 
 static void start_probe(struct dp_telemetry *t, struct ttarget *tt)
