@@ -41,6 +41,8 @@ export function Picker({ id, value, onChange, targets, disabled, legend, refresh
     if (m !== value.model) onChange({ ...value, model: m });
   }, [models.data]);
   const chosen = [...opts.loaded, ...opts.onDisk].find((o) => o.value === value.model);
+  // a reopened conversation may name a model this target no longer lists: keep it visible and chosen
+  const missing = value.model !== '' && !chosen && !!models.data;
 
   return (
     <fieldset class="min-w-0 space-y-3" disabled={disabled}>
@@ -75,6 +77,11 @@ export function Picker({ id, value, onChange, targets, disabled, legend, refresh
           onChange={(e) => onChange({ ...value, model: (e.currentTarget as HTMLSelectElement).value })}>
           {models.loading && !models.data ? <option value="">Loading models…</option>
             : empty ? <option value="">{value.targetId === null ? 'Choose a target first' : 'No chat models on this target'}</option> : null}
+          {missing ? (
+            <optgroup label="From the conversation">
+              <option value={value.model}>{value.model} · not listed by this target</option>
+            </optgroup>
+          ) : null}
           {opts.loaded.length ? (
             <optgroup label="Loaded">
               {opts.loaded.map((o) => <option key={o.value} value={o.value}>{o.label}</option>)}
@@ -87,7 +94,8 @@ export function Picker({ id, value, onChange, targets, disabled, legend, refresh
           ) : null}
         </select>
         <p id={`${id}-model-hint`} class={hint}>
-          {chosen && !chosen.loaded
+          {missing ? 'This model is not listed by the target now; sending asks LM Studio for it anyway (JIT loads it if it is on disk).'
+            : chosen && !chosen.loaded
             ? 'Not loaded: LM Studio loads it when the request arrives if Just-in-Time loading is on (the first answer waits for the load).'
             : 'Loaded instances are listed first.'}
         </p>
