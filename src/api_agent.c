@@ -64,8 +64,9 @@ static int body_url(struct dp_ctx *c, const struct dp_target *t, int allow_defau
 	const char *k;
 	json_t *v;
 	json_object_foreach(b, k, v) {
-		if (strcmp(k, "url") != 0) {
-			dp_reply_error(c, 400, "invalid", "unknown field '%.32s' (only url)", k);
+		if (strcmp(k, "url") != 0 && !(allow_default && strcmp(k, "token") == 0)) {
+			dp_reply_error(c, 400, "invalid", "unknown field '%.32s' (%s)", k,
+				       allow_default ? "url and token only" : "only url");
 			return -1;
 		}
 	}
@@ -116,13 +117,25 @@ static void enrol(struct dp_ctx *c)
 		dp_target_release(&t);
 		return;
 	}
+	/* the token: generated here, or the one the agent printed at its first start */
+	json_t *jt = json_object_get(c->body, "token");
+	const char *pasted = json_string_value(jt);
+	if (jt && !json_is_null(jt) && !dp_agent_token_valid(pasted)) {
+		dp_target_release(&t);
+		dp_reply_error(c, 400, "invalid", "token must be the agent's token (dpa_ followed by 64 hex digits)");
+		return;
+	}
 	int rotated = dp_agent_client_enrolled(c->srv->store, t.id);
 	char tok[DP_AGENT_TOKEN_LEN + 1];
-	dp_agent_token_new(tok);
+	if (pasted)
+		memcpy(tok, pasted, sizeof(tok));
+	else
+		dp_agent_token_new(tok);
 	int rc = dp_agent_client_set(c->srv->store, c->srv->secret, t.id, url, tok, dp_auth_now(c->srv->auth));
 	char ref[40];
 	ref_of(ref, t.id);
-	json_t *d = json_pack("{s:s,s:b}", "agent_url", url, "rotated", rotated);
+	json_t *d = json_pack("{s:s,s:b,s:s}", "agent_url", url, "rotated", rotated, "token_source",
+			      pasted ? "agent" : "control_plane");
 	dp_audit_ctx(c, rotated ? "target.agent.rotate" : "target.agent.enrol", ref, rc == 0 ? DP_AUDIT_OK : DP_AUDIT_FAILED,
 		     d);
 	json_decref(d);
@@ -132,28 +145,38 @@ static void enrol(struct dp_ctx *c)
 		dp_reply_error(c, 500, "internal", "cannot store the agent");
 		return;
 	}
-	/* port of the agent URL for the command line */
+	/* the agent's port on its host: the URL's, unless the URL is a local
+	 * tunnel end (then the agent keeps its default port over there) */
 	int port = DP_AGENT_DEFAULT_PORT;
 	const char *hp = strstr(url, "://");
-	const char *colon = hp ? strrchr(hp + 3, ':') : NULL;
-	if (colon && !strchr(colon, ']')) {
+	hp = hp ? hp + 3 : url;
+	int tunnel = !strncmp(hp, "127.", 4) || !strncmp(hp, "localhost", 9) || !strncmp(hp, "[::1]", 5);
+	const char *colon = strrchr(hp, ':');
+	if (!tunnel && colon && !strchr(colon, ']')) {
 		long p = strtol(colon + 1, NULL, 10);
 		if (p > 0 && p < 65536)
 			port = (int)p;
 	}
 	char cmd[512];
-	snprintf(cmd, sizeof(cmd),
-		 "daemonpulse agent set-token --token-file " TOKEN_FILE_HINT
-		 " && daemonpulse agent --token-file " TOKEN_FILE_HINT " --port %d",
-		 port);
+	if (pasted)
+		snprintf(cmd, sizeof(cmd), "daemonpulse agent --token-file " TOKEN_FILE_HINT " --port %d", port);
+	else
+		snprintf(cmd, sizeof(cmd),
+			 "daemonpulse agent set-token --token-file " TOKEN_FILE_HINT
+			 " && daemonpulse agent --token-file " TOKEN_FILE_HINT " --port %d",
+			 port);
 	char hint[48];
 	dp_target_mask(tok, hint, sizeof(hint));
 	json_t *o = json_pack(
-		"{s:I,s:s,s:s,s:s,s:s,s:s,s:b,s:b,s:[s,s,s,s]}", "target_id", (json_int_t)t.id, "agent_url", url, "token",
-		tok, "token_hint", hint, "token_file", TOKEN_FILE_HINT, "command", cmd, "rotated", rotated, "shown_once", 1,
+		"{s:I,s:s,s:o,s:s,s:s,s:s,s:s,s:b,s:b,s:[s,s,s,s]}", "target_id", (json_int_t)t.id, "agent_url", url,
+		"token", pasted ? json_null() : json_string(tok), "token_source", pasted ? "agent" : "control_plane",
+		"token_hint", hint, "token_file", TOKEN_FILE_HINT, "command", cmd, "rotated", rotated, "shown_once", !pasted,
 		"instructions",
-		"On the LM Studio host, as the user that runs LM Studio, run the command. set-token reads the token from "
-		"stdin: paste it when asked, so it never appears on a command line or in the shell history.",
+		pasted ? "The agent's own token was stored (encrypted): keep the agent running with its token file, or "
+			 "restart it with the command."
+		       : "On the LM Studio host, as the user that runs LM Studio, run the command. set-token reads the "
+			 "token from stdin: paste it when asked, so it never appears on a command line or in the shell "
+			 "history.",
 		"The agent listens on 127.0.0.1 only and speaks plain HTTP. Reach it from here through an SSH tunnel "
 		"(ssh -N -L PORT:127.0.0.1:PORT host, then use http://127.0.0.1:PORT as the agent url) or a "
 		"TLS-terminating proxy; --bind with --insecure-listen sends the token in clear text.",

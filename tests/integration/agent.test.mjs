@@ -500,6 +500,16 @@ describe('control plane with two agents', () => {
       const x = await admin.get(`/api/targets/${idB}/telemetry`);
       return x.json?.source === 'agent' && x.json.available && x;
     }, 'telemetry back after the reload');
+    // the other way round: the token the agent printed at its first start, pasted here
+    assert.equal((await admin.post(`/api/targets/${idB}/agent`, { url: agentB.url, token: 'dpa_short' })).status, 400);
+    const own = readFileSync(agentB.tokenFile, 'utf8').trim();
+    const p = await admin.post(`/api/targets/${idB}/agent`, { url: agentB.url, token: own });
+    assert.equal(p.status, 200, p.text);
+    assert.equal(p.json.token, null, 'a pasted token is not echoed');
+    assert.equal(p.json.token_source, 'agent');
+    assert.ok(!p.json.command.includes('set-token'));
+    const after = await admin.get(`/api/targets/${idB}/telemetry`);
+    assert.equal(after.json.source, 'agent');
     const del = await admin.del(`/api/targets/${idB}/agent`);
     assert.equal(del.status, 204);
     const s = await admin.post(`/api/targets/${idB}/server/start`, {});
