@@ -22,6 +22,18 @@ const FAKE_NVML = path.join(ROOT, process.env.DP_FAKE_NVML_DIR || 'build/fake_nv
 const SCENARIO = path.join(ROOT, 'tests/fake_nvml/scenarios/two_gpus.txt');
 const PROC = path.join(ROOT, 'tests/fixtures/proc');
 
+// Under the sanitizer build a report (leak, overflow, UB) lands on stderr:
+// stop the process and fail on it.
+async function stopClean(p, what) {
+  if (!p) return;
+  // 'close' (all of stderr read) comes after 'exit': wait for it
+  const closed = p.proc.exitCode === null && p.proc.signalCode === null
+    ? new Promise((r) => p.proc.once('close', r)) : Promise.resolve();
+  await p.stop();
+  await closed;
+  assert.doesNotMatch(p.out.stderr, /Sanitizer|runtime error:/, `${what}: sanitizer report`);
+}
+
 const until = async (fn, what, ms = 30000) => {
   const end = Date.now() + ms;
   let last;
@@ -70,7 +82,7 @@ describe('one agent on loopback', () => {
     agent = await startAgent({ dir: tmp.dir, sim, home, extra: ['--nvml-lib', 'off'] });
     token = readFileSync(agent.tokenFile, 'utf8').trim();
   });
-  after(async () => { await agent?.stop(); await sim?.stop(); tmp?.cleanup(); });
+  after(async () => { await stopClean(agent, 'agent'); await sim?.stop(); tmp?.cleanup(); });
 
   test('the token file is created 0600 and the token printed once', T, async () => {
     assert.match(token, /^dpa_[0-9a-f]{64}$/);
@@ -389,7 +401,10 @@ describe('control plane with two agents', () => {
     idB = r.json.target.id;
   });
   after(async () => {
-    await agentA?.stop(); await agentB?.stop(); await cp?.cleanup(); await simA?.stop(); await simB?.stop();
+    await stopClean(agentA, 'agent A');
+    await stopClean(agentB, 'agent B');
+    await stopClean(cp, 'control plane');
+    await cp?.cleanup(); await simA?.stop(); await simB?.stop();
     tA?.cleanup(); tB?.cleanup();
   });
 
