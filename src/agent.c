@@ -542,6 +542,19 @@ static int jint(const json_t *o, const char *k, long lo, long hi, long *out)
 	return 0;
 }
 
+/* `k` absent/null, or of the JSON type `type`. */
+static int opt_type(const json_t *o, const char *k, json_type type)
+{
+	json_t *v = json_object_get(o, k);
+	if (!v || json_is_null(v))
+		return 1;
+	if (type == JSON_TRUE)
+		return json_is_boolean(v);
+	if (type == JSON_REAL)
+		return json_is_number(v) || json_is_string(v);
+	return json_typeof(v) == type;
+}
+
 /* Members of `o` must all be in the NULL-terminated `allowed` list. */
 static int only_keys(const json_t *o, const char *const *allowed)
 {
@@ -599,7 +612,8 @@ static void route_lms_post(struct dp_agent *a, struct dp_http_req *req, const ch
 		} else {
 			r.gpu = json_string_value(g);
 		}
-		bad = !only_keys(b, k) || !r.model;
+		bad = !only_keys(b, k) || !r.model || !opt_type(b, "identifier", JSON_STRING) ||
+		      !opt_type(b, "gpu", JSON_REAL) || !opt_type(b, "exact", JSON_TRUE);
 		if (jint(b, "context_length", 1, 16777216, &v) < 0)
 			bad = 1;
 		r.context_length = v;
@@ -623,12 +637,14 @@ static void route_lms_post(struct dp_agent *a, struct dp_http_req *req, const ch
 		r.model = jstr(b, "identifier");
 		int all = json_is_true(json_object_get(b, "all"));
 		r.cmd = all ? DP_LMS_UNLOAD_ALL : DP_LMS_UNLOAD;
-		bad = !only_keys(b, k) || (all == !!r.model);
+		bad = !only_keys(b, k) || (all == !!r.model) || !opt_type(b, "identifier", JSON_STRING) ||
+		      !opt_type(b, "all", JSON_TRUE);
 		why = "unload takes {identifier} or {all: true}";
 	} else if (!strcmp(cmd, "server-start")) {
 		static const char *const k[] = { "port", "bind", "cors", NULL };
 		r.cmd = DP_LMS_SERVER_START;
-		bad = !only_keys(b, k) || jint(b, "port", 1, 65535, &v) < 0;
+		bad = !only_keys(b, k) || jint(b, "port", 1, 65535, &v) < 0 || !opt_type(b, "bind", JSON_STRING) ||
+		      !opt_type(b, "cors", JSON_TRUE);
 		r.server_port = (int)v;
 		r.bind = jstr(b, "bind");
 		r.cors = json_is_true(json_object_get(b, "cors"));
