@@ -26,7 +26,7 @@ function toHtml(n: unknown): string {
   for (const [k, val] of Object.entries(v.props)) {
     expect(ALLOWED_PROPS.has(k), `prop ${k}`).toBe(true);
     if (k === 'children' || k === 'class' || val === undefined) continue;
-    attrs.push(` ${k}="${String(val).replace(/"/g, '&quot;')}"`);
+    attrs.push(` ${k}="${String(val).replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;')}"`);
   }
   const inner = toHtml(v.props.children);
   return tag === 'br' || tag === 'hr' ? `<${tag}${attrs.join('')}>` : `<${tag}${attrs.join('')}>${inner}</${tag}>`;
@@ -64,7 +64,7 @@ describe('safety', () => {
   test('http and https links get noopener and open in a new tab', () => {
     const out = html('see [docs](https://lmstudio.ai/docs "t") and <http://example.com/a?b=1&c=2>');
     expect(out).toContain('<a href="https://lmstudio.ai/docs" target="_blank" rel="noopener noreferrer nofollow"');
-    expect(out).toContain('href="http://example.com/a?b=1&c=2"');
+    expect(out).toContain('href="http://example.com/a?b=1&amp;c=2"');
   });
   test('bare URLs become links, without trailing punctuation', () => {
     const b = parseMarkdown('Visit https://example.com/x. Or not.');
@@ -77,6 +77,7 @@ describe('safety', () => {
   test('code blocks keep HTML as text', () => {
     const out = stripClass('```html\n<script>alert(1)</script>\n```');
     expect(out).toBe('<pre data-lang="html"><code>&lt;script&gt;alert(1)&lt;/script&gt;</code></pre>');
+    expect(parseMarkdown('```<script>x\ny\n```')[0]).toMatchObject({ t: 'code', lang: '' });
   });
   test('safeHref', () => {
     expect(safeHref('https://a.example/p?q#f')).toBe('https://a.example/p?q#f');
@@ -132,5 +133,24 @@ describe('structure', () => {
   test('inlineText', () => {
     const p = parseMarkdown('a **b** `c`')[0] as { children: Inline[] };
     expect(inlineText(p.children)).toBe('a b c');
+  });
+});
+
+describe('random input', () => {
+  // seeded xorshift: the same cases every run
+  let x = 0x9e3779b9;
+  const rnd = (n: number) => { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; return (x >>> 0) % n; };
+  const ATOMS = ['*', '**', '_', '__', '~~', '`', '```', '\n', '\n\n', '# ', '- ', '1. ', '> ', '[', ']', '(', ')',
+    'https://a.example/x', 'javascript:alert(1)', '<script>', '</script>', '<img onerror=x>', '&lt;', '&amp;', ' ', 'word',
+    '\\', '---', '  ', '\t', '<https://b.example>', '~~~', 'ü', '\u0000'];
+  test('2000 random documents render without throwing and only with allowed elements', () => {
+    for (let k = 0; k < 2000; k++) {
+      let src = '';
+      const n = 1 + rnd(60);
+      for (let i = 0; i < n; i++) src += ATOMS[rnd(ATOMS.length)];
+      const out = html(src); // toHtml asserts every element and prop is allowed
+      expect(out).not.toMatch(/<(script|img|iframe)/);
+      expect(out).not.toContain('href="javascript');
+    }
   });
 });

@@ -119,7 +119,9 @@ function parseBlocks(lines: string[], depth: number): Block[] {
         body.push(dedent(l, indent));
         i++;
       }
-      out.push({ t: 'code', lang: fence[2].slice(0, 32), text: body.join('\n'), closed });
+      // the info string's first word, only if it looks like a language name (it ends up in an attribute)
+      const lang = /^[A-Za-z0-9_+#.-]{1,32}$/.test(fence[2]) ? fence[2] : '';
+      out.push({ t: 'code', lang, text: body.join('\n'), closed });
       continue;
     }
 
