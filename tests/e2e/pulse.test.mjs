@@ -13,7 +13,7 @@ import { Client, bin, startControlPlane, startProc } from '../lib/harness.mjs';
 import { contrastAudit, horizontalOverflow, launch, shot } from './browser.mjs';
 
 const T = 60000;
-let sim, fake, cp, br, page, simTarget, fakeTarget;
+let sim, fake, cp, br, page, simTarget, fakeTarget, admin;
 
 // ---- a stand-in daemon whose model answers with HTML (OpenAI-compatible stream) ----
 const EVIL = 'Here is <script>window.__pwned = 1</script> and <img src=x onerror="window.__pwned=2">.\n\n' +
@@ -81,6 +81,7 @@ describe('the pulse', { timeout: 400000 }, () => {
     fake = await startFake();
     cp = await startControlPlane({ env: { DAEMON_API_URL: sim.url, LMS_BIN: bin('lms') }, args: ['--health-interval-ms', '500'] });
     const c = new Client(cp.url);
+    admin = c;
     await c.login(cp.admin.username, cp.admin.password);
     let r = await c.post('/api/targets', { label: 'html-box', url: fake.url });
     assert.equal(r.status, 201, r.text);
@@ -308,5 +309,30 @@ describe('the pulse', { timeout: 400000 }, () => {
     await code.getByText(/Copied|Copy failed/).waitFor();
     await shot(page, 'pulse-html-as-text');
     await audit('html answer');
+  });
+
+  test('a viewer reads the history but cannot send', async () => {
+    const pw = 'viewer-pw-' + Math.random().toString(36).slice(2);
+    const r = await admin.post('/api/users', { username: 'watcher', password: pw, role: 'viewer' });
+    assert.equal(r.status, 201, r.text);
+    const ctx = await br.newContext();
+    const p = await ctx.newPage();
+    p.setDefaultTimeout(T);
+    try {
+      await p.goto(cp.url + '/login');
+      await p.getByLabel('Username', { exact: true }).fill('watcher');
+      await p.getByLabel('Password', { exact: true }).fill(pw);
+      await p.getByRole('button', { name: 'Sign in' }).click();
+      await p.waitForURL((u) => u.pathname === '/fleet');
+      await p.goto(cp.url + '/pulse');
+      await p.getByText(/can read the history but not send prompts/).waitFor();
+      assert.equal(await p.getByLabel('Message').isDisabled(), true);
+      assert.equal(await p.getByRole('button', { name: 'Send' }).isDisabled(), true);
+      // each user sees only their own conversations
+      await p.getByText('No saved conversations yet.').waitFor();
+      await shot(p, 'pulse-viewer');
+    } finally {
+      await ctx.close();
+    }
   });
 });

@@ -69,6 +69,7 @@ export function ChatView({ targets, initial, shared, setShared, canChat }: {
         if (e.type === 'start' && e.conversation_id !== null) {
           setConversationId(e.conversation_id);
           navigate(`/pulse?c=${e.conversation_id}`, { replace: true });
+          setHistoryVersion((v) => v + 1); // the server created or touched the conversation
         }
       },
       onClose: (err, aborted) => {
@@ -90,7 +91,6 @@ export function ChatView({ targets, initial, shared, setShared, canChat }: {
         setModelsVersion((v) => v + 1);
       },
     });
-    setHistoryVersion((v) => v + 1); // the server created or touched the conversation
   };
 
   const stop = () => handle.current[0]?.stop();
