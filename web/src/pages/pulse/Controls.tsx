@@ -2,7 +2,7 @@
 // instances first, models LM Studio loads on first use marked as such),
 // the system prompt, and the sampling settings (empty = LM Studio's
 // default; fields the chosen API ignores say so).
-import { useEffect } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import type { ChatApi } from '../../api/chat';
 import { getModels, type Target } from '../../api/targets';
 import { ErrorSlot } from '../../components/Alert';
@@ -105,9 +105,21 @@ export function Picker({ id, value, onChange, targets, disabled, legend, refresh
   );
 }
 
+/**
+ * Open state of a <details> that the user controls, opened by us when `force`
+ * becomes true (a reopened conversation's system prompt, a field error) but
+ * never closed under the user's fingers.
+ */
+function useDisclosure(force: boolean): [boolean, (e: Event) => void] {
+  const [open, setOpen] = useState(force);
+  useEffect(() => { if (force) setOpen(true); }, [force]);
+  return [open, (e: Event) => setOpen((e.currentTarget as HTMLDetailsElement).open)];
+}
+
 export function SystemPrompt({ value, onInput, id = 'pulse-system' }: { value: string; onInput: (v: string) => void; id?: string }) {
+  const [open, onToggle] = useDisclosure(value !== '');
   return (
-    <details class="rounded-lg border border-slate-700 bg-slate-950" open={value !== ''}>
+    <details class="rounded-lg border border-slate-700 bg-slate-950" open={open} onToggle={onToggle}>
       <summary class="cursor-pointer select-none px-3 py-2 text-sm font-medium text-slate-200">
         System prompt{value ? <span class="ml-2 text-xs font-normal text-slate-400">set</span> : null}
       </summary>
@@ -136,8 +148,9 @@ export function Sampling({ value, errors, api, onChange }: {
   const ignored = (k: keyof SamplingForm) => apis.every((a) => ignoredBy(a).has(k));
   const set = (k: keyof SamplingForm) => (e: Event) => onChange({ ...value, [k]: (e.currentTarget as HTMLInputElement).value });
   const nErr = Object.keys(errors).length;
+  const [open, onToggle] = useDisclosure(nErr > 0);
   return (
-    <details class="rounded-lg border border-slate-700 bg-slate-950" open={nErr > 0} data-testid="sampling">
+    <details class="rounded-lg border border-slate-700 bg-slate-950" open={open} onToggle={onToggle} data-testid="sampling">
       <summary class="cursor-pointer select-none px-3 py-2 text-sm font-medium text-slate-200">
         Sampling and reasoning
         <span class="ml-2 text-xs font-normal text-slate-400">empty fields use LM Studio’s defaults</span>
