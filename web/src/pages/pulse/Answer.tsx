@@ -98,7 +98,8 @@ export function Answer({ run, chart = true, heading }: { run: RunState; chart?: 
       data-testid="answer" data-status={run.status}>
       <header class="mb-2 flex flex-wrap items-center gap-2">
         <h3 class="min-w-0 truncate text-sm font-semibold text-white">{heading ?? (run.model || 'Assistant')}</h3>
-        <span class={`rounded-full border px-2 py-0.5 text-xs font-medium ${STATUS_CLASS[run.status]}`} data-testid="answer-status">
+        <span class={`rounded-full border px-2 py-0.5 text-xs font-medium ${STATUS_CLASS[run.status]}`} data-testid="answer-status"
+          role={run.sentAt !== null ? 'status' : undefined}>
           {STATUS_TEXT[run.status]}
         </span>
       </header>
