@@ -26,6 +26,7 @@
 #include "store.h"
 #include "targets.h"
 #include "upstream.h"
+#include "fileio.h"
 #include "xmalloc.h"
 
 #define MAX_TOOL_JSON (256u << 10) /* one stored Tool object */
@@ -972,40 +973,6 @@ int dp_mcp_json_load(const char *path, json_t **root, const char **why)
 	return 0;
 }
 
-static int fsync_dir(const char *path)
-{
-	char dir[PATH_MAX];
-	snprintf(dir, sizeof(dir), "%s", path);
-	char *slash = strrchr(dir, '/');
-	if (slash == dir)
-		slash[1] = '\0';
-	else if (slash)
-		*slash = '\0';
-	else
-		snprintf(dir, sizeof(dir), ".");
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	int rc = fsync(fd) < 0 ? -errno : 0;
-	close(fd);
-	return rc;
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Copy the current file to <path>.bak (written the same careful way). */
 static int backup(const char *path)
 {
@@ -1025,7 +992,7 @@ static int backup(const char *path)
 	ssize_t r;
 	int rc = 0;
 	while ((r = read(in, buf, sizeof(buf))) > 0)
-		if ((rc = write_all(out, buf, (size_t)r)) < 0)
+		if ((rc = dp_write_all(out, buf, (size_t)r)) < 0)
 			break;
 	if (r < 0)
 		rc = -errno;
@@ -1055,9 +1022,9 @@ int dp_mcp_json_write(const char *path, const json_t *root)
 		free(text);
 		return -errno;
 	}
-	int rc = write_all(fd, text, strlen(text));
+	int rc = dp_write_all(fd, text, strlen(text));
 	if (!rc)
-		rc = write_all(fd, "\n", 1);
+		rc = dp_write_all(fd, "\n", 1);
 	free(text);
 	if (!rc && fsync(fd) < 0)
 		rc = -errno;
@@ -1070,7 +1037,7 @@ int dp_mcp_json_write(const char *path, const json_t *root)
 		unlink(tmp);
 		return rc;
 	}
-	fsync_dir(path);
+	dp_fsync_parent(path);
 	return 0;
 }
 

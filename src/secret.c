@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "xmalloc.h"
 
 #define PREFIX "v1:"
@@ -68,21 +69,6 @@ static int fail(char **err, int rc, char *msg)
 	return rc;
 }
 
-static int write_all(int fd, const unsigned char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static int read_all(int fd, unsigned char *p, size_t n, size_t *got)
 {
 	*got = 0;
@@ -100,16 +86,7 @@ static int read_all(int fd, unsigned char *p, size_t n, size_t *got)
 	return 0;
 }
 
-static void fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		(void)fsync(fd);
-		close(fd);
-	}
-}
-
-static int create_key(const char *path, const char *dir, struct dp_secret *s, char **err)
+static int create_key(const char *path, struct dp_secret *s, char **err)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -117,7 +94,7 @@ static int create_key(const char *path, const char *dir, struct dp_secret *s, ch
 	randombytes_buf(s->key, DP_SECRET_KEY_BYTES);
 	int rc = fchmod(fd, 0600) < 0 ? -errno : 0; /* whatever the umask */
 	if (rc == 0)
-		rc = write_all(fd, s->key, DP_SECRET_KEY_BYTES);
+		rc = dp_write_all(fd, s->key, DP_SECRET_KEY_BYTES);
 	if (rc == 0 && fsync(fd) < 0)
 		rc = -errno;
 	if (close(fd) < 0 && rc == 0)
@@ -126,7 +103,7 @@ static int create_key(const char *path, const char *dir, struct dp_secret *s, ch
 		unlink(path);
 		return fail(err, rc, xasprintf("cannot write the secret key '%s': %s", path, strerror(-rc)));
 	}
-	fsync_dir(dir);
+	(void)dp_fsync_parent(path);
 	return 1;
 }
 
@@ -178,7 +155,7 @@ int dp_secret_open(const char *data_dir, struct dp_secret **out, int *created, c
 	if (!s)
 		return fail(err, -ENOMEM, xstrdup("cannot initialise libsodium"));
 	char *path = xasprintf("%s/%s", data_dir, DP_SECRET_KEY_FILE);
-	int rc = create_key(path, data_dir, s, err);
+	int rc = create_key(path, s, err);
 	if (rc == -EEXIST)
 		rc = read_key(path, s, err);
 	else if (rc < 0 && err && !*err)
