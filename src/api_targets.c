@@ -480,30 +480,11 @@ static void op_free(struct op *o)
 	free(o);
 }
 
-/* Start an upstream request for target t with its token. NULL with *err. */
 static struct dp_upstream_req *start_upstream(struct dp_server *srv, const struct dp_target *t, const char *method,
 					      const char *path, const char *body, int timeout_ms,
 					      dp_upstream_done_fn done, void *arg, const char **err)
 {
-	char *token = NULL;
-	if (dp_target_token(t, srv->secret, &token) < 0) {
-		*err = "the stored API token cannot be decrypted with this secret.key; set it again";
-		return NULL;
-	}
-	struct dp_upstream_opts uo = {
-		.method = method,
-		.base_url = t->url,
-		.path = path,
-		.body = body,
-		.token = token,
-		.timeout_ms = timeout_ms,
-		.mode = DP_UPSTREAM_BUFFERED,
-		.on_done = done,
-		.arg = arg,
-	};
-	struct dp_upstream_req *r = dp_upstream_start(srv->upstream, &uo, err);
-	dp_secret_wipe_free(token);
-	return r;
+	return dp_target_request(srv->upstream, srv->secret, t, method, path, body, timeout_ms, done, arg, err);
 }
 
 /* lms target of t; 0, or -1 with a reason. host/key are caller buffers. */

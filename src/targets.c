@@ -473,3 +473,28 @@ int dp_targets_active_set(struct dp_store *s, int64_t user_id, int64_t target_id
 	sqlite3_bind_int64(st, 3, now);
 	return step_done(s, st, "active set");
 }
+
+struct dp_upstream_req *dp_target_request(struct dp_upstream *u, struct dp_secret *sec, const struct dp_target *t,
+					  const char *method, const char *path, const char *body, int timeout_ms,
+					  dp_upstream_done_fn done, void *arg, const char **err)
+{
+	char *token = NULL;
+	if (dp_target_token(t, sec, &token) < 0) {
+		*err = "the stored API token cannot be decrypted with this secret.key; set it again";
+		return NULL;
+	}
+	struct dp_upstream_opts uo = {
+		.method = method,
+		.base_url = t->url,
+		.path = path,
+		.body = body,
+		.token = token,
+		.timeout_ms = timeout_ms,
+		.mode = DP_UPSTREAM_BUFFERED,
+		.on_done = done,
+		.arg = arg,
+	};
+	struct dp_upstream_req *r = dp_upstream_start(u, &uo, err);
+	dp_secret_wipe_free(token);
+	return r;
+}

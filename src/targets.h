@@ -78,6 +78,14 @@ void dp_target_set_token(struct dp_target *t, const struct dp_secret *sec, const
  * when it cannot be decrypted (a different secret.key). */
 int dp_target_token(const struct dp_target *t, const struct dp_secret *sec, char **token);
 
+/* Start a buffered upstream request to target t with its API token injected
+ * (decrypted for the call and wiped right after). NULL with *err set when the
+ * token cannot be decrypted or the options are invalid; otherwise `done`
+ * runs exactly once (see upstream.h). */
+struct dp_upstream_req *dp_target_request(struct dp_upstream *u, struct dp_secret *sec, const struct dp_target *t,
+					  const char *method, const char *path, const char *body, int timeout_ms,
+					  dp_upstream_done_fn done, void *arg, const char **err);
+
 /* --- storage --- */
 typedef int (*dp_targets_fn)(const struct dp_target *t, void *arg);
 
