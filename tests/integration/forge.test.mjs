@@ -12,6 +12,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { bin, startProc, startControlPlane, Client } from '../lib/harness.mjs';
+import { SseClient } from '../lib/sse.mjs';
 
 const INTERVAL = 300;
 const SLOW = process.env.DP_BIN_DIR && /asan/.test(process.env.DP_BIN_DIR) ? 3 : 1;
@@ -29,52 +30,10 @@ async function waitFor(fn, what, timeoutMs = 20000 * SLOW, stepMs = 50) {
 }
 
 // A small EventSource over fetch (as in targets.test.mjs).
-class Sse {
+class Sse extends SseClient {
   constructor(base, cookie) {
-    this.events = [];
-    this.waiters = [];
-    this.ctrl = new AbortController();
-    this.ready = fetch(base + '/api/events', { headers: { cookie, accept: 'text/event-stream' }, signal: this.ctrl.signal })
-      .then((r) => { this.status = r.status; if (r.status === 200) this.pump(r.body.getReader()); });
+    super(base + '/api/events', { cookie, timeoutMs: 20000 * SLOW });
   }
-  async pump(reader) {
-    const dec = new TextDecoder();
-    let buf = '';
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buf += dec.decode(value, { stream: true });
-        let i;
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          const frame = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          const ev = { event: 'message', data: '' };
-          const data = [];
-          for (const line of frame.split('\n')) {
-            if (line.startsWith(':')) continue;
-            const c = line.indexOf(':');
-            const k = c < 0 ? line : line.slice(0, c);
-            const v = c < 0 ? '' : line.slice(c + 1).replace(/^ /, '');
-            if (k === 'event') ev.event = v; else if (k === 'data') data.push(v);
-          }
-          if (!data.length) continue;
-          ev.data = JSON.parse(data.join('\n'));
-          this.events.push(ev);
-          this.waiters = this.waiters.filter((w) => !w(ev));
-        }
-      }
-    } catch { /* aborted */ }
-  }
-  next(pred, what = 'an event', timeoutMs = 20000 * SLOW) {
-    const seen = this.events.find(pred);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no ${what} within ${timeoutMs} ms`)), timeoutMs);
-      this.waiters.push((ev) => { if (pred(ev)) { clearTimeout(t); resolve(ev); return true; } return false; });
-    });
-  }
-  close() { this.ctrl.abort(); }
 }
 
 describe('the forge', { timeout: 300000 }, () => {

@@ -13,6 +13,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { bin, startProc, startControlPlane, Client } from '../lib/harness.mjs';
+import { SseClient } from '../lib/sse.mjs';
 
 const SLOW = process.env.DP_BIN_DIR && /asan/.test(process.env.DP_BIN_DIR) ? 3 : 1;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -69,60 +70,11 @@ function logChildren(cpPid, port) {
 }
 
 // A minimal EventSource over fetch.
-class Sse {
+class Sse extends SseClient {
   constructor(base, path, cookie, lastEventId) {
-    this.events = [];
-    this.waiters = [];
-    this.ctrl = new AbortController();
-    const headers = { accept: 'text/event-stream' };
-    if (cookie) headers.cookie = cookie;
-    if (lastEventId) headers['last-event-id'] = lastEventId;
-    this.ready = fetch(base + path, { headers, signal: this.ctrl.signal }).then(async (r) => {
-      this.status = r.status;
-      if (r.status !== 200) { this.body = await r.text(); return; }
-      this.pump(r.body.getReader());
-    });
-  }
-  async pump(reader) {
-    const dec = new TextDecoder();
-    let buf = '';
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buf += dec.decode(value, { stream: true });
-        let i;
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          const frame = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          const ev = { id: null, event: 'message', data: '' };
-          const data = [];
-          for (const line of frame.split('\n')) {
-            if (line.startsWith(':')) continue;
-            const c = line.indexOf(':');
-            const k = c < 0 ? line : line.slice(0, c);
-            const v = c < 0 ? '' : line.slice(c + 1).replace(/^ /, '');
-            if (k === 'id') ev.id = v; else if (k === 'event') ev.event = v; else if (k === 'data') data.push(v);
-          }
-          if (!data.length) continue;
-          ev.data = JSON.parse(data.join('\n'));
-          this.events.push(ev);
-          this.waiters = this.waiters.filter((w) => !w(ev));
-        }
-      }
-    } catch { /* aborted */ }
-    this.ended = true;
-  }
-  next(pred, what = 'an event', timeoutMs = 15000 * SLOW) {
-    const seen = this.events.find(pred);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no ${what} within ${timeoutMs} ms`)), timeoutMs);
-      this.waiters.push((ev) => { if (pred(ev)) { clearTimeout(t); resolve(ev); return true; } return false; });
-    });
+    super(base + path, { cookie, lastEventId, timeoutMs: 15000 * SLOW });
   }
   lines() { return this.events.filter((e) => e.event === 'line').map((e) => e.data); }
-  close() { this.ctrl.abort(); }
 }
 
 describe('console log stream', { timeout: 300000 }, () => {

@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { bin, startProc, startControlPlane, Client } from '../lib/harness.mjs';
+import { SseClient } from '../lib/sse.mjs';
 
 const INTERVAL = 300;
 const TOKEN = 'sk-lm-Abcdefgh:Abcdefghijklmnopqrst';
@@ -34,58 +35,10 @@ async function waitFor(fn, what, timeoutMs = 15000 * SLOW, stepMs = 25) {
 
 // A minimal EventSource over fetch: parses frames, queues them, lets a test
 // wait for the next event that matches.
-class Sse {
+class Sse extends SseClient {
   constructor(base, cookie, lastEventId) {
-    this.events = [];
-    this.waiters = [];
-    this.ctrl = new AbortController();
-    const headers = { cookie, accept: 'text/event-stream' };
-    if (lastEventId) headers['last-event-id'] = lastEventId;
-    this.ready = fetch(base + '/api/events', { headers, signal: this.ctrl.signal }).then((r) => {
-      this.status = r.status;
-      if (r.status !== 200) return;
-      this.pump(r.body.getReader());
-    });
+    super(base + '/api/events', { cookie, lastEventId, timeoutMs: 15000 * SLOW });
   }
-  async pump(reader) {
-    const dec = new TextDecoder();
-    let buf = '';
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buf += dec.decode(value, { stream: true });
-        let i;
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          const frame = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          const ev = { id: null, event: 'message', data: '' };
-          const data = [];
-          for (const line of frame.split('\n')) {
-            if (line.startsWith(':')) continue;
-            const c = line.indexOf(':');
-            const k = c < 0 ? line : line.slice(0, c);
-            const v = c < 0 ? '' : line.slice(c + 1).replace(/^ /, '');
-            if (k === 'id') ev.id = v; else if (k === 'event') ev.event = v; else if (k === 'data') data.push(v);
-          }
-          if (!data.length) continue;
-          ev.data = JSON.parse(data.join('\n'));
-          this.events.push(ev);
-          this.waiters = this.waiters.filter((w) => !w(ev));
-        }
-      }
-    } catch { /* aborted */ }
-  }
-  // Resolve with the first event (already received or future) matching pred.
-  next(pred, what = 'an event', timeoutMs = 15000 * SLOW) {
-    const seen = this.events.find(pred);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no ${what} within ${timeoutMs} ms`)), timeoutMs);
-      this.waiters.push((ev) => { if (pred(ev)) { clearTimeout(t); resolve(ev); return true; } return false; });
-    });
-  }
-  close() { this.ctrl.abort(); }
 }
 
 describe('daemon targets', { timeout: 300000 }, () => {

@@ -13,6 +13,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { bin, startProc, startControlPlane, Client, ROOT } from '../lib/harness.mjs';
+import { SseClient } from '../lib/sse.mjs';
 
 const SLOW = process.env.DP_BIN_DIR && /asan/.test(process.env.DP_BIN_DIR) ? 3 : 1;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -30,37 +31,10 @@ async function waitFor(fn, what, timeoutMs = 20000 * SLOW, stepMs = 50) {
 }
 
 // Minimal EventSource over fetch: collects named events.
-class Sse {
+class Sse extends SseClient {
   constructor(base, cookie) {
-    this.events = [];
-    this.ctrl = new AbortController();
-    this.ready = fetch(base + '/api/events', { headers: { cookie, accept: 'text/event-stream' }, signal: this.ctrl.signal })
-      .then((r) => { this.status = r.status; if (r.status === 200) this.pump(r.body.getReader()); });
+    super(base + '/api/events', { cookie });
   }
-  async pump(reader) {
-    const dec = new TextDecoder();
-    let buf = '';
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buf += dec.decode(value, { stream: true });
-        let i;
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          const frame = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          let event = 'message', data = '';
-          for (const line of frame.split('\n')) {
-            if (line.startsWith('event:')) event = line.slice(6).trim();
-            else if (line.startsWith('data:')) data += line.slice(5).trim();
-          }
-          if (data) this.events.push({ event, data: JSON.parse(data) });
-        }
-      }
-    } catch { /* aborted */ }
-  }
-  find(pred) { return this.events.find((e) => pred(e)); }
-  close() { this.ctrl.abort(); }
 }
 
 async function simJson(sim, p, body) {
