@@ -6,10 +6,13 @@
 import { useMemo, useRef, useState } from 'preact/hooks';
 import { Alert } from '../../components/Alert';
 import { renderMarkdown } from '../../lib/markdownRender';
-import { isActive, joinedToolCalls, type RunState } from '../../lib/pulseRun';
+import { isActive, type RunState } from '../../lib/pulseRun';
 import {
   arrivalRate, browserTtftMs, fmtCount, fmtMs, fmtRate, lmstudioFigures, reasoningTokens, serverFigures, stopReasonText,
 } from '../../lib/pulseStats';
+import { outsideAllowed } from '../../lib/pulseTools';
+import { groupToolCalls } from '../../lib/toolchainRun';
+import { CallCard } from '../toolchain/CallCard';
 import { CodeBlock } from './CodeBlock';
 import { RateChart } from './RateChart';
 
@@ -77,7 +80,11 @@ export function StatsBar({ run }: { run: RunState }) {
   );
 }
 
-export function Answer({ run, chart = true, heading }: { run: RunState; chart?: boolean; heading?: string }) {
+export function Answer({ run, chart = true, heading, allowed = null }: {
+  run: RunState; chart?: boolean; heading?: string;
+  /** the tools a toolchain run was sent with (server label -> tools), to mark calls outside them */
+  allowed?: ReadonlyMap<string, ReadonlySet<string>> | null;
+}) {
   const active = isActive(run);
   const hasReasoning = run.reasoning.length > 0;
   // open while the model is thinking, closed once the answer starts (the user may toggle either way)
@@ -87,7 +94,7 @@ export function Answer({ run, chart = true, heading }: { run: RunState; chart?: 
   const reasoningOpen = open ?? thinking;
   const rt = reasoningTokens(run.stats, run.reasoningEvents);
   const body = useMemo(() => renderMarkdown(run.content, { CodeBlock }), [run.content]);
-  const tools = joinedToolCalls(run.toolCalls);
+  const tools = groupToolCalls(run.toolCalls);
   const span = run.firstTokenAt !== null && run.lastTokenAt !== null ? run.lastTokenAt - run.firstTokenAt : 0;
   // a stream that arrived all at once has no curve worth drawing
   const tooFast = !active && run.tokenTimes.length > 0 && span < 300;
@@ -128,6 +135,15 @@ export function Answer({ run, chart = true, heading }: { run: RunState; chart?: 
         </details>
       ) : null}
 
+      {tools.length ? (
+        <section class="mb-3" aria-label="Tool calls">
+          <p class="mb-2 text-[11px] font-semibold uppercase tracking-wider text-slate-400">Tool calls</p>
+          <ol class="space-y-2" data-testid="tool-calls">
+            {tools.map((c) => <CallCard key={c.key} call={c} outside={outsideAllowed(allowed, c.server, c.tool)} />)}
+          </ol>
+        </section>
+      ) : null}
+
       <div class="min-w-0 break-words text-sm leading-relaxed text-slate-200" data-testid="answer-content">
         {run.content ? body : active
           ? <p class="text-slate-400">{hasReasoning ? 'The answer starts after the reasoning…'
@@ -137,19 +153,6 @@ export function Answer({ run, chart = true, heading }: { run: RunState; chart?: 
             : <p class="text-slate-400">{run.status === 'stopped' ? 'Stopped before the answer began.' : 'No answer text.'}</p>}
         {active && run.content ? <span class="ml-0.5 inline-block h-4 w-1.5 translate-y-0.5 bg-indigo-400 motion-safe:animate-pulse" aria-hidden="true" /> : null}
       </div>
-
-      {tools.length ? (
-        <div class="mt-3 space-y-2" data-testid="tool-calls">
-          <p class="text-[11px] font-semibold uppercase tracking-wider text-slate-400">Tool calls</p>
-          {tools.map((t) => (
-            <div key={t.key} class="rounded-md border border-slate-700 bg-slate-950 p-2 text-xs">
-              <p class="font-mono text-indigo-200">{t.tool || 'tool'} <span class="text-slate-400">· {t.phase}</span></p>
-              {t.args ? <pre class="mt-1 overflow-x-auto whitespace-pre-wrap break-words text-slate-300">{t.args}</pre> : null}
-              {t.output ? <pre class="mt-1 max-h-40 overflow-y-auto whitespace-pre-wrap break-words text-slate-400">{t.output.slice(0, 4000)}</pre> : null}
-            </div>
-          ))}
-        </div>
-      ) : null}
 
       {run.errors.length ? (
         <div class="mt-3 space-y-2" data-testid="answer-errors">

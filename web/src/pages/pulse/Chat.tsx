@@ -4,12 +4,14 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from '../../api';
 import { streamChat, type ChatHandle } from '../../api/chat';
+import { streamRun } from '../../api/mcp';
 import { getConversation } from '../../api/conversations';
 import type { Target } from '../../api/targets';
 import { ErrorSlot } from '../../components/Alert';
 import { btn, hint, input, panel } from '../../components/ui';
 import { requestMessages, samplingFields, type Turn } from '../../lib/pulseForm';
 import { applyEvent, closeRun, isActive, newRun, storedRun, type RunState } from '../../lib/pulseRun';
+import { allowedMap, API_LOCK_REASON, effectiveApi, toolsRequest } from '../../lib/pulseTools';
 import { errorText } from '../../lib/useLoad';
 import { navigate, search } from '../../state/router';
 import { Answer } from './Answer';
@@ -17,8 +19,10 @@ import { Picker, Sampling, SendButtons, SystemPrompt, type PickerValue } from '.
 import { History } from './History';
 import { baseRequest, useAbortOnUnmount, type Shared } from './shared';
 import { Slots } from './Slots';
+import { TOOLS_OFF, ToolsPanel, type ToolsState } from './Tools';
 
-type Item = { key: string; role: 'user'; content: string } | { key: string; role: 'assistant'; run: RunState };
+type Allowed = Map<string, Set<string>> | null;
+type Item = { key: string; role: 'user'; content: string } | { key: string; role: 'assistant'; run: RunState; allowed?: Allowed };
 
 let seq = 0;
 const key = () => `i${++seq}`;
@@ -42,12 +46,16 @@ export function ChatView({ targets, initial, shared, setShared, canChat }: {
   const [opening, setOpening] = useState(false);
   const bottom = useRef<HTMLDivElement>(null);
   const promptRef = useRef<HTMLTextAreaElement>(null);
+  const [tools, setTools] = useState<ToolsState>(TOOLS_OFF);
+  // the tools the live run was sent with (to mark calls outside them)
+  const [runAllowed, setRunAllowed] = useState<Allowed>(null);
+  const api = effectiveApi(tools.on, picker.api);
   useAbortOnUnmount(handle);
 
   const busy = isActive(run);
-  const { fields, errors } = samplingFields(shared.sampling, picker.api);
+  const { fields, errors } = samplingFields(shared.sampling, api);
   const canSend = canChat && !busy && prompt.trim() !== '' && picker.targetId !== null && picker.model !== ''
-    && Object.keys(errors).length === 0;
+    && Object.keys(errors).length === 0 && (!tools.on || tools.ids.length > 0);
 
   const update = (r: RunState) => { runRef.current = r; setRun(r); };
 
@@ -55,13 +63,18 @@ export function ChatView({ targets, initial, shared, setShared, canChat }: {
     if (!canSend || picker.targetId === null) return;
     setError('');
     const transcript: Turn[] = items.map((i) => (i.role === 'user' ? { role: 'user', content: i.content } : { role: 'assistant', content: i.run.content }));
-    const req = { ...baseRequest(picker, shared, fields), messages: requestMessages(transcript, prompt) };
+    const req = { ...baseRequest({ ...picker, api }, shared, fields), messages: requestMessages(transcript, prompt) };
     if (conversationId !== null) req.conversation_id = conversationId;
     const text = prompt;
     setItems((old) => [...old, { key: key(), role: 'user', content: text }]);
     setPrompt('');
     update(newRun(picker.model, null));
-    handle.current[0] = streamChat(picker.targetId, req, {
+    const allowed = tools.on ? allowedMap(tools.preview) : null;
+    setRunAllowed(allowed);
+    const start = tools.on
+      ? (t: number, h: Parameters<typeof streamChat>[2]) => streamRun(t, toolsRequest(req, tools.ids), h)
+      : (t: number, h: Parameters<typeof streamChat>[2]) => streamChat(t, req, h);
+    handle.current[0] = start(picker.targetId, {
       onSent: (at) => { if (runRef.current) update({ ...runRef.current, sentAt: at }); },
       onEvent: (e, at) => {
         if (!runRef.current) return;
@@ -86,7 +99,7 @@ export function ChatView({ targets, initial, shared, setShared, canChat }: {
           setPrompt(text);
           return;
         }
-        setItems((old) => [...old, { key: key(), role: 'assistant', run: final }]);
+        setItems((old) => [...old, { key: key(), role: 'assistant', run: final, allowed }]);
         setHistoryVersion((v) => v + 1);
         setModelsVersion((v) => v + 1);
       },
@@ -165,9 +178,10 @@ export function ChatView({ targets, initial, shared, setShared, canChat }: {
 
       <div class="min-w-0 space-y-4">
         <section class={`${panel} space-y-3 p-4`} aria-label="Model and settings">
-          <Picker id="pulse" value={picker} onChange={setPicker} targets={targets} disabled={busy} refresh={modelsVersion} />
+          <Picker id="pulse" value={{ ...picker, api }} onChange={(v) => setPicker(tools.on ? { ...v, api: picker.api } : v)} targets={targets}
+            disabled={busy} refresh={modelsVersion} apiLock={tools.on ? API_LOCK_REASON : undefined} />
           <SystemPrompt value={shared.system} onInput={(v) => setShared({ ...shared, system: v })} />
-          <Sampling value={shared.sampling} errors={errors} api={picker.api} onChange={(s) => setShared({ ...shared, sampling: s })} />
+          <Sampling value={shared.sampling} errors={errors} api={api} onChange={(s) => setShared({ ...shared, sampling: s })} />
         </section>
 
         <Slots targetId={picker.targetId} highlight={[picker.model]} />
@@ -184,8 +198,8 @@ export function ChatView({ targets, initial, shared, setShared, canChat }: {
               <p class="mb-1 text-[11px] font-semibold uppercase tracking-wider text-slate-400">You</p>
               <p class="whitespace-pre-wrap break-words text-sm text-slate-100">{i.content}</p>
             </div>
-          ) : <Answer key={i.key} run={i.run} />))}
-          {run ? <Answer run={run} /> : null}
+          ) : <Answer key={i.key} run={i.run} allowed={i.allowed} />))}
+          {run ? <Answer run={run} allowed={runAllowed} /> : null}
           <div ref={bottom} />
         </section>
 
@@ -197,11 +211,12 @@ export function ChatView({ targets, initial, shared, setShared, canChat }: {
             onInput={(e) => setPrompt((e.currentTarget as HTMLTextAreaElement).value)} />
           <p id="pulse-prompt-hint" class={hint}>Ctrl+Enter or ⌘+Enter sends; Escape stops a running answer.
             {conversationId ? ' Replies are saved to this conversation.' : ' A new conversation is saved to your history.'}</p>
+          {canChat ? <ToolsPanel targetId={picker.targetId} disabled={busy} onChange={setTools} /> : null}
           <ErrorSlot error={error} class="mt-2" />
           <div class="mt-3 flex flex-wrap items-center gap-2">
             <SendButtons busy={busy} canSend={canSend} onSend={send} onStop={stop} />
             <button type="button" class={btn.secondary} onClick={newChat} disabled={busy || (items.length === 0 && conversationId === null)}>New chat</button>
-            {picker.model ? <span class="min-w-0 truncate text-xs text-slate-400">to {picker.model}</span> : null}
+            {picker.model ? <span class="min-w-0 truncate text-xs text-slate-400">to {picker.model}{tools.on ? ` with tools (${tools.ids.length} ${tools.ids.length === 1 ? 'server' : 'servers'})` : ''}</span> : null}
           </div>
         </section>
       </div>

@@ -20,8 +20,10 @@ export const API_LABEL: Record<ChatApi, string> = {
 
 const select = `${input} pr-8`;
 
-export function Picker({ id, value, onChange, targets, disabled, legend, refresh = 0 }: {
+export function Picker({ id, value, onChange, targets, disabled, legend, refresh = 0, apiLock }: {
   id: string;
+  /** when set, the API is fixed (to the value given) and this says why */
+  apiLock?: string;
   /** change it to fetch the model list again (after a run: a JIT load changes what is loaded) */
   refresh?: number;
   value: PickerValue;
@@ -61,10 +63,12 @@ export function Picker({ id, value, onChange, targets, disabled, legend, refresh
         </div>
         <div class="min-w-0">
           <label class={label} for={`${id}-api`}>API</label>
-          <select id={`${id}-api`} class={`${select} mt-1`} value={value.api}
+          <select id={`${id}-api`} class={`${select} mt-1`} value={value.api} disabled={!!apiLock}
+            aria-describedby={apiLock ? `${id}-api-lock` : undefined}
             onChange={(e) => onChange({ ...value, api: (e.currentTarget as HTMLSelectElement).value as ChatApi })}>
             {(Object.keys(API_LABEL) as ChatApi[]).map((a) => <option key={a} value={a}>{API_LABEL[a]}</option>)}
           </select>
+          {apiLock ? <p id={`${id}-api-lock`} class={hint} data-testid="api-lock">{apiLock}</p> : null}
         </div>
       </div>
       <div class="min-w-0">
