@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "mcp_registry.h"
 #include "xmalloc.h"
 
@@ -57,41 +58,6 @@ int dp_agent_token_valid(const char *s)
 		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
 			return 0;
 	return 1;
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int fsync_parent(const char *path)
-{
-	char dir[PATH_MAX];
-	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
-		return -ENAMETOOLONG;
-	char *slash = strrchr(dir, '/');
-	if (!slash)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == dir)
-		slash[1] = '\0';
-	else
-		*slash = '\0';
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	int rc = fsync(fd) < 0 ? -errno : 0;
-	close(fd);
-	return rc;
 }
 
 /* mkdir -p of the directory part of `path` (mode 0700 for what it creates). */
@@ -131,9 +97,9 @@ int dp_agent_token_store(const char *path, const char *token, char *err, size_t 
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return fail(err, errlen, -errno, "cannot create '%s': %s", tmp, strerror(errno));
-	int rc = write_all(fd, token, strlen(token));
+	int rc = dp_write_all(fd, token, strlen(token));
 	if (!rc)
-		rc = write_all(fd, "\n", 1);
+		rc = dp_write_all(fd, "\n", 1);
 	if (!rc && fsync(fd) < 0)
 		rc = -errno;
 	close(fd);
@@ -143,7 +109,7 @@ int dp_agent_token_store(const char *path, const char *token, char *err, size_t 
 		unlink(tmp);
 		return fail(err, errlen, rc, "cannot write '%s': %s", path, strerror(-rc));
 	}
-	fsync_parent(path);
+	dp_fsync_parent(path);
 	return 0;
 }
 
@@ -160,9 +126,9 @@ int dp_agent_token_load(const char *path, char out[DP_AGENT_TOKEN_LEN + 1], int 
 		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (fd < 0)
 			return fail(err, errlen, -errno, "cannot create the token file '%s': %s", path, strerror(errno));
-		int rc = write_all(fd, out, DP_AGENT_TOKEN_LEN);
+		int rc = dp_write_all(fd, out, DP_AGENT_TOKEN_LEN);
 		if (!rc)
-			rc = write_all(fd, "\n", 1);
+			rc = dp_write_all(fd, "\n", 1);
 		if (!rc && fsync(fd) < 0)
 			rc = -errno;
 		close(fd);
@@ -170,7 +136,7 @@ int dp_agent_token_load(const char *path, char out[DP_AGENT_TOKEN_LEN + 1], int 
 			unlink(path);
 			return fail(err, errlen, rc, "cannot write the token file '%s': %s", path, strerror(-rc));
 		}
-		fsync_parent(path);
+		dp_fsync_parent(path);
 		*created = 1;
 		return 0;
 	}
@@ -518,7 +484,7 @@ static int backup(int dirfd)
 			free(text);
 			return -errno;
 		}
-		rc = write_all(fd, text, len);
+		rc = dp_write_all(fd, text, len);
 		free(text);
 		if (!rc && fsync(fd) < 0)
 			rc = -errno;
@@ -553,7 +519,7 @@ int dp_agent_mcp_write(int dirfd, const char *text, size_t len, enum dp_agent_mc
 	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -errno;
-	int rc = write_all(fd, text, len);
+	int rc = dp_write_all(fd, text, len);
 	if (!rc && fsync(fd) < 0)
 		rc = -errno;
 	close(fd);
