@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent_client.h"
 #include "api.h"
 #include "api_chat.h"
 #include "audit.h"
@@ -98,12 +99,261 @@ static int is_kind(const json_t *row, const char *k)
 	return v && strcmp(v, k) == 0;
 }
 
+/* ------------------------------------------------------ mcp.json via agent */
+
+/*
+ * A target with an enrolled agent (even one whose URL is loopback: that may
+ * be an SSH tunnel) has its mcp.json read and written by the agent on its
+ * host (docs/agent.md): GET /agent/v1/mcp.json, then for an edit the same
+ * merge and validation as the local file, and PUT with If-Match = the ETag
+ * that was read, so an edit made meanwhile on the host (LM Studio) is not
+ * lost (412 -> 409 conflict). The agent writes atomically with mcp.json.bak.
+ */
+enum remote_op { REMOTE_LIST, REMOTE_PUT, REMOTE_DEL };
+
+struct remote {
+	struct dp_ctx *c;   /* NULL once the client left */
+	struct dp_server *srv;
+	struct dp_target t; /* a copy */
+	enum remote_op op;
+	char label[DP_MCP_LABEL_MAX + 1];
+	json_t *body;       /* PUT: the entry as received (copy) */
+	json_t *doc;        /* the document being written */
+	json_t *entry;      /* PUT: the merged entry */
+	json_t *mj;         /* the "mcp_json" member */
+	int64_t user_id;
+	char username[DP_USERNAME_MAX + 1];
+	char ip[64];
+};
+
+static void remote_free(struct remote *r)
+{
+	json_decref(r->body);
+	json_decref(r->doc);
+	json_decref(r->entry);
+	json_decref(r->mj);
+	dp_target_release(&r->t);
+	free(r);
+}
+
+static void remote_abort(struct dp_ctx *c, void *arg)
+{
+	struct remote *r = arg;
+	(void)c;
+	r->c = NULL;
+}
+
+/* The agent did not answer usefully: code + message for the API. */
+static void remote_error(const struct dp_upstream_result *res, int *status, const char **code, char *msg, size_t len)
+{
+	json_t *ae = json_object_get(res->json, "error");
+	const char *am = json_string_value(json_object_get(ae, "message"));
+	if (res->outcome == DP_UPSTREAM_UNAUTHORIZED) {
+		*status = 502, *code = "agent_unauthorized";
+		snprintf(msg, len, "the agent refused its token: enrol the agent again and set the new token on the host");
+	} else if (res->status == 412) {
+		*status = 409, *code = "conflict";
+		snprintf(msg, len, "mcp.json changed on the host while it was being edited; reload and try again");
+	} else if (res->status == 422) {
+		*status = 400, *code = "bad_request";
+		snprintf(msg, len, "the agent refused the document: %.200s", am ? am : "invalid mcp.json");
+	} else if (res->status == 403 || res->status == 404 || res->status == 413) {
+		*status = 409, *code = "agent_refused";
+		snprintf(msg, len, "the agent refused: %.200s", am ? am : dp_upstream_outcome_name(res->outcome));
+	} else {
+		*status = res->outcome == DP_UPSTREAM_STALLED ? 504 : 502, *code = "agent_down";
+		snprintf(msg, len, "the agent does not answer: %.200s",
+			 res->message && *res->message ? res->message : res->code);
+	}
+}
+
+static void remote_reply_list(struct remote *r, const json_t *root)
+{
+	json_t *servers = dp_mcp_servers_list_doc(r->srv->store, &r->t, root);
+	if (r->c)
+		dp_reply_json(r->c, 200, json_pack("{s:I,s:O,s:o}", "target_id", (json_int_t)r->t.id, "mcp_json", r->mj,
+						   "servers", servers));
+	else
+		json_decref(servers);
+}
+
+static void remote_put_done(struct dp_upstream_req *u, const struct dp_upstream_result *res, void *arg)
+{
+	struct remote *r = arg;
+	(void)u;
+	if (res->outcome != DP_UPSTREAM_OK || !json_is_object(res->json)) {
+		int status;
+		const char *code;
+		char msg[320];
+		remote_error(res, &status, &code, msg, sizeof(msg));
+		if (res->outcome != DP_UPSTREAM_CANCELLED) {
+			json_t *d = json_pack("{s:s,s:s,s:s}", "label", r->label, "via", "agent", "code", code);
+			dp_audit_record(r->srv->store, r->user_id, r->username,
+					r->op == REMOTE_PUT ? "mcp.mcp_json.put" : "mcp.mcp_json.delete", r->t.label,
+					DP_AUDIT_FAILED, d, r->ip);
+			json_decref(d);
+		}
+		if (r->c)
+			dp_reply_error(r->c, status, code, "%s", msg);
+		remote_free(r);
+		return;
+	}
+	json_t *d;
+	if (r->op == REMOTE_PUT) {
+		json_t *names = json_array();
+		const char *k;
+		json_t *v;
+		json_object_foreach(json_object_get(r->entry, "headers"), k, v)
+			json_array_append_new(names, json_string(k));
+		json_object_foreach(json_object_get(r->entry, "env"), k, v)
+			json_array_append_new(names, json_string(k));
+		d = json_pack("{s:s,s:s,s:o,s:s}", "label", r->label, "kind",
+			      json_object_get(r->entry, "url") ? "http" : "stdio", "names", names, "via", "agent");
+	} else {
+		d = json_pack("{s:s,s:s}", "label", r->label, "via", "agent");
+	}
+	dp_audit_record(r->srv->store, r->user_id, r->username,
+			r->op == REMOTE_PUT ? "mcp.mcp_json.put" : "mcp.mcp_json.delete", r->t.label, DP_AUDIT_OK, d, r->ip);
+	json_decref(d);
+	json_t *list = dp_mcp_servers_list_doc(r->srv->store, &r->t, r->doc);
+	if (r->c && r->op == REMOTE_DEL) {
+		dp_reply_empty(r->c);
+	} else if (r->c) {
+		json_t *found = NULL, *v;
+		size_t i;
+		json_array_foreach(list, i, v)
+			if (strcmp(json_string_value(json_object_get(v, "kind")), "mcp_json") == 0 &&
+			    strcmp(json_string_value(json_object_get(v, "label")), r->label) == 0)
+				found = v;
+		dp_reply_json(r->c, 200, json_pack("{s:O,s:s}", "server", found ? found : json_null(), "via", "agent"));
+	}
+	json_decref(list);
+	remote_free(r);
+}
+
+static void remote_get_done(struct dp_upstream_req *u, const struct dp_upstream_result *res, void *arg)
+{
+	struct remote *r = arg;
+	(void)u;
+	if (res->outcome != DP_UPSTREAM_OK || !json_is_object(res->json)) {
+		int status;
+		const char *code;
+		char msg[320];
+		remote_error(res, &status, &code, msg, sizeof(msg));
+		if (r->op == REMOTE_LIST) {
+			/* the listing still answers: the rows as last seen, and why the file is unavailable */
+			r->mj = json_pack("{s:b,s:b,s:b,s:n,s:b,s:{s:s,s:s}}", "local", 0, "via_agent", 1, "available", 0,
+					  "path", "exists", 0, "error", "code", code, "message", msg);
+			remote_reply_list(r, NULL);
+		} else if (r->c) {
+			dp_reply_error(r->c, status, code, "%s", msg);
+		}
+		remote_free(r);
+		return;
+	}
+	if (!r->c && r->op != REMOTE_LIST) { /* the client left before anything was written: stop */
+		remote_free(r);
+		return;
+	}
+	const char *path = json_string_value(json_object_get(res->json, "path"));
+	const char *etag = json_string_value(json_object_get(res->json, "etag"));
+	int exists = json_is_true(json_object_get(res->json, "exists"));
+	json_t *content = json_object_get(res->json, "content");
+	const char *why = NULL;
+	json_t *root = exists ? json_deep_copy(content) : json_pack("{s:{}}", "mcpServers");
+	if (!root || dp_mcp_json_check(root, &why) < 0) {
+		json_t *ae = json_object_get(res->json, "error");
+		const char *am = json_string_value(json_object_get(ae, "message"));
+		if (!why || am)
+			why = am ? am : "mcp.json cannot be used";
+		json_decref(root);
+		if (r->op == REMOTE_LIST) {
+			r->mj = json_pack("{s:b,s:b,s:b,s:s?,s:b,s:{s:s,s:s}}", "local", 0, "via_agent", 1, "available", 0,
+					  "path", path, "exists", exists, "error", "code", "invalid_mcp_json", "message", why);
+			remote_reply_list(r, NULL);
+		} else {
+			dp_reply_error(r->c, 409, "invalid_mcp_json", "%s; fix the file first", why);
+		}
+		remote_free(r);
+		return;
+	}
+	if (r->op == REMOTE_LIST) {
+		r->mj = json_pack("{s:b,s:b,s:b,s:s?,s:b,s:n}", "local", 0, "via_agent", 1, "available", 1, "path", path,
+				  "exists", exists, "error");
+		remote_reply_list(r, root);
+		json_decref(root);
+		remote_free(r);
+		return;
+	}
+	json_t *servers = json_object_get(root, "mcpServers");
+	if (r->op == REMOTE_PUT) {
+		r->entry = dp_mcp_json_entry_merge(json_object_get(servers, r->label), r->body, &why);
+		if (!r->entry) {
+			dp_reply_error(r->c, 400, "bad_request", "%s", why);
+			json_decref(root);
+			remote_free(r);
+			return;
+		}
+		json_object_set(servers, r->label, r->entry);
+	} else if (!json_object_get(servers, r->label)) {
+		dp_reply_error(r->c, 404, "not_found", "no such mcp.json entry");
+		json_decref(root);
+		remote_free(r);
+		return;
+	} else {
+		json_object_del(servers, r->label);
+	}
+	r->doc = root;
+	const char *err = NULL;
+	/* a new file: "*" is not sent, so a file created meanwhile may be replaced (the agent keeps a .bak) */
+	if (!dp_agent_client_mcp_put(r->srv, r->t.id, r->doc, exists ? etag : NULL, remote_put_done, r, &err)) {
+		dp_reply_error(r->c, 502, "agent_error", "%s", err ? err : "cannot reach the agent");
+		remote_free(r);
+	}
+}
+
+/* Start a read (and maybe an edit) through the agent; replies later. */
+static void remote_start(struct dp_ctx *c, const struct dp_target *t, enum remote_op op, const char *label)
+{
+	struct remote *r = xcalloc(1, sizeof(*r));
+	r->c = c;
+	r->srv = c->srv;
+	dp_target_copy(&r->t, t);
+	r->op = op;
+	if (label)
+		snprintf(r->label, sizeof(r->label), "%s", label);
+	if (op == REMOTE_PUT)
+		r->body = json_deep_copy(c->body);
+	r->user_id = c->user.id;
+	snprintf(r->username, sizeof(r->username), "%s", c->user.username);
+	snprintf(r->ip, sizeof(r->ip), "%s", dp_ctx_peer(c) ? dp_ctx_peer(c) : "");
+	const char *err = NULL;
+	if (!dp_agent_client_mcp_get(c->srv, t->id, remote_get_done, r, &err)) {
+		if (op == REMOTE_LIST) {
+			r->mj = json_pack("{s:b,s:b,s:b,s:n,s:b,s:{s:s,s:s}}", "local", 0, "via_agent", 1, "available", 0,
+					  "path", "exists", 0, "error", "code", "agent_error", "message",
+					  err ? err : "cannot reach the agent");
+			remote_reply_list(r, NULL);
+		} else {
+			dp_reply_error(c, 502, "agent_error", "%s", err ? err : "cannot reach the agent");
+		}
+		remote_free(r);
+		return;
+	}
+	dp_ctx_on_abort(c, remote_abort, r);
+}
+
 /* ------------------------------------------------------------- listing */
 
 static void list(struct dp_ctx *c)
 {
 	struct dp_target t;
 	if (load_target(c, &t) < 0) {
+		dp_target_release(&t);
+		return;
+	}
+	if (dp_agent_client_enrolled(c->srv->store, t.id)) {
+		remote_start(c, &t, REMOTE_LIST, NULL);
 		dp_target_release(&t);
 		return;
 	}
@@ -414,10 +664,13 @@ static void discover(struct dp_ctx *c)
 		ms.url = json_string_value(json_object_get(row, "url"));
 		ms.headers = (const char *const *)hl;
 	} else {
-		if (!dp_mcp_target_is_local(&t)) {
+		if (!dp_mcp_target_is_local(&t) || dp_agent_client_enrolled(c->srv->store, t.id)) {
 			disc_fail_now(c, row, t.id, "agent_required",
-				      "this target is on another host: its mcp.json servers can only be discovered there, "
-				      "by the DaemonPulse agent, which is not built yet");
+				      dp_agent_client_enrolled(c->srv->store, t.id)
+					      ? "this entry is in the mcp.json of another host: its tools can only be discovered "
+						"on that host (by LM Studio there); DaemonPulse cannot start or reach it from here"
+					      : "this target is on another host: its mcp.json servers can only be discovered "
+						"on that host, and reading that file needs the DaemonPulse agent; enrol one (Add agent)");
 			goto out;
 		}
 		char path[PATH_MAX];
@@ -509,7 +762,8 @@ static int local_path(struct dp_ctx *c, const struct dp_target *t, char *path, s
 {
 	if (!dp_mcp_target_is_local(t)) {
 		dp_reply_error(c, 409, "agent_required",
-			       "this target is on another host: editing its mcp.json needs the DaemonPulse agent, which is not built yet");
+			       "this target is on another host: editing its mcp.json needs the DaemonPulse agent on that host; "
+			       "enrol one (Add agent)");
 		return -1;
 	}
 	if (dp_mcp_json_path(path, len) < 0) {
@@ -529,12 +783,22 @@ static void json_put(struct dp_ctx *c)
 	}
 	char path[PATH_MAX];
 	const char *label = dp_ctx_param(c, "label"), *why = NULL;
-	if (local_path(c, &t, path, sizeof(path)) < 0)
-		goto out;
 	if (dp_mcp_check_label(label, &why) < 0) {
 		dp_reply_error(c, 400, "bad_request", "%s", why);
 		goto out;
 	}
+	if (dp_agent_client_enrolled(c->srv->store, t.id)) {
+		/* validate now (a quick 400), merge again over the host's entry later */
+		entry = dp_mcp_json_entry_merge(NULL, c->body, &why);
+		if (!entry) {
+			dp_reply_error(c, 400, "bad_request", "%s", why);
+			goto out;
+		}
+		remote_start(c, &t, REMOTE_PUT, label);
+		goto out;
+	}
+	if (local_path(c, &t, path, sizeof(path)) < 0)
+		goto out;
 	int rc = dp_mcp_json_load(path, &root, &why);
 	if (rc < 0 && rc != -ENOENT) {
 		dp_reply_error(c, 409, "invalid_mcp_json", "%s; fix the file first", why ? why : "mcp.json cannot be used");
@@ -589,6 +853,13 @@ static void json_del(struct dp_ctx *c)
 	}
 	char path[PATH_MAX];
 	const char *label = dp_ctx_param(c, "label"), *why = NULL;
+	if (dp_agent_client_enrolled(c->srv->store, t.id)) {
+		if (dp_mcp_check_label(label, &why) < 0)
+			dp_reply_error(c, 404, "not_found", "no such mcp.json entry");
+		else
+			remote_start(c, &t, REMOTE_DEL, label);
+		goto out;
+	}
 	if (local_path(c, &t, path, sizeof(path)) < 0)
 		goto out;
 	int rc = dp_mcp_json_load(path, &root, &why);

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent_client.h"
 #include "audit.h"
 #include "auth.h"
 #include "log.h"
@@ -1244,14 +1245,35 @@ static void sync_mcp_json(struct dp_store *s, int64_t target_id, const json_t *r
 	}
 }
 
+int dp_mcp_json_check(json_t *root, const char **why)
+{
+	if (!json_is_object(root))
+		return *why = "mcp.json is not a json object", -EINVAL;
+	json_t *ms = json_object_get(root, "mcpServers");
+	if (!ms)
+		json_object_set_new(root, "mcpServers", json_object());
+	else if (!json_is_object(ms))
+		return *why = "mcp.json's mcpServers is not an object", -EINVAL;
+	return 0;
+}
+
+static json_t *rows_list(struct dp_store *s, const struct dp_target *t);
+
+json_t *dp_mcp_servers_list_doc(struct dp_store *s, const struct dp_target *t, const json_t *root)
+{
+	if (root)
+		sync_mcp_json(s, t->id, root, (int64_t)time(NULL));
+	return rows_list(s, t);
+}
+
 json_t *dp_mcp_servers_list(struct dp_store *s, const struct dp_target *t, json_t **mcp_json)
 {
 	*mcp_json = NULL;
 	if (!dp_mcp_target_is_local(t)) {
 		*mcp_json = json_pack("{s:b,s:b,s:n,s:b,s:{s:s,s:s}}", "local", 0, "available", 0, "path", "exists", 0,
 				      "error", "code", "agent_required", "message",
-				      "this target is on another host: reading its mcp.json needs the DaemonPulse agent, "
-				      "which is not built yet");
+				      "this target is on another host: reading its mcp.json needs the DaemonPulse agent "
+				      "on that host; enrol one (Add agent)");
 	} else {
 		char path[PATH_MAX];
 		if (dp_mcp_json_path(path, sizeof(path)) < 0) {
@@ -1274,6 +1296,11 @@ json_t *dp_mcp_servers_list(struct dp_store *s, const struct dp_target *t, json_
 			json_decref(root);
 		}
 	}
+	return rows_list(s, t);
+}
+
+static json_t *rows_list(struct dp_store *s, const struct dp_target *t)
+{
 	json_t *a = json_array();
 	sqlite3_stmt *st = prep(s, "SELECT " COLS " FROM mcp_servers WHERE target_id = ?1 ORDER BY kind, label");
 	if (!st)
@@ -1328,7 +1355,7 @@ json_t *dp_mcp_integrations(struct dp_store *s, const struct dp_secret *sec, con
 		const char *reason = NULL;
 		if (dp_mcp_server_get(s, t->id, id, &row) < 0) {
 			reason = "not_found";
-		} else if (strcmp(rstr(row, "kind"), "mcp_json") == 0 && !local) {
+		} else if (strcmp(rstr(row, "kind"), "mcp_json") == 0 && !local && !dp_agent_client_enrolled(s, t->id)) {
 			reason = "agent_required";
 		} else if (strcmp(rstr(row, "kind"), "mcp_json") == 0 && !json_is_true(json_object_get(row, "in_mcp_json"))) {
 			reason = "not_in_mcp_json";

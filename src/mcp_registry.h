@@ -95,6 +95,10 @@ json_t *dp_mcp_server_json(struct dp_store *s, const json_t *row);
  * rows are synchronised with the file first. *mcp_json gets the
  * "mcp_json" member of GET /api/targets/{id}/mcp. */
 json_t *dp_mcp_servers_list(struct dp_store *s, const struct dp_target *t, json_t **mcp_json);
+/* The same list for a remote target whose mcp.json came through its agent:
+ * `root` (checked with dp_mcp_json_check) synchronises the mcp_json rows
+ * first; NULL lists the rows as they are. */
+json_t *dp_mcp_servers_list_doc(struct dp_store *s, const struct dp_target *t, const json_t *root);
 
 int dp_mcp_ephemeral_create(struct dp_store *s, const struct dp_secret *sec, int64_t target_id, const char *label,
 			    const char *url, const json_t *headers, int auto_ro, int64_t now, int64_t *id);
@@ -142,6 +146,9 @@ int dp_mcp_json_path(char *out, size_t outlen);
 /* Load and validate ({"mcpServers":{...}}); a missing file gives an empty
  * document and -ENOENT; -EINVAL with *why for an unusable one. */
 int dp_mcp_json_load(const char *path, json_t **root, const char **why);
+/* The shape check of dp_mcp_json_load on a parsed document (adds an empty
+ * mcpServers when absent). 0 or -EINVAL with *why. */
+int dp_mcp_json_check(json_t *root, const char **why);
 /* Atomic write: temp file in the same directory (0600), fsync, previous
  * file copied to <path>.bak, rename, directory fsync. */
 int dp_mcp_json_write(const char *path, const json_t *root);
