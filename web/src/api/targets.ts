@@ -4,6 +4,7 @@
 // token: `api_key` is sent on write only; responses carry `has_api_key`
 // and `api_key_hint`.
 import { http } from './http';
+import type { AgentLink } from './agent';
 import type { Health } from './types';
 
 export interface LmsEndpoint { host: string; port: number; derived: boolean }
@@ -21,6 +22,8 @@ export interface Target {
   created_at: string | null;
   updated_at: string | null;
   health: Health | null;
+  /** docs/agent.md: whether a host agent is enrolled (never the token) */
+  agent?: AgentLink | null;
 }
 
 export interface TargetList { targets: Target[]; active_target_id: number | null }

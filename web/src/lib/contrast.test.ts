@@ -63,6 +63,10 @@ const TEXT: [string, string, number, string][] = [
   ['indigo-200', 'slate-800', 4.5, 'Pulse: inline code in answers'],
   ['slate-100', 'slate-950', 4.5, 'Pulse: code blocks, stats values'],
   ['amber-200', 'slate-900', 4.5, 'Pulse: stopped badge'],
+  ['emerald-300', 'slate-900', 4.5, 'Agent: enrolled, lifecycle step done and result'],
+  ['amber-200', 'slate-900', 4.5, 'Add agent: remote URL warning (dialog)'],
+  ['red-200', 'slate-900', 4.5, 'Lifecycle: failed step, agent not answering'],
+  ['slate-200', 'slate-900', 4.5, 'Fleet: host info values, Add agent radio labels'],
 ];
 
 // non-text UI components (WCAG 1.4.11): 3:1 against what is next to them

@@ -1,8 +1,9 @@
 // TargetCard.tsx - one daemon target on The Fleet: state, latency, loaded
 // instances with their config, GPUs (capacity from `lms runtime survey`,
 // live values from telemetry where measured, labelled "simulated" /
-// "estimated from loaded models" / "not measurable"), RAM, history charts
-// and the Kill Switch. Every poll and event listener stops on unmount.
+// "estimated from loaded models" / "not measurable"), RAM, history charts,
+// the Kill Switch and the server/daemon lifecycle through the host agent
+// (Lifecycle.tsx). Every poll and event listener stops on unmount.
 import { useEffect, useState } from 'preact/hooks';
 import * as targetsApi from '../../api/targets';
 import type { GpusView, ModelsView, Target } from '../../api/targets';
@@ -16,6 +17,7 @@ import { user } from '../../state/session';
 import { onStreamEvent } from '../../state/targets';
 import { GpuPanel, HistoryCharts, SourceBadge, UsageBar } from './Gpu';
 import { KillSwitchDialog } from './KillSwitch';
+import { LifecycleSection } from './Lifecycle';
 import { StateBadge } from './StateBadge';
 
 export interface Instance { model: string; name: string; inst: targetsApi.LoadedInstance }
@@ -192,14 +194,7 @@ export function TargetCard({ target, health, active, tel, telErr }: {
 
       {hist && hist.t.length > 1 ? <HistoryCharts hist={hist} title={target.label} seconds={histSeconds} onSeconds={setHistSeconds} idPrefix={headId} /> : null}
 
-      <section class="mt-5 rounded-md border border-slate-700 p-3" aria-labelledby={`${headId}-life`}>
-        <h3 id={`${headId}-life`} class={microLabel}>Server and daemon lifecycle</h3>
-        <p class="mt-1 text-xs text-slate-300">
-          Start, stop and restart need the DaemonPulse agent on this host, which is not available yet:
-          LM Studio’s <code class="font-mono">lms server start/stop</code> and <code class="font-mono">lms daemon up/down</code> act
-          only on the machine they run on. No control is offered until it can work.
-        </p>
-      </section>
+      <LifecycleSection target={target} canAct={canKill} admin={role === 'admin'} headId={headId} />
 
       {killing ? (
         <KillSwitchDialog target={target} instances={inst} onClose={() => setKilling(false)}

@@ -3,7 +3,8 @@
 // admins add / edit / test connection / remove. The LM Studio API token is
 // write-only: the server answers only whether one is set and a masked hint;
 // the form sends a token only when one is typed ("Replace token") and
-// forgets it after saving. Everyone may pick their active target.
+// forgets it after saving. Everyone may pick their active target. Each
+// target has its host-agent section (AgentSection.tsx).
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from '../../api';
 import * as targetsApi from '../../api/targets';
@@ -19,6 +20,7 @@ import { errorText, useLoad } from '../../lib/useLoad';
 import { isAdmin } from '../../state/session';
 import { targets as liveTargets } from '../../state/targets';
 import { StateBadge } from '../fleet/StateBadge';
+import { AgentSection } from './AgentSection';
 
 export function TargetsTab() {
   const admin = isAdmin.value;
@@ -134,6 +136,7 @@ export function TargetsTab() {
                     ) : null}
                   </div>
                 </div>
+                <AgentSection target={t} admin={admin} onChanged={(m) => { setFlash(m); list.reload(); }} />
                 <p class={`text-xs empty:hidden ${tr && !tr.busy ? (tr.ok ? 'text-emerald-300' : 'text-red-200') : 'text-slate-300'}`}
                   aria-live="polite" data-testid="test-result">{tr ? tr.text : ''}</p>
               </li>
