@@ -164,6 +164,7 @@ describe('the pulse with tools', { timeout: 600000 }, () => {
     const idleRow = page.locator('li', { has: server(page, 'idle') });
     assert.match(await idleRow.innerText(), /nothing allowed/);
     assert.match(await page.locator('li', { has: server(page, 'everything') }).innerText(), /2 of \d+ tools allowed/);
+    assert.match(await idleRow.innerText(), /not discovered yet/);
     // nothing picked yet: no send
     await page.locator('#pulse-prompt').fill(PROMPT);
     assert.match(await page.getByTestId('tools-none').innerText(), /Pick at least one server/);

@@ -22,7 +22,8 @@ describe('serverChoices', () => {
       [3, true, ''], [4, false, 'nothing allowed'], [5, false, 'nothing allowed'], [6, false, 'removed from mcp.json'],
     ]);
     expect(c[0].detail).toBe('2 of 13 tools allowed');
-    expect(c[2].detail).toBe('no tools known');
+    expect(c[2].detail).toBe('not discovered yet');
+    expect(serverChoices([srv({ tools_count: null, discovery: { status: 'failed' } as McpServer['discovery'] })])[0].detail).toBe('no tools known');
     expect(serverChoices([srv({ tools_count: 1, allowed_count: 1 })])[0].detail).toBe('1 of 1 tool allowed');
   });
 });

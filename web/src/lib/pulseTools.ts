@@ -30,7 +30,8 @@ export function serverChoices(list: readonly McpServer[]): ServerChoice[] {
       label: s.label,
       selectable,
       reason: selectable ? '' : removed ? 'removed from mcp.json' : 'nothing allowed',
-      detail: n === null ? 'no tools known' : `${a} of ${n} ${n === 1 ? 'tool' : 'tools'} allowed`,
+      detail: (s.discovery?.status ?? 'never') === 'never' && !n ? 'not discovered yet'
+        : n === null ? 'no tools known' : `${a} of ${n} ${n === 1 ? 'tool' : 'tools'} allowed`,
     };
   });
 }
@@ -45,7 +46,7 @@ export function effectiveApi(toolsOn: boolean, api: ChatApi): ChatApi {
   return toolsOn ? 'v1' : api;
 }
 
-export const API_LOCK_REASON = 'Tools need LM Studio’s v1 API: only /api/v1/chat takes integrations.';
+export const API_LOCK_REASON = 'Locked to v1 while Tools is on: only /api/v1/chat takes integrations.';
 
 export interface PreviewLine { serverId: number; label: string; tools: string[]; skipped: string }
 

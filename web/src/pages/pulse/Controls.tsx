@@ -63,7 +63,7 @@ export function Picker({ id, value, onChange, targets, disabled, legend, refresh
         </div>
         <div class="min-w-0">
           <label class={label} for={`${id}-api`}>API</label>
-          <select id={`${id}-api`} class={`${select} mt-1`} value={value.api} disabled={!!apiLock}
+          <select id={`${id}-api`} class={`${select} mt-1 disabled:cursor-not-allowed`} value={value.api} disabled={!!apiLock}
             aria-describedby={apiLock ? `${id}-api-lock` : undefined}
             onChange={(e) => onChange({ ...value, api: (e.currentTarget as HTMLSelectElement).value as ChatApi })}>
             {(Object.keys(API_LABEL) as ChatApi[]).map((a) => <option key={a} value={a}>{API_LABEL[a]}</option>)}
