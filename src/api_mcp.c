@@ -640,6 +640,140 @@ static char **strv_from_obj(const json_t *obj)
 	return v;
 }
 
+/* Run the discovery of `ms` for `row`; replies later (or now on error). */
+static void disc_start(struct dp_ctx *c, const struct dp_target *t, const json_t *row, const struct dp_mcp_server *ms)
+{
+	if (!mcp_jobs || mcp_jobs_base != c->srv->base) {
+		mcp_jobs = dp_jobs_new(c->srv->base);
+		mcp_jobs_base = c->srv->base;
+	}
+	struct dp_mcp_env env_ = { .base = c->srv->base, .up = c->srv->upstream, .jobs = mcp_jobs };
+	struct disc *d = xcalloc(1, sizeof(*d));
+	d->c = c;
+	d->srv = c->srv;
+	d->target_id = t->id;
+	d->sid = json_integer_value(json_object_get(row, "id"));
+	snprintf(d->target_label, sizeof(d->target_label), "%s", t->label);
+	d->user_id = c->user.id;
+	snprintf(d->username, sizeof(d->username), "%s", c->user.username);
+	snprintf(d->ip, sizeof(d->ip), "%s", dp_ctx_peer(c) ? dp_ctx_peer(c) : "");
+	const char *err = NULL;
+	if (!dp_mcp_discover(&env_, ms, disc_done, d, &err)) {
+		free(d);
+		disc_fail_now(c, row, t->id, "bad_request", err ? err : "the server description is not usable");
+		return;
+	}
+	discoveries++;
+	dp_ctx_on_abort(c, disc_abort, d);
+}
+
+/* "Name: value" lines of an mcp.json entry's headers (heap, NULL-terminated). */
+static char **entry_header_lines(const json_t *e)
+{
+	json_t *h = json_object_get(e, "headers");
+	char **hl = xcalloc(json_object_size(h) + 1, sizeof(*hl));
+	size_t n = 0;
+	const char *k;
+	json_t *v;
+	json_object_foreach(h, k, v)
+		if (json_is_string(v))
+			hl[n++] = xasprintf("%s: %s", k, json_string_value(v));
+	return hl;
+}
+
+/*
+ * An mcp.json entry of a host with an agent: the entry is read through the
+ * agent. A url entry is discovered from here (the same client as for
+ * ephemeral servers); a URL on that host's loopback means a server only that
+ * host can reach, and a stdio entry would have to run there: both get an
+ * honest failure instead.
+ */
+struct rdisc {
+	struct dp_ctx *c; /* NULL once the client left */
+	struct dp_target t;
+	json_t *row;
+};
+
+static void rdisc_abort(struct dp_ctx *c, void *arg)
+{
+	struct rdisc *r = arg;
+	(void)c;
+	r->c = NULL;
+}
+
+static void rdisc_done(struct dp_upstream_req *u, const struct dp_upstream_result *res, void *arg)
+{
+	struct rdisc *r = arg;
+	(void)u;
+	struct dp_ctx *c = r->c;
+	if (!c)
+		goto out;
+	dp_ctx_on_abort(c, NULL, NULL);
+	if (res->outcome != DP_UPSTREAM_OK || !json_is_object(res->json)) {
+		int status;
+		const char *code;
+		char msg[320];
+		remote_error(res, &status, &code, msg, sizeof(msg));
+		disc_fail_now(c, r->row, r->t.id, code, msg);
+		goto out;
+	}
+	const char *label = json_string_value(json_object_get(r->row, "label"));
+	json_t *e = json_object_get(json_object_get(json_object_get(res->json, "content"), "mcpServers"), label);
+	if (!json_is_object(e)) {
+		disc_fail_now(c, r->row, r->t.id, "not_in_mcp_json", "the entry is no longer in the host's mcp.json");
+		goto out;
+	}
+	const char *url = json_string_value(json_object_get(e, "url"));
+	if (!url)
+		url = json_string_value(json_object_get(e, "serverUrl"));
+	if (!url) {
+		disc_fail_now(c, r->row, r->t.id, "agent_required",
+			      "this stdio entry runs on the target's host: its tools can only be discovered on that host "
+			      "(by LM Studio there); DaemonPulse does not start commands of another host");
+		goto out;
+	}
+	struct dp_target probe;
+	dp_target_init(&probe);
+	snprintf(probe.url, sizeof(probe.url), "%s", url);
+	int loop = dp_mcp_target_is_local(&probe);
+	dp_target_release(&probe);
+	if (loop) {
+		disc_fail_now(c, r->row, r->t.id, "agent_required",
+			      "this url is on the loopback of the target's host: only that host can reach it, so its tools "
+			      "can only be discovered there (by LM Studio)");
+		goto out;
+	}
+	if (discoveries >= MAX_DISCOVERIES) {
+		dp_reply_error(c, 429, "too_many_requests", "%d discoveries are running; try again shortly", MAX_DISCOVERIES);
+		goto out;
+	}
+	char **hl = entry_header_lines(e);
+	struct dp_mcp_server ms = { .transport = DP_MCP_AUTO, .url = url, .headers = (const char *const *)hl };
+	disc_start(c, &r->t, r->row, &ms);
+	dp_mcp_strv_free(hl);
+out:
+	json_decref(r->row);
+	dp_target_release(&r->t);
+	free(r);
+}
+
+static void rdisc_start(struct dp_ctx *c, const struct dp_target *t, const json_t *row)
+{
+	struct rdisc *r = xcalloc(1, sizeof(*r));
+	r->c = c;
+	dp_target_copy(&r->t, t);
+	r->row = json_incref((json_t *)row);
+	const char *err = NULL;
+	if (!dp_agent_client_mcp_get(c->srv, t->id, rdisc_done, r, &err)) {
+		disc_fail_now(c, row, t->id, "agent_error", err ? err : "cannot reach the agent");
+		json_decref(r->row);
+		dp_target_release(&r->t);
+		free(r);
+		return;
+	}
+	dp_ctx_on_abort(c, rdisc_abort, r);
+}
+
 static void discover(struct dp_ctx *c)
 {
 	struct dp_target t;
@@ -664,13 +798,14 @@ static void discover(struct dp_ctx *c)
 		ms.url = json_string_value(json_object_get(row, "url"));
 		ms.headers = (const char *const *)hl;
 	} else {
-		if (!dp_mcp_target_is_local(&t) || dp_agent_client_enrolled(c->srv->store, t.id)) {
+		if (dp_agent_client_enrolled(c->srv->store, t.id)) {
+			rdisc_start(c, &t, row);
+			goto out;
+		}
+		if (!dp_mcp_target_is_local(&t)) {
 			disc_fail_now(c, row, t.id, "agent_required",
-				      dp_agent_client_enrolled(c->srv->store, t.id)
-					      ? "this entry is in the mcp.json of another host: its tools can only be discovered "
-						"on that host (by LM Studio there); DaemonPulse cannot start or reach it from here"
-					      : "this target is on another host: its mcp.json servers can only be discovered "
-						"on that host, and reading that file needs the DaemonPulse agent; enrol one (Add agent)");
+				      "this target is on another host: its mcp.json servers can only be discovered "
+				      "on that host, and reading that file needs the DaemonPulse agent; enrol one (Add agent)");
 			goto out;
 		}
 		char path[PATH_MAX];
@@ -725,28 +860,7 @@ static void discover(struct dp_ctx *c)
 			goto out;
 		}
 	}
-	if (!mcp_jobs || mcp_jobs_base != c->srv->base) {
-		mcp_jobs = dp_jobs_new(c->srv->base);
-		mcp_jobs_base = c->srv->base;
-	}
-	struct dp_mcp_env env_ = { .base = c->srv->base, .up = c->srv->upstream, .jobs = mcp_jobs };
-	struct disc *d = xcalloc(1, sizeof(*d));
-	d->c = c;
-	d->srv = c->srv;
-	d->target_id = t.id;
-	d->sid = json_integer_value(json_object_get(row, "id"));
-	snprintf(d->target_label, sizeof(d->target_label), "%s", t.label);
-	d->user_id = c->user.id;
-	snprintf(d->username, sizeof(d->username), "%s", c->user.username);
-	snprintf(d->ip, sizeof(d->ip), "%s", dp_ctx_peer(c) ? dp_ctx_peer(c) : "");
-	const char *err = NULL;
-	if (!dp_mcp_discover(&env_, &ms, disc_done, d, &err)) {
-		free(d);
-		disc_fail_now(c, row, t.id, "bad_request", err ? err : "the server description is not usable");
-		goto out;
-	}
-	discoveries++;
-	dp_ctx_on_abort(c, disc_abort, d);
+	disc_start(c, &t, row, &ms);
 out:
 	dp_mcp_strv_free(hl);
 	dp_mcp_strv_free(argv);

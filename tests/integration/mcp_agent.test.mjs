@@ -4,10 +4,13 @@
 // lists the host's entries, adds / edits / removes one through the agent
 // (same validation, atomic write with mcp.json.bak on the host, an entry
 // added on the host meanwhile is kept), an invalid host file and an agent
-// that is down are reported, stdio discovery stays honest, and the local
+// that is down are reported, a url entry is discovered from here with the
+// host file's headers, stdio and host-loopback entries fail honestly, and the local
 // mcp.json of the control plane's host is never touched.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, statSync } from 'node:fs';
 import { startProc, startControlPlane, bin, tempDir, Client } from '../lib/harness.mjs';
@@ -146,6 +149,46 @@ test('dispatch attaches host mcp.json entries of an agent target; stdio discover
   assert.equal(d.json.server.discovery.status, 'failed');
   assert.equal(d.json.server.discovery.code, 'agent_required');
   assert.match(d.json.server.discovery.message, /on that host/);
+});
+
+test('discovery of host entries: url from here with the file headers; loopback and stdio honest', T, async (t) => {
+  const host = JSON.parse(readFileSync(file, 'utf8'));
+  host.mcpServers.loop = { url: 'http://127.0.0.1:3001/mcp' };
+  // a non-loopback address of this machine stands for a server the control plane can reach
+  const ip = Object.values(os.networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+  let srv, seen = [];
+  if (ip) {
+    srv = http.createServer((req, res) => {
+      seen.push(req.headers.authorization);
+      req.resume();
+      res.writeHead(401, { 'www-authenticate': 'Bearer realm="x"', 'content-type': 'application/json' });
+      res.end('{}');
+    });
+    await new Promise((r) => srv.listen(0, '0.0.0.0', r));
+    host.mcpServers.reach = { url: `http://${ip}:${srv.address().port}/mcp`, headers: { Authorization: 'Bearer from-host-file-42' } };
+  }
+  writeFileSync(file, JSON.stringify(host));
+  try {
+    const l = await oper.get(`/api/targets/${tid}/mcp`);
+    const loop = l.json.servers.find((s) => s.label === 'loop');
+    let d = await oper.post(`/api/targets/${tid}/mcp/servers/${loop.id}/discover`, {});
+    assert.equal(d.status, 200, d.text);
+    assert.equal(d.json.server.discovery.status, 'failed');
+    assert.equal(d.json.server.discovery.code, 'agent_required');
+    assert.match(d.json.server.discovery.message, /loopback of the target's host/);
+    if (!ip) { t.diagnostic('no non-loopback IPv4 address here: url discovery not exercised'); return; }
+    const reach = l.json.servers.find((s) => s.label === 'reach');
+    d = await oper.post(`/api/targets/${tid}/mcp/servers/${reach.id}/discover`, {});
+    assert.equal(d.status, 200, d.text);
+    assert.equal(d.json.server.discovery.status, 'needs_oauth', d.text);
+    assert.ok(seen.includes('Bearer from-host-file-42'), 'the header value of the host file is sent');
+    assert.ok(!d.text.includes('from-host-file-42'));
+  } finally {
+    srv?.close();
+    delete host.mcpServers.loop;
+    delete host.mcpServers.reach;
+    writeFileSync(file, JSON.stringify(host));
+  }
 });
 
 test('an invalid host file and an agent that is down are reported; edits refused', T, async () => {
