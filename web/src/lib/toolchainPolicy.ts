@@ -125,7 +125,7 @@ export const SKIP_TEXT: Record<string, string> = {
   nothing_allowed: 'nothing allowed: not attached',
   not_found: 'not found',
   not_in_mcp_json: 'no longer in mcp.json',
-  agent_required: 'needs the DaemonPulse agent (not built yet)',
+  agent_required: 'needs the DaemonPulse agent on that host (enrol one)',
   token_unreadable: 'the stored header values cannot be decrypted',
 };
 
