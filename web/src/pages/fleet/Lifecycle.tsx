@@ -18,7 +18,10 @@ import { OPS, hostInfoLines, runSteps, serverStartBody, stepName, summary, type 
 import { sentence } from '../../lib/fleet';
 import { errorText } from '../../lib/useLoad';
 
-const BUTTONS: Op[] = ['server-start', 'server-stop', 'server-restart', 'daemon-up', 'daemon-down'];
+const GROUPS: { name: string; ops: Op[] }[] = [
+  { name: 'Server', ops: ['server-start', 'server-stop', 'server-restart'] },
+  { name: 'Daemon', ops: ['daemon-up', 'daemon-down'] },
+];
 
 export function LifecycleSection({ target, canAct, admin, headId }: { target: Target; canAct: boolean; admin: boolean; headId: string }) {
   const enrolled = !!target.agent?.enrolled;
@@ -39,10 +42,15 @@ export function LifecycleSection({ target, canAct, admin, headId }: { target: Ta
         <>
           <HostInfo target={target} />
           {canAct ? (
-            <div class="mt-3 flex flex-wrap gap-2" role="group" aria-label={`Lifecycle of ${target.label}`}>
-              {BUTTONS.map((o) => (
-                <button key={o} type="button" class={OPS[o].danger ? btn.smallDanger : btn.small}
-                  aria-label={`${OPS[o].button} on ${target.label}`} onClick={() => { setLast(null); setOp(o); }}>{OPS[o].button}</button>
+            <div class="mt-3 flex flex-col gap-2 sm:flex-row sm:flex-wrap sm:gap-x-6">
+              {GROUPS.map((g) => (
+                <div key={g.name} class="flex flex-wrap items-center gap-2" role="group" aria-label={`${g.name} of ${target.label}`}>
+                  <span class="w-14 text-xs text-slate-400 sm:w-auto" aria-hidden="true">{g.name}</span>
+                  {g.ops.map((o) => (
+                    <button key={o} type="button" class={OPS[o].danger ? btn.smallDanger : btn.small}
+                      aria-label={`${OPS[o].button} on ${target.label}`} onClick={() => { setLast(null); setOp(o); }}>{OPS[o].button}</button>
+                  ))}
+                </div>
               ))}
             </div>
           ) : (

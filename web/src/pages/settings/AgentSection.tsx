@@ -47,7 +47,7 @@ export function AgentSection({ target, admin, onChanged }: { target: Target; adm
           )}
         </div>
         {admin ? (
-          <div class="flex flex-wrap gap-2">
+          <div class="flex shrink-0 flex-wrap gap-2">
             {!enrolled ? (
               <button type="button" class={btn.small} aria-label={`Add agent for ${target.label}`} onClick={() => setDlg('add')}>Add agent</button>
             ) : (
@@ -129,10 +129,6 @@ function EnrolDialog({ target, rotate, onClose }: { target: Target; rotate: bool
           )}
           {done.token ? <CopyField id="enrol-token" label="Agent token" value={done.token} /> : null}
           <CopyField id="enrol-command" label="Run this on the LM Studio host, as the user that runs LM Studio" value={done.command} multiline />
-          {done.token ? (
-            <p class={hint}><code class="font-mono">set-token</code> asks for the token on stdin: paste it there, so it never lands on a command line
-              or in the shell history.</p>
-          ) : null}
           <ul class="list-disc space-y-1 pl-5 text-xs text-slate-300" aria-label="Instructions">
             {done.instructions.map((s, i) => <li key={i}>{s}</li>)}
           </ul>
@@ -220,7 +216,7 @@ function CopyField({ id, label: lbl, value, multiline }: { id: string; label: st
       <label for={id} class={label}>{lbl}</label>
       <div class="mt-1 flex flex-col gap-2 sm:flex-row sm:items-start">
         {multiline ? (
-          <textarea ref={ref} id={id} readOnly rows={3} value={value} spellcheck={false} class={`${input} resize-none break-all font-mono text-xs`} onFocus={sel} />
+          <textarea ref={ref} id={id} readOnly rows={3} value={value} spellcheck={false} class={`${input} field-sizing-content resize-none break-all font-mono text-xs`} onFocus={sel} />
         ) : (
           <input ref={ref} id={id} readOnly value={value} spellcheck={false} class={`${input} font-mono text-xs`} onFocus={sel} />
         )}
