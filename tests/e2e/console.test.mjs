@@ -180,26 +180,31 @@ describe('the console in the browser', { timeout: 600000 }, () => {
       (m) => [...document.querySelectorAll('[data-testid="log-line"][data-type="server.log"]')]
         .some((l) => l.textContent.includes(m)), `the server line with ${mark}`, mark);
     await page.getByLabel('Search').fill(mark.toLowerCase());
-    await page.waitForFunction(() => document.querySelectorAll('[data-testid="log-list"] mark').length > 0);
-    const c = await shownOf(page);
-    assert.ok(c.shown >= 1 && c.shown < c.held, `search narrows: ${JSON.stringify(c)}`);
-    const marks = await page.locator('[data-testid="log-list"] mark').allInnerTexts();
-    assert.ok(marks.length > 0 && marks.every((t) => t === mark), `highlights: ${JSON.stringify(marks)}`);
-    // the prompt's markup is text, not an element
-    assert.equal(await page.locator('[data-testid="log-list"] img').count(), 0);
-    assert.equal(await page.evaluate(() => window.__pwned), undefined);
-    // the model input line matches through its payload: unfold it and see the highlight inside
-    const input = page.locator('[data-testid="log-line"][data-type="llm.prediction.input"]').last();
-    await input.waitFor();
-    await input.getByRole('button', { name: /Unfold the details/ }).click();
-    const details = input.getByTestId('line-details');
-    await details.waitFor();
-    assert.ok((await details.locator('mark').count()) > 0, 'the match inside the payload is highlighted');
-    assert.ok((await details.innerText()).includes('<img src=x onerror='), 'the markup is shown as text');
-    await shot(page, 'console-search');
-    await auditContrast(page, 'console search');
-    await input.getByRole('button', { name: /Fold the details/ }).click();
-    await page.getByLabel('Search').fill('');
+    try {
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid="log-list"] mark').length > 0);
+      const c = await shownOf(page);
+      assert.ok(c.shown >= 1 && c.shown < c.held, `search narrows: ${JSON.stringify(c)}`);
+      const marks = await page.locator('[data-testid="log-list"] mark').allInnerTexts();
+      assert.ok(marks.length > 0 && marks.every((t) => t === mark), `highlights: ${JSON.stringify(marks)}`);
+      // the prompt's markup is text, not an element
+      assert.equal(await page.locator('[data-testid="log-list"] img').count(), 0);
+      assert.equal(await page.evaluate(() => window.__pwned), undefined);
+      // the model input line matches through its payload: unfold it and see the highlight inside
+      const lastInput = page.locator('[data-testid="log-line"][data-type="llm.prediction.input"]').last();
+      await lastInput.waitFor();
+      // pin the line by its seq: newer lines may arrive meanwhile
+      const input = page.locator(`[data-testid="log-line"][data-seq="${await lastInput.getAttribute('data-seq')}"]`);
+      await input.getByRole('button', { name: /Unfold the details/ }).click();
+      const details = input.getByTestId('line-details');
+      await details.waitFor();
+      assert.ok((await details.locator('mark').count()) > 0, 'the match inside the payload is highlighted');
+      assert.ok((await details.innerText()).includes('<img src=x onerror='), 'the markup is shown as text');
+      await shot(page, 'console-search');
+      await auditContrast(page, 'console search');
+      await input.getByRole('button', { name: /Fold the details/ }).click();
+    } finally {
+      await page.getByLabel('Search').fill('');
+    }
   });
 
   test('pause buffers new lines with a count; resume shows them', async () => {
@@ -269,7 +274,8 @@ describe('the console in the browser', { timeout: 600000 }, () => {
       await page.waitForFunction(() => document.querySelector('[data-testid="conn-state"]')?.textContent === 'Connected');
       await chatUntil(page, 'secret prompt text', () => document.querySelector('[data-testid="log-line"][data-type="llm.prediction.input"]'),
         'a model input line without payload');
-      const input = page.locator('[data-testid="log-line"][data-type="llm.prediction.input"]').last();
+      const lastInput = page.locator('[data-testid="log-line"][data-type="llm.prediction.input"]').last();
+      const input = page.locator(`[data-testid="log-line"][data-seq="${await lastInput.getAttribute('data-seq')}"]`);
       await input.getByRole('button', { name: /Unfold the details/ }).click();
       const d = input.getByTestId('line-details');
       await d.waitFor();
@@ -372,6 +378,28 @@ describe('the console in the browser', { timeout: 600000 }, () => {
       await shot(page, 'mobile-console-perf');
     } finally {
       await page.setViewportSize({ width: 1280, height: 800 });
+    }
+  });
+
+  test('a target lms cannot stream from: the page says it is refused, with lms\'s reason', async () => {
+    const r = await admin.post('/api/targets', { label: 'nobody-home', url: 'http://127.0.0.1:9' });
+    assert.equal(r.status, 201, r.text);
+    const id = r.json.target.id;
+    try {
+      await page.goto(`${cp.url}/console?target=${id}`);
+      assert.equal(await page.getByLabel('Target', { exact: true }).inputValue(), String(id));
+      // one banner for the three lms sources, refused for the same reason
+      const banner = page.getByTestId('status-server-model-runtime');
+      await banner.getByText('The target refuses the server, model and runtime log streams').waitFor({ timeout: T * 2 });
+      assert.match(await banner.innerText(), /retries every 30 s/);
+      assert.equal(await page.locator('[data-testid^="status-"]').count(), 1);
+      await shot(page, 'console-refused');
+      await auditContrast(page, 'console refused');
+      // the picker switches back to the first target
+      await page.getByLabel('Target', { exact: true }).selectOption({ label: 'default' });
+      await page.waitForURL((u) => u.search.includes('target=1'));
+    } finally {
+      await admin.del(`/api/targets/${id}`);
     }
   });
 

@@ -2,7 +2,9 @@
 // the performance figures of the Console.
 import { describe, expect, test } from 'vitest';
 import type { SourceStatus } from '../api/logs';
-import { downloadName, downloadText, hasPayload, levelClass, lineClass, payloadPretty, statusBanner, timeOfDay } from './consoleFormat';
+import {
+  downloadName, downloadText, hasPayload, joinSources, levelClass, lineClass, payloadPretty, statusBanner, statusBanners, timeOfDay,
+} from './consoleFormat';
 import { chartSeries, fmt, fmtInt, fmtTtft, newestModel } from './consolePerf';
 import { mkLine } from './consoleTestLines';
 
@@ -57,6 +59,28 @@ describe('presentation', () => {
     expect(statusBanner(st({ state: 'refused', reason: 'connection refused' }))?.kind).toBe('error');
     expect(statusBanner(st({ state: 'unavailable', reason: 'lms not found on PATH (set LMS_BIN)' }))?.text)
       .toBe('lms not found on PATH (set LMS_BIN)');
+  });
+
+  test('sources in the same state for the same reason share one banner', () => {
+    const st = (source: SourceStatus['source'], over: Partial<SourceStatus>): SourceStatus => ({
+      target_id: 1, source, state: 'running', reason: null, restarts: 0, retry_in_ms: null,
+      lines: 0, bad_lines: 0, skipped_lines: 0, since: null, ...over,
+    });
+    const why = 'no log line after 3 attempts; the target may not allow remote log streaming';
+    const bs = statusBanners([
+      st('server', { state: 'refused', reason: why }), st('model', { state: 'refused', reason: why }),
+      st('runtime', { state: 'refused', reason: why }), st('daemonpulse', {}),
+    ]);
+    expect(bs.length).toBe(1);
+    expect(bs[0].title).toBe('The target refuses the server, model and runtime log streams');
+    expect(bs[0].sources).toEqual(['server', 'model', 'runtime']);
+    // the reason already says it: not repeated
+    expect(bs[0].text.match(/remote log streaming/g)?.length).toBe(1);
+    const two = statusBanners([st('server', { state: 'refused', reason: 'a' }), st('model', { state: 'restarting', reason: 'b', retry_in_ms: 1000 })]);
+    expect(two.map((b) => b.kind)).toEqual(['error', 'warning']);
+    expect(two[0].text).toContain('may not allow remote log streaming');
+    expect(joinSources(['a'])).toBe('a');
+    expect(joinSources(['a', 'b'])).toBe('a and b');
   });
 });
 

@@ -83,28 +83,65 @@ export const STATE_TEXT: Record<string, string> = {
   idle: 'idle', running: 'streaming', restarting: 'restarting', refused: 'refused', unavailable: 'unavailable',
 };
 
+/** "server", "server and model", "server, model and runtime". */
+export function joinSources(names: readonly string[]): string {
+  if (names.length <= 1) return names.join('');
+  return `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
+}
+
+export interface Banner { kind: 'warning' | 'error' | 'info'; title: string; text: string; sources: LogSource[] }
+
 /** A banner for a source status that needs the user's attention, or null. */
-export function statusBanner(s: SourceStatus): { kind: 'warning' | 'error' | 'info'; title: string; text: string } | null {
-  const src = SOURCE_LABEL[s.source] ?? s.source;
-  const reason = s.reason ?? '';
-  switch (s.state) {
-    case 'restarting':
-      return {
-        kind: 'warning', title: `The ${src} log stream stopped; restarting`,
-        text: `${reason || 'lms log stream exited'}${s.retry_in_ms !== null ? ` — next try in ${Math.max(1, Math.round(s.retry_in_ms / 1000))} s` : ''}` +
-          ` (restart ${s.restarts}).`,
-      };
-    case 'refused':
-      return {
-        kind: 'error', title: `The target refuses the ${src} log stream`,
-        text: `${reason || 'lms log stream failed three times without a line'}. The target may not allow remote log ` +
-          'streaming, or lms cannot reach it; DaemonPulse retries every 30 s while you watch.',
-      };
-    case 'unavailable':
-      return { kind: 'warning', title: `No ${src} logs from LM Studio`, text: reason || 'lms is not available' };
-    case 'running':
-      return reason ? { kind: 'info', title: `No ${src} log line yet`, text: reason } : null;
-    default:
-      return null;
+export function statusBanner(s: SourceStatus): Banner | null {
+  return statusBanners([s])[0] ?? null;
+}
+
+/**
+ * Banners for the sources' states that need the user's attention; sources
+ * in the same state for the same reason share one banner.
+ */
+export function statusBanners(list: readonly SourceStatus[]): Banner[] {
+  const groups = new Map<string, SourceStatus[]>();
+  for (const s of list) {
+    if (s.state === 'idle' || (s.state === 'running' && !s.reason)) continue;
+    const key = `${s.state}\u0000${s.reason ?? ''}\u0000${s.state === 'restarting' ? s.retry_in_ms : ''}`;
+    const g = groups.get(key);
+    if (g) g.push(s); else groups.set(key, [s]);
   }
+  const out: Banner[] = [];
+  for (const g of groups.values()) {
+    const s = g[0];
+    const names = joinSources(g.map((x) => SOURCE_LABEL[x.source] ?? x.source));
+    const streams = g.length > 1 ? `${names} log streams` : `${names} log stream`;
+    const reason = (s.reason ?? '').trim();
+    const sources = g.map((x) => x.source);
+    switch (s.state) {
+      case 'restarting':
+        out.push({
+          kind: 'warning', title: `The ${streams} stopped; restarting`, sources,
+          text: `${reason || 'lms log stream exited'}${s.retry_in_ms !== null ? ` — next try in ${Math.max(1, Math.round(s.retry_in_ms / 1000))} s` : ''}` +
+            ` (restart ${Math.max(...g.map((x) => x.restarts))}).`,
+        });
+        break;
+      case 'refused': {
+        const says = /remote log streaming/i.test(reason);
+        out.push({
+          kind: 'error', title: `The target refuses the ${streams}`, sources,
+          text: `${reason || 'lms log stream failed three times without a line'}` +
+            `${says ? '' : ' The target may not allow remote log streaming, or lms cannot reach it.'}` +
+            ' DaemonPulse retries every 30 s while you watch.',
+        });
+        break;
+      }
+      case 'unavailable':
+        out.push({ kind: 'warning', title: `No ${names} logs from LM Studio`, text: reason || 'lms is not available', sources });
+        break;
+      case 'running':
+        out.push({ kind: 'info', title: `No ${names} log line yet`, text: reason, sources });
+        break;
+      default:
+        break;
+    }
+  }
+  return out;
 }

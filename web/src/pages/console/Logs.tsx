@@ -17,7 +17,7 @@ import { FrameBatcher } from '../../lib/consoleBatch';
 import { DEFAULT_CAP, LineBuffer, PauseQueue } from '../../lib/consoleBuffer';
 import { LEVEL_FILTERS, MAX_QUERY, type Filter, type LevelFilter } from '../../lib/consoleFilter';
 import {
-  SOURCE_LABEL, STATE_TEXT, downloadName, downloadText, statusBanner,
+  SOURCE_LABEL, STATE_TEXT, downloadName, downloadText, statusBanners,
 } from '../../lib/consoleFormat';
 import { LogList } from './LogList';
 
@@ -72,11 +72,24 @@ export function Logs({ targetId, label }: { targetId: number; label: string }) {
     }, (cb) => requestAnimationFrame(cb), (id) => cancelAnimationFrame(id));
   }
   useEffect(() => () => batcher.current?.dispose(), []);
-
-  useEffect(() => {
-    buf.current!.setFilter(filter);
+  // the open stream's unsubscribe (closing it stops its events at once)
+  const unsubRef = useRef<(() => void) | null>(null);
+  /** Close the stream and forget every line: what follows comes under other rules (payloads, mode). */
+  const startOver = () => {
+    unsubRef.current?.();
+    unsubRef.current = null;
+    batcher.current!.dispose();
+    pq.current.take();
+    buf.current!.reset();
     setVersion((v) => v + 1);
-  }, [filter]);
+  };
+
+  // the filter applies in the same render that shows it (highlight and list agree)
+  const applied = useRef(filter);
+  if (applied.current !== filter) {
+    applied.current = filter;
+    buf.current!.setFilter(filter);
+  }
 
   // the stream: reopened when the sources or the payload choice change,
   // after the browser gave up, or when the server's mode changed
@@ -87,6 +100,7 @@ export function Logs({ targetId, label }: { targetId: number; label: string }) {
     setConn('connecting');
     let retry: ReturnType<typeof setTimeout> | null = null;
     let unsub: (() => void) | null = null;
+    let flushOnClose = true;
     unsub = subscribeLogs(targetId, { sources: chosen, level: 'all', payloads }, {
       onOpen: () => setConn((c) => (c === 'live' ? c : 'connecting')),
       onEvent: (e) => {
@@ -100,7 +114,7 @@ export function Logs({ targetId, label }: { targetId: number; label: string }) {
             setStatuses(st);
             setConn('backlog');
             // the mode changed while we were away: what is held was shown under other rules
-            if (prev !== null && prev !== e.data.mode) { batcher.current!.dispose(); pq.current.take(); buf.current!.reset(); }
+            if (prev !== null && prev !== e.data.mode) { batcher.current!.dispose(); pq.current.take(); buf.current!.reset(); setVersion((v) => v + 1); }
             break;
           }
           case 'line': batcher.current!.push(e.data); break;
@@ -109,9 +123,8 @@ export function Logs({ targetId, label }: { targetId: number; label: string }) {
           case 'mode':
             if (e.data.mode !== modeRef.current) {
               // Live mode hides payloads: drop what was shown under Dev rules and start over
-              batcher.current!.dispose();
-              pq.current.take();
-              buf.current!.reset();
+              flushOnClose = false;
+              startOver();
               setReopen((n) => n + 1);
             }
             break;
@@ -125,27 +138,31 @@ export function Logs({ targetId, label }: { targetId: number; label: string }) {
         http.request('GET', '/api/auth/me').catch(() => { /* handled by the 401 hook */ });
         unsub?.();
         unsub = null;
+        unsubRef.current = null;
         retry = setTimeout(() => setReopen((n) => n + 1), RETRY_MS);
       },
     });
+    unsubRef.current = () => { flushOnClose = false; unsub?.(); unsub = null; };
     return () => {
       if (retry) clearTimeout(retry);
       unsub?.();
-      batcher.current?.flush();
+      unsub = null;
+      if (unsubRef.current) unsubRef.current = null;
+      // lines of this stream still waiting for a frame belong to the view unless it started over
+      if (flushOnClose) batcher.current?.flush();
     };
   }, [targetId, sourcesKey, payloads, reopen]);
 
   const toggleSource = (s: LogSource) => {
     const next = new Set(sources);
     if (next.has(s)) next.delete(s); else next.add(s);
+    batcher.current!.flush();
     buf.current!.dropSources(next);
     setSources(next);
   };
   const togglePayloads = () => {
     // lines already held carry (or lack) payloads: start over under the new rule
-    batcher.current!.dispose();
-    pq.current.take();
-    buf.current!.reset();
+    startOver();
     setPayloads(!payloads);
   };
   const resume = () => {
@@ -177,11 +194,9 @@ export function Logs({ targetId, label }: { targetId: number; label: string }) {
   const visible = b.visible;
   const live = hello?.mode === 'live';
   const lmsDown = hello !== null && !hello.lms.available;
-  const banners = LOG_SOURCES.filter((s) => sources.has(s))
+  const banners = statusBanners(LOG_SOURCES.filter((s) => sources.has(s))
     .map((s) => statuses[s])
-    .filter((s): s is SourceStatus => !!s && !(lmsDown && s.state === 'unavailable'))
-    .map((s) => ({ s, b: statusBanner(s) }))
-    .filter((x) => x.b !== null);
+    .filter((s): s is SourceStatus => !!s && !(lmsDown && s.state === 'unavailable')));
   const connCls = conn === 'live' ? 'border-emerald-300 text-emerald-300'
     : conn === 'closed' ? 'border-red-400 text-red-200' : 'border-amber-300 text-amber-200';
 
@@ -202,9 +217,9 @@ export function Logs({ targetId, label }: { targetId: number; label: string }) {
           about this target are still shown.
         </Alert>
       ) : null}
-      {banners.map(({ s, b: bn }) => (
-        <div key={s.source} data-testid={`status-${s.source}`}>
-          <Alert kind={bn!.kind} title={bn!.title}>{bn!.text}</Alert>
+      {banners.map((bn) => (
+        <div key={bn.sources.join(',')} data-testid={`status-${bn.sources.join('-')}`}>
+          <Alert kind={bn.kind} title={bn.title}>{bn.text}</Alert>
         </div>
       ))}
 
