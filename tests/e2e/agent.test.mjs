@@ -7,8 +7,9 @@
 // llmster-sim, moves the agent URL to where it listens ("Change URL"); the
 // Fleet card then shows host info and the lifecycle buttons: stop the server
 // (confirmed) and watch the state go to stopped, start it again, restart
-// (both steps), remove the agent. Screenshots (desktop and 360 px) in
-// tests/e2e/artifacts/; contrast and overflow measured on the rendered pages.
+// (both steps); a viewer sees host info but no buttons; remove the agent.
+// Screenshots (desktop and 360 px) in tests/e2e/artifacts/; contrast and
+// overflow measured on the rendered pages.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -222,6 +223,29 @@ describe('the host agent in the UI', { timeout: 300000 }, () => {
     for (const want of ['target.agent.enrol ok', 'target.agent.update ok', 'target.server.stop ok', 'target.server.stop failed', 'target.server.start ok']) {
       assert.ok(rows.includes(want), `audit row '${want}' in ${JSON.stringify(rows)}`);
     }
+  });
+
+  test('a viewer sees the host info but no lifecycle buttons', async () => {
+    const password = 'pw-' + Math.random().toString(36).slice(2) + 'Xyz123';
+    const u = await admin.post('/api/users', { username: 'viewer1', password, role: 'viewer' });
+    assert.equal(u.status, 201, u.text);
+    const ctx = await br.newContext();
+    const vp = await ctx.newPage();
+    vp.setDefaultTimeout(T);
+    await vp.goto(cp.url + '/login');
+    await vp.getByLabel('Username', { exact: true }).fill('viewer1');
+    await vp.getByLabel('Password', { exact: true }).fill(password);
+    await vp.getByRole('button', { name: 'Sign in' }).click();
+    await vp.waitForURL((x) => x.pathname === '/fleet');
+    const card = vp.locator('[data-target-card="gpu-host"]');
+    await card.getByTestId('host-info').locator('dd[data-info="Host"]').waitFor();
+    await card.getByText('Operators and administrators can start and stop').waitFor();
+    assert.equal(await card.getByRole('button', { name: /server on gpu-host|Daemon/ }).count(), 0);
+    await vp.goto(cp.url + '/settings/targets');
+    const row = vp.locator('li[data-target="gpu-host"]');
+    await row.getByTestId('agent-state').getByText('enrolled').waitFor();
+    assert.equal(await row.getByRole('button', { name: /agent/i }).count(), 0, 'only admins manage the agent');
+    await ctx.close();
   });
 
   test('remove the agent: the Fleet says so again', async () => {
