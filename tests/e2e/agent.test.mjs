@@ -159,7 +159,7 @@ describe('the host agent in the UI', { timeout: 300000 }, () => {
     await dlg.waitFor();
     const desc = await dlg.innerText();
     assert.match(desc, /gpu-host/);
-    assert.match(desc, /lms server/);
+    assert.match(desc, /lms (server|daemon)/);
     await dlg.getByRole('button', { name: confirm, exact: true }).click();
     await dlg.getByTestId('life-result').getByText(expect).waitFor({ timeout: T });
     return dlg;
@@ -210,6 +210,11 @@ describe('the host agent in the UI', { timeout: 300000 }, () => {
     await dlg.getByRole('button', { name: 'Close' }).click();
     await card.locator('[data-testid="state-badge"][data-state="running"]').waitFor({ timeout: T });
 
+    // daemon up while it runs: lms daemon up through the agent succeeds (nothing to start)
+    dlg = await lifecycle(card, 'Daemon up', 'Start the daemon on gpu-host?', 'Daemon up', 'The daemon was started.');
+    await dlg.getByRole('button', { name: 'Close' }).click();
+    await card.getByTestId('lifecycle-result').getByText('The daemon was started.').waitFor();
+
     await audit(page, 'fleet with an agent');
     await shot(page, 'agent-fleet');
     await page.setViewportSize({ width: 360, height: 740 });
@@ -220,7 +225,7 @@ describe('the host agent in the UI', { timeout: 300000 }, () => {
     // audited
     const a = await admin.get('/api/audit?action=target.&limit=100');
     const rows = a.json.entries.map((e) => `${e.action} ${e.result}`);
-    for (const want of ['target.agent.enrol ok', 'target.agent.update ok', 'target.server.stop ok', 'target.server.stop failed', 'target.server.start ok']) {
+    for (const want of ['target.agent.enrol ok', 'target.agent.update ok', 'target.server.stop ok', 'target.server.stop failed', 'target.server.start ok', 'target.daemon.up ok']) {
       assert.ok(rows.includes(want), `audit row '${want}' in ${JSON.stringify(rows)}`);
     }
   });
