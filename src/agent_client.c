@@ -174,9 +174,9 @@ json_t *dp_agent_client_json(const struct dp_agent_link *l)
 			 "created_at", (json_int_t)l->created_at, "updated_at", (json_int_t)l->updated_at);
 }
 
-struct dp_upstream_req *dp_agent_client_request(struct dp_server *srv, int64_t target_id, const char *method,
-						const char *path, const char *body, const char *const *headers,
-						int timeout_ms, dp_upstream_done_fn on_done, void *arg, const char **err)
+static struct dp_upstream_req *start(struct dp_server *srv, int64_t target_id, const char *method, const char *path,
+				     const char *body, const char *const *headers, int timeout_ms,
+				     dp_upstream_data_fn on_data, dp_upstream_done_fn on_done, void *arg, const char **err)
 {
 	struct dp_agent_link l;
 	int rc = dp_agent_client_get(srv->store, target_id, &l);
@@ -197,18 +197,33 @@ struct dp_upstream_req *dp_agent_client_request(struct dp_server *srv, int64_t t
 		.path = path,
 		.body = body,
 		.token = token,
-		.timeout_ms = timeout_ms > 0 ? timeout_ms : DP_AGENT_CLIENT_TIMEOUT_MS,
-		.max_response = 4u << 20,
-		.mode = DP_UPSTREAM_BUFFERED,
+		.timeout_ms = on_data ? -1 : timeout_ms > 0 ? timeout_ms : DP_AGENT_CLIENT_TIMEOUT_MS,
+		.max_response = on_data ? 0 : 4u << 20,
+		.mode = on_data ? DP_UPSTREAM_RAW : DP_UPSTREAM_BUFFERED,
 		.headers = headers,
 		.plain_http = 1,
 		.on_done = on_done,
+		.on_data = on_data,
 		.arg = arg,
 	};
 	struct dp_upstream_req *r = dp_upstream_start(srv->upstream, &o, err);
 	dp_secret_wipe_free(token);
 	dp_agent_link_release(&l);
 	return r;
+}
+
+struct dp_upstream_req *dp_agent_client_request(struct dp_server *srv, int64_t target_id, const char *method,
+						const char *path, const char *body, const char *const *headers,
+						int timeout_ms, dp_upstream_done_fn on_done, void *arg, const char **err)
+{
+	return start(srv, target_id, method, path, body, headers, timeout_ms, NULL, on_done, arg, err);
+}
+
+struct dp_upstream_req *dp_agent_client_stream(struct dp_server *srv, int64_t target_id, const char *path,
+					       dp_upstream_data_fn on_data, dp_upstream_done_fn on_done, void *arg,
+					       const char **err)
+{
+	return start(srv, target_id, "GET", path, NULL, NULL, 0, on_data, on_done, arg, err);
 }
 
 struct dp_upstream_req *dp_agent_client_mcp_get(struct dp_server *srv, int64_t target_id, dp_upstream_done_fn on_done,

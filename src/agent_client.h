@@ -69,6 +69,13 @@ struct dp_upstream_req *dp_agent_client_request(struct dp_server *srv, int64_t t
 						const char *path, const char *body, const char *const *headers,
 						int timeout_ms, dp_upstream_done_fn on_done, void *arg, const char **err);
 
+/* A streaming GET (the NDJSON log stream, GET /agent/v1/logs/stream?source=S):
+ * RAW mode, no total timeout, no size bound; on_data per received chunk,
+ * on_done once (the loghub's agent input). */
+struct dp_upstream_req *dp_agent_client_stream(struct dp_server *srv, int64_t target_id, const char *path,
+					       dp_upstream_data_fn on_data, dp_upstream_done_fn on_done, void *arg,
+					       const char **err);
+
 /* mcp.json through the agent (for the MCP registry). GET answers
  * {"home","path","exists","etag","valid","content","error","size_bytes"};
  * PUT sends `doc` (validated by the agent too) with If-Match `etag` when

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent_client.h"
 #include "api.h"
 #include "health.h"
 #include "loghub.h"
@@ -39,6 +40,7 @@ static int resolve(struct dp_ctx *c, int64_t *id, struct dp_loghub_endpoint *ep,
 	}
 	memset(ep, 0, sizeof(*ep));
 	ep->label = t->label;
+	ep->agent = srv->store && dp_agent_client_enrolled(srv->store, *id);
 	int port = 0, derived = 0;
 	if (dp_target_lms_endpoint(t, hostbuf, &port, &derived) < 0) {
 		ep->unusable = "the target has no host lms can connect to (lms --host takes a bare host name or IPv4 "

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "agent_client.h"
 #include "buf.h"
 #include "events.h"
 #include "health.h"
@@ -34,6 +35,7 @@
 #include "sse.h"
 #include "store.h"
 #include "targets.h"
+#include "upstream.h"
 #include "xmalloc.h"
 
 #define NSRC DP_LOGPARSE__NSRC
@@ -55,6 +57,20 @@ struct lh_line {
 };
 
 struct lh_target;
+struct lh_stream;
+
+/* The agent input of a stream: GET /agent/v1/logs/stream?source=S (NDJSON)
+ * instead of a local `lms log stream --host` child. Heap, owned by the
+ * upstream request until its on_done (st NULL once the target is gone). */
+struct lh_agent_in {
+	struct lh_stream *st;
+	struct dp_upstream_req *req;
+	char *buf;            /* the current partial line */
+	size_t len, cap;
+	int overflow;         /* the current line is over the limit: skipped */
+	uint64_t skipped;
+	char end_msg[300];    /* the agent's dp.stream_end message */
+};
 
 struct lh_stream {
 	struct lh_target *t;
@@ -65,6 +81,7 @@ struct lh_stream {
 	int nsubs;
 	int64_t perf_until_ms;
 	struct dp_lms_stream *child;
+	struct lh_agent_in *up; /* the agent's stream instead of a child */
 	int stopping;
 	enum lh_state state;
 	char reason[600];
@@ -106,6 +123,7 @@ struct lh_target {
 	char label[DP_TARGET_LABEL_MAX * 4 + 1];
 	char host[DP_TARGET_HOST_MAX + 1];
 	int port;
+	int agent; /* the target has an agent: its log stream instead of lms --host */
 	char unusable[200];
 	uint64_t seq;
 	struct lh_stream st[NSRC];
@@ -123,6 +141,7 @@ struct lh_target {
 struct dp_loghub {
 	struct event_base *base;
 	struct dp_lms *lms;
+	struct dp_server *srv; /* for agent requests; NULL = no agent input (unit tests) */
 	struct dp_loghub_config cfg;
 	struct lh_target *targets;
 	dp_loghub_live_fn live_fn;
@@ -345,6 +364,12 @@ static void flush_pending(struct lh_target *t);
 static int stream_wanted(const struct lh_stream *st)
 {
 	return st->nsubs > 0 || st->perf_until_ms > now_ms();
+}
+
+/* A child or an agent stream is attached. */
+static int st_running(const struct lh_stream *st)
+{
+	return st->child != NULL || st->up != NULL;
 }
 
 static json_t *status_json(const struct lh_stream *st)
@@ -626,6 +651,8 @@ static void on_line(const char *line, size_t len, void *arg)
 	dp_logparse_event_release(&ev);
 }
 
+static void stream_ended(struct lh_stream *st, const char *message);
+
 static void on_exit_cb(const struct dp_lms_result *res, void *arg)
 {
 	struct lh_stream *st = arg;
@@ -635,6 +662,13 @@ static void on_exit_cb(const struct dp_lms_result *res, void *arg)
 	st->skipped += res->lines_skipped;
 	if (res->status == DP_LMS_CANCELLED || h->freeing)
 		return;
+	stream_ended(st, res->message);
+}
+
+/* The child or agent stream ended (not cancelled): restart with backoff. */
+static void stream_ended(struct lh_stream *st, const char *message)
+{
+	struct dp_loghub *h = st->t->h;
 	if (st->stopping) {
 		st->stopping = 0;
 		if (stream_wanted(st))
@@ -656,7 +690,7 @@ static void on_exit_cb(const struct dp_lms_result *res, void *arg)
 	else
 		st->backoff_ms = st->backoff_ms * 2 > h->cfg.backoff_max_ms ? h->cfg.backoff_max_ms : st->backoff_ms * 2;
 	if (!stream_wanted(st)) {
-		set_state(st, ST_IDLE, res->message);
+		set_state(st, ST_IDLE, message);
 		return;
 	}
 	char why[600];
@@ -664,11 +698,11 @@ static void on_exit_cb(const struct dp_lms_result *res, void *arg)
 		st->retry_in_ms = h->cfg.backoff_max_ms;
 		snprintf(why, sizeof(why),
 			 "no log line after %d attempts; the target may not allow remote log streaming or lms cannot reach it (%s)",
-			 st->fails, res->message ? res->message : "");
+			 st->fails, message ? message : "");
 		set_state(st, ST_REFUSED, why);
 	} else {
 		st->retry_in_ms = st->backoff_ms;
-		snprintf(why, sizeof(why), "%s", res->message ? res->message : "lms log stream ended");
+		snprintf(why, sizeof(why), "%s", message ? message : "lms log stream ended");
 		/* always tell: the retry count changed even if the text did not */
 		st->state = ST_IDLE;
 		set_state(st, ST_RESTARTING, why);
@@ -681,7 +715,7 @@ static void restart_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	struct lh_stream *st = arg;
-	if (st->child)
+	if (st_running(st))
 		return;
 	if (stream_wanted(st))
 		child_start(st);
@@ -694,7 +728,9 @@ static void quiet_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	struct lh_stream *st = arg;
-	if (st->child && st->child_lines == 0)
+	if (st->up && st->child_lines == 0)
+		set_state(st, ST_RUNNING, "no log line received yet through the agent; LM Studio may be quiet");
+	else if (st->child && st->child_lines == 0)
 		set_state(st, ST_RUNNING,
 			  "no log line received yet; the target may not allow remote log streaming "
 			  "(lms --host connects as a non-privileged client) or it is quiet");
@@ -703,7 +739,12 @@ static void quiet_cb(evutil_socket_t fd, short what, void *arg)
 static void child_stop(struct lh_stream *st)
 {
 	event_del(st->restart_ev);
-	if (st->child) {
+	if (st->up) {
+		if (!st->stopping) {
+			st->stopping = 1;
+			dp_upstream_abort(st->up->req); /* on_done: restart or idle */
+		}
+	} else if (st->child) {
 		if (!st->stopping) {
 			st->stopping = 1;
 			dp_lms_stream_stop(st->child);
@@ -726,13 +767,135 @@ static void linger_cb(evutil_socket_t fd, short what, void *arg)
 		arm(st->linger_ev, (int)(st->perf_until_ms - now_ms()) + 10);
 }
 
+/* ------------------------------------------------------------ agent input */
+
+#define AGENT_LINE_MAX (1u << 20) /* as lms.h's log stream line limit */
+
+static void agent_line(struct lh_agent_in *a, const char *line, size_t len)
+{
+	if (len && line[len - 1] == '\r')
+		len--;
+	if (!len)
+		return;
+	static const char end[] = "\"dp.stream_end\"";
+	if (len < 4096 && memmem(line, len, end, sizeof(end) - 1)) {
+		json_t *j = json_loadb(line, len, 0, NULL);
+		const char *type = json_string_value(json_object_get(j, "type"));
+		if (type && strcmp(type, "dp.stream_end") == 0) {
+			const char *m = json_string_value(json_object_get(j, "message"));
+			const char *c = json_string_value(json_object_get(j, "code"));
+			snprintf(a->end_msg, sizeof(a->end_msg), "lms log stream on the agent's host ended: %.200s",
+				 m && *m ? m : c ? c : "no reason given");
+			json_decref(j);
+			return;
+		}
+		json_decref(j);
+	}
+	on_line(line, len, a->st);
+}
+
+static void agent_data(struct dp_upstream_req *r, const char *p, size_t n, void *arg)
+{
+	struct lh_agent_in *a = arg;
+	(void)r;
+	while (n && a->st) {
+		const char *nl = memchr(p, '\n', n);
+		size_t take = nl ? (size_t)(nl - p) : n;
+		if (!a->overflow && a->len + take > AGENT_LINE_MAX) {
+			a->overflow = 1;
+			a->skipped++;
+		}
+		if (!a->overflow) {
+			if (!a->len && nl) {
+				agent_line(a, p, take); /* whole line in the chunk: no copy */
+			} else {
+				if (a->len + take + 1 > a->cap) {
+					a->cap = (a->len + take + 1) * 2;
+					if (a->cap > AGENT_LINE_MAX + 1)
+						a->cap = AGENT_LINE_MAX + 1;
+					a->buf = xrealloc(a->buf, a->cap);
+				}
+				memcpy(a->buf + a->len, p, take);
+				a->len += take;
+				if (nl) {
+					agent_line(a, a->buf, a->len);
+					a->len = 0;
+				}
+			}
+		}
+		if (!nl)
+			break;
+		a->overflow = 0;
+		p = nl + 1;
+		n -= take + 1;
+	}
+}
+
+static void agent_done(struct dp_upstream_req *r, const struct dp_upstream_result *res, void *arg)
+{
+	struct lh_agent_in *a = arg;
+	(void)r;
+	struct lh_stream *st = a->st;
+	char msg[400];
+	if (a->end_msg[0]) {
+		snprintf(msg, sizeof(msg), "%s", a->end_msg);
+	} else if (res->outcome == DP_UPSTREAM_UNAUTHORIZED) {
+		snprintf(msg, sizeof(msg), "the agent refused its token: enrol the agent again");
+	} else if (res->outcome == DP_UPSTREAM_OK) {
+		snprintf(msg, sizeof(msg), "the agent's log stream ended");
+	} else {
+		const char *am = json_string_value(json_object_get(json_object_get(res->json, "error"), "message"));
+		snprintf(msg, sizeof(msg), "the agent's log stream failed: %.300s",
+			 am ? am : res->message && *res->message ? res->message : res->code);
+	}
+	uint64_t skipped = a->skipped;
+	free(a->buf);
+	free(a);
+	if (!st)
+		return; /* the target is gone */
+	st->up = NULL;
+	event_del(st->quiet_ev);
+	st->skipped += skipped;
+	if (st->t->h->freeing || (res->outcome == DP_UPSTREAM_CANCELLED && !st->stopping))
+		return;
+	stream_ended(st, msg);
+}
+
+/* Start the agent's stream of this source; 0 or -1 (state set). */
+static int agent_start(struct lh_stream *st)
+{
+	struct lh_target *t = st->t;
+	char path[80];
+	snprintf(path, sizeof(path), "/agent/v1/logs/stream?source=%s",
+		 dp_logparse_source_name((enum dp_logparse_source)st->src));
+	struct lh_agent_in *a = xcalloc(1, sizeof(*a));
+	a->st = st;
+	const char *err = NULL;
+	a->req = dp_agent_client_stream(t->h->srv, t->id, path, agent_data, agent_done, a, &err);
+	if (!a->req) {
+		free(a);
+		st->backoff_ms = st->backoff_ms ? st->backoff_ms : t->h->cfg.backoff_min_ms;
+		st->retry_in_ms = st->backoff_ms;
+		set_state(st, ST_RESTARTING, err ? err : "cannot reach the agent");
+		arm(st->restart_ev, st->retry_in_ms);
+		return -1;
+	}
+	st->up = a;
+	return 0;
+}
+
 static void child_start(struct lh_stream *st)
 {
 	struct lh_target *t = st->t;
 	struct dp_loghub *h = t->h;
-	if (st->src == DP_LOGPARSE_DAEMONPULSE || st->child || h->freeing)
+	if (st->src == DP_LOGPARSE_DAEMONPULSE || st_running(st) || h->freeing)
 		return;
 	event_del(st->restart_ev);
+	if (t->agent && h->srv) {
+		if (agent_start(st) < 0)
+			return;
+		goto started;
+	}
 	if (t->unusable[0]) {
 		set_state(st, ST_UNAVAILABLE, t->unusable);
 		return;
@@ -757,6 +920,7 @@ static void child_start(struct lh_stream *st)
 		arm(st->restart_ev, st->retry_in_ms);
 		return;
 	}
+started:
 	st->stopping = 0;
 	st->child_lines = 0;
 	st->warned_bad = 0;
@@ -772,7 +936,7 @@ static void stream_want(struct lh_stream *st)
 	event_del(st->linger_ev);
 	if (st->src == DP_LOGPARSE_DAEMONPULSE)
 		return;
-	if (st->child) {
+	if (st_running(st)) {
 		/* a stop in flight is turned into a restart by on_exit */
 		return;
 	}
@@ -838,16 +1002,22 @@ static void target_set_endpoint(struct lh_target *t, const struct dp_loghub_endp
 	char host[sizeof(t->host)], unusable[sizeof(t->unusable)];
 	snprintf(host, sizeof(host), "%s", ep->host ? ep->host : "");
 	snprintf(unusable, sizeof(unusable), "%s", ep->unusable ? ep->unusable : "");
-	if (strcmp(host, t->host) == 0 && ep->port == t->port && strcmp(unusable, t->unusable) == 0)
+	int agent = ep->agent && t->h->srv;
+	if (strcmp(host, t->host) == 0 && ep->port == t->port && strcmp(unusable, t->unusable) == 0 &&
+	    agent == t->agent)
 		return;
 	memcpy(t->host, host, sizeof(host));
 	memcpy(t->unusable, unusable, sizeof(unusable));
 	t->port = ep->port;
+	t->agent = agent;
 	for (int i = 0; i < NSRC; i++) {
 		struct lh_stream *st = &t->st[i];
 		st->fails = 0;
 		st->backoff_ms = 0;
-		if (st->child && !st->stopping) {
+		if (st->up && !st->stopping) {
+			st->stopping = 1; /* agent_done restarts it with the new input */
+			dp_upstream_abort(st->up->req);
+		} else if (st->child && !st->stopping) {
 			st->stopping = 1; /* on_exit restarts it with the new endpoint */
 			dp_lms_stream_stop(st->child);
 		} else if (st->state == ST_UNAVAILABLE) {
@@ -874,6 +1044,11 @@ static void target_free(struct lh_target *t)
 		if (st->child)
 			dp_lms_stream_cancel(st->child);
 		st->child = NULL;
+		if (st->up) {
+			st->up->st = NULL; /* agent_done frees it */
+			dp_upstream_abort(st->up->req);
+			st->up = NULL;
+		}
 		event_free(st->restart_ev);
 		event_free(st->linger_ev);
 		event_free(st->quiet_ev);
@@ -1088,7 +1263,7 @@ int dp_loghub_subscribe(struct dp_loghub *h, int64_t target_id, const struct dp_
 
 	/* hello */
 	const char *reason = NULL;
-	int avail = dp_lms_available(h->lms, &reason);
+	int avail = t->agent ? 1 : dp_lms_available(h->lms, &reason);
 	json_t *sources = json_array(), *streams = json_array();
 	for (int i = 0; i < NSRC; i++) {
 		if (!(sub->sources & (1u << i)))
@@ -1118,6 +1293,8 @@ int dp_loghub_subscribe(struct dp_loghub *h, int64_t target_id, const struct dp_
 				  "payloads", sub_payloads(sub), "lms", "available", avail, "reason",
 				  !avail && reason ? json_string(reason) : json_null(), "streams", streams, "resumed",
 				  resumed);
+	if (hello)
+		json_object_set_new(json_object_get(hello, "lms"), "via", json_string(t->agent ? "agent" : "lms"));
 	int rc = hello ? dp_sse_send_json(s, NULL, "hello", hello) : -EPIPE;
 	json_decref(hello);
 	if (rc < 0)
@@ -1251,7 +1428,7 @@ json_t *dp_loghub_perf(struct dp_loghub *h, int64_t target_id, const struct dp_l
 	}
 	free(tps);
 	free(ttft);
-	int collecting = st->child != NULL || st->state == ST_RESTARTING;
+	int collecting = st_running(st) || st->state == ST_RESTARTING;
 	return json_pack("{s:I, s:b, s:o, s:o, s:o}", "target_id", (json_int_t)t->id, "collecting", collecting, "since",
 			 time_json(t->perf_since_ms), "stream", status_json(st), "models", models);
 }
@@ -1265,7 +1442,7 @@ void dp_loghub_counts(const struct dp_loghub *h, struct dp_loghub_counts *out)
 		out->targets++;
 		out->viewers += t->nsubs;
 		for (int i = 0; i < NSRC; i++)
-			out->children += t->st[i].child != NULL;
+			out->children += st_running(&t->st[i]);
 	}
 	out->lines = h->lines;
 	out->bad_lines = h->bad;
@@ -1397,6 +1574,7 @@ int dp_loghub_attach(struct dp_server *s, char **err)
 	struct dp_loghub_config c;
 	dp_loghub_config_defaults(&c);
 	s->loghub = dp_loghub_new(s->base, s->lms, &c);
+	s->loghub->srv = s;
 	dp_loghub_set_live_fn(s->loghub, live_from_store, s);
 	dp_loghub_set_exists_fn(s->loghub, target_exists, s);
 	if (s->events)

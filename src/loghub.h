@@ -5,6 +5,9 @@
  * Streams: per target, the sources server, model and runtime each have a
  * child (lms.h dp_lms_stream_start) started when the first viewer wanting
  * that source subscribes and stopped `linger_ms` after the last one left.
+ * For a target with an agent (endpoint .agent) the input is instead one
+ * upstream request to the agent's NDJSON log stream per source (same
+ * lifetime, restart/backoff and status events; agent_client.h).
  * A fourth source, daemonpulse, has no child: other modules add lines with
  * dp_loghub_emit() (health changes, loads and unloads, audit actions,
  * gateway errors), so the console is useful without lms.
@@ -105,6 +108,9 @@ struct dp_loghub_endpoint {
 	int port;
 	const char *unusable;
 	const char *label;
+	int agent; /* the target has an enrolled agent: its NDJSON log stream
+		    * (GET /agent/v1/logs/stream) replaces lms --host; host and
+		    * unusable are then not used */
 };
 
 /*
