@@ -105,6 +105,7 @@ describe('the host agent in the UI', { timeout: 300000 }, () => {
     await res.getByTestId('enrol-result').waitFor();
     await res.getByText('Copy it now: it is shown only this once').waitFor();
     token = await res.getByLabel('Agent token', { exact: true }).inputValue();
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'enrol-token', 'keyboard focus on the token to copy');
     assert.match(token, /^dpa_[0-9a-f]{64}$/);
     const cmd = await res.locator('#enrol-command').inputValue();
     assert.match(cmd, /^daemonpulse agent set-token --token-file \S+ && daemonpulse agent --token-file \S+ --port 3001$/);

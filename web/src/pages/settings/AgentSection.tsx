@@ -86,8 +86,9 @@ function EnrolDialog({ target, rotate, onClose }: { target: Target; rotate: bool
   const [error, setError] = useState('');
   const [fieldErr, setFieldErr] = useState<{ url?: string; token?: string }>({});
   const [done, setDone] = useState<Enrolment | null>(null);
-  const doneRef = useRef<HTMLHeadingElement>(null);
-  useEffect(() => { if (done) doneRef.current?.focus(); }, [done]);
+  const doneRef = useRef<HTMLDivElement>(null);
+  // the submit button went away with the answer: focus the token (or the command) to copy
+  useEffect(() => { if (done) doneRef.current?.querySelector<HTMLElement>('input, textarea')?.focus(); }, [done]);
 
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -117,8 +118,7 @@ function EnrolDialog({ target, rotate, onClose }: { target: Target; rotate: bool
     return (
       <Dialog title={done.token ? `Agent token for ${target.label}` : `Agent stored for ${target.label}`} onClose={() => onClose(true)} wide
         describedBy="enrol-once">
-        <div class="space-y-4" data-testid="enrol-result">
-          <h3 ref={doneRef} tabIndex={-1} class="sr-only">Result</h3>
+        <div ref={doneRef} class="space-y-4" data-testid="enrol-result">
           {done.token ? (
             <Alert kind="warning" id="enrol-once" title="Copy it now: it is shown only this once">
               DaemonPulse keeps the token encrypted and will not show it again. If you lose it, rotate the token.
