@@ -191,6 +191,47 @@ test('discovery of host entries: url from here with the file headers; loopback a
   }
 });
 
+test('If-Match: the ETag read is sent back; a change on the host meanwhile (412) is a 409 conflict', T, async () => {
+  // a stand-in agent whose file changes between the read and the write
+  const seen = [];
+  const fakeAgent = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => { body += d; });
+    req.on('end', () => {
+      seen.push({ method: req.method, url: req.url, ifMatch: req.headers['if-match'], auth: req.headers.authorization, body });
+      res.setHeader('content-type', 'application/json');
+      if (req.method === 'GET') {
+        res.setHeader('etag', 'etag-one');
+        res.end(JSON.stringify({ home: '/h', path: '/h/mcp.json', exists: true, etag: 'etag-one', valid: true,
+          content: { mcpServers: { a: { url: 'https://a.example/mcp' } } }, error: null, size_bytes: 10 }));
+      } else {
+        res.statusCode = 412;
+        res.end(JSON.stringify({ error: { code: 'changed', message: 'mcp.json changed since it was read' }, etag: 'etag-two' }));
+      }
+    });
+  });
+  await new Promise((r) => fakeAgent.listen(0, '127.0.0.1', r));
+  try {
+    let r = await admin.post('/api/targets', { label: 'gpu-host-2', url: 'http://10.255.255.2:1234' });
+    assert.equal(r.status, 201, r.text);
+    const id2 = r.json.target.id;
+    r = await admin.post(`/api/targets/${id2}/agent`, { url: `http://127.0.0.1:${fakeAgent.address().port}`, token: 'dpa_' + 'ab'.repeat(32) });
+    assert.equal(r.status, 201, r.text);
+    r = await admin.put(`/api/targets/${id2}/mcp/mcp-json/b`, { url: 'https://b.example/mcp' });
+    assert.equal(r.status, 409, r.text);
+    assert.equal(r.json.error.code, 'conflict');
+    const put = seen.find((x) => x.method === 'PUT');
+    assert.equal(put.url, '/agent/v1/mcp.json');
+    assert.equal(put.ifMatch, 'etag-one');
+    assert.equal(put.auth, 'Bearer dpa_' + 'ab'.repeat(32));
+    assert.deepEqual(JSON.parse(put.body), { mcpServers: { a: { url: 'https://a.example/mcp' }, b: { url: 'https://b.example/mcp' } } });
+    const audit = await admin.get('/api/audit?action=mcp.mcp_json.put');
+    assert.ok(audit.json.entries.some((e) => e.target === 'gpu-host-2' && e.result === 'failed'), audit.text);
+  } finally {
+    fakeAgent.close();
+  }
+});
+
 test('an invalid host file and an agent that is down are reported; edits refused', T, async () => {
   const good = readFileSync(file, 'utf8');
   writeFileSync(file, '{"mcpServers": [1, 2]}');
