@@ -7,7 +7,8 @@
 // llmster-sim, moves the agent URL to where it listens ("Change URL"); the
 // Fleet card then shows host info and the lifecycle buttons: stop the server
 // (confirmed) and watch the state go to stopped, start it again, restart
-// (both steps); a viewer sees host info but no buttons; remove the agent.
+// (both steps); a viewer sees host info but no buttons; rotate by pasting
+// the agent's token; remove the agent.
 // Screenshots (desktop and 360 px) in tests/e2e/artifacts/; contrast and
 // overflow measured on the rendered pages.
 import { after, before, describe, test } from 'node:test';
@@ -252,6 +253,26 @@ describe('the host agent in the UI', { timeout: 300000 }, () => {
     await row.getByTestId('agent-state').getByText('enrolled').waitFor();
     assert.equal(await row.getByRole('button', { name: /agent/i }).count(), 0, 'only admins manage the agent');
     await ctx.close();
+  });
+
+  test('rotate by pasting the token the agent has: stored, not echoed, the agent still answers', async () => {
+    await page.goto(cp.url + '/settings/targets');
+    const row = page.locator('li[data-target="gpu-host"]');
+    await row.getByRole('button', { name: 'Rotate the agent token of gpu-host' }).click();
+    const dlg = page.getByRole('dialog', { name: 'Rotate the agent token of gpu-host' });
+    await dlg.getByText('The current token stops working at once').waitFor();
+    assert.equal(await dlg.getByLabel('Agent URL').inputValue(), agent.url, 'the current agent URL is kept');
+    await dlg.getByLabel('Paste the token the agent printed at its first start.').check();
+    await dlg.getByLabel('The agent’s token').fill(token);
+    await dlg.getByRole('button', { name: 'Rotate token' }).click();
+    const res = page.getByRole('dialog', { name: 'Agent stored for gpu-host' });
+    await res.getByTestId('enrol-result').waitFor();
+    assert.ok(!(await res.innerText()).includes(token), 'a pasted token is not echoed');
+    assert.doesNotMatch(await res.locator('#enrol-command').inputValue(), /set-token/);
+    await res.getByRole('button', { name: 'Close' }).click();
+    await page.getByText('The agent token of gpu-host was rotated.').waitFor();
+    const info = await admin.get(`/api/targets/${targetId}/agent/info`);
+    assert.equal(info.status, 200, info.text);
   });
 
   test('remove the agent: the Fleet says so again', async () => {
