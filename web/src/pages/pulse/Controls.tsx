@@ -2,7 +2,7 @@
 // instances first, models LM Studio loads on first use marked as such),
 // the system prompt, and the sampling settings (empty = LM Studio's
 // default; fields the chosen API ignores say so).
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { ChatApi } from '../../api/chat';
 import { getModels, type Target } from '../../api/targets';
 import { ErrorSlot } from '../../components/Alert';
@@ -36,11 +36,16 @@ export function Picker({ id, value, onChange, targets, disabled, legend, refresh
     [value.targetId, refresh]);
   const opts = modelOptions(models.data?.models ?? []);
   const empty = opts.loaded.length + opts.onDisk.length === 0;
-  // keep the chosen model when it is still offered; else preselect a loaded one
+  // keep the chosen model when it is still offered; else preselect a loaded one. Effects run
+  // after paint: the user may have picked another target since, so use the latest value and
+  // skip a list that belongs to the previous target.
+  const latest = useRef(value);
+  latest.current = value;
   useEffect(() => {
-    if (!models.data) return;
-    const m = defaultModel(opts, value.model);
-    if (m !== value.model) onChange({ ...value, model: m });
+    const v = latest.current;
+    if (!models.data || v.targetId !== value.targetId) return;
+    const m = defaultModel(opts, v.model);
+    if (m !== v.model) onChange({ ...v, model: m });
   }, [models.data]);
   const chosen = [...opts.loaded, ...opts.onDisk].find((o) => o.value === value.model);
   // a reopened conversation may name a model this target no longer lists: keep it visible and chosen
