@@ -473,6 +473,8 @@ void dp_forge_estimate_load(const struct dp_forge_load *l, struct dp_estimate_lo
 	el->eval_batch_size = (int)l->eval_batch_size;
 }
 
+#define DP_FORGE_MAX_MODEL_BYTES 1125899906842624.0 /* 1 PiB */
+
 void dp_forge_estimate_model(const json_t *model, struct dp_estimate_model *m)
 {
 	memset(m, 0, sizeof(*m));
@@ -480,12 +482,16 @@ void dp_forge_estimate_model(const json_t *model, struct dp_estimate_model *m)
 	m->type = json_string_value(json_object_get(model, "type"));
 	m->architecture = json_string_value(json_object_get(model, "architecture"));
 	m->params_string = json_string_value(json_object_get(model, "params_string"));
+	/* daemon-reported numbers are untrusted: a size past 1 PiB or a
+	 * non-finite value is treated as unknown (and never cast out of range) */
 	json_t *sz = json_object_get(model, "size_bytes");
-	if (json_is_number(sz) && json_number_value(sz) > 0)
-		m->size_bytes = (uint64_t)json_number_value(sz);
+	double szv = json_is_number(sz) ? json_number_value(sz) : 0;
+	if (isfinite(szv) && szv > 0 && szv <= DP_FORGE_MAX_MODEL_BYTES)
+		m->size_bytes = (uint64_t)szv;
 	json_t *bpw = json_object_get(json_object_get(model, "quantization"), "bits_per_weight");
-	if (json_is_number(bpw))
-		m->bits_per_weight = json_number_value(bpw);
+	double bpwv = json_is_number(bpw) ? json_number_value(bpw) : 0;
+	if (isfinite(bpwv) && bpwv > 0 && bpwv <= 64)
+		m->bits_per_weight = bpwv;
 }
 
 json_t *dp_forge_load_json(const struct dp_forge_load *l)
