@@ -5,7 +5,9 @@
 #   web          vitest unit tests of the web UI's pure logic (web/src/**/*.test.ts)
 #   e2e          Playwright (playwright-core) driving /usr/bin/chromium
 #   asan         unit + integration again against the ASan/UBSan build
-#   fuzz         every libFuzzer target for a short time (FUZZ_SMOKE_SECONDS)
+#   fuzz         every libFuzzer target for a short time (FUZZ_SMOKE_SECONDS) from a
+#                fixed seed (FUZZ_SEED, default 1) so CI is repeatable; `make fuzz`
+#                explores longer with random seeds
 # SUITES="unit integration" limits the run. Exit status is non-zero when
 # anything failed.
 set -uo pipefail
@@ -101,7 +103,7 @@ for s in $SUITES; do
 			[ -x "$f" ] || continue
 			n=$(basename "$f"); mkdir -p "build/fuzz/corpus/$n"
 			seeds=(); [ -d "fuzz/corpus/$n" ] && seeds=("fuzz/corpus/$n")
-			if "$f" -max_total_time="$FUZZ_SMOKE_SECONDS" "build/fuzz/corpus/$n" "${seeds[@]}" >"$LOG/fuzz-$n.log" 2>&1; then
+			if "$f" -seed="${FUZZ_SEED:-1}" -max_total_time="$FUZZ_SMOKE_SECONDS" "build/fuzz/corpus/$n" "${seeds[@]}" >"$LOG/fuzz-$n.log" 2>&1; then
 				PASS=$((PASS + 1)); echo "fuzz $n: ok"
 			else
 				FAIL=$((FAIL + 1)); echo "fuzz $n: FAILED"; tail -n 40 "$LOG/fuzz-$n.log"
