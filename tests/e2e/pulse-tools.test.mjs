@@ -17,16 +17,13 @@
 // tests/e2e/artifacts/pulse-tools-*.png, contrast and overflow measured.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
-import path from 'node:path';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { Client, ROOT, bin, startControlPlane, startProc } from '../lib/harness.mjs';
+import { EVERYTHING as EV, startEverything } from '../lib/mcp.mjs';
 import { contrastAudit, horizontalOverflow, launch, shot } from './browser.mjs';
 
 const SLOW = process.env.DP_BIN_DIR && /asan/.test(process.env.DP_BIN_DIR) ? 3 : 1;
 const T = 30000 * SLOW;
-const EV = path.join(ROOT, 'tests/mcp/node_modules/@modelcontextprotocol/server-everything/dist/index.js');
 const MODEL = 'ibm/granite-4-micro';
 const PROMPT = 'Please call echo with {"message": "hello from the pulse tools e2e"} and tell me what it said.';
 
@@ -35,38 +32,6 @@ const users = {};
 const procs = [];
 const pageErrors = [];
 const chatRequests = [];
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
-    s.on('error', reject);
-  });
-}
-
-// server-everything over streamable HTTP on a free port (as tests/e2e/toolchain.test.mjs)
-async function startEverything() {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePort();
-    const p = spawn(process.execPath, [EV, 'streamableHttp'], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
-    procs.push(p);
-    const ok = await new Promise((resolve) => {
-      let err = '';
-      const t = setTimeout(() => resolve(false), 20000);
-      const on = (d) => {
-        err += d;
-        if (/listening on port|running on port/.test(err)) { clearTimeout(t); resolve(true); }
-        if (/already in use/.test(err)) { clearTimeout(t); resolve(false); }
-      };
-      p.stderr.on('data', on);
-      p.stdout.on('data', on);
-      p.on('exit', () => { clearTimeout(t); resolve(false); });
-    });
-    if (ok) return { port, url: `http://127.0.0.1:${port}/mcp` };
-    p.kill('SIGKILL');
-  }
-  throw new Error('server-everything did not start');
-}
 
 async function signIn(p, username, password) {
   await p.context().clearCookies();
@@ -100,7 +65,7 @@ describe('the pulse with tools', { timeout: 600000 }, () => {
   before(async () => {
     assert.ok(existsSync(EV), 'run `npm ci` in tests/mcp (scripts/deps.sh does)');
     sim = await startProc(bin('llmster-sim'), ['--port', '0', '--speed', '0', '--seed', '11']);
-    ev = await startEverything();
+    ev = await startEverything(procs);
     cp = await startControlPlane({ env: { DAEMON_API_URL: sim.url }, args: ['--health-interval-ms', '500'] });
     admin = new Client(cp.url);
     await admin.login(cp.admin.username, cp.admin.password);

@@ -24,16 +24,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import net from 'node:net';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { Client, ROOT, bin, startControlPlane, startProc, tempDir } from '../lib/harness.mjs';
+import { EVERYTHING as EV, startEverything } from '../lib/mcp.mjs';
 import { contrastAudit, horizontalOverflow, launch, shot } from './browser.mjs';
 
 const SLOW = process.env.DP_BIN_DIR && /asan/.test(process.env.DP_BIN_DIR) ? 3 : 1;
 const T = 30000 * SLOW;
-const EV = path.join(ROOT, 'tests/mcp/node_modules/@modelcontextprotocol/server-everything/dist/index.js');
 const SECRET = 'e2e-header-secret-7f3a91';
 const ENV_SECRET = 'e2e-env-secret-22c9d4';
 const PROMPT = 'Please call echo with {"message": "hello from the toolchain e2e"} and tell me what it said.';
@@ -43,38 +41,6 @@ const users = {};
 const pageErrors = [];
 const procs = [];
 const standInBodies = [];
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
-    s.on('error', reject);
-  });
-}
-
-// server-everything over streamable HTTP on a free port (as tests/integration/mcp.test.mjs)
-async function startEverything() {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePort();
-    const p = spawn(process.execPath, [EV, 'streamableHttp'], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
-    procs.push(p);
-    const ok = await new Promise((resolve) => {
-      let err = '';
-      const t = setTimeout(() => resolve(false), 20000);
-      const on = (d) => {
-        err += d;
-        if (/listening on port|running on port/.test(err)) { clearTimeout(t); resolve(true); }
-        if (/already in use/.test(err)) { clearTimeout(t); resolve(false); }
-      };
-      p.stderr.on('data', on);
-      p.stdout.on('data', on);
-      p.on('exit', () => { clearTimeout(t); resolve(false); });
-    });
-    if (ok) return { port, url: `http://127.0.0.1:${port}/mcp` };
-    p.kill('SIGKILL');
-  }
-  throw new Error('server-everything did not start');
-}
 
 // ---- a minimal MCP streamable-HTTP client (the stand-in's) ----
 function rpcResult(text, id) {
@@ -200,7 +166,7 @@ describe('the toolchain in the browser', { timeout: 600000 }, () => {
   before(async () => {
     assert.ok(existsSync(EV), 'run `npm ci` in tests/mcp (scripts/deps.sh does)');
     sim = await startProc(bin('llmster-sim'), ['--port', '0', '--speed', '0', '--seed', '7']);
-    [ev, standIn] = await Promise.all([startEverything(), startStandIn(sim.url)]);
+    [ev, standIn] = await Promise.all([startEverything(procs), startStandIn(sim.url)]);
     tmp = tempDir('dp-e2e-mcp-');
     MCP_JSON = path.join(tmp.dir, 'mcp.json');
     writeFileSync(MCP_JSON, JSON.stringify({ mcpServers: {} }, null, 2));

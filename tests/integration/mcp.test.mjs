@@ -13,13 +13,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import net from 'node:net';
 import path from 'node:path';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { startControlPlane, Client, tempDir, ROOT } from '../lib/harness.mjs';
+import { EVERYTHING as EV, startEverything } from '../lib/mcp.mjs';
 
 const T = { timeout: 120000 };
-const EV = path.join(ROOT, 'tests/mcp/node_modules/@modelcontextprotocol/server-everything/dist/index.js');
 const HEADER_SECRET = 'topsecret-header-value-4821';
 const ENV_SECRET = 's3cret-env-value-9917';
 
@@ -31,37 +30,6 @@ let toolPlan = [];            // what the fake LM Studio "calls"
 let sessionGoneDeletes = 0;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
-    s.on('error', reject);
-  });
-}
-
-// server-everything on a free port; resolves once it says it listens.
-async function startEverything(mode) {
-  const { spawn } = await import('node:child_process');
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePort();
-    const p = spawn(process.execPath, [EV, mode], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
-    procs.push(p);
-    const ok = await new Promise((resolve) => {
-      let err = '';
-      const t = setTimeout(() => resolve(false), 20000);
-      p.stderr.on('data', (d) => {
-        err += d;
-        if (/listening on port|running on port/.test(err)) { clearTimeout(t); resolve(true); }
-        if (/already in use/.test(err)) { clearTimeout(t); resolve(false); }
-      });
-      p.on('exit', () => { clearTimeout(t); resolve(false); });
-    });
-    if (ok) return { port, proc: p };
-    p.kill('SIGKILL');
-  }
-  throw new Error('server-everything did not start');
-}
 
 // A fake LM Studio (/api/v1/chat streaming tool calls from toolPlan) that
 // also plays two small MCP servers: /oauth-mcp (401 + WWW-Authenticate) and
@@ -150,7 +118,7 @@ before(async () => {
   tmp = tempDir('dp-mcp-');
   mcpJson = path.join(tmp.dir, 'mcp.json');
   writeFileSync(mcpJson, JSON.stringify({ mcpServers: { 'ev-stdio': { command: process.execPath, args: [EV, 'stdio'], env: { DP_TEST_SECRET: ENV_SECRET } } }, otherTopLevel: 1 }, null, 2));
-  [evHttp, evSse, fake] = await Promise.all([startEverything('streamableHttp'), startEverything('sse'), startFake()]);
+  [evHttp, evSse, fake] = await Promise.all([startEverything(procs, 'streamableHttp'), startEverything(procs, 'sse'), startFake()]);
   cp = await startControlPlane({ env: { DP_MCP_JSON: mcpJson } });
   admin = new Client(cp.url);
   await admin.login(cp.admin.username, cp.admin.password);
