@@ -23,7 +23,6 @@
 #include "mcp.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <stdarg.h>
@@ -37,6 +36,7 @@
 #include "jsonrpc.h"
 #include "log.h"
 #include "upstream.h"
+#include "url.h"
 #include "xmalloc.h"
 
 #define MAX_HEADERS 32
@@ -136,20 +136,19 @@ int dp_mcp_version_supported(const char *v)
 
 /* ------------------------------------------------------------------ URLs */
 
-static int same_origin(CURLU *a, CURLU *b)
+/* An http(s) URL that may carry a query: parsed without it; *query points
+ * at "?..." in url or at "". */
+static int parse_with_query(const char *url, struct dp_url *u, const char **query)
 {
-	static const CURLUPart parts[] = { CURLUPART_SCHEME, CURLUPART_HOST, CURLUPART_PORT };
-	for (size_t i = 0; i < 3; i++) {
-		char *x = NULL, *y = NULL;
-		int fa = curl_url_get(a, parts[i], &x, CURLU_DEFAULT_PORT) != CURLUE_OK;
-		int fb = curl_url_get(b, parts[i], &y, CURLU_DEFAULT_PORT) != CURLUE_OK;
-		int same = !fa && !fb && strcasecmp(x, y) == 0;
-		curl_free(x);
-		curl_free(y);
-		if (!same)
-			return 0;
-	}
-	return 1;
+	const char *err;
+	if (!url || strlen(url) > DP_UPSTREAM_MAX_URL || strchr(url, '#'))
+		return -EINVAL;
+	const char *q = strchr(url, '?');
+	char *pre = q ? xstrndup(url, (size_t)(q - url)) : xstrdup(url);
+	int rc = dp_url_parse(pre, u, &err);
+	free(pre);
+	*query = q ? q : "";
+	return rc < 0 ? -EINVAL : 0;
 }
 
 int dp_mcp_resolve_endpoint(const char *sse_url, const char *data, size_t len, char **out)
@@ -158,40 +157,43 @@ int dp_mcp_resolve_endpoint(const char *sse_url, const char *data, size_t len, c
 	if (!len || len > 2048 || memchr(data, '\0', len))
 		return -EINVAL;
 	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)data[i] <= 0x20 || (unsigned char)data[i] >= 0x7f)
+		if ((unsigned char)data[i] <= 0x20 || (unsigned char)data[i] >= 0x7f || data[i] == '#')
 			return -EINVAL;
-	char *d = xmalloc(len + 1);
-	memcpy(d, data, len);
-	d[len] = '\0';
+	struct dp_url base, ref;
+	const char *bq, *rq;
+	if (parse_with_query(sse_url, &base, &bq) < 0)
+		return -EINVAL;
+	char *d = xstrndup(data, len);
+	char origin[DP_URL_HOST_MAX + 32];
+	dp_url_origin(&base, origin, sizeof(origin));
 	int rc = -EINVAL;
-	CURLU *base = curl_url(), *res = curl_url();
-	char *u = NULL;
-	if (!base || !res)
-		abort();
-	if (curl_url_set(base, CURLUPART_URL, sse_url, 0) != CURLUE_OK ||
-	    curl_url_set(res, CURLUPART_URL, sse_url, 0) != CURLUE_OK)
+	size_t scheme_end = strcspn(d, ":/?");
+	if (d[scheme_end] == ':') {
+		/* absolute: the same scheme, host and port only */
+		if (strchr(d, '@'))
+			goto out;
+		if (parse_with_query(d, &ref, &rq) < 0)
+			goto out;
+		if (ref.https != base.https || strcasecmp(ref.host, base.host) != 0 || ref.port != base.port) {
+			rc = -EPERM;
+			goto out;
+		}
+		*out = xasprintf("%s%s%s", origin, ref.path[0] ? ref.path : "/", rq);
+	} else if (d[0] == '/' && d[1] == '/') {
+		rc = -EPERM; /* network-path reference: another host */
 		goto out;
-	/* a relative reference is resolved against the handle's URL */
-	if (curl_url_set(res, CURLUPART_URL, d, 0) != CURLUE_OK)
-		goto out;
-	char *user = NULL;
-	if (curl_url_get(res, CURLUPART_USER, &user, 0) == CURLUE_OK) {
-		curl_free(user);
-		goto out;
+	} else if (d[0] == '/') {
+		*out = xasprintf("%s%s", origin, d);
+	} else if (d[0] == '?') {
+		*out = xasprintf("%s%s%s", origin, base.path[0] ? base.path : "/", d);
+	} else {
+		/* relative path: against the base path's directory */
+		const char *slash = strrchr(base.path, '/');
+		int dir = slash ? (int)(slash - base.path) : 0;
+		*out = xasprintf("%s%.*s/%s", origin, dir, base.path, d);
 	}
-	if (!same_origin(base, res)) {
-		rc = -EPERM;
-		goto out;
-	}
-	curl_url_set(res, CURLUPART_FRAGMENT, NULL, 0);
-	if (curl_url_get(res, CURLUPART_URL, &u, 0) != CURLUE_OK)
-		goto out;
-	*out = xstrdup(u);
 	rc = 0;
 out:
-	curl_free(u);
-	curl_url_cleanup(base);
-	curl_url_cleanup(res);
 	free(d);
 	return rc;
 }
@@ -199,40 +201,15 @@ out:
 int dp_mcp_split_url(const char *url, char **base, char **path)
 {
 	*base = *path = NULL;
-	if (!url || strlen(url) > DP_UPSTREAM_MAX_URL)
+	struct dp_url u;
+	const char *q;
+	if (parse_with_query(url, &u, &q) < 0)
 		return -EINVAL;
-	CURLU *h = curl_url();
-	if (!h)
-		abort();
-	char *scheme = NULL, *host = NULL, *port = NULL, *p = NULL, *q = NULL, *frag = NULL, *user = NULL;
-	int rc = -EINVAL;
-	if (curl_url_set(h, CURLUPART_URL, url, 0) != CURLUE_OK)
-		goto out;
-	if (curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-	    (strcasecmp(scheme, "http") && strcasecmp(scheme, "https")))
-		goto out;
-	if (curl_url_get(h, CURLUPART_USER, &user, 0) == CURLUE_OK ||
-	    curl_url_get(h, CURLUPART_FRAGMENT, &frag, 0) == CURLUE_OK)
-		goto out;
-	if (curl_url_get(h, CURLUPART_HOST, &host, 0) != CURLUE_OK || !*host)
-		goto out;
-	int has_port = curl_url_get(h, CURLUPART_PORT, &port, 0) == CURLUE_OK;
-	if (curl_url_get(h, CURLUPART_PATH, &p, 0) != CURLUE_OK)
-		goto out;
-	int has_q = curl_url_get(h, CURLUPART_QUERY, &q, 0) == CURLUE_OK;
-	*base = has_port ? xasprintf("%s://%s:%s", scheme, host, port) : xasprintf("%s://%s", scheme, host);
-	*path = has_q ? xasprintf("%s?%s", p && *p ? p : "/", q) : xstrdup(p && *p ? p : "/");
-	rc = 0;
-out:
-	curl_free(scheme);
-	curl_free(host);
-	curl_free(port);
-	curl_free(p);
-	curl_free(q);
-	curl_free(frag);
-	curl_free(user);
-	curl_url_cleanup(h);
-	return rc;
+	char origin[DP_URL_HOST_MAX + 32];
+	dp_url_origin(&u, origin, sizeof(origin));
+	*base = xstrdup(origin);
+	*path = xasprintf("%s%s", u.path[0] ? u.path : "/", q);
+	return 0;
 }
 
 /* ------------------------------------------------------------- helpers */

@@ -7,16 +7,17 @@
  */
 #include "targets.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "secret.h"
 #include "store.h"
+#include "url.h"
 #include "xmalloc.h"
 
 void dp_target_init(struct dp_target *t)
@@ -206,28 +207,14 @@ int dp_target_lms_endpoint(const struct dp_target *t, char *host, int *port, int
 		*port = t->lms_port ? t->lms_port : 1234;
 		return 0;
 	}
-	CURLU *u = curl_url();
-	if (!u)
-		return -ENOMEM;
-	int rc = -ENOENT;
-	char *h = NULL, *p = NULL;
-	if (curl_url_set(u, CURLUPART_URL, t->url, 0) == CURLUE_OK &&
-	    curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK &&
-	    curl_url_get(u, CURLUPART_PORT, &p, CURLU_DEFAULT_PORT) == CURLUE_OK) {
-		const char *why;
-		char *end;
-		long pn = strtol(p, &end, 10);
-		if (dp_target_check_lms_host(h, &why) == 0 && *end == '\0' && pn > 0 && pn <= 65535) {
-			snprintf(host, DP_TARGET_HOST_MAX + 1, "%s", h);
-			*port = t->lms_port ? t->lms_port : (int)pn;
-			*derived = 1;
-			rc = 0;
-		}
-	}
-	curl_free(h);
-	curl_free(p);
-	curl_url_cleanup(u);
-	return rc;
+	struct dp_url u;
+	const char *why;
+	if (dp_url_parse(t->url, &u, &why) < 0 || u.ipv6 || dp_target_check_lms_host(u.host, &why) < 0)
+		return -ENOENT;
+	snprintf(host, DP_TARGET_HOST_MAX + 1, "%s", u.host);
+	*port = t->lms_port ? t->lms_port : u.port;
+	*derived = 1;
+	return 0;
 }
 
 /* ----------------------------------------------------------------- JSON */
