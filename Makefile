@@ -9,9 +9,11 @@
 
 CC      ?= cc
 CLANG   ?= clang
-PKGS    := libevent libevent_pthreads jansson libsodium sqlite3 libcurl
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKGS    := libevent libevent_pthreads jansson libsodium sqlite3
+# libcurl: headers only; lib/curl_dl.c loads the library on the first https request
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcurl 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CURL_LIBS  := $(shell pkg-config --libs libcurl 2>/dev/null) # the lms stand-in only
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
@@ -87,7 +89,7 @@ build/llmster-sim: $(call objs,$(REL),$(SIM_ALL)) build/libdp.a
 	$(CC) $(CFLAGS_REL) -o $@ $^ $(LDLIBS)
 
 build/lms: $(call objs,$(REL),$(LMS_SRC)) build/libdp.a
-	$(CC) $(CFLAGS_REL) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS_REL) -o $@ $^ $(LDLIBS) $(CURL_LIBS)
 
 # ---- sanitizer build -----------------------------------------------------
 asan: build/asan/daemonpulse build/asan/llmster-sim build/asan/lms asan-unit
@@ -99,7 +101,7 @@ build/asan/llmster-sim: $(call objs,$(ASAN),$(SIM_ALL)) build/asan/libdp.a
 	$(CC) $(CFLAGS_ASAN) -o $@ $^ $(LDLIBS)
 
 build/asan/lms: $(call objs,$(ASAN),$(LMS_SRC)) build/asan/libdp.a
-	$(CC) $(CFLAGS_ASAN) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS_ASAN) -o $@ $^ $(LDLIBS) $(CURL_LIBS)
 
 # ---- unit tests (cmocka) -------------------------------------------------
 UNIT_BINS     := $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRC))
@@ -137,7 +139,7 @@ $(FUZZ)/%.o: %.c
 FUZZ_BINS := $(patsubst fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 # fuzz_sim_* targets link the simulator, the others the control plane.
 build/fuzz/fuzz_sim_%: $(FUZZ)/fuzz/fuzz_sim_%.o $(call objs,$(FUZZ),$(SIM) $(LIB_SRC))
-	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS) $(CURL_LIBS)
 build/fuzz/%: $(FUZZ)/fuzz/%.o $(call objs,$(FUZZ),$(SRC) $(GEN_ASSETS) $(LIB_SRC))
 	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 fuzz-build: $(FUZZ_BINS)

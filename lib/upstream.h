@@ -1,7 +1,7 @@
 /*
  * upstream.h - the LM Studio client: HTTP requests from the control plane to
- * daemons, on the server's event loop, never blocking it (libcurl multi
- * driven by libevent, the model of curl's docs/examples/hiperfifo.c).
+ * daemons, on the server's event loop, never blocking it (our own
+ * plain HTTP/1.1 on bufferevents, libcurl multi for https; see upstream.c).
  *
  * Model: one struct dp_upstream per event base (dp_server owns it). Each
  * dp_upstream_start() begins one request; it runs on the loop and ends with
@@ -34,8 +34,9 @@
  *
  * Back-pressure: dp_upstream_pause() stops event delivery after the current
  * callback; bytes already read but not yet parsed are kept (at most one
- * receive chunk) and curl stops reading the socket (CURL_WRITEFUNC_PAUSE), so
- * the daemon is slowed by TCP, not by our memory. dp_upstream_resume()
+ * receive chunk) and the socket is not read any more (native: the
+ * bufferevent's read is disabled; curl: CURL_WRITEFUNC_PAUSE), so the
+ * daemon is slowed by TCP, not by our memory. dp_upstream_resume()
  * delivers the kept events from a deferred event and unpauses curl. The idle
  * timeout does not run while paused; the total timeout does.
  *
@@ -44,6 +45,9 @@
  * `Authorization: Bearer`, never logged, wiped from memory when the request
  * is freed; environment proxies are ignored (a token must not travel to a
  * proxy nobody configured here); signals off (CURLOPT_NOSIGNAL).
+ * Keep-alive (native): an idle connection is kept at most 4 s (LM Studio's
+ * Node server closes them after 5 s); a request that gets nothing back on a
+ * reused connection is sent once more on a new one.
  *
  * Error classification: see enum dp_upstream_outcome and docs/upstream.md.
  * All functions run on the loop thread only.
@@ -160,8 +164,11 @@ struct dp_upstream_opts {
 	void *arg;
 };
 
-/* One client per event base. Calls curl_global_init (refcounted by curl). */
+/* One client per event base. http:// is spoken natively; libcurl is loaded
+ * (dlopen) on the first https:// request. Never NULL. */
 struct dp_upstream *dp_upstream_new(struct event_base *base);
+/* Send every request through libcurl, also plain http (tests, debugging). */
+void dp_upstream_set_curl_only(struct dp_upstream *u, int on);
 /* Cancel every request (each on_done runs with DP_UPSTREAM_CANCELLED before
  * this returns) and free. Not from inside a callback. NULL is a no-op. */
 void dp_upstream_free(struct dp_upstream *u);

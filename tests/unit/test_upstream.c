@@ -6,6 +6,7 @@
  * mid-stream (the server sees on_close), a daemon dying mid-stream, idle
  * timeout, raw mode, requests started and aborted from inside callbacks,
  * dp_upstream_free with requests in flight, URL and token validation.
+ * Each test runs against both transports (native http, libcurl).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -19,7 +20,10 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/listener.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -28,6 +32,10 @@
 #include "buf.h"
 #include "http.h"
 #include "upstream.h"
+
+/* every test runs twice: the native HTTP/1.1 client, then libcurl (the
+ * https path, loaded with dlopen) on the same plain-HTTP daemon */
+static int curl_only;
 
 /* ---------------------------------------------------------- the daemon */
 
@@ -320,6 +328,7 @@ static void env_setup(struct env *e)
 	e->base = event_base_new();
 	daemon_start(&e->d, e->base);
 	e->u = dp_upstream_new(e->base);
+	dp_upstream_set_curl_only(e->u, curl_only);
 	assert_non_null(e->u);
 }
 
@@ -1007,6 +1016,168 @@ static void test_validation(void **state)
 	event_base_free(base);
 }
 
+/* ------------------------------------------------- a scripted raw server */
+
+/* Answers request number n (over all connections, from 1) with script[n-1]:
+ * bytes to write, or NULL to close the connection without answering. */
+struct raw {
+	struct evconnlistener *l;
+	char url[64];
+	const char *const *script;
+	size_t nscript;
+	int requests, accepted;
+	struct raw_conn *conns;
+};
+
+struct raw_conn {
+	struct raw *s;
+	struct raw_conn *next;
+	struct bufferevent *bev;
+	struct dp_buf in;
+};
+
+static void raw_free_conn(struct bufferevent *bev, struct raw_conn *c)
+{
+	for (struct raw_conn **pp = &c->s->conns; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	dp_buf_release(&c->in);
+	free(c);
+	bufferevent_free(bev);
+}
+
+static void raw_stop(struct raw *s)
+{
+	while (s->conns)
+		raw_free_conn(s->conns->bev, s->conns);
+	evconnlistener_free(s->l);
+}
+
+static void raw_read(struct bufferevent *bev, void *arg)
+{
+	struct raw_conn *c = arg;
+	char buf[4096];
+	size_t n;
+	while ((n = bufferevent_read(bev, buf, sizeof(buf))) > 0)
+		dp_buf_add(&c->in, buf, n);
+	char *end;
+	while ((end = strstr(c->in.data, "\r\n\r\n"))) {
+		dp_buf_consume(&c->in, (size_t)(end + 4 - c->in.data));
+		int i = c->s->requests++;
+		const char *ans = (size_t)i < c->s->nscript ? c->s->script[i] : NULL;
+		if (!ans) {
+			raw_free_conn(bev, c);
+			return;
+		}
+		bufferevent_write(bev, ans, strlen(ans));
+	}
+}
+
+static void raw_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)what;
+	raw_free_conn(bev, arg);
+}
+
+static void raw_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len, void *arg)
+{
+	struct raw *s = arg;
+	(void)sa;
+	(void)len;
+	s->accepted++;
+	struct bufferevent *bev = bufferevent_socket_new(evconnlistener_get_base(l), fd, BEV_OPT_CLOSE_ON_FREE);
+	struct raw_conn *c = calloc(1, sizeof(*c));
+	c->s = s;
+	c->bev = bev;
+	c->next = s->conns;
+	s->conns = c;
+	dp_buf_init(&c->in, 1 << 16);
+	bufferevent_setcb(bev, raw_read, NULL, raw_event, c);
+	bufferevent_enable(bev, EV_READ);
+}
+
+static void raw_start(struct raw *s, struct event_base *base, const char *const *script, size_t n)
+{
+	memset(s, 0, sizeof(*s));
+	s->script = script;
+	s->nscript = n;
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	s->l = evconnlistener_new_bind(base, raw_accept, s, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 16,
+				       (struct sockaddr *)&a, sizeof(a));
+	assert_non_null(s->l);
+	struct sockaddr_in b;
+	socklen_t bl = sizeof(b);
+	getsockname(evconnlistener_get_fd(s->l), (struct sockaddr *)&b, &bl);
+	snprintf(s->url, sizeof(s->url), "http://127.0.0.1:%d", ntohs(b.sin_port));
+}
+
+#define JSON_OK "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"ok\":true}"
+
+/* A kept-alive connection the server closes instead of answering (its
+ * keep-alive timer and our request crossing): sent again on a new one. */
+static void test_keepalive_retry(void **state)
+{
+	(void)state;
+	struct env e;
+	env_setup(&e);
+	static const char *const script[] = { JSON_OK, NULL, JSON_OK, JSON_OK };
+	struct raw s;
+	raw_start(&s, e.base, script, 4);
+	struct daemon d;
+	memset(&d, 0, sizeof(d));
+	snprintf(d.url, sizeof(d.url), "%s", s.url);
+	for (int i = 0; i < 3; i++) {
+		struct call c;
+		call_init(&c, e.base, &d, e.u);
+		struct dp_upstream_opts o = opts(&c, "/x", DP_UPSTREAM_BUFFERED);
+		start(&c, &o);
+		run_until(e.base, &c.done, 1, 10000);
+		assert_int_equal(c.outcome, DP_UPSTREAM_OK);
+		assert_true(json_is_true(json_object_get(c.json, "ok")));
+		call_release(&c);
+	}
+	/* 1 and 2 on the first connection (2 dropped), 2 again and 3 on the second */
+	assert_int_equal(s.requests, 4);
+	assert_int_equal(s.accepted, 2);
+	raw_stop(&s);
+	env_teardown(&e);
+}
+
+/* Paused on the event that ends a Content-Length body: nothing more will
+ * ever be read, yet resume delivers the rest and the request ends. */
+static void test_pause_on_last_piece(void **state)
+{
+	(void)state;
+	struct env e;
+	env_setup(&e);
+	static const char *const script[] = {
+		"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: 19\r\n\r\n"
+		"data: 1\n\ndata: 22\n\n",
+	};
+	struct raw s;
+	raw_start(&s, e.base, script, 1);
+	struct daemon d;
+	memset(&d, 0, sizeof(d));
+	snprintf(d.url, sizeof(d.url), "%s", s.url);
+	struct call c;
+	call_init(&c, e.base, &d, e.u);
+	c.pause_at = 1;
+	struct dp_upstream_opts o = opts(&c, "/sse", DP_UPSTREAM_SSE);
+	start(&c, &o);
+	run_until(e.base, &c.nev, 1, 10000);
+	run_for(e.base, 100);
+	assert_int_equal(c.done, 0);
+	dp_upstream_resume(c.req);
+	run_until(e.base, &c.done, 1, 10000);
+	assert_int_equal(c.outcome, DP_UPSTREAM_OK);
+	assert_string_equal(c.evs.data, "=1;=22;");
+	call_release(&c);
+	raw_stop(&s);
+	env_teardown(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1024,6 +1195,11 @@ int main(void)
 		cmocka_unit_test(test_sse_many),
 		cmocka_unit_test(test_raw),
 		cmocka_unit_test(test_reentrancy_and_free),
+		cmocka_unit_test(test_keepalive_retry),
+		cmocka_unit_test(test_pause_on_last_piece),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int failed = cmocka_run_group_tests_name("native", tests, NULL, NULL);
+	curl_only = 1;
+	failed += cmocka_run_group_tests_name("libcurl", tests, NULL, NULL);
+	return failed;
 }
