@@ -12,7 +12,9 @@
 #   - GET /healthz               (baseline: no auth, no JSON library)
 #   - GET /api/auth/me           with a personal API token (Bearer dp_...)
 #   - GET /api/auth/me           with a session cookie
-#   - VmRSS from /proc after start-up and again after the load, idle.
+#   - VmRSS from /proc after start-up and again after the load, idle, with
+#     one LM Studio target (build/llmster-sim) being health-polled, as a real
+#     control plane is: the upstream client is loaded and working.
 # The server runs with its default configuration (access log on, written
 # to a file). Only loopback targets; every run is bounded in time.
 # req/CPU-second (requests served / CPU time the server used) is the
@@ -34,6 +36,7 @@ cleanup() {
 		kill -TERM "$PID" 2>/dev/null || true
 		wait "$PID" 2>/dev/null || true
 	fi
+	if [ -n "$SIM_PID" ]; then kill -TERM "$SIM_PID" 2>/dev/null || true; wait "$SIM_PID" 2>/dev/null || true; fi
 	rm -rf "$TMP"
 }
 trap cleanup EXIT INT TERM
@@ -43,9 +46,22 @@ if [ "${BENCH_PIN:-1}" = 1 ] && command -v taskset >/dev/null && [ "$(nproc)" -g
 	PIN_SRV=(taskset -c 0) PIN_WRK=(taskset -c 1)
 fi
 
+SIM_PID=
+SIM_BIN=${DP_BIN_DIR:-build}/llmster-sim
+[ -x "$SIM_BIN" ] || { echo "bench: $SIM_BIN missing (make build/llmster-sim)" >&2; exit 1; }
+"$SIM_BIN" --port 0 --seed 1 >"$TMP/sim.log" 2>&1 &
+SIM_PID=$!
+SIM_URL=
+for _ in $(seq 1 200); do
+	SIM_URL=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$TMP/sim.log" | head -n1) || true
+	[ -n "$SIM_URL" ] && break
+	sleep 0.05
+done
+[ -n "$SIM_URL" ] || { echo "bench: the simulator did not start" >&2; cat "$TMP/sim.log" >&2; exit 1; }
+
 PW=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
 printf '%s\n' "$PW" | "$BIN" seed --db "$TMP/dp.db" --username bench --password-stdin >"$TMP/seed.log" 2>&1 || { cat "$TMP/seed.log" >&2; exit 1; }
-"${PIN_SRV[@]}" "$BIN" serve --port 0 --db "$TMP/dp.db" --data-dir "$TMP" 2>"$TMP/server.log" &
+DAEMON_API_URL=$SIM_URL "${PIN_SRV[@]}" "$BIN" serve --port 0 --db "$TMP/dp.db" --data-dir "$TMP" 2>"$TMP/server.log" &
 PID=$!
 URL=
 for _ in $(seq 1 200); do
@@ -64,7 +80,9 @@ rss_detail() {
 	[ -r "/proc/$PID/smaps_rollup" ] && awk '/^Pss:/ {printf ", PSS %.1f MB", $2/1024}' "/proc/$PID/smaps_rollup"
 	awk '/^Threads:/ {printf ", %d threads", $2}' "/proc/$PID/status"
 }
-sleep 0.5
+# a few health polls of the target first
+sleep 3
+grep -q 'running' "$TMP/server.log" || { echo "bench: the target never turned running" >&2; cat "$TMP/server.log" >&2; exit 1; }
 RSS_START=$(rss_kb)
 RSS_START_DETAIL=$(rss_detail)
 
@@ -117,7 +135,7 @@ printf '%-34s %10s %9s %14s %8s\n' route 'req/s' 'p99 ms' 'req/CPU-second' 'vs b
 printf '%-34s %10.0f %9.3f %14.0f %8s\n' 'GET /healthz (baseline)' "$H_RPS" "$H_P99" "$H_CPU" '1.00'
 printf '%-34s %10.0f %9.3f %14.0f %8.2f\n' 'GET /api/auth/me (API token)' "$T_RPS" "$T_P99" "$T_CPU" "$(awk "BEGIN {print $T_RPS/$H_RPS}")"
 printf '%-34s %10.0f %9.3f %14.0f %8.2f\n' 'GET /api/auth/me (session cookie)' "$C_RPS" "$C_P99" "$C_CPU" "$(awk "BEGIN {print $C_RPS/$H_RPS}")"
-printf 'idle RSS: %.1f MB after start (%s)\n' "$(awk "BEGIN {print $RSS_START/1024}")" "$RSS_START_DETAIL"
+printf 'idle RSS (one target polled): %.1f MB after start (%s)\n' "$(awk "BEGIN {print $RSS_START/1024}")" "$RSS_START_DETAIL"
 printf '          %.1f MB after the load (%s)\n' "$(awk "BEGIN {print $RSS_END/1024}")" "$RSS_END_DETAIL"
 printf '\ntargets: auth route >= 20000 req/s: %s (token), %s (cookie); p99 < 5 ms: %s; idle RSS < 10 MB: %s\n' \
 	"$(verdict "$T_RPS >= 20000")" "$(verdict "$C_RPS >= 20000")" \
