@@ -274,12 +274,9 @@ describe('the pulse', { timeout: 400000 }, () => {
     await page.setViewportSize({ width: 1280, height: 800 });
   });
 
-  // SKIPPED, to be fixed first thing next session: in a fresh clone this test's answer never
-  // reaches a final status within 60 s (it passes in a long-lived checkout); suspected race in
-  // the Pulse picker between the target switch and the model list. The renderer's safety is
-  // still covered by web/src/lib/markdown*.test.ts (script tags, javascript: links, entities,
-  // 2,000 random documents) and by the tool-call answers of pulse-tools/toolchain e2e.
-  test.skip('an answer with <script> and javascript: links is shown as text', async () => {
+  // Once timed out in a fresh-clone CI run (not reproduced since, also not in a full fresh-clone
+  // e2e run); a timeout now reports what the page showed, so the next one can be diagnosed.
+  test('an answer with <script> and javascript: links is shown as text', async () => {
     await page.goto(cp.url + '/pulse');
     // Pick target, model and API as a user does, and look that each choice
     // stuck before sending (the model list of the previous target can arrive
@@ -295,11 +292,20 @@ describe('the pulse', { timeout: 400000 }, () => {
     }
     assert.equal(await page.locator('#pulse-model').inputValue(), 'fake/html-echo');
     await page.getByLabel('Message').fill('Show me some HTML');
+    const before = await answers().count();
     await page.getByRole('button', { name: 'Send' }).click();
-    await page.waitForFunction(() => {
-      const all = document.querySelectorAll('[data-testid="answer"]');
-      return all.length && ['done', 'error', 'stopped'].includes(all[all.length - 1].getAttribute('data-status'));
-    });
+    try {
+      await page.waitForFunction((n) => {
+        const all = document.querySelectorAll('[data-testid="answer"]');
+        return all.length > n && ['done', 'error', 'stopped'].includes(all[all.length - 1].getAttribute('data-status'));
+      }, before);
+    } catch (e) {
+      const seen = await page.evaluate(() => [...document.querySelectorAll('[data-testid="answer"]')]
+        .map((x) => `${x.getAttribute('data-status')}: ${x.textContent.slice(0, 200)}`));
+      const picks = await Promise.all(['#pulse-target', '#pulse-model', '#pulse-api'].map((q) => page.locator(q).inputValue()));
+      await shot(page, 'pulse-html-timeout');
+      throw new Error(`no final answer (${before} before): ${JSON.stringify({ seen, picks })}: ${e.message}`);
+    }
     const a = answers().last();
     assert.equal(await a.getAttribute('data-status'), 'done', await a.textContent());
     const body = a.getByTestId('answer-content');
