@@ -156,6 +156,7 @@ struct dp_upstream_req {
 	int oserr;
 
 	int64_t t0_us, ttfb_us, connect_us;
+	int64_t idle_from_us;           /* last body byte (or start / resume) */
 	uint64_t bytes;
 
 	/* native transport */
@@ -322,9 +323,15 @@ static void fail_later(struct dp_upstream_req *r, enum tr_err e)
 	arm_kick(r->u);
 }
 
+/* The idle clock restarts now. The timer is not re-armed on every body
+ * piece (a timer-heap update per relayed token): it stays armed and, when it
+ * fires, re-arms itself for the time left since the last activity. */
 static void idle_arm(struct dp_upstream_req *r)
 {
 	if (!r->idle || r->paused || r->done)
+		return;
+	r->idle_from_us = now_us();
+	if (evtimer_pending(r->idle, NULL))
 		return;
 	struct timeval tv = { .tv_sec = r->idle_timeout_ms / 1000, .tv_usec = (r->idle_timeout_ms % 1000) * 1000 };
 	evtimer_add(r->idle, &tv);
@@ -335,6 +342,14 @@ static void on_idle(evutil_socket_t fd, short what, void *arg)
 	struct dp_upstream_req *r = arg;
 	(void)fd;
 	(void)what;
+	if (r->paused || r->done)
+		return;
+	int64_t left = (int64_t)r->idle_timeout_ms * 1000 - (now_us() - r->idle_from_us);
+	if (left > 0) {
+		struct timeval tv = { .tv_sec = (time_t)(left / 1000000), .tv_usec = (suseconds_t)(left % 1000000) };
+		evtimer_add(r->idle, &tv);
+		return;
+	}
 	set_fail(r, DP_UPSTREAM_STALLED, "stalled", "%s sent nothing for %d ms", r->hostport,
 		 r->idle_timeout_ms);
 	fail_later(r, TR_ABORTED);

@@ -404,6 +404,7 @@ void dp_chat_norm_init(struct dp_chat_norm *n, enum dp_chat_api api, dp_chat_emi
 	n->lms_tokens = -1;
 	dp_think_init(&n->think, NULL, NULL);
 	dp_buf_init(&n->out, DP_CHAT_MAX_TEXT * 2);
+	dp_buf_init(&n->scratch, DP_CHAT_MAX_TEXT * 2);
 	dp_buf_init(&n->content, DP_CHAT_MAX_TEXT);
 	dp_buf_init(&n->reasoning, DP_CHAT_MAX_TEXT);
 }
@@ -424,6 +425,7 @@ void dp_chat_norm_release(struct dp_chat_norm *n)
 {
 	dp_think_release(&n->think);
 	dp_buf_release(&n->out);
+	dp_buf_release(&n->scratch);
 	dp_buf_release(&n->content);
 	dp_buf_release(&n->reasoning);
 	json_decref(n->lms_stats);
@@ -431,9 +433,252 @@ void dp_chat_norm_release(struct dp_chat_norm *n)
 	n->lms_stats = n->usage = NULL;
 }
 
+
+/* ------------------------------------------------------------ fast path */
+
+/*
+ * The relay's hot event, v1 `message.delta` / `reasoning.delta`, is a flat
+ * object of strings: {"type":"message.delta","content":"..."}. Parsing it
+ * with jansson costs a hash table and several allocations per token; this
+ * scanner reads such an object in place and hands the unescaped content on.
+ * It accepts only what jansson would accept with the same result (a flat
+ * object whose values are strings, true, false or null; valid UTF-8; no
+ * \u0000; the last of duplicate keys wins); anything else returns 0 and
+ * the event takes the jansson path. fuzz_chat_norm checks both paths emit
+ * the same bytes.
+ */
+
+static size_t ws(const char *p, size_t i, size_t n)
+{
+	while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
+		i++;
+	return i;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static int hex4(const char *p, size_t n, size_t i, unsigned *v)
+{
+	if (i + 4 > n)
+		return -1;
+	*v = 0;
+	for (int k = 0; k < 4; k++) {
+		int h = hexval(p[i + (size_t)k]);
+		if (h < 0)
+			return -1;
+		*v = (*v << 4) | (unsigned)h;
+	}
+	return 0;
+}
+
+/* Length of a valid UTF-8 sequence at p (max n bytes), 0 when invalid. */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+	unsigned c = p[0];
+	size_t len;
+	unsigned min;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2, min = 0x80;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3, min = 0x800;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4, min = 0x10000;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	unsigned cp = c & (0x7f >> len);
+	for (size_t k = 1; k < len; k++) {
+		if ((p[k] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[k] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/* A JSON string starting at p[i] == '"'. Returns the index after the
+ * closing quote, or 0 when it is not a string jansson would accept. When
+ * out is given, the unescaped text is appended to it. */
+static size_t scan_string(const char *p, size_t i, size_t n, struct dp_buf *out)
+{
+	i++;
+	while (i < n) {
+		size_t start = i;
+		while (i < n && p[i] != '"' && p[i] != '\\' && (unsigned char)p[i] >= 0x20 &&
+		       (unsigned char)p[i] < 0x80)
+			i++;
+		if (out && i > start && dp_buf_add(out, p + start, i - start) < 0)
+			return 0;
+		if (i >= n)
+			return 0;
+		unsigned char c = (unsigned char)p[i];
+		if (c == '"')
+			return i + 1;
+		if (c < 0x20)
+			return 0;
+		if (c >= 0x80) {
+			size_t l = utf8_len((const unsigned char *)p + i, n - i);
+			if (!l || (out && dp_buf_add(out, p + i, l) < 0))
+				return 0;
+			i += l;
+			continue;
+		}
+		/* an escape */
+		if (i + 1 >= n)
+			return 0;
+		char e = p[i + 1], ch;
+		i += 2;
+		switch (e) {
+		case '"': ch = '"'; break;
+		case '\\': ch = '\\'; break;
+		case '/': ch = '/'; break;
+		case 'b': ch = '\b'; break;
+		case 'f': ch = '\f'; break;
+		case 'n': ch = '\n'; break;
+		case 'r': ch = '\r'; break;
+		case 't': ch = '\t'; break;
+		case 'u': {
+			unsigned cp;
+			if (hex4(p, n, i, &cp) < 0)
+				return 0;
+			i += 4;
+			if (cp >= 0xd800 && cp <= 0xdbff) {
+				unsigned lo;
+				if (i + 2 > n || p[i] != '\\' || p[i + 1] != 'u' || hex4(p, n, i + 2, &lo) < 0 ||
+				    lo < 0xdc00 || lo > 0xdfff)
+					return 0;
+				i += 6;
+				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+			} else if ((cp >= 0xdc00 && cp <= 0xdfff) || cp == 0) {
+				return 0;
+			}
+			char u[4];
+			size_t ul;
+			if (cp < 0x80) {
+				u[0] = (char)cp, ul = 1;
+			} else if (cp < 0x800) {
+				u[0] = (char)(0xc0 | (cp >> 6)), u[1] = (char)(0x80 | (cp & 0x3f)), ul = 2;
+			} else if (cp < 0x10000) {
+				u[0] = (char)(0xe0 | (cp >> 12)), u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+				u[2] = (char)(0x80 | (cp & 0x3f)), ul = 3;
+			} else {
+				u[0] = (char)(0xf0 | (cp >> 18)), u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+				u[2] = (char)(0x80 | ((cp >> 6) & 0x3f)), u[3] = (char)(0x80 | (cp & 0x3f)), ul = 4;
+			}
+			if (out && dp_buf_add(out, u, ul) < 0)
+				return 0;
+			continue;
+		}
+		default:
+			return 0;
+		}
+		if (out && dp_buf_addch(out, ch) < 0)
+			return 0;
+	}
+	return 0;
+}
+
+/* A flat v1 delta: 1 when handled here, 0 when jansson must decide. */
+static int fast_v1_delta(struct dp_chat_norm *n, const char *ev, size_t evlen, const char *p, size_t len)
+{
+	size_t i = ws(p, 0, len);
+	size_t type_at = 0, type_end = 0, content_at = 0, content_end = 0;
+	if (i >= len || p[i] != '{')
+		return 0;
+	i = ws(p, i + 1, len);
+	if (i < len && p[i] == '}')
+		return 0;
+	for (;;) {
+		if (i >= len || p[i] != '"')
+			return 0;
+		size_t k = i, kend = scan_string(p, i, len, NULL);
+		if (!kend)
+			return 0;
+		i = ws(p, kend, len);
+		if (i >= len || p[i] != ':')
+			return 0;
+		i = ws(p, i + 1, len);
+		if (i >= len)
+			return 0;
+		size_t v = i;
+		if (p[i] == '"') {
+			i = scan_string(p, i, len, NULL);
+			if (!i)
+				return 0;
+		} else if (len - i >= 4 && (memcmp(p + i, "true", 4) == 0 || memcmp(p + i, "null", 4) == 0)) {
+			i += 4;
+		} else if (len - i >= 5 && memcmp(p + i, "false", 5) == 0) {
+			i += 5;
+		} else {
+			return 0; /* numbers, objects, arrays: jansson */
+		}
+		/* keys compared raw: an escaped key name is simply not ours */
+		if (kend - k == 6 && memcmp(p + k, "\"type\"", 6) == 0) {
+			if (p[v] != '"')
+				return 0;
+			type_at = v, type_end = i;
+		} else if (kend - k == 9 && memcmp(p + k, "\"content\"", 9) == 0) {
+			if (p[v] != '"')
+				return 0;
+			content_at = v, content_end = i;
+		} else if (memchr(p + k, '\\', kend - k)) {
+			return 0; /* "typ\u0065": leave it to jansson */
+		}
+		i = ws(p, i, len);
+		if (i < len && p[i] == ',') {
+			i = ws(p, i + 1, len);
+			continue;
+		}
+		if (i < len && p[i] == '}')
+			break;
+		return 0;
+	}
+	if (ws(p, i + 1, len) != len || !content_at)
+		return 0;
+	if (!evlen) {
+		if (!type_at)
+			return 0;
+		ev = p + type_at + 1;
+		evlen = type_end - type_at - 2;
+	}
+	int reasoning;
+	if (evlen == 13 && memcmp(ev, "message.delta", 13) == 0)
+		reasoning = 0;
+	else if (evlen == 15 && memcmp(ev, "reasoning.delta", 15) == 0)
+		reasoning = 1;
+	else
+		return 0;
+	dp_buf_reset(&n->scratch);
+	if (!scan_string(p, content_at, content_end, &n->scratch))
+		return 0;
+	if (reasoning)
+		emit_text(n, 1, n->scratch.data, n->scratch.len);
+	else
+		dp_think_feed(&n->think, n->scratch.data, n->scratch.len, think_piece, n);
+	return 1;
+}
+
 int dp_chat_norm_feed(struct dp_chat_norm *n, const char *event, size_t event_len, const char *data, size_t len)
 {
 	n->events_in++;
+	if (n->api == DP_CHAT_API_V1 && !n->no_fast_path) {
+		uint64_t before = n->token_events;
+		if (fast_v1_delta(n, event, event_len, data, len))
+			return (int)(n->token_events - before);
+	}
 	if (n->api != DP_CHAT_API_V1 && len == 6 && memcmp(data, "[DONE]", 6) == 0) {
 		n->done = 1;
 		dp_think_finish(&n->think, think_piece, n);

@@ -95,6 +95,8 @@ struct dp_chat_norm {
 	int stats_signalled;
 	int done;                  /* chat.end or [DONE] seen */
 	int think_unterminated;    /* the stream ended inside a think block */
+	int no_fast_path;          /* always parse with jansson (tests compare both) */
+	struct dp_buf scratch;     /* the fast path's unescaped text */
 };
 
 void dp_chat_norm_init(struct dp_chat_norm *n, enum dp_chat_api api, dp_chat_emit_fn emit, void *arg);

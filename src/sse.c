@@ -33,7 +33,14 @@ struct dp_sse {
 	void *close_arg;
 	int dead;                           /* client gone or dropped: no more writes */
 	int closing;
+	struct dp_buf fmt;                  /* dp_sse_send's framing, reused (no malloc per event) */
 };
+
+static void sse_free(struct dp_sse *s)
+{
+	dp_buf_release(&s->fmt);
+	free(s);
+}
 
 static void close_stream(struct dp_sse *s);
 
@@ -106,7 +113,7 @@ static void on_abort(struct dp_ctx *c, void *arg)
 	(void)c;
 	s->dead = 1;
 	close_stream(s);
-	free(s);
+	sse_free(s);
 }
 
 struct dp_sse *dp_sse_start(struct dp_ctx *c, int heartbeat_ms)
@@ -122,6 +129,7 @@ struct dp_sse *dp_sse_start(struct dp_ctx *c, int heartbeat_ms)
 	}
 	c->replied = 1;
 	struct dp_sse *s = xcalloc(1, sizeof(*s));
+	dp_buf_init(&s->fmt, DP_SSE_MAX_EVENT);
 	s->ctx = c;
 	s->reg = reg;
 	s->next = reg->head;
@@ -202,12 +210,13 @@ int dp_sse_send(struct dp_sse *s, const char *id, const char *event, const char 
 {
 	if (s->dead || s->closing)
 		return -EPIPE;
-	struct dp_buf b;
-	dp_buf_init(&b, DP_SSE_MAX_EVENT);
-	int rc = dp_sse_format(&b, id, event, data ? data : "", data ? len : 0);
+	struct dp_buf *b = &s->fmt;
+	dp_buf_reset(b);
+	int rc = dp_sse_format(b, id, event, data ? data : "", data ? len : 0);
 	if (rc == 0)
-		rc = raw_write(s, b.data, b.len);
-	dp_buf_release(&b);
+		rc = raw_write(s, b->data, b->len);
+	if (b->cap > 64 * 1024)
+		dp_buf_release(b); /* do not keep a huge event's buffer */
 	return rc;
 }
 
@@ -247,7 +256,7 @@ void dp_sse_end(struct dp_sse *s)
 		return;
 	struct dp_http_req *req = s->ctx->req;
 	close_stream(s);
-	free(s);
+	sse_free(s);
 	/* ends the request normally: its abort callback will not run */
 	dp_http_stream_end(req);
 }
