@@ -61,6 +61,7 @@
 #define POOL_MAX 32             /* idle connections kept in all */
 #define POOL_MAX_PER_HOST 8
 #define HELD_MAX (64u << 10)    /* bytes kept from a chunk a paused caller did not take */
+#define RBUF_SIZE (16u << 10)   /* one read from a daemon (native) */
 
 /* How a transfer ended, whatever the transport. */
 enum tr_err {
@@ -164,7 +165,10 @@ struct dp_upstream_req {
 	struct dp_url target;
 	char *reqmsg;                   /* the request bytes (holds the token: wiped on free) */
 	size_t reqlen;
-	struct bufferevent *bev;
+	struct bufferevent *bev;        /* connect and write; reading is ours (rev) */
+	struct event *rev;              /* the socket's read event */
+	char *rbuf;                     /* RBUF_SIZE bytes read, not yet parsed from roff */
+	size_t roff, rlen;
 	struct dp_http_resp parser;
 	int parser_live, head_seen;
 	struct evdns_getaddrinfo_request *dns_req;
@@ -679,6 +683,11 @@ static const struct dp_http_resp_cb nat_cb = { .on_head = nat_on_head, .on_body 
 
 static void nat_close(struct dp_upstream_req *r)
 {
+	if (r->rev) {
+		event_free(r->rev); /* before the socket closes */
+		r->rev = NULL;
+	}
+	r->roff = r->rlen = 0;
 	if (r->bev) {
 		bufferevent_free(r->bev);
 		r->bev = NULL;
@@ -690,7 +699,11 @@ static void nat_complete(struct dp_upstream_req *r)
 {
 	if (r->t_total)
 		evtimer_del(r->t_total);
-	if (dp_http_resp_keep_alive(&r->parser))
+	if (r->rev) {
+		event_free(r->rev);
+		r->rev = NULL;
+	}
+	if (dp_http_resp_keep_alive(&r->parser) && !r->rlen)
 		pool_put(r);
 	else
 		nat_close(r);
@@ -703,22 +716,21 @@ static void nat_complete(struct dp_upstream_req *r)
 	finish(r, TR_OK);
 }
 
-/* Parse what was read, as far as the caller takes it. May free r. */
+/* Parse what was read, as far as the caller takes it, then read on (or
+ * not, while paused). May free r. */
 static void nat_pump(struct dp_upstream_req *r)
 {
-	if (!r->bev)
+	if (!r->rev)
 		return;
-	struct evbuffer *in = bufferevent_get_input(r->bev);
-	while (!r->done && !r->paused && !r->abort_pending) {
-		struct evbuffer_iovec v = { .iov_base = (void *)"", .iov_len = 0 };
-		size_t have = evbuffer_get_length(in);
-		if (have && evbuffer_peek(in, -1, NULL, &v, 1) < 1)
-			break;
+	if (!r->done && !r->paused && !r->abort_pending) {
 		/* with nothing read, a message that a pause left complete
 		 * reports DONE now */
-		size_t used = 0, n = v.iov_len < HELD_MAX / 4 ? v.iov_len : HELD_MAX / 4;
-		int rc = dp_http_resp_feed(&r->parser, v.iov_base, n, &used);
-		evbuffer_drain(in, used);
+		size_t used = 0;
+		int rc = dp_http_resp_feed(&r->parser, r->rlen ? r->rbuf + r->roff : "", r->rlen, &used);
+		r->roff += used;
+		r->rlen -= used;
+		if (!r->rlen)
+			r->roff = 0;
 		if (rc == DP_HTTP_RESP_DONE) {
 			nat_complete(r);
 			return;
@@ -728,19 +740,61 @@ static void nat_pump(struct dp_upstream_req *r)
 			fail_later(r, TR_PROTOCOL);
 			return;
 		}
-		if (!have)
-			break;
 	}
-	if (r->bev && r->paused)
-		bufferevent_disable(r->bev, EV_READ);
-	else if (r->bev && !r->done && !r->abort_pending)
-		bufferevent_enable(r->bev, EV_READ);
+	if (r->paused || r->done || r->abort_pending)
+		event_del(r->rev);
+	else if (!event_pending(r->rev, EV_READ, NULL))
+		event_add(r->rev, NULL);
 }
 
-static void nat_on_read(struct bufferevent *bev, void *arg)
+static int nat_retry(struct dp_upstream_req *r);
+
+/* The daemon closed the connection (everything before it was parsed). */
+static void nat_eof(struct dp_upstream_req *r)
 {
-	(void)bev;
-	nat_pump(arg);
+	int rc = dp_http_resp_eof(&r->parser);
+	if (rc == DP_HTTP_RESP_DONE) {
+		nat_close(r);
+		nat_complete(r);
+		return;
+	}
+	if (nat_retry(r))
+		return;
+	fail_later(r, rc == DP_HTTP_RESP_E_EMPTY ? TR_NOTHING : TR_LOST);
+}
+
+/* One read per readable event, straight into our buffer: no FIONREAD, no
+ * evbuffer (the relay's hot path). */
+static void nat_on_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct dp_upstream_req *r = arg;
+	(void)what;
+	if (r->done || r->paused || r->abort_pending) {
+		event_del(r->rev);
+		return;
+	}
+	if (r->rlen && r->roff + r->rlen == RBUF_SIZE) {
+		memmove(r->rbuf, r->rbuf + r->roff, r->rlen);
+		r->roff = 0;
+	}
+	ssize_t k = recv(fd, r->rbuf + r->roff + r->rlen, RBUF_SIZE - r->roff - r->rlen, 0);
+	if (k > 0) {
+		r->rlen += (size_t)k;
+		nat_pump(r);
+		return;
+	}
+	if (k == 0) {
+		event_del(r->rev);
+		nat_eof(r);
+		return;
+	}
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		return;
+	r->oserr = errno;
+	event_del(r->rev);
+	if (nat_retry(r))
+		return;
+	fail_later(r, dp_http_resp_got_bytes(&r->parser) ? TR_LOST : TR_NOTHING);
 }
 
 /* Nothing came back on a reused connection: the server closed it while it
@@ -760,7 +814,13 @@ static int nat_retry(struct dp_upstream_req *r)
 static void nat_send(struct dp_upstream_req *r)
 {
 	evbuffer_add(bufferevent_get_output(r->bev), r->reqmsg, r->reqlen);
-	bufferevent_enable(r->bev, EV_READ | EV_WRITE);
+	bufferevent_disable(r->bev, EV_READ);
+	bufferevent_enable(r->bev, EV_WRITE);
+	if (!r->rbuf)
+		r->rbuf = xmalloc(RBUF_SIZE);
+	r->roff = r->rlen = 0;
+	r->rev = event_new(r->u->base, bufferevent_getfd(r->bev), EV_READ | EV_PERSIST, nat_on_readable, r);
+	event_add(r->rev, NULL);
 }
 
 static void nat_on_event(struct bufferevent *bev, short what, void *arg)
@@ -792,25 +852,8 @@ static void nat_on_event(struct bufferevent *bev, short what, void *arg)
 		fail_later(r, TR_CONNECT);
 		return;
 	}
-	if (what & BEV_EVENT_EOF) {
-		/* what was read before the close is parsed first */
-		nat_pump(r);
-		if (r->done || r->abort_pending || !r->bev)
-			return;
-		if (r->paused) {
-			/* the rest is parsed on resume; the close is seen again
-			 * then, as the read is re-enabled */
-			return;
-		}
-		int rc = dp_http_resp_eof(&r->parser);
-		if (rc == DP_HTTP_RESP_DONE) {
-			nat_close(r);
-			nat_complete(r);
-			return;
-		}
-		if (nat_retry(r))
-			return;
-		fail_later(r, rc == DP_HTTP_RESP_E_EMPTY ? TR_NOTHING : TR_LOST);
+	if ((what & BEV_EVENT_EOF) && !r->paused) {
+		nat_eof(r);
 		return;
 	}
 	r->oserr = err;
@@ -844,7 +887,7 @@ static void nat_connect_next(struct dp_upstream_req *r)
 		fail_later(r, TR_OTHER);
 		return;
 	}
-	bufferevent_setcb(r->bev, nat_on_read, NULL, nat_on_event, r);
+	bufferevent_setcb(r->bev, NULL, NULL, nat_on_event, r);
 	if (bufferevent_socket_connect(r->bev, sa, (int)len) < 0) {
 		/* the event callback may have run already */
 		if (!r->abort_pending && !r->done) {
@@ -886,7 +929,7 @@ static void nat_begin(struct dp_upstream_req *r)
 	}
 	if ((r->bev = pool_take(r))) {
 		r->reused = r->connected = 1;
-		bufferevent_setcb(r->bev, nat_on_read, NULL, nat_on_event, r);
+		bufferevent_setcb(r->bev, NULL, NULL, nat_on_event, r);
 		nat_send(r);
 		return;
 	}
@@ -999,6 +1042,8 @@ static void nat_release(struct dp_upstream_req *r)
 	if (r->parser_live)
 		dp_http_resp_release(&r->parser);
 	r->parser_live = 0;
+	free(r->rbuf);
+	r->rbuf = NULL;
 	if (r->reqmsg) {
 		explicit_bzero(r->reqmsg, r->reqlen);
 		free(r->reqmsg);
