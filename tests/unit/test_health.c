@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -207,11 +208,21 @@ static void test_events_ring(void **state)
 struct fake {
 	int mode; /* 0 models, 1 401, 2 200 + {"error":...} */
 	int requests;
+	double at[64]; /* when each of the first 64 polls arrived (ms, monotonic) */
 };
+
+static double mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
 
 static void fake_handler(struct dp_http_req *req, void *arg)
 {
 	struct fake *f = arg;
+	if (f->requests < 64)
+		f->at[f->requests] = mono_ms();
 	f->requests++;
 	const char *body = f->mode == 1 ? "{\"error\":{\"type\":\"invalid_request\",\"code\":\"invalid_api_key\",\"message\":\"no\"}}"
 			 : f->mode == 2 ? "{\"error\":\"Unexpected endpoint or method. (GET /api/v1/models)\"}"
@@ -224,6 +235,18 @@ static void run_for(struct event_base *base, int ms)
 	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 	event_base_loopexit(base, &tv);
 	event_base_dispatch(base);
+}
+
+/* Run in 5 ms slices until *count >= want (or `limit_ms` passed); the
+ * time each increment was seen goes to at[] (when given). Timers fire late
+ * on a busy machine, never early: the tests below bound gaps from below and
+ * give liveness a generous limit, instead of counting polls in a
+ * wall-clock window (which a loaded machine makes flaky). */
+static void run_until_count(struct event_base *base, const int *count, int want, int limit_ms)
+{
+	double end = mono_ms() + limit_ms;
+	while (*count < want && mono_ms() < end)
+		run_for(base, 5);
 }
 
 static const char *state_of(struct dp_health *h, int64_t id)
@@ -239,7 +262,8 @@ static void test_hub_loop(void **state)
 {
 	(void)state;
 	struct event_base *base = event_base_new();
-	struct fake f = { 0, 0 };
+	struct fake f;
+	memset(&f, 0, sizeof(f));
 	struct dp_http_config hc;
 	dp_http_config_defaults(&hc);
 	hc.handler = fake_handler;
@@ -263,10 +287,17 @@ static void test_hub_loop(void **state)
 	dp_health_set_target(h, &t);
 	assert_string_equal(state_of(h, 1), "unknown");
 
-	/* one poll per interval: the first at once, then every 100 ms */
-	run_for(base, 1050);
+	/* one poll per interval: the first at once, then every 100 ms, never
+	 * faster (10 polls, at most 10 s even on a loaded machine) */
+	double t0 = mono_ms();
+	run_until_count(base, &f.requests, 10, 10000);
+	assert_int_equal(f.requests, 10);
+	assert_true(f.at[0] - t0 < 1000);
+	for (int i = 1; i < 10; i++)
+		if (f.at[i] - f.at[i - 1] < 90)
+			fail_msg("poll %d came %.1f ms after the previous one (interval 100 ms)", i, f.at[i] - f.at[i - 1]);
+	run_for(base, 20); /* the 10th answer is handled */
 	assert_string_equal(state_of(h, 1), "running");
-	assert_true(f.requests >= 8 && f.requests <= 12);
 	assert_int_equal((int)dp_health_polls(h), f.requests);
 	assert_int_equal(dp_events_published(ev), 2); /* health (unknown -> running) + models */
 	uint64_t w;
@@ -287,13 +318,22 @@ static void test_hub_loop(void **state)
 	assert_string_equal(state_of(h, 1), "running");
 
 	/* the daemon goes away: stopped, and polls back off (100, 100, 200,
-	 * 400, 800 ... instead of one per 100 ms) */
+	 * 400, 800 ... instead of one per 100 ms): the 4th and 5th gaps after
+	 * the stop are at least 4 and 8 intervals (timers are never early) */
 	dp_http_server_free(srv);
-	uint64_t p0 = dp_health_polls(h);
-	run_for(base, 2000);
+	int polls = (int)dp_health_polls(h), p0 = polls;
+	double seen[6];
+	for (int k = 0; k < 6; k++) {
+		double end = mono_ms() + 10000;
+		while ((int)dp_health_polls(h) == polls && mono_ms() < end)
+			run_for(base, 5);
+		polls = (int)dp_health_polls(h);
+		seen[k] = mono_ms();
+	}
+	assert_int_equal(polls - p0, 6);
 	assert_string_equal(state_of(h, 1), "stopped");
-	uint64_t n = dp_health_polls(h) - p0;
-	assert_true(n >= 3 && n <= 8);
+	if (seen[4] - seen[3] < 350 || seen[5] - seen[4] < 700)
+		fail_msg("no backoff: gaps %.0f and %.0f ms", seen[4] - seen[3], seen[5] - seen[4]);
 
 	/* removal with a poll possibly in flight, then teardown in server order */
 	dp_health_remove_target(h, 1);
