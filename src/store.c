@@ -182,6 +182,59 @@ static const char *const migrations[] = {
 	"  created_at INTEGER NOT NULL,"
 	"  updated_at INTEGER NOT NULL"
 	");",
+
+	/* 7: ids are never reused. INTEGER PRIMARY KEY hands a deleted row's id
+	 * to the next insert when it was the largest: a new user would inherit
+	 * a deleted one's audit entries (audit.user_id has no foreign key, by
+	 * design), a new target a deleted one's saved conversations
+	 * (conversations.target_id likewise). Rebuilt with AUTOINCREMENT, the
+	 * SQLite way (foreign keys off around the step, checked before commit;
+	 * see migrate()). */
+	"CREATE TABLE users_v7 ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  username TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+	"  role TEXT NOT NULL CHECK (role IN ('viewer','operator','admin')),"
+	"  pwhash TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL,"
+	"  last_login_at INTEGER"
+	");"
+	"INSERT INTO users_v7 (id, username, role, pwhash, created_at, updated_at, last_login_at)"
+	"  SELECT id, username, role, pwhash, created_at, updated_at, last_login_at FROM users;"
+	"DROP TABLE users;"
+	"ALTER TABLE users_v7 RENAME TO users;"
+	"CREATE TABLE api_tokens_v7 ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL,"
+	"  prefix TEXT NOT NULL,"
+	"  token_hash BLOB NOT NULL UNIQUE,"
+	"  created_at INTEGER NOT NULL,"
+	"  last_used_at INTEGER,"
+	"  expires_at INTEGER"
+	");"
+	"INSERT INTO api_tokens_v7 (id, user_id, name, prefix, token_hash, created_at, last_used_at, expires_at)"
+	"  SELECT id, user_id, name, prefix, token_hash, created_at, last_used_at, expires_at FROM api_tokens;"
+	"DROP TABLE api_tokens;"
+	"ALTER TABLE api_tokens_v7 RENAME TO api_tokens;"
+	"CREATE INDEX api_tokens_user ON api_tokens(user_id);"
+	"CREATE TABLE targets_v7 ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  label TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+	"  url TEXT NOT NULL,"
+	"  api_key_enc TEXT,"
+	"  api_key_hint TEXT,"
+	"  lms_host TEXT,"
+	"  lms_port INTEGER,"
+	"  tags TEXT NOT NULL DEFAULT '[]',"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL"
+	");"
+	"INSERT INTO targets_v7 (id, label, url, api_key_enc, api_key_hint, lms_host, lms_port, tags, created_at,"
+	"  updated_at) SELECT id, label, url, api_key_enc, api_key_hint, lms_host, lms_port, tags, created_at,"
+	"  updated_at FROM targets;"
+	"DROP TABLE targets;"
+	"ALTER TABLE targets_v7 RENAME TO targets;",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -405,6 +458,16 @@ static char *db_err(sqlite3 *db, const char *what, const char *path)
 	return xasprintf("%s '%s': %s", what, path, db ? sqlite3_errmsg(db) : "out of memory");
 }
 
+/* sqlite3_exec callback: count the rows a statement returns. */
+static int count_rows(void *arg, int ncol, char **vals, char **names)
+{
+	(void)ncol;
+	(void)vals;
+	(void)names;
+	(*(int *)arg)++;
+	return 0;
+}
+
 static int migrate(struct dp_store *s, int max_version, const char *path, char **err)
 {
 	for (;;) {
@@ -423,7 +486,12 @@ static int migrate(struct dp_store *s, int max_version, const char *path, char *
 			return 0;
 		}
 		char *msg = NULL;
+		/* a step may rebuild a table that others reference (7): foreign
+		 * keys are off for the step (the pragma is a no-op inside a
+		 * transaction) and checked before it commits */
+		sqlite3_exec(s->db, "PRAGMA foreign_keys = OFF", NULL, NULL, NULL);
 		if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK) {
+			sqlite3_exec(s->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
 			*err = xasprintf("cannot migrate '%s': %s", path, msg ? msg : "?");
 			sqlite3_free(msg);
 			return -EIO;
@@ -431,18 +499,27 @@ static int migrate(struct dp_store *s, int max_version, const char *path, char *
 		/* Re-read inside the write lock: another process may have migrated. */
 		if (get_version(s->db, &v) < 0 || v >= max_version) {
 			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+			sqlite3_exec(s->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
 			continue;
 		}
 		char setv[64];
 		snprintf(setv, sizeof(setv), "PRAGMA user_version = %d", v + 1);
-		if (sqlite3_exec(s->db, migrations[v], NULL, NULL, &msg) != SQLITE_OK ||
-		    sqlite3_exec(s->db, setv, NULL, NULL, &msg) != SQLITE_OK ||
+		int broken = 0, failed = sqlite3_exec(s->db, migrations[v], NULL, NULL, &msg) != SQLITE_OK ||
+					 sqlite3_exec(s->db, "PRAGMA foreign_key_check", count_rows, &broken, &msg) !=
+						 SQLITE_OK;
+		if (!failed && broken) {
+			msg = sqlite3_mprintf("%d rows would break a foreign key", broken);
+			failed = 1;
+		}
+		if (failed || sqlite3_exec(s->db, setv, NULL, NULL, &msg) != SQLITE_OK ||
 		    sqlite3_exec(s->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
 			*err = xasprintf("migration %d of '%s' failed: %s", v + 1, path, msg ? msg : "?");
 			sqlite3_free(msg);
 			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+			sqlite3_exec(s->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
 			return -EIO;
 		}
+		sqlite3_exec(s->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
 		dp_debug("store: migrated '%s' to schema version %d", path, v + 1);
 	}
 }

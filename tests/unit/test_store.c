@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "store.h"
+#include "targets.h"
 
 static char tmpdir[256];
 
@@ -435,6 +436,60 @@ static void test_audit(void **state)
 	dp_store_free(s);
 }
 
+/* A deleted row's id is never handed out again (migration 7): a new user
+ * must not inherit a deleted one's audit trail, a new target a deleted
+ * one's conversations. Also across the 6 -> 7 migration of a file with
+ * data: rows, ids and foreign keys survive. */
+static void test_ids_never_reused(void **state)
+{
+	(void)state;
+	char *err = NULL;
+	struct dp_store *old = dp_store_open_version(path_of("c.db"), 6, &err);
+	assert_non_null(old);
+	int64_t a, b;
+	assert_int_equal(dp_store_user_create(old, "a", "$h", DP_ROLE_ADMIN, 1, &a), 0);
+	assert_int_equal(dp_store_user_create(old, "b", "$h", DP_ROLE_VIEWER, 1, &b), 0);
+	uint8_t h[32] = { 9 };
+	int64_t tb;
+	assert_int_equal(dp_store_token_create(old, b, "t", "dp_x", h, 1, 0, &tb), 0);
+	dp_store_free(old);
+
+	struct dp_store *s = open_ok(path_of("c.db"));
+	assert_int_equal(dp_store_version(s), dp_store_latest_version());
+	struct dp_store_token t;
+	assert_int_equal(dp_store_token_get(s, tb, &t), 0);
+	assert_string_equal(t.user.username, "b");
+	/* the foreign keys still cascade after the rebuild */
+	assert_int_equal(dp_store_user_delete(s, b), 0);
+	assert_int_equal(dp_store_token_get(s, tb, &t), -ENOENT);
+	int64_t c;
+	assert_int_equal(dp_store_user_create(s, "c", "$h", DP_ROLE_VIEWER, 2, &c), 0);
+	assert_true(c > b);
+
+	uint8_t h1[32] = { 1 }, h2[32] = { 2 };
+	int64_t t1, t2, t3;
+	assert_int_equal(dp_store_token_create(s, a, "1", "dp_1", h1, 1, 0, &t1), 0);
+	assert_int_equal(dp_store_token_delete(s, t1, a), 0);
+	assert_int_equal(dp_store_token_create(s, a, "2", "dp_2", h2, 1, 0, &t2), 0);
+	assert_true(t2 > t1 && t1 > tb);
+	assert_int_equal(dp_store_token_delete(s, t2, a), 0);
+	assert_int_equal(dp_store_token_create(s, a, "3", "dp_3", h1, 1, 0, &t3), 0);
+	assert_true(t3 > t2);
+
+	struct dp_target x;
+	dp_target_init(&x);
+	snprintf(x.label, sizeof(x.label), "one");
+	snprintf(x.url, sizeof(x.url), "http://127.0.0.1:1234");
+	assert_int_equal(dp_targets_insert(s, &x, 1), 0);
+	int64_t x1 = x.id;
+	assert_int_equal(dp_targets_delete(s, x1), 0);
+	snprintf(x.label, sizeof(x.label), "two");
+	assert_int_equal(dp_targets_insert(s, &x, 1), 0);
+	assert_true(x.id > x1);
+	dp_target_release(&x);
+	dp_store_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -447,6 +502,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_settings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ids_never_reused, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
