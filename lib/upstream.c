@@ -50,10 +50,8 @@
 #include "log.h"
 #include "url.h"
 #include "xmalloc.h"
+#include "version.h"
 
-#ifndef DP_VERSION
-#define DP_VERSION "unknown"
-#endif
 
 #define MAX_PATH_LEN 4096
 #define MAX_LMS_MESSAGE 400     /* bytes of LM Studio's message quoted in ours */
@@ -1001,8 +999,8 @@ static void nat_build(struct dp_upstream_req *r, const char *target, const struc
 	dp_buf_init(&b, (size_t)1 << 30); /* the body is bounded by the caller */
 	char host[DP_URL_HOST_MAX + 16];
 	dp_url_host_header(&r->target, host, sizeof(host));
-	dp_buf_addf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: DaemonPulse/" DP_VERSION "\r\n", r->method,
-		      target, host);
+	dp_buf_addf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: DaemonPulse/%s\r\n", r->method, target, host,
+		    dp_version);
 	if (o->accept)
 		dp_buf_addf(&b, "Accept: %s\r\n", o->accept);
 	else
@@ -1279,7 +1277,9 @@ static void curl_setup(struct dp_upstream_req *r, const struct dp_upstream_opts 
 	c->easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
 	c->easy_setopt(e, CURLOPT_PROXY, ""); /* ignore *_proxy environment variables */
 	c->easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-	c->easy_setopt(e, CURLOPT_USERAGENT, "DaemonPulse/" DP_VERSION);
+	char ua[96];
+	snprintf(ua, sizeof(ua), "DaemonPulse/%s", dp_version);
+	c->easy_setopt(e, CURLOPT_USERAGENT, ua); /* curl copies it */
 	c->easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	c->easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 30L);
 	c->easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 10L);

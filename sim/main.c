@@ -17,6 +17,7 @@
 
 #include "http.h"
 #include "log.h"
+#include "version.h"
 
 static void usage(FILE *f)
 {
@@ -165,7 +166,7 @@ bad:
 	event_add(sigterm, NULL);
 	event_add(sigint, NULL);
 	dp_simlog_server(&sim, "info", "Server started on port %d", port);
-	fprintf(stderr, "llmster-sim %s: %d models, %d GPUs, speed %g, jit %s, auth %s\n", DP_VERSION, sim.nmodels,
+	fprintf(stderr, "llmster-sim %s: %d models, %d GPUs, speed %g, jit %s, auth %s\n", dp_version, sim.nmodels,
 		sim.ngpus, cfg.speed, cfg.jit ? "on" : "off", cfg.ntokens ? "on" : "off");
 	if (strchr(cfg.bind, ':'))
 		fprintf(stderr, "listening on http://[%s]:%d\n", cfg.bind, port);

@@ -37,6 +37,7 @@
 #include "telemetry.h"
 #include "workq.h"
 #include "xmalloc.h"
+#include "version.h"
 
 #define AGENT_MAX_BODY (DP_AGENT_MCP_MAX + 4096)
 #define AGENT_MAX_CONNECTIONS 64
@@ -390,7 +391,7 @@ static void route_info(struct dp_agent *a, struct dp_http_req *req)
 	int home_exists = a->home[0] && stat(a->home, &sb) == 0 && S_ISDIR(sb.st_mode);
 	json_t *o = json_pack(
 		"{s:s,s:s,s:o,s:{s:s,s:s,s:s,s:o},s:{s:o,s:i},s:o,s:{s:b,s:o,s:o},s:{s:o,s:b,s:o},s:s,s:I,s:s}",
-		"agent_version", DP_VERSION, "transport", a->transport->name, "hostname", str_or_null(host), "os",
+		"agent_version", dp_version, "transport", a->transport->name, "hostname", str_or_null(host), "os",
 		"name", u.sysname, "release", u.release, "machine", u.machine, "pretty_name", str_or_null(pretty), "cpu",
 		"model", str_or_null(cpu), "logical_cpus", (int)sysconf(_SC_NPROCESSORS_ONLN), "ram",
 		have_ram ? json_pack("{s:I,s:I}", "total_bytes", (json_int_t)total, "used_bytes", (json_int_t)used)

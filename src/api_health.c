@@ -17,6 +17,7 @@
 #include "metrics.h"
 #include "route.h"
 #include "server.h"
+#include "version.h"
 
 #define METRICS_MAX (4u << 20)
 
@@ -26,7 +27,7 @@ static void healthz(struct dp_ctx *c)
 {
 	char body[160];
 	int n = snprintf(body, sizeof(body), "{\"status\":\"ok\",\"version\":\"%s\",\"uptime_s\":%.0f}",
-			 DP_VERSION, dp_server_uptime(c->srv));
+			 dp_version, dp_server_uptime(c->srv));
 	struct dp_http_req *req = c->req;
 	c->replied = 1;
 	dp_http_add_header(req, "Cache-Control", "no-store");

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "route.h"
 #include "server.h"
+#include "version.h"
 
 extern char **environ;
 
@@ -115,7 +116,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
-		printf("daemonpulse %s\n", DP_VERSION);
+		printf("daemonpulse %s\n", dp_version);
 		return 0;
 	}
 	if (strcmp(cmd, "serve") == 0)

@@ -15,6 +15,7 @@
 #include "route.h"
 #include "server.h"
 #include "xmalloc.h"
+#include "version.h"
 
 static const int statuses[] = { 200, 201, 202, 204, 206, 301, 302, 304, 400, 401, 403, 404, 405, 408,
 				409, 411, 413, 415, 422, 429, 431, 500, 501, 502, 503, 504, 505, 0 };
@@ -126,7 +127,7 @@ int dp_metrics_render(const struct dp_metrics *m, const struct dp_server *s, str
 	dp_buf_adds(out, "# HELP daemonpulse_build_info Build information.\n"
 			 "# TYPE daemonpulse_build_info gauge\n"
 			 "daemonpulse_build_info{version=\"");
-	add_label(out, DP_VERSION);
+	add_label(out, dp_version);
 	dp_buf_adds(out, "\"} 1\n");
 	dp_buf_addf(out, "# HELP daemonpulse_uptime_seconds Seconds since the server started.\n"
 			 "# TYPE daemonpulse_uptime_seconds gauge\n"

@@ -34,6 +34,7 @@
 #include "upstream.h"
 #include "workq.h"
 #include "xmalloc.h"
+#include "version.h"
 
 #define DRAIN_TICK_MS 20
 
@@ -219,7 +220,7 @@ int dp_server_listen(struct dp_server *s, char **err)
 	s->port = port;
 	int v6 = strchr(s->cfg->bind, ':') != NULL;
 	/* always printed, whatever the log level: scripts and tests wait for it */
-	fprintf(stderr, "daemonpulse %s listening on http://%s%s%s:%d\n", DP_VERSION, v6 ? "[" : "", s->cfg->bind,
+	fprintf(stderr, "daemonpulse %s listening on http://%s%s%s:%d\n", dp_version, v6 ? "[" : "", s->cfg->bind,
 		v6 ? "]" : "", port);
 	fflush(stderr);
 	return 0;

@@ -21,13 +21,11 @@
 #include <unistd.h>
 
 #include "xmalloc.h"
+#include "version.h"
 
 #define HOST_OPTS { "host", 0, 1 }, { "port", 0, 1 }
 #define NOPTS(a) (sizeof(a) / sizeof((a)[0]))
 
-#ifndef DP_VERSION
-#define DP_VERSION "unknown"
-#endif
 
 enum { CALL_TIMEOUT_MS = 30000, PROBE_TIMEOUT_MS = 2000 };
 
@@ -445,7 +443,7 @@ int dp_lms_system_version(int argc, char **argv)
 	if (dp_lms_http_request(&t, "/__sim/lms/version", NULL, PROBE_TIMEOUT_MS, &out, &st) == 0 && st == 200)
 		j = json_loadb(out.data, out.len, 0, NULL);
 	dp_buf_release(&out);
-	char *ver = xstrdup(json_is_string(json_object_get(j, "version")) ? str(j, "version") : DP_VERSION);
+	char *ver = xstrdup(json_is_string(json_object_get(j, "version")) ? str(j, "version") : dp_version);
 	json_decref(j);
 	if (dp_lms_args_has(&a, "json")) {
 		json_t *o = json_pack("{s:s}", "version", ver); /* reference §6.2 {"version":"<commit hash>"} */
