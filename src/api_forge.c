@@ -81,7 +81,39 @@ struct fop {
 	char load_code[40], load_msg[512];
 	int load_status;
 	json_t *after;
+	/* one load per target at a time (see "lanes") */
+	int in_lane;     /* this op holds its target's lane */
+	int waiting;     /* queued behind the lane's holder */
+	struct fop *qnext;
 };
+
+/*
+ * Lanes: loads on one target run one at a time, pre-flight included. Two
+ * loads started together would otherwise both be estimated against the
+ * same free VRAM and together overcommit it. A load that finds its target
+ * busy waits in line (its client keeps waiting); when the holder ends, the
+ * next one starts its pre-flight with fresh numbers. A waiting client that
+ * goes away leaves the line. Estimates do not queue: they change nothing.
+ */
+struct lane {
+	struct lane *next;
+	struct dp_server *srv;
+	int64_t target_id;
+	struct fop *head, *tail; /* waiting ops */
+};
+static struct lane *lanes;
+
+static struct lane *lane_find(struct dp_server *srv, int64_t target_id)
+{
+	for (struct lane *l = lanes; l; l = l->next)
+		if (l->srv == srv && l->target_id == target_id)
+			return l;
+	return NULL;
+}
+
+static void gather(struct fop *o, const struct dp_target *t);
+static void op_free(struct fop *o);
+static struct dp_ctx *op_take(struct fop *o);
 
 static void ref_of(char out[40], int64_t id)
 {
@@ -93,6 +125,76 @@ static void op_abort(struct dp_ctx *c, void *arg)
 	struct fop *o = arg;
 	(void)c;
 	o->c = NULL;
+	if (!o->waiting)
+		return;
+	/* a waiting client left: out of the line, nothing was started */
+	struct lane *l = lane_find(o->srv, o->target_id);
+	struct fop **pp = l ? &l->head : NULL;
+	for (struct fop *prev = NULL; pp && *pp; prev = *pp, pp = &(*pp)->qnext)
+		if (*pp == o) {
+			*pp = o->qnext;
+			if (l->tail == o)
+				l->tail = prev;
+			break;
+		}
+	o->waiting = 0;
+	op_free(o);
+}
+
+/* Take the target's lane, or wait in it. 1 when o may go on now. */
+static int lane_enter(struct fop *o)
+{
+	struct lane *l = lane_find(o->srv, o->target_id);
+	if (!l) {
+		l = xcalloc(1, sizeof(*l));
+		l->srv = o->srv;
+		l->target_id = o->target_id;
+		l->next = lanes;
+		lanes = l;
+		o->in_lane = 1;
+		return 1;
+	}
+	o->waiting = 1;
+	if (l->tail)
+		l->tail->qnext = o;
+	else
+		l->head = o;
+	l->tail = o;
+	return 0;
+}
+
+/* The holder ended: the next waiting op starts, or the lane goes. */
+static void lane_leave(struct fop *o)
+{
+	struct lane *l = lane_find(o->srv, o->target_id);
+	o->in_lane = 0;
+	if (!l)
+		return;
+	struct fop *n = l->head;
+	if (!n) {
+		for (struct lane **pp = &lanes; *pp; pp = &(*pp)->next)
+			if (*pp == l) {
+				*pp = l->next;
+				break;
+			}
+		free(l);
+		return;
+	}
+	l->head = n->qnext;
+	if (!l->head)
+		l->tail = NULL;
+	n->qnext = NULL;
+	n->waiting = 0;
+	n->in_lane = 1;
+	const struct dp_target *t = n->srv->health ? dp_health_target(n->srv->health, n->target_id) : NULL;
+	if (!t) {
+		struct dp_ctx *c = op_take(n);
+		if (c)
+			dp_reply_error(c, 404, "not_found", "no such target (it was removed while this load waited)");
+		op_free(n); /* passes the lane on */
+		return;
+	}
+	gather(n, t);
 }
 
 static struct dp_ctx *op_take(struct fop *o)
@@ -108,6 +210,8 @@ static void op_free(struct fop *o)
 {
 	if (o->c)
 		op_take(o);
+	if (o->in_lane)
+		lane_leave(o);
 	json_decref(o->v1);
 	json_decref(o->survey);
 	json_decref(o->lms_est);
@@ -824,18 +928,28 @@ static void forge_start(struct dp_ctx *c, int estimate_only)
 		return;
 	}
 	dp_ctx_on_abort(c, op_abort, o);
+	if (!estimate_only && !lane_enter(o))
+		return; /* another load on this target runs: wait for it */
+	gather(o, t);
+}
 
+/* Start gathering the model list, the survey and (estimate) LM Studio's
+ * own figure, in parallel; gathered() runs when all are in. */
+static void gather(struct fop *o, const struct dp_target *t)
+{
+	int estimate_only = o->estimate_only;
+	enum dp_forge_path path = o->path;
 	o->pending = 1;
 	const char *err = NULL;
 	o->pending++;
-	if (!start_upstream(c->srv, t, "GET", "/api/v1/models", NULL, LIST_TIMEOUT_MS, v1_done, o, &err)) {
+	if (!start_upstream(o->srv, t, "GET", "/api/v1/models", NULL, LIST_TIMEOUT_MS, v1_done, o, &err)) {
 		o->pending--;
 		o->v1res.outcome = DP_UPSTREAM_STOPPED;
 		snprintf(o->v1code, sizeof o->v1code, "invalid_target");
 		snprintf(o->v1msg, sizeof o->v1msg, "%s", err ? err : "invalid target");
 	}
 	if (o->have_lms) {
-		json_t *cached = c->srv->health ? dp_health_cache_get(c->srv->health, t->id, DP_HEALTH_CACHE_GPUS,
+		json_t *cached = o->srv->health ? dp_health_cache_get(o->srv->health, t->id, DP_HEALTH_CACHE_GPUS,
 								      SURVEY_MAX_AGE_MS)
 						: NULL;
 		struct dp_lms_target lt;
@@ -845,13 +959,13 @@ static void forge_start(struct dp_ctx *c, int estimate_only)
 		} else {
 			struct dp_lms_req lr = { .cmd = DP_LMS_RUNTIME_SURVEY };
 			o->pending++;
-			dp_lms_call(c->srv->lms, &lt, &lr, survey_done, o);
+			dp_lms_call(o->srv->lms, &lt, &lr, survey_done, o);
 		}
 		if (estimate_only || path == DP_FORGE_PATH_LMS) {
 			/* the model's exact path first (then the estimate) */
 			struct dp_lms_req lr = { .cmd = DP_LMS_LS };
 			o->pending++;
-			dp_lms_call(c->srv->lms, &lt, &lr, ls_done, o);
+			dp_lms_call(o->srv->lms, &lt, &lr, ls_done, o);
 		}
 	} else {
 		snprintf(o->survey_msg, sizeof o->survey_msg, "%s", o->lms_why);

@@ -409,3 +409,47 @@ describe('the forge with two GPUs, and without the lms bridge', { timeout: 30000
     assert.equal(inst.ttl_remaining_ms, null);
   });
 });
+
+describe('two loads on one target at once', { timeout: 120000 }, () => {
+  let cp; let sim; let admin; let id;
+
+  before(async () => {
+    // loads take about 2 s at --speed 1: long enough for both requests to overlap
+    sim = await startProc(bin('llmster-sim'), ['--port', '0', '--speed', '1', '--gpus', 'RTX 3060:12GiB', '--ram', '64GiB']);
+    cp = await startControlPlane({ args: ['--health-interval-ms', String(INTERVAL)], env: { LMS_BIN: bin('lms') } });
+    admin = new Client(cp.url);
+    await admin.login('admin', cp.admin.password);
+    id = (await admin.post('/api/targets', { label: 'one-3060', url: sim.url })).json.target.id;
+  });
+
+  after(async () => {
+    await cp?.cleanup();
+    await sim?.stop();
+  });
+
+  it('run one after the other: the second pre-flight sees the first one loaded', async () => {
+    // 7.5 GiB + 5.5 GiB on a 12 GiB GPU: each fits alone, not both
+    const a = { model: 'qwen/qwen3-8b', context_length: 4096 };
+    const b = { model: 'meta/llama-3.2-3b', context_length: 4096 };
+    for (const m of [a, b]) {
+      const e = await admin.post(`/api/targets/${id}/models/estimate`, m);
+      assert.equal(e.status, 200, e.text);
+      assert.equal(e.json.fits, true, `${m.model} alone fits`);
+    }
+    const [ra, rb] = await Promise.all([admin.post(`/api/targets/${id}/models/load`, a),
+      admin.post(`/api/targets/${id}/models/load`, b)]);
+    const ok = [ra, rb].filter((r) => r.status === 200);
+    const refused = [ra, rb].filter((r) => r.status === 409);
+    assert.equal(ok.length, 1, `${ra.status} ${ra.text} / ${rb.status} ${rb.text}`);
+    assert.equal(refused.length, 1, `${ra.status} ${ra.text} / ${rb.status} ${rb.text}`);
+    assert.equal(refused[0].json.error.code, 'will_not_fit');
+    assert.ok(refused[0].json.estimate.gpus[0].used_before > 5 * GIB, 'the first load counts as used');
+    // an estimate does not wait in line behind a load
+    const slow = admin.post(`/api/targets/${id}/models/load`, { model: 'ibm/granite-4-micro', context_length: 2048 });
+    const t0 = Date.now();
+    const e = await admin.post(`/api/targets/${id}/models/estimate`, { model: 'ibm/granite-4-micro', context_length: 2048 });
+    assert.equal(e.status, 200, e.text);
+    assert.ok(Date.now() - t0 < 1500, `estimate took ${Date.now() - t0} ms`);
+    assert.equal((await slow).status, 200);
+  });
+});
