@@ -39,6 +39,7 @@
 #include <sodium.h>
 
 #include "api.h"
+#include "audit.h"
 #include "api_chat.h"
 #include "auth.h"
 #include "chat.h"
@@ -77,6 +78,8 @@ struct relay {
 	char model[MAX_MODEL + 1];
 	int64_t user_id;
 	int user_role;
+	char username[DP_USERNAME_MAX + 1]; /* for the audit entry */
+	char ip[64];
 	int64_t target_id;
 	int64_t conversation_id;         /* 0: not saving */
 	int64_t message_id;
@@ -236,6 +239,33 @@ static void save_assistant(struct relay *x, const char *stop_reason)
 		dp_warn("chat %s: could not save the answer (%d)", x->request_id, rc);
 }
 
+/* One audit entry per chat, when it ends: who used which model on which
+ * target, how it ended and how much it produced. Never the prompt or the
+ * answer (they stay in the user's own history, when saved). */
+static void audit_chat(struct relay *x, const char *stop_reason, const struct dp_upstream_result *res)
+{
+	if (!x->srv->store)
+		return;
+	char ref[40];
+	snprintf(ref, sizeof(ref), "target:%lld", (long long)x->target_id);
+	const char *result = x->failed ? DP_AUDIT_FAILED : DP_AUDIT_OK;
+	json_t *d = json_pack("{s:s,s:s,s:s,s:s,s:I,s:f}", "model", x->model, "api", dp_chat_api_name(x->api),
+			      "stop_reason", stop_reason, "request_id", x->request_id, "token_events",
+			      (json_int_t)x->norm.token_events, "duration_ms", ms_since(&x->t0));
+	if (x->conversation_id)
+		json_object_set_new(d, "conversation_id", json_integer(x->conversation_id));
+	if (x->norm.lms_tokens >= 0)
+		json_object_set_new(d, "tokens", json_integer(x->norm.lms_tokens));
+	if (x->t_first_tok >= 0)
+		json_object_set_new(d, "ttft_ms", json_real(x->t_first_tok));
+	if (x->failed && res && res->code)
+		json_object_set_new(d, "error", json_string(res->code));
+	if (x->hook.on_event)
+		json_object_set_new(d, "tools", json_true());
+	dp_audit_record(x->srv->store, x->user_id, x->username, "chat", ref, result, d, x->ip);
+	json_decref(d);
+}
+
 static void up_done(struct dp_upstream_req *r, const struct dp_upstream_result *res, void *arg)
 {
 	struct relay *x = arg;
@@ -273,6 +303,7 @@ static void up_done(struct dp_upstream_req *r, const struct dp_upstream_result *
 	}
 	send_stats(x);
 	save_assistant(x, stop_reason);
+	audit_chat(x, stop_reason, res);
 	json_t *end = json_pack("{s:s,s:o,s:o,s:o}", "stop_reason", stop_reason, "response_id",
 				x->norm.response_id[0] ? json_string(x->norm.response_id) : json_null(), "conversation_id",
 				x->conversation_id ? json_integer(x->conversation_id) : json_null(), "message_id",
@@ -656,6 +687,8 @@ void dp_api_chat_run(struct dp_ctx *c, const struct dp_chat_hook *hook)
 	x->api = q.api;
 	x->user_id = c->user.id;
 	x->user_role = c->user.role;
+	snprintf(x->username, sizeof(x->username), "%s", c->user.username);
+	snprintf(x->ip, sizeof(x->ip), "%s", dp_ctx_peer(c));
 	x->target_id = tid;
 	x->conversation_id = conv;
 	x->max_tokens = json_integer_value(json_object_get(c->body, "max_tokens"));

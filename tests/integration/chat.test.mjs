@@ -184,6 +184,28 @@ test('v0 with <think> in content and openai with reasoning_content: counts and t
   }
 });
 
+test('every chat is audited: who, target, model, how it ended; never the prompt or the answer', T, async () => {
+  const secret = 'audit-me-not-' + Math.random().toString(36).slice(2);
+  const got = await chat(admin, tid, { model: 'qwen/qwen3-8b', messages: [{ role: 'user', content: secret }], max_tokens: 20, save: false });
+  const rid = got.events[0][1].request_id;
+  const a = await admin.get('/api/audit?action=chat&limit=50');
+  assert.equal(a.status, 200, a.text);
+  const e = a.json.entries.find((x) => x.detail?.request_id === rid);
+  assert.ok(e, a.text);
+  assert.equal(e.action, 'chat');
+  assert.equal(e.target, `target:${tid}`);
+  assert.equal(e.result, 'ok');
+  assert.equal(e.username, 'admin');
+  assert.equal(e.detail.model, 'qwen/qwen3-8b');
+  assert.equal(e.detail.api, 'v1');
+  assert.equal(e.detail.stop_reason, got.events.at(-1)[1].stop_reason);
+  assert.ok(e.detail.token_events > 0 && e.detail.duration_ms > 0);
+  assert.ok(!a.text.includes(secret), 'the prompt never reaches the audit');
+  const said = (text(got.events, 'reasoning') + text(got.events, 'content')).trim();
+  assert.ok(said.length >= 12, 'the model said something');
+  assert.ok(!a.text.includes(said.slice(0, 40)), 'nor the answer');
+});
+
 test('stop aborts the upstream request within 100 ms', T, async (t) => {
   const since = (await simLogs(sim.url)).next;
   let stopAt = 0, stopStatus = 0;
