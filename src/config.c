@@ -87,6 +87,8 @@ static const struct opt opts[] = {
 	  "alert when a GPU's VRAM use reaches this share of its total", "90" },
 	{ "DP_ALERT_TEMP_C", "--alert-temp-c", NULL, K_INT, OFF(alert_temp_c), 1, 150, "CELSIUS",
 	  "alert when a GPU's temperature reaches this", "85" },
+	{ "DP_AUDIT_RETENTION_DAYS", "--audit-retention-days", NULL, K_INT, OFF(audit_retention_days), 0, 36500,
+	  "DAYS", "delete audit entries older than this, hourly (0 keeps them forever)", "365" },
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -112,6 +114,7 @@ void dp_config_init(struct dp_config *c)
 	c->procfs_root = xstrdup("/proc");
 	c->alert_vram_percent = 90;
 	c->alert_temp_c = 85;
+	c->audit_retention_days = 365;
 }
 
 void dp_config_release(struct dp_config *c)

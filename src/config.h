@@ -44,6 +44,7 @@ struct dp_config {
 	char *procfs_root;      /* DP_PROCFS_ROOT, --procfs-root; default /proc */
 	int alert_vram_percent; /* DP_ALERT_VRAM_PERCENT, --alert-vram-percent; default 90 */
 	int alert_temp_c;       /* DP_ALERT_TEMP_C, --alert-temp-c; default 85 */
+	int audit_retention_days; /* DP_AUDIT_RETENTION_DAYS, --audit-retention-days; default 365, 0 = forever */
 	char *config_file;      /* --config FILE (flag only) */
 };
 

@@ -17,9 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include "audit.h"
 #include "auth.h"
 #include "forge.h"
 #include "http.h"
@@ -121,6 +123,37 @@ static int fail(char **err, int rc, char *msg)
 	return rc;
 }
 
+/*
+ * Audit retention: entries older than cfg->audit_retention_days go, checked
+ * hourly (first 10 s after start). A backlog is removed in batches with a
+ * short pause between them, so the loop is never held for long; each pass
+ * that removed something leaves one `audit.prune` entry.
+ */
+#define AUDIT_PRUNE_BATCH 2000
+
+static void audit_prune_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dp_server *s = arg;
+	(void)fd;
+	(void)what;
+	int days = s->cfg->audit_retention_days;
+	int64_t before = (int64_t)time(NULL) - (int64_t)days * 86400;
+	int n = dp_store_audit_prune(s->store, before, AUDIT_PRUNE_BATCH);
+	struct timeval tv = { 3600, 0 };
+	if (n > 0)
+		s->audit_pruned += n;
+	if (n == AUDIT_PRUNE_BATCH) {
+		tv = (struct timeval){ 0, 20000 };
+	} else if (s->audit_pruned > 0) {
+		dp_info("audit: removed %lld entries older than %d days", s->audit_pruned, days);
+		json_t *d = json_pack("{s:I,s:i}", "removed", (json_int_t)s->audit_pruned, "older_than_days", days);
+		dp_audit_record(s->store, 0, NULL, "audit.prune", NULL, DP_AUDIT_OK, d, NULL);
+		json_decref(d);
+		s->audit_pruned = 0;
+	}
+	evtimer_add(s->audit_timer, &tv);
+}
+
 int dp_server_init(struct dp_server *s, const struct dp_config *cfg, char **err)
 {
 	memset(s, 0, sizeof(*s));
@@ -207,6 +240,12 @@ int dp_server_init(struct dp_server *s, const struct dp_config *cfg, char **err)
 	s->sig_term = evsignal_new(s->base, SIGTERM, signal_cb, s);
 	if (!s->sig_int || !s->sig_term || evsignal_add(s->sig_int, NULL) < 0 || evsignal_add(s->sig_term, NULL) < 0)
 		return fail(err, -EIO, xstrdup("cannot install signal handlers"));
+	if (s->store && cfg->audit_retention_days > 0) {
+		s->audit_timer = evtimer_new(s->base, audit_prune_cb, s);
+		struct timeval first = { 10, 0 };
+		if (!s->audit_timer || evtimer_add(s->audit_timer, &first) < 0)
+			return fail(err, -EIO, xstrdup("cannot start the audit retention timer"));
+	}
 	return 0;
 }
 
@@ -240,6 +279,8 @@ void dp_server_release(struct dp_server *s)
 		event_free(s->sig_term);
 	if (s->drain_timer)
 		event_free(s->drain_timer);
+	if (s->audit_timer)
+		event_free(s->audit_timer);
 	if (s->http) {
 		dp_sse_registry_close_all(&s->sse);
 		dp_http_server_free(s->http);

@@ -267,6 +267,7 @@ enum q {
 	Q_SET_PUT,
 	Q_AUDIT_INSERT,
 	Q_AUDIT_QUERY,
+	Q_AUDIT_PRUNE,
 	Q_BEGIN,
 	Q_COMMIT,
 	Q_ROLLBACK,
@@ -319,6 +320,7 @@ static const char *const sql[Q__COUNT] = {
 			  "AND (?4 IS NULL OR username = ?4) AND (?5 IS NULL OR action = ?5) "
 			  "AND (?6 IS NULL OR substr(action, 1, length(?6)) = ?6) "
 			  "AND (?7 IS NULL OR target = ?7) ORDER BY id DESC LIMIT ?8",
+	[Q_AUDIT_PRUNE] = "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ?1 ORDER BY id LIMIT ?2)",
 	[Q_BEGIN] = "BEGIN IMMEDIATE",
 	[Q_COMMIT] = "COMMIT",
 	[Q_ROLLBACK] = "ROLLBACK",
@@ -1077,6 +1079,17 @@ int dp_store_audit_insert(struct dp_store *s, const struct dp_store_audit *e, in
 	if (ret == 0 && id)
 		*id = sqlite3_last_insert_rowid(s->db);
 	return ret;
+}
+
+int dp_store_audit_prune(struct dp_store *s, int64_t before, int limit)
+{
+	sqlite3_stmt *st = stmt(s, Q_AUDIT_PRUNE);
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, before);
+	sqlite3_bind_int(st, 2, limit < 1 ? 1 : limit);
+	int ret = exec_stmt(s, st, "prune the audit trail");
+	return ret < 0 ? ret : sqlite3_changes(s->db);
 }
 
 int dp_store_audit_query(struct dp_store *s, const struct dp_store_audit_filter *f, dp_store_audit_fn fn,

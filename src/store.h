@@ -156,6 +156,9 @@ typedef int (*dp_store_audit_fn)(const struct dp_store_audit *e, void *arg);
 
 int dp_store_audit_insert(struct dp_store *s, const struct dp_store_audit *e, int64_t *id);
 /* Newest first. */
+/* Delete at most `limit` entries older than `before` (unix seconds), the
+ * oldest first; returns how many went, or -EIO. */
+int dp_store_audit_prune(struct dp_store *s, int64_t before, int limit);
 int dp_store_audit_query(struct dp_store *s, const struct dp_store_audit_filter *f,
 			 dp_store_audit_fn fn, void *arg);
 

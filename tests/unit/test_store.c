@@ -432,6 +432,19 @@ static void test_audit(void **state)
 	f = (struct dp_store_audit_filter){ .limit = 200, .since = 1010, .until = 1019 };
 	assert_int_equal(dp_store_audit_query(s, &f, collect_audit, seen), 0);
 	assert_int_equal(seen->n, 10);
+
+	/* retention: entries before `at` go, oldest first, in bounded batches */
+	assert_int_equal(dp_store_audit_prune(s, 1100, 60), 60);  /* at 1000..1059 */
+	assert_int_equal(dp_store_audit_prune(s, 1100, 60), 40);  /* at 1060..1099 */
+	assert_int_equal(dp_store_audit_prune(s, 1100, 60), 0);
+	memset(seen, 0, sizeof(*seen));
+	f = (struct dp_store_audit_filter){ .limit = 1000 };
+	assert_int_equal(dp_store_audit_query(s, &f, collect_audit, seen), 0);
+	assert_int_equal(seen->n, 150);
+	memset(seen, 0, sizeof(*seen));
+	f = (struct dp_store_audit_filter){ .limit = 1000, .until = 1099 };
+	assert_int_equal(dp_store_audit_query(s, &f, collect_audit, seen), 0);
+	assert_int_equal(seen->n, 0);
 	free(seen);
 	dp_store_free(s);
 }
