@@ -6,7 +6,9 @@
  * Two transports under one request state machine:
  *
  *  - native (http://): our own HTTP/1.1 client on bufferevents, the response
- *    parsed by lib/http_resp.c, names resolved by evdns, idle keep-alive
+ *    parsed by lib/http_resp.c, names resolved by getaddrinfo on two resolver
+ *    threads (the system's resolver: /etc/hosts, DNS, mDNS - what curl's
+ *    threaded resolver did), idle keep-alive
  *    connections pooled per host:port for a few seconds. One read per
  *    readable event, nothing else: this is the chat relay's hot path.
  *  - libcurl (https://, and every request when a test asks for it): the
@@ -29,7 +31,6 @@
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/util.h>
 #include <stdarg.h>
@@ -39,6 +40,7 @@
 #include <strings.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netdb.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -51,6 +53,7 @@
 #include "url.h"
 #include "xmalloc.h"
 #include "version.h"
+#include "workq.h"
 
 
 #define MAX_PATH_LEN 4096
@@ -102,7 +105,7 @@ struct up_conn {
 
 struct dp_upstream {
 	struct event_base *base;
-	struct evdns_base *dns;  /* on the first host name that is not an address */
+	struct dp_workq *resolver; /* getaddrinfo threads, on the first host name */
 	struct event *kick;      /* deferred work, see the file comment */
 	struct dp_upstream_req *reqs;
 	struct up_conn *pool;
@@ -169,8 +172,8 @@ struct dp_upstream_req {
 	size_t roff, rlen;
 	struct dp_http_resp parser;
 	int parser_live, head_seen;
-	struct evdns_getaddrinfo_request *dns_req;
-	struct evutil_addrinfo *ai, *ai_cur;
+	struct dns_job *dns_job;        /* a lookup in flight (its r is cleared on free) */
+	struct addrinfo *ai, *ai_cur;
 	struct sockaddr_storage sa;     /* a literal address */
 	socklen_t sa_len;
 	struct event *t_connect, *t_total;
@@ -887,24 +890,58 @@ static void nat_connect_next(struct dp_upstream_req *r)
 	}
 	bufferevent_setcb(r->bev, NULL, NULL, nat_on_event, r);
 	if (bufferevent_socket_connect(r->bev, sa, (int)len) < 0) {
-		/* the event callback may have run already */
-		if (!r->abort_pending && !r->done) {
+		/* no socket for this family (IPv6 off), or an immediate error:
+		 * the next address, if any (the event callback may have run) */
+		if (!r->abort_pending && !r->done && r->bev) {
 			r->oserr = errno;
 			nat_close(r);
+			if (r->ai_cur && r->ai_cur->ai_next) {
+				r->ai_cur = r->ai_cur->ai_next;
+				nat_connect_next(r);
+				return;
+			}
 			fail_later(r, TR_CONNECT);
 		}
 	}
 }
 
-static void nat_on_resolved(int result, struct evutil_addrinfo *res, void *arg)
+/* A name lookup on a resolver thread. The request may be freed while it
+ * runs: then job->r is NULL and the completion only frees. */
+struct dns_job {
+	struct dp_upstream_req *r;
+	char host[DP_URL_HOST_MAX + 1];
+	char port[8];
+	struct addrinfo *res;
+	int rc;
+};
+
+static void dns_work(void *arg)
 {
-	if (result == EVUTIL_EAI_CANCEL)
-		return; /* the request is being freed */
-	struct dp_upstream_req *r = arg;
-	r->dns_req = NULL;
-	if (result != 0 || !res) {
+	struct dns_job *j = arg;
+	struct addrinfo hints;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_protocol = IPPROTO_TCP;
+	hints.ai_flags = AI_ADDRCONFIG;
+	j->rc = getaddrinfo(j->host, j->port, &hints, &j->res);
+}
+
+static void dns_done(void *arg, int status)
+{
+	struct dns_job *j = arg;
+	struct dp_upstream_req *r = j->r;
+	struct addrinfo *res = status == 0 && j->rc == 0 ? j->res : NULL;
+	if (!res && j->res)
+		freeaddrinfo(j->res);
+	free(j);
+	if (!r) {
 		if (res)
-			evutil_freeaddrinfo(res);
+			freeaddrinfo(res);
+		return;
+	}
+	r->dns_job = NULL;
+	if (!res) {
 		fail_later(r, TR_RESOLVE);
 		return;
 	}
@@ -938,7 +975,11 @@ static void nat_begin(struct dp_upstream_req *r)
 static void nat_open(struct dp_upstream_req *r)
 {
 	struct dp_upstream *u = r->u;
-	r->t_connect = evtimer_new(u->base, nat_on_idle_timeout, r);
+	if (r->ai)
+		freeaddrinfo(r->ai);
+	r->ai = r->ai_cur = NULL;
+	if (!r->t_connect)
+		r->t_connect = evtimer_new(u->base, nat_on_idle_timeout, r);
 	struct timeval ct = { .tv_sec = r->connect_timeout_ms / 1000,
 			      .tv_usec = (r->connect_timeout_ms % 1000) * 1000 };
 	evtimer_add(r->t_connect, &ct);
@@ -959,27 +1000,19 @@ static void nat_open(struct dp_upstream_req *r)
 		nat_connect_next(r);
 		return;
 	}
-	if (!u->dns) {
-		u->dns = evdns_base_new(u->base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
-						 EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-		if (!u->dns) /* no resolv.conf: /etc/hosts still answers */
-			u->dns = evdns_base_new(u->base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-		if (u->dns)
-			evdns_base_load_hosts(u->dns, NULL);
-	}
-	if (!u->dns) {
+	if (!u->resolver) /* getaddrinfo blocks: never on the loop */
+		u->resolver = dp_workq_new(u->base, 2, 256);
+	struct dns_job *j = xcalloc(1, sizeof(*j));
+	j->r = r;
+	snprintf(j->host, sizeof(j->host), "%s", r->target.host);
+	snprintf(j->port, sizeof(j->port), "%d", r->target.port);
+	if (!u->resolver || dp_workq_submit(u->resolver, dns_work, dns_done, j) < 0) {
+		free(j);
+		snprintf(r->phrase, sizeof(r->phrase), "too many name lookups at once");
 		fail_later(r, TR_RESOLVE);
 		return;
 	}
-	struct evutil_addrinfo hints;
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_protocol = IPPROTO_TCP;
-	hints.ai_flags = EVUTIL_AI_ADDRCONFIG;
-	char port[8];
-	snprintf(port, sizeof(port), "%d", r->target.port);
-	r->dns_req = evdns_getaddrinfo(u->dns, r->target.host, port, &hints, nat_on_resolved, r);
+	r->dns_job = j;
 }
 
 /* Connect timeout: covers the name lookup and the TCP handshake. */
@@ -1023,13 +1056,12 @@ static void nat_build(struct dp_upstream_req *r, const char *target, const struc
 
 static void nat_release(struct dp_upstream_req *r)
 {
-	if (r->dns_req) {
-		struct evdns_getaddrinfo_request *q = r->dns_req;
-		r->dns_req = NULL;
-		evdns_getaddrinfo_cancel(q);
+	if (r->dns_job) {
+		r->dns_job->r = NULL; /* its completion frees it */
+		r->dns_job = NULL;
 	}
 	if (r->ai)
-		evutil_freeaddrinfo(r->ai);
+		freeaddrinfo(r->ai);
 	r->ai = r->ai_cur = NULL;
 	nat_close(r);
 	if (r->t_connect)
@@ -1736,8 +1768,7 @@ void dp_upstream_free(struct dp_upstream *u)
 	}
 	while (u->pool)
 		pool_drop(u->pool);
-	if (u->dns)
-		evdns_base_free(u->dns, 0);
+	dp_workq_free(u->resolver); /* joins; lookups still running finish and are freed */
 	struct up_curl *cu = u->curl;
 	if (cu) {
 		cu->c->multi_cleanup(cu->multi);

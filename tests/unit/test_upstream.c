@@ -1178,6 +1178,45 @@ static void test_pause_on_last_piece(void **state)
 	env_teardown(&e);
 }
 
+/* Host names go through the system resolver (getaddrinfo on the resolver
+ * threads, never on the loop): localhost from /etc/hosts answers; a name
+ * that does not exist is "unresolvable"; a request freed while its lookup
+ * runs is harmless. */
+static void test_host_names(void **state)
+{
+	(void)state;
+	struct env e;
+	env_setup(&e);
+	char saved[64];
+	snprintf(saved, sizeof(saved), "%s", e.d.url);
+	snprintf(e.d.url, sizeof(e.d.url), "http://localhost:%d", e.d.port);
+	struct call c;
+	simple(&e, &c, "/api/v1/models", NULL);
+	assert_int_equal(c.outcome, DP_UPSTREAM_OK);
+	call_release(&c);
+	snprintf(e.d.url, sizeof(e.d.url), "http://no-such-host.invalid:%d", e.d.port);
+	simple(&e, &c, "/api/v1/models", NULL);
+	if (c.outcome != DP_UPSTREAM_STOPPED)
+		fail_msg("no-such-host: %s %s", c.code, c.msg);
+	assert_string_equal(c.code, "unresolvable");
+	assert_non_null(strstr(c.msg, "no-such-host.invalid"));
+	call_release(&c);
+	/* a client freed while a lookup may still run: on_done runs once
+	 * (cancelled, or ok when it was quick), the late lookup is freed */
+	snprintf(e.d.url, sizeof(e.d.url), "http://localhost:%d", e.d.port);
+	struct dp_upstream *u2 = dp_upstream_new(e.base);
+	call_init(&c, e.base, &e.d, u2);
+	struct dp_upstream_opts o = opts(&c, "/api/v1/models", DP_UPSTREAM_BUFFERED);
+	start(&c, &o);
+	event_base_loop(e.base, EVLOOP_NONBLOCK);
+	dp_upstream_free(u2);
+	assert_int_equal(c.done, 1);
+	assert_true(c.outcome == DP_UPSTREAM_CANCELLED || c.outcome == DP_UPSTREAM_OK);
+	call_release(&c);
+	snprintf(e.d.url, sizeof(e.d.url), "%s", saved);
+	env_teardown(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1197,6 +1236,7 @@ int main(void)
 		cmocka_unit_test(test_reentrancy_and_free),
 		cmocka_unit_test(test_keepalive_retry),
 		cmocka_unit_test(test_pause_on_last_piece),
+		cmocka_unit_test(test_host_names),
 	};
 	int failed = cmocka_run_group_tests_name("native", tests, NULL, NULL);
 	curl_only = 1;
