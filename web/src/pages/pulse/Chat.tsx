@@ -15,7 +15,7 @@ import { allowedMap, API_LOCK_REASON, effectiveApi, toolsRequest } from '../../l
 import { errorText } from '../../lib/useLoad';
 import { navigate, search } from '../../state/router';
 import { Answer } from './Answer';
-import { Picker, Sampling, SendButtons, SystemPrompt, type PickerValue } from './Controls';
+import { applyPickerChange, Picker, Sampling, SendButtons, SystemPrompt, type PickerValue } from './Controls';
 import { History } from './History';
 import { baseRequest, useAbortOnUnmount, type Shared } from './shared';
 import { Slots } from './Slots';
@@ -178,7 +178,7 @@ export function ChatView({ targets, initial, shared, setShared, canChat }: {
 
       <div class="min-w-0 space-y-4">
         <section class={`${panel} space-y-3 p-4`} aria-label="Model and settings">
-          <Picker id="pulse" value={{ ...picker, api }} onChange={(v) => setPicker(tools.on ? { ...v, api: picker.api } : v)} targets={targets}
+          <Picker id="pulse" value={{ ...picker, api }} onChange={(c) => setPicker((p) => { const v = applyPickerChange(p, c); return tools.on ? { ...v, api: p.api } : v; })} targets={targets}
             disabled={busy} refresh={modelsVersion} apiLock={tools.on ? API_LOCK_REASON : undefined} />
           <SystemPrompt value={shared.system} onInput={(v) => setShared({ ...shared, system: v })} />
           <Sampling value={shared.sampling} errors={errors} api={api} onChange={(s) => setShared({ ...shared, sampling: s })} />

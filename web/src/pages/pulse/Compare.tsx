@@ -11,7 +11,7 @@ import { samplingFields } from '../../lib/pulseForm';
 import { applyEvent, closeRun, isActive, newRun, type RunState } from '../../lib/pulseRun';
 import { fmtCount, fmtMs, fmtRate, serverFigures, stopReasonText, arrivalRate, browserTtftMs } from '../../lib/pulseStats';
 import { Answer } from './Answer';
-import { Picker, Sampling, SendButtons, SystemPrompt, type PickerValue } from './Controls';
+import { applyPickerChange, Picker, Sampling, SendButtons, SystemPrompt, type PickerValue } from './Controls';
 import { baseRequest, useAbortOnUnmount, type Shared } from './shared';
 import { Slots } from './Slots';
 
@@ -117,7 +117,7 @@ export function CompareView({ targets, initial, shared, setShared, canChat }: {
         {SIDES.map((s, i) => (
           <section key={s} class={`${panel} p-4`} aria-label={`Configuration ${s}`}>
             <Picker id={`cmp-${s.toLowerCase()}`} legend={`Configuration ${s}`} value={pickers[i]} targets={targets} disabled={busy} refresh={modelsVersion}
-              onChange={(v) => setPickers((old) => old.map((x, k) => (k === i ? v : x)))} />
+              onChange={(c) => setPickers((old) => old.map((x, k) => (k === i ? applyPickerChange(x, c) : x)))} />
             <ErrorSlot error={errors2[i]} class="mt-2" />
           </section>
         ))}

@@ -2,7 +2,7 @@
 // instances first, models LM Studio loads on first use marked as such),
 // the system prompt, and the sampling settings (empty = LM Studio's
 // default; fields the chosen API ignores say so).
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import type { ChatApi } from '../../api/chat';
 import { getModels, type Target } from '../../api/targets';
 import { ErrorSlot } from '../../components/Alert';
@@ -11,6 +11,10 @@ import { defaultModel, ignoredBy, modelOptions, type SamplingErrors, type Sampli
 import { useLoad } from '../../lib/useLoad';
 
 export interface PickerValue { targetId: number | null; model: string; api: ChatApi }
+/** A new value, or an update of the latest one (what a late answer must use: the user may
+ * have changed the value since the render it was started from). */
+export type PickerChange = PickerValue | ((prev: PickerValue) => PickerValue);
+export const applyPickerChange = (prev: PickerValue, c: PickerChange): PickerValue => (typeof c === 'function' ? c(prev) : c);
 
 export const API_LABEL: Record<ChatApi, string> = {
   v1: 'LM Studio v1 (/api/v1/chat)',
@@ -27,29 +31,36 @@ export function Picker({ id, value, onChange, targets, disabled, legend, refresh
   /** change it to fetch the model list again (after a run: a JIT load changes what is loaded) */
   refresh?: number;
   value: PickerValue;
-  onChange: (v: PickerValue) => void;
+  onChange: (v: PickerChange) => void;
   targets: Target[];
   disabled?: boolean;
   legend?: string;
 }) {
-  const models = useLoad((signal) => (value.targetId === null ? Promise.resolve(null) : getModels(value.targetId, signal)),
-    [value.targetId, refresh]);
-  const opts = modelOptions(models.data?.models ?? []);
+  // each list is tagged with the target it came from: until the new target's list arrives, the
+  // previous one is neither shown nor used to pick a model
+  const models = useLoad((signal) => {
+    const tid = value.targetId;
+    return tid === null ? Promise.resolve(null) : getModels(tid, signal).then((d) => ({ target: tid, d }));
+  }, [value.targetId, refresh]);
+  const list = models.data && models.data.target === value.targetId ? models.data.d : null;
+  const opts = modelOptions(list?.models ?? []);
   const empty = opts.loaded.length + opts.onDisk.length === 0;
   // keep the chosen model when it is still offered; else preselect a loaded one. Effects run
-  // after paint: the user may have picked another target since, so use the latest value and
-  // skip a list that belongs to the previous target.
-  const latest = useRef(value);
-  latest.current = value;
+  // after paint, and the user may have picked another target since: the update applies to the
+  // latest value, and only while it still names the target this list belongs to.
   useEffect(() => {
-    const v = latest.current;
-    if (!models.data || v.targetId !== value.targetId) return;
-    const m = defaultModel(opts, v.model);
-    if (m !== v.model) onChange({ ...v, model: m });
+    if (!models.data) return;
+    const { target, d } = models.data;
+    const o = modelOptions(d?.models ?? []);
+    onChange((p) => {
+      if (p.targetId !== target) return p;
+      const m = defaultModel(o, p.model);
+      return m === p.model ? p : { ...p, model: m };
+    });
   }, [models.data]);
   const chosen = [...opts.loaded, ...opts.onDisk].find((o) => o.value === value.model);
   // a reopened conversation may name a model this target no longer lists: keep it visible and chosen
-  const missing = value.model !== '' && !chosen && !!models.data;
+  const missing = value.model !== '' && !chosen && !!list;
 
   return (
     <fieldset class="min-w-0 space-y-3" disabled={disabled}>
@@ -60,7 +71,7 @@ export function Picker({ id, value, onChange, targets, disabled, legend, refresh
           <select id={`${id}-target`} class={`${select} mt-1`} value={value.targetId ?? ''}
             onChange={(e) => {
               const v = (e.currentTarget as HTMLSelectElement).value;
-              onChange({ ...value, targetId: v ? Number(v) : null, model: '' });
+              onChange((p) => ({ ...p, targetId: v ? Number(v) : null, model: '' }));
             }}>
             {targets.length === 0 ? <option value="">No targets</option> : null}
             {targets.map((t) => <option key={t.id} value={t.id}>{t.label}{t.health && t.health.state !== 'running' ? ` (${t.health.state})` : ''}</option>)}
@@ -70,7 +81,7 @@ export function Picker({ id, value, onChange, targets, disabled, legend, refresh
           <label class={label} for={`${id}-api`}>API</label>
           <select id={`${id}-api`} class={`${select} mt-1 disabled:cursor-not-allowed`} value={value.api} disabled={!!apiLock}
             aria-describedby={apiLock ? `${id}-api-lock` : undefined}
-            onChange={(e) => onChange({ ...value, api: (e.currentTarget as HTMLSelectElement).value as ChatApi })}>
+            onChange={(e) => { const a = (e.currentTarget as HTMLSelectElement).value as ChatApi; onChange((p) => ({ ...p, api: a })); }}>
             {(Object.keys(API_LABEL) as ChatApi[]).map((a) => <option key={a} value={a}>{API_LABEL[a]}</option>)}
           </select>
           {apiLock ? <p id={`${id}-api-lock`} class={hint} data-testid="api-lock">{apiLock}</p> : null}
@@ -83,7 +94,7 @@ export function Picker({ id, value, onChange, targets, disabled, legend, refresh
             onClick={models.reload} disabled={value.targetId === null}>Refresh models</button>
         </div>
         <select id={`${id}-model`} class={`${select} mt-1`} value={value.model} aria-describedby={`${id}-model-hint`}
-          onChange={(e) => onChange({ ...value, model: (e.currentTarget as HTMLSelectElement).value })}>
+          onChange={(e) => { const m = (e.currentTarget as HTMLSelectElement).value; onChange((p) => ({ ...p, model: m })); }}>
           {models.loading && !models.data ? <option value="">Loading models…</option>
             : empty ? <option value="">{value.targetId === null ? 'Choose a target first' : 'No chat models on this target'}</option> : null}
           {missing ? (
