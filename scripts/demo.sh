@@ -34,7 +34,7 @@ build/llmster-sim --bind 127.0.0.1 --port "$SIM_PORT" --gpus "RTX 4090:24GiB,RTX
 	2> >(sed -u 's/^/[sim :'"$SIM_PORT"'] /' >&2) &
 pids+=($!)
 build/llmster-sim --bind 127.0.0.1 --port "$SIM_AUTH_PORT" --gpus "RTX A6000:48GiB" --ram 128GiB --speed 1 \
-	--api-token "$(cat "$tokfile")" 2> >(sed -u 's/^/[sim :'"$SIM_AUTH_PORT"' auth] /' >&2) &
+	--api-token-file "$tokfile" 2> >(sed -u 's/^/[sim :'"$SIM_AUTH_PORT"' auth] /' >&2) &
 pids+=($!)
 
 admin_pw=""

@@ -18,11 +18,12 @@
 #include "http.h"
 #include "log.h"
 #include "version.h"
+#include "xmalloc.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: llmster-sim [--bind ADDR] [--port N] [--catalog FILE] [--gpus \"NAME:SIZE,...\"]\n"
-		   "                  [--ram BYTES] [--api-token TOKEN]... [--speed X] [--seed N]\n"
+		   "                  [--ram BYTES] [--api-token TOKEN | --api-token-file PATH]... [--speed X] [--seed N]\n"
 		   "                  [--jit on|off] [--ttl SECONDS]\n");
 }
 
@@ -94,6 +95,23 @@ int main(int argc, char **argv)
 			if (cfg.ntokens >= DP_SIM_MAX_TOKENS || !*v || strlen(v) > 256)
 				goto bad;
 			cfg.tokens[cfg.ntokens++] = v;
+		} else if (!strcmp(a, "--api-token-file")) {
+			/* the token from a file: not in argv, where every local
+			 * user can read it with ps */
+			char tok[300];
+			FILE *f = fopen(v, "r");
+			int ok = f && fgets(tok, sizeof(tok), f) != NULL;
+			if (f)
+				fclose(f);
+			if (!ok) {
+				fprintf(stderr, "llmster-sim: cannot read the token from %s\n", v);
+				return 2;
+			}
+			tok[strcspn(tok, "\r\n")] = '\0';
+			if (cfg.ntokens >= DP_SIM_MAX_TOKENS || !*tok || strlen(tok) > 256)
+				goto bad;
+			cfg.tokens[cfg.ntokens++] = xstrdup(tok);
+			explicit_bzero(tok, sizeof(tok));
 		} else if (!strcmp(a, "--speed")) {
 			char *end;
 			errno = 0;
