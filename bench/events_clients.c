@@ -76,7 +76,7 @@ static int open_conn(int ep, struct conn *c)
 		c->fd = -1;
 		return -1;
 	}
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT, .data.ptr = c };
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
 	return epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
 }
 
@@ -107,8 +107,9 @@ int main(int argc, char **argv)
 	if (port <= 0 || n <= 0 || n > 60000 || strlen(token) > 200 || spid <= 0 || simpid <= 0 || hold < 0)
 		return 2;
 	reqlen = (size_t)snprintf(req, sizeof(req),
-				  "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
-				  "Authorization: Bearer %s\r\n\r\n", token);
+	                          "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
+	                          "Authorization: Bearer %s\r\n\r\n",
+	                          token);
 	addr.sin_family = AF_INET;
 	addr.sin_port = htons((uint16_t)port);
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -141,7 +142,7 @@ int main(int argc, char **argv)
 				if (w > 0)
 					c->sent += (size_t)w;
 				if (c->sent == reqlen) {
-					struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+					struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
 					epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
 				}
 			}

@@ -92,7 +92,7 @@ int main(int argc, char **argv)
 		pad = 120;
 	const char *go = getenv("FAKE_LMS_GO");
 	while (go && *go && access(go, F_OK) != 0) {
-		struct timespec d = { 0, 5000000 };
+		struct timespec d = {0, 5000000};
 		nanosleep(&d, NULL);
 	}
 	char *padding = malloc((size_t)pad + 1);
@@ -108,10 +108,11 @@ int main(int argc, char **argv)
 			size_t o = 0;
 			for (int k = 0; k < 64 && seq < due; k++) {
 				unsigned long long t = now_ns(CLOCK_REALTIME);
-				int n = snprintf(buf + o, cap,
-						 "{\"timestamp\":%llu,\"data\":{\"type\":\"server.log\",\"level\":\"info\","
-						 "\"content\":\"bench seq=%llu t_ns=%llu %s\"}}\n",
-						 t / 1000000ull, seq, t, padding);
+				int n = snprintf(
+				        buf + o, cap,
+				        "{\"timestamp\":%llu,\"data\":{\"type\":\"server.log\",\"level\":\"info\","
+				        "\"content\":\"bench seq=%llu t_ns=%llu %s\"}}\n",
+				        t / 1000000ull, seq, t, padding);
 				if (n < 0 || (size_t)n >= cap)
 					return 1;
 				o += (size_t)n;
@@ -120,7 +121,7 @@ int main(int argc, char **argv)
 			if (write_all(buf, o) < 0)
 				return 0;
 		}
-		struct timespec d = { 0, 1000000 };
+		struct timespec d = {0, 1000000};
 		nanosleep(&d, NULL);
 	}
 }

@@ -127,10 +127,10 @@ int main(int argc, char **argv)
 	int ep = epoll_create1(0);
 	char req[1024];
 	int rl = snprintf(req, sizeof(req),
-			  "GET /api/targets/%ld/logs?source=server&backlog=0 HTTP/1.0\r\nHost: 127.0.0.1\r\n"
-			  "Authorization: Bearer %s\r\nAccept: text/event-stream\r\n\r\n",
-			  target, token);
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	                  "GET /api/targets/%ld/logs?source=server&backlog=0 HTTP/1.0\r\nHost: 127.0.0.1\r\n"
+	                  "Authorization: Bearer %s\r\nAccept: text/event-stream\r\n\r\n",
+	                  target, token);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
 	for (int i = 0; i < n; i++) {
 		struct viewer *v = &vs[i];
@@ -144,7 +144,7 @@ int main(int argc, char **argv)
 			perror("write");
 			return 1;
 		}
-		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = v };
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = v};
 		epoll_ctl(ep, EPOLL_CTL_ADD, v->fd, &ev);
 	}
 	int ready = 0;

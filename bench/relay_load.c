@@ -95,21 +95,22 @@ static void *serve(void *arg)
 			goto out;
 	}
 	static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
-				   "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+	                           "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
 	if (write_all(fd, head, sizeof(head) - 1) < 0)
 		goto out;
-	static const char start[] = "event: chat.start\ndata: {\"type\":\"chat.start\",\"model_instance_id\":\"stamp\"}\n\n";
+	static const char start[] =
+	        "event: chat.start\ndata: {\"type\":\"chat.start\",\"model_instance_id\":\"stamp\"}\n\n";
 	if (chunk(fd, start, sizeof(start) - 1) < 0)
 		goto out;
 	for (long i = 0; i < o_events; i++) {
 		if (o_interval_us > 0) {
-			struct timespec ts = { o_interval_us / 1000000, (o_interval_us % 1000000) * 1000 };
+			struct timespec ts = {o_interval_us / 1000000, (o_interval_us % 1000000) * 1000};
 			nanosleep(&ts, NULL);
 		}
 		char ev[256];
 		int n = snprintf(ev, sizeof(ev),
-				 "event: message.delta\ndata: {\"type\":\"message.delta\",\"content\":\"t=%llu\"}\n\n",
-				 (unsigned long long)now_ns());
+		                 "event: message.delta\ndata: {\"type\":\"message.delta\",\"content\":\"t=%llu\"}\n\n",
+		                 (unsigned long long)now_ns());
 		if (chunk(fd, ev, (size_t)n) < 0)
 			goto out;
 	}
@@ -125,7 +126,7 @@ static int origin(void)
 {
 	int ls = socket(AF_INET, SOCK_STREAM, 0), one = 1;
 	setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t al = sizeof(a);
 	if (bind(ls, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(ls, 512) < 0 ||
 	    getsockname(ls, (struct sockaddr *)&a, &al) < 0) {
@@ -152,12 +153,12 @@ static int origin(void)
 
 struct conn {
 	int fd;
-	int state;        /* 0 free, 1 sending, 2 head, 3 chunk size, 4 chunk data, 5 chunk crlf, 6 body (not chunked) */
+	int state; /* 0 free, 1 sending, 2 head, 3 chunk size, 4 chunk data, 5 chunk crlf, 6 body (not chunked) */
 	size_t sent;
-	char *in;         /* unparsed raw bytes */
+	char *in; /* unparsed raw bytes */
 	size_t inlen, incap;
 	long chunk_left;
-	char *ev;         /* de-chunked SSE bytes not yet split */
+	char *ev; /* de-chunked SSE bytes not yet split */
 	size_t evlen, evcap;
 	int status;
 };
@@ -165,7 +166,7 @@ struct conn {
 static const char *c_req;
 static size_t c_reqlen;
 static uint64_t events, lat_n, errors;
-static uint32_t *lat;      /* microseconds */
+static uint32_t *lat; /* microseconds */
 static size_t lat_cap;
 
 static void grow(char **p, size_t *cap, size_t need)
@@ -307,16 +308,17 @@ static int get(int argc, char **argv)
 	size_t blen = fread(body, 1, sizeof(body), f);
 	fclose(f);
 	static char req[1 << 17];
-	int n = snprintf(req, sizeof(req), "POST %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/json\r\n"
-					   "Accept: text/event-stream\r\nConnection: close\r\nContent-Length: %zu\r\n",
-			 path, host, port, blen);
+	int n = snprintf(req, sizeof(req),
+	                 "POST %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/json\r\n"
+	                 "Accept: text/event-stream\r\nConnection: close\r\nContent-Length: %zu\r\n",
+	                 path, host, port, blen);
 	for (int i = 6; i < argc; i++)
 		n += snprintf(req + n, sizeof(req) - (size_t)n, "%s\r\n", argv[i]);
 	n += snprintf(req + n, sizeof(req) - (size_t)n, "\r\n");
 	memcpy(req + n, body, blen);
 	c_req = req;
 	c_reqlen = (size_t)n + blen;
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	inet_pton(AF_INET, host, &a.sin_addr);
 
 	struct conn *cs = calloc((size_t)conns, sizeof(*cs));
@@ -374,7 +376,8 @@ static int get(int argc, char **argv)
 	}
 	double secs = (double)(now_ns() - t0) / 1e9;
 	qsort(lat, lat_n, sizeof(*lat), cmp_u32);
-	double p50 = lat_n ? (double)lat[lat_n / 2] : -1.0, p99 = lat_n ? (double)lat[(size_t)((double)lat_n * 0.99)] : -1.0;
+	double p50 = lat_n ? (double)lat[lat_n / 2] : -1.0,
+	       p99 = lat_n ? (double)lat[(size_t)((double)lat_n * 0.99)] : -1.0;
 	printf("events %llu secs %.3f events_per_s %.0f lat_p50_us %.0f lat_p99_us %.0f lat_n %llu errors %llu\n",
 	       (unsigned long long)events, secs, (double)events / secs, p50, p99, (unsigned long long)lat_n,
 	       (unsigned long long)errors);

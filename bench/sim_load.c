@@ -70,11 +70,14 @@ int main(int argc, char **argv)
 		return 2;
 	char body[512];
 	int bl = snprintf(body, sizeof(body),
-			  "{\"model\":\"%s\",\"messages\":[{\"role\":\"user\",\"content\":\"Tell me about rivers.\"}],"
-			  "\"stream\":true,\"max_tokens\":%d}", model, maxtok);
-	reqlen = (size_t)snprintf(req, sizeof(req),
-				  "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-				  "Content-Length: %d\r\nConnection: close\r\n\r\n%s", bl, body);
+	                  "{\"model\":\"%s\",\"messages\":[{\"role\":\"user\",\"content\":\"Tell me about rivers.\"}],"
+	                  "\"stream\":true,\"max_tokens\":%d}",
+	                  model, maxtok);
+	reqlen = (size_t)snprintf(
+	        req, sizeof(req),
+	        "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+	        "Content-Length: %d\r\nConnection: close\r\n\r\n%s",
+	        bl, body);
 	addr.sin_family = AF_INET;
 	addr.sin_port = htons((uint16_t)port);
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);

@@ -71,7 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(buf, data, size);
 	buf[size] = '\0';
 	/* NUL bytes cannot occur in parsed header values: cut there */
-	char *field[5] = { 0 };
+	char *field[5] = {0};
 	char *p = buf;
 	for (int i = 0; i < 5 && p; i++) {
 		field[i] = p;

@@ -69,7 +69,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		dp_buf_init(&r->trace, 64u << 20);
 		run(r, data, size, k);
 	}
-	if (runs[0].trace.len != runs[1].trace.len || memcmp(runs[0].trace.data, runs[1].trace.data, runs[0].trace.len) ||
+	if (runs[0].trace.len != runs[1].trace.len ||
+	    memcmp(runs[0].trace.data, runs[1].trace.data, runs[0].trace.len) ||
 	    runs[0].n.token_events != runs[1].n.token_events || runs[0].n.ignored != runs[1].n.ignored ||
 	    runs[0].n.content.len != runs[1].n.content.len || runs[0].n.reasoning.len != runs[1].n.reasoning.len)
 		abort();
@@ -99,7 +100,7 @@ static void run(struct st *rs, const uint8_t *data, size_t size, int slow)
 		abort();
 	if (rs->n.reasoning_events + rs->n.content_events + rs->n.tool_events != rs->n.token_events)
 		abort();
-	struct dp_chat_timing t = { 1, 1, 1, 1 };
+	struct dp_chat_timing t = {1, 1, 1, 1};
 	json_t *st = dp_chat_stats_json(&rs->n, &t);
 	if (!json_is_object(st))
 		abort();

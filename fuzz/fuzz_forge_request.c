@@ -23,9 +23,9 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *PRESETS =
-	"[{\"name\":\"p\",\"model\":\"m\",\"context_length\":4096,\"flash_attention\":true,\"gpu\":null,"
-	"\"parallel\":null,\"ttl\":null,\"identifier\":null,\"eval_batch_size\":null,\"num_experts\":null,"
-	"\"offload_kv_cache_to_gpu\":null},{\"name\":\"q\",\"gpu\":0.5,\"parallel\":2,\"ttl\":9}]";
+        "[{\"name\":\"p\",\"model\":\"m\",\"context_length\":4096,\"flash_attention\":true,\"gpu\":null,"
+        "\"parallel\":null,\"ttl\":null,\"identifier\":null,\"eval_batch_size\":null,\"num_experts\":null,"
+        "\"offload_kv_cache_to_gpu\":null},{\"name\":\"q\",\"gpu\":0.5,\"parallel\":2,\"ttl\":9}]";
 
 static void must_dump(char *s)
 {
@@ -36,7 +36,7 @@ static void must_dump(char *s)
 
 static void load(json_t *j, json_t *presets)
 {
-	static const char *const modes[] = { "dev", "live" };
+	static const char *const modes[] = {"dev", "live"};
 	for (int k = 0; k < 2; k++) {
 		struct dp_forge_load l;
 		struct dp_forge_err e;
@@ -86,7 +86,8 @@ static void model(json_t *j)
 	dp_forge_estimate_load(&l, &el);
 	if (!m.size_bytes)
 		m.size_bytes = 1;
-	struct dp_estimate_gpu g[2] = { { .index = 0, .total_bytes = 1ull << 34 }, { .index = 1, .total_bytes = 1ull << 33 } };
+	struct dp_estimate_gpu g[2] = {{.index = 0, .total_bytes = 1ull << 34},
+	                               {.index = 1, .total_bytes = 1ull << 33}};
 	struct dp_estimate_result r;
 	if (dp_estimate_run(&m, &el, 1, g, 2, 1ull << 36, 0, &r) == 0) {
 		json_t *o = dp_estimate_json(&r, g, 2);

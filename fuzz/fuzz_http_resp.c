@@ -51,13 +51,13 @@ static int on_body(void *arg, const char *p, size_t n)
 	return r->pause;
 }
 
-static const char *const names[] = { "content-length", "transfer-encoding", "connection", "content-type", "a" };
+static const char *const names[] = {"content-length", "transfer-encoding", "connection", "content-type", "a"};
 
 /* Feed in[0..len) in pieces of at most `step` bytes (0: cut once at `cut`). */
 static int run(const char *in, size_t len, int head_req, size_t cut, size_t step, int pause, struct dp_buf *sum)
 {
-	static const struct dp_http_resp_cb cb = { on_head, on_body };
-	struct run r = { .in = in, .len = len, .pause = pause };
+	static const struct dp_http_resp_cb cb = {on_head, on_body};
+	struct run r = {.in = in, .len = len, .pause = pause};
 	dp_buf_init(&r.out, 1 << 24);
 	struct dp_http_resp p;
 	dp_http_resp_init(&p, head_req, &cb, &r);
@@ -96,7 +96,7 @@ static int run(const char *in, size_t len, int head_req, size_t cut, size_t step
 		abort();
 
 	dp_buf_addf(sum, "%d %d %d %lld", rc, dp_http_resp_status(&p), dp_http_resp_keep_alive(&p),
-		    (long long)dp_http_resp_content_length(&p));
+	            (long long)dp_http_resp_content_length(&p));
 	if (rc >= 0)
 		dp_buf_addf(sum, " %zu", off);
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -115,10 +115,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	static const char *const starts[] = {
-		"",
-		"HTTP/1.1 200 OK\r\n",
-		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
-		"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.0 200 OK\r\n",
+	        "",
+	        "HTTP/1.1 200 OK\r\n",
+	        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+	        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.0 200 OK\r\n",
 	};
 	int head_req = data[0] & 1;
 	const char *start = starts[(data[0] >> 1) & 3];
@@ -138,8 +138,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int ra = run(in, n, head_req, 0, 0, 0, &a);
 	int rb = run(in, n, head_req, cut, 0, 0, &b);
 	int rc = run(in, n, head_req, 0, 1, 1, &c);
-	if (ra != rb || ra != rc || a.len != b.len ||
-	    memcmp(a.data, b.data, a.len) != 0 || a.len != c.len || memcmp(a.data, c.data, a.len) != 0)
+	if (ra != rb || ra != rc || a.len != b.len || memcmp(a.data, b.data, a.len) != 0 || a.len != c.len ||
+	    memcmp(a.data, c.data, a.len) != 0)
 		abort();
 	dp_buf_release(&a);
 	dp_buf_release(&b);

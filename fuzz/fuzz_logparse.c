@@ -32,8 +32,7 @@ static void check_strings(const json_t *v)
 	if (json_is_object(v)) {
 		const char *k;
 		const json_t *x;
-		json_object_foreach((json_t *)v, k, x)
-			check_strings(x);
+		json_object_foreach((json_t *)v, k, x) check_strings(x);
 	} else if (json_is_array(v)) {
 		for (size_t i = 0; i < json_array_size(v); i++)
 			check_strings(json_array_get(v, i));

@@ -59,8 +59,9 @@ static void check(const char *line, size_t n)
 		break;
 	}
 	if (m.kind == DP_JSONRPC_REQUEST || m.kind == DP_JSONRPC_NOTIFICATION) {
-		char *s = m.kind == DP_JSONRPC_REQUEST ? dp_jsonrpc_request(m.id_is_int ? m.id_int : 1, m.method, m.params)
-						       : dp_jsonrpc_notification(m.method, m.params);
+		char *s = m.kind == DP_JSONRPC_REQUEST
+		                  ? dp_jsonrpc_request(m.id_is_int ? m.id_int : 1, m.method, m.params)
+		                  : dp_jsonrpc_notification(m.method, m.params);
 		if (!s || strchr(s, '\n'))
 			abort();
 		struct dp_jsonrpc_msg m2;

@@ -19,7 +19,7 @@
 #include "sse_parse.h"
 
 #define MAX_EVENT 4096
-#define BASE "http://127.0.0.1:3001/sse"
+#define BASE      "http://127.0.0.1:3001/sse"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -53,7 +53,8 @@ static int on_event(const struct dp_sse_parse_event *ev, void *arg)
 	if (dp_jsonrpc_parse(ev->data, ev->data_len, MAX_EVENT, &m) == 0) {
 		if (m.kind == DP_JSONRPC_RESULT && !m.result)
 			abort();
-		if (m.kind == DP_JSONRPC_NOTIFICATION && strcmp(m.method, "notifications/tools/list_changed") == 0 && m.id)
+		if (m.kind == DP_JSONRPC_NOTIFICATION && strcmp(m.method, "notifications/tools/list_changed") == 0 &&
+		    m.id)
 			abort();
 		dp_jsonrpc_msg_release(&m);
 	}

@@ -20,9 +20,11 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const struct dp_lms_opt opts[] = {
-	{ "gpu", 0, 1 },      { "context-length", 'c', 1 }, { "parallel", 0, 1 }, { "ttl", 0, 1 },
-	{ "identifier", 0, 1 }, { "estimate-only", 0, 0 }, { "yes", 'y', 0 },    { "all", 'a', 0 },
-	{ "host", 0, 1 },     { "port", 0, 1 },
+        {"gpu", 0, 1},        {"context-length", 'c', 1},
+        {"parallel", 0, 1},   {"ttl", 0, 1},
+        {"identifier", 0, 1}, {"estimate-only", 0, 0},
+        {"yes", 'y', 0},      {"all", 'a', 0},
+        {"host", 0, 1},       {"port", 0, 1},
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -52,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		long v;
 		dp_lms_args_int(&a, "context-length", 1, 1 << 30, &v);
 		dp_lms_args_int(&a, "ttl", 1, 1 << 30, &v);
-		struct dp_lms_target t = { "127.0.0.1", 1234 };
+		struct dp_lms_target t = {"127.0.0.1", 1234};
 		dp_lms_target_from_args(&t, &a);
 		const char *g = dp_lms_args_get(&a, "gpu");
 		char out[64];

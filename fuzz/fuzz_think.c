@@ -19,8 +19,14 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const tags[][2] = {
-	{ NULL, NULL }, { "[R]", "[/R]" }, { "aa", "ab" }, { "<", ">" }, { "<think>", "</think>" },
-	{ "<|channel|>analysis<|message|>", "<|end|>" }, { "xyx", "yxy" }, { "a", "b" },
+        {NULL, NULL},
+        {"[R]", "[/R]"},
+        {"aa", "ab"},
+        {"<", ">"},
+        {"<think>", "</think>"},
+        {"<|channel|>analysis<|message|>", "<|end|>"},
+        {"xyx", "yxy"},
+        {"a", "b"},
 };
 
 struct rec {
@@ -35,14 +41,16 @@ static void piece(void *arg, int reasoning, const char *p, size_t n)
 	if (!n)
 		abort();
 	if (r->last != reasoning)
-		dp_buf_adds(&r->out, reasoning ? "\x01R" : "\x01" "A");
+		dp_buf_adds(&r->out, reasoning ? "\x01R"
+		                               : "\x01"
+		                                 "A");
 	r->last = reasoning;
 	dp_buf_add(&r->out, p, n);
 	r->bytes += n;
 }
 
 static void run(const char *o, const char *c, const uint8_t *d, size_t n, const uint8_t *cuts, size_t ncuts,
-		struct rec *r)
+                struct rec *r)
 {
 	struct dp_think t;
 	dp_think_init(&t, o, c);
@@ -71,7 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	const uint8_t *cuts = data + 2, *d = data + 2 + ncuts;
 	size_t n = size - 2 - ncuts;
-	struct rec a = { .last = -1 }, b = { .last = -1 };
+	struct rec a = {.last = -1}, b = {.last = -1};
 	dp_buf_init(&a.out, 1 << 24);
 	dp_buf_init(&b.out, 1 << 24);
 	run(tags[ti][0], tags[ti][1], d, n, NULL, 0, &a);

@@ -213,8 +213,7 @@ static int read_card(const char *root, const char *ids, long num, struct dp_gpu 
 	}
 	/* APUs: a small VRAM carve-out, the model mostly lives in GTT */
 	unsigned long long gt, gu;
-	if (read_u64(dev, "mem_info_gtt_total", &gt) == 0 && read_u64(dev, "mem_info_gtt_used", &gu) == 0 &&
-	    gu <= gt) {
+	if (read_u64(dev, "mem_info_gtt_total", &gt) == 0 && read_u64(dev, "mem_info_gtt_used", &gu) == 0 && gu <= gt) {
 		g->gtt_total = gt;
 		g->gtt_used = gu;
 		g->have |= DP_GPU_HAVE_GTT;
@@ -310,7 +309,7 @@ static int parse_mem(const char *v, uint64_t *out)
 }
 
 int dp_amdgpu_fdinfo_vram(const char *proc_root, uint32_t pid, const char *pci, uint64_t *seen, int *nseen,
-			  int max_seen, uint64_t *bytes)
+                          int max_seen, uint64_t *bytes)
 {
 	char dir[PATH_MAX];
 	if ((size_t)snprintf(dir, sizeof(dir), "%s/%u/fdinfo", proc_root, pid) >= sizeof(dir))

@@ -45,7 +45,7 @@ int dp_amdgpu_scan(const char *root, const char *ids_path, struct dp_gpu *out, i
  * user's process without CAP_SYS_PTRACE: the caller must not guess).
  */
 int dp_amdgpu_fdinfo_vram(const char *proc_root, uint32_t pid, const char *pci, uint64_t *seen, int *nseen,
-			  int max_seen, uint64_t *bytes);
+                          int max_seen, uint64_t *bytes);
 
 /* Look up a product name in an amdgpu.ids file. 0, or -ENOENT. */
 int dp_amdgpu_ids_lookup(const char *ids_path, unsigned device, unsigned revision, char *name, size_t len);

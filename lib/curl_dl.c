@@ -15,14 +15,13 @@ static const struct dp_curl *loaded;
 static char load_err[512];
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-#define SYM(field, name)                                                                  \
-	do {                                                                              \
-		*(void **)(&api.field) = dlsym(dl, name);                                 \
-		if (!api.field) {                                                         \
-			snprintf(load_err, sizeof(load_err), "%s has no %s (too old?)", path, \
-				 name);                                                   \
-			goto fail;                                                        \
-		}                                                                         \
+#define SYM(field, name)                                                                                               \
+	do {                                                                                                           \
+		*(void **)(&api.field) = dlsym(dl, name);                                                              \
+		if (!api.field) {                                                                                      \
+			snprintf(load_err, sizeof(load_err), "%s has no %s (too old?)", path, name);                   \
+			goto fail;                                                                                     \
+		}                                                                                                      \
 	} while (0)
 
 static void load(void)
@@ -35,8 +34,8 @@ static void load(void)
 	if (!dl) {
 		const char *e = dlerror();
 		snprintf(load_err, sizeof(load_err),
-			 "https needs libcurl, which could not be loaded (%s); install the libcurl4 package",
-			 e ? e : path);
+		         "https needs libcurl, which could not be loaded (%s); install the libcurl4 package",
+		         e ? e : path);
 		return;
 	}
 	SYM(global_init, "curl_global_init");

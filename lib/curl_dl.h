@@ -25,8 +25,8 @@ struct dp_curl {
 	CURLcode (*easy_getinfo)(CURL *e, CURLINFO i, ...);
 	CURLcode (*easy_pause)(CURL *e, int bitmask);
 	const char *(*easy_strerror)(CURLcode c);
-	CURLHcode (*easy_header)(CURL *e, const char *name, size_t index, unsigned int origin,
-				 int request, struct curl_header **hout);
+	CURLHcode (*easy_header)(CURL *e, const char *name, size_t index, unsigned int origin, int request,
+	                         struct curl_header **hout);
 	CURLM *(*multi_init)(void);
 	CURLMcode (*multi_cleanup)(CURLM *m);
 	CURLMcode (*multi_setopt)(CURLM *m, CURLMoption o, ...);

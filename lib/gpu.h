@@ -16,11 +16,11 @@
 
 #include <stdint.h>
 
-#define DP_GPU_NAME_MAX 96
-#define DP_GPU_UUID_MAX 96
-#define DP_GPU_PCI_MAX 32
+#define DP_GPU_NAME_MAX  96
+#define DP_GPU_UUID_MAX  96
+#define DP_GPU_PCI_MAX   32
 #define DP_GPU_MAX_PROCS 64
-#define DP_GPU_MAX 16 /* GPUs per host that are reported */
+#define DP_GPU_MAX       16 /* GPUs per host that are reported */
 
 enum dp_gpu_have {
 	DP_GPU_HAVE_MEM_TOTAL = 1u << 0,
@@ -36,18 +36,18 @@ enum dp_gpu_have {
 	DP_GPU_HAVE_CLK_GRAPHICS = 1u << 10,
 	DP_GPU_HAVE_CLK_SM = 1u << 11,
 	DP_GPU_HAVE_CLK_MEM = 1u << 12,
-	DP_GPU_HAVE_PROCS = 1u << 13,   /* the process list was read (it may be empty) */
+	DP_GPU_HAVE_PROCS = 1u << 13, /* the process list was read (it may be empty) */
 	DP_GPU_HAVE_UUID = 1u << 14,
 	DP_GPU_HAVE_PCI = 1u << 15,
 	DP_GPU_HAVE_NAME = 1u << 16,
-	DP_GPU_HAVE_GTT = 1u << 17,     /* amdgpu: GTT (system memory mapped for the GPU) */
+	DP_GPU_HAVE_GTT = 1u << 17, /* amdgpu: GTT (system memory mapped for the GPU) */
 };
 
 struct dp_gpu_proc {
 	uint32_t pid;
-	int used_known;   /* 0: the driver does not report this process's size */
-	uint64_t used;    /* bytes */
-	int lmstudio;     /* set by the sampler: LM Studio's daemon or a descendant */
+	int used_known; /* 0: the driver does not report this process's size */
+	uint64_t used;  /* bytes */
+	int lmstudio;   /* set by the sampler: LM Studio's daemon or a descendant */
 };
 
 struct dp_gpu {
@@ -56,9 +56,9 @@ struct dp_gpu {
 	char name[DP_GPU_NAME_MAX];
 	char uuid[DP_GPU_UUID_MAX];
 	char pci[DP_GPU_PCI_MAX];
-	unsigned have;   /* enum dp_gpu_have bits */
-	int unified;     /* integrated GPU without dedicated memory (memory = host RAM
-			  * when the sampler fills it in from /proc/meminfo) */
+	unsigned have; /* enum dp_gpu_have bits */
+	int unified;   /* integrated GPU without dedicated memory (memory = host RAM
+	                * when the sampler fills it in from /proc/meminfo) */
 	uint64_t mem_total, mem_used, mem_free, mem_reserved;
 	uint64_t gtt_total, gtt_used;
 	double util_gpu, util_mem;

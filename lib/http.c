@@ -38,7 +38,7 @@
  * our JSON error instead of a TCP reset caused by unread data. */
 enum conn_state { ST_READ_HEAD, ST_READ_BODY, ST_HANDLING, ST_CLOSING, ST_LINGER, ST_DEAD };
 
-#define LINGER_MS 2000
+#define LINGER_MS        2000
 #define LINGER_MAX_BYTES (16u * 1024 * 1024)
 
 struct arena_chunk {
@@ -75,20 +75,20 @@ struct dp_http_req {
 struct conn {
 	struct dp_http_server *srv;
 	struct bufferevent *bev;
-	struct conn *prev, *next;     /* live list, or reap list once dead */
+	struct conn *prev, *next; /* live list, or reap list once dead */
 	char peer[INET6_ADDRSTRLEN];
 	enum conn_state state;
 	struct dp_http_head head;
 	char *headbuf;
 	int64_t body_need;
 	struct dp_http_req *req;
-	struct event *timer;          /* read / idle timeout */
-	struct event *resume;         /* process pipelined input after an async reply */
-	int head_started;             /* bytes of a new head have arrived */
-	struct event *flushev;        /* write queued output at the end of this loop turn */
+	struct event *timer;   /* read / idle timeout */
+	struct event *resume;  /* process pipelined input after an async reply */
+	int head_started;      /* bytes of a new head have arrived */
+	struct event *flushev; /* write queued output at the end of this loop turn */
 	int flush_pending;
-	int linger;                   /* drain input after the error is sent */
-	size_t lingered;              /* bytes discarded while lingering */
+	int linger;      /* drain input after the error is sent */
+	size_t lingered; /* bytes discarded while lingering */
 };
 
 struct dp_http_server {
@@ -126,38 +126,70 @@ void dp_http_config_defaults(struct dp_http_config *cfg)
 const char *dp_http_reason(int status)
 {
 	switch (status) {
-	case 100: return "Continue";
-	case 200: return "OK";
-	case 201: return "Created";
-	case 202: return "Accepted";
-	case 204: return "No Content";
-	case 206: return "Partial Content";
-	case 301: return "Moved Permanently";
-	case 302: return "Found";
-	case 303: return "See Other";
-	case 304: return "Not Modified";
-	case 307: return "Temporary Redirect";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 408: return "Request Timeout";
-	case 409: return "Conflict";
-	case 410: return "Gone";
-	case 411: return "Length Required";
-	case 413: return "Content Too Large";
-	case 415: return "Unsupported Media Type";
-	case 422: return "Unprocessable Content";
-	case 429: return "Too Many Requests";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	case 505: return "HTTP Version Not Supported";
-	default: return "Unknown";
+	case 100:
+		return "Continue";
+	case 200:
+		return "OK";
+	case 201:
+		return "Created";
+	case 202:
+		return "Accepted";
+	case 204:
+		return "No Content";
+	case 206:
+		return "Partial Content";
+	case 301:
+		return "Moved Permanently";
+	case 302:
+		return "Found";
+	case 303:
+		return "See Other";
+	case 304:
+		return "Not Modified";
+	case 307:
+		return "Temporary Redirect";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 408:
+		return "Request Timeout";
+	case 409:
+		return "Conflict";
+	case 410:
+		return "Gone";
+	case 411:
+		return "Length Required";
+	case 413:
+		return "Content Too Large";
+	case 415:
+		return "Unsupported Media Type";
+	case 422:
+		return "Unprocessable Content";
+	case 429:
+		return "Too Many Requests";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 500:
+		return "Internal Server Error";
+	case 501:
+		return "Not Implemented";
+	case 502:
+		return "Bad Gateway";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
+	case 505:
+		return "HTTP Version Not Supported";
+	default:
+		return "Unknown";
 	}
 }
 
@@ -175,7 +207,7 @@ static void json_escape(struct dp_buf *b, const char *s)
 }
 
 static void default_error_body(int status, const char *code, const char *message, struct dp_buf *out,
-			       const char **ctype)
+                               const char **ctype)
 {
 	(void)status;
 	dp_buf_adds(out, "{\"error\":{\"code\":\"");
@@ -214,7 +246,7 @@ static void arm_timer(struct conn *c, int ms)
 		event_del(c->timer);
 		return;
 	}
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 	event_add(c->timer, &tv);
 }
 
@@ -260,13 +292,34 @@ char *dp_http_req_strdup(struct dp_http_req *r, const char *s)
 	return p;
 }
 
-const char *dp_http_req_method(const struct dp_http_req *r) { return r->head.method; }
-const char *dp_http_req_target(const struct dp_http_req *r) { return r->head.target; }
-const char *dp_http_req_path(const struct dp_http_req *r) { return r->path; }
-const char *dp_http_req_query(const struct dp_http_req *r) { return r->query; }
-uint64_t dp_http_req_id(const struct dp_http_req *r) { return r->id; }
-void dp_http_req_set_data(struct dp_http_req *r, void *data) { r->data = data; }
-void *dp_http_req_data(const struct dp_http_req *r) { return r->data; }
+const char *dp_http_req_method(const struct dp_http_req *r)
+{
+	return r->head.method;
+}
+const char *dp_http_req_target(const struct dp_http_req *r)
+{
+	return r->head.target;
+}
+const char *dp_http_req_path(const struct dp_http_req *r)
+{
+	return r->path;
+}
+const char *dp_http_req_query(const struct dp_http_req *r)
+{
+	return r->query;
+}
+uint64_t dp_http_req_id(const struct dp_http_req *r)
+{
+	return r->id;
+}
+void dp_http_req_set_data(struct dp_http_req *r, void *data)
+{
+	r->data = data;
+}
+void *dp_http_req_data(const struct dp_http_req *r)
+{
+	return r->data;
+}
 
 const char *dp_http_req_peer(const struct dp_http_req *r)
 {
@@ -346,7 +399,7 @@ static int conn_alive(const struct conn *c)
 
 /* Write status line and headers into `out`. */
 static void write_head(struct dp_http_req *r, struct evbuffer *out, int status, const char *ctype,
-		       int64_t content_length, int chunked)
+                       int64_t content_length, int chunked)
 {
 	struct conn *c = r->conn;
 	if (c->srv->stopping)
@@ -354,7 +407,7 @@ static void write_head(struct dp_http_req *r, struct evbuffer *out, int status, 
 	if (!r->head.keep_alive)
 		r->close_after = 1;
 	evbuffer_add_printf(out, "HTTP/1.%d %d %s\r\nDate: %s\r\n", r->head.minor_version ? 1 : 0, status,
-			    dp_http_reason(status), http_date());
+	                    dp_http_reason(status), http_date());
 	if (c->srv->cfg.server_name)
 		evbuffer_add_printf(out, "Server: %s\r\n", c->srv->cfg.server_name);
 	if (ctype)
@@ -571,9 +624,9 @@ static void conn_error(struct conn *c, int status, const char *code, const char 
 		default_error_body(status, code, message, &body, &ctype);
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 	evbuffer_add_printf(out,
-			    "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-			    "Connection: close\r\n\r\n",
-			    status, dp_http_reason(status), http_date(), ctype, body.len);
+	                    "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+	                    "Connection: close\r\n\r\n",
+	                    status, dp_http_reason(status), http_date(), ctype, body.len);
 	evbuffer_add(out, body.data, body.len);
 	dp_buf_release(&body);
 	c->state = ST_CLOSING;
@@ -649,11 +702,12 @@ static void conn_process(struct conn *c)
 			if (!find_head_end(in, &hlen)) {
 				if (avail > s->cfg.max_head_bytes)
 					conn_error(c, 431, "header_too_large",
-						   "request line and headers exceed the size limit");
+					           "request line and headers exceed the size limit");
 				return;
 			}
 			if (hlen > s->cfg.max_head_bytes) {
-				conn_error(c, 431, "header_too_large", "request line and headers exceed the size limit");
+				conn_error(c, 431, "header_too_large",
+				           "request line and headers exceed the size limit");
 				return;
 			}
 			free(c->headbuf);
@@ -664,20 +718,20 @@ static void conn_process(struct conn *c)
 			const char *code;
 			if (dp_http_parse_head(c->headbuf, hlen, s->cfg.max_headers, &c->head, &status, &code) < 0) {
 				conn_error(c, status, code,
-					   status == 505 ? "only HTTP/1.0 and HTTP/1.1 are supported"
-					   : status == 431 ? "too many request headers"
-							   : "malformed HTTP request");
+				           status == 505   ? "only HTTP/1.0 and HTTP/1.1 are supported"
+				           : status == 431 ? "too many request headers"
+				                           : "malformed HTTP request");
 				return;
 			}
 			if (c->head.chunked) {
 				conn_error(c, 411, "length_required",
-					   "chunked request bodies are not supported: send Content-Length");
+				           "chunked request bodies are not supported: send Content-Length");
 				return;
 			}
 			if (c->head.content_length > (int64_t)s->cfg.max_body_bytes) {
 				char msg[128];
 				snprintf(msg, sizeof(msg), "request body exceeds the limit of %zu bytes",
-					 s->cfg.max_body_bytes);
+				         s->cfg.max_body_bytes);
 				conn_error(c, 413, "payload_too_large", msg);
 				return;
 			}
@@ -687,10 +741,9 @@ static void conn_process(struct conn *c)
 				for (int i = 0; i < c->head.nheaders; i++)
 					if (strcasecmp(c->head.headers[i].name, "Expect") == 0 &&
 					    strcasecmp(c->head.headers[i].value, "100-continue") == 0 &&
-					    c->head.minor_version == 1)
-					{
+					    c->head.minor_version == 1) {
 						evbuffer_add(bufferevent_get_output(c->bev),
-							     "HTTP/1.1 100 Continue\r\n\r\n", 25);
+						             "HTTP/1.1 100 Continue\r\n\r\n", 25);
 						schedule_flush(c);
 					}
 				c->state = ST_READ_BODY;
@@ -707,8 +760,7 @@ static void conn_process(struct conn *c)
 		}
 	}
 	/* HANDLING: bound what a pipelining client may queue meanwhile */
-	if (c->state == ST_HANDLING &&
-	    evbuffer_get_length(in) > s->cfg.max_head_bytes + s->cfg.max_body_bytes)
+	if (c->state == ST_HANDLING && evbuffer_get_length(in) > s->cfg.max_head_bytes + s->cfg.max_body_bytes)
 		bufferevent_disable(c->bev, EV_READ);
 }
 
@@ -847,7 +899,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	c->resume = event_new(s->base, -1, 0, resume_cb, c);
 	c->flushev = event_new(s->base, -1, 0, flush_cb, c);
 	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
-	struct timeval wt = { s->cfg.write_timeout_ms / 1000, (s->cfg.write_timeout_ms % 1000) * 1000 };
+	struct timeval wt = {s->cfg.write_timeout_ms / 1000, (s->cfg.write_timeout_ms % 1000) * 1000};
 	bufferevent_set_timeouts(c->bev, NULL, s->cfg.write_timeout_ms > 0 ? &wt : NULL);
 	/* bufferevents start with EV_WRITE enabled: output is written by
 	 * flush_cb, and EV_WRITE is enabled only while the socket is full */
@@ -918,8 +970,8 @@ int dp_http_server_listen(struct dp_http_server *s, const char *addr, int port, 
 		sl = sizeof(*sin6);
 	}
 	struct evconnlistener *l = evconnlistener_new_bind(
-		s->base, accept_cb, s, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 1024,
-		(struct sockaddr *)&ss, (int)sl);
+	        s->base, accept_cb, s, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 1024,
+	        (struct sockaddr *)&ss, (int)sl);
 	if (!l)
 		return errno ? -errno : -EADDRINUSE;
 	if (bound_port) {
@@ -927,7 +979,7 @@ int dp_http_server_listen(struct dp_http_server *s, const char *addr, int port, 
 		socklen_t gl = sizeof(got);
 		if (getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&got, &gl) == 0)
 			*bound_port = got.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&got)->sin_port)
-							       : ntohs(((struct sockaddr_in6 *)&got)->sin6_port);
+			                                       : ntohs(((struct sockaddr_in6 *)&got)->sin6_port);
 	}
 	s->listeners[s->nlisteners++] = l;
 	return 0;

@@ -50,25 +50,24 @@ typedef void (*dp_http_close_fn)(struct dp_http_req *req, void *arg);
 /* Called after every request ends (access log, metrics). `status` is the
  * status sent (0 if none was), `bytes` the body bytes written, `dur_us`
  * microseconds from the complete head to the end. */
-typedef void (*dp_http_done_fn)(struct dp_http_req *req, int status, uint64_t bytes,
-				uint64_t dur_us, void *arg);
+typedef void (*dp_http_done_fn)(struct dp_http_req *req, int status, uint64_t bytes, uint64_t dur_us, void *arg);
 /* Fill `out` with the body for a server-generated error; set *ctype. */
-typedef void (*dp_http_error_body_fn)(int status, const char *code, const char *message,
-				      struct dp_buf *out, const char **ctype);
+typedef void (*dp_http_error_body_fn)(int status, const char *code, const char *message, struct dp_buf *out,
+                                      const char **ctype);
 
 struct dp_http_config {
-	size_t max_head_bytes;    /* request line + headers; default 16 KiB */
-	size_t max_body_bytes;    /* default 1 MiB; larger -> 413 */
-	int max_headers;          /* default 64 */
-	int read_timeout_ms;      /* head+body must arrive within; default 30 s */
-	int idle_timeout_ms;      /* keep-alive idle; default 60 s */
-	int write_timeout_ms;     /* a stalled writer is dropped; default 30 s */
-	size_t max_stream_queue;  /* unsent bytes allowed on a stream; default 1 MiB */
-	int max_connections;      /* default 4096; more are refused (closed) */
-	const char *server_name;  /* "Server:" header, NULL for none */
+	size_t max_head_bytes;   /* request line + headers; default 16 KiB */
+	size_t max_body_bytes;   /* default 1 MiB; larger -> 413 */
+	int max_headers;         /* default 64 */
+	int read_timeout_ms;     /* head+body must arrive within; default 30 s */
+	int idle_timeout_ms;     /* keep-alive idle; default 60 s */
+	int write_timeout_ms;    /* a stalled writer is dropped; default 30 s */
+	size_t max_stream_queue; /* unsent bytes allowed on a stream; default 1 MiB */
+	int max_connections;     /* default 4096; more are refused (closed) */
+	const char *server_name; /* "Server:" header, NULL for none */
 	dp_http_handler_fn handler;
 	void *handler_arg;
-	dp_http_done_fn on_done;  /* optional */
+	dp_http_done_fn on_done; /* optional */
 	void *done_arg;
 	dp_http_error_body_fn error_body; /* optional */
 };
@@ -88,17 +87,17 @@ size_t dp_http_server_connections(const struct dp_http_server *s);
 void dp_http_server_free(struct dp_http_server *s);
 
 /* --- the request --- */
-const char *dp_http_req_method(const struct dp_http_req *req);  /* "GET" */
-const char *dp_http_req_target(const struct dp_http_req *req);  /* raw "/a/b?x=1" */
-const char *dp_http_req_path(const struct dp_http_req *req);    /* "/a/b" percent-decoded; NUL-free */
-const char *dp_http_req_query(const struct dp_http_req *req);   /* "x=1" raw, "" when none */
+const char *dp_http_req_method(const struct dp_http_req *req); /* "GET" */
+const char *dp_http_req_target(const struct dp_http_req *req); /* raw "/a/b?x=1" */
+const char *dp_http_req_path(const struct dp_http_req *req);   /* "/a/b" percent-decoded; NUL-free */
+const char *dp_http_req_query(const struct dp_http_req *req);  /* "x=1" raw, "" when none */
 /* Case-insensitive header lookup; first occurrence; NULL when absent. */
 const char *dp_http_req_header(const struct dp_http_req *req, const char *name);
 /* Iterate headers: returns 0 and fills name/value for i < count, else -1. */
 int dp_http_req_header_at(const struct dp_http_req *req, int i, const char **name, const char **value);
 const char *dp_http_req_body(const struct dp_http_req *req, size_t *len); /* NUL-terminated */
-const char *dp_http_req_peer(const struct dp_http_req *req);    /* "127.0.0.1" */
-uint64_t dp_http_req_id(const struct dp_http_req *req);         /* unique per process */
+const char *dp_http_req_peer(const struct dp_http_req *req);              /* "127.0.0.1" */
+uint64_t dp_http_req_id(const struct dp_http_req *req);                   /* unique per process */
 /* Request-scoped zeroed memory, freed with the request. */
 void *dp_http_req_alloc(struct dp_http_req *req, size_t n);
 char *dp_http_req_strdup(struct dp_http_req *req, const char *s);
@@ -140,10 +139,12 @@ const char *dp_http_reason(int status);
 /* --- the parser, exposed for unit tests and fuzzing --- */
 struct dp_http_head {
 	char method[16];
-	char *target;        /* points into the parsed copy */
-	int minor_version;   /* HTTP/1.x */
+	char *target;      /* points into the parsed copy */
+	int minor_version; /* HTTP/1.x */
 	int nheaders;
-	struct { char *name, *value; } headers[128];
+	struct {
+		char *name, *value;
+	} headers[128];
 	int64_t content_length; /* -1 when absent */
 	int chunked;
 	int keep_alive;
@@ -152,8 +153,7 @@ struct dp_http_head {
  * "\r\n\r\n" (bare "\n\n" accepted), NUL-terminated; it is modified. Returns
  * 0, or a negative errno with an HTTP status in *status and a short code in
  * *code ("bad_request", "header_too_large"...). */
-int dp_http_parse_head(char *buf, size_t len, int max_headers, struct dp_http_head *h,
-		       int *status, const char **code);
+int dp_http_parse_head(char *buf, size_t len, int max_headers, struct dp_http_head *h, int *status, const char **code);
 /* Percent-decode `in` (n bytes) into `out` (size >= n+1). '+' kept unless
  * plus_is_space. Fails (-EINVAL) on bad escapes and on decoded NUL bytes. */
 int dp_http_urldecode(const char *in, size_t n, char *out, int plus_is_space);

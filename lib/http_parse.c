@@ -82,8 +82,7 @@ static int has_token(const char *v, const char *tok)
 	return 0;
 }
 
-int dp_http_parse_head(char *buf, size_t len, int max_headers, struct dp_http_head *h, int *status,
-		       const char **code)
+int dp_http_parse_head(char *buf, size_t len, int max_headers, struct dp_http_head *h, int *status, const char **code)
 {
 	char *p = buf, *lim = buf + len, *end;
 	int maxh = max_headers;

@@ -37,7 +37,7 @@
 
 extern char **environ;
 
-#define READ_CHUNK 16384
+#define READ_CHUNK   16384
 #define DRAIN_ROUNDS 128 /* x READ_CHUNK = 2 MiB */
 
 struct dp_job {
@@ -51,7 +51,7 @@ struct dp_job {
 	struct dp_buf out, err, line;
 	size_t max_line;
 	int grace_ms;
-	int skipping;        /* inside an over-long line */
+	int skipping; /* inside an over-long line */
 	int stream;
 	int reaped, wstatus, wait_failed;
 	int term_sent, timed_out, stop_requested, cancelled;
@@ -59,8 +59,8 @@ struct dp_job {
 	const char *too_large;
 	char *in_data;
 	size_t in_len, in_off;
-	int in_open;         /* stdin_open: keep the pipe after the data is written */
-	int in_closed;       /* stdin closed (or will be once drained) */
+	int in_open;   /* stdin_open: keep the pipe after the data is written */
+	int in_closed; /* stdin closed (or will be once drained) */
 	uint64_t lines, lines_skipped;
 	struct timespec started;
 	dp_job_line_fn on_line;
@@ -75,7 +75,7 @@ struct dp_jobs {
 	struct event *gc_ev;
 	struct event *sigchld_ev; /* created on first need (no pidfd) */
 	int freeing;
-	int no_pidfd;             /* tests: force the SIGCHLD path */
+	int no_pidfd; /* tests: force the SIGCHLD path */
 };
 
 static void job_reaped(struct dp_job *j);
@@ -165,11 +165,16 @@ static int set_nonblock(int fd)
 const char *dp_job_state_name(enum dp_job_state s)
 {
 	switch (s) {
-	case DP_JOB_EXITED: return "exited";
-	case DP_JOB_SIGNALED: return "signaled";
-	case DP_JOB_TIMED_OUT: return "timeout";
-	case DP_JOB_TOO_LARGE: return "output_too_large";
-	case DP_JOB_STOPPED: return "stopped";
+	case DP_JOB_EXITED:
+		return "exited";
+	case DP_JOB_SIGNALED:
+		return "signaled";
+	case DP_JOB_TIMED_OUT:
+		return "timeout";
+	case DP_JOB_TOO_LARGE:
+		return "output_too_large";
+	case DP_JOB_STOPPED:
+		return "stopped";
 	}
 	return "unknown";
 }
@@ -643,8 +648,7 @@ static char **build_env(const char *const *add)
 	return envp;
 }
 
-static int spawn(struct dp_job *j, const char *path, const struct dp_job_spec *spec,
-		 int in_r, int out_w, int err_w)
+static int spawn(struct dp_job *j, const char *path, const struct dp_job_spec *spec, int in_r, int out_w, int err_w)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;

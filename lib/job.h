@@ -56,10 +56,10 @@ struct dp_job;
 
 #define DP_JOB_DEFAULT_MAX_STDOUT (1u << 20)  /* 1 MiB */
 #define DP_JOB_DEFAULT_MAX_STDERR (64u << 10) /* 64 KiB */
-#define DP_JOB_DEFAULT_MAX_LINE (64u << 10)   /* 64 KiB */
-#define DP_JOB_DEFAULT_GRACE_MS 2000
-#define DP_JOB_MAX_STDIN (1u << 20)
-#define DP_JOB_MAX_ARGS 256
+#define DP_JOB_DEFAULT_MAX_LINE   (64u << 10) /* 64 KiB */
+#define DP_JOB_DEFAULT_GRACE_MS   2000
+#define DP_JOB_MAX_STDIN          (1u << 20)
+#define DP_JOB_MAX_ARGS           256
 
 enum dp_job_state {
 	DP_JOB_EXITED,    /* exited by itself: exit_code is valid */
@@ -71,16 +71,16 @@ enum dp_job_state {
 
 struct dp_job_result {
 	enum dp_job_state state;
-	int exit_code;         /* 0..255 when the child exited, else -1 */
-	int signo;             /* signal that ended it, 0 if it exited */
+	int exit_code; /* 0..255 when the child exited, else -1 */
+	int signo;     /* signal that ended it, 0 if it exited */
 	pid_t pid;
 	const char *too_large; /* "stdout" or "stderr" for DP_JOB_TOO_LARGE, else NULL */
 	const char *out;       /* run mode: stdout, NUL-terminated ("" in stream mode) */
 	size_t out_len;
-	const char *err;       /* stderr, NUL-terminated */
+	const char *err; /* stderr, NUL-terminated */
 	size_t err_len;
-	int err_truncated;     /* stream mode: older stderr bytes were dropped */
-	uint64_t lines;        /* stream mode: lines delivered */
+	int err_truncated;      /* stream mode: older stderr bytes were dropped */
+	uint64_t lines;         /* stream mode: lines delivered */
 	uint64_t lines_skipped; /* stream mode: lines longer than max_line, dropped */
 	uint64_t duration_ms;
 };
@@ -91,19 +91,19 @@ typedef void (*dp_job_line_fn)(struct dp_job *job, const char *line, size_t len,
 typedef void (*dp_job_done_fn)(struct dp_job *job, const struct dp_job_result *res, void *arg);
 
 struct dp_job_spec {
-	const char *const *argv;  /* NULL-terminated; argv[0] a path or a name on PATH */
-	const char *const *env;   /* optional NULL-terminated "NAME=value" additions/overrides */
-	const void *stdin_data;   /* NULL: stdin is /dev/null (unless stdin_open) */
-	size_t stdin_len;         /* <= DP_JOB_MAX_STDIN */
-	int stdin_open;           /* stdin is a pipe kept open after stdin_data: feed it with
-				   * dp_job_write(), end it with dp_job_close_stdin() */
-	size_t max_stdout;        /* run mode cap; 0 = default */
-	size_t max_stderr;        /* 0 = default */
-	size_t max_line;          /* stream mode line limit; 0 = default */
-	int timeout_ms;           /* 0 = no timeout */
-	int kill_grace_ms;        /* SIGTERM -> SIGKILL delay; 0 = default */
-	dp_job_line_fn on_line;   /* non-NULL selects stream mode */
-	dp_job_done_fn on_done;   /* may be NULL */
+	const char *const *argv; /* NULL-terminated; argv[0] a path or a name on PATH */
+	const char *const *env;  /* optional NULL-terminated "NAME=value" additions/overrides */
+	const void *stdin_data;  /* NULL: stdin is /dev/null (unless stdin_open) */
+	size_t stdin_len;        /* <= DP_JOB_MAX_STDIN */
+	int stdin_open;          /* stdin is a pipe kept open after stdin_data: feed it with
+	                          * dp_job_write(), end it with dp_job_close_stdin() */
+	size_t max_stdout;       /* run mode cap; 0 = default */
+	size_t max_stderr;       /* 0 = default */
+	size_t max_line;         /* stream mode line limit; 0 = default */
+	int timeout_ms;          /* 0 = no timeout */
+	int kill_grace_ms;       /* SIGTERM -> SIGKILL delay; 0 = default */
+	dp_job_line_fn on_line;  /* non-NULL selects stream mode */
+	dp_job_done_fn on_done;  /* may be NULL */
 	void *arg;
 };
 

@@ -13,11 +13,16 @@
 const char *dp_jsonrpc_kind_name(enum dp_jsonrpc_kind k)
 {
 	switch (k) {
-	case DP_JSONRPC_REQUEST: return "request";
-	case DP_JSONRPC_NOTIFICATION: return "notification";
-	case DP_JSONRPC_RESULT: return "result";
-	case DP_JSONRPC_ERROR: return "error";
-	case DP_JSONRPC_INVALID: break;
+	case DP_JSONRPC_REQUEST:
+		return "request";
+	case DP_JSONRPC_NOTIFICATION:
+		return "notification";
+	case DP_JSONRPC_RESULT:
+		return "result";
+	case DP_JSONRPC_ERROR:
+		return "error";
+	case DP_JSONRPC_INVALID:
+		break;
 	}
 	return "invalid";
 }
@@ -189,7 +194,7 @@ char *dp_jsonrpc_result(json_t *id, json_t *result)
 char *dp_jsonrpc_error(json_t *id, int code, const char *message)
 {
 	json_t *o = json_pack("{s:s,s:{s:i,s:s}}", "jsonrpc", "2.0", "error", "code", code, "message",
-			      message ? message : "");
+	                      message ? message : "");
 	json_object_set(o, "id", id ? id : json_null());
 	return dump(o);
 }

@@ -22,7 +22,7 @@
 #include "buf.h"
 
 #define DP_JSONRPC_MAX_METHOD 256
-#define DP_JSONRPC_MAX_ID 256  /* bytes of a string id */
+#define DP_JSONRPC_MAX_ID     256 /* bytes of a string id */
 
 enum dp_jsonrpc_kind {
 	DP_JSONRPC_INVALID = 0,
@@ -34,17 +34,17 @@ enum dp_jsonrpc_kind {
 
 struct dp_jsonrpc_msg {
 	enum dp_jsonrpc_kind kind;
-	json_t *root;            /* owned after dp_jsonrpc_parse, borrowed after _classify */
-	json_t *id;              /* borrowed; NULL when absent */
+	json_t *root; /* owned after dp_jsonrpc_parse, borrowed after _classify */
+	json_t *id;   /* borrowed; NULL when absent */
 	int id_is_int;
 	int64_t id_int;
-	const char *method;      /* requests and notifications */
-	json_t *params;          /* may be NULL */
+	const char *method; /* requests and notifications */
+	json_t *params;     /* may be NULL */
 	json_t *result;
 	int64_t error_code;
 	const char *error_message; /* "" when absent */
 	json_t *error_data;
-	const char *why;         /* DP_JSONRPC_INVALID: a static reason */
+	const char *why; /* DP_JSONRPC_INVALID: a static reason */
 };
 
 /* "request", "notification", "result", "error", "invalid". */

@@ -10,7 +10,7 @@
 #include <time.h>
 
 static enum dp_log_level min_level = DP_LOG_INFO;
-static const char *names[] = { "debug", "info", "warn", "error", "none" };
+static const char *names[] = {"debug", "info", "warn", "error", "none"};
 
 void dp_log_set_level(enum dp_log_level lvl)
 {

@@ -17,8 +17,8 @@ int dp_log_parse_level(const char *s);
 void dp_log(enum dp_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define dp_debug(...) dp_log(DP_LOG_DEBUG, __VA_ARGS__)
-#define dp_info(...) dp_log(DP_LOG_INFO, __VA_ARGS__)
-#define dp_warn(...) dp_log(DP_LOG_WARN, __VA_ARGS__)
+#define dp_info(...)  dp_log(DP_LOG_INFO, __VA_ARGS__)
+#define dp_warn(...)  dp_log(DP_LOG_WARN, __VA_ARGS__)
 #define dp_error(...) dp_log(DP_LOG_ERROR, __VA_ARGS__)
 
 #endif

@@ -39,12 +39,12 @@
 #include "url.h"
 #include "xmalloc.h"
 
-#define MAX_HEADERS 32
-#define CLOSE_WAIT_MS 2000     /* stdio: after closing stdin, before SIGTERM */
-#define KILL_GRACE_MS 2000     /* stdio: SIGTERM -> SIGKILL */
+#define MAX_HEADERS       32
+#define CLOSE_WAIT_MS     2000 /* stdio: after closing stdin, before SIGTERM */
+#define KILL_GRACE_MS     2000 /* stdio: SIGTERM -> SIGKILL */
 #define DELETE_TIMEOUT_MS 3000
-#define MAX_RELISTS 2
-#define MAX_SERVER_TEXT 200
+#define MAX_RELISTS       2
+#define MAX_SERVER_TEXT   200
 
 enum step { S_INIT = 0, S_INITIALIZED, S_LIST, S_LIST_WAIT, S_CALL, S_CLOSING };
 enum post_kind { P_REQUEST, P_NOTIFY, P_REPLY, P_DELETE };
@@ -61,9 +61,9 @@ struct dp_mcp_op {
 	json_t *call_args;
 
 	enum dp_mcp_transport configured, cur;
-	char *url, *base, *path;           /* HTTP: the URL and its split */
-	char **headers;                    /* user headers, NULL-terminated */
-	char **argv, **envv;               /* stdio */
+	char *url, *base, *path; /* HTTP: the URL and its split */
+	char **headers;          /* user headers, NULL-terminated */
+	char **argv, **envv;     /* stdio */
 	int connect_timeout_ms, request_timeout_ms, total_timeout_ms, lc_wait_ms;
 	size_t max_response;
 
@@ -85,7 +85,7 @@ struct dp_mcp_op {
 	char *cursor;
 
 	/* HTTP */
-	struct post *posts;                /* POSTs and DELETE in flight */
+	struct post *posts; /* POSTs and DELETE in flight */
 	int nreqs;
 	int session_gone;
 	/* legacy SSE */
@@ -117,17 +117,21 @@ static void start_sse(struct dp_mcp_op *op);
 const char *dp_mcp_transport_name(enum dp_mcp_transport t)
 {
 	switch (t) {
-	case DP_MCP_AUTO: return "auto";
-	case DP_MCP_STREAMABLE_HTTP: return "streamable_http";
-	case DP_MCP_SSE: return "sse";
-	case DP_MCP_STDIO: return "stdio";
+	case DP_MCP_AUTO:
+		return "auto";
+	case DP_MCP_STREAMABLE_HTTP:
+		return "streamable_http";
+	case DP_MCP_SSE:
+		return "sse";
+	case DP_MCP_STDIO:
+		return "stdio";
 	}
 	return "auto";
 }
 
 int dp_mcp_version_supported(const char *v)
 {
-	static const char *const ok[] = { "2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05" };
+	static const char *const ok[] = {"2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"};
 	for (size_t i = 0; v && i < sizeof(ok) / sizeof(ok[0]); i++)
 		if (strcmp(v, ok[i]) == 0)
 			return 1;
@@ -223,7 +227,7 @@ static double ms_since(const struct timespec *t0)
 
 static void arm(struct event *ev, int ms)
 {
-	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
 	evtimer_add(ev, &tv);
 }
 
@@ -294,21 +298,21 @@ static void deliver(struct dp_mcp_op *op)
 	if (op->session[0])
 		snprintf(hint, sizeof(hint), "%.8s…", op->session);
 	struct dp_mcp_outcome o = {
-		.status = op->status ? op->status : "failed",
-		.code = op->code ? op->code : "internal",
-		.message = op->msg,
-		.transport = op->cur,
-		.protocol_version = op->version,
-		.session_id_hint = hint,
-		.server_info = op->server_info,
-		.capabilities = op->caps,
-		.tools = op->tools,
-		.call_result = op->call_result,
-		.rpc_error_code = op->rpc_code,
-		.list_changed = op->list_changed,
-		.pages = op->pages,
-		.reinitialised = op->reinitialised,
-		.duration_ms = ms_since(&op->t0),
+	        .status = op->status ? op->status : "failed",
+	        .code = op->code ? op->code : "internal",
+	        .message = op->msg,
+	        .transport = op->cur,
+	        .protocol_version = op->version,
+	        .session_id_hint = hint,
+	        .server_info = op->server_info,
+	        .capabilities = op->caps,
+	        .tools = op->tools,
+	        .call_result = op->call_result,
+	        .rpc_error_code = op->rpc_code,
+	        .list_changed = op->list_changed,
+	        .pages = op->pages,
+	        .reinitialised = op->reinitialised,
+	        .duration_ms = ms_since(&op->t0),
 	};
 	op->fn(&o, op->arg);
 }
@@ -332,8 +336,7 @@ static void check_finish(struct dp_mcp_op *op)
 		event_active(op->kick, EV_TIMEOUT, 0);
 }
 
-__attribute__((format(printf, 3, 4)))
-static void fail(struct dp_mcp_op *op, const char *code, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void fail(struct dp_mcp_op *op, const char *code, const char *fmt, ...)
 {
 	if (!op->result_set) {
 		op->result_set = 1;
@@ -378,8 +381,8 @@ static void post_free(struct post *p)
 }
 
 /* Headers of a request: the user's + session + version (HTTP). */
-static size_t build_headers(struct dp_mcp_op *op, const char **h, char *sess, size_t sesslen, char *ver,
-			    size_t verlen, int with_session)
+static size_t build_headers(struct dp_mcp_op *op, const char **h, char *sess, size_t sesslen, char *ver, size_t verlen,
+                            int with_session)
 {
 	size_t n = 0;
 	for (size_t i = 0; op->headers[i] && n < MAX_HEADERS - 2; i++)
@@ -399,25 +402,31 @@ static size_t build_headers(struct dp_mcp_op *op, const char **h, char *sess, si
 static const char *map_code(const struct dp_upstream_result *res)
 {
 	switch (res->outcome) {
-	case DP_UPSTREAM_STOPPED: return "stopped";
-	case DP_UPSTREAM_STALLED: return "stalled";
-	case DP_UPSTREAM_UNAUTHORIZED: return "unauthorized";
-	case DP_UPSTREAM_HTTP_ERROR: return "http_error";
-	case DP_UPSTREAM_CANCELLED: return "cancelled";
+	case DP_UPSTREAM_STOPPED:
+		return "stopped";
+	case DP_UPSTREAM_STALLED:
+		return "stalled";
+	case DP_UPSTREAM_UNAUTHORIZED:
+		return "unauthorized";
+	case DP_UPSTREAM_HTTP_ERROR:
+		return "http_error";
+	case DP_UPSTREAM_CANCELLED:
+		return "cancelled";
 	case DP_UPSTREAM_BAD_RESPONSE:
 		if (res->code && (!strcmp(res->code, "response_too_large") || !strcmp(res->code, "event_too_large")))
 			return "response_too_large";
 		if (res->code && !strcmp(res->code, "blocked_address"))
 			return "blocked_address";
 		return "bad_response";
-	case DP_UPSTREAM_OK: break;
+	case DP_UPSTREAM_OK:
+		break;
 	}
 	return "ok";
 }
 
 /* A failed HTTP exchange: 401 (OAuth or not), redirect, the rest. */
 static void http_failed(struct dp_mcp_op *op, struct dp_upstream_req *r, const struct dp_upstream_result *res,
-			const char *what)
+                        const char *what)
 {
 	char www[8];
 	if (res->status == 401) {
@@ -433,7 +442,8 @@ static void http_failed(struct dp_mcp_op *op, struct dp_upstream_req *r, const s
 		return;
 	}
 	if (res->status == 403) {
-		fail(op, "http_error", "the server refused %s (http 403: forbidden, or a token without the scope)", what);
+		fail(op, "http_error", "the server refused %s (http 403: forbidden, or a token without the scope)",
+		     what);
 		return;
 	}
 	if (res->outcome == DP_UPSTREAM_HTTP_ERROR || (res->status && (res->status < 200 || res->status > 299))) {
@@ -485,8 +495,7 @@ static void post_done(struct dp_upstream_req *r, const struct dp_upstream_result
 	int64_t id = p->id;
 	op->nreqs--;
 	post_free(p);
-	if (op->step == S_CLOSING || res->outcome == DP_UPSTREAM_CANCELLED || kind == P_DELETE ||
-	    kind == P_REPLY) {
+	if (op->step == S_CLOSING || res->outcome == DP_UPSTREAM_CANCELLED || kind == P_DELETE || kind == P_REPLY) {
 		check_finish(op);
 		return;
 	}
@@ -539,8 +548,8 @@ static void post_done(struct dp_upstream_req *r, const struct dp_upstream_result
 		evtimer_del(op->req_timer);
 		op->step = S_INIT;
 		json_t *params = json_pack("{s:s,s:{},s:{s:s,s:s,s:s}}", "protocolVersion", DP_MCP_PROTOCOL_VERSION,
-					   "capabilities", "clientInfo", "name", "daemonpulse", "title", "DaemonPulse",
-					   "version", "0.1.0");
+		                           "capabilities", "clientInfo", "name", "daemonpulse", "title", "DaemonPulse",
+		                           "version", "0.1.0");
 		send_request(op, "initialize", params);
 		json_decref(params);
 		return;
@@ -560,13 +569,13 @@ static int http_post(struct dp_mcp_op *op, const char *text, enum post_kind kind
 	p->had_session = op->session[0] != '\0';
 	build_headers(op, h, sess, sizeof(sess), ver, sizeof(ver), 1);
 	struct dp_upstream_opts o = {
-		.method = kind == P_DELETE ? "DELETE" : "POST",
-		.headers = h,
-		.plain_http = 1,
-		.no_link_local = 1,
-		.connect_timeout_ms = op->connect_timeout_ms,
-		.on_done = post_done,
-		.arg = p,
+	        .method = kind == P_DELETE ? "DELETE" : "POST",
+	        .headers = h,
+	        .plain_http = 1,
+	        .no_link_local = 1,
+	        .connect_timeout_ms = op->connect_timeout_ms,
+	        .on_done = post_done,
+	        .arg = p,
 	};
 	if (op->cur == DP_MCP_SSE) {
 		o.base_url = op->post_base;
@@ -639,8 +648,8 @@ static void get_event(struct dp_upstream_req *r, const struct dp_sse_parse_event
 		op->post_path = p;
 		evtimer_del(op->req_timer);
 		json_t *params = json_pack("{s:s,s:{},s:{s:s,s:s,s:s}}", "protocolVersion", DP_MCP_PROTOCOL_VERSION,
-					   "capabilities", "clientInfo", "name", "daemonpulse", "title", "DaemonPulse",
-					   "version", "0.1.0");
+		                           "capabilities", "clientInfo", "name", "daemonpulse", "title", "DaemonPulse",
+		                           "version", "0.1.0");
 		send_request(op, "initialize", params);
 		json_decref(params);
 		return;
@@ -673,7 +682,8 @@ static void get_done(struct dp_upstream_req *r, const struct dp_upstream_result 
 	if (res->outcome == DP_UPSTREAM_OK)
 		fail(op, "stopped", "the server closed the sse stream before the session ended");
 	else
-		fail(op, map_code(res), "the sse stream failed: %s", res->message && res->message[0] ? res->message : res->code);
+		fail(op, map_code(res), "the sse stream failed: %s",
+		     res->message && res->message[0] ? res->message : res->code);
 }
 
 static void start_sse(struct dp_mcp_op *op)
@@ -685,19 +695,19 @@ static void start_sse(struct dp_mcp_op *op)
 	char sess[8], ver[8];
 	build_headers(op, h, sess, sizeof(sess), ver, sizeof(ver), 0);
 	struct dp_upstream_opts o = {
-		.method = "GET",
-		.base_url = op->base,
-		.path = op->path,
-		.headers = h,
-		.plain_http = 1,
-		.no_link_local = 1,
-		.mode = DP_UPSTREAM_SSE,
-		.timeout_ms = -1,
-		.connect_timeout_ms = op->connect_timeout_ms,
-		.max_event = op->max_response,
-		.on_event = get_event,
-		.on_done = get_done,
-		.arg = op,
+	        .method = "GET",
+	        .base_url = op->base,
+	        .path = op->path,
+	        .headers = h,
+	        .plain_http = 1,
+	        .no_link_local = 1,
+	        .mode = DP_UPSTREAM_SSE,
+	        .timeout_ms = -1,
+	        .connect_timeout_ms = op->connect_timeout_ms,
+	        .max_event = op->max_response,
+	        .on_event = get_event,
+	        .on_done = get_done,
+	        .arg = op,
 	};
 	const char *err = NULL;
 	op->get_req = dp_upstream_start(op->env.up, &o, &err);
@@ -754,14 +764,14 @@ static void kill_cb(evutil_socket_t fd, short what, void *arg)
 static int start_stdio(struct dp_mcp_op *op)
 {
 	struct dp_job_spec spec = {
-		.argv = (const char *const *)op->argv,
-		.env = (const char *const *)op->envv,
-		.stdin_open = 1,
-		.max_line = op->max_response,
-		.kill_grace_ms = KILL_GRACE_MS,
-		.on_line = job_line,
-		.on_done = job_done,
-		.arg = op,
+	        .argv = (const char *const *)op->argv,
+	        .env = (const char *const *)op->envv,
+	        .stdin_open = 1,
+	        .max_line = op->max_response,
+	        .kill_grace_ms = KILL_GRACE_MS,
+	        .on_line = job_line,
+	        .on_done = job_done,
+	        .arg = op,
 	};
 	int rc = dp_job_start(op->env.jobs, &spec, &op->job);
 	if (rc < 0) {
@@ -911,7 +921,7 @@ static void on_init_result(struct dp_mcp_op *op, const struct dp_jsonrpc_msg *m)
 	op->server_info = NULL;
 	if (json_is_object(si)) {
 		op->server_info = json_object();
-		static const char *const keys[] = { "name", "title", "version" };
+		static const char *const keys[] = {"name", "title", "version"};
 		for (size_t i = 0; i < 3; i++) {
 			const char *s = json_string_value(json_object_get(si, keys[i]));
 			if (s) {
@@ -949,7 +959,8 @@ static void on_response(struct dp_mcp_op *op, const struct dp_jsonrpc_msg *m)
 		op->pages++;
 		size_t i;
 		json_t *t;
-		json_array_foreach(tools, i, t) {
+		json_array_foreach(tools, i, t)
+		{
 			if (!json_is_object(t) || !json_is_string(json_object_get(t, "name")))
 				continue;
 			if (json_array_size(op->tools) >= DP_MCP_MAX_TOOLS) {
@@ -1079,7 +1090,7 @@ static void total_timeout(evutil_socket_t fd, short what, void *arg)
 static void start_kick(evutil_socket_t fd, short what, void *arg);
 
 static struct dp_mcp_op *op_new(const struct dp_mcp_env *env, const struct dp_mcp_server *srv, dp_mcp_done_fn fn,
-				void *arg, const char **err)
+                                void *arg, const char **err)
 {
 	const char *dummy;
 	if (!err)
@@ -1114,10 +1125,14 @@ static struct dp_mcp_op *op_new(const struct dp_mcp_env *env, const struct dp_mc
 	op->headers = copy_strv(srv->headers, MAX_HEADERS);
 	op->argv = stdio ? copy_strv(srv->argv, 256) : copy_strv(NULL, 0);
 	op->envv = copy_strv(srv->env, 256);
-	op->connect_timeout_ms = srv->connect_timeout_ms > 0 ? srv->connect_timeout_ms : DP_MCP_DEFAULT_CONNECT_TIMEOUT_MS;
-	op->request_timeout_ms = srv->request_timeout_ms > 0 ? srv->request_timeout_ms : DP_MCP_DEFAULT_REQUEST_TIMEOUT_MS;
+	op->connect_timeout_ms =
+	        srv->connect_timeout_ms > 0 ? srv->connect_timeout_ms : DP_MCP_DEFAULT_CONNECT_TIMEOUT_MS;
+	op->request_timeout_ms =
+	        srv->request_timeout_ms > 0 ? srv->request_timeout_ms : DP_MCP_DEFAULT_REQUEST_TIMEOUT_MS;
 	op->total_timeout_ms = srv->total_timeout_ms > 0 ? srv->total_timeout_ms : DP_MCP_DEFAULT_TOTAL_TIMEOUT_MS;
-	op->lc_wait_ms = srv->list_changed_wait_ms < 0 ? 0 : srv->list_changed_wait_ms ? srv->list_changed_wait_ms : 300;
+	op->lc_wait_ms = srv->list_changed_wait_ms < 0 ? 0
+	                 : srv->list_changed_wait_ms   ? srv->list_changed_wait_ms
+	                                               : 300;
 	op->max_response = srv->max_response ? srv->max_response : DP_MCP_DEFAULT_MAX_RESPONSE;
 	op->tools = json_array();
 	op->req_timer = evtimer_new(env->base, req_timeout, op);
@@ -1157,21 +1172,21 @@ static void start_kick(evutil_socket_t fd, short what, void *arg)
 		start_sse(op);
 		return;
 	}
-	json_t *params = json_pack("{s:s,s:{},s:{s:s,s:s,s:s}}", "protocolVersion", DP_MCP_PROTOCOL_VERSION,
-				   "capabilities", "clientInfo", "name", "daemonpulse", "title", "DaemonPulse", "version",
-				   "0.1.0");
+	json_t *params =
+	        json_pack("{s:s,s:{},s:{s:s,s:s,s:s}}", "protocolVersion", DP_MCP_PROTOCOL_VERSION, "capabilities",
+	                  "clientInfo", "name", "daemonpulse", "title", "DaemonPulse", "version", "0.1.0");
 	send_request(op, "initialize", params);
 	json_decref(params);
 }
 
 struct dp_mcp_op *dp_mcp_discover(const struct dp_mcp_env *env, const struct dp_mcp_server *srv, dp_mcp_done_fn fn,
-				  void *arg, const char **err)
+                                  void *arg, const char **err)
 {
 	return op_new(env, srv, fn, arg, err);
 }
 
 struct dp_mcp_op *dp_mcp_call(const struct dp_mcp_env *env, const struct dp_mcp_server *srv, const char *tool,
-			      json_t *arguments, dp_mcp_done_fn fn, void *arg, const char **err)
+                              json_t *arguments, dp_mcp_done_fn fn, void *arg, const char **err)
 {
 	const char *dummy;
 	if (!err)

@@ -60,17 +60,17 @@ struct dp_upstream;
 struct dp_jobs;
 struct dp_mcp_op;
 
-#define DP_MCP_PROTOCOL_VERSION "2025-11-25"
-#define DP_MCP_MAX_TOOLS 2000
-#define DP_MCP_MAX_PAGES 100
+#define DP_MCP_PROTOCOL_VERSION           "2025-11-25"
+#define DP_MCP_MAX_TOOLS                  2000
+#define DP_MCP_MAX_PAGES                  100
 #define DP_MCP_DEFAULT_REQUEST_TIMEOUT_MS 15000
-#define DP_MCP_DEFAULT_TOTAL_TIMEOUT_MS 45000
+#define DP_MCP_DEFAULT_TOTAL_TIMEOUT_MS   45000
 #define DP_MCP_DEFAULT_CONNECT_TIMEOUT_MS 5000
-#define DP_MCP_DEFAULT_MAX_RESPONSE (4u << 20)
-#define DP_MCP_NEEDS_OAUTH_MESSAGE "needs OAuth: use it through the host's mcp.json"
+#define DP_MCP_DEFAULT_MAX_RESPONSE       (4u << 20)
+#define DP_MCP_NEEDS_OAUTH_MESSAGE        "needs OAuth: use it through the host's mcp.json"
 
 enum dp_mcp_transport {
-	DP_MCP_AUTO = 0,        /* URL: streamable HTTP, falling back to legacy SSE */
+	DP_MCP_AUTO = 0, /* URL: streamable HTTP, falling back to legacy SSE */
 	DP_MCP_STREAMABLE_HTTP,
 	DP_MCP_SSE,
 	DP_MCP_STDIO,
@@ -82,43 +82,43 @@ const char *dp_mcp_transport_name(enum dp_mcp_transport t);
 /* What the client needs from its host. */
 struct dp_mcp_env {
 	struct event_base *base;
-	struct dp_upstream *up;  /* HTTP transports */
-	struct dp_jobs *jobs;    /* stdio */
+	struct dp_upstream *up; /* HTTP transports */
+	struct dp_jobs *jobs;   /* stdio */
 };
 
 /* The server to talk to. Everything is copied by the start functions. */
 struct dp_mcp_server {
 	enum dp_mcp_transport transport;
-	const char *url;               /* http(s) URL (not stdio) */
-	const char *const *headers;    /* "Name: value" lines, NULL-terminated (HTTP) */
-	const char *const *argv;       /* stdio: argv[0] a path or a name on PATH */
-	const char *const *env;        /* stdio: "NAME=value" additions */
-	int connect_timeout_ms;        /* 0: default */
-	int request_timeout_ms;        /* one request; 0: default */
-	int total_timeout_ms;          /* the whole operation; 0: default */
-	size_t max_response;           /* one answer / event / line; 0: default */
-	int list_changed_wait_ms;      /* after the last page; <0 none, 0: 300 ms */
+	const char *url;            /* http(s) URL (not stdio) */
+	const char *const *headers; /* "Name: value" lines, NULL-terminated (HTTP) */
+	const char *const *argv;    /* stdio: argv[0] a path or a name on PATH */
+	const char *const *env;     /* stdio: "NAME=value" additions */
+	int connect_timeout_ms;     /* 0: default */
+	int request_timeout_ms;     /* one request; 0: default */
+	int total_timeout_ms;       /* the whole operation; 0: default */
+	size_t max_response;        /* one answer / event / line; 0: default */
+	int list_changed_wait_ms;   /* after the last page; <0 none, 0: 300 ms */
 };
 
 struct dp_mcp_outcome {
-	const char *status;            /* "ok" | "needs_oauth" | "failed" | "cancelled" */
-	const char *code;              /* "ok", "needs_oauth", "stopped", "stalled", "timeout",
-					* "http_error", "unauthorized", "redirect", "bad_response",
-					* "response_too_large", "protocol_error", "unsupported_version",
-					* "spawn_failed", "server_exited", "rpc_error", "blocked_address",
-					* "cancelled" */
-	const char *message;           /* for people, lower case; never a header value */
+	const char *status;              /* "ok" | "needs_oauth" | "failed" | "cancelled" */
+	const char *code;                /* "ok", "needs_oauth", "stopped", "stalled", "timeout",
+	                                  * "http_error", "unauthorized", "redirect", "bad_response",
+	                                  * "response_too_large", "protocol_error", "unsupported_version",
+	                                  * "spawn_failed", "server_exited", "rpc_error", "blocked_address",
+	                                  * "cancelled" */
+	const char *message;             /* for people, lower case; never a header value */
 	enum dp_mcp_transport transport; /* the one that was used (detected) */
-	const char *protocol_version;  /* negotiated, "" when none */
-	const char *session_id_hint;   /* "" / first 8 chars + "…" (never the whole id) */
-	json_t *server_info;           /* initialize result serverInfo or NULL */
-	json_t *capabilities;          /* server capabilities or NULL */
-	json_t *tools;                 /* discover: array of Tool objects (never NULL when ok) */
-	json_t *call_result;           /* call: the CallToolResult, NULL otherwise */
-	int rpc_error_code;            /* code "rpc_error": the JSON-RPC error code */
-	int list_changed;              /* notifications/tools/list_changed seen */
-	int pages;                     /* tools/list pages read */
-	int reinitialised;             /* the session was gone and was re-initialised */
+	const char *protocol_version;    /* negotiated, "" when none */
+	const char *session_id_hint;     /* "" / first 8 chars + "…" (never the whole id) */
+	json_t *server_info;             /* initialize result serverInfo or NULL */
+	json_t *capabilities;            /* server capabilities or NULL */
+	json_t *tools;                   /* discover: array of Tool objects (never NULL when ok) */
+	json_t *call_result;             /* call: the CallToolResult, NULL otherwise */
+	int rpc_error_code;              /* code "rpc_error": the JSON-RPC error code */
+	int list_changed;                /* notifications/tools/list_changed seen */
+	int pages;                       /* tools/list pages read */
+	int reinitialised;               /* the session was gone and was re-initialised */
 	double duration_ms;
 };
 
@@ -127,11 +127,11 @@ typedef void (*dp_mcp_done_fn)(const struct dp_mcp_outcome *o, void *arg);
 /* Start a discovery (initialize + tools/list). NULL with a static reason in
  * *err for an unusable server description (no URL / argv, bad URL, bad
  * header); then no callback runs. */
-struct dp_mcp_op *dp_mcp_discover(const struct dp_mcp_env *env, const struct dp_mcp_server *srv,
-				  dp_mcp_done_fn fn, void *arg, const char **err);
+struct dp_mcp_op *dp_mcp_discover(const struct dp_mcp_env *env, const struct dp_mcp_server *srv, dp_mcp_done_fn fn,
+                                  void *arg, const char **err);
 /* Start a tools/call of `tool` with `arguments` (an object or NULL; copied). */
 struct dp_mcp_op *dp_mcp_call(const struct dp_mcp_env *env, const struct dp_mcp_server *srv, const char *tool,
-			      json_t *arguments, dp_mcp_done_fn fn, void *arg, const char **err);
+                              json_t *arguments, dp_mcp_done_fn fn, void *arg, const char **err);
 /* No callback runs any more; the session is shut down in the background. */
 void dp_mcp_cancel(struct dp_mcp_op *op);
 

@@ -30,31 +30,49 @@
 typedef int nvml_ret;
 typedef struct nvmlDevice_st *nvml_dev;
 
-struct nvml_util { unsigned int gpu, memory; };
-struct nvml_mem_v1 { unsigned long long total, free, used; };
-struct nvml_mem_v2 { unsigned int version; unsigned long long total, reserved, free, used; };
-struct nvml_proc_detail { unsigned int pid; unsigned long long usedGpuMemory; unsigned int gpuInstanceId,
-			  computeInstanceId; unsigned long long usedGpuCcProtectedMemory; };
-struct nvml_proc_detail_list { unsigned int version, mode, numProcArrayEntries; struct nvml_proc_detail *procArray; };
-struct nvml_temp_v1 { unsigned int version; int sensorType; int temperature; };
+struct nvml_util {
+	unsigned int gpu, memory;
+};
+struct nvml_mem_v1 {
+	unsigned long long total, free, used;
+};
+struct nvml_mem_v2 {
+	unsigned int version;
+	unsigned long long total, reserved, free, used;
+};
+struct nvml_proc_detail {
+	unsigned int pid;
+	unsigned long long usedGpuMemory;
+	unsigned int gpuInstanceId, computeInstanceId;
+	unsigned long long usedGpuCcProtectedMemory;
+};
+struct nvml_proc_detail_list {
+	unsigned int version, mode, numProcArrayEntries;
+	struct nvml_proc_detail *procArray;
+};
+struct nvml_temp_v1 {
+	unsigned int version;
+	int sensorType;
+	int temperature;
+};
 struct nvml_pci {
 	char busIdLegacy[16];
 	unsigned int domain, bus, device, pciDeviceId, pciSubSystemId;
 	char busId[32];
 };
 
-#define NVML_VALUE_NOT_AVAILABLE (~0ULL)
-#define NVML_MEMORY_V2 ((unsigned int)(sizeof(struct nvml_mem_v2) | (2u << 24)))
+#define NVML_VALUE_NOT_AVAILABLE    (~0ULL)
+#define NVML_MEMORY_V2              ((unsigned int)(sizeof(struct nvml_mem_v2) | (2u << 24)))
 #define NVML_PROCESS_DETAIL_LIST_V1 ((unsigned int)(sizeof(struct nvml_proc_detail_list) | (1u << 24)))
-#define NVML_PROCESS_MODE_COMPUTE 0
-#define NVML_PROCESS_MODE_GRAPHICS 1
-#define NVML_TEMPERATURE_GPU 0
-#define NVML_TEMPERATURE_V1 ((unsigned int)(sizeof(struct nvml_temp_v1) | (1u << 24)))
-#define NVML_CLOCK_GRAPHICS 0
-#define NVML_CLOCK_SM 1
-#define NVML_CLOCK_MEM 2
-#define MAX_STRIDE 32
-#define PROC_RETRIES 4
+#define NVML_PROCESS_MODE_COMPUTE   0
+#define NVML_PROCESS_MODE_GRAPHICS  1
+#define NVML_TEMPERATURE_GPU        0
+#define NVML_TEMPERATURE_V1         ((unsigned int)(sizeof(struct nvml_temp_v1) | (1u << 24)))
+#define NVML_CLOCK_GRAPHICS         0
+#define NVML_CLOCK_SM               1
+#define NVML_CLOCK_MEM              2
+#define MAX_STRIDE                  32
+#define PROC_RETRIES                4
 
 typedef nvml_ret (*fn_void)(void);
 typedef const char *(*fn_errstr)(nvml_ret);
@@ -85,28 +103,52 @@ struct dp_nvml {
 	fn_mem2 mem2;
 	fn_util util;
 	fn_temp temp;
-	fn_tempv tempv;   /* nvmlDeviceGetTemperatureV: when the deprecated call is gone */
+	fn_tempv tempv; /* nvmlDeviceGetTemperatureV: when the deprecated call is gone */
 	fn_devuint power, power_limit, fan;
 	fn_clock clock;
 	fn_procs cprocs, gprocs;
-	fn_detail detail; /* nvmlDeviceGetRunningProcessDetailList (versioned, newer drivers) */
-	int last_detail;  /* the last list came from it */
+	fn_detail detail;            /* nvmlDeviceGetRunningProcessDetailList (versioned, newer drivers) */
+	int last_detail;             /* the last list came from it */
 	unsigned procs_fixed_stride; /* 16 or 24 for the old symbols, 0: probe (_v3) */
 	const char *procs_sym, *mem_sym;
 	unsigned last_stride;
 	char driver[96];
-	unsigned char *pbuf;  /* process buffer, grown as needed */
+	unsigned char *pbuf; /* process buffer, grown as needed */
 	size_t pbuf_elems;
 };
 
 static const char *const ret_names[] = {
-	"SUCCESS", "UNINITIALIZED", "INVALID_ARGUMENT", "NOT_SUPPORTED", "NO_PERMISSION",
-	"ALREADY_INITIALIZED", "NOT_FOUND", "INSUFFICIENT_SIZE", "INSUFFICIENT_POWER", "DRIVER_NOT_LOADED",
-	"TIMEOUT", "IRQ_ISSUE", "LIBRARY_NOT_FOUND", "FUNCTION_NOT_FOUND", "CORRUPTED_INFOROM",
-	"GPU_IS_LOST", "RESET_REQUIRED", "OPERATING_SYSTEM", "LIB_RM_VERSION_MISMATCH", "IN_USE",
-	"MEMORY", "NO_DATA", "VGPU_ECC_NOT_SUPPORTED", "INSUFFICIENT_RESOURCES", "FREQ_NOT_SUPPORTED",
-	"ARGUMENT_VERSION_MISMATCH", "DEPRECATED", "NOT_READY", "GPU_NOT_FOUND", "INVALID_STATE",
-	"RESET_TYPE_NOT_SUPPORTED",
+        "SUCCESS",
+        "UNINITIALIZED",
+        "INVALID_ARGUMENT",
+        "NOT_SUPPORTED",
+        "NO_PERMISSION",
+        "ALREADY_INITIALIZED",
+        "NOT_FOUND",
+        "INSUFFICIENT_SIZE",
+        "INSUFFICIENT_POWER",
+        "DRIVER_NOT_LOADED",
+        "TIMEOUT",
+        "IRQ_ISSUE",
+        "LIBRARY_NOT_FOUND",
+        "FUNCTION_NOT_FOUND",
+        "CORRUPTED_INFOROM",
+        "GPU_IS_LOST",
+        "RESET_REQUIRED",
+        "OPERATING_SYSTEM",
+        "LIB_RM_VERSION_MISMATCH",
+        "IN_USE",
+        "MEMORY",
+        "NO_DATA",
+        "VGPU_ECC_NOT_SUPPORTED",
+        "INSUFFICIENT_RESOURCES",
+        "FREQ_NOT_SUPPORTED",
+        "ARGUMENT_VERSION_MISMATCH",
+        "DEPRECATED",
+        "NOT_READY",
+        "GPU_NOT_FOUND",
+        "INVALID_STATE",
+        "RESET_TYPE_NOT_SUPPORTED",
 };
 
 const char *dp_nvml_return_name(int rc)
@@ -130,7 +172,7 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
 /* dlsym of the first name that exists; *which gets it. */
 static void *sym(void *dl, const char **which, const char *a, const char *b, const char *c)
 {
-	const char *names[3] = { a, b, c };
+	const char *names[3] = {a, b, c};
 	for (int i = 0; i < 3; i++) {
 		if (!names[i])
 			continue;
@@ -168,7 +210,9 @@ int dp_nvml_open(struct dp_nvml **out, const char *path, int *nvml_rc, char *err
 	n->handle = (fn_handle)sym(dl, NULL, "nvmlDeviceGetHandleByIndex_v2", "nvmlDeviceGetHandleByIndex", NULL);
 	if (!init || !n->count || !n->handle) {
 		seterr(err, errlen, "%s lacks %s", path,
-		       !init ? "nvmlInit_v2" : !n->count ? "nvmlDeviceGetCount_v2" : "nvmlDeviceGetHandleByIndex_v2");
+		       !init       ? "nvmlInit_v2"
+		       : !n->count ? "nvmlDeviceGetCount_v2"
+		                   : "nvmlDeviceGetHandleByIndex_v2");
 		dlclose(dl);
 		free(n);
 		return -ENOSYS;
@@ -183,8 +227,8 @@ int dp_nvml_open(struct dp_nvml **out, const char *path, int *nvml_rc, char *err
 	if (!n->temp)
 		n->tempv = (fn_tempv)sym(dl, NULL, "nvmlDeviceGetTemperatureV", NULL, NULL);
 	n->power = (fn_devuint)sym(dl, NULL, "nvmlDeviceGetPowerUsage", NULL, NULL);
-	n->power_limit = (fn_devuint)sym(dl, NULL, "nvmlDeviceGetEnforcedPowerLimit",
-					 "nvmlDeviceGetPowerManagementLimit", NULL);
+	n->power_limit =
+	        (fn_devuint)sym(dl, NULL, "nvmlDeviceGetEnforcedPowerLimit", "nvmlDeviceGetPowerManagementLimit", NULL);
 	n->fan = (fn_devuint)sym(dl, NULL, "nvmlDeviceGetFanSpeed", NULL, NULL);
 	n->clock = (fn_clock)sym(dl, NULL, "nvmlDeviceGetClockInfo", NULL, NULL);
 	n->detail = (fn_detail)dlsym(dl, "nvmlDeviceGetRunningProcessDetailList");
@@ -244,10 +288,22 @@ int dp_nvml_count(struct dp_nvml *n, unsigned *count, char *err, size_t errlen)
 	return 0;
 }
 
-const char *dp_nvml_procs_symbol(const struct dp_nvml *n) { return n->procs_sym ? n->procs_sym : ""; }
-const char *dp_nvml_memory_symbol(const struct dp_nvml *n) { return n->mem_sym ? n->mem_sym : ""; }
-unsigned dp_nvml_last_stride(const struct dp_nvml *n) { return n->last_stride; }
-const char *dp_nvml_driver_version(const struct dp_nvml *n) { return n->driver; }
+const char *dp_nvml_procs_symbol(const struct dp_nvml *n)
+{
+	return n->procs_sym ? n->procs_sym : "";
+}
+const char *dp_nvml_memory_symbol(const struct dp_nvml *n)
+{
+	return n->mem_sym ? n->mem_sym : "";
+}
+unsigned dp_nvml_last_stride(const struct dp_nvml *n)
+{
+	return n->last_stride;
+}
+const char *dp_nvml_driver_version(const struct dp_nvml *n)
+{
+	return n->driver;
+}
 
 /* Copy an NVML string into dst, making sure it is terminated and printable. */
 static void copy_str(char *dst, size_t dstlen, const char *src)
@@ -258,8 +314,18 @@ static void copy_str(char *dst, size_t dstlen, const char *src)
 	dst[i] = '\0';
 }
 
-static uint32_t rd32(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
-static uint64_t rd64(const unsigned char *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+static uint32_t rd32(const unsigned char *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return v;
+}
+static uint64_t rd64(const unsigned char *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return v;
+}
 
 static int plausible(const unsigned char *e, unsigned stride, unsigned long long mem_total)
 {
@@ -279,7 +345,7 @@ static int plausible(const unsigned char *e, unsigned stride, unsigned long long
 
 unsigned dp_nvml_probe_stride(const unsigned char *buf, unsigned count, unsigned long long mem_total)
 {
-	static const unsigned strides[] = { 24, 32, 16 };
+	static const unsigned strides[] = {24, 32, 16};
 	for (int s = 0; s < 3; s++) {
 		unsigned st = strides[s];
 		unsigned ok = 1;
@@ -348,8 +414,8 @@ static int read_procs(struct dp_nvml *n, fn_procs f, nvml_dev d, struct dp_gpu *
 			return rc == DP_NVML_ERROR_NOT_SUPPORTED ? 1 : -1;
 		if (got > offer)
 			got = offer;
-		unsigned stride = n->procs_fixed_stride ? n->procs_fixed_stride
-							: dp_nvml_probe_stride(n->pbuf, got, mem_total);
+		unsigned stride =
+		        n->procs_fixed_stride ? n->procs_fixed_stride : dp_nvml_probe_stride(n->pbuf, got, mem_total);
 		n->last_stride = stride;
 		for (unsigned i = 0; i < got; i++) {
 			const unsigned char *e = n->pbuf + (size_t)i * stride;
@@ -454,7 +520,7 @@ int dp_nvml_read(struct dp_nvml *n, unsigned index, struct dp_gpu *g, char *err,
 			g->mem_free = m.free;
 			g->mem_reserved = m.reserved;
 			g->have |= DP_GPU_HAVE_MEM_TOTAL | DP_GPU_HAVE_MEM_USED | DP_GPU_HAVE_MEM_FREE |
-				   DP_GPU_HAVE_MEM_RESERVED;
+			           DP_GPU_HAVE_MEM_RESERVED;
 			mem_done = 1;
 		} else if (rc == DP_NVML_ERROR_NOT_SUPPORTED) {
 			g->unified = 1;

@@ -34,11 +34,11 @@
 #define DP_NVML_DEFAULT_LIBRARY "libnvidia-ml.so.1"
 
 /* nvmlReturn_t values used by callers and tests. */
-#define DP_NVML_SUCCESS 0
-#define DP_NVML_ERROR_NOT_SUPPORTED 3
-#define DP_NVML_ERROR_INSUFFICIENT_SIZE 7
-#define DP_NVML_ERROR_DRIVER_NOT_LOADED 9
-#define DP_NVML_ERROR_GPU_IS_LOST 15
+#define DP_NVML_SUCCESS                       0
+#define DP_NVML_ERROR_NOT_SUPPORTED           3
+#define DP_NVML_ERROR_INSUFFICIENT_SIZE       7
+#define DP_NVML_ERROR_DRIVER_NOT_LOADED       9
+#define DP_NVML_ERROR_GPU_IS_LOST             15
 #define DP_NVML_ERROR_LIB_RM_VERSION_MISMATCH 18
 
 struct dp_nvml;

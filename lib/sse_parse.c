@@ -13,7 +13,7 @@
 #include <errno.h>
 #include <string.h>
 
-static const unsigned char bom_bytes[3] = { 0xEF, 0xBB, 0xBF };
+static const unsigned char bom_bytes[3] = {0xEF, 0xBB, 0xBF};
 
 void dp_sse_parse_init(struct dp_sse_parse *p, size_t max_event, dp_sse_parse_fn fn, void *arg)
 {
@@ -78,13 +78,13 @@ static int dispatch(struct dp_sse_parse *p)
 		p->data.len--;
 		p->data.data[p->data.len] = '\0';
 		struct dp_sse_parse_event ev = {
-			.event = p->event.data,
-			.event_len = p->event.len,
-			.data = p->data.data,
-			.data_len = p->data.len,
-			.id = p->id.data,
-			.has_id = p->has_id,
-			.retry = p->retry,
+		        .event = p->event.data,
+		        .event_len = p->event.len,
+		        .data = p->data.data,
+		        .data_len = p->data.len,
+		        .id = p->id.data,
+		        .has_id = p->has_id,
+		        .retry = p->retry,
 		};
 		p->events++;
 		if (p->fn)

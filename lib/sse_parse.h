@@ -36,13 +36,13 @@
 /* One dispatched event. All strings are NUL-terminated and borrowed; `event`
  * and `data` may also contain NUL bytes (use the lengths), `id` never does. */
 struct dp_sse_parse_event {
-	const char *event;   /* `event` field, "" when absent (the spec's "message") */
+	const char *event; /* `event` field, "" when absent (the spec's "message") */
 	size_t event_len;
-	const char *data;    /* data lines joined with "\n", no trailing "\n" */
+	const char *data; /* data lines joined with "\n", no trailing "\n" */
 	size_t data_len;
-	const char *id;      /* last event ID seen so far on this stream, "" when none */
-	int has_id;          /* this event's block contained an `id` field */
-	int64_t retry;       /* `retry` of this block in ms, -1 when absent */
+	const char *id; /* last event ID seen so far on this stream, "" when none */
+	int has_id;     /* this event's block contained an `id` field */
+	int64_t retry;  /* `retry` of this block in ms, -1 when absent */
 };
 
 /* Called once per event. Return 0 to go on, non-zero to stop parsing: the
@@ -57,11 +57,11 @@ struct dp_sse_parse {
 	size_t max_event;
 	int64_t retry;
 	int has_id;
-	int skip_lf;         /* the previous chunk ended with CR: drop a leading LF */
-	int bom;             /* BOM bytes matched so far; 3 once past the check */
-	int failed;          /* sticky -EMSGSIZE */
-	uint64_t events;     /* events dispatched */
-	uint64_t comments;   /* comment lines seen */
+	int skip_lf;       /* the previous chunk ended with CR: drop a leading LF */
+	int bom;           /* BOM bytes matched so far; 3 once past the check */
+	int failed;        /* sticky -EMSGSIZE */
+	uint64_t events;   /* events dispatched */
+	uint64_t comments; /* comment lines seen */
 	dp_sse_parse_fn fn;
 	void *arg;
 };

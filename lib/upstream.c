@@ -55,28 +55,27 @@
 #include "version.h"
 #include "workq.h"
 
-
-#define MAX_PATH_LEN 4096
-#define MAX_LMS_MESSAGE 400     /* bytes of LM Studio's message quoted in ours */
-#define POOL_IDLE_MS 4000       /* below Node's 5 s keepAliveTimeout (LM Studio's server) */
-#define POOL_MAX 32             /* idle connections kept in all */
+#define MAX_PATH_LEN      4096
+#define MAX_LMS_MESSAGE   400  /* bytes of LM Studio's message quoted in ours */
+#define POOL_IDLE_MS      4000 /* below Node's 5 s keepAliveTimeout (LM Studio's server) */
+#define POOL_MAX          32   /* idle connections kept in all */
 #define POOL_MAX_PER_HOST 8
-#define HELD_MAX (64u << 10)    /* bytes kept from a chunk a paused caller did not take */
-#define RBUF_SIZE (16u << 10)   /* one read from a daemon (native) */
+#define HELD_MAX          (64u << 10) /* bytes kept from a chunk a paused caller did not take */
+#define RBUF_SIZE         (16u << 10) /* one read from a daemon (native) */
 
 /* How a transfer ended, whatever the transport. */
 enum tr_err {
 	TR_OK = 0,
-	TR_ABORTED,     /* a failure recorded on the request (fail_set) or an abort */
+	TR_ABORTED, /* a failure recorded on the request (fail_set) or an abort */
 	TR_RESOLVE,
-	TR_CONNECT,     /* oserr says why */
+	TR_CONNECT, /* oserr says why */
 	TR_TIMEOUT,
-	TR_NOTHING,     /* connected, closed without a byte */
-	TR_LOST,        /* closed or reset in the middle */
+	TR_NOTHING, /* connected, closed without a byte */
+	TR_LOST,    /* closed or reset in the middle */
 	TR_TOO_LARGE,
-	TR_TLS,         /* phrase says why */
-	TR_PROTOCOL,    /* an unusable HTTP answer; phrase says why */
-	TR_OTHER,       /* phrase says why */
+	TR_TLS,      /* phrase says why */
+	TR_PROTOCOL, /* an unusable HTTP answer; phrase says why */
+	TR_OTHER,    /* phrase says why */
 };
 
 struct sockinfo {
@@ -89,9 +88,9 @@ struct sockinfo {
 struct up_curl {
 	const struct dp_curl *c;
 	CURLM *multi;
-	struct event *timer;  /* curl's timeout */
+	struct event *timer; /* curl's timeout */
 	struct sockinfo *socks;
-	int in_curl;          /* depth of calls into curl that may run our callbacks */
+	int in_curl; /* depth of calls into curl that may run our callbacks */
 };
 
 /* An idle keep-alive connection. */
@@ -106,7 +105,7 @@ struct up_conn {
 struct dp_upstream {
 	struct event_base *base;
 	struct dp_workq *resolver; /* getaddrinfo threads, on the first host name */
-	struct event *kick;      /* deferred work, see the file comment */
+	struct event *kick;        /* deferred work, see the file comment */
 	struct dp_upstream_req *reqs;
 	struct up_conn *pool;
 	size_t pooled;
@@ -123,9 +122,9 @@ struct dp_upstream_req {
 	char *url;
 	char *body;
 	size_t body_len;
-	char *token;                    /* wiped on free */
+	char *token; /* wiped on free */
 	const char *method;
-	char hostport[300];             /* for messages: "host:port" */
+	char hostport[300]; /* for messages: "host:port" */
 	enum dp_upstream_mode mode;
 	dp_upstream_done_fn on_done;
 	dp_upstream_event_fn on_event;
@@ -135,46 +134,46 @@ struct dp_upstream_req {
 	int sse_or_json, plain_http, no_link_local;
 	size_t max_response;
 
-	struct dp_buf resp;             /* buffered body (or the error body of a stream) */
-	struct dp_buf held;             /* stream bytes read but not parsed (paused) */
+	struct dp_buf resp; /* buffered body (or the error body of a stream) */
+	struct dp_buf held; /* stream bytes read but not parsed (paused) */
 	struct dp_sse_parse sse;
 	struct event *idle;
 
-	int started;                    /* handed to the transport */
-	int decided;                    /* stream vs buffered chosen (first body byte) */
-	int streaming;                  /* delivering a 2xx stream */
+	int started;   /* handed to the transport */
+	int decided;   /* stream vs buffered chosen (first body byte) */
+	int streaming; /* delivering a 2xx stream */
 	int paused, resume_pending;
-	int abort_pending;              /* finish from the kick with pending_err */
+	int abort_pending; /* finish from the kick with pending_err */
 	enum tr_err pending_err;
-	int completed;                  /* transfer finished while events were held */
-	int done;                       /* on_done started */
+	int completed; /* transfer finished while events were held */
+	int done;      /* on_done started */
 	int token_sent;
 
-	int fail_set;                   /* a failure recorded before the transport finished */
+	int fail_set; /* a failure recorded before the transport finished */
 	enum dp_upstream_outcome fail_outcome;
 	const char *fail_code;
 	char msg[1024];
-	char phrase[300];               /* transport detail for TR_TLS / _PROTOCOL / _OTHER */
+	char phrase[300]; /* transport detail for TR_TLS / _PROTOCOL / _OTHER */
 	int oserr;
 
 	int64_t t0_us, ttfb_us, connect_us;
-	int64_t idle_from_us;           /* last body byte (or start / resume) */
+	int64_t idle_from_us; /* last body byte (or start / resume) */
 	uint64_t bytes;
 
 	/* native transport */
 	int curl_path;
 	struct dp_url target;
-	char *reqmsg;                   /* the request bytes (holds the token: wiped on free) */
+	char *reqmsg; /* the request bytes (holds the token: wiped on free) */
 	size_t reqlen;
-	struct bufferevent *bev;        /* connect and write; reading is ours (rev) */
-	struct event *rev;              /* the socket's read event */
-	char *rbuf;                     /* RBUF_SIZE bytes read, not yet parsed from roff */
+	struct bufferevent *bev; /* connect and write; reading is ours (rev) */
+	struct event *rev;       /* the socket's read event */
+	char *rbuf;              /* RBUF_SIZE bytes read, not yet parsed from roff */
 	size_t roff, rlen;
 	struct dp_http_resp parser;
 	int parser_live, head_seen;
-	struct dns_job *dns_job;        /* a lookup in flight (its r is cleared on free) */
+	struct dns_job *dns_job; /* a lookup in flight (its r is cleared on free) */
 	struct addrinfo *ai, *ai_cur;
-	struct sockaddr_storage sa;     /* a literal address */
+	struct sockaddr_storage sa; /* a literal address */
 	socklen_t sa_len;
 	struct event *t_connect, *t_total;
 	int reused, retried, connected;
@@ -196,13 +195,20 @@ static int64_t now_us(void)
 const char *dp_upstream_outcome_name(enum dp_upstream_outcome o)
 {
 	switch (o) {
-	case DP_UPSTREAM_OK: return "ok";
-	case DP_UPSTREAM_STOPPED: return "stopped";
-	case DP_UPSTREAM_STALLED: return "stalled";
-	case DP_UPSTREAM_UNAUTHORIZED: return "unauthorized";
-	case DP_UPSTREAM_HTTP_ERROR: return "http_error";
-	case DP_UPSTREAM_BAD_RESPONSE: return "bad_response";
-	case DP_UPSTREAM_CANCELLED: return "cancelled";
+	case DP_UPSTREAM_OK:
+		return "ok";
+	case DP_UPSTREAM_STOPPED:
+		return "stopped";
+	case DP_UPSTREAM_STALLED:
+		return "stalled";
+	case DP_UPSTREAM_UNAUTHORIZED:
+		return "unauthorized";
+	case DP_UPSTREAM_HTTP_ERROR:
+		return "http_error";
+	case DP_UPSTREAM_BAD_RESPONSE:
+		return "bad_response";
+	case DP_UPSTREAM_CANCELLED:
+		return "cancelled";
 	}
 	return "unknown";
 }
@@ -248,8 +254,8 @@ static int check_path(const char *path, size_t *qpos, const char **err)
 
 /* base + path: the full URL (heap), and when `t` is given the parsed target
  * and the request target ("/prefix/path?query", heap) for the native client. */
-static char *build_url(const char *base, const char *path, struct dp_url *t, char **target,
-		       char *hostport, size_t hplen, const char **err)
+static char *build_url(const char *base, const char *path, struct dp_url *t, char **target, char *hostport,
+                       size_t hplen, const char **err)
 {
 	struct dp_url u;
 	size_t qpos;
@@ -303,9 +309,8 @@ static void arm_kick(struct dp_upstream *u)
 	}
 }
 
-__attribute__((format(printf, 4, 5)))
-static void set_fail(struct dp_upstream_req *r, enum dp_upstream_outcome o, const char *code,
-		     const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static void set_fail(struct dp_upstream_req *r, enum dp_upstream_outcome o,
+                                                           const char *code, const char *fmt, ...)
 {
 	if (r->fail_set)
 		return;
@@ -338,7 +343,7 @@ static void idle_arm(struct dp_upstream_req *r)
 	r->idle_from_us = now_us();
 	if (evtimer_pending(r->idle, NULL))
 		return;
-	struct timeval tv = { .tv_sec = r->idle_timeout_ms / 1000, .tv_usec = (r->idle_timeout_ms % 1000) * 1000 };
+	struct timeval tv = {.tv_sec = r->idle_timeout_ms / 1000, .tv_usec = (r->idle_timeout_ms % 1000) * 1000};
 	evtimer_add(r->idle, &tv);
 }
 
@@ -351,12 +356,11 @@ static void on_idle(evutil_socket_t fd, short what, void *arg)
 		return;
 	int64_t left = (int64_t)r->idle_timeout_ms * 1000 - (now_us() - r->idle_from_us);
 	if (left > 0) {
-		struct timeval tv = { .tv_sec = (time_t)(left / 1000000), .tv_usec = (suseconds_t)(left % 1000000) };
+		struct timeval tv = {.tv_sec = (time_t)(left / 1000000), .tv_usec = (suseconds_t)(left % 1000000)};
 		evtimer_add(r->idle, &tv);
 		return;
 	}
-	set_fail(r, DP_UPSTREAM_STALLED, "stalled", "%s sent nothing for %d ms", r->hostport,
-		 r->idle_timeout_ms);
+	set_fail(r, DP_UPSTREAM_STALLED, "stalled", "%s sent nothing for %d ms", r->hostport, r->idle_timeout_ms);
 	fail_later(r, TR_ABORTED);
 }
 
@@ -383,7 +387,7 @@ static ssize_t deliver(struct dp_upstream_req *r, const char *p, size_t n)
 	int rc = dp_sse_parse_feed(&r->sse, p, n, &used);
 	if (rc < 0) {
 		set_fail(r, DP_UPSTREAM_BAD_RESPONSE, "event_too_large",
-			 "an event from %s is larger than the %zu-byte limit", r->hostport, r->sse.max_event);
+		         "an event from %s is larger than the %zu-byte limit", r->hostport, r->sse.max_event);
 		return -1;
 	}
 	return (ssize_t)used;
@@ -448,15 +452,14 @@ static int take_body(struct dp_upstream_req *r, const char *p, size_t n)
 	if (!r->streaming) {
 		if (dp_buf_add(&r->resp, p, n) < 0) {
 			set_fail(r, DP_UPSTREAM_BAD_RESPONSE, "response_too_large",
-				 "the response from %s is larger than the %zu-byte limit", r->hostport,
-				 r->resp.max);
+			         "the response from %s is larger than the %zu-byte limit", r->hostport, r->resp.max);
 			return -1;
 		}
 		return 0;
 	}
 	if (r->max_response && r->bytes > r->max_response) {
 		set_fail(r, DP_UPSTREAM_BAD_RESPONSE, "response_too_large",
-			 "the stream from %s passed the %zu-byte limit", r->hostport, r->max_response);
+		         "the stream from %s passed the %zu-byte limit", r->hostport, r->max_response);
 		return -1;
 	}
 	ssize_t used = deliver(r, p, n);
@@ -546,12 +549,11 @@ static int link_local(const struct sockaddr *sa)
 		const unsigned char *b = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
 		if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80)
 			return 1; /* fe80::/10 */
-		static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+		static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 		return memcmp(b, mapped, 12) == 0 && b[12] == 169 && b[13] == 254;
 	}
 	return 0;
 }
-
 
 /* --------------------------------------------------- native: the pool */
 
@@ -626,7 +628,7 @@ static void pool_put(struct dp_upstream_req *r)
 	c->bev = bev;
 	memcpy(c->key, key, sizeof(key));
 	c->timer = evtimer_new(u->base, pool_on_timer, c);
-	struct timeval tv = { .tv_sec = POOL_IDLE_MS / 1000, .tv_usec = (POOL_IDLE_MS % 1000) * 1000 };
+	struct timeval tv = {.tv_sec = POOL_IDLE_MS / 1000, .tv_usec = (POOL_IDLE_MS % 1000) * 1000};
 	evtimer_add(c->timer, &tv);
 	bufferevent_setcb(bev, pool_on_read, NULL, pool_on_event, c);
 	bufferevent_enable(bev, EV_READ);
@@ -680,7 +682,7 @@ static int nat_on_body(void *arg, const char *p, size_t n)
 	return r->paused || r->abort_pending;
 }
 
-static const struct dp_http_resp_cb nat_cb = { .on_head = nat_on_head, .on_body = nat_on_body };
+static const struct dp_http_resp_cb nat_cb = {.on_head = nat_on_head, .on_body = nat_on_body};
 
 static void nat_close(struct dp_upstream_req *r)
 {
@@ -878,7 +880,7 @@ static void nat_connect_next(struct dp_upstream_req *r)
 	socklen_t len = r->ai_cur ? (socklen_t)r->ai_cur->ai_addrlen : r->sa_len;
 	if (r->no_link_local && link_local(sa)) {
 		set_fail(r, DP_UPSTREAM_BAD_RESPONSE, "blocked_address",
-			 "%s resolves to a link-local address (like a cloud metadata service); refused", r->hostport);
+		         "%s resolves to a link-local address (like a cloud metadata service); refused", r->hostport);
 		fail_later(r, TR_ABORTED);
 		return;
 	}
@@ -959,7 +961,7 @@ static void nat_begin(struct dp_upstream_req *r)
 	r->parser_live = 1;
 	if (r->timeout_ms > 0) {
 		r->t_total = evtimer_new(u->base, nat_on_timeout, r);
-		struct timeval tv = { .tv_sec = r->timeout_ms / 1000, .tv_usec = (r->timeout_ms % 1000) * 1000 };
+		struct timeval tv = {.tv_sec = r->timeout_ms / 1000, .tv_usec = (r->timeout_ms % 1000) * 1000};
 		evtimer_add(r->t_total, &tv);
 	}
 	if ((r->bev = pool_take(r))) {
@@ -980,8 +982,7 @@ static void nat_open(struct dp_upstream_req *r)
 	r->ai = r->ai_cur = NULL;
 	if (!r->t_connect)
 		r->t_connect = evtimer_new(u->base, nat_on_idle_timeout, r);
-	struct timeval ct = { .tv_sec = r->connect_timeout_ms / 1000,
-			      .tv_usec = (r->connect_timeout_ms % 1000) * 1000 };
+	struct timeval ct = {.tv_sec = r->connect_timeout_ms / 1000, .tv_usec = (r->connect_timeout_ms % 1000) * 1000};
 	evtimer_add(r->t_connect, &ct);
 
 	struct sockaddr_in *s4 = (struct sockaddr_in *)&r->sa;
@@ -1033,12 +1034,12 @@ static void nat_build(struct dp_upstream_req *r, const char *target, const struc
 	char host[DP_URL_HOST_MAX + 16];
 	dp_url_host_header(&r->target, host, sizeof(host));
 	dp_buf_addf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: DaemonPulse/%s\r\n", r->method, target, host,
-		    dp_version);
+	            dp_version);
 	if (o->accept)
 		dp_buf_addf(&b, "Accept: %s\r\n", o->accept);
 	else
 		dp_buf_addf(&b, "Accept: %s\r\n",
-			      o->mode == DP_UPSTREAM_SSE ? "text/event-stream" : "application/json");
+		            o->mode == DP_UPSTREAM_SSE ? "text/event-stream" : "application/json");
 	if (r->body)
 		dp_buf_addf(&b, "Content-Type: application/json\r\n");
 	if (r->body || strcmp(r->method, "POST") == 0 || strcmp(r->method, "PUT") == 0 ||
@@ -1158,7 +1159,7 @@ static int on_timer(CURLM *m, long timeout_ms, void *userp)
 	if (timeout_ms < 0) {
 		evtimer_del(u->curl->timer);
 	} else {
-		struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
+		struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
 		evtimer_add(u->curl->timer, &tv);
 	}
 	return 0;
@@ -1228,22 +1229,31 @@ static enum tr_err curl_err(struct dp_upstream_req *r, CURLcode res)
 	r->oserr = (int)oserr;
 	snprintf(r->phrase, sizeof(r->phrase), "%s", r->errbuf[0] ? r->errbuf : c->easy_strerror(res));
 	switch (res) {
-	case CURLE_OK: return TR_OK;
-	case CURLE_COULDNT_RESOLVE_HOST: return TR_RESOLVE;
-	case CURLE_COULDNT_CONNECT: return TR_CONNECT;
-	case CURLE_OPERATION_TIMEDOUT: return TR_TIMEOUT;
-	case CURLE_GOT_NOTHING: return TR_NOTHING;
+	case CURLE_OK:
+		return TR_OK;
+	case CURLE_COULDNT_RESOLVE_HOST:
+		return TR_RESOLVE;
+	case CURLE_COULDNT_CONNECT:
+		return TR_CONNECT;
+	case CURLE_OPERATION_TIMEDOUT:
+		return TR_TIMEOUT;
+	case CURLE_GOT_NOTHING:
+		return TR_NOTHING;
 	case CURLE_RECV_ERROR:
 	case CURLE_SEND_ERROR:
-	case CURLE_PARTIAL_FILE: return TR_LOST;
-	case CURLE_FILESIZE_EXCEEDED: return TR_TOO_LARGE;
+	case CURLE_PARTIAL_FILE:
+		return TR_LOST;
+	case CURLE_FILESIZE_EXCEEDED:
+		return TR_TOO_LARGE;
 	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CERTPROBLEM:
 	case CURLE_SSL_CIPHER:
 	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_SSL_ISSUER_ERROR: return TR_TLS;
-	default: return TR_OTHER;
+	case CURLE_SSL_ISSUER_ERROR:
+		return TR_TLS;
+	default:
+		return TR_OTHER;
 	}
 }
 
@@ -1283,7 +1293,7 @@ static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct cur
 	(void)purpose;
 	if (link_local(&a->addr)) {
 		set_fail(r, DP_UPSTREAM_BAD_RESPONSE, "blocked_address",
-			 "%s resolves to a link-local address (like a cloud metadata service); refused", r->hostport);
+		         "%s resolves to a link-local address (like a cloud metadata service); refused", r->hostport);
 		return CURL_SOCKET_BAD;
 	}
 	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
@@ -1325,8 +1335,9 @@ static void curl_setup(struct dp_upstream_req *r, const struct dp_upstream_opts 
 		c->easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)r->max_response);
 
 	struct curl_slist *h = NULL;
-	char *a = xasprintf("Accept: %s", o->accept ? o->accept
-				: o->mode == DP_UPSTREAM_SSE ? "text/event-stream" : "application/json");
+	char *a = xasprintf("Accept: %s", o->accept                    ? o->accept
+	                                  : o->mode == DP_UPSTREAM_SSE ? "text/event-stream"
+	                                                               : "application/json");
 	h = c->slist_append(h, a);
 	free(a);
 	h = c->slist_append(h, "Expect:"); /* no 100-continue round trip */
@@ -1365,7 +1376,7 @@ static void curl_begin(struct dp_upstream_req *r)
 	CURLMcode mc = cu->c->multi_add_handle(cu->multi, r->easy);
 	if (mc != CURLM_OK) {
 		set_fail(r, DP_UPSTREAM_BAD_RESPONSE, "internal", "could not start the request: %s",
-			 cu->c->multi_strerror(mc));
+		         cu->c->multi_strerror(mc));
 		fail_later(r, TR_ABORTED);
 		return;
 	}
@@ -1471,7 +1482,7 @@ static int looks_like_json(const char *s, size_t n)
 }
 
 static void classify_transport(struct dp_upstream_req *r, enum tr_err res, struct dp_upstream_result *out,
-			       int64_t connect_us)
+                               int64_t connect_us)
 {
 	char phrase[300];
 	const char *hp = r->hostport;
@@ -1489,8 +1500,9 @@ static void classify_transport(struct dp_upstream_req *r, enum tr_err res, struc
 			snprintf(r->msg, sizeof(r->msg), "connection refused by %s: nothing is listening there", hp);
 		else if (oserr == ECONNREFUSED || oserr == 0)
 			snprintf(r->msg, sizeof(r->msg),
-				 "connection refused by %s: nothing is listening there (is the LM Studio server running?)",
-				 hp);
+			         "connection refused by %s: nothing is listening there (is the LM Studio server "
+			         "running?)",
+			         hp);
 		else
 			snprintf(r->msg, sizeof(r->msg), "could not connect to %s: %s", hp, strerror(oserr));
 		break;
@@ -1498,14 +1510,12 @@ static void classify_transport(struct dp_upstream_req *r, enum tr_err res, struc
 		out->outcome = DP_UPSTREAM_STALLED;
 		out->code = "stalled";
 		if (!connect_us && !out->status)
-			snprintf(r->msg, sizeof(r->msg), "no connection to %s within %d ms", hp,
-				 r->connect_timeout_ms);
+			snprintf(r->msg, sizeof(r->msg), "no connection to %s within %d ms", hp, r->connect_timeout_ms);
 		else if (r->streaming)
 			snprintf(r->msg, sizeof(r->msg), "the stream from %s passed the %d ms time limit", hp,
-				 r->timeout_ms);
+			         r->timeout_ms);
 		else
-			snprintf(r->msg, sizeof(r->msg), "no complete answer from %s within %d ms", hp,
-				 r->timeout_ms);
+			snprintf(r->msg, sizeof(r->msg), "no complete answer from %s within %d ms", hp, r->timeout_ms);
 		break;
 	case TR_NOTHING:
 		/* accepted and closed without a byte: typically a forwarder
@@ -1518,13 +1528,13 @@ static void classify_transport(struct dp_upstream_req *r, enum tr_err res, struc
 		out->outcome = DP_UPSTREAM_STOPPED;
 		out->code = "connection_lost";
 		snprintf(r->msg, sizeof(r->msg), "the connection to %s was lost %s", hp,
-			 out->status ? "in the middle of the response" : "before an answer");
+		         out->status ? "in the middle of the response" : "before an answer");
 		break;
 	case TR_TOO_LARGE:
 		out->outcome = DP_UPSTREAM_BAD_RESPONSE;
 		out->code = "response_too_large";
 		snprintf(r->msg, sizeof(r->msg), "the response from %s is larger than the %zu-byte limit", hp,
-			 r->resp.max);
+		         r->resp.max);
 		break;
 	case TR_TLS:
 		out->outcome = DP_UPSTREAM_BAD_RESPONSE;
@@ -1542,14 +1552,14 @@ static void classify_transport(struct dp_upstream_req *r, enum tr_err res, struc
 }
 
 static void classify_http(struct dp_upstream_req *r, struct dp_upstream_result *out, json_t **json,
-			  struct lms_error *le)
+                          struct lms_error *le)
 {
 	char lmsg[MAX_LMS_MESSAGE + 1];
 	const char *hp = r->hostport;
 	int st = out->status;
 
 	if (r->resp.len && (starts_with_ci(out->content_type, "application/json") ||
-			    strstr(out->content_type, "+json") || looks_like_json(r->resp.data, r->resp.len))) {
+	                    strstr(out->content_type, "+json") || looks_like_json(r->resp.data, r->resp.len))) {
 		json_error_t je;
 		*json = json_loadb(r->resp.data, r->resp.len, JSON_DECODE_ANY, &je);
 		if (*json && !r->plain_http)
@@ -1567,19 +1577,20 @@ static void classify_http(struct dp_upstream_req *r, struct dp_upstream_result *
 			snprintf(r->msg, sizeof(r->msg), "%s answered http 401 (unauthorized)", hp);
 		else if (!r->token_sent)
 			snprintf(r->msg, sizeof(r->msg), "%s requires an api token and none is set for this target%s%s",
-				 hp, lmsg[0] ? ": " : "", lmsg);
+			         hp, lmsg[0] ? ": " : "", lmsg);
 		else
-			snprintf(r->msg, sizeof(r->msg), "%s rejected the api token%s%s", hp,
-				 lmsg[0] ? ": " : "", lmsg);
+			snprintf(r->msg, sizeof(r->msg), "%s rejected the api token%s%s", hp, lmsg[0] ? ": " : "",
+			         lmsg);
 		return;
 	}
 	if (st < 200 || st > 299) {
 		out->outcome = DP_UPSTREAM_HTTP_ERROR;
 		out->code = "http_error";
 		if (st >= 300 && st <= 399)
-			snprintf(r->msg, sizeof(r->msg),
-				 "%s answered with a redirect (http %d); redirects are not followed, fix the target url",
-				 hp, st);
+			snprintf(
+			        r->msg, sizeof(r->msg),
+			        "%s answered with a redirect (http %d); redirects are not followed, fix the target url",
+			        hp, st);
 		else if (lmsg[0])
 			snprintf(r->msg, sizeof(r->msg), "%s answered http %d: %s", hp, st, lmsg);
 		else
@@ -1593,12 +1604,13 @@ static void classify_http(struct dp_upstream_req *r, struct dp_upstream_result *
 		if (le->message && strncmp(le->message, "Unexpected endpoint or method", 29) == 0) {
 			out->code = "unexpected_endpoint";
 			snprintf(r->msg, sizeof(r->msg),
-				 "%s does not serve this endpoint (it said \"%s\"); an older LM Studio version or not LM Studio",
-				 hp, lmsg);
+			         "%s does not serve this endpoint (it said \"%s\"); an older LM Studio version or not "
+			         "LM Studio",
+			         hp, lmsg);
 		} else {
 			out->code = "daemon_error";
 			snprintf(r->msg, sizeof(r->msg), "%s reported an error: %s", hp,
-				 lmsg[0] ? lmsg : "(no message)");
+			         lmsg[0] ? lmsg : "(no message)");
 		}
 		return;
 	}
@@ -1619,7 +1631,7 @@ static void classify_http(struct dp_upstream_req *r, struct dp_upstream_result *
 		out->outcome = DP_UPSTREAM_BAD_RESPONSE;
 		out->code = "not_event_stream";
 		snprintf(r->msg, sizeof(r->msg), "%s answered with %s instead of a stream", hp,
-			 out->content_type[0] ? out->content_type : "no content type");
+		         out->content_type[0] ? out->content_type : "no content type");
 		return;
 	}
 	if (r->mode == DP_UPSTREAM_SSE && r->streaming) {
@@ -1627,7 +1639,8 @@ static void classify_http(struct dp_upstream_req *r, struct dp_upstream_result *
 		if (fin < 0) {
 			out->outcome = DP_UPSTREAM_BAD_RESPONSE;
 			out->code = "stream_truncated";
-			snprintf(r->msg, sizeof(r->msg), "the event stream from %s ended in the middle of an event", hp);
+			snprintf(r->msg, sizeof(r->msg), "the event stream from %s ended in the middle of an event",
+			         hp);
 			return;
 		}
 	}
@@ -1642,7 +1655,7 @@ static void classify_http(struct dp_upstream_req *r, struct dp_upstream_result *
 			out->outcome = DP_UPSTREAM_BAD_RESPONSE;
 			out->code = "not_json";
 			snprintf(r->msg, sizeof(r->msg), "%s answered with something that is not json (%s)", hp,
-				 out->content_type[0] ? out->content_type : "no content type");
+			         out->content_type[0] ? out->content_type : "no content type");
 			return;
 		}
 	}
@@ -1843,7 +1856,7 @@ static int check_headers(const struct dp_upstream_opts *o, const char **err)
 
 static const char *check_method(const struct dp_upstream_opts *o)
 {
-	static const char *const ok[] = { "GET", "POST", "PUT", "PATCH", "DELETE" };
+	static const char *const ok[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
 	if (!o->method)
 		return o->body ? "POST" : "GET";
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
@@ -1864,8 +1877,7 @@ static void req_free_unlinked(struct dp_upstream_req *r)
 	req_free(r);
 }
 
-struct dp_upstream_req *dp_upstream_start(struct dp_upstream *u, const struct dp_upstream_opts *o,
-					  const char **err)
+struct dp_upstream_req *dp_upstream_start(struct dp_upstream *u, const struct dp_upstream_opts *o, const char **err)
 {
 	const char *dummy;
 	if (!err)

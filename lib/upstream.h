@@ -65,27 +65,27 @@ struct event_base;
 struct dp_upstream;
 struct dp_upstream_req;
 
-#define DP_UPSTREAM_CONNECT_TIMEOUT_MS 3000   /* default connect timeout */
-#define DP_UPSTREAM_TIMEOUT_MS 15000          /* default total for buffered requests */
-#define DP_UPSTREAM_MAX_RESPONSE (8u << 20)   /* default buffered body limit */
-#define DP_UPSTREAM_MAX_ERROR_BODY (1u << 20) /* non-stream body of a stream request */
-#define DP_UPSTREAM_MAX_URL 2048
-#define DP_UPSTREAM_MAX_TOKEN 512
-#define DP_UPSTREAM_MAX_HEADERS 32
-#define DP_UPSTREAM_MAX_HEADER 8192   /* one "Name: value" line */
+#define DP_UPSTREAM_CONNECT_TIMEOUT_MS 3000       /* default connect timeout */
+#define DP_UPSTREAM_TIMEOUT_MS         15000      /* default total for buffered requests */
+#define DP_UPSTREAM_MAX_RESPONSE       (8u << 20) /* default buffered body limit */
+#define DP_UPSTREAM_MAX_ERROR_BODY     (1u << 20) /* non-stream body of a stream request */
+#define DP_UPSTREAM_MAX_URL            2048
+#define DP_UPSTREAM_MAX_TOKEN          512
+#define DP_UPSTREAM_MAX_HEADERS        32
+#define DP_UPSTREAM_MAX_HEADER         8192 /* one "Name: value" line */
 
 enum dp_upstream_outcome {
 	DP_UPSTREAM_OK = 0,       /* 2xx and a well-formed body / a stream that ended */
 	DP_UPSTREAM_STOPPED,      /* nothing answering: refused, unreachable, unresolvable,
-				   * closed without answering, connection lost mid-response */
+	                           * closed without answering, connection lost mid-response */
 	DP_UPSTREAM_STALLED,      /* connected or connecting but too slow: connect, total
-				   * or idle timeout */
+	                           * or idle timeout */
 	DP_UPSTREAM_UNAUTHORIZED, /* HTTP 401, or an error body with code "invalid_api_key" */
 	DP_UPSTREAM_HTTP_ERROR,   /* another non-2xx status, or an HTTP-200 body with "error"
-				   * (incl. "Unexpected endpoint or method", code
-				   * "unexpected_endpoint": NOT unauthorized, see docs) */
+	                           * (incl. "Unexpected endpoint or method", code
+	                           * "unexpected_endpoint": NOT unauthorized, see docs) */
 	DP_UPSTREAM_BAD_RESPONSE, /* not JSON, too large, not an event stream, event too
-				   * large, stream cut inside an event, TLS or protocol error */
+	                           * large, stream cut inside an event, TLS or protocol error */
 	DP_UPSTREAM_CANCELLED,    /* dp_upstream_abort() or dp_upstream_free() */
 };
 
@@ -97,17 +97,17 @@ enum dp_upstream_mode {
 
 struct dp_upstream_result {
 	enum dp_upstream_outcome outcome;
-	const char *code;         /* short stable code, e.g. "ok", "stopped", "stalled",
-				   * "unauthorized", "http_error", "daemon_error",
-				   * "unexpected_endpoint", "response_too_large", "not_json",
-				   * "connection_lost", "cancelled" (see docs/upstream.md) */
-	const char *message;      /* for a person, lower case; "" when ok; LM Studio's
-				   * quoted text is sanitised and the token masked.
-				   * `json`/`body` are the daemon's raw bytes: do not
-				   * forward them to browsers or logs unfiltered */
-	int status;               /* HTTP status; 0 when none arrived */
-	json_t *json;             /* parsed JSON body, NULL when none (borrowed) */
-	const char *body;         /* buffered body bytes, NUL-terminated, "" for streams */
+	const char *code;    /* short stable code, e.g. "ok", "stopped", "stalled",
+	                      * "unauthorized", "http_error", "daemon_error",
+	                      * "unexpected_endpoint", "response_too_large", "not_json",
+	                      * "connection_lost", "cancelled" (see docs/upstream.md) */
+	const char *message; /* for a person, lower case; "" when ok; LM Studio's
+	                      * quoted text is sanitised and the token masked.
+	                      * `json`/`body` are the daemon's raw bytes: do not
+	                      * forward them to browsers or logs unfiltered */
+	int status;          /* HTTP status; 0 when none arrived */
+	json_t *json;        /* parsed JSON body, NULL when none (borrowed) */
+	const char *body;    /* buffered body bytes, NUL-terminated, "" for streams */
 	size_t body_len;
 	const char *content_type; /* "" when none */
 	const char *lms_type;     /* LM Studio's error.type, NULL when none */
@@ -121,43 +121,41 @@ struct dp_upstream_result {
 	double total_ms;          /* start -> done */
 };
 
-typedef void (*dp_upstream_done_fn)(struct dp_upstream_req *r, const struct dp_upstream_result *res,
-				    void *arg);
+typedef void (*dp_upstream_done_fn)(struct dp_upstream_req *r, const struct dp_upstream_result *res, void *arg);
 /* SSE mode: one upstream event (borrowed; see sse_parse.h). */
-typedef void (*dp_upstream_event_fn)(struct dp_upstream_req *r, const struct dp_sse_parse_event *ev,
-				     void *arg);
+typedef void (*dp_upstream_event_fn)(struct dp_upstream_req *r, const struct dp_sse_parse_event *ev, void *arg);
 /* RAW mode: bytes as received (borrowed). */
 typedef void (*dp_upstream_data_fn)(struct dp_upstream_req *r, const char *p, size_t n, void *arg);
 
 struct dp_upstream_opts {
-	const char *method;      /* NULL: POST with a body, GET without; GET POST PUT PATCH DELETE */
-	const char *base_url;    /* the target, e.g. "http://10.0.0.5:1234" (a path prefix is kept) */
-	const char *path;        /* "/api/v1/models", may end with "?query"; no "..", no "#" */
-	const char *body;        /* JSON request body (copied), NULL for none */
-	size_t body_len;         /* 0: strlen(body) */
-	const char *token;       /* LM Studio API token (copied, wiped on free); NULL/"" none */
-	int connect_timeout_ms;  /* 0: DP_UPSTREAM_CONNECT_TIMEOUT_MS */
-	int timeout_ms;          /* whole request; 0: DP_UPSTREAM_TIMEOUT_MS when BUFFERED,
-				  * none for streams; <0: none */
-	int idle_timeout_ms;     /* streams: longest silence between body bytes; 0: none */
-	size_t max_response;     /* BUFFERED: 0 = DP_UPSTREAM_MAX_RESPONSE; streams: total
-				  * bytes, 0 = unlimited */
-	size_t max_event;        /* SSE: one event's bound, 0 = DP_SSE_PARSE_MAX_EVENT_DEFAULT */
+	const char *method;     /* NULL: POST with a body, GET without; GET POST PUT PATCH DELETE */
+	const char *base_url;   /* the target, e.g. "http://10.0.0.5:1234" (a path prefix is kept) */
+	const char *path;       /* "/api/v1/models", may end with "?query"; no "..", no "#" */
+	const char *body;       /* JSON request body (copied), NULL for none */
+	size_t body_len;        /* 0: strlen(body) */
+	const char *token;      /* LM Studio API token (copied, wiped on free); NULL/"" none */
+	int connect_timeout_ms; /* 0: DP_UPSTREAM_CONNECT_TIMEOUT_MS */
+	int timeout_ms;         /* whole request; 0: DP_UPSTREAM_TIMEOUT_MS when BUFFERED,
+	                         * none for streams; <0: none */
+	int idle_timeout_ms;    /* streams: longest silence between body bytes; 0: none */
+	size_t max_response;    /* BUFFERED: 0 = DP_UPSTREAM_MAX_RESPONSE; streams: total
+	                         * bytes, 0 = unlimited */
+	size_t max_event;       /* SSE: one event's bound, 0 = DP_SSE_PARSE_MAX_EVENT_DEFAULT */
 	enum dp_upstream_mode mode;
-	int allow_non_json;      /* BUFFERED: a 2xx body that is not JSON is ok (json NULL) */
+	int allow_non_json; /* BUFFERED: a 2xx body that is not JSON is ok (json NULL) */
 	/* Generic-HTTP extensions (the MCP client, lib/mcp.c): */
-	const char *const *headers; /* extra request headers "Name: value", NULL-terminated,
-				     * at most DP_UPSTREAM_MAX_HEADERS; copied, wiped on free,
-				     * never logged; no CR/LF/NUL, names are tokens */
-	const char *accept;      /* Accept header instead of the mode's default */
-	int sse_or_json;         /* SSE mode: a 2xx application/json answer is buffered
-				  * and delivered as `json` with outcome ok (no events) */
-	int no_link_local;       /* refuse to connect to link-local addresses (169.254/16,
-				  * fe80::/10: cloud metadata services), also when a host
-				  * name resolves there: outcome BAD_RESPONSE, code
-				  * "blocked_address" */
-	int plain_http;          /* do not read LM Studio error envelopes: a 2xx JSON with
-				  * "error" is ok, 401 is UNAUTHORIZED with a neutral message */
+	const char *const *headers;    /* extra request headers "Name: value", NULL-terminated,
+	                                * at most DP_UPSTREAM_MAX_HEADERS; copied, wiped on free,
+	                                * never logged; no CR/LF/NUL, names are tokens */
+	const char *accept;            /* Accept header instead of the mode's default */
+	int sse_or_json;               /* SSE mode: a 2xx application/json answer is buffered
+	                                * and delivered as `json` with outcome ok (no events) */
+	int no_link_local;             /* refuse to connect to link-local addresses (169.254/16,
+	                                * fe80::/10: cloud metadata services), also when a host
+	                                * name resolves there: outcome BAD_RESPONSE, code
+	                                * "blocked_address" */
+	int plain_http;                /* do not read LM Studio error envelopes: a 2xx JSON with
+	                                * "error" is ok, 401 is UNAUTHORIZED with a neutral message */
 	dp_upstream_done_fn on_done;   /* required */
 	dp_upstream_event_fn on_event; /* SSE */
 	dp_upstream_data_fn on_data;   /* RAW */
@@ -179,8 +177,7 @@ size_t dp_upstream_active(const struct dp_upstream *u);
  * the options are invalid (bad URL or path, credentials in the URL, a token
  * with characters a header cannot carry, missing callbacks); then no
  * callback will ever run. */
-struct dp_upstream_req *dp_upstream_start(struct dp_upstream *u, const struct dp_upstream_opts *o,
-					  const char **err);
+struct dp_upstream_req *dp_upstream_start(struct dp_upstream *u, const struct dp_upstream_opts *o, const char **err);
 /* Stop the request: no more on_event/on_data; on_done runs with
  * DP_UPSTREAM_CANCELLED from the loop within the current loop turn and the
  * connection is closed. No-op once done has started. */

@@ -18,16 +18,16 @@
 
 #include <stddef.h>
 
-#define DP_URL_MAX 2048
+#define DP_URL_MAX      2048
 #define DP_URL_HOST_MAX 253
 
 struct dp_url {
-	int https;                       /* 0: http */
-	int ipv6;                        /* host is an IPv6 literal (stored without brackets) */
-	int port;                        /* the port to connect to (80/443 when not given) */
-	int port_given;                  /* the URL named a port */
-	char host[DP_URL_HOST_MAX + 1];  /* as written (IPv6: without brackets) */
-	char path[DP_URL_MAX + 1];       /* "" or "/..." as written */
+	int https;                      /* 0: http */
+	int ipv6;                       /* host is an IPv6 literal (stored without brackets) */
+	int port;                       /* the port to connect to (80/443 when not given) */
+	int port_given;                 /* the URL named a port */
+	char host[DP_URL_HOST_MAX + 1]; /* as written (IPv6: without brackets) */
+	char path[DP_URL_MAX + 1];      /* "" or "/..." as written */
 };
 
 /* 0, or -EINVAL with a static message in *err. */

@@ -39,7 +39,7 @@ typedef void (*dp_workq_work_fn)(void *arg);
 typedef void (*dp_workq_done_fn)(void *arg, int status);
 
 #define DP_WORKQ_DEFAULT_THREADS 2
-#define DP_WORKQ_DEFAULT_QUEUE 64
+#define DP_WORKQ_DEFAULT_QUEUE   64
 
 /* Start `nthreads` workers (1..64) with a queue of at most `max_queue`
  * waiting jobs (>= 1). NULL (and errno set) when threads or the pipe cannot

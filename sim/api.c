@@ -59,9 +59,9 @@ void dp_api_simerr(struct dp_http_req *req, int status, const char *fmt, ...)
 }
 
 static void v1err(struct dp_http_req *req, int status, const char *type, const char *code, const char *param,
-		  const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+                  const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 static void v1err(struct dp_http_req *req, int status, const char *type, const char *code, const char *param,
-		  const char *fmt, ...)
+                  const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -72,7 +72,7 @@ static void v1err(struct dp_http_req *req, int status, const char *type, const c
 }
 
 static void oaierr(struct dp_http_req *req, int status, const char *code, const char *param, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+        __attribute__((format(printf, 5, 6)));
 static void oaierr(struct dp_http_req *req, int status, const char *code, const char *param, const char *fmt, ...)
 {
 	char msg[1024];
@@ -84,7 +84,7 @@ static void oaierr(struct dp_http_req *req, int status, const char *code, const 
 }
 
 static void kind_err(struct dp_http_req *req, int kind, int status, const char *type, const char *code,
-		     const char *param, const char *msg)
+                     const char *param, const char *msg)
 {
 	dp_pred_reply_error(req, kind == DP_K_V1_CHAT ? DP_K_V1_CHAT : DP_K_OAI_CHAT, status, type, code, param, msg);
 }
@@ -93,7 +93,7 @@ static void unexpected(struct dp_http_req *req)
 {
 	char msg[600];
 	snprintf(msg, sizeof(msg), "Unexpected endpoint or method. (%s %.500s)", dp_http_req_method(req),
-		 dp_http_req_path(req));
+	         dp_http_req_path(req));
 	dp_api_reply_json(req, 200, json_pack("{s:s}", "error", msg));
 }
 
@@ -130,8 +130,8 @@ static json_t *loaded_instances_v1(struct dp_sim *sim, const struct dp_sim_model
 	json_t *arr = json_array();
 	struct dp_sim_inst *in;
 	TAILQ_FOREACH(in, &sim->insts, link)
-		if (in->m == m)
-			json_array_append_new(arr, json_pack("{s:s,s:o}", "id", in->id, "config", dp_api_load_config(in)));
+	if (in->m == m)
+		json_array_append_new(arr, json_pack("{s:s,s:o}", "id", in->id, "config", dp_api_load_config(in)));
 	return arr;
 }
 
@@ -158,13 +158,13 @@ json_t *dp_api_load_config(const struct dp_sim_inst *in)
 json_t *dp_api_model_v1(struct dp_sim *sim, const struct dp_sim_model *m)
 {
 	json_t *o = json_pack("{s:s,s:s,s:s,s:s}", "type", m->type == DP_SIM_EMBEDDING ? "embedding" : "llm",
-			      "publisher", m->publisher, "key", m->key, "display_name", m->display_name);
+	                      "publisher", m->publisher, "key", m->key, "display_name", m->display_name);
 	if (m->type != DP_SIM_EMBEDDING)
 		json_object_set_new(o, "architecture", m->architecture ? json_string(m->architecture) : json_null());
 	json_object_set_new(o, "quantization",
-			    m->quant_name ? json_pack("{s:s,s:o}", "name", m->quant_name, "bits_per_weight",
-						      dp_api_num(m->bits_per_weight))
-					  : json_null());
+	                    m->quant_name ? json_pack("{s:s,s:o}", "name", m->quant_name, "bits_per_weight",
+	                                              dp_api_num(m->bits_per_weight))
+	                                  : json_null());
 	json_object_set_new(o, "size_bytes", json_integer((json_int_t)m->size_bytes));
 	json_object_set_new(o, "params_string", m->params_string ? json_string(m->params_string) : json_null());
 	json_object_set_new(o, "loaded_instances", loaded_instances_v1(sim, m));
@@ -176,8 +176,9 @@ json_t *dp_api_model_v1(struct dp_sim *sim, const struct dp_sim_model *m)
 			json_t *opts = json_array();
 			for (int i = 0; i < m->n_reasoning_options; i++)
 				json_array_append_new(opts, json_string(m->reasoning_options[i]));
-			json_object_set_new(cap, "reasoning",
-					    json_pack("{s:o,s:s}", "allowed_options", opts, "default", m->reasoning_default));
+			json_object_set_new(
+			        cap, "reasoning",
+			        json_pack("{s:o,s:s}", "allowed_options", opts, "default", m->reasoning_default));
 		}
 		json_object_set_new(o, "capabilities", cap);
 	}
@@ -193,10 +194,11 @@ json_t *dp_api_model_v0(struct dp_sim *sim, const struct dp_sim_model *m)
 {
 	const char *type = m->type == DP_SIM_EMBEDDING ? "embeddings" : m->vision ? "vlm" : "llm";
 	struct dp_sim_inst *in = dp_sim_inst_for_key(sim, m->key);
-	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i}", "id", m->key, "object", "model", "type", type,
-			      "publisher", m->publisher, "arch", m->architecture ? m->architecture : "unknown",
-			      "compatibility_type", m->format, "quantization", m->quant_name ? m->quant_name : "unknown",
-			      "state", in ? "loaded" : "not-loaded", "max_context_length", m->max_context_length);
+	json_t *o =
+	        json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i}", "id", m->key, "object", "model", "type", type,
+	                  "publisher", m->publisher, "arch", m->architecture ? m->architecture : "unknown",
+	                  "compatibility_type", m->format, "quantization", m->quant_name ? m->quant_name : "unknown",
+	                  "state", in ? "loaded" : "not-loaded", "max_context_length", m->max_context_length);
 	if (in)
 		json_object_set_new(o, "loaded_context_length", json_integer(in->context_length));
 	if (m->tool_use)
@@ -216,17 +218,17 @@ static void load_failed(struct dp_http_req *req, int kind, const struct dp_sim_m
 {
 	char msg[800];
 	snprintf(msg, sizeof(msg),
-		 "Failed to load model \"%s\". Error: Model loading aborted due to insufficient system resources. "
-		 "Overloading the system will likely cause it to freeze. If you believe this is a mistake, you can "
-		 "try to change the model loading guardrails in the settings.",
-		 m->key);
+	         "Failed to load model \"%s\". Error: Model loading aborted due to insufficient system resources. "
+	         "Overloading the system will likely cause it to freeze. If you believe this is a mistake, you can "
+	         "try to change the model loading guardrails in the settings.",
+	         m->key);
 	kind_err(req, kind, 500, "internal_error", NULL, NULL, msg);
 }
 
 /* 0 with *out (and *jit when this request started a JIT load), or -1 after
  * answering the error. */
 static int resolve(struct dp_sim *sim, struct dp_http_req *req, struct dp_chatreq *r, struct dp_sim_inst **out,
-		   int *jit)
+                   int *jit)
 {
 	*jit = 0;
 	int kind = r->kind;
@@ -235,20 +237,21 @@ static int resolve(struct dp_sim *sim, struct dp_http_req *req, struct dp_chatre
 		struct dp_sim_inst *in, *one = NULL;
 		int n = 0;
 		TAILQ_FOREACH(in, &sim->insts, link)
-			if (type_ok(in->m, kind)) {
-				one = in;
-				n++;
-			}
+		if (type_ok(in->m, kind)) {
+			one = in;
+			n++;
+		}
 		if (n == 1) {
 			*out = one;
 			return 0;
 		}
 		if (n > 1)
 			kind_err(req, kind, 400, "invalid_request", "model_not_found", "model",
-				 "Multiple models are loaded. Please specify a model by providing a 'model' field in the request.");
+			         "Multiple models are loaded. Please specify a model by providing a 'model' field in "
+			         "the request.");
 		else
 			kind_err(req, kind, 400, "invalid_request", "missing_required_parameter", "model",
-				 "'model' field is required");
+			         "'model' field is required");
 		return -1;
 	}
 	struct dp_sim_inst *in = dp_sim_find_inst(sim, r->model);
@@ -256,7 +259,8 @@ static int resolve(struct dp_sim *sim, struct dp_http_req *req, struct dp_chatre
 	char msg[800];
 	if (!m || !m->downloaded) {
 		if (kind == DP_K_V1_CHAT)
-			v1err(req, 404, "model_not_found", "model_not_found", "model", "Model \"%.500s\" not found", r->model);
+			v1err(req, 404, "model_not_found", "model_not_found", "model", "Model \"%.500s\" not found",
+			      r->model);
 		else
 			oaierr(req, 404, "model_not_found", "model",
 			       "Model \"%.500s\" not found. Please specify a valid model key or instance identifier.",
@@ -265,8 +269,8 @@ static int resolve(struct dp_sim *sim, struct dp_http_req *req, struct dp_chatre
 	}
 	if (!type_ok(m, kind)) {
 		snprintf(msg, sizeof(msg), "Model \"%.500s\" is %s", r->model,
-			 m->type == DP_SIM_EMBEDDING ? "an embedding model and cannot generate text"
-						     : "not an embedding model");
+		         m->type == DP_SIM_EMBEDDING ? "an embedding model and cannot generate text"
+		                                     : "not an embedding model");
 		kind_err(req, kind, 400, "invalid_request", "invalid_model_type", "model", msg);
 		return -1;
 	}
@@ -298,7 +302,8 @@ static int resolve(struct dp_sim *sim, struct dp_http_req *req, struct dp_chatre
 			      "Model \"%.500s\" is not loaded and Just-in-Time model loading is off", r->model);
 		else
 			oaierr(req, 404, "model_not_found", "model",
-			       "Model \"%.500s\" not found. No models loaded. Please load a model in the developer page or use the 'lms load' command.",
+			       "Model \"%.500s\" not found. No models loaded. Please load a model in the developer "
+			       "page or use the 'lms load' command.",
 			       r->model);
 		return -1;
 	}
@@ -308,7 +313,7 @@ static int resolve(struct dp_sim *sim, struct dp_http_req *req, struct dp_chatre
 	o.context_length = r->context_length;
 	if (o.context_length > m->max_context_length) {
 		kind_err(req, kind, 400, "invalid_request", "invalid_value", "context_length",
-			 "\"context_length\" exceeds the model's maximum context length");
+		         "\"context_length\" exceeds the model's maximum context length");
 		return -1;
 	}
 	o.ttl_ms = r->ttl_s >= 0 ? r->ttl_s * 1000 : (int64_t)sim->cfg.ttl_seconds * 1000;
@@ -318,7 +323,7 @@ static int resolve(struct dp_sim *sim, struct dp_http_req *req, struct dp_chatre
 		return -1;
 	}
 	dp_simlog_server(sim, "info", "[JIT] Requested model (%s) is not loaded. Loading \"%s\" now...", m->key,
-			 m->path);
+	                 m->path);
 	*out = in;
 	*jit = 1;
 	return 0;
@@ -346,10 +351,10 @@ static struct dp_jobs *mcp_jobs;
 
 struct mcp_wait {
 	struct dp_sim *sim;
-	struct dp_http_req *req;  /* NULL once the client left */
+	struct dp_http_req *req; /* NULL once the client left */
 	struct dp_chatreq r;
 	char *history;
-	json_t *call;             /* {tool, arguments, provider_info} */
+	json_t *call; /* {tool, arguments, provider_info} */
 	char label[128];
 };
 
@@ -370,13 +375,15 @@ static json_t *tool_output(const json_t *res)
 	size_t i;
 	json_t *it;
 	int only_text = json_array_size(content) > 0;
-	json_array_foreach(content, i, it) {
+	json_array_foreach(content, i, it)
+	{
 		const char *ty = json_string_value(json_object_get(it, "type"));
 		if (!ty || strcmp(ty, "text") != 0)
 			only_text = 0;
 	}
 	if (only_text) {
-		json_array_foreach(content, i, it) {
+		json_array_foreach(content, i, it)
+		{
 			if (b.len)
 				dp_buf_addch(&b, '\n');
 			dp_buf_adds(&b, json_string_value(json_object_get(it, "text")));
@@ -398,8 +405,8 @@ static void mcp_done(const struct dp_mcp_outcome *o, void *arg)
 	if (req)
 		dp_http_req_on_close(req, NULL, NULL);
 	if (req && strcmp(o->status, "ok") != 0 && strcmp(o->code, "rpc_error") != 0) {
-		v1err(req, 400, "mcp_connection_error", NULL, "integrations", "Failed to connect to MCP server \"%s\": %s",
-		      w->label, o->message);
+		v1err(req, 400, "mcp_connection_error", NULL, "integrations",
+		      "Failed to connect to MCP server \"%s\": %s", w->label, o->message);
 		req = NULL;
 	}
 	if (req) {
@@ -439,19 +446,22 @@ static json_t *args_from(const char *text)
 
 /* 0: no call, go on; 1: a call started (it owns the request now); -1:
  * replied with an error. */
-static int mcp_maybe_call(struct dp_sim *sim, struct dp_http_req *req, const char *body, size_t n,
-			  struct dp_chatreq *r, const char *history)
+static int mcp_maybe_call(struct dp_sim *sim, struct dp_http_req *req, const char *body, size_t n, struct dp_chatreq *r,
+                          const char *history)
 {
 	json_t *o = json_loadb(body, n, 0, NULL);
 	json_t *integ = json_object_get(o, "integrations");
 	size_t i;
 	json_t *it;
-	json_array_foreach(integ, i, it) {
+	json_array_foreach(integ, i, it)
+	{
 		const char *ty = json_string_value(json_object_get(it, "type"));
 		if (json_is_string(it) || (ty && strcmp(ty, "plugin") == 0)) {
-			const char *name = json_is_string(it) ? json_string_value(it) : json_string_value(json_object_get(it, "id"));
+			const char *name = json_is_string(it) ? json_string_value(it)
+			                                      : json_string_value(json_object_get(it, "id"));
 			v1err(req, 400, "plugin_connection_error", NULL, "integrations",
-			      "Failed to connect to plugin \"%s\": there is no mcp.json in llmster-sim", name ? name : "");
+			      "Failed to connect to plugin \"%s\": there is no mcp.json in llmster-sim",
+			      name ? name : "");
 			json_decref(o);
 			return -1;
 		}
@@ -459,10 +469,12 @@ static int mcp_maybe_call(struct dp_sim *sim, struct dp_http_req *req, const cha
 	const char *text = r->last_user ? r->last_user : r->prompt.data;
 	json_t *pick = NULL;
 	const char *tool = NULL;
-	json_array_foreach(integ, i, it) {
+	json_array_foreach(integ, i, it)
+	{
 		size_t k;
 		json_t *t;
-		json_array_foreach(json_object_get(it, "allowed_tools"), k, t) {
+		json_array_foreach(json_object_get(it, "allowed_tools"), k, t)
+		{
 			if (!tool && json_is_string(t) && json_string_length(t) && strstr(text, json_string_value(t))) {
 				tool = json_string_value(t);
 				pick = it;
@@ -484,7 +496,8 @@ static int mcp_maybe_call(struct dp_sim *sim, struct dp_http_req *req, const cha
 	size_t nh = 0;
 	const char *hk;
 	json_t *hv;
-	json_object_foreach(h, hk, hv) {
+	json_object_foreach(h, hk, hv)
+	{
 		if (json_is_string(hv) && nh < DP_UPSTREAM_MAX_HEADERS - 2) {
 			owned[nh] = xasprintf("%s: %s", hk, json_string_value(hv));
 			lines[nh] = owned[nh];
@@ -499,18 +512,21 @@ static int mcp_maybe_call(struct dp_sim *sim, struct dp_http_req *req, const cha
 	snprintf(w->label, sizeof(w->label), "%s", label ? label : "");
 	json_t *args = args_from(text);
 	w->call = json_pack("{s:s,s:o,s:{s:s,s:s}}", "tool", tool, "arguments", args, "provider_info", "type",
-			    "ephemeral_mcp", "server_label", w->label);
-	struct dp_mcp_env env = { .base = sim->base, .up = mcp_up, .jobs = mcp_jobs };
-	struct dp_mcp_server srv = { .transport = DP_MCP_AUTO, .url = json_string_value(json_object_get(pick, "server_url")),
-				     .headers = lines, .request_timeout_ms = 30000, .total_timeout_ms = 60000 };
+	                    "ephemeral_mcp", "server_label", w->label);
+	struct dp_mcp_env env = {.base = sim->base, .up = mcp_up, .jobs = mcp_jobs};
+	struct dp_mcp_server srv = {.transport = DP_MCP_AUTO,
+	                            .url = json_string_value(json_object_get(pick, "server_url")),
+	                            .headers = lines,
+	                            .request_timeout_ms = 30000,
+	                            .total_timeout_ms = 60000};
 	const char *err = NULL;
 	struct dp_mcp_op *op = dp_mcp_call(&env, &srv, tool, args, mcp_done, w, &err);
 	for (size_t k = 0; k < nh; k++)
 		free(owned[k]);
 	json_decref(o);
 	if (!op) {
-		v1err(req, 400, "mcp_connection_error", NULL, "integrations", "Failed to connect to MCP server \"%s\": %s",
-		      w->label, err ? err : "invalid server");
+		v1err(req, 400, "mcp_connection_error", NULL, "integrations",
+		      "Failed to connect to MCP server \"%s\": %s", w->label, err ? err : "invalid server");
 		json_decref(w->call);
 		free(w);
 		return -1;
@@ -531,7 +547,7 @@ static void handle_infer(struct dp_sim *sim, struct dp_http_req *req, int kind)
 	if (dp_reqparse(kind, b, n, &r) < 0) {
 		if (!strcmp(r.err_code, "invalid_json"))
 			dp_simlog_server(sim, "error", "Received request for %s with invalid JSON: %s",
-					 dp_http_req_path(req), r.err_msg);
+			                 dp_http_req_path(req), r.err_msg);
 		kind_err(req, kind, r.err_status, r.err_type, r.err_code, r.err_param, r.err_msg);
 		dp_reqparse_release(&r);
 		return;
@@ -585,11 +601,13 @@ static void loadreq_done(struct dp_sim_inst *in, int ok, void *arg)
 	if (l->req) {
 		dp_http_req_on_close(l->req, NULL, NULL);
 		if (!ok) {
-			v1err(l->req, 500, "internal_error", NULL, NULL, "Model \"%s\" was unloaded while loading", l->inst_id);
+			v1err(l->req, 500, "internal_error", NULL, NULL, "Model \"%s\" was unloaded while loading",
+			      l->inst_id);
 		} else {
 			json_t *o = json_pack("{s:s,s:s,s:f,s:s}", "type",
-					      in->m->type == DP_SIM_EMBEDDING ? "embedding" : "llm", "instance_id", in->id,
-					      "load_time_seconds", round(in->load_seconds * 1000) / 1000, "status", "loaded");
+			                      in->m->type == DP_SIM_EMBEDDING ? "embedding" : "llm", "instance_id",
+			                      in->id, "load_time_seconds", round(in->load_seconds * 1000) / 1000,
+			                      "status", "loaded");
 			if (l->echo) {
 				/* the documented load_config has no "parallel" (§3.2) */
 				json_t *c = dp_api_load_config(in);
@@ -748,8 +766,8 @@ static json_t *job_json(struct dp_sim *sim, struct dp_sim_download *d, int with_
 {
 	char t1[40], t2[40];
 	json_t *o = json_pack("{s:s,s:s,s:I,s:s}", "job_id", d->job_id, "status",
-			      d->status ? "completed" : "downloading", "total_size_bytes", (json_int_t)d->total,
-			      "started_at", iso_time(d->started_ms, t1, sizeof(t1)));
+	                      d->status ? "completed" : "downloading", "total_size_bytes", (json_int_t)d->total,
+	                      "started_at", iso_time(d->started_ms, t1, sizeof(t1)));
 	if (with_progress)
 		json_object_set_new(o, "downloaded_bytes", json_integer((json_int_t)d->done_bytes));
 	if (d->status) {
@@ -757,7 +775,8 @@ static json_t *job_json(struct dp_sim *sim, struct dp_sim_download *d, int with_
 	} else if (with_progress) {
 		double bps = d->rate * 1000;
 		json_object_set_new(o, "bytes_per_second", json_real(round(bps)));
-		uint64_t eta = dp_sim_now(sim) + (uint64_t)((double)(d->total - d->done_bytes) / (d->rate > 0 ? d->rate : 1));
+		uint64_t eta =
+		        dp_sim_now(sim) + (uint64_t)((double)(d->total - d->done_bytes) / (d->rate > 0 ? d->rate : 1));
 		json_object_set_new(o, "estimated_completion", json_string(iso_time(eta, t2, sizeof(t2))));
 	}
 	return o;
@@ -872,16 +891,17 @@ static void handle_v1_download(struct dp_sim *sim, struct dp_http_req *req)
 	else
 		m = dp_sim_find_model(sim, model);
 	if (!m) {
-		v1err(req, 404, "model_not_found", "model_not_found", "model", "Model \"%.500s\" not found in the catalog",
-		      model);
+		v1err(req, 404, "model_not_found", "model_not_found", "model",
+		      "Model \"%.500s\" not found in the catalog", model);
 		json_decref(o);
 		return;
 	}
 	json_decref(o);
 	dp_api_downloads_update(sim);
 	if (m->downloaded) {
-		dp_api_reply_json(req, 200, json_pack("{s:s,s:I}", "status", "already_downloaded", "total_size_bytes",
-						      (json_int_t)m->size_bytes));
+		dp_api_reply_json(req, 200,
+		                  json_pack("{s:s,s:I}", "status", "already_downloaded", "total_size_bytes",
+		                            (json_int_t)m->size_bytes));
 		return;
 	}
 	for (int i = 0; i < sim->ndownloads; i++)
@@ -955,13 +975,14 @@ static void handle_oai_models(struct dp_sim *sim, struct dp_http_req *req)
 	if (sim->cfg.jit) {
 		for (int i = 0; i < sim->nmodels; i++)
 			if (sim->models[i]->downloaded)
-				json_array_append_new(arr, json_pack("{s:s,s:s,s:s}", "id", sim->models[i]->key, "object",
-								     "model", "owned_by", "organization_owner"));
+				json_array_append_new(arr,
+				                      json_pack("{s:s,s:s,s:s}", "id", sim->models[i]->key, "object",
+				                                "model", "owned_by", "organization_owner"));
 	} else {
 		struct dp_sim_inst *in;
 		TAILQ_FOREACH(in, &sim->insts, link)
-			json_array_append_new(arr, json_pack("{s:s,s:s,s:s}", "id", in->id, "object", "model",
-							     "owned_by", "organization_owner"));
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:s}", "id", in->id, "object", "model", "owned_by",
+		                                     "organization_owner"));
 	}
 	dp_api_reply_json(req, 200, json_pack("{s:o,s:s}", "data", arr, "object", "list"));
 }
@@ -1011,8 +1032,9 @@ static int check_auth(struct dp_sim *sim, struct dp_http_req *req)
 			t++;
 		if (!token_wellformed(t)) {
 			/* never echo the token */
-			snprintf(buf, sizeof(buf), "Malformed LM Studio API token provided: expected the format "
-						   "sk-lm-<8 letters or digits>:<20 letters or digits>.");
+			snprintf(buf, sizeof(buf),
+			         "Malformed LM Studio API token provided: expected the format "
+			         "sk-lm-<8 letters or digits>:<20 letters or digits>.");
 			msg = buf;
 		} else {
 			for (int i = 0; i < sim->cfg.ntokens; i++)
@@ -1021,8 +1043,9 @@ static int check_auth(struct dp_sim *sim, struct dp_http_req *req)
 			msg = "Invalid LM Studio API token provided.";
 		}
 	}
-	dp_api_reply_json(req, 401, json_pack("{s:{s:s,s:s,s:s}}", "error", "type", "invalid_request", "code",
-					      "invalid_api_key", "message", msg));
+	dp_api_reply_json(req, 401,
+	                  json_pack("{s:{s:s,s:s,s:s}}", "error", "type", "invalid_request", "code", "invalid_api_key",
+	                            "message", msg));
 	return -1;
 }
 
@@ -1148,11 +1171,11 @@ static void log_request(struct dp_sim *sim, struct dp_http_req *req)
 	size_t n;
 	const char *b = dp_http_req_body(req, &n);
 	if (n)
-		dp_simlog_server(sim, "debug", "Received request: %s to %s with body %.2000s%s", dp_http_req_method(req),
-				 dp_http_req_path(req), b, n > 2000 ? "..." : "");
+		dp_simlog_server(sim, "debug", "Received request: %s to %s with body %.2000s%s",
+		                 dp_http_req_method(req), dp_http_req_path(req), b, n > 2000 ? "..." : "");
 	else
 		dp_simlog_server(sim, "debug", "Received request: %s to %s", dp_http_req_method(req),
-				 dp_http_req_path(req));
+		                 dp_http_req_path(req));
 }
 
 /* After a hold (stall/slow fault): continue with the routing step. */
@@ -1187,8 +1210,9 @@ void dp_api_handle(struct dp_http_req *req, void *arg)
 		dp_http_abort(req);
 		return;
 	case DP_FAULT_ERROR500:
-		dp_api_reply_json(req, 500, json_pack("{s:{s:s,s:s}}", "error", "type", "internal_error", "message",
-						      "simulated fault"));
+		dp_api_reply_json(
+		        req, 500,
+		        json_pack("{s:{s:s,s:s}}", "error", "type", "internal_error", "message", "simulated fault"));
 		return;
 	case DP_FAULT_STALL:
 		hold(sim, req, 100);

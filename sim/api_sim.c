@@ -24,17 +24,18 @@ json_t *dp_api_lms_modelinfo(const struct dp_sim_model *m, int with_variants)
 {
 	/* ModelInfo (§6.2), key order as in the real `lms ps --json` capture */
 	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:n}", "type",
-			      m->type == DP_SIM_EMBEDDING ? "embedding" : "llm", "modelKey", m->key, "format",
-			      !strcmp(m->format, "mlx") ? "safetensors" : "gguf", "displayName", m->display_name,
-			      "publisher", m->publisher, "path", m->path, "sizeBytes", (json_int_t)m->size_bytes,
-			      "indexedModelIdentifier", m->path, "deviceIdentifier");
+	                      m->type == DP_SIM_EMBEDDING ? "embedding" : "llm", "modelKey", m->key, "format",
+	                      !strcmp(m->format, "mlx") ? "safetensors" : "gguf", "displayName", m->display_name,
+	                      "publisher", m->publisher, "path", m->path, "sizeBytes", (json_int_t)m->size_bytes,
+	                      "indexedModelIdentifier", m->path, "deviceIdentifier");
 	if (m->params_string)
 		json_object_set_new(o, "paramsString", json_string(m->params_string));
 	if (m->architecture)
 		json_object_set_new(o, "architecture", json_string(m->architecture));
 	if (m->quant_name)
-		json_object_set_new(o, "quantization",
-				    json_pack("{s:s,s:o}", "name", m->quant_name, "bits", dp_api_num(m->bits_per_weight)));
+		json_object_set_new(
+		        o, "quantization",
+		        json_pack("{s:s,s:o}", "name", m->quant_name, "bits", dp_api_num(m->bits_per_weight)));
 	if (with_variants && m->variant) {
 		json_object_set_new(o, "variants", json_pack("[s]", m->variant));
 		json_object_set_new(o, "selectedVariant", json_string(m->variant));
@@ -64,15 +65,14 @@ json_t *dp_api_lms_ps_entry(const struct dp_sim_inst *in)
 	json_object_set_new(o, "identifier", json_string(in->id));
 	json_object_set_new(o, "ttlMs", in->ttl_ms < 0 ? json_null() : json_integer(in->ttl_ms));
 	json_object_set_new(o, "lastUsedTime", json_integer((json_int_t)in->last_used_ms));
-	json_object_foreach_safe(tail, tmp, k, v)
-		json_object_set(o, k, v);
+	json_object_foreach_safe(tail, tmp, k, v) json_object_set(o, k, v);
 	json_decref(tail);
 	json_object_set_new(o, "contextLength", json_integer(in->context_length));
 	json_object_set_new(o, "status", json_string(dp_inst_status_name(dp_inst_status(in))));
 	int queued = in->active;
 	const struct dp_pred *p;
 	TAILQ_FOREACH(p, &in->queue, link)
-		queued++;
+	queued++;
 	json_object_set_new(o, "queued", json_integer(queued));
 	json_object_set_new(o, "parallel", in->m->type == DP_SIM_EMBEDDING ? json_null() : json_integer(in->parallel));
 	return o;
@@ -83,12 +83,12 @@ json_t *dp_api_estimate(struct dp_sim *sim, const struct dp_sim_model *m, int ct
 	struct dp_sim_mem mem;
 	dp_hw_estimate(sim, m, ctx, parallel, 1, ratio, &mem);
 	json_t *memo = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I}", "confidence", "high", "modelVramBytes",
-				 (json_int_t)mem.model_vram, "contextVramBytes", (json_int_t)mem.context_vram,
-				 "totalVramBytes", (json_int_t)(mem.model_vram + mem.context_vram), "modelBytes",
-				 (json_int_t)mem.model_bytes, "contextBytes", (json_int_t)mem.context_bytes,
-				 "totalBytes", (json_int_t)(mem.model_bytes + mem.context_bytes + (200ull << 20)));
+	                         (json_int_t)mem.model_vram, "contextVramBytes", (json_int_t)mem.context_vram,
+	                         "totalVramBytes", (json_int_t)(mem.model_vram + mem.context_vram), "modelBytes",
+	                         (json_int_t)mem.model_bytes, "contextBytes", (json_int_t)mem.context_bytes,
+	                         "totalBytes", (json_int_t)(mem.model_bytes + mem.context_bytes + (200ull << 20)));
 	return json_pack("{s:o,s:b,s:s,s:s,s:i,s:f}", "memory", memo, "passesGuardrails", mem.fits, "modelKey", m->key,
-			 "displayName", m->display_name, "contextLength", ctx, "gpuOffloadRatio", mem.ratio);
+	                 "displayName", m->display_name, "contextLength", ctx, "gpuOffloadRatio", mem.ratio);
 }
 
 /* ---- helpers ---- */
@@ -113,13 +113,13 @@ static json_t *gpus_json(struct dp_sim *sim)
 	for (int i = 0; i < sim->ngpus; i++) {
 		struct dp_sim_gpu *g = &sim->gpus[i];
 		json_array_append_new(arr, json_pack("{s:i,s:s,s:s,s:I,s:I,s:i,s:i,s:i}", "index", i, "name", g->name,
-						     "id", g->id, "total_vram_bytes", (json_int_t)g->total,
-						     "used_vram_bytes", (json_int_t)g->used, "utilization_percent",
-						     (int)lround(g->util), "temperature_c", (int)lround(g->temp),
-						     "power_w", (int)lround(g->power)));
+		                                     "id", g->id, "total_vram_bytes", (json_int_t)g->total,
+		                                     "used_vram_bytes", (json_int_t)g->used, "utilization_percent",
+		                                     (int)lround(g->util), "temperature_c", (int)lround(g->temp),
+		                                     "power_w", (int)lround(g->power)));
 	}
 	return json_pack("{s:o,s:{s:I,s:I}}", "gpus", arr, "ram", "total_bytes", (json_int_t)sim->ram_total,
-			 "used_bytes", (json_int_t)sim->ram_used);
+	                 "used_bytes", (json_int_t)sim->ram_used);
 }
 
 static const char *fault_name(int m)
@@ -133,32 +133,33 @@ static json_t *state_json(struct dp_sim *sim)
 	uint64_t now = dp_sim_now(sim);
 	json_t *insts = json_array();
 	struct dp_sim_inst *in;
-	TAILQ_FOREACH(in, &sim->insts, link) {
+	TAILQ_FOREACH(in, &sim->insts, link)
+	{
 		json_t *vr = json_array();
 		for (int i = 0; i < sim->ngpus; i++)
 			json_array_append_new(vr, json_integer((json_int_t)in->mem.vram[i]));
 		int queued = in->active;
 		const struct dp_pred *p;
 		TAILQ_FOREACH(p, &in->queue, link)
-			queued++;
-		json_array_append_new(
-			insts, json_pack("{s:s,s:s,s:b,s:s,s:b,s:i,s:i,s:i,s:i,s:f,s:o,s:I,s:o,s:I}", "identifier", in->id,
-					 "model_key", in->m->key, "jit", in->jit, "status",
-					 dp_inst_status_name(dp_inst_status(in)), "loading", in->loading, "queued", queued,
-					 "active", in->active, "parallel", in->parallel, "context_length",
-					 in->context_length, "gpu_ratio", in->mem.ratio, "vram_bytes", vr, "ram_bytes",
-					 (json_int_t)in->mem.ram, "ttl_ms",
-					 in->ttl_ms < 0 ? json_null() : json_integer(in->ttl_ms), "idle_ms",
-					 (json_int_t)(now > in->last_used_ms ? now - in->last_used_ms : 0)));
+		queued++;
+		json_array_append_new(insts,
+		                      json_pack("{s:s,s:s,s:b,s:s,s:b,s:i,s:i,s:i,s:i,s:f,s:o,s:I,s:o,s:I}",
+		                                "identifier", in->id, "model_key", in->m->key, "jit", in->jit, "status",
+		                                dp_inst_status_name(dp_inst_status(in)), "loading", in->loading,
+		                                "queued", queued, "active", in->active, "parallel", in->parallel,
+		                                "context_length", in->context_length, "gpu_ratio", in->mem.ratio,
+		                                "vram_bytes", vr, "ram_bytes", (json_int_t)in->mem.ram, "ttl_ms",
+		                                in->ttl_ms < 0 ? json_null() : json_integer(in->ttl_ms), "idle_ms",
+		                                (json_int_t)(now > in->last_used_ms ? now - in->last_used_ms : 0)));
 	}
 	dp_api_downloads_update(sim);
 	json_t *dls = json_array();
 	for (int i = 0; i < sim->ndownloads; i++) {
 		struct dp_sim_download *d = sim->downloads[i];
-		json_array_append_new(dls, json_pack("{s:s,s:s,s:s,s:I,s:I}", "job_id", d->job_id, "model", d->m->key,
-						     "status", d->status ? "completed" : "downloading",
-						     "downloaded_bytes", (json_int_t)d->done_bytes, "total_size_bytes",
-						     (json_int_t)d->total));
+		json_array_append_new(dls,
+		                      json_pack("{s:s,s:s,s:s,s:I,s:I}", "job_id", d->job_id, "model", d->m->key,
+		                                "status", d->status ? "completed" : "downloading", "downloaded_bytes",
+		                                (json_int_t)d->done_bytes, "total_size_bytes", (json_int_t)d->total));
 	}
 	int fm = dp_api_fault_for(sim, "/__any");
 	json_t *fault = json_null();
@@ -167,15 +168,15 @@ static json_t *state_json(struct dp_sim *sim)
 		for (int i = 0; i < sim->fault.npaths; i++)
 			json_array_append_new(paths, json_string(sim->fault.paths[i]));
 		fault = json_pack("{s:s,s:I,s:o}", "mode", fault_name(fm), "remaining_ms",
-				  (json_int_t)(sim->fault.until_ms - now), "paths", paths);
+		                  (json_int_t)(sim->fault.until_ms - now), "paths", paths);
 	}
 	return json_pack("{s:I,s:s,s:b,s:i,s:b,s:i,s:f,s:I,s:b,s:o,s:o,s:o,s:{s:I,s:I,s:I,s:I}}", "pid",
-			 (json_int_t)getpid(), "version", DP_SIM_APP_VERSION, "server_running",
-			 sim->server_running, "port", sim->port, "jit", sim->cfg.jit, "ttl_seconds", sim->cfg.ttl_seconds,
-			 "speed", sim->cfg.speed, "seed", (json_int_t)sim->cfg.seed, "auth", sim->cfg.ntokens > 0,
-			 "instances", insts, "downloads", dls, "fault", fault, "counters", "requests",
-			 (json_int_t)sim->counters_requests, "predictions", (json_int_t)sim->counters_predictions,
-			 "tokens", (json_int_t)sim->counters_tokens, "events", (json_int_t)sim->counters_events);
+	                 (json_int_t)getpid(), "version", DP_SIM_APP_VERSION, "server_running", sim->server_running,
+	                 "port", sim->port, "jit", sim->cfg.jit, "ttl_seconds", sim->cfg.ttl_seconds, "speed",
+	                 sim->cfg.speed, "seed", (json_int_t)sim->cfg.seed, "auth", sim->cfg.ntokens > 0, "instances",
+	                 insts, "downloads", dls, "fault", fault, "counters", "requests",
+	                 (json_int_t)sim->counters_requests, "predictions", (json_int_t)sim->counters_predictions,
+	                 "tokens", (json_int_t)sim->counters_tokens, "events", (json_int_t)sim->counters_events);
 }
 
 static void handle_faults(struct dp_sim *sim, struct dp_http_req *req)
@@ -196,18 +197,20 @@ static void handle_faults(struct dp_sim *sim, struct dp_http_req *req)
 	for (int i = 0; i <= 5 && mode; i++)
 		if (!strcmp(mode, fault_name(i)))
 			m = i;
-	if (m < 0 || (m != DP_FAULT_NONE && (!json_is_integer(dur) || json_integer_value(dur) < 1 ||
-					     json_integer_value(dur) > 3600000))) {
+	if (m < 0 || (m != DP_FAULT_NONE &&
+	              (!json_is_integer(dur) || json_integer_value(dur) < 1 || json_integer_value(dur) > 3600000))) {
 		json_decref(o);
-		dp_api_simerr(req, 400, "want {\"mode\":\"slow|stall|error500|close_mid_stream|refuse|none\","
-					"\"duration_ms\":1..3600000,\"paths\":[prefix...]}");
+		dp_api_simerr(req, 400,
+		              "want {\"mode\":\"slow|stall|error500|close_mid_stream|refuse|none\","
+		              "\"duration_ms\":1..3600000,\"paths\":[prefix...]}");
 		return;
 	}
 	struct dp_sim_fault f = {.mode = m};
 	json_t *paths = json_object_get(o, "paths");
 	size_t i;
 	json_t *v;
-	json_array_foreach(paths, i, v) {
+	json_array_foreach(paths, i, v)
+	{
 		const char *s = json_string_value(v);
 		if (!s || strlen(s) >= sizeof(f.paths[0]) || f.npaths >= 8 || s[0] != '/') {
 			json_decref(o);
@@ -243,7 +246,8 @@ static void lmsload_done(struct dp_sim_inst *in, int ok, void *arg)
 		dp_http_req_on_close(l->req, NULL, NULL);
 		if (ok) {
 			json_t *o = dp_api_lms_ps_entry(in);
-			json_object_set_new(o, "loadTimeMs", json_integer((json_int_t)llround(in->load_seconds * 1000)));
+			json_object_set_new(o, "loadTimeMs",
+			                    json_integer((json_int_t)llround(in->load_seconds * 1000)));
 			dp_api_reply_json(l->req, 200, o);
 		} else {
 			dp_api_simerr(l->req, 409, "model was unloaded while loading");
@@ -269,8 +273,8 @@ static void lms_load(struct dp_sim *sim, struct dp_http_req *req)
 	struct dp_sim_model *m = dp_sim_match_model(sim, key, &amb);
 	if (amb || !m || !m->downloaded) {
 		if (amb)
-			dp_api_simerr(req, 409, "ambiguous model key \"%.200s\": more than one downloaded model matches",
-				      key);
+			dp_api_simerr(req, 409,
+			              "ambiguous model key \"%.200s\": more than one downloaded model matches", key);
 		else
 			dp_api_simerr(req, 404, "model not found: %.300s", key);
 		json_decref(o); /* after: `key` points into it */
@@ -323,9 +327,12 @@ static void lms_load(struct dp_sim *sim, struct dp_http_req *req)
 	if (json_is_true(json_object_get(o, "estimateOnly"))) {
 		int emb = m->type == DP_SIM_EMBEDDING;
 		int ctx = lo.context_length ? lo.context_length
-			: (m->max_context_length < (emb ? 2048 : 8192) ? m->max_context_length : (emb ? 2048 : 8192));
+		                            : (m->max_context_length < (emb ? 2048 : 8192) ? m->max_context_length
+		                                                                           : (emb ? 2048 : 8192));
 		json_decref(o);
-		dp_api_reply_json(req, 200, dp_api_estimate(sim, m, ctx, lo.gpu_ratio, emb ? 1 : (lo.parallel ? lo.parallel : 4)));
+		dp_api_reply_json(
+		        req, 200,
+		        dp_api_estimate(sim, m, ctx, lo.gpu_ratio, emb ? 1 : (lo.parallel ? lo.parallel : 4)));
 		return;
 	}
 	lo.identifier = ident;
@@ -338,9 +345,9 @@ static void lms_load(struct dp_sim *sim, struct dp_http_req *req)
 		return;
 	if (rc < 0) {
 		dp_api_simerr(req, 507,
-			      "Model loading aborted due to insufficient system resources. Overloading the system will "
-			      "likely cause it to freeze. If you believe this is a mistake, you can try to change the "
-			      "model loading guardrails in the settings.");
+		              "Model loading aborted due to insufficient system resources. Overloading the system will "
+		              "likely cause it to freeze. If you believe this is a mistake, you can try to change the "
+		              "model loading guardrails in the settings.");
 		return;
 	}
 	struct lmsload *l = xcalloc(1, sizeof(*l));
@@ -389,23 +396,23 @@ static json_t *survey_json(struct dp_sim *sim)
 	for (int i = 0; i < sim->ngpus; i++) {
 		struct dp_sim_gpu *g = &sim->gpus[i];
 		vram += g->total;
-		json_array_append_new(gpus, json_pack("{s:s,s:i,s:I,s:I,s:s,s:s,s:s,s:{}}", "name", g->name, "deviceId", i,
-						      "totalMemoryCapacityBytes", (json_int_t)g->total,
-						      "dedicatedMemoryCapacityBytes", (json_int_t)g->total,
-						      "integrationType", "discrete", "detectionPlatform", "CUDA",
-						      "detectionPlatformVersion", "12.4", "otherInfo"));
+		json_array_append_new(gpus, json_pack("{s:s,s:i,s:I,s:I,s:s,s:s,s:s,s:{}}", "name", g->name, "deviceId",
+		                                      i, "totalMemoryCapacityBytes", (json_int_t)g->total,
+		                                      "dedicatedMemoryCapacityBytes", (json_int_t)g->total,
+		                                      "integrationType", "discrete", "detectionPlatform", "CUDA",
+		                                      "detectionPlatformVersion", "12.4", "otherInfo"));
 	}
 	json_t *gsr = json_pack("{s:{s:s,s:s},s:o}", "result", "code", sim->ngpus ? "success" : "noDevicesFound",
-				"message", sim->ngpus ? "" : "No compatible GPUs found", "gpuInfo", gpus);
+	                        "message", sim->ngpus ? "" : "No compatible GPUs found", "gpuInfo", gpus);
 	json_t *csr = json_pack("{s:{s:s,s:s},s:{s:s,s:s,s:[s,s]}}", "result", "code", "success", "message", "",
-				"cpuInfo", "name", "llmster-sim virtual CPU", "architecture", "x86_64",
-				"supportedInstructionSetExtensions", "AVX", "AVX2");
+	                        "cpuInfo", "name", "llmster-sim virtual CPU", "architecture", "x86_64",
+	                        "supportedInstructionSetExtensions", "AVX", "AVX2");
 	json_t *eng = json_pack("{s:s,s:s,s:s,s:s,s:{s:s},s:[s],s:{s:o,s:o},s:{s:I,s:I,s:I}}", "name",
-				dp_simlog_engine_name(NULL), "version", dp_simlog_engine_version(NULL), "engine",
-				"llama.cpp", "platform", "linux", "compatibility", "status", "compatible",
-				"supportedModelFormatNames", "GGUF", "hardwareSurvey", "gpuSurveyResult", gsr,
-				"cpuSurveyResult", csr, "memoryInfo", "ramCapacity", (json_int_t)sim->ram_total,
-				"vramCapacity", (json_int_t)vram, "totalMemory", (json_int_t)(sim->ram_total + vram));
+	                        dp_simlog_engine_name(NULL), "version", dp_simlog_engine_version(NULL), "engine",
+	                        "llama.cpp", "platform", "linux", "compatibility", "status", "compatible",
+	                        "supportedModelFormatNames", "GGUF", "hardwareSurvey", "gpuSurveyResult", gsr,
+	                        "cpuSurveyResult", csr, "memoryInfo", "ramCapacity", (json_int_t)sim->ram_total,
+	                        "vramCapacity", (json_int_t)vram, "totalMemory", (json_int_t)(sim->ram_total + vram));
 	return json_pack("{s:s,s:[o]}", "status", "ok", "engines", eng);
 }
 
@@ -460,7 +467,7 @@ void dp_apisim_handle(struct dp_sim *sim, struct dp_http_req *req, const char *p
 		json_t *arr = json_array();
 		struct dp_sim_inst *in;
 		TAILQ_FOREACH(in, &sim->insts, link)
-			json_array_append_new(arr, dp_api_lms_ps_entry(in));
+		json_array_append_new(arr, dp_api_lms_ps_entry(in));
 		dp_api_reply_json(req, 200, arr);
 	} else if (post && !strcmp(path, "/__sim/lms/load")) {
 		lms_load(sim, req);
@@ -484,8 +491,9 @@ void dp_apisim_handle(struct dp_sim *sim, struct dp_http_req *req, const char *p
 		dp_simlog_server(sim, "info", "Server stopped");
 		dp_api_reply_json(req, 200, json_pack("{s:b,s:i}", "running", 0, "port", sim->port));
 	} else if (get && !strcmp(path, "/__sim/lms/version")) {
-		dp_api_reply_json(req, 200, json_pack("{s:s,s:s}", "version", DP_SIM_LMS_VERSION, "appVersion",
-						      DP_SIM_APP_VERSION));
+		dp_api_reply_json(
+		        req, 200,
+		        json_pack("{s:s,s:s}", "version", DP_SIM_LMS_VERSION, "appVersion", DP_SIM_APP_VERSION));
 	} else if (get && !strcmp(path, "/__sim/lms/log-stream")) {
 		lms_log_stream(sim, req);
 	} else {

@@ -101,7 +101,8 @@ static int parse_one(json_t *o, struct dp_sim_model **out, char *err, size_t err
 		json_t *a = json_object_get(r, "allowed_options");
 		size_t i;
 		json_t *v;
-		json_array_foreach(a, i, v) {
+		json_array_foreach(a, i, v)
+		{
 			const char *s = json_string_value(v);
 			if (s && strlen(s) < sizeof(m->reasoning_options[0]) && m->n_reasoning_options < 5)
 				memcpy(m->reasoning_options[m->n_reasoning_options++], s, strlen(s) + 1);
@@ -150,16 +151,15 @@ int dp_catalog_parse(struct dp_sim *sim, const char *text, char *err, size_t err
 		return -EINVAL;
 	}
 	json_t *arr = json_object_get(root, "models");
-	if (!json_is_array(arr) || json_array_size(arr) == 0 ||
-	    json_array_size(arr) > DP_SIM_MAX_MODELS) {
+	if (!json_is_array(arr) || json_array_size(arr) == 0 || json_array_size(arr) > DP_SIM_MAX_MODELS) {
 		json_decref(root);
-		snprintf(err, errlen, "catalog: \"models\" must be an array of 1..%d entries",
-			 DP_SIM_MAX_MODELS);
+		snprintf(err, errlen, "catalog: \"models\" must be an array of 1..%d entries", DP_SIM_MAX_MODELS);
 		return -EINVAL;
 	}
 	size_t i;
 	json_t *o;
-	json_array_foreach(arr, i, o) {
+	json_array_foreach(arr, i, o)
+	{
 		struct dp_sim_model *m;
 		if (!json_is_object(o) || parse_one(o, &m, err, errlen) < 0) {
 			if (!json_is_object(o))

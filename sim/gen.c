@@ -19,58 +19,58 @@
 #include <string.h>
 
 static const char *const prose[] = {
-	"The quick answer is that it depends on how much memory the model needs at load time.",
-	"Local inference keeps your data on your own machine, which matters for privacy.",
-	"A larger context window lets the model consider more of the conversation at once.",
-	"Quantization trades a little accuracy for a much smaller memory footprint.",
-	"Most of the time is spent reading weights from memory, not doing arithmetic.",
-	"If the model does not fit on the GPU, some layers run on the CPU instead.",
-	"That is a good question, and there are a few things worth considering.",
-	"First, check which models are already loaded and how much VRAM is free.",
-	"Second, pick a quantization that leaves room for the KV cache.",
-	"In short, smaller models answer faster, while larger ones reason more carefully.",
-	"Here is a summary of the main points discussed above.",
-	"The weather in the mountains changes quickly, so bring a warm jacket.",
-	"Rivers carve valleys over millions of years, one grain of sand at a time.",
-	"A good explanation starts with the simplest case and builds from there.",
-	"Let me know if you would like more detail on any of these steps.",
-	"Batching several requests together keeps the GPU busy and raises throughput.",
-	"Each request gets its own slot, and waiting requests are queued in order.",
-	"The server streams tokens as soon as they are generated.",
+        "The quick answer is that it depends on how much memory the model needs at load time.",
+        "Local inference keeps your data on your own machine, which matters for privacy.",
+        "A larger context window lets the model consider more of the conversation at once.",
+        "Quantization trades a little accuracy for a much smaller memory footprint.",
+        "Most of the time is spent reading weights from memory, not doing arithmetic.",
+        "If the model does not fit on the GPU, some layers run on the CPU instead.",
+        "That is a good question, and there are a few things worth considering.",
+        "First, check which models are already loaded and how much VRAM is free.",
+        "Second, pick a quantization that leaves room for the KV cache.",
+        "In short, smaller models answer faster, while larger ones reason more carefully.",
+        "Here is a summary of the main points discussed above.",
+        "The weather in the mountains changes quickly, so bring a warm jacket.",
+        "Rivers carve valleys over millions of years, one grain of sand at a time.",
+        "A good explanation starts with the simplest case and builds from there.",
+        "Let me know if you would like more detail on any of these steps.",
+        "Batching several requests together keeps the GPU busy and raises throughput.",
+        "Each request gets its own slot, and waiting requests are queued in order.",
+        "The server streams tokens as soon as they are generated.",
 };
 
 static const char *const code[] = {
-	"```python",
-	"def fibonacci(n: int) -> list[int]:",
-	"    \"\"\"Return the first n Fibonacci numbers.\"\"\"",
-	"    seq = [0, 1]",
-	"    while len(seq) < n:",
-	"        seq.append(seq[-1] + seq[-2])",
-	"    return seq[:n]",
-	"",
-	"if __name__ == \"__main__\":",
-	"    print(fibonacci(10))",
-	"```",
-	"```c",
-	"static int sum(const int *v, size_t n)",
-	"{",
-	"    int s = 0;",
-	"    for (size_t i = 0; i < n; i++)",
-	"        s += v[i];",
-	"    return s;",
-	"}",
-	"```",
+        "```python",
+        "def fibonacci(n: int) -> list[int]:",
+        "    \"\"\"Return the first n Fibonacci numbers.\"\"\"",
+        "    seq = [0, 1]",
+        "    while len(seq) < n:",
+        "        seq.append(seq[-1] + seq[-2])",
+        "    return seq[:n]",
+        "",
+        "if __name__ == \"__main__\":",
+        "    print(fibonacci(10))",
+        "```",
+        "```c",
+        "static int sum(const int *v, size_t n)",
+        "{",
+        "    int s = 0;",
+        "    for (size_t i = 0; i < n; i++)",
+        "        s += v[i];",
+        "    return s;",
+        "}",
+        "```",
 };
 
 static const char *const reasoning[] = {
-	"Okay, the user is asking a question, so let me think about what they really need.",
-	"First I should figure out the key constraint here.",
-	"Hmm, memory is probably the limiting factor, so I will start there.",
-	"Wait, I should double-check that assumption against the numbers.",
-	"Let me break the problem into smaller steps and handle each one.",
-	"That seems consistent, so the answer should mention the trade-off clearly.",
-	"I will keep the final answer short and practical.",
-	"Alternatively, there might be a simpler approach worth mentioning.",
+        "Okay, the user is asking a question, so let me think about what they really need.",
+        "First I should figure out the key constraint here.",
+        "Hmm, memory is probably the limiting factor, so I will start there.",
+        "Wait, I should double-check that assumption against the numbers.",
+        "Let me break the problem into smaller steps and handle each one.",
+        "That seems consistent, so the answer should mention the trade-off clearly.",
+        "I will keep the final answer short and practical.",
+        "Alternatively, there might be a simpler approach worth mentioning.",
 };
 
 uint64_t dp_gen_hash(const void *p, size_t n, uint64_t h)
@@ -107,9 +107,9 @@ uint64_t dp_gen_next(struct dp_gen *g)
 
 static int nlines(int kind)
 {
-	return kind == 1 ? (int)(sizeof(code) / sizeof(code[0]))
-	     : kind == 2 ? (int)(sizeof(reasoning) / sizeof(reasoning[0]))
-			 : (int)(sizeof(prose) / sizeof(prose[0]));
+	return kind == 1   ? (int)(sizeof(code) / sizeof(code[0]))
+	       : kind == 2 ? (int)(sizeof(reasoning) / sizeof(reasoning[0]))
+	                   : (int)(sizeof(prose) / sizeof(prose[0]));
 }
 
 static const char *line(int kind, int i)
@@ -186,8 +186,8 @@ int dp_gen_pick_kind(const char *p)
 {
 	if (!p)
 		return 0;
-	static const char *const kw[] = {"code", "function", "python", "program", "script", "implement",
-					 "```", " c ", "javascript", "rust"};
+	static const char *const kw[] = {"code",      "function", "python", "program",    "script",
+	                                 "implement", "```",      " c ",    "javascript", "rust"};
 	for (size_t i = 0; i < sizeof(kw) / sizeof(kw[0]); i++)
 		if (strcasestr(p, kw[i]))
 			return 1;

@@ -42,12 +42,23 @@ int dp_hw_parse_size(const char *s, uint64_t *out)
 	if (*end) {
 		char c = (char)toupper((unsigned char)*end);
 		switch (c) {
-		case 'K': mul = 1024.0; break;
-		case 'M': mul = 1024.0 * 1024; break;
-		case 'G': mul = 1024.0 * 1024 * 1024; break;
-		case 'T': mul = 1024.0 * 1024 * 1024 * 1024; break;
-		case 'B': mul = 1; break;
-		default: return -EINVAL;
+		case 'K':
+			mul = 1024.0;
+			break;
+		case 'M':
+			mul = 1024.0 * 1024;
+			break;
+		case 'G':
+			mul = 1024.0 * 1024 * 1024;
+			break;
+		case 'T':
+			mul = 1024.0 * 1024 * 1024 * 1024;
+			break;
+		case 'B':
+			mul = 1;
+			break;
+		default:
+			return -EINVAL;
 		}
 		end++;
 		if (c != 'B') {
@@ -69,11 +80,13 @@ int dp_hw_parse_size(const char *s, uint64_t *out)
 /* Memory bandwidth in GB/s by card name (drives tokens/s). */
 static double bandwidth_for(const char *name)
 {
-	static const struct { const char *k; double bw; } t[] = {
-		{"5090", 1792}, {"4090", 1008}, {"4080", 717}, {"4070", 504}, {"4060", 272},
-		{"3090", 936}, {"3080", 760}, {"3070", 448}, {"3060", 360}, {"H100", 3350},
-		{"A100", 1555}, {"A6000", 768}, {"L40", 864}, {"T4", 320}, {"7900", 960},
-		{"M2 Ultra", 800}, {"M3 Max", 400},
+	static const struct {
+		const char *k;
+		double bw;
+	} t[] = {
+	        {"5090", 1792}, {"4090", 1008}, {"4080", 717}, {"4070", 504},     {"4060", 272},   {"3090", 936},
+	        {"3080", 760},  {"3070", 448},  {"3060", 360}, {"H100", 3350},    {"A100", 1555},  {"A6000", 768},
+	        {"L40", 864},   {"T4", 320},    {"7900", 960}, {"M2 Ultra", 800}, {"M3 Max", 400},
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		if (strcasestr(name, t[i].k))
@@ -118,8 +131,8 @@ int dp_hw_parse_gpus(struct dp_sim *sim, const char *spec, char *err, size_t err
 		uint64_t h = dp_gen_hash(g->name, strlen(g->name), 0x9e3779b97f4a7c15ull + (uint64_t)sim->ngpus);
 		uint64_t h2 = dp_gen_hash(&h, sizeof(h), 77);
 		snprintf(g->id, sizeof(g->id), "GPU-%08x-%04x-4%03x-8%03x-%012llx", (unsigned)(h >> 32),
-			 (unsigned)(h >> 16) & 0xffff, (unsigned)h & 0xfff, (unsigned)(h2 >> 52) & 0xfff,
-			 (unsigned long long)(h2 & 0xffffffffffffull));
+		         (unsigned)(h >> 16) & 0xffff, (unsigned)h & 0xfff, (unsigned)(h2 >> 52) & 0xfff,
+		         (unsigned long long)(h2 & 0xffffffffffffull));
 		g->total = sz;
 		g->bandwidth_gbps = bandwidth_for(g->name);
 		g->temp = 35;
@@ -139,8 +152,9 @@ static void split(struct dp_sim *sim, uint64_t bytes, uint64_t *per)
 		tot += sim->gpus[i].total;
 	uint64_t left = bytes;
 	for (int i = 0; i < sim->ngpus; i++) {
-		uint64_t part = i == sim->ngpus - 1 ? left
-			: (uint64_t)((double)bytes * ((double)sim->gpus[i].total / (double)tot));
+		uint64_t part = i == sim->ngpus - 1
+		                        ? left
+		                        : (uint64_t)((double)bytes * ((double)sim->gpus[i].total / (double)tot));
 		if (part > left)
 			part = left;
 		per[i] += part;
@@ -148,8 +162,8 @@ static void split(struct dp_sim *sim, uint64_t bytes, uint64_t *per)
 	}
 }
 
-static void estimate_at(struct dp_sim *sim, const struct dp_sim_model *m, uint64_t kv_total,
-			int offload_kv, double ratio, struct dp_sim_mem *mem)
+static void estimate_at(struct dp_sim *sim, const struct dp_sim_model *m, uint64_t kv_total, int offload_kv,
+                        double ratio, struct dp_sim_mem *mem)
 {
 	memset(mem->vram, 0, sizeof(mem->vram));
 	uint64_t w_gpu = sim->ngpus ? (uint64_t)((double)m->size_bytes * ratio) : 0;
@@ -165,8 +179,7 @@ static void estimate_at(struct dp_sim *sim, const struct dp_sim_model *m, uint64
 	mem->context_vram = kv_gpu;
 	mem->model_bytes = m->size_bytes + (m->vision ? 512 * MIB : 0);
 	mem->context_bytes = kv_total;
-	mem->ram = (m->size_bytes - w_gpu) + (kv_total - kv_gpu) + 200 * MIB +
-		   (!w_gpu && m->vision ? 512 * MIB : 0);
+	mem->ram = (m->size_bytes - w_gpu) + (kv_total - kv_gpu) + 200 * MIB + (!w_gpu && m->vision ? 512 * MIB : 0);
 	int fits = 1;
 	for (int i = 0; i < sim->ngpus; i++)
 		if (sim->gpus[i].used + mem->vram[i] > sim->gpus[i].total)
@@ -177,8 +190,8 @@ static void estimate_at(struct dp_sim *sim, const struct dp_sim_model *m, uint64
 	mem->fits = fits;
 }
 
-void dp_hw_estimate(struct dp_sim *sim, const struct dp_sim_model *m, int ctx, int parallel,
-		    int offload_kv, double gpu_ratio, struct dp_sim_mem *mem)
+void dp_hw_estimate(struct dp_sim *sim, const struct dp_sim_model *m, int ctx, int parallel, int offload_kv,
+                    double gpu_ratio, struct dp_sim_mem *mem)
 {
 	if (parallel < 1)
 		parallel = 1;
@@ -219,7 +232,8 @@ void dp_hw_tick(struct dp_sim *sim, double dt_ms)
 	for (int i = 0; i < sim->ngpus; i++)
 		sim->gpus[i].busy = 0;
 	struct dp_sim_inst *in;
-	TAILQ_FOREACH(in, &sim->insts, link) {
+	TAILQ_FOREACH(in, &sim->insts, link)
+	{
 		if (in->active <= 0)
 			continue;
 		for (int i = 0; i < sim->ngpus; i++)

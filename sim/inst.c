@@ -155,8 +155,8 @@ struct dp_sim_inst *dp_sim_find_inst(struct dp_sim *sim, const char *id)
 	if (!id)
 		return NULL;
 	TAILQ_FOREACH(in, &sim->insts, link)
-		if (!strcmp(in->id, id))
-			return in;
+	if (!strcmp(in->id, id))
+		return in;
 	return NULL;
 }
 
@@ -165,7 +165,7 @@ static int load_count(const struct dp_sim_inst *in)
 	int n = in->active;
 	const struct dp_pred *p;
 	TAILQ_FOREACH(p, &in->queue, link)
-		n++;
+	n++;
 	return n;
 }
 
@@ -176,8 +176,8 @@ struct dp_sim_inst *dp_sim_inst_for_key(struct dp_sim *sim, const char *key)
 	if (!m)
 		return NULL;
 	TAILQ_FOREACH(in, &sim->insts, link)
-		if (in->m == m && (!best || load_count(in) < load_count(best)))
-			best = in;
+	if (in->m == m && (!best || load_count(in) < load_count(best)))
+		best = in;
 	return best;
 }
 
@@ -186,7 +186,7 @@ int dp_inst_count(const struct dp_sim *sim)
 	int n = 0;
 	const struct dp_sim_inst *in;
 	TAILQ_FOREACH(in, &sim->insts, link)
-		n++;
+	n++;
 	return n;
 }
 
@@ -213,8 +213,7 @@ static void load_done_cb(evutil_socket_t fd, short ev, void *arg)
 	dp_pred_kick(in);
 }
 
-int dp_inst_load(struct dp_sim *sim, struct dp_sim_model *m, const struct dp_sim_load_opts *o,
-		 struct dp_sim_inst **out)
+int dp_inst_load(struct dp_sim *sim, struct dp_sim_model *m, const struct dp_sim_load_opts *o, struct dp_sim_inst **out)
 {
 	if (!m->downloaded)
 		return -ENOENT;
@@ -231,8 +230,9 @@ int dp_inst_load(struct dp_sim *sim, struct dp_sim_model *m, const struct dp_sim
 			snprintf(idbuf, sizeof(idbuf), "%s:%d", m->key, k);
 	}
 	int emb = m->type == DP_SIM_EMBEDDING;
-	int ctx = o->context_length > 0 ? o->context_length
-		: (m->max_context_length < (emb ? 2048 : 8192) ? m->max_context_length : (emb ? 2048 : 8192));
+	int ctx = o->context_length > 0
+	                  ? o->context_length
+	                  : (m->max_context_length < (emb ? 2048 : 8192) ? m->max_context_length : (emb ? 2048 : 8192));
 	if (ctx > m->max_context_length)
 		ctx = m->max_context_length;
 	int parallel = emb ? 1 : (o->parallel > 0 ? o->parallel : 4);
@@ -263,8 +263,8 @@ int dp_inst_load(struct dp_sim *sim, struct dp_sim_model *m, const struct dp_sim
 	TAILQ_INIT(&in->queue);
 	TAILQ_INIT(&in->running);
 	TAILQ_INSERT_TAIL(&sim->insts, in, link);
-	dp_simlog_runtime(sim, "info", in, "Loading model %s (context length %d, GPU offload %.0f%%)",
-			  m->path, ctx, mem.ratio * 100);
+	dp_simlog_runtime(sim, "info", in, "Loading model %s (context length %d, GPU offload %.0f%%)", m->path, ctx,
+	                  mem.ratio * 100);
 	*out = in;
 	if (sim->base) {
 		in->load_timer = evtimer_new(sim->base, load_done_cb, in);
@@ -319,10 +319,14 @@ int dp_inst_status(const struct dp_sim_inst *in)
 const char *dp_inst_status_name(int st)
 {
 	switch (st) {
-	case DP_SIM_PROCESSING_PROMPT: return "processingPrompt";
-	case DP_SIM_GENERATING: return "generating";
-	case DP_SIM_EMBEDDING_ST: return "computingEmbedding";
-	default: return "idle";
+	case DP_SIM_PROCESSING_PROMPT:
+		return "processingPrompt";
+	case DP_SIM_GENERATING:
+		return "generating";
+	case DP_SIM_EMBEDDING_ST:
+		return "computingEmbedding";
+	default:
+		return "idle";
 	}
 }
 

@@ -23,8 +23,9 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: llmster-sim [--bind ADDR] [--port N] [--catalog FILE] [--gpus \"NAME:SIZE,...\"]\n"
-		   "                  [--ram BYTES] [--api-token TOKEN | --api-token-file PATH]... [--speed X] [--seed N]\n"
-		   "                  [--jit on|off] [--ttl SECONDS]\n");
+	           "                  [--ram BYTES] [--api-token TOKEN | --api-token-file PATH]... [--speed X] [--seed "
+	           "N]\n"
+	           "                  [--jit on|off] [--ttl SECONDS]\n");
 }
 
 static int parse_long(const char *s, long lo, long hi, long *out)
@@ -49,7 +50,8 @@ static void error_body(int status, const char *code, const char *message, struct
 {
 	/* errors the HTTP layer produces itself, in LM Studio's v1 envelope */
 	(void)status;
-	json_t *o = json_pack("{s:{s:s,s:s,s:s}}", "error", "type", "invalid_request", "message", message, "code", code);
+	json_t *o =
+	        json_pack("{s:{s:s,s:s,s:s}}", "error", "type", "invalid_request", "message", message, "code", code);
 	char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
 	json_decref(o);
 	if (s)
@@ -61,8 +63,14 @@ static void error_body(int status, const char *code, const char *message, struct
 int main(int argc, char **argv)
 {
 	struct dp_sim_config cfg = {
-		.bind = "127.0.0.1", .port = 1234, .gpus = "RTX 4090:24GiB", .ram = 64ull << 30,
-		.speed = 1, .seed = 1, .jit = 1, .ttl_seconds = 3600,
+	        .bind = "127.0.0.1",
+	        .port = 1234,
+	        .gpus = "RTX 4090:24GiB",
+	        .ram = 64ull << 30,
+	        .speed = 1,
+	        .seed = 1,
+	        .jit = 1,
+	        .ttl_seconds = 3600,
 	};
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -138,7 +146,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		continue;
-bad:
+	bad:
 		fprintf(stderr, "llmster-sim: bad value for %s: '%s'\n", a, v);
 		return 2;
 	}
@@ -185,7 +193,7 @@ bad:
 	event_add(sigint, NULL);
 	dp_simlog_server(&sim, "info", "Server started on port %d", port);
 	fprintf(stderr, "llmster-sim %s: %d models, %d GPUs, speed %g, jit %s, auth %s\n", dp_version, sim.nmodels,
-		sim.ngpus, cfg.speed, cfg.jit ? "on" : "off", cfg.ntokens ? "on" : "off");
+	        sim.ngpus, cfg.speed, cfg.jit ? "on" : "off", cfg.ntokens ? "on" : "off");
 	if (strchr(cfg.bind, ':'))
 		fprintf(stderr, "listening on http://[%s]:%d\n", cfg.bind, port);
 	else

@@ -34,7 +34,7 @@
 #include "xmalloc.h"
 
 #define STREAM_HIGH_WATER (256u << 10)
-#define BATCH_TOKENS 64
+#define BATCH_TOKENS      64
 
 static void step_cb(evutil_socket_t fd, short ev, void *arg);
 static void finish(struct dp_pred *p);
@@ -53,11 +53,21 @@ static void jstr(struct dp_buf *b, const char *s)
 		dp_buf_add(b, run, (size_t)(u - run));
 		run = u + 1;
 		switch (*u) {
-		case '"': dp_buf_add(b, "\\\"", 2); break;
-		case '\\': dp_buf_add(b, "\\\\", 2); break;
-		case '\n': dp_buf_add(b, "\\n", 2); break;
-		case '\r': dp_buf_add(b, "\\r", 2); break;
-		case '\t': dp_buf_add(b, "\\t", 2); break;
+		case '"':
+			dp_buf_add(b, "\\\"", 2);
+			break;
+		case '\\':
+			dp_buf_add(b, "\\\\", 2);
+			break;
+		case '\n':
+			dp_buf_add(b, "\\n", 2);
+			break;
+		case '\r':
+			dp_buf_add(b, "\\r", 2);
+			break;
+		case '\t':
+			dp_buf_add(b, "\\t", 2);
+			break;
 		default: {
 			char e[6] = {'\\', 'u', '0', '0', hex[*u >> 4], hex[*u & 15]};
 			dp_buf_add(b, e, 6);
@@ -68,10 +78,22 @@ static void jstr(struct dp_buf *b, const char *s)
 	dp_buf_addch(b, '"');
 }
 
-static int is_v1(const struct dp_pred *p) { return p->r.kind == DP_K_V1_CHAT; }
-static int is_v0(const struct dp_pred *p) { return p->r.kind == DP_K_V0_CHAT || p->r.kind == DP_K_V0_COMPL; }
-static int is_compl(const struct dp_pred *p) { return p->r.kind == DP_K_V0_COMPL || p->r.kind == DP_K_OAI_COMPL; }
-static int is_resp(const struct dp_pred *p) { return p->r.kind == DP_K_RESPONSES; }
+static int is_v1(const struct dp_pred *p)
+{
+	return p->r.kind == DP_K_V1_CHAT;
+}
+static int is_v0(const struct dp_pred *p)
+{
+	return p->r.kind == DP_K_V0_CHAT || p->r.kind == DP_K_V0_COMPL;
+}
+static int is_compl(const struct dp_pred *p)
+{
+	return p->r.kind == DP_K_V0_COMPL || p->r.kind == DP_K_OAI_COMPL;
+}
+static int is_resp(const struct dp_pred *p)
+{
+	return p->r.kind == DP_K_RESPONSES;
+}
 
 /* ---- writing ---- */
 
@@ -99,8 +121,7 @@ static void send_wire(struct dp_pred *p)
 }
 
 /* v1: "event: T\ndata: {"type":"T"<extra>}\n\n" */
-static void v1_event(struct dp_pred *p, const char *type, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static void v1_event(struct dp_pred *p, const char *type, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void v1_event(struct dp_pred *p, const char *type, const char *fmt, ...)
 {
 	if (!p->streaming)
@@ -130,7 +151,7 @@ static void chunk_head(struct dp_pred *p)
 	dp_buf_adds(&p->wire, "data: {\"id\":");
 	jstr(&p->wire, p->id);
 	dp_buf_addf(&p->wire, ",\"object\":\"%s\",\"created\":%lld,\"model\":",
-		    is_compl(p) ? "text_completion" : "chat.completion.chunk", (long long)p->created);
+	            is_compl(p) ? "text_completion" : "chat.completion.chunk", (long long)p->created);
 	jstr(&p->wire, p->inst_id);
 	dp_buf_adds(&p->wire, ",\"system_fingerprint\":");
 	jstr(&p->wire, p->inst_id);
@@ -157,14 +178,13 @@ static void oai_delta(struct dp_pred *p, const char *field, const char *tok)
 	send_wire(p);
 }
 
-static void resp_event(struct dp_pred *p, const char *type, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static void resp_event(struct dp_pred *p, const char *type, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void resp_event(struct dp_pred *p, const char *type, const char *fmt, ...)
 {
 	if (!p->streaming)
 		return;
 	dp_buf_addf(&p->wire, "event: %s\ndata: {\"type\":\"%s\",\"sequence_number\":%llu", type, type,
-		    (unsigned long long)p->seq++);
+	            (unsigned long long)p->seq++);
 	if (fmt) {
 		va_list ap;
 		va_start(ap, fmt);
@@ -208,13 +228,14 @@ static json_t *v1_result(struct dp_pred *p, const char *resp_id)
 	json_t *mc = p->r.mcp_call;
 	if (mc && json_is_true(json_object_get(mc, "ok")))
 		json_array_append_new(out, json_pack("{s:s,s:O,s:O,s:O,s:O}", "type", "tool_call", "tool",
-						     json_object_get(mc, "tool"), "arguments", json_object_get(mc, "arguments"),
-						     "output", json_object_get(mc, "output"), "provider_info",
-						     json_object_get(mc, "provider_info")));
+		                                     json_object_get(mc, "tool"), "arguments",
+		                                     json_object_get(mc, "arguments"), "output",
+		                                     json_object_get(mc, "output"), "provider_info",
+		                                     json_object_get(mc, "provider_info")));
 	json_array_append_new(out, json_pack("{s:s,s:s}", "type", "message", "content", p->content.data));
 	json_t *st = json_pack("{s:i,s:i,s:i,s:f,s:f}", "input_tokens", p->prompt_tokens, "total_output_tokens",
-			       out_tokens(p), "reasoning_output_tokens", p->n_reason, "tokens_per_second",
-			       r3(p->tps), "time_to_first_token_seconds", r3(p->ttft_s));
+	                       out_tokens(p), "reasoning_output_tokens", p->n_reason, "tokens_per_second", r3(p->tps),
+	                       "time_to_first_token_seconds", r3(p->ttft_s));
 	if (p->jit_trigger)
 		json_object_set_new(st, "model_load_time_seconds", json_real(r3(p->load_s)));
 	json_t *o = json_pack("{s:s,s:o,s:o}", "model_instance_id", p->inst_id, "output", out, "stats", st);
@@ -226,25 +247,25 @@ static json_t *v1_result(struct dp_pred *p, const char *resp_id)
 static json_t *usage(struct dp_pred *p)
 {
 	return json_pack("{s:i,s:i,s:i}", "prompt_tokens", p->prompt_tokens, "completion_tokens", out_tokens(p),
-			 "total_tokens", p->prompt_tokens + out_tokens(p));
+	                 "total_tokens", p->prompt_tokens + out_tokens(p));
 }
 
 static json_t *v0_stats(struct dp_pred *p)
 {
 	return json_pack("{s:f,s:f,s:f,s:s}", "tokens_per_second", p->tps, "time_to_first_token", r3(p->ttft_s),
-			 "generation_time", r3(gen_time(p)), "stop_reason", p->stop_reason);
+	                 "generation_time", r3(gen_time(p)), "stop_reason", p->stop_reason);
 }
 
 static json_t *model_info(struct dp_pred *p, const struct dp_sim_model *m, int ctx)
 {
 	return json_pack("{s:s,s:s,s:s,s:i}", "arch", m->architecture ? m->architecture : "unknown", "quant",
-			 m->quant_name ? m->quant_name : "unknown", "format", m->format, "context_length", ctx);
+	                 m->quant_name ? m->quant_name : "unknown", "format", m->format, "context_length", ctx);
 }
 
 static json_t *runtime_info(const struct dp_sim_model *m)
 {
 	return json_pack("{s:s,s:s,s:[s]}", "name", dp_simlog_engine_name(m), "version", dp_simlog_engine_version(m),
-			 "supported_formats", m->format);
+	                 "supported_formats", m->format);
 }
 
 static void add_v0_extras(struct dp_pred *p, json_t *o)
@@ -260,15 +281,15 @@ static void add_v0_extras(struct dp_pred *p, json_t *o)
 static json_t *tool_calls_json(struct dp_pred *p)
 {
 	return json_pack("[{s:s,s:s,s:{s:s,s:s}}]", "id", p->call_id, "type", "function", "function", "name",
-			 p->r.tool_name, "arguments", p->tool_args ? p->tool_args : "{}");
+	                 p->r.tool_name, "arguments", p->tool_args ? p->tool_args : "{}");
 }
 
 static json_t *oai_body(struct dp_pred *p)
 {
 	json_t *choice;
 	if (is_compl(p)) {
-		choice = json_pack("{s:i,s:s,s:n,s:s}", "index", 0, "text", p->content.data, "logprobs", "finish_reason",
-				   p->finish_reason);
+		choice = json_pack("{s:i,s:s,s:n,s:s}", "index", 0, "text", p->content.data, "logprobs",
+		                   "finish_reason", p->finish_reason);
 	} else {
 		json_t *msg = json_pack("{s:s,s:s}", "role", "assistant", "content", p->content.data);
 		if (p->reasoning_on && p->reason_api == DP_SIM_R_REASONING_CONTENT)
@@ -280,11 +301,11 @@ static json_t *oai_body(struct dp_pred *p)
 			json_object_set_new(msg, "reasoning_content", json_string(""));
 		json_object_set_new(msg, "tool_calls", p->do_tool ? tool_calls_json(p) : json_array());
 		choice = json_pack("{s:i,s:n,s:s,s:o}", "index", 0, "logprobs", "finish_reason", p->finish_reason,
-				   "message", msg);
+		                   "message", msg);
 	}
 	json_t *o = json_pack("{s:s,s:s,s:I,s:s,s:[o],s:o}", "id", p->id, "object",
-			      is_compl(p) ? "text_completion" : "chat.completion", "created", (json_int_t)p->created,
-			      "model", p->inst_id, "choices", choice, "usage", usage(p));
+	                      is_compl(p) ? "text_completion" : "chat.completion", "created", (json_int_t)p->created,
+	                      "model", p->inst_id, "choices", choice, "usage", usage(p));
 	if (is_v0(p))
 		add_v0_extras(p, o);
 	else
@@ -298,9 +319,9 @@ static json_t *resp_message_item(struct dp_pred *p, const char *status, int with
 	json_t *content = json_array();
 	if (with_text)
 		json_array_append_new(content, json_pack("{s:s,s:s,s:[]}", "type", "output_text", "text",
-							 p->content.data, "annotations"));
+		                                         p->content.data, "annotations"));
 	return json_pack("{s:s,s:s,s:s,s:s,s:o}", "id", p->msg_id, "type", "message", "status", status, "role",
-			 "assistant", "content", content);
+	                 "assistant", "content", content);
 }
 
 static json_t *resp_object(struct dp_pred *p, const char *status)
@@ -308,22 +329,22 @@ static json_t *resp_object(struct dp_pred *p, const char *status)
 	int done = !strcmp(status, "completed");
 	json_t *out = json_array();
 	if (done && p->do_tool)
-		json_array_append_new(out, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "id", p->call_id, "type",
-						     "function_call", "status", "completed", "call_id", p->call_id,
-						     "name", p->r.tool_name, "arguments",
-						     p->tool_args ? p->tool_args : "{}"));
+		json_array_append_new(out,
+		                      json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "id", p->call_id, "type", "function_call",
+		                                "status", "completed", "call_id", p->call_id, "name", p->r.tool_name,
+		                                "arguments", p->tool_args ? p->tool_args : "{}"));
 	else if (done)
 		json_array_append_new(out, resp_message_item(p, "completed", 1));
 	json_t *o = json_pack("{s:s,s:s,s:I,s:s,s:s,s:o}", "id", p->id, "object", "response", "created_at",
-			      (json_int_t)p->created, "status", status, "model", p->inst_id, "output", out);
+	                      (json_int_t)p->created, "status", status, "model", p->inst_id, "output", out);
 	json_object_set_new(o, "previous_response_id",
-			    p->r.previous_response_id ? json_string(p->r.previous_response_id) : json_null());
+	                    p->r.previous_response_id ? json_string(p->r.previous_response_id) : json_null());
 	if (done) {
 		json_object_set_new(o, "usage",
-				    json_pack("{s:i,s:i,s:i,s:{s:i}}", "input_tokens", p->prompt_tokens,
-					      "output_tokens", out_tokens(p), "total_tokens",
-					      p->prompt_tokens + out_tokens(p), "output_tokens_details",
-					      "reasoning_tokens", p->n_reason));
+		                    json_pack("{s:i,s:i,s:i,s:{s:i}}", "input_tokens", p->prompt_tokens,
+		                              "output_tokens", out_tokens(p), "total_tokens",
+		                              p->prompt_tokens + out_tokens(p), "output_tokens_details",
+		                              "reasoning_tokens", p->n_reason));
 	} else {
 		json_object_set_new(o, "usage", json_null());
 	}
@@ -378,14 +399,17 @@ static void v1_tool_events(struct dp_pred *p)
 	json_t *mc = p->r.mcp_call, *tool = json_object_get(mc, "tool"), *pi = json_object_get(mc, "provider_info");
 	json_t *args = json_object_get(mc, "arguments");
 	v1_tool_event(p, "tool_call.start", json_pack("{s:O,s:O}", "tool", tool, "provider_info", pi));
-	v1_tool_event(p, "tool_call.arguments", json_pack("{s:O,s:O,s:O}", "tool", tool, "arguments", args, "provider_info", pi));
+	v1_tool_event(p, "tool_call.arguments",
+	              json_pack("{s:O,s:O,s:O}", "tool", tool, "arguments", args, "provider_info", pi));
 	if (json_is_true(json_object_get(mc, "ok")))
-		v1_tool_event(p, "tool_call.success", json_pack("{s:O,s:O,s:O,s:O}", "tool", tool, "arguments", args, "output",
-								json_object_get(mc, "output"), "provider_info", pi));
+		v1_tool_event(p, "tool_call.success",
+		              json_pack("{s:O,s:O,s:O,s:O}", "tool", tool, "arguments", args, "output",
+		                        json_object_get(mc, "output"), "provider_info", pi));
 	else
 		v1_tool_event(p, "tool_call.failure",
-			      json_pack("{s:O,s:{s:s,s:O,s:O,s:O}}", "reason", json_object_get(mc, "reason"), "metadata", "type",
-					"invalid_arguments", "tool_name", tool, "arguments", args, "provider_info", pi));
+		              json_pack("{s:O,s:{s:s,s:O,s:O,s:O}}", "reason", json_object_get(mc, "reason"),
+		                        "metadata", "type", "invalid_arguments", "tool_name", tool, "arguments", args,
+		                        "provider_info", pi));
 }
 
 static void begin_output(struct dp_pred *p)
@@ -408,7 +432,9 @@ static void begin_output(struct dp_pred *p)
 		if (p->r.mcp_call)
 			v1_tool_events(p);
 		if (p->jit_trigger) {
-			dp_buf_adds(&p->wire, "event: model_load.start\ndata: {\"type\":\"model_load.start\",\"model_instance_id\":");
+			dp_buf_adds(
+			        &p->wire,
+			        "event: model_load.start\ndata: {\"type\":\"model_load.start\",\"model_instance_id\":");
 			jstr(&p->wire, p->inst_id);
 			dp_buf_adds(&p->wire, "}\n\n");
 			send_wire(p);
@@ -475,9 +501,11 @@ static void emit_token(struct dp_pred *p, int reasoning, const char *tok)
 	if (is_v1(p)) {
 		v1_delta(p, reasoning ? "reasoning.delta" : "message.delta", tok);
 	} else if (is_resp(p)) {
-		dp_buf_addf(&p->wire, "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\","
-				      "\"sequence_number\":%llu,\"item_id\":\"%s\",\"output_index\":0,\"content_index\":0,\"delta\":",
-			    (unsigned long long)p->seq++, p->msg_id);
+		dp_buf_addf(
+		        &p->wire,
+		        "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\","
+		        "\"sequence_number\":%llu,\"item_id\":\"%s\",\"output_index\":0,\"content_index\":0,\"delta\":",
+		        (unsigned long long)p->seq++, p->msg_id);
 		jstr(&p->wire, tok);
 		dp_buf_adds(&p->wire, "}\n\n");
 		send_wire(p);
@@ -503,11 +531,12 @@ static void start_phase(struct dp_pred *p, int ph)
 		if (is_v1(p)) {
 			v1_event(p, "message.start", NULL);
 		} else if (is_resp(p) && p->streaming) {
-			resp_event_json(p, "response.output_item.added", "item", resp_message_item(p, "in_progress", 0));
+			resp_event_json(p, "response.output_item.added", "item",
+			                resp_message_item(p, "in_progress", 0));
 			resp_event(p, "response.content_part.added",
-				   ",\"item_id\":\"%s\",\"output_index\":0,\"content_index\":0,"
-				   "\"part\":{\"type\":\"output_text\",\"text\":\"\",\"annotations\":[]}",
-				   p->msg_id);
+			           ",\"item_id\":\"%s\",\"output_index\":0,\"content_index\":0,"
+			           "\"part\":{\"type\":\"output_text\",\"text\":\"\",\"annotations\":[]}",
+			           p->msg_id);
 		}
 	}
 }
@@ -693,15 +722,14 @@ static void log_output(struct dp_pred *p)
 		dp_buf_adds(&all, p->reasoning.data);
 		dp_buf_adds(&all, p->content.data);
 	}
-	json_t *st = json_pack("{s:s,s:f,s:f,s:f,s:i,s:i,s:i,s:i}", "stopReason", p->stop_reason,
-			       "tokensPerSecond", p->tps, "timeToFirstTokenSec", r3(p->ttft_s), "totalTimeSec",
-			       r3(p->ttft_s + gen_time(p)), "promptTokensCount", p->prompt_tokens,
-			       "predictedTokensCount", out_tokens(p), "totalTokensCount",
-			       p->prompt_tokens + out_tokens(p), "numGpuLayers",
-			       p->inst ? (int)(p->inst->mem.ratio * 36) : 0);
+	json_t *st = json_pack(
+	        "{s:s,s:f,s:f,s:f,s:i,s:i,s:i,s:i}", "stopReason", p->stop_reason, "tokensPerSecond", p->tps,
+	        "timeToFirstTokenSec", r3(p->ttft_s), "totalTimeSec", r3(p->ttft_s + gen_time(p)), "promptTokensCount",
+	        p->prompt_tokens, "predictedTokensCount", out_tokens(p), "totalTokensCount",
+	        p->prompt_tokens + out_tokens(p), "numGpuLayers", p->inst ? (int)(p->inst->mem.ratio * 36) : 0);
 	dp_simlog_add(p->sim, DP_SIMLOG_MODEL,
-		      json_pack("{s:s,s:o,s:o,s:s}", "type", "llm.prediction.output", "output", log_text(all.data, all.len), "stats",
-				st, "modelIdentifier", p->inst_id));
+	              json_pack("{s:s,s:o,s:o,s:s}", "type", "llm.prediction.output", "output",
+	                        log_text(all.data, all.len), "stats", st, "modelIdentifier", p->inst_id));
 	dp_buf_release(&all);
 	if (p->streaming)
 		dp_simlog_server(p->sim, "info", "[%s] Finished streaming response", p->inst_id);
@@ -803,9 +831,11 @@ static void write_final(struct dp_pred *p)
 			return;
 		}
 		if (p->phase == PH_MSG) {
-			dp_buf_addf(&p->wire, "event: response.output_text.done\ndata: {\"type\":\"response.output_text.done\","
-					      "\"sequence_number\":%llu,\"item_id\":\"%s\",\"output_index\":0,\"content_index\":0,\"text\":",
-				    (unsigned long long)p->seq++, p->msg_id);
+			dp_buf_addf(&p->wire,
+			            "event: response.output_text.done\ndata: {\"type\":\"response.output_text.done\","
+			            "\"sequence_number\":%llu,\"item_id\":\"%s\",\"output_index\":0,\"content_index\":"
+			            "0,\"text\":",
+			            (unsigned long long)p->seq++, p->msg_id);
 			jstr(&p->wire, p->content.data);
 			dp_buf_adds(&p->wire, "}\n\n");
 			send_wire(p);
@@ -820,23 +850,25 @@ static void write_final(struct dp_pred *p)
 		if (p->do_tool && !is_compl(p)) {
 			chunk_head(p);
 			json_t *tc = json_pack("[{s:i,s:s,s:s,s:{s:s,s:s}}]", "index", 0, "id", p->call_id, "type",
-					       "function", "function", "name", p->r.tool_name, "arguments",
-					       p->tool_args ? p->tool_args : "{}");
+			                       "function", "function", "name", p->r.tool_name, "arguments",
+			                       p->tool_args ? p->tool_args : "{}");
 			char *s = json_dumps(tc, JSON_COMPACT | JSON_REAL_PRECISION(10));
 			json_decref(tc);
-			dp_buf_addf(&p->wire, "\"delta\":{%s\"tool_calls\":%s},\"logprobs\":null,\"finish_reason\":null}]}\n\n",
-				    p->first_chunk_sent ? "" : "\"role\":\"assistant\",", s);
+			dp_buf_addf(&p->wire,
+			            "\"delta\":{%s\"tool_calls\":%s},\"logprobs\":null,\"finish_reason\":null}]}\n\n",
+			            p->first_chunk_sent ? "" : "\"role\":\"assistant\",", s);
 			free(s);
 			p->first_chunk_sent = 1;
 			send_wire(p);
 		}
 		/* final chunk: empty delta, finish_reason, usage (+ v0 stats/model_info/runtime) */
 		json_t *o = json_pack("{s:s,s:s,s:I,s:s,s:s}", "id", p->id, "object",
-				      is_compl(p) ? "text_completion" : "chat.completion.chunk", "created",
-				      (json_int_t)p->created, "model", p->inst_id, "system_fingerprint", p->inst_id);
-		json_t *ch = is_compl(p)
-			? json_pack("{s:i,s:s,s:n,s:s}", "index", 0, "text", "", "logprobs", "finish_reason", p->finish_reason)
-			: json_pack("{s:i,s:{},s:n,s:s}", "index", 0, "delta", "logprobs", "finish_reason", p->finish_reason);
+		                      is_compl(p) ? "text_completion" : "chat.completion.chunk", "created",
+		                      (json_int_t)p->created, "model", p->inst_id, "system_fingerprint", p->inst_id);
+		json_t *ch = is_compl(p) ? json_pack("{s:i,s:s,s:n,s:s}", "index", 0, "text", "", "logprobs",
+		                                     "finish_reason", p->finish_reason)
+		                         : json_pack("{s:i,s:{},s:n,s:s}", "index", 0, "delta", "logprobs",
+		                                     "finish_reason", p->finish_reason);
 		json_object_set_new(o, "choices", json_pack("[o]", ch));
 		if (is_v0(p)) {
 			json_object_set_new(o, "usage", usage(p));
@@ -848,9 +880,10 @@ static void write_final(struct dp_pred *p)
 		free(s);
 		send_wire(p);
 		if (!is_v0(p) && p->r.include_usage) {
-			json_t *u = json_pack("{s:s,s:s,s:I,s:s,s:[],s:o}", "id", p->id, "object",
-					      is_compl(p) ? "text_completion" : "chat.completion.chunk", "created",
-					      (json_int_t)p->created, "model", p->inst_id, "choices", "usage", usage(p));
+			json_t *u =
+			        json_pack("{s:s,s:s,s:I,s:s,s:[],s:o}", "id", p->id, "object",
+			                  is_compl(p) ? "text_completion" : "chat.completion.chunk", "created",
+			                  (json_int_t)p->created, "model", p->inst_id, "choices", "usage", usage(p));
 			s = json_dumps(u, JSON_COMPACT | JSON_REAL_PRECISION(10));
 			json_decref(u);
 			dp_buf_addf(&p->wire, "data: %s\n\n", s ? s : "{}");
@@ -903,19 +936,21 @@ static void embed_reply(struct dp_pred *p)
 	json_t *data = json_array();
 	double *v = xcalloc((size_t)m->embedding_dims, sizeof(double));
 	for (int i = 0; i < p->r.ninputs; i++) {
-		uint64_t seed = dp_gen_hash(p->r.inputs[i], strlen(p->r.inputs[i]), dp_gen_hash(m->key, strlen(m->key), 1));
+		uint64_t seed =
+		        dp_gen_hash(p->r.inputs[i], strlen(p->r.inputs[i]), dp_gen_hash(m->key, strlen(m->key), 1));
 		dp_gen_embedding(seed, m->embedding_dims, v);
 		json_t *e = json_array();
 		for (int k = 0; k < m->embedding_dims; k++)
 			json_array_append_new(e, json_real(round(v[k] * 1e6) / 1e6));
-		json_array_append_new(data, json_pack("{s:s,s:o,s:i}", "object", "embedding", "embedding", e, "index", i));
+		json_array_append_new(data,
+		                      json_pack("{s:s,s:o,s:i}", "object", "embedding", "embedding", e, "index", i));
 	}
 	free(v);
 	char model[600];
 	snprintf(model, sizeof(model), "%s", m->variant ? m->variant : m->key);
 	/* usage observed as zeros on v0 (§2.4); we count the input tokens */
 	reply_json(p, json_pack("{s:s,s:o,s:s,s:{s:i,s:i}}", "object", "list", "data", data, "model", p->inst_id,
-				"usage", "prompt_tokens", p->prompt_tokens, "total_tokens", p->prompt_tokens));
+	                        "usage", "prompt_tokens", p->prompt_tokens, "total_tokens", p->prompt_tokens));
 }
 
 /* ---- start / cancel ---- */
@@ -984,16 +1019,18 @@ static void plan(struct dp_pred *p, const struct dp_sim_model *m)
 			p->do_tool = 1;
 			p->plan_msg = 0;
 			snprintf(p->call_id, sizeof(p->call_id), "%llu",
-				 (unsigned long long)(dp_gen_next(&p->gen) % 1000000000ull));
+			         (unsigned long long)(dp_gen_next(&p->gen) % 1000000000ull));
 			/* arguments: one deterministic value per declared property */
 			json_t *args = json_object();
 			json_t *props = json_object_get(r->tool_params, "properties");
 			const char *k;
 			json_t *v;
-			json_object_foreach(props, k, v) {
+			json_object_foreach(props, k, v)
+			{
 				const char *ty = json_string_value(json_object_get(v, "type"));
 				if (ty && (!strcmp(ty, "number") || !strcmp(ty, "integer")))
-					json_object_set_new(args, k, json_integer(1 + (json_int_t)(dp_gen_next(&p->gen) % 10)));
+					json_object_set_new(args, k,
+					                    json_integer(1 + (json_int_t)(dp_gen_next(&p->gen) % 10)));
 				else if (ty && !strcmp(ty, "boolean"))
 					json_object_set_new(args, k, json_true());
 				else
@@ -1029,7 +1066,7 @@ static void plan(struct dp_pred *p, const struct dp_sim_model *m)
 }
 
 void dp_pred_start(struct dp_sim *sim, struct dp_http_req *req, struct dp_chatreq *r, struct dp_sim_inst *in,
-		   int jit_trigger, const char *history)
+                   int jit_trigger, const char *history)
 {
 	struct dp_pred *p = xcalloc(1, sizeof(*p));
 	p->sim = sim;
@@ -1072,7 +1109,7 @@ void dp_pred_start(struct dp_sim *sim, struct dp_http_req *req, struct dp_chatre
 	p->id_seed = dp_gen_next(&idg);
 	if (p->do_tool)
 		snprintf(p->call_id, sizeof(p->call_id), "%llu",
-			 (unsigned long long)(dp_gen_next(&idg) % 1000000000ull));
+		         (unsigned long long)(dp_gen_next(&idg) % 1000000000ull));
 	rnd[21] = '\0';
 	snprintf(p->id, sizeof(p->id), "%s%s", is_resp(p) ? "resp_" : is_compl(p) ? "cmpl-" : "chatcmpl-", rnd);
 	snprintf(p->msg_id, sizeof(p->msg_id), "msg_%s", rnd);
@@ -1093,8 +1130,9 @@ void dp_pred_start(struct dp_sim *sim, struct dp_http_req *req, struct dp_chatre
 	/* llm.prediction.input: the fully templated prompt */
 	if (!p->embed)
 		dp_simlog_add(sim, DP_SIMLOG_MODEL,
-			      json_pack("{s:s,s:o,s:s,s:s}", "type", "llm.prediction.input", "input", log_text(p->r.prompt.data, p->r.prompt.len),
-					"modelPath", in->m->path, "modelIdentifier", in->id));
+		              json_pack("{s:s,s:o,s:s,s:s}", "type", "llm.prediction.input", "input",
+		                        log_text(p->r.prompt.data, p->r.prompt.len), "modelPath", in->m->path,
+		                        "modelIdentifier", in->id));
 	p->where = 1;
 	TAILQ_INSERT_TAIL(&in->queue, p, link);
 	begin_output(p);
@@ -1111,12 +1149,14 @@ void dp_pred_detach_all(struct dp_sim_inst *in)
 		p->stop_reason = "modelUnloaded";
 		if (p->req && !p->streaming) {
 			dp_pred_reply_error(p->req, p->r.kind, 500, is_v1(p) ? "internal_error" : "internal_error",
-					    NULL, NULL, "Model unloaded");
+			                    NULL, NULL, "Model unloaded");
 			p->req = NULL;
 		} else if (p->req && is_v1(p)) {
 			v1_event(p, "error", ",\"error\":{\"type\":\"internal_error\",\"message\":\"Model unloaded\"}");
 		} else if (p->req && p->streaming && !is_resp(p)) {
-			dp_buf_adds(&p->wire, "data: {\"error\":{\"message\":\"Model unloaded\",\"type\":\"internal_error\"}}\n\n");
+			dp_buf_adds(
+			        &p->wire,
+			        "data: {\"error\":{\"message\":\"Model unloaded\",\"type\":\"internal_error\"}}\n\n");
 			send_wire(p);
 		}
 		if (!running) {
@@ -1163,14 +1203,16 @@ void dp_pred_reap(struct dp_sim *sim)
 }
 
 void dp_pred_reply_error(struct dp_http_req *req, int kind, int status, const char *type, const char *code,
-			 const char *param, const char *msg)
+                         const char *param, const char *msg)
 {
 	json_t *e;
 	if (kind == DP_K_V1_CHAT) {
 		e = json_pack("{s:s,s:s}", "type", type, "message", msg);
 	} else {
 		e = json_pack("{s:s,s:s}", "message", msg, "type",
-			      !strcmp(type, "invalid_request") || !strcmp(type, "model_not_found") ? "invalid_request_error" : type);
+		              !strcmp(type, "invalid_request") || !strcmp(type, "model_not_found")
+		                      ? "invalid_request_error"
+		                      : type);
 		json_object_set_new(e, "param", param ? json_string(param) : json_null());
 		json_object_set_new(e, "code", code ? json_string(code) : json_null());
 	}

@@ -28,7 +28,7 @@
 #define PROMPT_MAX (8u << 20)
 
 static int fail(struct dp_chatreq *r, const char *code, const char *param, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+        __attribute__((format(printf, 4, 5)));
 
 static int fail(struct dp_chatreq *r, const char *code, const char *param, const char *fmt, ...)
 {
@@ -58,8 +58,8 @@ static int badtype(struct dp_chatreq *r, const char *field, const char *want)
 static void tmpl(struct dp_chatreq *r, const char *role, const char *text)
 {
 	/* ChatML-style template: what llm.prediction.input shows */
-	if (dp_buf_addf(&r->prompt, "<|im_start|>%s\n", role) < 0 ||
-	    dp_buf_adds(&r->prompt, text) < 0 || dp_buf_adds(&r->prompt, "<|im_end|>\n") < 0)
+	if (dp_buf_addf(&r->prompt, "<|im_start|>%s\n", role) < 0 || dp_buf_adds(&r->prompt, text) < 0 ||
+	    dp_buf_adds(&r->prompt, "<|im_end|>\n") < 0)
 		dp_buf_init(&r->prompt, PROMPT_MAX);
 }
 
@@ -130,7 +130,8 @@ static int content_text(struct dp_chatreq *r, json_t *c, struct dp_buf *out)
 		return -EINVAL;
 	size_t i;
 	json_t *part;
-	json_array_foreach(c, i, part) {
+	json_array_foreach(c, i, part)
+	{
 		const char *t = json_string_value(json_object_get(part, "type"));
 		if (!t)
 			return -EINVAL;
@@ -161,7 +162,8 @@ static int parse_messages(struct dp_chatreq *r, json_t *msgs, const char *field)
 		return fail(r, "invalid_value", field, "'%s' must not be empty", field);
 	size_t i;
 	json_t *m;
-	json_array_foreach(msgs, i, m) {
+	json_array_foreach(msgs, i, m)
+	{
 		if (!json_is_object(m))
 			return badtype(r, field, "an array of message objects");
 		const char *role = json_string_value(json_object_get(m, "role"));
@@ -235,7 +237,8 @@ static int parse_v1(struct dp_chatreq *r, json_t *o)
 		dp_buf_init(&t, PROMPT_MAX);
 		size_t i;
 		json_t *it;
-		json_array_foreach(in, i, it) {
+		json_array_foreach(in, i, it)
+		{
 			const char *ty = json_string_value(json_object_get(it, "type"));
 			/* the schema says "message", the docs' examples "text": accept both */
 			if (ty && (!strcmp(ty, "message") || !strcmp(ty, "text"))) {
@@ -253,7 +256,7 @@ static int parse_v1(struct dp_chatreq *r, json_t *o)
 				if (!d || strncmp(d, "data:image/", 11)) {
 					dp_buf_release(&t);
 					return fail(r, "invalid_value", "data_url",
-						    "\"data_url\" must be a data:image/... URL");
+					            "\"data_url\" must be a data:image/... URL");
 				}
 				r->n_images++;
 			} else {
@@ -270,9 +273,9 @@ static int parse_v1(struct dp_chatreq *r, json_t *o)
 	if ((v = json_object_get(o, "reasoning")) && !json_is_null(v)) {
 		const char *s = json_string_value(v);
 		if (!s || (strcmp(s, "off") && strcmp(s, "low") && strcmp(s, "medium") && strcmp(s, "high") &&
-			   strcmp(s, "on")))
+		           strcmp(s, "on")))
 			return fail(r, "invalid_value", "reasoning",
-				    "\"reasoning\" must be one of off, low, medium, high, on");
+			            "\"reasoning\" must be one of off, low, medium, high, on");
 		snprintf(r->reasoning, sizeof(r->reasoning), "%s", s);
 	}
 	if ((v = json_object_get(o, "context_length")) && !json_is_null(v)) {
@@ -288,7 +291,7 @@ static int parse_v1(struct dp_chatreq *r, json_t *o)
 	if ((v = json_object_get(o, "previous_response_id")) && !json_is_null(v)) {
 		if (!json_is_string(v) || strncmp(json_string_value(v), "resp_", 5) || json_string_length(v) > 128)
 			return fail(r, "invalid_value", "previous_response_id",
-				    "\"previous_response_id\" must be a response id (resp_...)");
+			            "\"previous_response_id\" must be a response id (resp_...)");
 		r->previous_response_id = xstrdup(json_string_value(v));
 	}
 	if ((v = json_object_get(o, "integrations")) && !json_is_null(v)) {
@@ -363,7 +366,8 @@ static int parse_embed(struct dp_chatreq *r, json_t *o)
 		r->inputs = xcalloc(json_array_size(in), sizeof(char *));
 		size_t i;
 		json_t *s;
-		json_array_foreach(in, i, s) {
+		json_array_foreach(in, i, s)
+		{
 			if (!json_is_string(s))
 				return badtype(r, "input", "a string or an array of strings");
 			r->inputs[r->ninputs++] = xstrdup(json_string_value(s));
@@ -448,8 +452,7 @@ int dp_reqparse(int kind, const char *body, size_t len, struct dp_chatreq *r)
 	default:
 		rc = fail(r, "invalid_value", NULL, "unknown request kind");
 	}
-	if (!rc && kind != DP_K_V0_EMBED && kind != DP_K_OAI_EMBED && kind != DP_K_V0_COMPL &&
-	    kind != DP_K_OAI_COMPL)
+	if (!rc && kind != DP_K_V0_EMBED && kind != DP_K_OAI_EMBED && kind != DP_K_V0_COMPL && kind != DP_K_OAI_COMPL)
 		dp_buf_adds(&r->prompt, "<|im_start|>assistant\n");
 out:
 	json_decref(o);

@@ -42,23 +42,23 @@ struct event;
 struct dp_http_server;
 struct dp_http_req;
 
-#define DP_SIM_MAX_GPUS 8
-#define DP_SIM_MAX_TOKENS 16
-#define DP_SIM_MAX_BODY (4u << 20)
-#define DP_SIM_MAX_MODELS 256
-#define DP_SIM_MAX_INSTANCES 64
+#define DP_SIM_MAX_GPUS          8
+#define DP_SIM_MAX_TOKENS        16
+#define DP_SIM_MAX_BODY          (4u << 20)
+#define DP_SIM_MAX_MODELS        256
+#define DP_SIM_MAX_INSTANCES     64
 #define DP_SIM_MAX_OUTPUT_TOKENS 32768
-#define DP_SIM_HIST 128                 /* stored v1 responses */
-#define DP_SIM_HIST_BYTES (256u << 10)  /* per stored conversation */
-#define DP_SIM_APP_VERSION "0.4.4+1"
-#define DP_SIM_LMS_VERSION "07b7252"
+#define DP_SIM_HIST              128          /* stored v1 responses */
+#define DP_SIM_HIST_BYTES        (256u << 10) /* per stored conversation */
+#define DP_SIM_APP_VERSION       "0.4.4+1"
+#define DP_SIM_LMS_VERSION       "07b7252"
 
 struct dp_gen {
 	uint64_t s[2];
-	int kind;     /* 0 prose, 1 code, 2 reasoning */
-	int pos;      /* tokens emitted */
-	int cur;      /* current corpus line */
-	int off;      /* offset inside it */
+	int kind; /* 0 prose, 1 code, 2 reasoning */
+	int pos;  /* tokens emitted */
+	int cur;  /* current corpus line */
+	int off;  /* offset inside it */
 	int since_break;
 };
 
@@ -75,22 +75,22 @@ enum dp_sim_rstyle {
 
 struct dp_sim_model {
 	char *key, *display_name, *publisher, *architecture, *params_string;
-	char *format;        /* "gguf" | "mlx" */
-	char *quant_name;    /* "Q4_K_M", "4bit" */
+	char *format;     /* "gguf" | "mlx" */
+	char *quant_name; /* "Q4_K_M", "4bit" */
 	double bits_per_weight;
-	char *description;   /* may be NULL */
-	char *path;          /* lms path / indexedModelIdentifier */
-	char *variant;       /* "key@q4_k_m" */
-	int type;            /* enum dp_sim_mtype */
+	char *description; /* may be NULL */
+	char *path;        /* lms path / indexedModelIdentifier */
+	char *variant;     /* "key@q4_k_m" */
+	int type;          /* enum dp_sim_mtype */
 	int vision, tool_use;
-	int rstyle;          /* enum dp_sim_rstyle */
+	int rstyle; /* enum dp_sim_rstyle */
 	char reasoning_options[5][8];
 	int n_reasoning_options;
 	char reasoning_default[8];
 	uint64_t size_bytes;
-	double params_b;     /* total parameters, billions */
-	double active_b;     /* active parameters (MoE), billions */
-	int num_experts;     /* 0 = dense */
+	double params_b; /* total parameters, billions */
+	double active_b; /* active parameters (MoE), billions */
+	int num_experts; /* 0 = dense */
 	int experts_used;
 	int max_context_length;
 	uint64_t kv_bytes_per_token;
@@ -105,7 +105,7 @@ struct dp_sim_gpu {
 	char id[48];
 	uint64_t total, used;
 	double bandwidth_gbps;
-	int busy;        /* predictions currently using it */
+	int busy;                 /* predictions currently using it */
 	double util, temp, power; /* smoothed telemetry */
 };
 
@@ -113,7 +113,7 @@ struct dp_sim_mem {
 	uint64_t vram[DP_SIM_MAX_GPUS];
 	uint64_t ram;
 	uint64_t model_vram, context_vram, model_bytes, context_bytes;
-	double ratio;    /* effective GPU offload ratio */
+	double ratio; /* effective GPU offload ratio */
 	int fits;
 };
 
@@ -125,14 +125,14 @@ struct dp_pred;
 TAILQ_HEAD(dp_pred_q, dp_pred);
 
 struct dp_sim_load_opts {
-	int context_length;   /* 0 = default */
-	int eval_batch_size;  /* 0 = default 512 */
-	int flash_attention;  /* -1 default */
-	int num_experts;      /* 0 = default */
-	int offload_kv;       /* -1 default */
-	int parallel;         /* 0 = default 4 */
-	double gpu_ratio;     /* < 0 = auto ("max" that fits) */
-	int64_t ttl_ms;       /* -1 none */
+	int context_length;     /* 0 = default */
+	int eval_batch_size;    /* 0 = default 512 */
+	int flash_attention;    /* -1 default */
+	int num_experts;        /* 0 = default */
+	int offload_kv;         /* -1 default */
+	int parallel;           /* 0 = default 4 */
+	double gpu_ratio;       /* < 0 = auto ("max" that fits) */
+	int64_t ttl_ms;         /* -1 none */
 	const char *identifier; /* NULL = key, key:2, ... */
 	int jit;
 };
@@ -145,20 +145,20 @@ struct dp_sim_inst {
 	int jit;
 	int context_length, eval_batch_size, parallel, flash_attention, num_experts, offload_kv;
 	struct dp_sim_mem mem;
-	int64_t ttl_ms;          /* -1 = none */
+	int64_t ttl_ms; /* -1 = none */
 	uint64_t last_used_ms;
 	uint64_t load_started_ms;
 	double load_seconds;
-	int loading;             /* still loading; waiters in `queue` */
-	int active;              /* running predictions (<= parallel) */
-	int active_gen;          /* of which generating */
-	struct dp_pred_q queue;  /* waiting for a slot or for the load */
+	int loading;            /* still loading; waiters in `queue` */
+	int active;             /* running predictions (<= parallel) */
+	int active_gen;         /* of which generating */
+	struct dp_pred_q queue; /* waiting for a slot or for the load */
 	struct dp_pred_q running;
 	struct event *load_timer;
 	/* load waiters that are not predictions (REST/lms load calls) */
 	struct dp_loadwait *waiters;
-	double gpu_ratio_req;    /* as requested (-1 auto) */
-	int unloading;           /* being unloaded: start nothing new */
+	double gpu_ratio_req; /* as requested (-1 auto) */
+	int unloading;        /* being unloaded: start nothing new */
 };
 TAILQ_HEAD(dp_sim_inst_q, dp_sim_inst);
 
@@ -174,13 +174,19 @@ struct dp_sim_download {
 	char job_id[24];
 	struct dp_sim_model *m;
 	uint64_t started_ms, total, done_bytes;
-	double rate;       /* bytes per (real) ms */
-	int status;        /* 0 downloading, 1 completed */
+	double rate; /* bytes per (real) ms */
+	int status;  /* 0 downloading, 1 completed */
 	uint64_t completed_ms;
 };
 
-enum dp_fault_mode { DP_FAULT_NONE = 0, DP_FAULT_SLOW, DP_FAULT_STALL, DP_FAULT_ERROR500,
-		     DP_FAULT_CLOSE_MID_STREAM, DP_FAULT_REFUSE };
+enum dp_fault_mode {
+	DP_FAULT_NONE = 0,
+	DP_FAULT_SLOW,
+	DP_FAULT_STALL,
+	DP_FAULT_ERROR500,
+	DP_FAULT_CLOSE_MID_STREAM,
+	DP_FAULT_REFUSE
+};
 
 struct dp_sim_fault {
 	int mode;
@@ -192,41 +198,47 @@ struct dp_sim_fault {
 /* ---- parsed inference requests (reqparse.c, fuzzed) ---------------------- */
 
 enum dp_api_kind {
-	DP_K_V1_CHAT = 1, DP_K_V0_CHAT, DP_K_V0_COMPL, DP_K_OAI_CHAT, DP_K_OAI_COMPL,
-	DP_K_RESPONSES, DP_K_V0_EMBED, DP_K_OAI_EMBED,
+	DP_K_V1_CHAT = 1,
+	DP_K_V0_CHAT,
+	DP_K_V0_COMPL,
+	DP_K_OAI_CHAT,
+	DP_K_OAI_COMPL,
+	DP_K_RESPONSES,
+	DP_K_V0_EMBED,
+	DP_K_OAI_EMBED,
 };
-#define DP_REQ_MAX_ITEMS 1024
+#define DP_REQ_MAX_ITEMS  1024
 #define DP_REQ_MAX_INPUTS 2048
 
 struct dp_chatreq {
-	int kind;                 /* enum dp_api_kind */
-	char *model;              /* NULL when absent */
-	struct dp_buf prompt;     /* templated prompt (logs, token count) */
-	char *last_user;          /* last user text (kind of output) */
+	int kind;             /* enum dp_api_kind */
+	char *model;          /* NULL when absent */
+	struct dp_buf prompt; /* templated prompt (logs, token count) */
+	char *last_user;      /* last user text (kind of output) */
 	int stream, include_usage;
-	int max_tokens;           /* -1 = no limit */
+	int max_tokens; /* -1 = no limit */
 	int has_seed;
 	uint64_t seed;
 	double temperature;
-	char reasoning[8];        /* "" = model default */
-	int context_length;       /* v1: applies when this request loads */
-	int64_t ttl_s;            /* -1 = default */
+	char reasoning[8];  /* "" = model default */
+	int context_length; /* v1: applies when this request loads */
+	int64_t ttl_s;      /* -1 = default */
 	int store;
 	char *previous_response_id;
 	int n_images;
 	int n_integrations;
-	int integ_ephemeral;      /* first integration is ephemeral_mcp */
-	char integ_name[128];     /* "mcp/x" or server_label */
+	int integ_ephemeral;  /* first integration is ephemeral_mcp */
+	char integ_name[128]; /* "mcp/x" or server_label */
 	int ntools;
 	char tool_name[128];
-	json_t *tool_params;      /* first tool's JSON schema (owned ref) */
-	int tool_choice;          /* 0 auto, 1 none, 2 required */
-	int last_is_tool;         /* the last message is a tool result */
-	json_t *mcp_call;         /* v1 integrations: the MCP tool call made before the
-				   * answer (api.c), {tool, arguments, provider_info, ok,
-				   * output | reason}; owned; NULL when none */
-	char *stop;               /* first stop string */
-	char **inputs;            /* embeddings */
+	json_t *tool_params; /* first tool's JSON schema (owned ref) */
+	int tool_choice;     /* 0 auto, 1 none, 2 required */
+	int last_is_tool;    /* the last message is a tool result */
+	json_t *mcp_call;    /* v1 integrations: the MCP tool call made before the
+	                      * answer (api.c), {tool, arguments, provider_info, ok,
+	                      * output | reason}; owned; NULL when none */
+	char *stop;          /* first stop string */
+	char **inputs;       /* embeddings */
 	int ninputs;
 	/* on error: */
 	int err_status;
@@ -246,7 +258,7 @@ enum dp_simlog_src { DP_SIMLOG_MODEL = 1, DP_SIMLOG_SERVER = 2, DP_SIMLOG_RUNTIM
 
 struct dp_simlog_sub;
 struct dp_simlog {
-	char *lines[DP_SIMLOG_RING];   /* NDJSON line without '\n' */
+	char *lines[DP_SIMLOG_RING]; /* NDJSON line without '\n' */
 	uint8_t srcs[DP_SIMLOG_RING];
 	uint64_t next_seq;
 	struct dp_simlog_sub *subs;
@@ -259,8 +271,8 @@ typedef uint64_t (*dp_sim_clock_fn)(void *arg);
 struct dp_sim_config {
 	const char *bind;
 	int port;
-	const char *catalog_path;   /* NULL = built in */
-	const char *gpus;           /* spec */
+	const char *catalog_path; /* NULL = built in */
+	const char *gpus;         /* spec */
 	uint64_t ram;
 	const char *tokens[DP_SIM_MAX_TOKENS];
 	int ntokens;
@@ -271,7 +283,7 @@ struct dp_sim_config {
 };
 
 struct dp_sim {
-	struct event_base *base;    /* NULL in unit tests: no timers armed */
+	struct event_base *base; /* NULL in unit tests: no timers armed */
 	struct dp_http_server *http;
 	struct dp_sim_config cfg;
 	dp_sim_clock_fn now_fn;
@@ -289,13 +301,16 @@ struct dp_sim {
 	int ndownloads;
 	struct dp_sim_fault fault;
 	struct dp_simlog log;
-	struct event *tick;          /* 250 ms: TTL sweep, telemetry, downloads */
-	struct event *reaper;        /* frees finished predictions */
-	struct dp_pred_q dead;       /* predictions to free */
-	struct dp_stall *stalled;    /* requests held by a stall fault */
+	struct event *tick;       /* 250 ms: TTL sweep, telemetry, downloads */
+	struct event *reaper;     /* frees finished predictions */
+	struct dp_pred_q dead;    /* predictions to free */
+	struct dp_stall *stalled; /* requests held by a stall fault */
 	uint64_t counters_requests, counters_predictions, counters_tokens, counters_events;
 	uint64_t id_counter;
-	struct { char id[64]; char *prompt; } hist[DP_SIM_HIST];  /* v1 stored responses */
+	struct {
+		char id[64];
+		char *prompt;
+	} hist[DP_SIM_HIST]; /* v1 stored responses */
 	int hist_next;
 };
 
@@ -325,8 +340,8 @@ int dp_hw_parse_gpus(struct dp_sim *sim, const char *spec, char *err, size_t err
 /* "64GiB", "1.5G", "1000" -> bytes; -EINVAL on junk. */
 int dp_hw_parse_size(const char *s, uint64_t *out);
 /* Estimate memory for a load; fills `mem` incl. the per-GPU split and `fits`. */
-void dp_hw_estimate(struct dp_sim *sim, const struct dp_sim_model *m, int ctx, int parallel,
-		    int offload_kv, double gpu_ratio, struct dp_sim_mem *mem);
+void dp_hw_estimate(struct dp_sim *sim, const struct dp_sim_model *m, int ctx, int parallel, int offload_kv,
+                    double gpu_ratio, struct dp_sim_mem *mem);
 void dp_hw_commit(struct dp_sim *sim, const struct dp_sim_mem *mem);
 void dp_hw_free(struct dp_sim *sim, const struct dp_sim_mem *mem);
 /* Update smoothed utilisation/temperature/power (dt in ms). */
@@ -336,7 +351,7 @@ void dp_hw_tick(struct dp_sim *sim, double dt_ms);
 /* inst.c */
 /* Start loading; 0 and *out, or -ENOENT / -EEXIST / -ENOSPC (does not fit). */
 int dp_inst_load(struct dp_sim *sim, struct dp_sim_model *m, const struct dp_sim_load_opts *o,
-		 struct dp_sim_inst **out);
+                 struct dp_sim_inst **out);
 void dp_inst_wait_loaded(struct dp_sim_inst *inst, dp_loadwait_fn fn, void *arg);
 /* Unload: fails pending predictions, frees memory. */
 void dp_inst_unload(struct dp_sim_inst *inst, const char *why);
@@ -354,7 +369,7 @@ enum dp_pred_phase { PH_WAIT = 0, PH_PP, PH_REASON, PH_MSG, PH_DONE };
 
 struct dp_pred {
 	TAILQ_ENTRY(dp_pred) link;
-	int where;               /* 0 none, 1 inst->queue, 2 inst->running, 3 sim->dead */
+	int where; /* 0 none, 1 inst->queue, 2 inst->running, 3 sim->dead */
 	struct dp_sim *sim;
 	struct dp_sim_inst *inst;
 	struct dp_http_req *req; /* NULL once the client went away */
@@ -364,7 +379,7 @@ struct dp_pred {
 	struct dp_gen gen;
 	int prompt_tokens;
 	int plan_reason, plan_msg;
-	int n_reason, n_msg;     /* tokens emitted (= delta events) */
+	int n_reason, n_msg; /* tokens emitted (= delta events) */
 	int jit_trigger, load_end_sent, pp_step;
 	int reasoning_on, think_tags, reason_api; /* how reasoning is shown */
 	int streaming, started_stream, first_chunk_sent;
@@ -377,28 +392,28 @@ struct dp_pred {
 	char model_key[520];
 	int64_t created;
 	uint64_t events, seq;
-	int cut_after;           /* close_mid_stream fault: events before the cut */
+	int cut_after; /* close_mid_stream fault: events before the cut */
 	int cut_pending;
-	int gen_counted;         /* counted in inst->active_gen */
-	uint64_t id_seed;        /* response_id generator */
+	int gen_counted;  /* counted in inst->active_gen */
+	uint64_t id_seed; /* response_id generator */
 	int do_tool;
 	char call_id[32];
 	char *tool_args;
 	const char *stop_reason, *finish_reason;
 	int truncated;
 	int cancelled;
-	int slow_ms;             /* slow fault: extra delay per event */
-	char *prev_prompt;       /* v1 previous_response_id history (owned) */
+	int slow_ms;       /* slow fault: extra delay per event */
+	char *prev_prompt; /* v1 previous_response_id history (owned) */
 	int embed;
 };
 
 /* Start a prediction for `req` on `inst` (possibly still loading).
  * Takes over `r` (moved; the caller must not release it). */
-void dp_pred_start(struct dp_sim *sim, struct dp_http_req *req, struct dp_chatreq *r,
-		   struct dp_sim_inst *inst, int jit_trigger, const char *history);
+void dp_pred_start(struct dp_sim *sim, struct dp_http_req *req, struct dp_chatreq *r, struct dp_sim_inst *inst,
+                   int jit_trigger, const char *history);
 /* Write an API-specific error as the whole response (non-streaming). */
-void dp_pred_reply_error(struct dp_http_req *req, int kind, int status, const char *type,
-			 const char *code, const char *param, const char *msg);
+void dp_pred_reply_error(struct dp_http_req *req, int kind, int status, const char *type, const char *code,
+                         const char *param, const char *msg);
 /* Look up the stored prompt of a v1 response id (NULL when unknown). */
 const char *dp_pred_history(struct dp_sim *sim, const char *resp_id);
 void dp_pred_history_release(struct dp_sim *sim);
@@ -433,9 +448,9 @@ void dp_simlog_release(struct dp_simlog *l);
 /* Take ownership of `data` (a JSON object) and record {timestamp,data}. */
 void dp_simlog_add(struct dp_sim *sim, int src, json_t *data);
 void dp_simlog_server(struct dp_sim *sim, const char *level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-void dp_simlog_runtime(struct dp_sim *sim, const char *level, const struct dp_sim_inst *inst,
-		       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+        __attribute__((format(printf, 3, 4)));
+void dp_simlog_runtime(struct dp_sim *sim, const char *level, const struct dp_sim_inst *inst, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
 /* Live NDJSON subscriber on `req` (already streaming). */
 void dp_simlog_subscribe(struct dp_sim *sim, struct dp_http_req *req, int srcmask);
 json_t *dp_simlog_since(struct dp_sim *sim, uint64_t since, uint64_t *next);
@@ -455,8 +470,7 @@ void dp_api_release(struct dp_sim *sim);
 /* Fault currently active for `path` (DP_FAULT_NONE when none). */
 int dp_api_fault_for(struct dp_sim *sim, const char *path);
 void dp_api_reply_json(struct dp_http_req *req, int status, json_t *body); /* steals body */
-void dp_api_simerr(struct dp_http_req *req, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+void dp_api_simerr(struct dp_http_req *req, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* JSON views shared by v1/v0/lms. New references. */
 json_t *dp_api_model_v1(struct dp_sim *sim, const struct dp_sim_model *m);
 json_t *dp_api_model_v0(struct dp_sim *sim, const struct dp_sim_model *m);
@@ -464,7 +478,6 @@ json_t *dp_api_lms_modelinfo(const struct dp_sim_model *m, int with_variants);
 json_t *dp_api_lms_ps_entry(const struct dp_sim_inst *inst);
 json_t *dp_api_load_config(const struct dp_sim_inst *inst);
 json_t *dp_api_num(double v);
-json_t *dp_api_estimate(struct dp_sim *sim, const struct dp_sim_model *m, int ctx, double ratio,
-			int parallel);
+json_t *dp_api_estimate(struct dp_sim *sim, const struct dp_sim_model *m, int ctx, double ratio, int parallel);
 
 #endif

@@ -89,7 +89,7 @@ void dp_simlog_server(struct dp_sim *sim, const char *level, const char *fmt, ..
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	dp_simlog_add(sim, DP_SIMLOG_SERVER,
-		      json_pack("{s:s,s:s,s:s}", "type", "server.log", "content", msg, "level", level));
+	              json_pack("{s:s,s:s,s:s}", "type", "server.log", "content", msg, "level", level));
 }
 
 const char *dp_simlog_engine_name(const struct dp_sim_model *m)
@@ -104,8 +104,7 @@ const char *dp_simlog_engine_version(const struct dp_sim_model *m)
 	return m && m->format && !strcmp(m->format, "mlx") ? "0.30.0" : "1.51.0";
 }
 
-void dp_simlog_runtime(struct dp_sim *sim, const char *level, const struct dp_sim_inst *inst,
-		       const char *fmt, ...)
+void dp_simlog_runtime(struct dp_sim *sim, const char *level, const struct dp_sim_inst *inst, const char *fmt, ...)
 {
 	char msg[2048];
 	va_list ap;
@@ -113,10 +112,9 @@ void dp_simlog_runtime(struct dp_sim *sim, const char *level, const struct dp_si
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	const struct dp_sim_model *m = inst ? inst->m : NULL;
-	json_t *d = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "type", "runtime.log", "level", level,
-			      "message", msg, "engineName", dp_simlog_engine_name(m), "engineVersion",
-			      dp_simlog_engine_version(m), "engineType",
-			      m && !strcmp(m->format, "mlx") ? "mlx-llm" : "llama.cpp");
+	json_t *d = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "type", "runtime.log", "level", level, "message", msg,
+	                      "engineName", dp_simlog_engine_name(m), "engineVersion", dp_simlog_engine_version(m),
+	                      "engineType", m && !strcmp(m->format, "mlx") ? "mlx-llm" : "llama.cpp");
 	if (inst)
 		json_object_set_new(d, "modelIdentifier", json_string(inst->id));
 	json_object_set_new(d, "pid", json_integer((json_int_t)getpid()));

@@ -39,10 +39,10 @@
 #include "xmalloc.h"
 #include "version.h"
 
-#define AGENT_MAX_BODY (DP_AGENT_MCP_MAX + 4096)
+#define AGENT_MAX_BODY        (DP_AGENT_MCP_MAX + 4096)
 #define AGENT_MAX_CONNECTIONS 64
 #define AGENT_MAX_LOG_VIEWERS 16
-#define AGENT_REDETECT_MS 60000
+#define AGENT_REDETECT_MS     60000
 
 struct agent_opts {
 	const char *bind;
@@ -69,7 +69,7 @@ struct sampler {
 	const char *nvml_library, *sysfs_root, *procfs_root;
 	/* under mu */
 	struct dp_telemetry_sample latest;
-	int have_latest;     /* a sample (or a "none" verdict) exists */
+	int have_latest; /* a sample (or a "none" verdict) exists */
 	int available;
 	char code[32], reason[512];
 	struct dp_telemetry_ring ring;
@@ -119,9 +119,9 @@ static void detect(struct sampler *sm, struct dp_nvml **nvp, int *use_amd, char 
 			dp_info("agent telemetry: amdgpu sysfs under %s", sm->sysfs_root);
 	}
 	snprintf(reason, reasonlen,
-		 "telemetry not supported here: no NVIDIA (NVML) or AMD (amdgpu) GPU on this host (%s; no amdgpu card "
-		 "under %s/class/drm)",
-		 msg, sm->sysfs_root);
+	         "telemetry not supported here: no NVIDIA (NVML) or AMD (amdgpu) GPU on this host (%s; no amdgpu card "
+	         "under %s/class/drm)",
+	         msg, sm->sysfs_root);
 	*nvp = nv;
 }
 
@@ -291,7 +291,7 @@ static int plain_listen(struct dp_agent *a, const char *addr, int port, int *bou
 	return dp_http_server_listen(a->http, addr, port, bound);
 }
 
-static const struct dp_agent_transport plain_transport = { "http", "http", plain_listen };
+static const struct dp_agent_transport plain_transport = {"http", "http", plain_listen};
 
 /* ------------------------------------------------------------ replies */
 
@@ -390,16 +390,16 @@ static void route_info(struct dp_agent *a, struct dp_http_req *req)
 	struct stat sb;
 	int home_exists = a->home[0] && stat(a->home, &sb) == 0 && S_ISDIR(sb.st_mode);
 	json_t *o = json_pack(
-		"{s:s,s:s,s:o,s:{s:s,s:s,s:s,s:o},s:{s:o,s:i},s:o,s:{s:b,s:o,s:o},s:{s:o,s:b,s:o},s:s,s:I,s:s}",
-		"agent_version", dp_version, "transport", a->transport->name, "hostname", str_or_null(host), "os",
-		"name", u.sysname, "release", u.release, "machine", u.machine, "pretty_name", str_or_null(pretty), "cpu",
-		"model", str_or_null(cpu), "logical_cpus", (int)sysconf(_SC_NPROCESSORS_ONLN), "ram",
-		have_ram ? json_pack("{s:I,s:I}", "total_bytes", (json_int_t)total, "used_bytes", (json_int_t)used)
-			 : json_null(),
-		"lms", "available", lms_ok, "path", str_or_null(dp_lms_bin(a->lms)), "reason",
-		lms_ok ? json_null() : str_or_null(why), "lmstudio_home", "path", str_or_null(a->home), "exists",
-		home_exists, "error", str_or_null(a->home_error), "telemetry_source", dp_telemetry_source_name(source),
-		"uptime_s", (json_int_t)((now_ms() - a->started_ms) / 1000), "status", "ok");
+	        "{s:s,s:s,s:o,s:{s:s,s:s,s:s,s:o},s:{s:o,s:i},s:o,s:{s:b,s:o,s:o},s:{s:o,s:b,s:o},s:s,s:I,s:s}",
+	        "agent_version", dp_version, "transport", a->transport->name, "hostname", str_or_null(host), "os",
+	        "name", u.sysname, "release", u.release, "machine", u.machine, "pretty_name", str_or_null(pretty),
+	        "cpu", "model", str_or_null(cpu), "logical_cpus", (int)sysconf(_SC_NPROCESSORS_ONLN), "ram",
+	        have_ram ? json_pack("{s:I,s:I}", "total_bytes", (json_int_t)total, "used_bytes", (json_int_t)used)
+	                 : json_null(),
+	        "lms", "available", lms_ok, "path", str_or_null(dp_lms_bin(a->lms)), "reason",
+	        lms_ok ? json_null() : str_or_null(why), "lmstudio_home", "path", str_or_null(a->home), "exists",
+	        home_exists, "error", str_or_null(a->home_error), "telemetry_source", dp_telemetry_source_name(source),
+	        "uptime_s", (json_int_t)((now_ms() - a->started_ms) / 1000), "status", "ok");
 	reply_json(req, 200, o);
 }
 
@@ -408,8 +408,8 @@ static void route_info(struct dp_agent *a, struct dp_http_req *req)
 static json_t *ram_json(const struct dp_telemetry_sample *s)
 {
 	return s->have_ram ? json_pack("{s:I,s:I}", "total_bytes", (json_int_t)s->ram_total, "used_bytes",
-				       (json_int_t)s->ram_used)
-			   : json_null();
+	                               (json_int_t)s->ram_used)
+	                   : json_null();
 }
 
 static void route_telemetry(struct dp_agent *a, struct dp_http_req *req)
@@ -428,14 +428,14 @@ static void route_telemetry(struct dp_agent *a, struct dp_http_req *req)
 		for (int i = 0; i < s->ngpus; i++)
 			json_array_append_new(gpus, dp_telemetry_gpu_json(&s->gpus[i]));
 	json_t *o = json_pack(
-		"{s:s,s:b,s:o,s:o,s:o,s:i,s:o,s:o,s:I}", "source",
-		dp_telemetry_source_name(have ? s->source : DP_TSRC_PENDING), "available", have && avail, "reason",
-		!have ? json_pack("{s:s,s:s}", "code", "pending", "message", "no sample yet")
-		: avail ? json_null()
-			: json_pack("{s:s,s:s}", "code", code, "message", reason),
-		"measured_ms", have ? json_integer((json_int_t)s->measured_ms) : json_null(), "measured_at",
-		dp_alerts_time_json(have ? s->measured_ms : 0), "interval_ms", a->sm.interval_ms, "gpus", gpus, "ram",
-		have ? ram_json(s) : json_null(), "samples", (json_int_t)n);
+	        "{s:s,s:b,s:o,s:o,s:o,s:i,s:o,s:o,s:I}", "source",
+	        dp_telemetry_source_name(have ? s->source : DP_TSRC_PENDING), "available", have && avail, "reason",
+	        !have   ? json_pack("{s:s,s:s}", "code", "pending", "message", "no sample yet")
+	        : avail ? json_null()
+	                : json_pack("{s:s,s:s}", "code", code, "message", reason),
+	        "measured_ms", have ? json_integer((json_int_t)s->measured_ms) : json_null(), "measured_at",
+	        dp_alerts_time_json(have ? s->measured_ms : 0), "interval_ms", a->sm.interval_ms, "gpus", gpus, "ram",
+	        have ? ram_json(s) : json_null(), "samples", (json_int_t)n);
 	free(s);
 	reply_json(req, 200, o);
 }
@@ -481,12 +481,18 @@ static void lms_req_closed(struct dp_http_req *req, void *arg)
 static int lms_http_status(enum dp_lms_status s)
 {
 	switch (s) {
-	case DP_LMS_OK: return 200;
-	case DP_LMS_UNAVAILABLE: return 503;
-	case DP_LMS_BUSY: return 429;
-	case DP_LMS_INVALID: return 400;
-	case DP_LMS_TIMEOUT: return 504;
-	default: return 502;
+	case DP_LMS_OK:
+		return 200;
+	case DP_LMS_UNAVAILABLE:
+		return 503;
+	case DP_LMS_BUSY:
+		return 429;
+	case DP_LMS_INVALID:
+		return 400;
+	case DP_LMS_TIMEOUT:
+		return 504;
+	default:
+		return 502;
 	}
 }
 
@@ -495,16 +501,17 @@ static void lms_done(const struct dp_lms_result *res, void *arg)
 	struct lms_pend *p = arg;
 	int st = lms_http_status(res->status);
 	json_t *o = json_pack("{s:s,s:b,s:s,s:s,s:i,s:I,s:O?}", "command", dp_lms_cmd_name(res->cmd), "ok",
-			      res->status == DP_LMS_OK, "code", res->code, "message", res->message ? res->message : "",
-			      "exit_code", res->exit_code, "duration_ms", (json_int_t)res->duration_ms, "result",
-			      res->json);
+	                      res->status == DP_LMS_OK, "code", res->code, "message", res->message ? res->message : "",
+	                      "exit_code", res->exit_code, "duration_ms", (json_int_t)res->duration_ms, "result",
+	                      res->json);
 	if (!json_object_get(o, "result"))
 		json_object_set_new(o, "result", json_null());
 	if (res->cmd == DP_LMS_ESTIMATE && res->estimate)
 		json_object_set_new(o, "result", dp_lms_estimate_json(res->estimate));
 	if (st != 200)
-		json_object_set_new(o, "error", json_pack("{s:s,s:s}", "code", res->code, "message",
-							  res->message && *res->message ? res->message : res->code));
+		json_object_set_new(o, "error",
+		                    json_pack("{s:s,s:s}", "code", res->code, "message",
+		                              res->message && *res->message ? res->message : res->code));
 	struct dp_http_req *req = p->req;
 	free(p);
 	reply_json(req, st, o);
@@ -561,7 +568,8 @@ static int only_keys(const json_t *o, const char *const *allowed)
 {
 	const char *k;
 	json_t *v;
-	json_object_foreach((json_t *)o, k, v) {
+	json_object_foreach((json_t *)o, k, v)
+	{
 		int ok = 0;
 		for (const char *const *a = allowed; *a; a++)
 			if (!strcmp(*a, k))
@@ -600,8 +608,8 @@ static void route_lms_post(struct dp_agent *a, struct dp_http_req *req, const ch
 	int bad = 0;
 	const char *why = "invalid arguments";
 	if (!strcmp(cmd, "load") || !strcmp(cmd, "estimate")) {
-		static const char *const k[] = { "model", "identifier", "gpu", "context_length", "ttl_s", "parallel",
-						 "exact", NULL };
+		static const char *const k[] = {"model", "identifier", "gpu",   "context_length",
+		                                "ttl_s", "parallel",   "exact", NULL};
 		r.cmd = !strcmp(cmd, "load") ? DP_LMS_LOAD : DP_LMS_ESTIMATE;
 		r.model = jstr(b, "model");
 		r.identifier = jstr(b, "identifier");
@@ -634,7 +642,7 @@ static void route_lms_post(struct dp_agent *a, struct dp_http_req *req, const ch
 			return;
 		}
 	} else if (!strcmp(cmd, "unload")) {
-		static const char *const k[] = { "identifier", "all", NULL };
+		static const char *const k[] = {"identifier", "all", NULL};
 		r.model = jstr(b, "identifier");
 		int all = json_is_true(json_object_get(b, "all"));
 		r.cmd = all ? DP_LMS_UNLOAD_ALL : DP_LMS_UNLOAD;
@@ -642,7 +650,7 @@ static void route_lms_post(struct dp_agent *a, struct dp_http_req *req, const ch
 		      !opt_type(b, "all", JSON_TRUE);
 		why = "unload takes {identifier} or {all: true}";
 	} else if (!strcmp(cmd, "server-start")) {
-		static const char *const k[] = { "port", "bind", "cors", NULL };
+		static const char *const k[] = {"port", "bind", "cors", NULL};
 		r.cmd = DP_LMS_SERVER_START;
 		bad = !only_keys(b, k) || jint(b, "port", 1, 65535, &v) < 0 || !opt_type(b, "bind", JSON_STRING) ||
 		      !opt_type(b, "cors", JSON_TRUE);
@@ -651,10 +659,10 @@ static void route_lms_post(struct dp_agent *a, struct dp_http_req *req, const ch
 		r.cors = json_is_true(json_object_get(b, "cors"));
 		why = "server-start takes {port?, bind?, cors?}";
 	} else if (!strcmp(cmd, "server-stop") || !strcmp(cmd, "daemon-up") || !strcmp(cmd, "daemon-down")) {
-		static const char *const k[] = { NULL };
+		static const char *const k[] = {NULL};
 		r.cmd = !strcmp(cmd, "server-stop") ? DP_LMS_SERVER_STOP
-			: !strcmp(cmd, "daemon-up") ? DP_LMS_DAEMON_UP
-						     : DP_LMS_DAEMON_DOWN;
+		        : !strcmp(cmd, "daemon-up") ? DP_LMS_DAEMON_UP
+		                                    : DP_LMS_DAEMON_DOWN;
 		bad = !only_keys(b, k);
 		why = "this command takes no arguments";
 	} else {
@@ -733,7 +741,7 @@ static void log_exit(const struct dp_lms_result *res, void *arg)
 	struct log_source *ls = arg;
 	ls->stream = NULL;
 	json_t *end = json_pack("{s:s,s:s,s:s}", "type", "dp.stream_end", "code", res->code, "message",
-				res->message ? res->message : "");
+	                        res->message ? res->message : "");
 	char *txt = json_dumps(end, JSON_COMPACT);
 	json_decref(end);
 	while (ls->viewers) {
@@ -786,7 +794,8 @@ static void route_logs(struct dp_agent *a, struct dp_http_req *req)
 		int rc = dp_lms_stream_start(a->lms, NULL, &r, log_line, log_exit, ls, &ls->stream, err, sizeof(err));
 		if (rc < 0) {
 			ls->stream = NULL;
-			reply_error(req, rc == -EAGAIN ? 429 : 503, rc == -ENOENT ? "unavailable" : "stream_failed", err);
+			reply_error(req, rc == -EAGAIN ? 429 : 503, rc == -ENOENT ? "unavailable" : "stream_failed",
+			            err);
 			return;
 		}
 	}
@@ -816,7 +825,7 @@ struct mcp_job {
 	struct dp_agent *a;
 	struct dp_http_req *req; /* NULL once the client went away */
 	int put;
-	char *body;              /* PUT: serialised document */
+	char *body; /* PUT: serialised document */
 	size_t body_len;
 	char if_match[64];
 	/* results */
@@ -887,11 +896,13 @@ static void mcp_io_error(struct mcp_job *j)
 	switch (j->rc) {
 	case -ENOTDIR:
 		reply_error(req, 404, "no_lmstudio_home",
-			    "the LM Studio home does not exist on this host (start LM Studio once, or use --lmstudio-home)");
+		            "the LM Studio home does not exist on this host (start LM Studio once, or use "
+		            "--lmstudio-home)");
 		break;
 	case -ELOOP:
 		reply_error(req, 403, "outside_home",
-			    "mcp.json is a symbolic link: refused, the agent reads and writes only inside the LM Studio home");
+		            "mcp.json is a symbolic link: refused, the agent reads and writes only inside the LM "
+		            "Studio home");
 		break;
 	case -EFBIG:
 		reply_error(req, 413, "too_large", "mcp.json is larger than 256 KiB");
@@ -916,15 +927,17 @@ static void mcp_done(void *arg, int status)
 	else if (req && j->rc < 0)
 		mcp_io_error(j);
 	else if (req && j->precondition_failed)
-		reply_json(req, 412, json_pack("{s:{s:s,s:s},s:o}", "error", "code", "precondition_failed", "message",
-					       "mcp.json changed since it was read (If-Match does not match)", "etag",
-					       str_or_null(j->etag)));
+		reply_json(req, 412,
+		           json_pack("{s:{s:s,s:s},s:o}", "error", "code", "precondition_failed", "message",
+		                     "mcp.json changed since it was read (If-Match does not match)", "etag",
+		                     str_or_null(j->etag)));
 	else if (req && j->put) {
 		char path[PATH_MAX + 16];
 		snprintf(path, sizeof(path), "%s/%s", j->a->home, DP_AGENT_MCP_FILE);
 		dp_http_add_header(req, "ETag", j->etag);
-		reply_json(req, 200, json_pack("{s:s,s:s,s:b,s:I}", "path", path, "etag", j->etag, "backup", j->had_backup,
-					       "size_bytes", (json_int_t)j->body_len));
+		reply_json(req, 200,
+		           json_pack("{s:s,s:s,s:b,s:I}", "path", path, "etag", j->etag, "backup", j->had_backup,
+		                     "size_bytes", (json_int_t)j->body_len));
 	} else if (req) {
 		char path[PATH_MAX + 16];
 		snprintf(path, sizeof(path), "%s/%s", j->a->home, DP_AGENT_MCP_FILE);
@@ -935,7 +948,8 @@ static void mcp_done(void *arg, int status)
 			json_t *doc = json_loadb(j->text, j->len, JSON_REJECT_DUPLICATES, &je);
 			const char *why = NULL;
 			if (!doc) {
-				error = json_pack("{s:s,s:s}", "code", "invalid_json", "message", "mcp.json is not valid JSON");
+				error = json_pack("{s:s,s:s}", "code", "invalid_json", "message",
+				                  "mcp.json is not valid JSON");
 			} else {
 				content = doc;
 				if (dp_agent_mcp_validate(doc, &why) < 0)
@@ -946,9 +960,9 @@ static void mcp_done(void *arg, int status)
 			dp_http_add_header(req, "ETag", j->etag);
 		}
 		reply_json(req, 200,
-			   json_pack("{s:s,s:s,s:b,s:o,s:b,s:o,s:o,s:I}", "home", j->a->home, "path", path, "exists",
-				     j->exists, "etag", j->exists ? json_string(j->etag) : json_null(), "valid", valid,
-				     "content", content, "error", error, "size_bytes", (json_int_t)j->len));
+		           json_pack("{s:s,s:s,s:b,s:o,s:b,s:o,s:o,s:I}", "home", j->a->home, "path", path, "exists",
+		                     j->exists, "etag", j->exists ? json_string(j->etag) : json_null(), "valid", valid,
+		                     "content", content, "error", error, "size_bytes", (json_int_t)j->len));
 	}
 	free(j->body);
 	free(j->text);
@@ -1026,7 +1040,8 @@ static void handler(struct dp_http_req *req, void *arg)
 	if (!authorized(a, req)) {
 		a->auth_failures++;
 		dp_http_add_header(req, "WWW-Authenticate", "Bearer");
-		reply_error(req, 401, "unauthorized", "a valid agent token is required (Authorization: Bearer dpa_...)");
+		reply_error(req, 401, "unauthorized",
+		            "a valid agent token is required (Authorization: Bearer dpa_...)");
 		return;
 	}
 	if (strncmp(p, PFX, sizeof(PFX) - 1) != 0) {
@@ -1059,7 +1074,7 @@ static void access_log(struct dp_http_req *req, int status, uint64_t bytes, uint
 {
 	(void)arg;
 	dp_info("access %s %s %d %llu %.1fms %s", dp_http_req_method(req), dp_http_req_path(req), status,
-		(unsigned long long)bytes, (double)dur_us / 1000.0, dp_http_req_peer(req));
+	        (unsigned long long)bytes, (double)dur_us / 1000.0, dp_http_req_peer(req));
 }
 
 /* ------------------------------------------------------------ start-up */
@@ -1117,24 +1132,24 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: daemonpulse agent [options]\n"
-		"       daemonpulse agent set-token --token-file PATH   (reads the token on stdin)\n\n"
-		"The DaemonPulse host agent: run it on an LM Studio host, as the user that owns LM Studio.\n\n"
-		"options:\n"
-		"  --bind ADDR          listen address (default 127.0.0.1; beyond loopback needs --insecure-listen)\n"
-		"  --port PORT          listen port (default 3001; 0 picks one)\n"
-		"  --token-file PATH    the agent token (default ~/.config/daemonpulse/agent.token); created\n"
-		"                       with mode 0600 and printed once when missing\n"
-		"  --lms-bin PATH       the lms CLI (default $LMS_BIN, else lms on PATH)\n"
-		"  --lmstudio-home DIR  LM Studio home (default: ~/.lmstudio-home-pointer, ~/.cache/lm-studio,\n"
-		"                       ~/.lmstudio); mcp.json is read and written only there\n"
-		"  --nvml-lib PATH      NVML library (default libnvidia-ml.so.1; off = none)\n"
-		"  --sysfs-root DIR     sysfs root for amdgpu (default /sys)\n"
-		"  --procfs-root DIR    procfs root (default /proc)\n"
-		"  --interval-ms MS     telemetry sampling interval (default 2000, 500..60000)\n"
-		"  --insecure-listen    allow a non-loopback --bind over plain HTTP (the token travels in\n"
-		"                       clear text; prefer an SSH tunnel or a TLS-terminating proxy)\n\n"
-		"SIGHUP re-reads the token file (after set-token); SIGINT/SIGTERM stop the agent.\n");
+	        "usage: daemonpulse agent [options]\n"
+	        "       daemonpulse agent set-token --token-file PATH   (reads the token on stdin)\n\n"
+	        "The DaemonPulse host agent: run it on an LM Studio host, as the user that owns LM Studio.\n\n"
+	        "options:\n"
+	        "  --bind ADDR          listen address (default 127.0.0.1; beyond loopback needs --insecure-listen)\n"
+	        "  --port PORT          listen port (default 3001; 0 picks one)\n"
+	        "  --token-file PATH    the agent token (default ~/.config/daemonpulse/agent.token); created\n"
+	        "                       with mode 0600 and printed once when missing\n"
+	        "  --lms-bin PATH       the lms CLI (default $LMS_BIN, else lms on PATH)\n"
+	        "  --lmstudio-home DIR  LM Studio home (default: ~/.lmstudio-home-pointer, ~/.cache/lm-studio,\n"
+	        "                       ~/.lmstudio); mcp.json is read and written only there\n"
+	        "  --nvml-lib PATH      NVML library (default libnvidia-ml.so.1; off = none)\n"
+	        "  --sysfs-root DIR     sysfs root for amdgpu (default /sys)\n"
+	        "  --procfs-root DIR    procfs root (default /proc)\n"
+	        "  --interval-ms MS     telemetry sampling interval (default 2000, 500..60000)\n"
+	        "  --insecure-listen    allow a non-loopback --bind over plain HTTP (the token travels in\n"
+	        "                       clear text; prefer an SSH tunnel or a TLS-terminating proxy)\n\n"
+	        "SIGHUP re-reads the token file (after set-token); SIGINT/SIGTERM stop the agent.\n");
 }
 
 static int parse_port(const char *s, int *out)
@@ -1212,7 +1227,8 @@ static int parse_opts(struct agent_opts *o, int argc, char **argv, int *help)
 			errno = 0;
 			long ms = strtol(v, &end, 10);
 			if (errno || !end || *end || ms < 500 || ms > 60000) {
-				fprintf(stderr, "daemonpulse agent: invalid --interval-ms '%.32s': expected 500..60000\n", v);
+				fprintf(stderr,
+				        "daemonpulse agent: invalid --interval-ms '%.32s': expected 500..60000\n", v);
 				return -1;
 			}
 			o->interval_ms = (int)ms;
@@ -1277,7 +1293,7 @@ int dp_agent_main(int argc, char **argv)
 	a->o.bind = "127.0.0.1";
 	a->o.port = DP_AGENT_DEFAULT_PORT;
 	a->o.nvml_library = getenv("DP_NVML_LIBRARY") && *getenv("DP_NVML_LIBRARY") ? getenv("DP_NVML_LIBRARY")
-										 : DP_NVML_DEFAULT_LIBRARY;
+	                                                                            : DP_NVML_DEFAULT_LIBRARY;
 	a->o.sysfs_root = "/sys";
 	a->o.procfs_root = "/proc";
 	a->o.interval_ms = 2000;
@@ -1294,11 +1310,13 @@ int dp_agent_main(int argc, char **argv)
 	if (!is_loopback(a->o.bind)) {
 		if (!a->o.insecure_listen) {
 			fprintf(stderr,
-				"daemonpulse agent: refusing to listen on %.64s: the agent serves plain HTTP, so the token "
-				"and everything else would cross the network in clear text. Keep the default 127.0.0.1 and "
-				"reach it through an SSH tunnel (ssh -L 3001:127.0.0.1:3001 host) or a TLS-terminating "
-				"proxy; or pass --insecure-listen if you accept the risk\n",
-				a->o.bind);
+			        "daemonpulse agent: refusing to listen on %.64s: the agent serves plain HTTP, so the "
+			        "token "
+			        "and everything else would cross the network in clear text. Keep the default 127.0.0.1 "
+			        "and "
+			        "reach it through an SSH tunnel (ssh -L 3001:127.0.0.1:3001 host) or a TLS-terminating "
+			        "proxy; or pass --insecure-listen if you accept the risk\n",
+			        a->o.bind);
 			free(a);
 			return 2;
 		}
@@ -1336,14 +1354,15 @@ int dp_agent_main(int argc, char **argv)
 	sodium_memzero(tok, sizeof(tok));
 
 	if (dp_agent_resolve_home(a->o.lmstudio_home, getenv("HOME"), a->home, sizeof(a->home), a->home_error,
-				  sizeof(a->home_error)) < 0)
+	                          sizeof(a->home_error)) < 0)
 		dp_warn("agent: %s; mcp.json is unavailable", a->home_error);
 	else {
 		int dfd = open_home(a->home);
 		if (dfd >= 0) {
 			int n = dp_agent_mcp_clean_temps(dfd);
 			if (n > 0)
-				dp_warn("agent: removed %d leftover mcp.json temporary file(s) (an interrupted write)", n);
+				dp_warn("agent: removed %d leftover mcp.json temporary file(s) (an interrupted write)",
+				        n);
 			close(dfd);
 		}
 	}
@@ -1357,7 +1376,7 @@ int dp_agent_main(int argc, char **argv)
 	lc.bin = a->o.lms_bin;
 	a->lms = dp_lms_new(a->base, &lc);
 	a->workq = dp_workq_new(a->base, 1, 16);
-	const char *names[3] = { "server", "model", "runtime" };
+	const char *names[3] = {"server", "model", "runtime"};
 	for (int i = 0; i < 3; i++)
 		a->logs[i].name = names[i];
 	a->sm.interval_ms = a->o.interval_ms;
@@ -1383,7 +1402,8 @@ int dp_agent_main(int argc, char **argv)
 	int bound = 0;
 	int lrc = a->transport->listen(a, a->o.bind, a->o.port, &bound);
 	if (lrc < 0) {
-		fprintf(stderr, "daemonpulse agent: cannot listen on %s:%d: %s\n", a->o.bind, a->o.port, strerror(-lrc));
+		fprintf(stderr, "daemonpulse agent: cannot listen on %s:%d: %s\n", a->o.bind, a->o.port,
+		        strerror(-lrc));
 		goto out;
 	}
 	a->sig_int = evsignal_new(a->base, SIGINT, on_signal, a);
@@ -1394,9 +1414,9 @@ int dp_agent_main(int argc, char **argv)
 	event_add(a->sig_hup, NULL);
 	const char *shown = strchr(a->o.bind, ':') ? "[" : "";
 	dp_info("agent: LM Studio home %s, lms %s", a->home[0] ? a->home : "(none)",
-		dp_lms_bin(a->lms)[0] ? dp_lms_bin(a->lms) : "(unavailable)");
+	        dp_lms_bin(a->lms)[0] ? dp_lms_bin(a->lms) : "(unavailable)");
 	fprintf(stderr, "listening on %s://%s%s%s:%d\n", a->transport->scheme, shown, a->o.bind, *shown ? "]" : "",
-		bound);
+	        bound);
 	event_base_dispatch(a->base);
 	rc = 0;
 out:

@@ -32,12 +32,12 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#define DP_AGENT_DEFAULT_PORT 3001
-#define DP_AGENT_TOKEN_PREFIX "dpa_"
-#define DP_AGENT_TOKEN_LEN 68          /* "dpa_" + 64 hex digits */
-#define DP_AGENT_MCP_MAX (256u << 10)  /* mcp.json bound (file and request body) */
-#define DP_AGENT_MCP_FILE "mcp.json"
-#define DP_AGENT_MCP_BACKUP "mcp.json.bak"
+#define DP_AGENT_DEFAULT_PORT   3001
+#define DP_AGENT_TOKEN_PREFIX   "dpa_"
+#define DP_AGENT_TOKEN_LEN      68           /* "dpa_" + 64 hex digits */
+#define DP_AGENT_MCP_MAX        (256u << 10) /* mcp.json bound (file and request body) */
+#define DP_AGENT_MCP_FILE       "mcp.json"
+#define DP_AGENT_MCP_BACKUP     "mcp.json.bak"
 #define DP_AGENT_MCP_TMP_PREFIX ".mcp.json.tmp-"
 
 /* `daemonpulse agent ...` (argv[0] is "agent"). Exit status. */
@@ -51,8 +51,7 @@ int dp_agent_token_valid(const char *s);
 /* Read the token file, or create it (0600, O_EXCL, fsync'ed) when absent
  * (*created = 1). An existing file must be a regular file of ours that
  * neither group nor others can access. 0 or -errno with a message in err. */
-int dp_agent_token_load(const char *path, char out[DP_AGENT_TOKEN_LEN + 1], int *created, char *err,
-			size_t errlen);
+int dp_agent_token_load(const char *path, char out[DP_AGENT_TOKEN_LEN + 1], int *created, char *err, size_t errlen);
 /* Write `token` to `path` atomically with mode 0600 (set-token). */
 int dp_agent_token_store(const char *path, const char *token, char *err, size_t errlen);
 
@@ -64,7 +63,7 @@ int dp_agent_token_store(const char *path, const char *token, char *err, size_t 
  * realpath() when it exists. 0 or -errno (-EINVAL: relative or traversing
  * path, with a reason in err). */
 int dp_agent_resolve_home(const char *explicit_home, const char *user_home, char *out, size_t outlen, char *err,
-			  size_t errlen);
+                          size_t errlen);
 
 /* --- mcp.json --- */
 /* Validate the documented shape: {"mcpServers": {"<label>": entry}} where a

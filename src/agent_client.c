@@ -45,7 +45,7 @@ int dp_agent_client_get(struct dp_store *s, int64_t target_id, struct dp_agent_l
 {
 	memset(out, 0, sizeof(*out));
 	sqlite3_stmt *st = prep(s, "SELECT url, token_enc, token_hint, created_at, updated_at FROM target_agents "
-				   "WHERE target_id = ?1");
+	                           "WHERE target_id = ?1");
 	if (!st)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, target_id);
@@ -78,17 +78,18 @@ int dp_agent_client_enrolled(struct dp_store *s, int64_t target_id)
 }
 
 int dp_agent_client_set(struct dp_store *s, const struct dp_secret *sec, int64_t target_id, const char *url,
-			const char *token, int64_t now)
+                        const char *token, int64_t now)
 {
 	char *enc = dp_secret_encrypt(sec, token, strlen(token));
 	if (!enc)
 		return -EINVAL;
 	char hint[48];
 	dp_target_mask(token, hint, sizeof(hint));
-	sqlite3_stmt *st = prep(s, "INSERT INTO target_agents (target_id, url, token_enc, token_hint, created_at, "
-				   "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT(target_id) DO UPDATE SET "
-				   "url = excluded.url, token_enc = excluded.token_enc, token_hint = excluded.token_hint, "
-				   "updated_at = excluded.updated_at");
+	sqlite3_stmt *st =
+	        prep(s, "INSERT INTO target_agents (target_id, url, token_enc, token_hint, created_at, "
+	                "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT(target_id) DO UPDATE SET "
+	                "url = excluded.url, token_enc = excluded.token_enc, token_hint = excluded.token_hint, "
+	                "updated_at = excluded.updated_at");
 	if (!st) {
 		free(enc);
 		return -EIO;
@@ -169,14 +170,16 @@ int dp_agent_client_default_url(const char *target_url, char *out, size_t outlen
 json_t *dp_agent_client_json(const struct dp_agent_link *l)
 {
 	if (!l)
-		return json_pack("{s:b,s:n,s:n,s:n,s:n}", "enrolled", 0, "url", "token_hint", "created_at", "updated_at");
+		return json_pack("{s:b,s:n,s:n,s:n,s:n}", "enrolled", 0, "url", "token_hint", "created_at",
+		                 "updated_at");
 	return json_pack("{s:b,s:s,s:s,s:I,s:I}", "enrolled", 1, "url", l->url, "token_hint", l->token_hint,
-			 "created_at", (json_int_t)l->created_at, "updated_at", (json_int_t)l->updated_at);
+	                 "created_at", (json_int_t)l->created_at, "updated_at", (json_int_t)l->updated_at);
 }
 
 static struct dp_upstream_req *start(struct dp_server *srv, int64_t target_id, const char *method, const char *path,
-				     const char *body, const char *const *headers, int timeout_ms,
-				     dp_upstream_data_fn on_data, dp_upstream_done_fn on_done, void *arg, const char **err)
+                                     const char *body, const char *const *headers, int timeout_ms,
+                                     dp_upstream_data_fn on_data, dp_upstream_done_fn on_done, void *arg,
+                                     const char **err)
 {
 	struct dp_agent_link l;
 	int rc = dp_agent_client_get(srv->store, target_id, &l);
@@ -192,19 +195,21 @@ static struct dp_upstream_req *start(struct dp_server *srv, int64_t target_id, c
 		return NULL;
 	}
 	struct dp_upstream_opts o = {
-		.method = method,
-		.base_url = l.url,
-		.path = path,
-		.body = body,
-		.token = token,
-		.timeout_ms = on_data ? -1 : timeout_ms > 0 ? timeout_ms : DP_AGENT_CLIENT_TIMEOUT_MS,
-		.max_response = on_data ? 0 : 4u << 20,
-		.mode = on_data ? DP_UPSTREAM_RAW : DP_UPSTREAM_BUFFERED,
-		.headers = headers,
-		.plain_http = 1,
-		.on_done = on_done,
-		.on_data = on_data,
-		.arg = arg,
+	        .method = method,
+	        .base_url = l.url,
+	        .path = path,
+	        .body = body,
+	        .token = token,
+	        .timeout_ms = on_data          ? -1
+	                      : timeout_ms > 0 ? timeout_ms
+	                                       : DP_AGENT_CLIENT_TIMEOUT_MS,
+	        .max_response = on_data ? 0 : 4u << 20,
+	        .mode = on_data ? DP_UPSTREAM_RAW : DP_UPSTREAM_BUFFERED,
+	        .headers = headers,
+	        .plain_http = 1,
+	        .on_done = on_done,
+	        .on_data = on_data,
+	        .arg = arg,
 	};
 	struct dp_upstream_req *r = dp_upstream_start(srv->upstream, &o, err);
 	dp_secret_wipe_free(token);
@@ -213,28 +218,29 @@ static struct dp_upstream_req *start(struct dp_server *srv, int64_t target_id, c
 }
 
 struct dp_upstream_req *dp_agent_client_request(struct dp_server *srv, int64_t target_id, const char *method,
-						const char *path, const char *body, const char *const *headers,
-						int timeout_ms, dp_upstream_done_fn on_done, void *arg, const char **err)
+                                                const char *path, const char *body, const char *const *headers,
+                                                int timeout_ms, dp_upstream_done_fn on_done, void *arg,
+                                                const char **err)
 {
 	return start(srv, target_id, method, path, body, headers, timeout_ms, NULL, on_done, arg, err);
 }
 
 struct dp_upstream_req *dp_agent_client_stream(struct dp_server *srv, int64_t target_id, const char *path,
-					       dp_upstream_data_fn on_data, dp_upstream_done_fn on_done, void *arg,
-					       const char **err)
+                                               dp_upstream_data_fn on_data, dp_upstream_done_fn on_done, void *arg,
+                                               const char **err)
 {
 	return start(srv, target_id, "GET", path, NULL, NULL, 0, on_data, on_done, arg, err);
 }
 
 struct dp_upstream_req *dp_agent_client_mcp_get(struct dp_server *srv, int64_t target_id, dp_upstream_done_fn on_done,
-						void *arg, const char **err)
+                                                void *arg, const char **err)
 {
 	return dp_agent_client_request(srv, target_id, "GET", "/agent/v1/mcp.json", NULL, NULL, 0, on_done, arg, err);
 }
 
 struct dp_upstream_req *dp_agent_client_mcp_put(struct dp_server *srv, int64_t target_id, const json_t *doc,
-						const char *etag, dp_upstream_done_fn on_done, void *arg,
-						const char **err)
+                                                const char *etag, dp_upstream_done_fn on_done, void *arg,
+                                                const char **err)
 {
 	char *body = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (!body) {
@@ -242,13 +248,13 @@ struct dp_upstream_req *dp_agent_client_mcp_put(struct dp_server *srv, int64_t t
 		return NULL;
 	}
 	char im[128];
-	const char *hdrs[2] = { NULL, NULL };
+	const char *hdrs[2] = {NULL, NULL};
 	if (etag && *etag && strlen(etag) < 64 && !strpbrk(etag, "\r\n")) {
 		snprintf(im, sizeof(im), "If-Match: %s", etag);
 		hdrs[0] = im;
 	}
 	struct dp_upstream_req *r =
-		dp_agent_client_request(srv, target_id, "PUT", "/agent/v1/mcp.json", body, hdrs, 0, on_done, arg, err);
+	        dp_agent_client_request(srv, target_id, "PUT", "/agent/v1/mcp.json", body, hdrs, 0, on_done, arg, err);
 	free(body);
 	return r;
 }
@@ -353,7 +359,8 @@ static void parse_gpu(const json_t *o, int index, struct dp_telemetry_gpu *tg)
 		g->have |= DP_GPU_HAVE_PROCS;
 		size_t i;
 		json_t *pr;
-		json_array_foreach(procs, i, pr) {
+		json_array_foreach(procs, i, pr)
+		{
 			if (g->nprocs >= DP_GPU_MAX_PROCS) {
 				g->procs_truncated = 1;
 				break;
@@ -371,7 +378,7 @@ static void parse_gpu(const json_t *o, int index, struct dp_telemetry_gpu *tg)
 }
 
 int dp_agent_client_parse_telemetry(const json_t *body, struct dp_telemetry_sample *s, char *code, size_t codelen,
-				    char *msg, size_t msglen)
+                                    char *msg, size_t msglen)
 {
 	memset(s, 0, sizeof(*s));
 	if (!json_is_object(body) || !json_is_boolean(json_object_get(body, "available")) ||
@@ -397,7 +404,8 @@ int dp_agent_client_parse_telemetry(const json_t *body, struct dp_telemetry_samp
 	}
 	size_t i;
 	json_t *o;
-	json_array_foreach(json_object_get(body, "gpus"), i, o) {
+	json_array_foreach(json_object_get(body, "gpus"), i, o)
+	{
 		if (s->ngpus >= DP_GPU_MAX)
 			break;
 		if (!json_is_object(o))

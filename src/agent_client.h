@@ -31,7 +31,7 @@ struct dp_secret;
 struct dp_server;
 struct dp_telemetry_sample;
 
-#define DP_AGENT_CLIENT_TIMEOUT_MS 15000
+#define DP_AGENT_CLIENT_TIMEOUT_MS     15000
 #define DP_AGENT_CLIENT_LMS_TIMEOUT_MS 660000 /* lms server start may take minutes (lms.h) */
 
 struct dp_agent_link {
@@ -49,7 +49,7 @@ int dp_agent_client_get(struct dp_store *s, int64_t target_id, struct dp_agent_l
 int dp_agent_client_enrolled(struct dp_store *s, int64_t target_id);
 /* Create or replace the target's agent (token encrypted). */
 int dp_agent_client_set(struct dp_store *s, const struct dp_secret *sec, int64_t target_id, const char *url,
-			const char *token, int64_t now);
+                        const char *token, int64_t now);
 int dp_agent_client_delete(struct dp_store *s, int64_t target_id);
 /* Change only the URL (an SSH tunnel moved); -ENOENT when not enrolled. */
 int dp_agent_client_set_url(struct dp_store *s, int64_t target_id, const char *url, int64_t now);
@@ -66,15 +66,16 @@ json_t *dp_agent_client_json(const struct dp_agent_link *l);
  * Returns the upstream request, or NULL with a static reason in *err (no
  * agent, token unreadable, bad URL): then no callback runs. */
 struct dp_upstream_req *dp_agent_client_request(struct dp_server *srv, int64_t target_id, const char *method,
-						const char *path, const char *body, const char *const *headers,
-						int timeout_ms, dp_upstream_done_fn on_done, void *arg, const char **err);
+                                                const char *path, const char *body, const char *const *headers,
+                                                int timeout_ms, dp_upstream_done_fn on_done, void *arg,
+                                                const char **err);
 
 /* A streaming GET (the NDJSON log stream, GET /agent/v1/logs/stream?source=S):
  * RAW mode, no total timeout, no size bound; on_data per received chunk,
  * on_done once (the loghub's agent input). */
 struct dp_upstream_req *dp_agent_client_stream(struct dp_server *srv, int64_t target_id, const char *path,
-					       dp_upstream_data_fn on_data, dp_upstream_done_fn on_done, void *arg,
-					       const char **err);
+                                               dp_upstream_data_fn on_data, dp_upstream_done_fn on_done, void *arg,
+                                               const char **err);
 
 /* mcp.json through the agent (for the MCP registry). GET answers
  * {"home","path","exists","etag","valid","content","error","size_bytes"};
@@ -82,16 +83,16 @@ struct dp_upstream_req *dp_agent_client_stream(struct dp_server *srv, int64_t ta
  * non-NULL, and answers {"path","etag","backup","size_bytes"}; 412 when the
  * file changed, 422 for an invalid document (docs/agent.md). */
 struct dp_upstream_req *dp_agent_client_mcp_get(struct dp_server *srv, int64_t target_id, dp_upstream_done_fn on_done,
-						void *arg, const char **err);
+                                                void *arg, const char **err);
 struct dp_upstream_req *dp_agent_client_mcp_put(struct dp_server *srv, int64_t target_id, const json_t *doc,
-						const char *etag, dp_upstream_done_fn on_done, void *arg,
-						const char **err);
+                                                const char *etag, dp_upstream_done_fn on_done, void *arg,
+                                                const char **err);
 
 /* Parse the agent's GET /agent/v1/telemetry answer into `s` (GPU objects
  * as dp_telemetry_gpu_json writes them). Returns 1 when the agent has a
  * sample (available), 0 when it says it has none (code/message copied to
  * code/msg), -EINVAL when the body is not the agent's shape. */
 int dp_agent_client_parse_telemetry(const json_t *body, struct dp_telemetry_sample *s, char *code, size_t codelen,
-				    char *msg, size_t msglen);
+                                    char *msg, size_t msglen);
 
 #endif

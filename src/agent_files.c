@@ -113,8 +113,7 @@ int dp_agent_token_store(const char *path, const char *token, char *err, size_t 
 	return 0;
 }
 
-int dp_agent_token_load(const char *path, char out[DP_AGENT_TOKEN_LEN + 1], int *created, char *err,
-			size_t errlen)
+int dp_agent_token_load(const char *path, char out[DP_AGENT_TOKEN_LEN + 1], int *created, char *err, size_t errlen)
 {
 	*created = 0;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -125,7 +124,8 @@ int dp_agent_token_load(const char *path, char out[DP_AGENT_TOKEN_LEN + 1], int 
 		dp_agent_token_new(out);
 		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (fd < 0)
-			return fail(err, errlen, -errno, "cannot create the token file '%s': %s", path, strerror(errno));
+			return fail(err, errlen, -errno, "cannot create the token file '%s': %s", path,
+			            strerror(errno));
 		int rc = dp_write_all(fd, out, DP_AGENT_TOKEN_LEN);
 		if (!rc)
 			rc = dp_write_all(fd, "\n", 1);
@@ -149,8 +149,8 @@ int dp_agent_token_load(const char *path, char out[DP_AGENT_TOKEN_LEN + 1], int 
 	}
 	if (sb.st_mode & 077) {
 		close(fd);
-		return fail(err, errlen, -EPERM,
-			    "the token file '%s' is readable by group or others: chmod 600 it", path);
+		return fail(err, errlen, -EPERM, "the token file '%s' is readable by group or others: chmod 600 it",
+		            path);
 	}
 	if (sb.st_uid != geteuid()) {
 		close(fd);
@@ -198,7 +198,7 @@ static int clean_absolute(const char *p)
 }
 
 int dp_agent_resolve_home(const char *explicit_home, const char *user_home, char *out, size_t outlen, char *err,
-			  size_t errlen)
+                          size_t errlen)
 {
 	char cand[PATH_MAX];
 	const char *from = "--lmstudio-home";
@@ -207,7 +207,8 @@ int dp_agent_resolve_home(const char *explicit_home, const char *user_home, char
 			return fail(err, errlen, -ENAMETOOLONG, "LM Studio home path too long");
 	} else {
 		if (!user_home || !*user_home)
-			return fail(err, errlen, -ENOENT, "no HOME: cannot find the LM Studio home (use --lmstudio-home)");
+			return fail(err, errlen, -ENOENT,
+			            "no HOME: cannot find the LM Studio home (use --lmstudio-home)");
 		if (!clean_absolute(user_home))
 			return fail(err, errlen, -EINVAL, "HOME '%s' is not a clean absolute path", user_home);
 		char ptr[PATH_MAX];
@@ -238,8 +239,9 @@ int dp_agent_resolve_home(const char *explicit_home, const char *user_home, char
 	if (!clean_absolute(cand)) {
 		if (err && errlen)
 			snprintf(err, errlen,
-				 "the LM Studio home from %s is not an absolute path without '.' or '..' components: refused",
-				 from);
+			         "the LM Studio home from %s is not an absolute path without '.' or '..' components: "
+			         "refused",
+			         from);
 		return -EINVAL;
 	}
 	char real[PATH_MAX];
@@ -268,7 +270,8 @@ static int check_str_map(const json_t *m, size_t max)
 		return -EINVAL;
 	const char *k;
 	json_t *v;
-	json_object_foreach((json_t *)m, k, v) {
+	json_object_foreach((json_t *)m, k, v)
+	{
 		size_t kl = strlen(k);
 		if (!kl || kl > 128 || !json_is_string(v) || json_string_length(v) > 4096)
 			return -EINVAL;
@@ -291,7 +294,8 @@ static int check_entry(const json_t *e, const char **why)
 	}
 	const char *k;
 	json_t *v;
-	json_object_foreach((json_t *)e, k, v) {
+	json_object_foreach((json_t *)e, k, v)
+	{
 		if (strcmp(k, "url") && strcmp(k, "headers") && strcmp(k, "command") && strcmp(k, "args") &&
 		    strcmp(k, "env") && strcmp(k, "auth")) {
 			*why = "an mcpServers entry has a member other than url, headers, command, args, env or auth";
@@ -332,7 +336,8 @@ static int check_entry(const json_t *e, const char **why)
 			}
 			size_t i;
 			json_t *a;
-			json_array_foreach(args, i, a) {
+			json_array_foreach(args, i, a)
+			{
 				if (!json_is_string(a) || json_string_length(a) > 4096) {
 					*why = "args must be an array of at most 256 strings";
 					return -EINVAL;
@@ -370,7 +375,8 @@ int dp_agent_mcp_validate(const json_t *root, const char **why)
 	}
 	const char *label;
 	json_t *e;
-	json_object_foreach(ms, label, e) {
+	json_object_foreach(ms, label, e)
+	{
 		const char *w = NULL;
 		if (dp_mcp_check_label(label, &w) < 0) {
 			*why = "an mcpServers label must be 1 to 64 of A-Z a-z 0-9 _ . -";

@@ -30,7 +30,7 @@ struct dp_alerts {
 	uint64_t fired[DP_ALERT__N];
 };
 
-static const char *const kind_names[] = { "vram", "temperature", "source_down" };
+static const char *const kind_names[] = {"vram", "temperature", "source_down"};
 
 const char *dp_alert_kind_name(int kind)
 {
@@ -126,7 +126,7 @@ static void eval(struct dp_alerts *a, struct dp_alert *tmpl, double value, doubl
 }
 
 static void base(struct dp_alert *t, int64_t target_id, const char *label, int kind, int gpu, const char *uuid,
-		 int64_t now_ms)
+                 int64_t now_ms)
 {
 	memset(t, 0, sizeof(*t));
 	t->target_id = target_id;
@@ -150,7 +150,7 @@ void dp_alerts_gpu(struct dp_alerts *a, int64_t target_id, const char *label, co
 		t.value = r;
 		t.threshold = a->c.vram_ratio;
 		snprintf(t.message, sizeof(t.message), "GPU %d VRAM at %.0f%% (threshold %.0f%%)", g->index, r * 100,
-			 a->c.vram_ratio * 100);
+		         a->c.vram_ratio * 100);
 		eval(a, &t, r, a->c.vram_ratio, a->c.vram_ratio - a->c.vram_hyst);
 	}
 	if (g->have & DP_GPU_HAVE_TEMP) {
@@ -159,7 +159,7 @@ void dp_alerts_gpu(struct dp_alerts *a, int64_t target_id, const char *label, co
 		t.value = g->temp_c;
 		t.threshold = a->c.temp_c;
 		snprintf(t.message, sizeof(t.message), "GPU %d at %.0f C (threshold %.0f C)", g->index, g->temp_c,
-			 a->c.temp_c);
+		         a->c.temp_c);
 		eval(a, &t, g->temp_c, a->c.temp_c, a->c.temp_c - a->c.temp_hyst);
 	}
 }
@@ -261,12 +261,12 @@ json_t *dp_alert_json(const struct dp_alert *a)
 {
 	int src_down = a->kind == DP_ALERT_SOURCE_DOWN;
 	return json_pack("{s:s,s:I,s:s,s:s,s:o,s:o,s:s,s:o,s:o,s:o,s:s}", "key", a->key, "target_id",
-			 (json_int_t)a->target_id, "target", a->target, "kind", dp_alert_kind_name(a->kind), "gpu",
-			 src_down ? json_null() : json_integer(a->gpu), "uuid",
-			 src_down || !a->uuid[0] ? json_null() : json_string(a->uuid), "state",
-			 a->firing ? "firing" : "resolved", "value", num_or_null(!src_down && a->have_value, a->value),
-			 "threshold", num_or_null(!src_down, a->threshold), "since", dp_alerts_time_json(a->since_ms),
-			 "message", a->message);
+	                 (json_int_t)a->target_id, "target", a->target, "kind", dp_alert_kind_name(a->kind), "gpu",
+	                 src_down ? json_null() : json_integer(a->gpu), "uuid",
+	                 src_down || !a->uuid[0] ? json_null() : json_string(a->uuid), "state",
+	                 a->firing ? "firing" : "resolved", "value", num_or_null(!src_down && a->have_value, a->value),
+	                 "threshold", num_or_null(!src_down, a->threshold), "since", dp_alerts_time_json(a->since_ms),
+	                 "message", a->message);
 }
 
 json_t *dp_alerts_json(const struct dp_alerts *a, int64_t target_id)

@@ -36,11 +36,11 @@ struct dp_alerts_config {
 struct dp_alert {
 	char key[48];
 	int64_t target_id;
-	char target[260];  /* label */
-	int kind;          /* enum dp_alert_kind */
-	int gpu;           /* -1 for source_down */
+	char target[260]; /* label */
+	int kind;         /* enum dp_alert_kind */
+	int gpu;          /* -1 for source_down */
 	char uuid[DP_GPU_UUID_MAX];
-	int firing;        /* 0 in a "resolved" notification */
+	int firing; /* 0 in a "resolved" notification */
 	int have_value;
 	double value, threshold;
 	int64_t since_ms;

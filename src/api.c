@@ -18,7 +18,7 @@
 #include "log.h"
 #include "xmalloc.h"
 
-static const char *const role_names[] = { NULL, "public", "viewer", "operator", "admin" };
+static const char *const role_names[] = {NULL, "public", "viewer", "operator", "admin"};
 
 int dp_role_parse(const char *s)
 {
@@ -187,26 +187,68 @@ void dp_reply_errno(struct dp_ctx *c, int err, const char *message)
 	int status;
 	const char *code;
 	switch (err < 0 ? -err : err) {
-	case EINVAL: status = 400; code = "bad_request"; break;
-	case ENOENT: status = 404; code = "not_found"; break;
-	case EEXIST: status = 409; code = "conflict"; break;
-	case EBUSY: status = 409; code = "conflict"; break;
-	case EACCES: status = 403; code = "forbidden"; break;
-	case EPERM: status = 403; code = "forbidden"; break;
-	case ENOSPC: status = 409; code = "limit_reached"; break;
+	case EINVAL:
+		status = 400;
+		code = "bad_request";
+		break;
+	case ENOENT:
+		status = 404;
+		code = "not_found";
+		break;
+	case EEXIST:
+		status = 409;
+		code = "conflict";
+		break;
+	case EBUSY:
+		status = 409;
+		code = "conflict";
+		break;
+	case EACCES:
+		status = 403;
+		code = "forbidden";
+		break;
+	case EPERM:
+		status = 403;
+		code = "forbidden";
+		break;
+	case ENOSPC:
+		status = 409;
+		code = "limit_reached";
+		break;
 	case E2BIG:
-	case EMSGSIZE: status = 413; code = "too_large"; break;
-	case EAGAIN: status = 503; code = "busy"; break;
-	case ETIMEDOUT: status = 504; code = "upstream_timeout"; break;
+	case EMSGSIZE:
+		status = 413;
+		code = "too_large";
+		break;
+	case EAGAIN:
+		status = 503;
+		code = "busy";
+		break;
+	case ETIMEDOUT:
+		status = 504;
+		code = "upstream_timeout";
+		break;
 	case ECONNREFUSED:
 	case EHOSTUNREACH:
 	case ENETUNREACH:
 	case ECONNRESET:
-	case EPROTO: status = 502; code = "bad_gateway"; break;
-	case ENOTSUP: status = 501; code = "not_implemented"; break;
+	case EPROTO:
+		status = 502;
+		code = "bad_gateway";
+		break;
+	case ENOTSUP:
+		status = 501;
+		code = "not_implemented";
+		break;
 	case ECANCELED:
-	case ESHUTDOWN: status = 503; code = "unavailable"; break;
-	default: status = 500; code = "internal"; break;
+	case ESHUTDOWN:
+		status = 503;
+		code = "unavailable";
+		break;
+	default:
+		status = 500;
+		code = "internal";
+		break;
 	}
 	if (status == 500)
 		dp_warn("internal error: %s (%s)", message ? message : "?", strerror(err < 0 ? -err : err));

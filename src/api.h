@@ -34,8 +34,8 @@ struct dp_server;
 struct dp_http_req;
 
 enum dp_role {
-	DP_ROLE_UNSET = 0,    /* a route must never have this */
-	DP_ROLE_PUBLIC = 1,   /* no session needed (login, healthz) */
+	DP_ROLE_UNSET = 0,  /* a route must never have this */
+	DP_ROLE_PUBLIC = 1, /* no session needed (login, healthz) */
 	DP_ROLE_VIEWER = 2,
 	DP_ROLE_OPERATOR = 3,
 	DP_ROLE_ADMIN = 4,
@@ -45,7 +45,7 @@ enum dp_role {
 int dp_role_parse(const char *s);
 const char *dp_role_name(int role);
 
-#define DP_USERNAME_MAX 64
+#define DP_USERNAME_MAX    64
 #define DP_MAX_PATH_PARAMS 4
 
 struct dp_user {
@@ -61,10 +61,10 @@ struct dp_ctx {
 	struct dp_http_req *req;
 	const struct dp_route *route;
 	/* set by authentication */
-	int auth_kind;         /* enum dp_auth_kind */
-	int64_t session_id;    /* when DP_AUTH_SESSION */
-	int64_t token_id;      /* when DP_AUTH_TOKEN */
-	struct dp_user user;   /* valid when auth_kind != DP_AUTH_NONE */
+	int auth_kind;       /* enum dp_auth_kind */
+	int64_t session_id;  /* when DP_AUTH_SESSION */
+	int64_t token_id;    /* when DP_AUTH_TOKEN */
+	struct dp_user user; /* valid when auth_kind != DP_AUTH_NONE */
 	/* path parameters, e.g. {id} */
 	int nparams;
 	const char *param_names[DP_MAX_PATH_PARAMS];
@@ -79,13 +79,13 @@ struct dp_ctx {
 
 typedef void (*dp_route_fn)(struct dp_ctx *c);
 
-#define DP_ROUTE_NO_CSRF 0x1   /* e.g. login: checks Origin itself */
+#define DP_ROUTE_NO_CSRF 0x1 /* e.g. login: checks Origin itself */
 
 struct dp_route {
-	const char *method;   /* "GET", "POST", "PUT", "PATCH", "DELETE" */
-	const char *path;     /* "/api/users/{id}"; a {name} matches one segment */
+	const char *method; /* "GET", "POST", "PUT", "PATCH", "DELETE" */
+	const char *path;   /* "/api/users/{id}"; a {name} matches one segment */
 	dp_route_fn fn;
-	int role;             /* enum dp_role; DP_ROLE_UNSET is rejected */
+	int role; /* enum dp_role; DP_ROLE_UNSET is rejected */
 	unsigned flags;
 };
 
@@ -102,7 +102,7 @@ void dp_ctx_on_abort(struct dp_ctx *c, void (*fn)(struct dp_ctx *c, void *arg), 
 void dp_reply_json(struct dp_ctx *c, int status, json_t *json);
 /* Send {"error":{"code":code,"message":...}}; ends the request. */
 void dp_reply_error(struct dp_ctx *c, int status, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+        __attribute__((format(printf, 4, 5)));
 /* 204 No Content. */
 void dp_reply_empty(struct dp_ctx *c);
 /* Map a negative errno from a module to a status + code and reply with

@@ -63,10 +63,11 @@ static int body_url(struct dp_ctx *c, const struct dp_target *t, int allow_defau
 	json_t *b = c->body;
 	const char *k;
 	json_t *v;
-	json_object_foreach(b, k, v) {
+	json_object_foreach(b, k, v)
+	{
 		if (strcmp(k, "url") != 0 && !(allow_default && strcmp(k, "token") == 0)) {
 			dp_reply_error(c, 400, "invalid", "unknown field '%.32s' (%s)", k,
-				       allow_default ? "url and token only" : "only url");
+			               allow_default ? "url and token only" : "only url");
 			return -1;
 		}
 	}
@@ -135,9 +136,9 @@ static void enrol(struct dp_ctx *c)
 	char ref[40];
 	ref_of(ref, t.id);
 	json_t *d = json_pack("{s:s,s:b,s:s}", "agent_url", url, "rotated", rotated, "token_source",
-			      pasted ? "agent" : "control_plane");
-	dp_audit_ctx(c, rotated ? "target.agent.rotate" : "target.agent.enrol", ref, rc == 0 ? DP_AUDIT_OK : DP_AUDIT_FAILED,
-		     d);
+	                      pasted ? "agent" : "control_plane");
+	dp_audit_ctx(c, rotated ? "target.agent.rotate" : "target.agent.enrol", ref,
+	             rc == 0 ? DP_AUDIT_OK : DP_AUDIT_FAILED, d);
 	json_decref(d);
 	if (rc < 0) {
 		sodium_memzero(tok, sizeof(tok));
@@ -162,26 +163,26 @@ static void enrol(struct dp_ctx *c)
 		snprintf(cmd, sizeof(cmd), "daemonpulse agent --token-file " TOKEN_FILE_HINT " --port %d", port);
 	else
 		snprintf(cmd, sizeof(cmd),
-			 "daemonpulse agent set-token --token-file " TOKEN_FILE_HINT
-			 " && daemonpulse agent --token-file " TOKEN_FILE_HINT " --port %d",
-			 port);
+		         "daemonpulse agent set-token --token-file " TOKEN_FILE_HINT
+		         " && daemonpulse agent --token-file " TOKEN_FILE_HINT " --port %d",
+		         port);
 	char hint[48];
 	dp_target_mask(tok, hint, sizeof(hint));
 	json_t *o = json_pack(
-		"{s:I,s:s,s:o,s:s,s:s,s:s,s:s,s:b,s:b,s:[s,s,s,s]}", "target_id", (json_int_t)t.id, "agent_url", url,
-		"token", pasted ? json_null() : json_string(tok), "token_source", pasted ? "agent" : "control_plane",
-		"token_hint", hint, "token_file", TOKEN_FILE_HINT, "command", cmd, "rotated", rotated, "shown_once", !pasted,
-		"instructions",
-		pasted ? "The agent's own token was stored (encrypted): keep the agent running with its token file, or "
-			 "restart it with the command."
-		       : "On the LM Studio host, as the user that runs LM Studio, run the command. set-token reads the "
-			 "token from stdin: paste it when asked, so it never appears on a command line or in the shell "
-			 "history.",
-		"The agent listens on 127.0.0.1 only and speaks plain HTTP. Reach it from here through an SSH tunnel "
-		"(ssh -N -L PORT:127.0.0.1:PORT host, then use http://127.0.0.1:PORT as the agent url) or a "
-		"TLS-terminating proxy; --bind with --insecure-listen sends the token in clear text.",
-		"To keep it running, install contrib/daemonpulse-agent.service (systemd, runs as the LM Studio user).",
-		"This token is shown once. Enrolling again rotates it; the old token stops working here at once.");
+	        "{s:I,s:s,s:o,s:s,s:s,s:s,s:s,s:b,s:b,s:[s,s,s,s]}", "target_id", (json_int_t)t.id, "agent_url", url,
+	        "token", pasted ? json_null() : json_string(tok), "token_source", pasted ? "agent" : "control_plane",
+	        "token_hint", hint, "token_file", TOKEN_FILE_HINT, "command", cmd, "rotated", rotated, "shown_once",
+	        !pasted, "instructions",
+	        pasted ? "The agent's own token was stored (encrypted): keep the agent running with its token file, or "
+	                 "restart it with the command."
+	               : "On the LM Studio host, as the user that runs LM Studio, run the command. set-token reads the "
+	                 "token from stdin: paste it when asked, so it never appears on a command line or in the shell "
+	                 "history.",
+	        "The agent listens on 127.0.0.1 only and speaks plain HTTP. Reach it from here through an SSH tunnel "
+	        "(ssh -N -L PORT:127.0.0.1:PORT host, then use http://127.0.0.1:PORT as the agent url) or a "
+	        "TLS-terminating proxy; --bind with --insecure-listen sends the token in clear text.",
+	        "To keep it running, install contrib/daemonpulse-agent.service (systemd, runs as the LM Studio user).",
+	        "This token is shown once. Enrolling again rotates it; the old token stops working here at once.");
 	sodium_memzero(tok, sizeof(tok));
 	dp_target_release(&t);
 	if (c->srv->telemetry)
@@ -258,7 +259,7 @@ struct life {
 	int64_t target_id, user_id;
 	char username[DP_USERNAME_MAX + 1];
 	char ip[64];
-	char kind[8];   /* "server" | "daemon" */
+	char kind[8]; /* "server" | "daemon" */
 	char action[16];
 };
 
@@ -279,30 +280,32 @@ static void life_done(struct dp_upstream_req *r, const struct dp_upstream_result
 	int ok = res->outcome == DP_UPSTREAM_OK;
 	json_t *agent_err = json_object_get(res->json, "error");
 	const char *code = ok ? "ok"
-		: json_string_value(json_object_get(agent_err, "code"))
-		? json_string_value(json_object_get(agent_err, "code"))
-		: (res->outcome == DP_UPSTREAM_UNAUTHORIZED ? "agent_unauthorized" : res->code);
+	                   : json_string_value(json_object_get(agent_err, "code"))
+	                           ? json_string_value(json_object_get(agent_err, "code"))
+	                           : (res->outcome == DP_UPSTREAM_UNAUTHORIZED ? "agent_unauthorized" : res->code);
 	const char *msg = json_string_value(json_object_get(agent_err, "message"));
 	if (!msg)
 		msg = res->message && *res->message ? res->message : dp_upstream_outcome_name(res->outcome);
 	if (res->outcome != DP_UPSTREAM_CANCELLED) {
 		json_t *d = json_pack("{s:s,s:s}", "via", "agent", "code", code);
 		dp_audit_record(l->srv->store, l->user_id, l->username, act, ref, ok ? DP_AUDIT_OK : DP_AUDIT_FAILED, d,
-				l->ip);
+		                l->ip);
 		json_decref(d);
 	}
 	if (l->c) {
 		if (ok) {
 			json_t *result = json_object_get(res->json, "result");
 			dp_reply_json(l->c, 200,
-				      json_pack("{s:I,s:s,s:s,s:b,s:s,s:O?}", "target_id", (json_int_t)l->target_id, "kind",
-						l->kind, "action", l->action, "ok", 1, "via", "agent", "result", result));
+			              json_pack("{s:I,s:s,s:s,s:b,s:s,s:O?}", "target_id", (json_int_t)l->target_id,
+			                        "kind", l->kind, "action", l->action, "ok", 1, "via", "agent", "result",
+			                        result));
 		} else if (res->outcome == DP_UPSTREAM_UNAUTHORIZED) {
-			dp_reply_error(l->c, 502, "agent_unauthorized",
-				       "the agent refused its token: enrol the agent again and set the new token on the host");
+			dp_reply_error(
+			        l->c, 502, "agent_unauthorized",
+			        "the agent refused its token: enrol the agent again and set the new token on the host");
 		} else {
 			dp_reply_error(l->c, res->outcome == DP_UPSTREAM_STALLED ? 504 : 502, code,
-				       "lms %s %s via the agent failed: %s", l->kind, l->action, msg);
+			               "lms %s %s via the agent failed: %s", l->kind, l->action, msg);
 		}
 	}
 	free(l);
@@ -323,9 +326,9 @@ static void lifecycle(struct dp_ctx *c, const char *kind, const char *action)
 		dp_audit_ctx(c, act, ref, DP_AUDIT_DENIED, d);
 		json_decref(d);
 		dp_reply_error(c, 409, "needs_agent",
-			       "%s %s needs the agent on that host, because lms %s %s act only on the local machine: "
-			       "enrol one with Add agent",
-			       kind, action, kind, !strcmp(kind, "server") ? "start/stop" : "up/down");
+		               "%s %s needs the agent on that host, because lms %s %s act only on the local machine: "
+		               "enrol one with Add agent",
+		               kind, action, kind, !strcmp(kind, "server") ? "start/stop" : "up/down");
 		return;
 	}
 	/* start: optional {port, bind, cors}, validated again by the agent */
@@ -333,17 +336,19 @@ static void lifecycle(struct dp_ctx *c, const char *kind, const char *action)
 	if (c->body) {
 		const char *k;
 		json_t *v;
-		json_object_foreach(c->body, k, v) {
+		json_object_foreach(c->body, k, v)
+		{
 			int okk = !strcmp(kind, "server") && !strcmp(action, "start") &&
-				  ((!strcmp(k, "port") && json_is_integer(v) && json_integer_value(v) > 0 &&
-				    json_integer_value(v) < 65536) ||
-				   (!strcmp(k, "bind") && json_is_string(v) && json_string_length(v) <= 64) ||
-				   (!strcmp(k, "cors") && json_is_boolean(v)));
+			          ((!strcmp(k, "port") && json_is_integer(v) && json_integer_value(v) > 0 &&
+			            json_integer_value(v) < 65536) ||
+			           (!strcmp(k, "bind") && json_is_string(v) && json_string_length(v) <= 64) ||
+			           (!strcmp(k, "cors") && json_is_boolean(v)));
 			if (!okk) {
 				json_decref(body);
 				dp_reply_error(c, 400, "invalid",
-					       "server start takes {port?, bind?, cors?}; server stop, daemon up and daemon down "
-					       "take nothing");
+				               "server start takes {port?, bind?, cors?}; server stop, daemon up and "
+				               "daemon down "
+				               "take nothing");
 				return;
 			}
 			json_object_set(body, k, v);
@@ -364,7 +369,7 @@ static void lifecycle(struct dp_ctx *c, const char *kind, const char *action)
 	snprintf(path, sizeof(path), "/agent/v1/lms/%s-%s", kind, action);
 	const char *err = NULL;
 	struct dp_upstream_req *r = dp_agent_client_request(c->srv, id, "POST", path, txt, NULL,
-							    DP_AGENT_CLIENT_LMS_TIMEOUT_MS, life_done, l, &err);
+	                                                    DP_AGENT_CLIENT_LMS_TIMEOUT_MS, life_done, l, &err);
 	free(txt);
 	if (!r) {
 		free(l);
@@ -418,8 +423,9 @@ static void info_done(struct dp_upstream_req *r, const struct dp_upstream_result
 	if (o->c) {
 		if (res->outcome == DP_UPSTREAM_OK && json_is_object(res->json)) {
 			/* a copy of the known members only: the agent is not trusted to shape our answer */
-			static const char *const keep[] = { "agent_version", "transport", "hostname", "os", "cpu", "ram",
-							    "lms", "lmstudio_home", "telemetry_source", "uptime_s", NULL };
+			static const char *const keep[] = {
+			        "agent_version", "transport",     "hostname",         "os",       "cpu", "ram",
+			        "lms",           "lmstudio_home", "telemetry_source", "uptime_s", NULL};
 			json_t *out = json_object();
 			for (const char *const *k = keep; *k; k++) {
 				json_t *v = json_object_get(res->json, *k);
@@ -429,11 +435,13 @@ static void info_done(struct dp_upstream_req *r, const struct dp_upstream_result
 			json_object_set_new(out, "target_id", json_integer((json_int_t)o->target_id));
 			dp_reply_json(o->c, 200, out);
 		} else if (res->outcome == DP_UPSTREAM_UNAUTHORIZED) {
-			dp_reply_error(o->c, 502, "agent_unauthorized",
-				       "the agent refused its token: enrol the agent again and set the new token on the host");
+			dp_reply_error(
+			        o->c, 502, "agent_unauthorized",
+			        "the agent refused its token: enrol the agent again and set the new token on the host");
 		} else {
 			dp_reply_error(o->c, res->outcome == DP_UPSTREAM_STALLED ? 504 : 502, "agent_down",
-				       "the agent does not answer: %s", res->message && *res->message ? res->message : res->code);
+			               "the agent does not answer: %s",
+			               res->message && *res->message ? res->message : res->code);
 		}
 	}
 	free(o);
@@ -448,7 +456,7 @@ static void agent_info(struct dp_ctx *c)
 	dp_target_release(&t);
 	if (!dp_agent_client_enrolled(c->srv->store, id)) {
 		dp_reply_error(c, 409, "needs_agent",
-			       "host information needs the agent on that host: enrol one with Add agent");
+		               "host information needs the agent on that host: enrol one with Add agent");
 		return;
 	}
 	struct info_op *o = xcalloc(1, sizeof(*o));
@@ -464,14 +472,14 @@ static void agent_info(struct dp_ctx *c)
 }
 
 const struct dp_route dp_api_agent_routes[] = {
-	{ .method = "GET", .path = "/api/targets/{id}/agent", .fn = get_agent, .role = DP_ROLE_VIEWER },
-	{ .method = "POST", .path = "/api/targets/{id}/agent", .fn = enrol, .role = DP_ROLE_ADMIN },
-	{ .method = "PATCH", .path = "/api/targets/{id}/agent", .fn = move_agent, .role = DP_ROLE_ADMIN },
-	{ .method = "DELETE", .path = "/api/targets/{id}/agent", .fn = unenrol, .role = DP_ROLE_ADMIN },
-	{ .method = "POST", .path = "/api/targets/{id}/server/start", .fn = server_start, .role = DP_ROLE_OPERATOR },
-	{ .method = "POST", .path = "/api/targets/{id}/server/stop", .fn = server_stop, .role = DP_ROLE_OPERATOR },
-	{ .method = "POST", .path = "/api/targets/{id}/daemon/up", .fn = daemon_up, .role = DP_ROLE_OPERATOR },
-	{ .method = "POST", .path = "/api/targets/{id}/daemon/down", .fn = daemon_down, .role = DP_ROLE_OPERATOR },
-	{ .method = "GET", .path = "/api/targets/{id}/agent/info", .fn = agent_info, .role = DP_ROLE_VIEWER },
-	{ 0 },
+        {.method = "GET", .path = "/api/targets/{id}/agent", .fn = get_agent, .role = DP_ROLE_VIEWER},
+        {.method = "POST", .path = "/api/targets/{id}/agent", .fn = enrol, .role = DP_ROLE_ADMIN},
+        {.method = "PATCH", .path = "/api/targets/{id}/agent", .fn = move_agent, .role = DP_ROLE_ADMIN},
+        {.method = "DELETE", .path = "/api/targets/{id}/agent", .fn = unenrol, .role = DP_ROLE_ADMIN},
+        {.method = "POST", .path = "/api/targets/{id}/server/start", .fn = server_start, .role = DP_ROLE_OPERATOR},
+        {.method = "POST", .path = "/api/targets/{id}/server/stop", .fn = server_stop, .role = DP_ROLE_OPERATOR},
+        {.method = "POST", .path = "/api/targets/{id}/daemon/up", .fn = daemon_up, .role = DP_ROLE_OPERATOR},
+        {.method = "POST", .path = "/api/targets/{id}/daemon/down", .fn = daemon_down, .role = DP_ROLE_OPERATOR},
+        {.method = "GET", .path = "/api/targets/{id}/agent/info", .fn = agent_info, .role = DP_ROLE_VIEWER},
+        {0},
 };

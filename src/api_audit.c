@@ -15,8 +15,8 @@
 #include "store.h"
 
 #define DEFAULT_LIMIT 50
-#define MAX_LIMIT 200
-#define MAX_FILTER 128
+#define MAX_LIMIT     200
+#define MAX_FILTER    128
 
 struct page {
 	json_t *entries;
@@ -47,12 +47,12 @@ static int add_entry(const struct dp_store_audit *e, void *arg)
 			detail = NULL;
 		}
 	}
-	json_t *o = json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", (json_int_t)e->id, "at",
-			      dp_auth_time_json(e->at), "user_id",
-			      e->user_id > 0 ? json_integer(e->user_id) : json_null(), "username",
-			      str_or_null(e->username), "action", str_or_null(e->action), "target",
-			      str_or_null(e->target), "result", str_or_null(e->result), "detail",
-			      detail ? detail : json_null(), "ip", str_or_null(e->ip));
+	json_t *o =
+	        json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", (json_int_t)e->id, "at",
+	                  dp_auth_time_json(e->at), "user_id", e->user_id > 0 ? json_integer(e->user_id) : json_null(),
+	                  "username", str_or_null(e->username), "action", str_or_null(e->action), "target",
+	                  str_or_null(e->target), "result", str_or_null(e->result), "detail",
+	                  detail ? detail : json_null(), "ip", str_or_null(e->ip));
 	json_array_append_new(p->entries, o);
 	p->n++;
 	p->last_id = e->id;
@@ -81,7 +81,7 @@ static int int_param(struct dp_ctx *c, const char *name, int64_t lo, int64_t hi,
 	long long n = strtoll(v, &end, 10);
 	if (errno || *end || n < lo || n > hi) {
 		dp_reply_error(c, 400, "bad_request", "%s must be an integer from %lld to %lld", name, (long long)lo,
-			       (long long)hi);
+		               (long long)hi);
 		return -1;
 	}
 	*out = n;
@@ -102,7 +102,7 @@ static int time_param(struct dp_ctx *c, const char *name, int64_t *out)
 
 static void list(struct dp_ctx *c)
 {
-	struct dp_store_audit_filter f = { 0 };
+	struct dp_store_audit_filter f = {0};
 	int64_t limit = DEFAULT_LIMIT;
 	if (int_param(c, "limit", 1, MAX_LIMIT, &limit) < 0 || int_param(c, "before", 1, INT64_MAX, &f.before_id) < 0 ||
 	    time_param(c, "since", &f.since) < 0 || time_param(c, "until", &f.until) < 0 ||
@@ -111,18 +111,18 @@ static void list(struct dp_ctx *c)
 		return;
 	/* One more than asked tells whether another page exists. */
 	f.limit = (int)limit + 1;
-	struct page p = { .entries = json_array(), .limit = (int)limit };
+	struct page p = {.entries = json_array(), .limit = (int)limit};
 	if (dp_store_audit_query(c->srv->store, &f, add_entry, &p) < 0) {
 		json_decref(p.entries);
 		dp_reply_error(c, 500, "internal", "could not read the audit log");
 		return;
 	}
 	dp_reply_json(c, 200,
-		      json_pack("{s:o, s:o}", "entries", p.entries, "next_before",
-				p.more ? json_integer(p.last_id) : json_null()));
+	              json_pack("{s:o, s:o}", "entries", p.entries, "next_before",
+	                        p.more ? json_integer(p.last_id) : json_null()));
 }
 
 const struct dp_route dp_api_audit_routes[] = {
-	{ .method = "GET", .path = "/api/audit", .fn = list, .role = DP_ROLE_ADMIN },
-	{ 0 },
+        {.method = "GET", .path = "/api/audit", .fn = list, .role = DP_ROLE_ADMIN},
+        {0},
 };

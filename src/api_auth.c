@@ -50,7 +50,7 @@ static void reply_throttled(struct dp_ctx *c, int64_t wait)
 	snprintf(v, sizeof(v), "%lld", (long long)wait);
 	dp_http_add_header(c->req, "Retry-After", v);
 	dp_reply_error(c, 429, "too_many_attempts", "too many failed sign-in attempts, try again in %lld seconds",
-		       (long long)wait);
+	               (long long)wait);
 }
 
 static void login_done(struct dp_auth_pwjob *j)
@@ -101,12 +101,12 @@ static void login_done(struct dp_auth_pwjob *j)
 	dp_auth_set_cookie(c, token, cfg->session_ttl_s);
 	memset(token, 0, sizeof(token));
 
-	struct dp_user pu = { .id = u.id, .role = u.role };
+	struct dp_user pu = {.id = u.id, .role = u.role};
 	snprintf(pu.username, sizeof(pu.username), "%s", u.username);
 	dp_audit_record(st, u.id, u.username, "auth.login", NULL, DP_AUDIT_OK, NULL, j->ip);
 	dp_reply_json(c, 200,
-		      json_pack("{s:o, s:o, s:I}", "user", dp_auth_user_json(&pu), "expires_at",
-				dp_auth_time_json(expires), "idle_timeout_s", (json_int_t)cfg->session_idle_s));
+	              json_pack("{s:o, s:o, s:I}", "user", dp_auth_user_json(&pu), "expires_at",
+	                        dp_auth_time_json(expires), "idle_timeout_s", (json_int_t)cfg->session_idle_s));
 }
 
 static void login(struct dp_ctx *c)
@@ -184,9 +184,9 @@ static void me(struct dp_ctx *c)
 			expires = dp_auth_time_json(t.expires_at);
 	}
 	dp_reply_json(c, 200,
-		      json_pack("{s:o, s:s, s:o, s:o}", "user", dp_auth_user_json(&c->user), "auth",
-				c->auth_kind == DP_AUTH_SESSION ? "session" : "token", "expires_at",
-				expires ? expires : json_null(), "idle_timeout_s", idle ? idle : json_null()));
+	              json_pack("{s:o, s:s, s:o, s:o}", "user", dp_auth_user_json(&c->user), "auth",
+	                        c->auth_kind == DP_AUTH_SESSION ? "session" : "token", "expires_at",
+	                        expires ? expires : json_null(), "idle_timeout_s", idle ? idle : json_null()));
 }
 
 static void password_done(struct dp_auth_pwjob *j)
@@ -214,7 +214,7 @@ static void password_done(struct dp_auth_pwjob *j)
 	if (ret == 0)
 		dp_store_session_delete_user(st, j->user_id, j->other_id);
 	dp_audit_record(st, j->user_id, j->username, "auth.password", target, ret == 0 ? DP_AUDIT_OK : DP_AUDIT_ERROR,
-			NULL, j->ip);
+	                NULL, j->ip);
 	if (!c)
 		return;
 	if (ret == -ENOENT)
@@ -272,10 +272,9 @@ static void password(struct dp_ctx *c)
 }
 
 const struct dp_route dp_api_auth_routes[] = {
-	{ .method = "POST", .path = "/api/auth/login", .fn = login, .role = DP_ROLE_PUBLIC,
-	  .flags = DP_ROUTE_NO_CSRF },
-	{ .method = "POST", .path = "/api/auth/logout", .fn = logout, .role = DP_ROLE_VIEWER },
-	{ .method = "GET", .path = "/api/auth/me", .fn = me, .role = DP_ROLE_VIEWER },
-	{ .method = "POST", .path = "/api/auth/password", .fn = password, .role = DP_ROLE_VIEWER },
-	{ 0 },
+        {.method = "POST", .path = "/api/auth/login", .fn = login, .role = DP_ROLE_PUBLIC, .flags = DP_ROUTE_NO_CSRF},
+        {.method = "POST", .path = "/api/auth/logout", .fn = logout, .role = DP_ROLE_VIEWER},
+        {.method = "GET", .path = "/api/auth/me", .fn = me, .role = DP_ROLE_VIEWER},
+        {.method = "POST", .path = "/api/auth/password", .fn = password, .role = DP_ROLE_VIEWER},
+        {0},
 };

@@ -53,25 +53,25 @@
 #include "targets.h"
 #include "upstream.h"
 
-#define RELAY_HIGH (256u << 10)
-#define RELAY_LOW (64u << 10)
-#define RELAY_POLL_MS 5
+#define RELAY_HIGH            (256u << 10)
+#define RELAY_LOW             (64u << 10)
+#define RELAY_POLL_MS         5
 #define RELAY_IDLE_TIMEOUT_MS 120000
-#define RELAY_MAX_EVENT (16u << 20) /* v1 chat.end carries the whole answer */
-#define MAX_MESSAGES 512
-#define MAX_TEXT_TOTAL (1u << 20)
-#define MAX_STOP 8
-#define MAX_MODEL 256
-#define MAX_CHATS_PER_USER 16   /* running relays of one user (compare needs 2) */
-#define MAX_CHATS 1024          /* running relays in all */
+#define RELAY_MAX_EVENT       (16u << 20) /* v1 chat.end carries the whole answer */
+#define MAX_MESSAGES          512
+#define MAX_TEXT_TOTAL        (1u << 20)
+#define MAX_STOP              8
+#define MAX_MODEL             256
+#define MAX_CHATS_PER_USER    16   /* running relays of one user (compare needs 2) */
+#define MAX_CHATS             1024 /* running relays in all */
 
 struct relay {
-	struct relay *next, *prev;       /* the live list */
+	struct relay *next, *prev; /* the live list */
 	struct dp_server *srv;
-	struct dp_sse *down;             /* NULL once the browser's stream is gone */
-	struct dp_http_req *req;         /* the stream's request (valid while down) */
-	struct dp_upstream_req *up;      /* NULL once on_done ran (or never started) */
-	struct event *bp_timer;          /* back-pressure resume poll */
+	struct dp_sse *down;        /* NULL once the browser's stream is gone */
+	struct dp_http_req *req;    /* the stream's request (valid while down) */
+	struct dp_upstream_req *up; /* NULL once on_done ran (or never started) */
+	struct event *bp_timer;     /* back-pressure resume poll */
 	struct dp_chat_norm norm;
 	enum dp_chat_api api;
 	char request_id[24];
@@ -81,16 +81,16 @@ struct relay {
 	char username[DP_USERNAME_MAX + 1]; /* for the audit entry */
 	char ip[64];
 	int64_t target_id;
-	int64_t conversation_id;         /* 0: not saving */
+	int64_t conversation_id; /* 0: not saving */
 	int64_t message_id;
-	int64_t max_tokens;              /* requested limit, 0 none */
+	int64_t max_tokens; /* requested limit, 0 none */
 	struct timespec t0;
 	double t_first_byte, t_first_tok, t_last_tok; /* ms since t0, -1 none */
-	int stopped;                     /* Stop or disconnect: userStopped */
-	int failed;                      /* upstream error: error event sent */
+	int stopped;                                  /* Stop or disconnect: userStopped */
+	int failed;                                   /* upstream error: error event sent */
 	int finishing;
-	json_t *stats;                   /* the stats event, kept for history */
-	struct dp_chat_hook hook;        /* api_chat.h (toolchain), zero when none */
+	json_t *stats;            /* the stats event, kept for history */
+	struct dp_chat_hook hook; /* api_chat.h (toolchain), zero when none */
 };
 
 static struct relay *live;
@@ -142,7 +142,8 @@ static void send_ev(struct relay *x, const char *name, const char *json, size_t 
 		 * output): skipped, said so, the stream goes on */
 		dp_warn("chat %s: %s event of %zu bytes not relayed (%d)", x->request_id, name, len, rc);
 		if (strcmp(name, "error") != 0) {
-			static const char msg[] = "{\"code\":\"event_too_large\",\"message\":\"an event was too large to relay\"}";
+			static const char msg[] =
+			        "{\"code\":\"event_too_large\",\"message\":\"an event was too large to relay\"}";
 			dp_sse_send(x->down, NULL, "error", msg, sizeof(msg) - 1);
 		}
 	}
@@ -164,10 +165,10 @@ static void send_stats(struct relay *x)
 		return;
 	double now = ms_since(&x->t0);
 	struct dp_chat_timing t = {
-		.ttft_ms = x->t_first_tok,
-		.ttfb_ms = x->t_first_byte,
-		.generation_ms = x->t_first_tok >= 0 ? x->t_last_tok - x->t_first_tok : -1,
-		.total_ms = now,
+	        .ttft_ms = x->t_first_tok,
+	        .ttfb_ms = x->t_first_byte,
+	        .generation_ms = x->t_first_tok >= 0 ? x->t_last_tok - x->t_first_tok : -1,
+	        .total_ms = now,
 	};
 	x->stats = dp_chat_stats_json(&x->norm, &t);
 	char *s = json_dumps(x->stats, JSON_COMPACT | JSON_REAL_PRECISION(12));
@@ -205,7 +206,7 @@ static void bp_poll(evutil_socket_t fd, short what, void *arg)
 		dp_upstream_resume(x->up);
 		return;
 	}
-	struct timeval tv = { 0, RELAY_POLL_MS * 1000 };
+	struct timeval tv = {0, RELAY_POLL_MS * 1000};
 	evtimer_add(x->bp_timer, &tv);
 }
 
@@ -221,7 +222,7 @@ static void up_event(struct dp_upstream_req *r, const struct dp_sse_parse_event 
 		dp_upstream_pause(r);
 		if (!x->bp_timer)
 			x->bp_timer = evtimer_new(x->srv->base, bp_poll, x);
-		struct timeval tv = { 0, RELAY_POLL_MS * 1000 };
+		struct timeval tv = {0, RELAY_POLL_MS * 1000};
 		evtimer_add(x->bp_timer, &tv);
 	}
 }
@@ -232,8 +233,8 @@ static void save_assistant(struct relay *x, const char *stop_reason)
 		return;
 	char *stats = x->stats ? json_dumps(x->stats, JSON_COMPACT | JSON_REAL_PRECISION(12)) : NULL;
 	int rc = dp_conv_append(x->srv->store, x->conversation_id, x->user_id, "assistant", x->norm.content.data,
-				x->norm.reasoning.data, x->model, stats, stop_reason, dp_auth_now(x->srv->auth),
-				&x->message_id);
+	                        x->norm.reasoning.data, x->model, stats, stop_reason, dp_auth_now(x->srv->auth),
+	                        &x->message_id);
 	free(stats);
 	if (rc < 0 && rc != -ENOENT) /* -ENOENT: deleted meanwhile */
 		dp_warn("chat %s: could not save the answer (%d)", x->request_id, rc);
@@ -250,8 +251,8 @@ static void audit_chat(struct relay *x, const char *stop_reason, const struct dp
 	snprintf(ref, sizeof(ref), "target:%lld", (long long)x->target_id);
 	const char *result = x->failed ? DP_AUDIT_FAILED : DP_AUDIT_OK;
 	json_t *d = json_pack("{s:s,s:s,s:s,s:s,s:I,s:f}", "model", x->model, "api", dp_chat_api_name(x->api),
-			      "stop_reason", stop_reason, "request_id", x->request_id, "token_events",
-			      (json_int_t)x->norm.token_events, "duration_ms", ms_since(&x->t0));
+	                      "stop_reason", stop_reason, "request_id", x->request_id, "token_events",
+	                      (json_int_t)x->norm.token_events, "duration_ms", ms_since(&x->t0));
 	if (x->conversation_id)
 		json_object_set_new(d, "conversation_id", json_integer(x->conversation_id));
 	if (x->norm.lms_tokens >= 0)
@@ -282,16 +283,19 @@ static void up_done(struct dp_upstream_req *r, const struct dp_upstream_result *
 		x->failed = 1;
 		stop_reason = "error";
 		char msg[DP_CHAT_MAX_ERROR_MSG + 1];
-		dp_chat_sanitize(msg, sizeof(msg), res->message ? res->message : "", res->message ? strlen(res->message) : 0);
-		send_json(x, "error", json_pack("{s:s,s:s}", "code", res->code ? res->code : "upstream_error", "message",
-						msg[0] ? msg : "the upstream request failed"));
+		dp_chat_sanitize(msg, sizeof(msg), res->message ? res->message : "",
+		                 res->message ? strlen(res->message) : 0);
+		send_json(x, "error",
+		          json_pack("{s:s,s:s}", "code", res->code ? res->code : "upstream_error", "message",
+		                    msg[0] ? msg : "the upstream request failed"));
 	} else if (!x->norm.done) {
 		/* a clean end of the HTTP stream without chat.end / [DONE] */
 		x->failed = 1;
 		stop_reason = "error";
-		send_json(x, "error", json_pack("{s:s,s:s}", "code", "incomplete_stream", "message",
-						x->api == DP_CHAT_API_V1 ? "the daemon ended the stream without chat.end"
-									 : "the daemon ended the stream without [DONE]"));
+		send_json(x, "error",
+		          json_pack("{s:s,s:s}", "code", "incomplete_stream", "message",
+		                    x->api == DP_CHAT_API_V1 ? "the daemon ended the stream without chat.end"
+		                                             : "the daemon ended the stream without [DONE]"));
 	} else {
 		stop_reason = dp_chat_norm_stop_reason(&x->norm);
 		if (!strcmp(stop_reason, "completed") && x->norm.error_events)
@@ -305,9 +309,9 @@ static void up_done(struct dp_upstream_req *r, const struct dp_upstream_result *
 	save_assistant(x, stop_reason);
 	audit_chat(x, stop_reason, res);
 	json_t *end = json_pack("{s:s,s:o,s:o,s:o}", "stop_reason", stop_reason, "response_id",
-				x->norm.response_id[0] ? json_string(x->norm.response_id) : json_null(), "conversation_id",
-				x->conversation_id ? json_integer(x->conversation_id) : json_null(), "message_id",
-				x->message_id ? json_integer(x->message_id) : json_null());
+	                        x->norm.response_id[0] ? json_string(x->norm.response_id) : json_null(),
+	                        "conversation_id", x->conversation_id ? json_integer(x->conversation_id) : json_null(),
+	                        "message_id", x->message_id ? json_integer(x->message_id) : json_null());
 	send_json(x, "end", end);
 	if (x->down)
 		dp_sse_end(x->down); /* on_close runs now and clears x->down */
@@ -392,7 +396,8 @@ static int parse_body(struct dp_ctx *c, struct chatreq *q)
 		return bad(c, "%s must be an array of 1 to 512 messages", "messages");
 	size_t i;
 	json_t *m;
-	json_array_foreach(q->messages, i, m) {
+	json_array_foreach(q->messages, i, m)
+	{
 		const char *role = json_string_value(json_object_get(m, "role"));
 		json_t *content = json_object_get(m, "content");
 		if (!role || (strcmp(role, "system") && strcmp(role, "user") && strcmp(role, "assistant")))
@@ -414,8 +419,7 @@ static int parse_body(struct dp_ctx *c, struct chatreq *q)
 		return bad(c, "%s: the text of the request is limited to 1 MiB", "messages");
 	if (check_number(c, "temperature", 0, 5, 0) < 0 || check_number(c, "top_p", 0, 1, 0) < 0 ||
 	    check_number(c, "top_k", 0, 100000, 1) < 0 || check_number(c, "repeat_penalty", 0, 10, 0) < 0 ||
-	    check_number(c, "max_tokens", -1, 10000000, 1) < 0 ||
-	    check_number(c, "seed", -9.2e18, 9.2e18, 1) < 0)
+	    check_number(c, "max_tokens", -1, 10000000, 1) < 0 || check_number(c, "seed", -9.2e18, 9.2e18, 1) < 0)
 		return -1;
 	v = json_object_get(b, "stop");
 	if (v && !json_is_null(v)) {
@@ -423,9 +427,8 @@ static int parse_body(struct dp_ctx *c, struct chatreq *q)
 		if (json_is_array(v) && json_array_size(v) <= MAX_STOP) {
 			ok = 1;
 			json_t *s;
-			json_array_foreach(v, i, s)
-				if (!json_is_string(s) || !json_string_length(s) || json_string_length(s) > 256)
-					ok = 0;
+			json_array_foreach(v, i, s) if (!json_is_string(s) || !json_string_length(s) ||
+			                                json_string_length(s) > 256) ok = 0;
 		}
 		if (!ok)
 			return bad(c, "%s must be a string or an array of at most 8 strings of 1 to 256 bytes", "stop");
@@ -434,7 +437,7 @@ static int parse_body(struct dp_ctx *c, struct chatreq *q)
 	if (v && !json_is_null(v)) {
 		const char *r = json_string_value(v);
 		if (!r || (strcmp(r, "off") && strcmp(r, "low") && strcmp(r, "medium") && strcmp(r, "high") &&
-			   strcmp(r, "on")))
+		           strcmp(r, "on")))
 			return bad(c, "%s must be off, low, medium, high or on", "reasoning");
 	}
 	v = json_object_get(b, "think_tags");
@@ -445,7 +448,8 @@ static int parse_body(struct dp_ctx *c, struct chatreq *q)
 		if (!json_is_object(v) || !json_is_string(o) || !json_is_string(cl) || !json_string_length(o) ||
 		    !json_string_length(cl) || json_string_length(o) > DP_THINK_TAG_MAX ||
 		    json_string_length(cl) > DP_THINK_TAG_MAX || json_equal(o, cl))
-			return bad(c, "%s must be false or {open, close}: two different strings of 1 to 31 bytes", "think_tags");
+			return bad(c, "%s must be false or {open, close}: two different strings of 1 to 31 bytes",
+			           "think_tags");
 		q->think_open = json_string_value(o);
 		q->think_close = json_string_value(cl);
 	}
@@ -465,11 +469,13 @@ static int parse_body(struct dp_ctx *c, struct chatreq *q)
 	if (v && !json_is_null(v)) {
 		const char *p = json_string_value(v);
 		if (!p || !*p || strlen(p) > 128 || q->api != DP_CHAT_API_V1)
-			return bad(c, "%s must be a response id of at most 128 bytes (v1 only)", "previous_response_id");
+			return bad(c, "%s must be a response id of at most 128 bytes (v1 only)",
+			           "previous_response_id");
 		for (const char *s = p; *s; s++)
 			if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
 			      *s == '_' || *s == '-'))
-				return bad(c, "%s may only contain letters, digits, '_' and '-'", "previous_response_id");
+				return bad(c, "%s may only contain letters, digits, '_' and '-'",
+				           "previous_response_id");
 		q->prev_id = p;
 	}
 	return 0;
@@ -489,7 +495,8 @@ static void v1_input(const struct chatreq *q, struct dp_buf *input, struct dp_bu
 	json_t *m;
 	if (q->system_prompt)
 		dp_buf_adds(sys, q->system_prompt);
-	json_array_foreach(q->messages, i, m) {
+	json_array_foreach(q->messages, i, m)
+	{
 		const char *role = json_string_value(json_object_get(m, "role"));
 		if (strcmp(role, "system") == 0) {
 			if (sys->len)
@@ -504,7 +511,8 @@ static void v1_input(const struct chatreq *q, struct dp_buf *input, struct dp_bu
 		dp_buf_adds(input, json_string_value(json_object_get(last, "content")));
 		return;
 	}
-	json_array_foreach(q->messages, i, m) {
+	json_array_foreach(q->messages, i, m)
+	{
 		const char *role = json_string_value(json_object_get(m, "role"));
 		if (strcmp(role, "system") == 0)
 			continue;
@@ -544,12 +552,13 @@ static char *upstream_body(struct dp_ctx *c, const struct chatreq *q, json_t *in
 	} else {
 		json_t *msgs = json_array();
 		if (q->system_prompt)
-			json_array_append_new(msgs, json_pack("{s:s,s:s}", "role", "system", "content", q->system_prompt));
+			json_array_append_new(msgs,
+			                      json_pack("{s:s,s:s}", "role", "system", "content", q->system_prompt));
 		size_t i;
 		json_t *m;
 		json_array_foreach(q->messages, i, m)
-			json_array_append_new(msgs, json_pack("{s:O,s:O}", "role", json_object_get(m, "role"), "content",
-							      json_object_get(m, "content")));
+		        json_array_append_new(msgs, json_pack("{s:O,s:O}", "role", json_object_get(m, "role"),
+		                                              "content", json_object_get(m, "content")));
 		json_object_set_new(o, "messages", msgs);
 		json_object_set_new(o, "stream", json_true());
 		if (q->api == DP_CHAT_API_OPENAI)
@@ -604,14 +613,17 @@ static int save_user(struct dp_ctx *c, const struct chatreq *q, int64_t target_i
 		json_t *last = json_array_get(q->messages, json_array_size(q->messages) - 1);
 		char title[256];
 		dp_conv_title_from(json_string_value(json_object_get(last, "content")), title, sizeof(title));
-		struct dp_conv_new n = { .title = title, .target_id = target_id, .model = q->model,
-					 .api = dp_chat_api_name(q->api), .system_prompt = q->system_prompt };
+		struct dp_conv_new n = {.title = title,
+		                        .target_id = target_id,
+		                        .model = q->model,
+		                        .api = dp_chat_api_name(q->api),
+		                        .system_prompt = q->system_prompt};
 		rc = dp_conv_create(st, c->user.id, &n, now, conv);
 	}
 	if (rc == 0) {
 		json_t *last = json_array_get(q->messages, json_array_size(q->messages) - 1);
 		rc = dp_conv_append(st, *conv, c->user.id, "user", json_string_value(json_object_get(last, "content")),
-				    NULL, NULL, NULL, NULL, now, NULL);
+		                    NULL, NULL, NULL, NULL, now, NULL);
 	}
 	if (rc < 0) {
 		dp_reply_error(c, 500, "internal", "could not save the conversation");
@@ -630,7 +642,7 @@ void dp_api_chat_run(struct dp_ctx *c, const struct dp_chat_hook *hook)
 {
 	struct dp_server *srv = c->srv;
 	int64_t tid = dp_ctx_param_id(c, "id");
-	struct dp_chat_hook h = { 0 };
+	struct dp_chat_hook h = {0};
 	if (hook)
 		h = *hook;
 	struct chatreq q;
@@ -646,7 +658,7 @@ void dp_api_chat_run(struct dp_ctx *c, const struct dp_chat_hook *hook)
 	if (mine >= MAX_CHATS_PER_USER || all >= MAX_CHATS) {
 		dp_http_add_header(c->req, "Retry-After", "1");
 		dp_reply_error(c, 429, "too_many_chats", "at most %d chats may run at once per user (%d in all)",
-			       MAX_CHATS_PER_USER, MAX_CHATS);
+		               MAX_CHATS_PER_USER, MAX_CHATS);
 		hook_done(&h);
 		return;
 	}
@@ -662,7 +674,7 @@ void dp_api_chat_run(struct dp_ctx *c, const struct dp_chat_hook *hook)
 	if (t.api_key_enc && dp_target_token(&t, srv->secret, &token) < 0) {
 		dp_target_release(&t);
 		dp_reply_error(c, 500, "token_unreadable",
-			       "the target's stored API token cannot be decrypted with this secret.key; set it again");
+		               "the target's stored API token cannot be decrypted with this secret.key; set it again");
 		hook_done(&h);
 		return;
 	}
@@ -717,22 +729,23 @@ void dp_api_chat_run(struct dp_ctx *c, const struct dp_chat_hook *hook)
 	x->down = s;
 	x->req = c->req;
 	dp_sse_set_on_close(s, down_closed, x);
-	send_json(x, "start", json_pack("{s:s,s:s,s:s,s:I,s:o}", "request_id", x->request_id, "model", x->model, "api",
-					 dp_chat_api_name(q.api), "target_id", (json_int_t)tid, "conversation_id",
-					 conv ? json_integer(conv) : json_null()));
+	send_json(x, "start",
+	          json_pack("{s:s,s:s,s:s,s:I,s:o}", "request_id", x->request_id, "model", x->model, "api",
+	                    dp_chat_api_name(q.api), "target_id", (json_int_t)tid, "conversation_id",
+	                    conv ? json_integer(conv) : json_null()));
 
 	struct dp_upstream_opts uo = {
-		.base_url = t.url,
-		.path = dp_chat_api_path(q.api),
-		.body = body,
-		.token = token,
-		.idle_timeout_ms = RELAY_IDLE_TIMEOUT_MS,
-		.timeout_ms = -1,
-		.max_event = RELAY_MAX_EVENT,
-		.mode = DP_UPSTREAM_SSE,
-		.on_done = up_done,
-		.on_event = up_event,
-		.arg = x,
+	        .base_url = t.url,
+	        .path = dp_chat_api_path(q.api),
+	        .body = body,
+	        .token = token,
+	        .idle_timeout_ms = RELAY_IDLE_TIMEOUT_MS,
+	        .timeout_ms = -1,
+	        .max_event = RELAY_MAX_EVENT,
+	        .mode = DP_UPSTREAM_SSE,
+	        .on_done = up_done,
+	        .on_event = up_event,
+	        .arg = x,
 	};
 	const char *err = NULL;
 	clock_gettime(CLOCK_MONOTONIC, &x->t0);
@@ -744,8 +757,9 @@ void dp_api_chat_run(struct dp_ctx *c, const struct dp_chat_hook *hook)
 	if (!x->up) {
 		/* invalid options (or the client left during `start`): report
 		 * and end in the same shape as an upstream failure */
-		struct dp_upstream_result res = { .outcome = DP_UPSTREAM_BAD_RESPONSE, .code = "invalid_request",
-						  .message = err ? err : "the upstream request could not be started" };
+		struct dp_upstream_result res = {.outcome = DP_UPSTREAM_BAD_RESPONSE,
+		                                 .code = "invalid_request",
+		                                 .message = err ? err : "the upstream request could not be started"};
 		if (!x->down)
 			res.outcome = DP_UPSTREAM_CANCELLED;
 		up_done(NULL, &res, x);
@@ -780,7 +794,7 @@ static void stop(struct dp_ctx *c)
 /* --------------------------------------------------------------- slots */
 
 struct slots_op {
-	struct dp_ctx *c;  /* NULL once the client left */
+	struct dp_ctx *c; /* NULL once the client left */
 	struct dp_lms_call *call;
 	int64_t target_id;
 };
@@ -788,8 +802,8 @@ struct slots_op {
 static json_t *slots_body(int64_t tid, json_t *instances, const char *code, const char *msg)
 {
 	return json_pack("{s:I,s:b,s:o,s:o}", "target_id", (json_int_t)tid, "available", code == NULL, "error",
-			 code ? json_pack("{s:s,s:s}", "code", code, "message", msg) : json_null(), "instances",
-			 instances ? instances : json_array());
+	                 code ? json_pack("{s:s,s:s}", "code", code, "message", msg) : json_null(), "instances",
+	                 instances ? instances : json_array());
 }
 
 static void slots_abort(struct dp_ctx *c, void *arg)
@@ -817,22 +831,24 @@ static void slots_done(const struct dp_lms_result *res, void *arg)
 	dp_ctx_on_abort(c, NULL, NULL);
 	if (res->status != DP_LMS_OK) {
 		char msg[DP_CHAT_MAX_ERROR_MSG + 1];
-		dp_chat_sanitize(msg, sizeof(msg), res->message ? res->message : "", res->message ? strlen(res->message) : 0);
+		dp_chat_sanitize(msg, sizeof(msg), res->message ? res->message : "",
+		                 res->message ? strlen(res->message) : 0);
 		dp_reply_json(c, 200, slots_body(tid, NULL, res->code ? res->code : "failed", msg));
 		return;
 	}
 	json_t *arr = json_array();
 	size_t i;
 	json_t *e;
-	json_array_foreach(res->json, i, e) {
+	json_array_foreach(res->json, i, e)
+	{
 		json_t *par = json_object_get(e, "parallel"), *qd = json_object_get(e, "queued");
 		if (!json_is_integer(par) && !json_is_integer(qd))
 			continue; /* nothing measured for this instance */
 		const char *id = json_string_value(json_object_get(e, "identifier"));
 		const char *st = json_string_value(json_object_get(e, "status"));
-		json_array_append_new(arr, json_pack("{s:o,s:o,s:o,s:o}", "id", id ? json_string(id) : json_null(), "status",
-						     st ? json_string(st) : json_null(), "parallel", num_or_null(par), "queued",
-						     num_or_null(qd)));
+		json_array_append_new(arr, json_pack("{s:o,s:o,s:o,s:o}", "id", id ? json_string(id) : json_null(),
+		                                     "status", st ? json_string(st) : json_null(), "parallel",
+		                                     num_or_null(par), "queued", num_or_null(qd)));
 	}
 	dp_reply_json(c, 200, slots_body(tid, arr, NULL, NULL));
 }
@@ -853,18 +869,21 @@ static void slots(struct dp_ctx *c)
 	int port, derived;
 	if (!srv->lms || !dp_lms_available(srv->lms, &reason)) {
 		dp_target_release(&t);
-		dp_reply_json(c, 200, slots_body(tid, NULL, "unavailable", reason ? reason : "the lms bridge is not available"));
+		dp_reply_json(
+		        c, 200,
+		        slots_body(tid, NULL, "unavailable", reason ? reason : "the lms bridge is not available"));
 		return;
 	}
 	if (dp_target_lms_endpoint(&t, host, &port, &derived) < 0) {
 		dp_target_release(&t);
-		dp_reply_json(c, 200, slots_body(tid, NULL, "no_lms_host", "no lms host for this target (set lms_host)"));
+		dp_reply_json(c, 200,
+		              slots_body(tid, NULL, "no_lms_host", "no lms host for this target (set lms_host)"));
 		return;
 	}
 	dp_target_release(&t);
 	snprintf(key, sizeof(key), "target:%lld", (long long)tid); /* api_targets.c's concurrency key */
-	struct dp_lms_target lt = { .key = key, .host = host, .port = port };
-	struct dp_lms_req lr = { .cmd = DP_LMS_PS };
+	struct dp_lms_target lt = {.key = key, .host = host, .port = port};
+	struct dp_lms_req lr = {.cmd = DP_LMS_PS};
 	struct slots_op *o = calloc(1, sizeof(*o));
 	if (!o)
 		abort();
@@ -875,8 +894,8 @@ static void slots(struct dp_ctx *c)
 }
 
 const struct dp_route dp_api_chat_routes[] = {
-	{ .method = "POST", .path = "/api/targets/{id}/chat", .fn = chat, .role = DP_ROLE_OPERATOR },
-	{ .method = "POST", .path = "/api/chat/{request_id}/stop", .fn = stop, .role = DP_ROLE_OPERATOR },
-	{ .method = "GET", .path = "/api/targets/{id}/slots", .fn = slots, .role = DP_ROLE_VIEWER },
-	{ 0 },
+        {.method = "POST", .path = "/api/targets/{id}/chat", .fn = chat, .role = DP_ROLE_OPERATOR},
+        {.method = "POST", .path = "/api/chat/{request_id}/stop", .fn = stop, .role = DP_ROLE_OPERATOR},
+        {.method = "GET", .path = "/api/targets/{id}/slots", .fn = slots, .role = DP_ROLE_VIEWER},
+        {0},
 };

@@ -43,7 +43,7 @@ static int query_int(struct dp_ctx *c, const char *name, int64_t def, int64_t lo
 	long long n = strtoll(v, &end, 10);
 	if (errno || end == v || *end || n < lo || n > hi) {
 		dp_reply_error(c, 400, "bad_request", "%s must be an integer from %lld to %lld", name, (long long)lo,
-			       (long long)hi);
+		               (long long)hi);
 		return -1;
 	}
 	*out = n;
@@ -93,7 +93,7 @@ static const char *opt_str(struct dp_ctx *c, const char *k, size_t max, int *bad
 static void create(struct dp_ctx *c)
 {
 	int bad = 0;
-	struct dp_conv_new n = { 0 };
+	struct dp_conv_new n = {0};
 	n.title = opt_str(c, "title", 1024, &bad);
 	if (!bad)
 		n.model = opt_str(c, "model", 256, &bad);
@@ -105,7 +105,7 @@ static void create(struct dp_ctx *c)
 		return;
 	if (n.title && dp_conv_check_title(n.title) < 0) {
 		dp_reply_error(c, 400, "invalid_title", "title must be 1 to %d characters without control characters",
-			       DP_CONV_TITLE_MAX);
+		               DP_CONV_TITLE_MAX);
 		return;
 	}
 	if (n.api && dp_chat_api_parse(n.api) < 0) {
@@ -142,7 +142,7 @@ static void rename_one(struct dp_ctx *c)
 	}
 	if (dp_conv_check_title(title) < 0) {
 		dp_reply_error(c, 400, "invalid_title", "title must be 1 to %d characters without control characters",
-			       DP_CONV_TITLE_MAX);
+		               DP_CONV_TITLE_MAX);
 		return;
 	}
 	json_t *o;
@@ -185,7 +185,8 @@ static void export_one(struct dp_ctx *c)
 		return;
 	}
 	char disp[96];
-	snprintf(disp, sizeof(disp), "attachment; filename=\"conversation-%lld.%s\"", (long long)id, md ? "md" : "json");
+	snprintf(disp, sizeof(disp), "attachment; filename=\"conversation-%lld.%s\"", (long long)id,
+	         md ? "md" : "json");
 	dp_http_add_header(c->req, "Content-Disposition", disp);
 	if (!md) {
 		json_object_set_new(o, "exported_at", dp_auth_time_json(now_s(c)));
@@ -205,11 +206,11 @@ static void export_one(struct dp_ctx *c)
 }
 
 const struct dp_route dp_api_conversations_routes[] = {
-	{ .method = "GET", .path = "/api/conversations", .fn = list, .role = DP_ROLE_VIEWER },
-	{ .method = "POST", .path = "/api/conversations", .fn = create, .role = DP_ROLE_OPERATOR },
-	{ .method = "GET", .path = "/api/conversations/{id}", .fn = get_one, .role = DP_ROLE_VIEWER },
-	{ .method = "PATCH", .path = "/api/conversations/{id}", .fn = rename_one, .role = DP_ROLE_VIEWER },
-	{ .method = "DELETE", .path = "/api/conversations/{id}", .fn = del, .role = DP_ROLE_VIEWER },
-	{ .method = "GET", .path = "/api/conversations/{id}/export", .fn = export_one, .role = DP_ROLE_VIEWER },
-	{ 0 },
+        {.method = "GET", .path = "/api/conversations", .fn = list, .role = DP_ROLE_VIEWER},
+        {.method = "POST", .path = "/api/conversations", .fn = create, .role = DP_ROLE_OPERATOR},
+        {.method = "GET", .path = "/api/conversations/{id}", .fn = get_one, .role = DP_ROLE_VIEWER},
+        {.method = "PATCH", .path = "/api/conversations/{id}", .fn = rename_one, .role = DP_ROLE_VIEWER},
+        {.method = "DELETE", .path = "/api/conversations/{id}", .fn = del, .role = DP_ROLE_VIEWER},
+        {.method = "GET", .path = "/api/conversations/{id}/export", .fn = export_one, .role = DP_ROLE_VIEWER},
+        {0},
 };

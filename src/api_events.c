@@ -28,6 +28,6 @@ static void events(struct dp_ctx *c)
 }
 
 const struct dp_route dp_api_events_routes[] = {
-	{ .method = "GET", .path = "/api/events", .fn = events, .role = DP_ROLE_VIEWER },
-	{ 0 },
+        {.method = "GET", .path = "/api/events", .fn = events, .role = DP_ROLE_VIEWER},
+        {0},
 };

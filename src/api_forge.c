@@ -38,11 +38,11 @@
 #include "upstream.h"
 #include "xmalloc.h"
 
-#define LOAD_TIMEOUT_MS (10 * 60 * 1000) /* a big model from a slow disk */
-#define LIST_TIMEOUT_MS 15000
+#define LOAD_TIMEOUT_MS   (10 * 60 * 1000) /* a big model from a slow disk */
+#define LIST_TIMEOUT_MS   15000
 #define SURVEY_MAX_AGE_MS 60000
-#define DEFAULT_CONTEXT 8192 /* LM Studio's default depends on its settings; see notes */
-#define DEFAULT_PARALLEL 4   /* reference §5: "Max Concurrent Predictions", default 4 */
+#define DEFAULT_CONTEXT   8192 /* LM Studio's default depends on its settings; see notes */
+#define DEFAULT_PARALLEL  4    /* reference §5: "Max Concurrent Predictions", default 4 */
 
 struct fop {
 	struct dp_ctx *c;
@@ -82,8 +82,8 @@ struct fop {
 	int load_status;
 	json_t *after;
 	/* one load per target at a time (see "lanes") */
-	int in_lane;     /* this op holds its target's lane */
-	int waiting;     /* queued behind the lane's holder */
+	int in_lane; /* this op holds its target's lane */
+	int waiting; /* queued behind the lane's holder */
 	struct fop *qnext;
 };
 
@@ -242,12 +242,12 @@ static void reply_upstream(struct dp_ctx *c, enum dp_upstream_outcome oc, const 
 	if (oc == DP_UPSTREAM_UNAUTHORIZED)
 		code = "daemon_unauthorized";
 	dp_reply_error(c, oc == DP_UPSTREAM_STALLED ? 504 : 502, code, "%s",
-		       msg && *msg ? msg : dp_upstream_outcome_name(oc));
+	               msg && *msg ? msg : dp_upstream_outcome_name(oc));
 }
 
 static struct dp_upstream_req *start_upstream(struct dp_server *srv, const struct dp_target *t, const char *method,
-					      const char *path, const char *body, int timeout_ms,
-					      dp_upstream_done_fn done, void *arg, const char **err)
+                                              const char *path, const char *body, int timeout_ms,
+                                              dp_upstream_done_fn done, void *arg, const char **err)
 {
 	return dp_target_request(srv->upstream, srv->secret, t, method, path, body, timeout_ms, done, arg, err);
 }
@@ -283,15 +283,15 @@ static void audit(struct fop *o, const char *action, const char *result, json_t 
 static json_t *load_detail(struct fop *o, const char *instance_id, const char *code, const char *msg)
 {
 	json_t *d = json_pack("{s:s, s:s, s:o, s:b}", "model", o->l.model, "path", dp_forge_path_name(o->path),
-			      "requested", dp_forge_load_json(&o->l), "override", o->l.override);
+	                      "requested", dp_forge_load_json(&o->l), "override", o->l.override);
 	if (instance_id)
 		json_object_set_new(d, "instance_id", json_string(instance_id));
 	if (o->estimate) {
 		json_t *fits = json_object_get(o->estimate, "fits");
 		json_object_set_new(d, "estimate",
-				    json_pack("{s:O?, s:O?, s:O?}", "fits", fits, "gpu_total",
-					      json_object_get(json_object_get(o->estimate, "breakdown"), "gpu_total"),
-					      "confidence", json_object_get(o->estimate, "confidence")));
+		                    json_pack("{s:O?, s:O?, s:O?}", "fits", fits, "gpu_total",
+		                              json_object_get(json_object_get(o->estimate, "breakdown"), "gpu_total"),
+		                              "confidence", json_object_get(o->estimate, "confidence")));
 	}
 	if (code)
 		json_object_set_new(d, "error", json_pack("{s:s, s:s}", "code", code, "message", msg ? msg : ""));
@@ -303,10 +303,10 @@ static void publish_load(struct fop *o, const char *instance_id, const char *cod
 	if (!o->srv->events)
 		return;
 	json_t *d = json_pack("{s:I, s:s, s:s?, s:s, s:s, s:o, s:s}", "target_id", (json_int_t)o->target_id, "model",
-			      o->l.model, "instance_id", instance_id, "path", dp_forge_path_name(o->path), "result",
-			      code ? "failed" : "ok", "error",
-			      code ? json_pack("{s:s, s:s}", "code", code, "message", msg ? msg : "") : json_null(), "by",
-			      o->username);
+	                      o->l.model, "instance_id", instance_id, "path", dp_forge_path_name(o->path), "result",
+	                      code ? "failed" : "ok", "error",
+	                      code ? json_pack("{s:s, s:s}", "code", code, "message", msg ? msg : "") : json_null(),
+	                      "by", o->username);
 	dp_events_publish(o->srv->events, "load", d);
 	json_decref(d);
 }
@@ -337,8 +337,8 @@ static json_t *build_estimate(struct fop *o, const json_t *model)
 			d = (long)json_integer_value(mx);
 		el.context_length = d;
 		json_array_append_new(notes, json_sprintf("context_length not given: %ld assumed (LM Studio's default "
-							  "depends on its own settings)",
-							  d));
+		                                          "depends on its own settings)",
+		                                          d));
 	}
 	if (el.parallel <= 0) {
 		el.parallel = DEFAULT_PARALLEL;
@@ -346,7 +346,7 @@ static json_t *build_estimate(struct fop *o, const json_t *model)
 	}
 	if (el.gpu_ratio < 0)
 		json_array_append_new(notes, json_string("gpu not given: full offload assumed; LM Studio may choose a "
-							 "lower offload by itself when it does not fit"));
+		                                         "lower offload by itself when it does not fit"));
 	if (!m.size_bytes)
 		m.size_bytes = 1; /* unknown size: the estimate says little, but it runs */
 
@@ -356,14 +356,15 @@ static json_t *build_estimate(struct fop *o, const json_t *model)
 	int gpus_known = o->survey != NULL;
 	json_t *sg = json_object_get(o->survey, "gpus"), *gj;
 	size_t i;
-	json_array_foreach(sg, i, gj) {
+	json_array_foreach(sg, i, gj)
+	{
 		if (n >= DP_ESTIMATE_MAX_GPUS)
 			break;
 		memset(&g[n], 0, sizeof(g[n]));
 		g[n].index = (int)i;
 		snprintf(g[n].name, sizeof g[n].name, "%s",
-			 json_string_value(json_object_get(gj, "name")) ? json_string_value(json_object_get(gj, "name"))
-									: "");
+		         json_string_value(json_object_get(gj, "name")) ? json_string_value(json_object_get(gj, "name"))
+		                                                        : "");
 		g[n].total_bytes = jbytes(json_object_get(gj, "vram_bytes"));
 		if (!g[n].total_bytes)
 			g[n].total_bytes = jbytes(json_object_get(gj, "total_bytes"));
@@ -378,21 +379,24 @@ static json_t *build_estimate(struct fop *o, const json_t *model)
 		cap_sum += g[k].total_bytes;
 	json_t *models = json_object_get(o->v1, "models"), *mm, *li;
 	size_t mi, ii;
-	json_array_foreach(models, mi, mm) {
-		json_array_foreach(json_object_get(mm, "loaded_instances"), ii, li) {
+	json_array_foreach(models, mi, mm)
+	{
+		json_array_foreach(json_object_get(mm, "loaded_instances"), ii, li)
+		{
 			json_t *cfg = json_object_get(li, "config");
 			struct dp_estimate_model im;
 			dp_forge_estimate_model(mm, &im);
 			if (!im.size_bytes)
 				continue;
-			struct dp_estimate_load il = { .gpu_ratio = 1, .offload_kv = -1, .flash_attention = -1 };
+			struct dp_estimate_load il = {.gpu_ratio = 1, .offload_kv = -1, .flash_attention = -1};
 			json_t *v = json_object_get(cfg, "context_length");
-			il.context_length = json_is_integer(v) && json_integer_value(v) > 0 ? (long)json_integer_value(v)
-											 : DEFAULT_CONTEXT;
+			il.context_length = json_is_integer(v) && json_integer_value(v) > 0
+			                            ? (long)json_integer_value(v)
+			                            : DEFAULT_CONTEXT;
 			v = json_object_get(cfg, "parallel");
 			il.parallel = json_is_integer(v) && json_integer_value(v) > 0 && json_integer_value(v) < 1024
-					      ? (int)json_integer_value(v)
-					      : 1;
+			                      ? (int)json_integer_value(v)
+			                      : 1;
 			v = json_object_get(cfg, "offload_kv_cache_to_gpu");
 			if (json_is_boolean(v))
 				il.offload_kv = json_is_true(v);
@@ -422,20 +426,21 @@ static json_t *build_estimate(struct fop *o, const json_t *model)
 		}
 	if (clamped)
 		json_array_append_new(notes, json_string("the loaded instances are estimated at more than a GPU holds: "
-							 "that GPU is counted as full"));
+		                                         "that GPU is counted as full"));
 	struct dp_estimate_result r;
 	if (dp_estimate_run(&m, &el, gpus_known, g, n, ram, ram_before, &r) < 0) {
 		json_decref(notes);
 		return NULL;
 	}
 	if (!gpus_known)
-		json_array_append_new(notes, json_sprintf("no GPU data: %s", o->survey_msg[0] ? o->survey_msg
-											     : "the lms bridge is unavailable"));
+		json_array_append_new(notes,
+		                      json_sprintf("no GPU data: %s",
+		                                   o->survey_msg[0] ? o->survey_msg : "the lms bridge is unavailable"));
 	if (!strcmp(r.kv_basis, "approximation"))
 		json_array_append_new(notes, json_string("the model's layer shape is not in our table: KV cache from "
-							 "an approximation by parameter count"));
+		                                         "an approximation by parameter count"));
 	json_array_append_new(notes, json_string("GPU memory already in use is our estimate of the loaded "
-						 "instances (LM Studio reports no live VRAM use)"));
+	                                         "instances (LM Studio reports no live VRAM use)"));
 	json_t *j = dp_estimate_json(&r, g, n);
 	json_object_set_new(j, "target_id", json_integer(o->target_id));
 	json_object_set_new(j, "model", json_string(o->l.model));
@@ -449,13 +454,14 @@ static void add_lmstudio(struct fop *o, json_t *est)
 {
 	char b1[32], b2[32];
 	if (!o->lms_est) {
-		json_object_set_new(est, "lmstudio",
-				    json_pack("{s:b, s:s}", "available", 0, "reason",
-					      o->est_msg[0] ? o->est_msg
-							    : (o->lms_why[0] ? o->lms_why : "the lms bridge is unavailable")));
+		json_object_set_new(
+		        est, "lmstudio",
+		        json_pack("{s:b, s:s}", "available", 0, "reason",
+		                  o->est_msg[0] ? o->est_msg
+		                                : (o->lms_why[0] ? o->lms_why : "the lms bridge is unavailable")));
 		json_object_set_new(est, "difference_explained",
-				    json_string("LM Studio's own estimate (lms load --estimate-only) is not available, "
-						"so only ours is shown."));
+		                    json_string("LM Studio's own estimate (lms load --estimate-only) is not available, "
+		                                "so only ours is shown."));
 		return;
 	}
 	json_t *l = json_deep_copy(o->lms_est);
@@ -467,24 +473,24 @@ static void add_lmstudio(struct fop *o, json_t *est)
 	json_int_t par = json_integer_value(json_object_get(cfg, "parallel"));
 	char text[900];
 	snprintf(text, sizeof text,
-		 "Ours: %s on GPUs (weights x offload ratio, f16 KV cache for %lld token(s) x %lld slot(s), compute "
-		 "buffers and 256 MiB runtime per GPU). LM Studio: %s (its own model of the same load, given only "
-		 "the model, context length and GPU offload: lms --estimate-only takes no parallel slots, flash "
-		 "attention or batch size, and it may count the KV cache per slot differently). %s",
-		 dp_estimate_fmt_bytes(ours, b1, sizeof b1),
-		 (long long)json_integer_value(json_object_get(cfg, "context_length")), (long long)par,
-		 dp_estimate_fmt_bytes(theirs, b2, sizeof b2),
-		 ours > theirs ? "Ours is higher: it assumes the worst case for the slots and buffers."
-			       : (ours < theirs ? "LM Studio's is higher: it knows the exact tensors and runtime "
-						  "overheads of the engine it will use."
-						: "They agree."));
+	         "Ours: %s on GPUs (weights x offload ratio, f16 KV cache for %lld token(s) x %lld slot(s), compute "
+	         "buffers and 256 MiB runtime per GPU). LM Studio: %s (its own model of the same load, given only "
+	         "the model, context length and GPU offload: lms --estimate-only takes no parallel slots, flash "
+	         "attention or batch size, and it may count the KV cache per slot differently). %s",
+	         dp_estimate_fmt_bytes(ours, b1, sizeof b1),
+	         (long long)json_integer_value(json_object_get(cfg, "context_length")), (long long)par,
+	         dp_estimate_fmt_bytes(theirs, b2, sizeof b2),
+	         ours > theirs ? "Ours is higher: it assumes the worst case for the slots and buffers."
+	                       : (ours < theirs ? "LM Studio's is higher: it knows the exact tensors and runtime "
+	                                          "overheads of the engine it will use."
+	                                        : "They agree."));
 	json_object_set_new(est, "difference_explained", json_string(text));
 }
 
 /* ------------------------------------------------------------ load */
 
 static void finish_fail(struct fop *o, int status, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+        __attribute__((format(printf, 4, 5)));
 static void finish_fail(struct fop *o, int status, const char *code, const char *fmt, ...)
 {
 	char msg[512];
@@ -513,18 +519,18 @@ static const char *new_instance(struct fop *o, json_t **inst, char *buf, size_t 
 		size_t i, k;
 		json_t *v, *b;
 		for (int pass = 0; pass < 2 && !id; pass++) {
-			json_array_foreach(after_ids, i, v) {
+			json_array_foreach(after_ids, i, v)
+			{
 				int seen = 0;
-				json_array_foreach(o->before, k, b)
-					seen |= json_equal(v, b);
+				json_array_foreach(o->before, k, b) seen |= json_equal(v, b);
 				if (seen)
 					continue;
 				if (pass == 0 && model) {
 					int mine = 0;
 					json_t *li;
 					size_t q;
-					json_array_foreach(json_object_get(model, "loaded_instances"), q, li)
-						mine |= json_equal(json_object_get(li, "id"), v);
+					json_array_foreach(json_object_get(model, "loaded_instances"), q, li) mine |=
+					        json_equal(json_object_get(li, "id"), v);
 					if (!mine)
 						continue;
 				}
@@ -541,8 +547,10 @@ static const char *new_instance(struct fop *o, json_t **inst, char *buf, size_t 
 	if (id && o->after) {
 		json_t *models = json_object_get(o->after, "models"), *m, *li;
 		size_t i, k;
-		json_array_foreach(models, i, m) {
-			json_array_foreach(json_object_get(m, "loaded_instances"), k, li) {
+		json_array_foreach(models, i, m)
+		{
+			json_array_foreach(json_object_get(m, "loaded_instances"), k, li)
+			{
 				const char *x = json_string_value(json_object_get(li, "id"));
 				if (x && !strcmp(x, id)) {
 					*inst = li;
@@ -561,7 +569,7 @@ static void load_complete(struct fop *o)
 	char idbuf[DP_FORGE_MODEL_MAX + 1];
 	const char *id = new_instance(o, &inst, idbuf, sizeof idbuf);
 	dp_forge_note_loaded(srv->forge, o->target_id, id, o->l.model, dp_forge_path_name(o->path), o->username,
-			     dp_health_now_ms());
+	                     dp_health_now_ms());
 	json_t *rq = dp_forge_load_json(&o->l);
 	dp_forge_note_last(srv->forge, o->target_id, o->l.model, rq, o->username, dp_health_now_ms());
 	json_decref(rq);
@@ -579,12 +587,12 @@ static void load_complete(struct fop *o)
 		json_t *lt = json_object_get(o->answer, "load_time_seconds");
 		json_t *lc = json_object_get(o->answer, "load_config");
 		json_t *est = json_deep_copy(o->estimate);
-		json_t *body = json_pack("{s:I, s:s, s:s, s:s?, s:O?, s:O?, s:o, s:O?, s:b, s:o}", "target_id",
-					 (json_int_t)o->target_id, "model", o->l.model, "path",
-					 dp_forge_path_name(o->path), "instance_id", id, "load_time_seconds",
-					 json_is_number(lt) ? lt : NULL, "load_config", json_is_object(lc) ? lc : NULL,
-					 "requested", dp_forge_load_json(&o->l), "instance", inst, "override",
-					 o->l.override, "estimate", est ? est : json_null());
+		json_t *body =
+		        json_pack("{s:I, s:s, s:s, s:s?, s:O?, s:O?, s:o, s:O?, s:b, s:o}", "target_id",
+		                  (json_int_t)o->target_id, "model", o->l.model, "path", dp_forge_path_name(o->path),
+		                  "instance_id", id, "load_time_seconds", json_is_number(lt) ? lt : NULL, "load_config",
+		                  json_is_object(lc) ? lc : NULL, "requested", dp_forge_load_json(&o->l), "instance",
+		                  inst, "override", o->l.override, "estimate", est ? est : json_null());
 		if (!json_object_get(body, "load_time_seconds"))
 			json_object_set_new(body, "load_time_seconds", json_null());
 		if (!json_object_get(body, "load_config"))
@@ -636,9 +644,9 @@ static void rest_load_done(struct dp_upstream_req *r, const struct dp_upstream_r
 	}
 	if (res->outcome != DP_UPSTREAM_OK) {
 		int st = res->outcome == DP_UPSTREAM_STALLED ? 504 : 502;
-		const char *code = res->outcome == DP_UPSTREAM_HTTP_ERROR ? "load_failed"
-				   : res->outcome == DP_UPSTREAM_UNAUTHORIZED ? "daemon_unauthorized"
-									   : res->code;
+		const char *code = res->outcome == DP_UPSTREAM_HTTP_ERROR     ? "load_failed"
+		                   : res->outcome == DP_UPSTREAM_UNAUTHORIZED ? "daemon_unauthorized"
+		                                                              : res->code;
 		load_failed(o, st, code, res->message && *res->message ? res->message : "the load failed");
 		return;
 	}
@@ -655,9 +663,9 @@ static void lms_load_done(const struct dp_lms_result *res, void *arg)
 	}
 	if (res->status != DP_LMS_OK) {
 		int st = res->status == DP_LMS_UNAVAILABLE ? 503 : res->status == DP_LMS_TIMEOUT ? 504 : 502;
-		const char *code = res->status == DP_LMS_FAILED ? "load_failed"
-				   : res->status == DP_LMS_UNAVAILABLE ? "lms_unavailable"
-								       : res->code;
+		const char *code = res->status == DP_LMS_FAILED        ? "load_failed"
+		                   : res->status == DP_LMS_UNAVAILABLE ? "lms_unavailable"
+		                                                       : res->code;
 		load_failed(o, st, code, res->message && *res->message ? res->message : res->code);
 		return;
 	}
@@ -669,8 +677,8 @@ static void publish_started(struct fop *o)
 	if (!o->srv->events)
 		return;
 	json_t *d = json_pack("{s:I, s:s, s:n, s:s, s:s, s:n, s:s}", "target_id", (json_int_t)o->target_id, "model",
-			      o->l.model, "instance_id", "path", dp_forge_path_name(o->path), "result", "started", "error",
-			      "by", o->username);
+	                      o->l.model, "instance_id", "path", dp_forge_path_name(o->path), "result", "started",
+	                      "error", "by", o->username);
 	dp_events_publish(o->srv->events, "load", d);
 	json_decref(d);
 }
@@ -682,8 +690,8 @@ static void start_load(struct fop *o, const struct dp_target *t)
 	if (o->path == DP_FORGE_PATH_REST) {
 		char *body = dp_forge_rest_body(&o->l);
 		const char *err = NULL;
-		struct dp_upstream_req *r =
-			start_upstream(o->srv, t, "POST", "/api/v1/models/load", body, LOAD_TIMEOUT_MS, rest_load_done, o, &err);
+		struct dp_upstream_req *r = start_upstream(o->srv, t, "POST", "/api/v1/models/load", body,
+		                                           LOAD_TIMEOUT_MS, rest_load_done, o, &err);
 		free(body);
 		if (!r)
 			load_failed(o, 502, "invalid_target", err ? err : "invalid target");
@@ -716,7 +724,7 @@ static void gathered(struct fop *o)
 	json_t *model = dp_forge_find_model(o->v1, o->l.model);
 	if (!model) {
 		finish_fail(o, 404, "model_not_found", "no model \"%s\" on this target (not in GET /api/v1/models)",
-			    o->l.model);
+		            o->l.model);
 		return;
 	}
 	/* the daemon's own spelling from here on */
@@ -750,7 +758,7 @@ static void gathered(struct fop *o)
 		json_decref(d);
 		struct dp_ctx *c = op_take(o);
 		json_t *body = json_pack("{s:{s:s, s:s+}, s:O}", "error", "code", "will_not_fit", "message",
-					 "will not fit: ", why ? why : "over capacity", "estimate", o->estimate);
+		                         "will not fit: ", why ? why : "over capacity", "estimate", o->estimate);
 		dp_reply_json(c, 409, body);
 		op_free(o);
 		return;
@@ -785,9 +793,10 @@ static void v1_done(struct dp_upstream_req *r, const struct dp_upstream_result *
 		o->v1 = json_incref(res->json);
 	} else {
 		o->v1res.outcome = res->outcome == DP_UPSTREAM_OK ? DP_UPSTREAM_BAD_RESPONSE : res->outcome;
-		snprintf(o->v1code, sizeof o->v1code, "%s", res->outcome == DP_UPSTREAM_OK ? "unexpected_body" : res->code);
+		snprintf(o->v1code, sizeof o->v1code, "%s",
+		         res->outcome == DP_UPSTREAM_OK ? "unexpected_body" : res->code);
 		snprintf(o->v1msg, sizeof o->v1msg, "%s",
-			 res->outcome == DP_UPSTREAM_OK ? "the daemon answered without a models list" : res->message);
+		         res->outcome == DP_UPSTREAM_OK ? "the daemon answered without a models list" : res->message);
 	}
 	step_done(o);
 }
@@ -803,7 +812,8 @@ static void survey_done(const struct dp_lms_result *res, void *arg)
 			dp_health_cache_put(o->srv->health, o->target_id, DP_HEALTH_CACHE_GPUS, json_incref(res->json));
 	} else {
 		snprintf(o->survey_code, sizeof o->survey_code, "%s", res->code);
-		snprintf(o->survey_msg, sizeof o->survey_msg, "%s", res->message && *res->message ? res->message : res->code);
+		snprintf(o->survey_msg, sizeof o->survey_msg, "%s",
+		         res->message && *res->message ? res->message : res->code);
 	}
 	step_done(o);
 }
@@ -818,7 +828,7 @@ static void est_done(const struct dp_lms_result *res, void *arg)
 	} else {
 		snprintf(o->est_code, sizeof o->est_code, "%s", res->code);
 		snprintf(o->est_msg, sizeof o->est_msg, "lms load --estimate-only: %s",
-			 res->message && *res->message ? res->message : res->code);
+		         res->message && *res->message ? res->message : res->code);
 	}
 	step_done(o);
 }
@@ -834,9 +844,10 @@ static void ls_done(const struct dp_lms_result *res, void *arg)
 			snprintf(o->lms_path, sizeof o->lms_path, "%s", p);
 		else
 			snprintf(o->ls_msg, sizeof o->ls_msg,
-				 "lms ls does not list model \"%.160s\" (not loading a fuzzy match)", o->l.model);
+			         "lms ls does not list model \"%.160s\" (not loading a fuzzy match)", o->l.model);
 	} else {
-		snprintf(o->ls_msg, sizeof o->ls_msg, "lms ls: %s", res->message && *res->message ? res->message : res->code);
+		snprintf(o->ls_msg, sizeof o->ls_msg, "lms ls: %s",
+		         res->message && *res->message ? res->message : res->code);
 	}
 	if (o->estimate_only && !o->cancelled) {
 		if (o->lms_path[0]) {
@@ -873,7 +884,7 @@ static void forge_start(struct dp_ctx *c, int estimate_only)
 	json_decref(presets);
 	if (rc < 0) {
 		if (!estimate_only && e.status == 403) {
-			struct fop tmp = { .srv = c->srv, .target_id = t->id, .user_id = c->user.id, .l = l };
+			struct fop tmp = {.srv = c->srv, .target_id = t->id, .user_id = c->user.id, .l = l};
 			snprintf(tmp.username, sizeof tmp.username, "%s", c->user.username);
 			snprintf(tmp.ip, sizeof tmp.ip, "%s", dp_ctx_peer(c));
 			json_t *d = load_detail(&tmp, NULL, e.code, e.message);
@@ -915,7 +926,7 @@ static void forge_start(struct dp_ctx *c, int estimate_only)
 		snprintf(o->lms_why, sizeof o->lms_why, "%s", why ? why : "the lms bridge is unavailable");
 	} else if (dp_target_lms_endpoint(t, o->host, &o->port, &derived) < 0) {
 		snprintf(o->lms_why, sizeof o->lms_why,
-			 "no lms endpoint for this target (set lms_host: lms --host takes no IPv6 literal)");
+		         "no lms endpoint for this target (set lms_host: lms --host takes no IPv6 literal)");
 	} else {
 		o->have_lms = 1;
 		ref_of(o->key, t->id);
@@ -923,7 +934,7 @@ static void forge_start(struct dp_ctx *c, int estimate_only)
 	if (!estimate_only && path == DP_FORGE_PATH_LMS && !o->have_lms) {
 		o->c = NULL; /* no abort hook was set; the reply ends the ctx */
 		dp_reply_error(c, 503, "lms_unavailable", "gpu, parallel, ttl and identifier need the lms bridge: %s",
-			       o->lms_why);
+		               o->lms_why);
 		op_free(o);
 		return;
 	}
@@ -950,20 +961,20 @@ static void gather(struct fop *o, const struct dp_target *t)
 	}
 	if (o->have_lms) {
 		json_t *cached = o->srv->health ? dp_health_cache_get(o->srv->health, t->id, DP_HEALTH_CACHE_GPUS,
-								      SURVEY_MAX_AGE_MS)
-						: NULL;
+		                                                      SURVEY_MAX_AGE_MS)
+		                                : NULL;
 		struct dp_lms_target lt;
 		lms_target_of(o, &lt);
 		if (cached) {
 			o->survey = json_incref(cached);
 		} else {
-			struct dp_lms_req lr = { .cmd = DP_LMS_RUNTIME_SURVEY };
+			struct dp_lms_req lr = {.cmd = DP_LMS_RUNTIME_SURVEY};
 			o->pending++;
 			dp_lms_call(o->srv->lms, &lt, &lr, survey_done, o);
 		}
 		if (estimate_only || path == DP_FORGE_PATH_LMS) {
 			/* the model's exact path first (then the estimate) */
-			struct dp_lms_req lr = { .cmd = DP_LMS_LS };
+			struct dp_lms_req lr = {.cmd = DP_LMS_LS};
 			o->pending++;
 			dp_lms_call(o->srv->lms, &lt, &lr, ls_done, o);
 		}
@@ -1014,8 +1025,9 @@ static void download_done(struct dp_upstream_req *r, const struct dp_upstream_re
 	ref_of(ref, o->target_id);
 	json_t *d = json_pack("{s:s, s:s?}", "model", o->model, "quantization", o->quant[0] ? o->quant : NULL);
 	if (res->outcome == DP_UPSTREAM_OK && json_is_object(res->json) && o->srv->forge) {
-		const json_t *job = dp_forge_job_track(o->srv->forge, o->target_id, o->model, o->quant[0] ? o->quant : NULL,
-						       res->json, o->user_id, o->username);
+		const json_t *job =
+		        dp_forge_job_track(o->srv->forge, o->target_id, o->model, o->quant[0] ? o->quant : NULL,
+		                           res->json, o->user_id, o->username);
 		const char *st = json_string_value(json_object_get(job, "status"));
 		json_object_set(d, "job_id", json_object_get(job, "job_id"));
 		json_object_set_new(d, "status", json_string(st ? st : "unknown"));
@@ -1026,15 +1038,17 @@ static void download_done(struct dp_upstream_req *r, const struct dp_upstream_re
 		const char *code = res->outcome == DP_UPSTREAM_OK ? "unexpected_body" : res->code;
 		const char *msg = res->outcome == DP_UPSTREAM_OK ? "the daemon answered without a job" : res->message;
 		json_object_set_new(d, "error", json_pack("{s:s, s:s}", "code", code, "message", msg));
-		dp_audit_record(o->srv->store, o->user_id, o->username, "model.download", ref, DP_AUDIT_FAILED, d, o->ip);
+		dp_audit_record(o->srv->store, o->user_id, o->username, "model.download", ref, DP_AUDIT_FAILED, d,
+		                o->ip);
 		if (c) {
 			if (res->outcome == DP_UPSTREAM_CANCELLED)
 				dp_reply_error(c, 503, "unavailable", "the server is shutting down");
 			else if (res->outcome == DP_UPSTREAM_HTTP_ERROR)
 				dp_reply_error(c, 502, "download_failed", "%s", msg);
 			else
-				reply_upstream(c, res->outcome == DP_UPSTREAM_OK ? DP_UPSTREAM_BAD_RESPONSE : res->outcome, code,
-					       msg);
+				reply_upstream(c,
+				               res->outcome == DP_UPSTREAM_OK ? DP_UPSTREAM_BAD_RESPONSE : res->outcome,
+				               code, msg);
 		}
 	}
 	json_decref(d);
@@ -1064,7 +1078,8 @@ static void download(struct dp_ctx *c)
 	char *body = dp_forge_download_body(model, quant);
 	const char *err = NULL;
 	dp_ctx_on_abort(c, dop_abort, o);
-	if (!start_upstream(c->srv, t, "POST", "/api/v1/models/download", body, LIST_TIMEOUT_MS, download_done, o, &err)) {
+	if (!start_upstream(c->srv, t, "POST", "/api/v1/models/download", body, LIST_TIMEOUT_MS, download_done, o,
+	                    &err)) {
 		dp_ctx_on_abort(c, NULL, NULL);
 		dp_reply_error(c, 502, "invalid_target", "%s", err ? err : "invalid target");
 		free(o);
@@ -1090,8 +1105,9 @@ static void downloads(struct dp_ctx *c)
 	const struct dp_target *t = path_target(c);
 	if (!t)
 		return;
-	dp_reply_json(c, 200, json_pack("{s:I, s:o}", "target_id", (json_int_t)t->id, "jobs",
-					dp_forge_jobs(c->srv->forge, t->id)));
+	dp_reply_json(
+	        c, 200,
+	        json_pack("{s:I, s:o}", "target_id", (json_int_t)t->id, "jobs", dp_forge_jobs(c->srv->forge, t->id)));
 }
 
 /* ------------------------------------------------------------ facts */
@@ -1128,39 +1144,45 @@ static void facts_finish(struct xop *o)
 			int64_t now = dp_health_now_ms();
 			json_t *arr = json_array(), *m, *li;
 			size_t i, k;
-			json_array_foreach(json_object_get(o->v1, "models"), i, m) {
-				json_array_foreach(json_object_get(m, "loaded_instances"), k, li) {
+			json_array_foreach(json_object_get(o->v1, "models"), i, m)
+			{
+				json_array_foreach(json_object_get(m, "loaded_instances"), k, li)
+				{
 					const char *id = json_string_value(json_object_get(li, "id"));
 					if (!id)
 						continue;
 					json_t *pe = NULL, *p;
 					size_t q;
-					json_array_foreach(o->ps, q, p) {
+					json_array_foreach(o->ps, q, p)
+					{
 						const char *pid = json_string_value(json_object_get(p, "identifier"));
 						if (pid && !strcmp(pid, id))
 							pe = p;
 					}
 					json_t *ttl = pe ? json_object_get(pe, "ttl_ms") : NULL;
 					json_t *lu = pe ? json_object_get(pe, "last_used_ms") : NULL;
-					json_t *e = json_pack("{s:s, s:O?, s:O?, s:o, s:O?}", "instance_id", id, "model",
-							      json_object_get(m, "key"), "ttl_ms",
-							      json_is_integer(ttl) ? ttl : NULL, "last_used_at",
-							      json_is_integer(lu) ? dp_health_time_json(json_integer_value(lu))
-										  : json_null(),
-							      "status", pe ? json_object_get(pe, "status") : NULL);
-					json_t *fx = dp_forge_instance_facts(o->srv->forge, o->target_id, id, ttl, lu, now);
+					json_t *e = json_pack("{s:s, s:O?, s:O?, s:o, s:O?}", "instance_id", id,
+					                      "model", json_object_get(m, "key"), "ttl_ms",
+					                      json_is_integer(ttl) ? ttl : NULL, "last_used_at",
+					                      json_is_integer(lu)
+					                              ? dp_health_time_json(json_integer_value(lu))
+					                              : json_null(),
+					                      "status", pe ? json_object_get(pe, "status") : NULL);
+					json_t *fx =
+					        dp_forge_instance_facts(o->srv->forge, o->target_id, id, ttl, lu, now);
 					json_object_update(e, fx);
 					json_decref(fx);
 					json_array_append_new(arr, e);
 				}
 			}
 			json_t *lms = o->ps ? json_pack("{s:b, s:n}", "available", 1, "reason")
-					    : json_pack("{s:b, s:s}", "available", 0, "reason", o->lms_why);
+			                    : json_pack("{s:b, s:s}", "available", 0, "reason", o->lms_why);
 			dp_reply_json(c, 200,
-				      json_pack("{s:I, s:{s:n, s:s}, s:o, s:o, s:o}", "target_id", (json_int_t)o->target_id,
-						"jit", "enabled", "reason",
-						"LM Studio does not report whether Just-in-Time loading is on", "lms", lms,
-						"instances", arr, "last_loads", dp_forge_last_loads(o->srv->forge, o->target_id)));
+			              json_pack("{s:I, s:{s:n, s:s}, s:o, s:o, s:o}", "target_id",
+			                        (json_int_t)o->target_id, "jit", "enabled", "reason",
+			                        "LM Studio does not report whether Just-in-Time loading is on", "lms",
+			                        lms, "instances", arr, "last_loads",
+			                        dp_forge_last_loads(o->srv->forge, o->target_id)));
 		}
 	}
 	json_decref(o->v1);
@@ -1220,8 +1242,8 @@ static void facts(struct dp_ctx *c)
 		snprintf(o->lms_why, sizeof o->lms_why, "no lms endpoint for this target");
 	} else {
 		ref_of(key, t->id);
-		struct dp_lms_target lt = { .key = key, .host = host, .port = port };
-		struct dp_lms_req lr = { .cmd = DP_LMS_PS };
+		struct dp_lms_target lt = {.key = key, .host = host, .port = port};
+		struct dp_lms_req lr = {.cmd = DP_LMS_PS};
 		o->pending++;
 		dp_lms_call(c->srv->lms, &lt, &lr, facts_ps, o);
 	}
@@ -1229,11 +1251,11 @@ static void facts(struct dp_ctx *c)
 }
 
 const struct dp_route dp_api_forge_routes[] = {
-	{ .method = "POST", .path = "/api/targets/{id}/models/load", .fn = load, .role = DP_ROLE_OPERATOR },
-	{ .method = "POST", .path = "/api/targets/{id}/models/estimate", .fn = estimate, .role = DP_ROLE_OPERATOR },
-	{ .method = "POST", .path = "/api/targets/{id}/models/download", .fn = download, .role = DP_ROLE_OPERATOR },
-	{ .method = "GET", .path = "/api/targets/{id}/downloads", .fn = downloads, .role = DP_ROLE_VIEWER },
-	{ .method = "GET", .path = "/api/targets/{id}/downloads/{job_id}", .fn = download_get, .role = DP_ROLE_VIEWER },
-	{ .method = "GET", .path = "/api/targets/{id}/models/facts", .fn = facts, .role = DP_ROLE_VIEWER },
-	{ 0 },
+        {.method = "POST", .path = "/api/targets/{id}/models/load", .fn = load, .role = DP_ROLE_OPERATOR},
+        {.method = "POST", .path = "/api/targets/{id}/models/estimate", .fn = estimate, .role = DP_ROLE_OPERATOR},
+        {.method = "POST", .path = "/api/targets/{id}/models/download", .fn = download, .role = DP_ROLE_OPERATOR},
+        {.method = "GET", .path = "/api/targets/{id}/downloads", .fn = downloads, .role = DP_ROLE_VIEWER},
+        {.method = "GET", .path = "/api/targets/{id}/downloads/{job_id}", .fn = download_get, .role = DP_ROLE_VIEWER},
+        {.method = "GET", .path = "/api/targets/{id}/models/facts", .fn = facts, .role = DP_ROLE_VIEWER},
+        {0},
 };

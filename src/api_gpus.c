@@ -64,7 +64,8 @@ static void history(struct dp_ctx *c)
 		errno = 0;
 		long v = strtol(q, &end, 10);
 		if (errno || !*q || *end || v < 1 || v > DP_TELEMETRY_HISTORY_S) {
-			dp_reply_error(c, 400, "bad_request", "seconds must be an integer 1..%d", DP_TELEMETRY_HISTORY_S);
+			dp_reply_error(c, 400, "bad_request", "seconds must be an integer 1..%d",
+			               DP_TELEMETRY_HISTORY_S);
 			return;
 		}
 		seconds = (int)v;
@@ -77,7 +78,8 @@ static void history(struct dp_ctx *c)
 	json_t *o = dp_telemetry_history_json(t, id, seconds);
 	if (!o)
 		o = json_pack("{s:I,s:s,s:b,s:i,s:i,s:[],s:[]}", "target_id", (json_int_t)id, "source", "pending",
-			      "simulated", 0, "interval_ms", dp_telemetry_interval_ms(t), "seconds", seconds, "t", "gpus");
+		              "simulated", 0, "interval_ms", dp_telemetry_interval_ms(t), "seconds", seconds, "t",
+		              "gpus");
 	dp_reply_json(c, 200, o);
 }
 
@@ -98,9 +100,9 @@ static void alerts(struct dp_ctx *c)
 }
 
 const struct dp_route dp_api_gpus_routes[] = {
-	{ .method = "GET", .path = "/api/targets/{id}/telemetry", .fn = telemetry, .role = DP_ROLE_VIEWER },
-	{ .method = "GET", .path = "/api/targets/{id}/telemetry/history", .fn = history, .role = DP_ROLE_VIEWER },
-	{ .method = "GET", .path = "/api/telemetry", .fn = all, .role = DP_ROLE_VIEWER },
-	{ .method = "GET", .path = "/api/alerts", .fn = alerts, .role = DP_ROLE_VIEWER },
-	{ 0 },
+        {.method = "GET", .path = "/api/targets/{id}/telemetry", .fn = telemetry, .role = DP_ROLE_VIEWER},
+        {.method = "GET", .path = "/api/targets/{id}/telemetry/history", .fn = history, .role = DP_ROLE_VIEWER},
+        {.method = "GET", .path = "/api/telemetry", .fn = all, .role = DP_ROLE_VIEWER},
+        {.method = "GET", .path = "/api/alerts", .fn = alerts, .role = DP_ROLE_VIEWER},
+        {0},
 };

@@ -26,8 +26,8 @@
 static void healthz(struct dp_ctx *c)
 {
 	char body[160];
-	int n = snprintf(body, sizeof(body), "{\"status\":\"ok\",\"version\":\"%s\",\"uptime_s\":%.0f}",
-			 dp_version, dp_server_uptime(c->srv));
+	int n = snprintf(body, sizeof(body), "{\"status\":\"ok\",\"version\":\"%s\",\"uptime_s\":%.0f}", dp_version,
+	                 dp_server_uptime(c->srv));
 	struct dp_http_req *req = c->req;
 	c->replied = 1;
 	dp_http_add_header(req, "Cache-Control", "no-store");
@@ -51,7 +51,7 @@ static void metrics(struct dp_ctx *c)
 }
 
 const struct dp_route dp_api_health_routes[] = {
-	{ .method = "GET", .path = "/healthz", .fn = healthz, .role = DP_ROLE_PUBLIC },
-	{ .method = "GET", .path = "/metrics", .fn = metrics, .role = DP_ROLE_VIEWER, .flags = DP_ROUTE_OPT_PUBLIC },
-	{ 0 },
+        {.method = "GET", .path = "/healthz", .fn = healthz, .role = DP_ROLE_PUBLIC},
+        {.method = "GET", .path = "/metrics", .fn = metrics, .role = DP_ROLE_VIEWER, .flags = DP_ROUTE_OPT_PUBLIC},
+        {0},
 };

@@ -19,9 +19,9 @@
 #include "sse.h"
 #include "targets.h"
 
-#define Q_MAX 256
+#define Q_MAX       256
 #define BACKLOG_MAX 1000
-#define PERF_N_MAX 500
+#define PERF_N_MAX  500
 
 /* The target's lms endpoint into ep (host in hostbuf). 0, or -1 after a
  * 404/503 reply. */
@@ -44,7 +44,7 @@ static int resolve(struct dp_ctx *c, int64_t *id, struct dp_loghub_endpoint *ep,
 	int port = 0, derived = 0;
 	if (dp_target_lms_endpoint(t, hostbuf, &port, &derived) < 0) {
 		ep->unusable = "the target has no host lms can connect to (lms --host takes a bare host name or IPv4 "
-			       "address; set lms_host)";
+		               "address; set lms_host)";
 	} else {
 		ep->host = hostbuf;
 		ep->port = port;
@@ -123,9 +123,10 @@ static void logs(struct dp_ctx *c)
 	char host[DP_TARGET_HOST_MAX + 1];
 	if (resolve(c, &id, &ep, host) < 0)
 		return;
-	struct dp_loghub_filter f = { 0 };
+	struct dp_loghub_filter f = {0};
 	if (parse_sources(dp_ctx_query(c, "source"), &f.sources) < 0) {
-		dp_reply_error(c, 400, "invalid_source", "source must be a comma list of server, model, runtime, daemonpulse");
+		dp_reply_error(c, 400, "invalid_source",
+		               "source must be a comma list of server, model, runtime, daemonpulse");
 		return;
 	}
 	if (parse_level(dp_ctx_query(c, "level"), &f.level) < 0) {
@@ -189,7 +190,7 @@ static void perf(struct dp_ctx *c)
 }
 
 const struct dp_route dp_api_logs_routes[] = {
-	{ .method = "GET", .path = "/api/targets/{id}/logs", .fn = logs, .role = DP_ROLE_VIEWER },
-	{ .method = "GET", .path = "/api/targets/{id}/perf", .fn = perf, .role = DP_ROLE_VIEWER },
-	{ 0 },
+        {.method = "GET", .path = "/api/targets/{id}/logs", .fn = logs, .role = DP_ROLE_VIEWER},
+        {.method = "GET", .path = "/api/targets/{id}/perf", .fn = perf, .role = DP_ROLE_VIEWER},
+        {0},
 };

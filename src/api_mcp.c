@@ -112,15 +112,15 @@ static int is_kind(const json_t *row, const char *k)
 enum remote_op { REMOTE_LIST, REMOTE_PUT, REMOTE_DEL };
 
 struct remote {
-	struct dp_ctx *c;   /* NULL once the client left */
+	struct dp_ctx *c; /* NULL once the client left */
 	struct dp_server *srv;
 	struct dp_target t; /* a copy */
 	enum remote_op op;
 	char label[DP_MCP_LABEL_MAX + 1];
-	json_t *body;       /* PUT: the entry as received (copy) */
-	json_t *doc;        /* the document being written */
-	json_t *entry;      /* PUT: the merged entry */
-	json_t *mj;         /* the "mcp_json" member */
+	json_t *body;  /* PUT: the entry as received (copy) */
+	json_t *doc;   /* the document being written */
+	json_t *entry; /* PUT: the merged entry */
+	json_t *mj;    /* the "mcp_json" member */
 	int64_t user_id;
 	char username[DP_USERNAME_MAX + 1];
 	char ip[64];
@@ -150,7 +150,8 @@ static void remote_error(const struct dp_upstream_result *res, int *status, cons
 	const char *am = json_string_value(json_object_get(ae, "message"));
 	if (res->outcome == DP_UPSTREAM_UNAUTHORIZED) {
 		*status = 502, *code = "agent_unauthorized";
-		snprintf(msg, len, "the agent refused its token: enrol the agent again and set the new token on the host");
+		snprintf(msg, len,
+		         "the agent refused its token: enrol the agent again and set the new token on the host");
 	} else if (res->status == 412) {
 		*status = 409, *code = "conflict";
 		snprintf(msg, len, "mcp.json changed on the host while it was being edited; reload and try again");
@@ -163,7 +164,7 @@ static void remote_error(const struct dp_upstream_result *res, int *status, cons
 	} else {
 		*status = res->outcome == DP_UPSTREAM_STALLED ? 504 : 502, *code = "agent_down";
 		snprintf(msg, len, "the agent does not answer: %.200s",
-			 res->message && *res->message ? res->message : res->code);
+		         res->message && *res->message ? res->message : res->code);
 	}
 }
 
@@ -171,8 +172,9 @@ static void remote_reply_list(struct remote *r, const json_t *root)
 {
 	json_t *servers = dp_mcp_servers_list_doc(r->srv->store, &r->t, root);
 	if (r->c)
-		dp_reply_json(r->c, 200, json_pack("{s:I,s:O,s:o}", "target_id", (json_int_t)r->t.id, "mcp_json", r->mj,
-						   "servers", servers));
+		dp_reply_json(r->c, 200,
+		              json_pack("{s:I,s:O,s:o}", "target_id", (json_int_t)r->t.id, "mcp_json", r->mj, "servers",
+		                        servers));
 	else
 		json_decref(servers);
 }
@@ -189,8 +191,8 @@ static void remote_put_done(struct dp_upstream_req *u, const struct dp_upstream_
 		if (res->outcome != DP_UPSTREAM_CANCELLED) {
 			json_t *d = json_pack("{s:s,s:s,s:s}", "label", r->label, "via", "agent", "code", code);
 			dp_audit_record(r->srv->store, r->user_id, r->username,
-					r->op == REMOTE_PUT ? "mcp.mcp_json.put" : "mcp.mcp_json.delete", r->t.label,
-					DP_AUDIT_FAILED, d, r->ip);
+			                r->op == REMOTE_PUT ? "mcp.mcp_json.put" : "mcp.mcp_json.delete", r->t.label,
+			                DP_AUDIT_FAILED, d, r->ip);
 			json_decref(d);
 		}
 		if (r->c)
@@ -204,16 +206,17 @@ static void remote_put_done(struct dp_upstream_req *u, const struct dp_upstream_
 		const char *k;
 		json_t *v;
 		json_object_foreach(json_object_get(r->entry, "headers"), k, v)
-			json_array_append_new(names, json_string(k));
+		        json_array_append_new(names, json_string(k));
 		json_object_foreach(json_object_get(r->entry, "env"), k, v)
-			json_array_append_new(names, json_string(k));
+		        json_array_append_new(names, json_string(k));
 		d = json_pack("{s:s,s:s,s:o,s:s}", "label", r->label, "kind",
-			      json_object_get(r->entry, "url") ? "http" : "stdio", "names", names, "via", "agent");
+		              json_object_get(r->entry, "url") ? "http" : "stdio", "names", names, "via", "agent");
 	} else {
 		d = json_pack("{s:s,s:s}", "label", r->label, "via", "agent");
 	}
 	dp_audit_record(r->srv->store, r->user_id, r->username,
-			r->op == REMOTE_PUT ? "mcp.mcp_json.put" : "mcp.mcp_json.delete", r->t.label, DP_AUDIT_OK, d, r->ip);
+	                r->op == REMOTE_PUT ? "mcp.mcp_json.put" : "mcp.mcp_json.delete", r->t.label, DP_AUDIT_OK, d,
+	                r->ip);
 	json_decref(d);
 	json_t *list = dp_mcp_servers_list_doc(r->srv->store, &r->t, r->doc);
 	if (r->c && r->op == REMOTE_DEL) {
@@ -221,10 +224,10 @@ static void remote_put_done(struct dp_upstream_req *u, const struct dp_upstream_
 	} else if (r->c) {
 		json_t *found = NULL, *v;
 		size_t i;
-		json_array_foreach(list, i, v)
-			if (strcmp(json_string_value(json_object_get(v, "kind")), "mcp_json") == 0 &&
-			    strcmp(json_string_value(json_object_get(v, "label")), r->label) == 0)
-				found = v;
+		json_array_foreach(list, i,
+		                   v) if (strcmp(json_string_value(json_object_get(v, "kind")), "mcp_json") == 0 &&
+		                          strcmp(json_string_value(json_object_get(v, "label")), r->label) == 0) found =
+		        v;
 		dp_reply_json(r->c, 200, json_pack("{s:O,s:s}", "server", found ? found : json_null(), "via", "agent"));
 	}
 	json_decref(list);
@@ -242,8 +245,8 @@ static void remote_get_done(struct dp_upstream_req *u, const struct dp_upstream_
 		remote_error(res, &status, &code, msg, sizeof(msg));
 		if (r->op == REMOTE_LIST) {
 			/* the listing still answers: the rows as last seen, and why the file is unavailable */
-			r->mj = json_pack("{s:b,s:b,s:b,s:n,s:b,s:{s:s,s:s}}", "local", 0, "via_agent", 1, "available", 0,
-					  "path", "exists", 0, "error", "code", code, "message", msg);
+			r->mj = json_pack("{s:b,s:b,s:b,s:n,s:b,s:{s:s,s:s}}", "local", 0, "via_agent", 1, "available",
+			                  0, "path", "exists", 0, "error", "code", code, "message", msg);
 			remote_reply_list(r, NULL);
 		} else if (r->c) {
 			dp_reply_error(r->c, status, code, "%s", msg);
@@ -268,8 +271,9 @@ static void remote_get_done(struct dp_upstream_req *u, const struct dp_upstream_
 			why = am ? am : "mcp.json cannot be used";
 		json_decref(root);
 		if (r->op == REMOTE_LIST) {
-			r->mj = json_pack("{s:b,s:b,s:b,s:s?,s:b,s:{s:s,s:s}}", "local", 0, "via_agent", 1, "available", 0,
-					  "path", path, "exists", exists, "error", "code", "invalid_mcp_json", "message", why);
+			r->mj = json_pack("{s:b,s:b,s:b,s:s?,s:b,s:{s:s,s:s}}", "local", 0, "via_agent", 1, "available",
+			                  0, "path", path, "exists", exists, "error", "code", "invalid_mcp_json",
+			                  "message", why);
 			remote_reply_list(r, NULL);
 		} else {
 			dp_reply_error(r->c, 409, "invalid_mcp_json", "%s; fix the file first", why);
@@ -278,8 +282,8 @@ static void remote_get_done(struct dp_upstream_req *u, const struct dp_upstream_
 		return;
 	}
 	if (r->op == REMOTE_LIST) {
-		r->mj = json_pack("{s:b,s:b,s:b,s:s?,s:b,s:n}", "local", 0, "via_agent", 1, "available", 1, "path", path,
-				  "exists", exists, "error");
+		r->mj = json_pack("{s:b,s:b,s:b,s:s?,s:b,s:n}", "local", 0, "via_agent", 1, "available", 1, "path",
+		                  path, "exists", exists, "error");
 		remote_reply_list(r, root);
 		json_decref(root);
 		remote_free(r);
@@ -330,9 +334,9 @@ static void remote_start(struct dp_ctx *c, const struct dp_target *t, enum remot
 	const char *err = NULL;
 	if (!dp_agent_client_mcp_get(c->srv, t->id, remote_get_done, r, &err)) {
 		if (op == REMOTE_LIST) {
-			r->mj = json_pack("{s:b,s:b,s:b,s:n,s:b,s:{s:s,s:s}}", "local", 0, "via_agent", 1, "available", 0,
-					  "path", "exists", 0, "error", "code", "agent_error", "message",
-					  err ? err : "cannot reach the agent");
+			r->mj = json_pack("{s:b,s:b,s:b,s:n,s:b,s:{s:s,s:s}}", "local", 0, "via_agent", 1, "available",
+			                  0, "path", "exists", 0, "error", "code", "agent_error", "message",
+			                  err ? err : "cannot reach the agent");
 			remote_reply_list(r, NULL);
 		} else {
 			dp_reply_error(c, 502, "agent_error", "%s", err ? err : "cannot reach the agent");
@@ -359,7 +363,8 @@ static void list(struct dp_ctx *c)
 	}
 	json_t *mj = NULL;
 	json_t *servers = dp_mcp_servers_list(c->srv->store, &t, &mj);
-	dp_reply_json(c, 200, json_pack("{s:I,s:o,s:o}", "target_id", (json_int_t)t.id, "mcp_json", mj, "servers", servers));
+	dp_reply_json(c, 200,
+	              json_pack("{s:I,s:o,s:o}", "target_id", (json_int_t)t.id, "mcp_json", mj, "servers", servers));
 	dp_target_release(&t);
 }
 
@@ -371,8 +376,9 @@ static void tools(struct dp_ctx *c)
 		dp_target_release(&t);
 		return;
 	}
-	dp_reply_json(c, 200, json_pack("{s:o,s:o}", "server", dp_mcp_server_json(c->srv->store, row), "tools",
-					dp_mcp_tools_json(c->srv->store, row)));
+	dp_reply_json(c, 200,
+	              json_pack("{s:o,s:o}", "server", dp_mcp_server_json(c->srv->store, row), "tools",
+	                        dp_mcp_tools_json(c->srv->store, row)));
 	json_decref(row);
 	dp_target_release(&t);
 }
@@ -401,7 +407,7 @@ static void create(struct dp_ctx *c)
 	}
 	int64_t id = 0;
 	int rc = dp_mcp_ephemeral_create(c->srv->store, c->srv->secret, t.id, label, url,
-					 json_is_object(headers) ? headers : NULL, json_is_true(ro), now_s(c), &id);
+	                                 json_is_object(headers) ? headers : NULL, json_is_true(ro), now_s(c), &id);
 	if (rc == -EEXIST) {
 		dp_reply_error(c, 409, "conflict", "an ephemeral mcp server with this label exists on this target");
 	} else if (rc == -ENOSPC) {
@@ -413,8 +419,8 @@ static void create(struct dp_ctx *c)
 		dp_mcp_server_get(c->srv->store, t.id, id, &row);
 		json_t *names = json_object_get(row, "header_names");
 		audit(c, "mcp.server.create", t.label, DP_AUDIT_OK,
-			     json_pack("{s:I,s:s,s:s,s:O}", "server_id", (json_int_t)id, "label", label, "url", url,
-				       "header_names", names ? names : json_null()));
+		      json_pack("{s:I,s:s,s:s,s:O}", "server_id", (json_int_t)id, "label", label, "url", url,
+		                "header_names", names ? names : json_null()));
 		dp_reply_json(c, 201, json_pack("{s:o}", "server", dp_mcp_server_json(c->srv->store, row)));
 		json_decref(row);
 	}
@@ -433,12 +439,14 @@ static void patch(struct dp_ctx *c)
 	const char *why = NULL;
 	json_t *ro = json_object_get(b, "auto_allow_read_only");
 	if (!json_is_object(b) || (ro && !json_is_boolean(ro))) {
-		dp_reply_error(c, 400, "bad_request", "%s", "a JSON object is required; auto_allow_read_only must be true or false");
+		dp_reply_error(c, 400, "bad_request", "%s",
+		               "a JSON object is required; auto_allow_read_only must be true or false");
 		goto out;
 	}
 	int rc;
 	if (is_kind(row, "ephemeral")) {
-		json_t *lv = json_object_get(b, "label"), *uv = json_object_get(b, "url"), *hv = json_object_get(b, "headers");
+		json_t *lv = json_object_get(b, "label"), *uv = json_object_get(b, "url"),
+		       *hv = json_object_get(b, "headers");
 		if ((lv && dp_mcp_check_label(json_string_value(lv), &why) < 0) ||
 		    (uv && dp_mcp_check_url(json_string_value(uv), &why) < 0) ||
 		    (hv && !json_is_null(hv) && dp_mcp_check_headers(hv, 1, &why) < 0)) {
@@ -446,24 +454,26 @@ static void patch(struct dp_ctx *c)
 			goto out;
 		}
 		rc = dp_mcp_ephemeral_update(c->srv->store, c->srv->secret, row, json_string_value(lv),
-					     json_string_value(uv), json_is_object(hv) ? hv : NULL,
-					     ro ? json_is_true(ro) : -1, now_s(c));
+		                             json_string_value(uv), json_is_object(hv) ? hv : NULL,
+		                             ro ? json_is_true(ro) : -1, now_s(c));
 	} else {
 		if (json_object_get(b, "label") || json_object_get(b, "url") || json_object_get(b, "headers")) {
-			dp_reply_error(c, 400, "bad_request", "%s",
-				       "an mcp.json server is edited through PUT /api/targets/{id}/mcp/mcp-json/{label}");
+			dp_reply_error(
+			        c, 400, "bad_request", "%s",
+			        "an mcp.json server is edited through PUT /api/targets/{id}/mcp/mcp-json/{label}");
 			goto out;
 		}
 		rc = ro ? dp_mcp_server_set_auto(c->srv->store, json_integer_value(json_object_get(row, "id")),
-						 json_is_true(ro), now_s(c))
-			: 0;
+		                                 json_is_true(ro), now_s(c))
+		        : 0;
 	}
 	if (rc == -EEXIST) {
 		dp_reply_error(c, 409, "conflict", "an ephemeral mcp server with this label exists on this target");
 		goto out;
 	}
 	if (rc == -EBADMSG) {
-		dp_reply_error(c, 500, "token_unreadable", "the stored header values cannot be decrypted with this secret.key; set them again");
+		dp_reply_error(c, 500, "token_unreadable",
+		               "the stored header values cannot be decrypted with this secret.key; set them again");
 		goto out;
 	}
 	if (rc < 0) {
@@ -475,8 +485,8 @@ static void patch(struct dp_ctx *c)
 	row = NULL;
 	dp_mcp_server_get(c->srv->store, t.id, sid, &row);
 	audit(c, "mcp.server.update", t.label, DP_AUDIT_OK,
-		     json_pack("{s:I,s:O,s:O}", "server_id", (json_int_t)sid, "label", json_object_get(row, "label"),
-			       "identity", json_object_get(row, "identity")));
+	      json_pack("{s:I,s:O,s:O}", "server_id", (json_int_t)sid, "label", json_object_get(row, "label"),
+	                "identity", json_object_get(row, "identity")));
 	dp_reply_json(c, 200, json_pack("{s:o}", "server", dp_mcp_server_json(c->srv->store, row)));
 out:
 	json_decref(row);
@@ -497,7 +507,8 @@ static void del(struct dp_ctx *c)
 		dp_reply_error(c, 500, "internal", "could not delete the server");
 	} else {
 		audit(c, "mcp.server.delete", t.label, DP_AUDIT_OK,
-			     json_pack("{s:O,s:O}", "server_id", json_object_get(row, "id"), "label", json_object_get(row, "label")));
+		      json_pack("{s:O,s:O}", "server_id", json_object_get(row, "id"), "label",
+		                json_object_get(row, "label")));
 		dp_reply_empty(c);
 	}
 	json_decref(row);
@@ -519,42 +530,49 @@ static void policy(struct dp_ctx *c)
 	if (!json_is_object(b) || (tl && !json_is_object(tl)) || (ro && !json_is_boolean(ro)) || (!tl && !ro) ||
 	    json_object_size(tl) > DP_MCP_MAX_TOOLS) {
 		dp_reply_error(c, 400, "bad_request", "%s",
-			       "expected {\"tools\": {\"name\": \"allow\"|\"deny\"|\"reset\"}} and/or {\"auto_allow_read_only\": bool}");
+		               "expected {\"tools\": {\"name\": \"allow\"|\"deny\"|\"reset\"}} and/or "
+		               "{\"auto_allow_read_only\": bool}");
 		goto out;
 	}
 	const char *k;
 	json_t *v;
-	json_object_foreach(tl, k, v) {
+	json_object_foreach(tl, k, v)
+	{
 		const char *d = json_string_value(v);
 		if (!d || (strcmp(d, "allow") && strcmp(d, "deny") && strcmp(d, "reset"))) {
-			dp_reply_error(c, 400, "bad_request", "tools.%.100s must be \"allow\", \"deny\" or \"reset\"", k);
+			dp_reply_error(c, 400, "bad_request", "tools.%.100s must be \"allow\", \"deny\" or \"reset\"",
+			               k);
 			goto out;
 		}
 	}
 	sqlite3_exec(dp_store_db(c->srv->store), "BEGIN", NULL, NULL, NULL);
-	json_object_foreach(tl, k, v) {
+	json_object_foreach(tl, k, v)
+	{
 		int rc = dp_mcp_policy_set(c->srv->store, row, k, json_string_value(v), c->user.username, now_s(c));
 		if (rc < 0) {
 			sqlite3_exec(dp_store_db(c->srv->store), "ROLLBACK", NULL, NULL, NULL);
 			if (rc == -ENOENT)
-				dp_reply_error(c, 400, "bad_request", "unknown tool %.100s: discover the server first", k);
+				dp_reply_error(c, 400, "bad_request", "unknown tool %.100s: discover the server first",
+				               k);
 			else
 				dp_reply_error(c, 500, "internal", "could not store the policy");
 			goto out;
 		}
 	}
 	if (ro)
-		dp_mcp_server_set_auto(c->srv->store, json_integer_value(json_object_get(row, "id")), json_is_true(ro), now_s(c));
+		dp_mcp_server_set_auto(c->srv->store, json_integer_value(json_object_get(row, "id")), json_is_true(ro),
+		                       now_s(c));
 	sqlite3_exec(dp_store_db(c->srv->store), "COMMIT", NULL, NULL, NULL);
 	int64_t sid = json_integer_value(json_object_get(row, "id"));
 	audit(c, "mcp.policy", t.label, DP_AUDIT_OK,
-		     json_pack("{s:I,s:O,s:O,s:O}", "server_id", (json_int_t)sid, "label", json_object_get(row, "label"),
-			       "tools", tl ? tl : json_null(), "auto_allow_read_only", ro ? ro : json_null()));
+	      json_pack("{s:I,s:O,s:O,s:O}", "server_id", (json_int_t)sid, "label", json_object_get(row, "label"),
+	                "tools", tl ? tl : json_null(), "auto_allow_read_only", ro ? ro : json_null()));
 	json_decref(row);
 	row = NULL;
 	dp_mcp_server_get(c->srv->store, t.id, sid, &row);
-	dp_reply_json(c, 200, json_pack("{s:o,s:o}", "server", dp_mcp_server_json(c->srv->store, row), "tools",
-					dp_mcp_tools_json(c->srv->store, row)));
+	dp_reply_json(c, 200,
+	              json_pack("{s:o,s:o}", "server", dp_mcp_server_json(c->srv->store, row), "tools",
+	                        dp_mcp_tools_json(c->srv->store, row)));
 out:
 	json_decref(row);
 	dp_target_release(&t);
@@ -563,7 +581,7 @@ out:
 /* ------------------------------------------------------------- discovery */
 
 struct disc {
-	struct dp_ctx *c;          /* NULL once the client left */
+	struct dp_ctx *c; /* NULL once the client left */
 	struct dp_server *srv;
 	int64_t target_id;
 	int64_t sid;
@@ -589,8 +607,9 @@ static void disc_reply(struct disc *d, json_t *changes)
 		dp_reply_error(d->c, 404, "not_found", "the server was removed during discovery");
 		return;
 	}
-	dp_reply_json(d->c, 200, json_pack("{s:o,s:o,s:O}", "server", dp_mcp_server_json(d->srv->store, row), "tools",
-					   dp_mcp_tools_json(d->srv->store, row), "changes", changes));
+	dp_reply_json(d->c, 200,
+	              json_pack("{s:o,s:o,s:O}", "server", dp_mcp_server_json(d->srv->store, row), "tools",
+	                        dp_mcp_tools_json(d->srv->store, row), "changes", changes));
 	json_decref(row);
 }
 
@@ -601,9 +620,9 @@ static void disc_done(const struct dp_mcp_outcome *o, void *arg)
 	if (dp_mcp_server_get(d->srv->store, d->target_id, d->sid, &row) == 0) {
 		dp_mcp_store_discovery(d->srv->store, row, o, o->duration_ms, dp_auth_now(d->srv->auth), &changes);
 		json_t *detail = json_pack("{s:I,s:s,s:s,s:i}", "server_id", (json_int_t)d->sid, "status", o->status,
-					   "code", o->code, "tools", (int)json_array_size(o->tools));
+		                           "code", o->code, "tools", (int)json_array_size(o->tools));
 		dp_audit_record(d->srv->store, d->user_id, d->username, "mcp.discover", d->target_label,
-				strcmp(o->status, "ok") == 0 ? DP_AUDIT_OK : DP_AUDIT_FAILED, detail, d->ip);
+		                strcmp(o->status, "ok") == 0 ? DP_AUDIT_OK : DP_AUDIT_FAILED, detail, d->ip);
 		json_decref(detail);
 	}
 	if (!changes)
@@ -618,11 +637,12 @@ static void disc_done(const struct dp_mcp_outcome *o, void *arg)
 /* Record an outcome that never reached a server (agent needed, bad entry). */
 static void disc_fail_now(struct dp_ctx *c, const json_t *row, int64_t tid, const char *code, const char *msg)
 {
-	struct dp_mcp_outcome o = { .status = "failed", .code = code, .message = msg, .protocol_version = "" };
+	struct dp_mcp_outcome o = {.status = "failed", .code = code, .message = msg, .protocol_version = ""};
 	json_t *changes = NULL;
 	dp_mcp_store_discovery(c->srv->store, row, &o, 0, now_s(c), &changes);
 	json_decref(changes);
-	struct disc d = { .c = c, .srv = c->srv, .target_id = tid, .sid = json_integer_value(json_object_get(row, "id")) };
+	struct disc d = {
+	        .c = c, .srv = c->srv, .target_id = tid, .sid = json_integer_value(json_object_get(row, "id"))};
 	json_t *ch = json_pack("{s:[],s:[],s:[]}", "new", "changed", "removed");
 	disc_reply(&d, ch);
 	json_decref(ch);
@@ -634,9 +654,8 @@ static char **strv_from_obj(const json_t *obj)
 	size_t n = 0;
 	const char *k;
 	json_t *val;
-	json_object_foreach((json_t *)obj, k, val)
-		if (json_is_string(val))
-			v[n++] = xasprintf("%s=%s", k, json_string_value(val));
+	json_object_foreach((json_t *)obj, k, val) if (json_is_string(val)) v[n++] =
+	        xasprintf("%s=%s", k, json_string_value(val));
 	return v;
 }
 
@@ -647,7 +666,7 @@ static void disc_start(struct dp_ctx *c, const struct dp_target *t, const json_t
 		mcp_jobs = dp_jobs_new(c->srv->base);
 		mcp_jobs_base = c->srv->base;
 	}
-	struct dp_mcp_env env_ = { .base = c->srv->base, .up = c->srv->upstream, .jobs = mcp_jobs };
+	struct dp_mcp_env env_ = {.base = c->srv->base, .up = c->srv->upstream, .jobs = mcp_jobs};
 	struct disc *d = xcalloc(1, sizeof(*d));
 	d->c = c;
 	d->srv = c->srv;
@@ -675,9 +694,7 @@ static char **entry_header_lines(const json_t *e)
 	size_t n = 0;
 	const char *k;
 	json_t *v;
-	json_object_foreach(h, k, v)
-		if (json_is_string(v))
-			hl[n++] = xasprintf("%s: %s", k, json_string_value(v));
+	json_object_foreach(h, k, v) if (json_is_string(v)) hl[n++] = xasprintf("%s: %s", k, json_string_value(v));
 	return hl;
 }
 
@@ -727,9 +744,10 @@ static void rdisc_done(struct dp_upstream_req *u, const struct dp_upstream_resul
 	if (!url)
 		url = json_string_value(json_object_get(e, "serverUrl"));
 	if (!url) {
-		disc_fail_now(c, r->row, r->t.id, "agent_required",
-			      "this stdio entry runs on the target's host: its tools can only be discovered on that host "
-			      "(by LM Studio there); DaemonPulse does not start commands of another host");
+		disc_fail_now(
+		        c, r->row, r->t.id, "agent_required",
+		        "this stdio entry runs on the target's host: its tools can only be discovered on that host "
+		        "(by LM Studio there); DaemonPulse does not start commands of another host");
 		goto out;
 	}
 	struct dp_target probe;
@@ -738,17 +756,19 @@ static void rdisc_done(struct dp_upstream_req *u, const struct dp_upstream_resul
 	int loop = dp_mcp_target_is_local(&probe);
 	dp_target_release(&probe);
 	if (loop) {
-		disc_fail_now(c, r->row, r->t.id, "agent_required",
-			      "this url is on the loopback of the target's host: only that host can reach it, so its tools "
-			      "can only be discovered there (by LM Studio)");
+		disc_fail_now(
+		        c, r->row, r->t.id, "agent_required",
+		        "this url is on the loopback of the target's host: only that host can reach it, so its tools "
+		        "can only be discovered there (by LM Studio)");
 		goto out;
 	}
 	if (discoveries >= MAX_DISCOVERIES) {
-		dp_reply_error(c, 429, "too_many_requests", "%d discoveries are running; try again shortly", MAX_DISCOVERIES);
+		dp_reply_error(c, 429, "too_many_requests", "%d discoveries are running; try again shortly",
+		               MAX_DISCOVERIES);
 		goto out;
 	}
 	char **hl = entry_header_lines(e);
-	struct dp_mcp_server ms = { .transport = DP_MCP_AUTO, .url = url, .headers = (const char *const *)hl };
+	struct dp_mcp_server ms = {.transport = DP_MCP_AUTO, .url = url, .headers = (const char *const *)hl};
 	disc_start(c, &r->t, r->row, &ms);
 	dp_mcp_strv_free(hl);
 out:
@@ -783,16 +803,18 @@ static void discover(struct dp_ctx *c)
 		dp_target_release(&t);
 		return;
 	}
-	struct dp_mcp_server ms = { .transport = DP_MCP_AUTO };
+	struct dp_mcp_server ms = {.transport = DP_MCP_AUTO};
 	const char *label = json_string_value(json_object_get(row, "label"));
 	if (discoveries >= MAX_DISCOVERIES) {
-		dp_reply_error(c, 429, "too_many_requests", "%d discoveries are running; try again shortly", MAX_DISCOVERIES);
+		dp_reply_error(c, 429, "too_many_requests", "%d discoveries are running; try again shortly",
+		               MAX_DISCOVERIES);
 		goto out;
 	}
 	if (is_kind(row, "ephemeral")) {
 		if (dp_mcp_server_header_lines(row, c->srv->secret, &hl) < 0) {
-			dp_reply_error(c, 500, "token_unreadable",
-				       "the stored header values cannot be decrypted with this secret.key; set them again");
+			dp_reply_error(
+			        c, 500, "token_unreadable",
+			        "the stored header values cannot be decrypted with this secret.key; set them again");
 			goto out;
 		}
 		ms.url = json_string_value(json_object_get(row, "url"));
@@ -804,8 +826,9 @@ static void discover(struct dp_ctx *c)
 		}
 		if (!dp_mcp_target_is_local(&t)) {
 			disc_fail_now(c, row, t.id, "agent_required",
-				      "this target is on another host: its mcp.json servers can only be discovered "
-				      "on that host, and reading that file needs the DaemonPulse agent; enrol one (Add agent)");
+			              "this target is on another host: its mcp.json servers can only be discovered "
+			              "on that host, and reading that file needs the DaemonPulse agent; enrol one (Add "
+			              "agent)");
 			goto out;
 		}
 		char path[PATH_MAX];
@@ -825,20 +848,18 @@ static void discover(struct dp_ctx *c)
 			json_t *hs = json_object();
 			const char *k;
 			json_t *v;
-			json_object_foreach(h, k, v)
-				if (json_is_string(v))
-					json_object_set_new(hs, k, json_sprintf("%s: %s", k, json_string_value(v)));
+			json_object_foreach(h, k, v) if (json_is_string(v))
+			        json_object_set_new(hs, k, json_sprintf("%s: %s", k, json_string_value(v)));
 			hl = xcalloc(json_object_size(hs) + 1, sizeof(*hl));
 			size_t n = 0;
-			json_object_foreach(hs, k, v)
-				hl[n++] = xstrdup(json_string_value(v));
+			json_object_foreach(hs, k, v) hl[n++] = xstrdup(json_string_value(v));
 			json_decref(hs);
 			ms.url = url;
 			ms.headers = (const char *const *)hl;
 		} else if (cmd) {
 			if (c->user.role < DP_ROLE_ADMIN) {
 				dp_reply_error(c, 403, "forbidden",
-					       "discovering a stdio server runs its command on this host: admins only");
+				               "discovering a stdio server runs its command on this host: admins only");
 				goto out;
 			}
 			json_t *args = json_object_get(e, "args");
@@ -846,15 +867,13 @@ static void discover(struct dp_ctx *c)
 			size_t n = 0, i;
 			json_t *a;
 			argv[n++] = xstrdup(cmd);
-			json_array_foreach(args, i, a)
-				if (json_is_string(a))
-					argv[n++] = xstrdup(json_string_value(a));
+			json_array_foreach(args, i, a) if (json_is_string(a)) argv[n++] = xstrdup(json_string_value(a));
 			env = strv_from_obj(json_object_get(e, "env"));
 			ms.transport = DP_MCP_STDIO;
 			ms.argv = (const char *const *)argv;
 			ms.env = (const char *const *)env;
 			audit(c, "mcp.stdio.spawn", t.label, DP_AUDIT_OK,
-				     json_pack("{s:s,s:s}", "label", label, "command", cmd));
+			      json_pack("{s:s,s:s}", "label", label, "command", cmd));
 		} else {
 			disc_fail_now(c, row, t.id, "protocol_error", "the mcp.json entry has neither url nor command");
 			goto out;
@@ -876,8 +895,9 @@ static int local_path(struct dp_ctx *c, const struct dp_target *t, char *path, s
 {
 	if (!dp_mcp_target_is_local(t)) {
 		dp_reply_error(c, 409, "agent_required",
-			       "this target is on another host: editing its mcp.json needs the DaemonPulse agent on that host; "
-			       "enrol one (Add agent)");
+		               "this target is on another host: editing its mcp.json needs the DaemonPulse agent on "
+		               "that host; "
+		               "enrol one (Add agent)");
 		return -1;
 	}
 	if (dp_mcp_json_path(path, len) < 0) {
@@ -915,7 +935,8 @@ static void json_put(struct dp_ctx *c)
 		goto out;
 	int rc = dp_mcp_json_load(path, &root, &why);
 	if (rc < 0 && rc != -ENOENT) {
-		dp_reply_error(c, 409, "invalid_mcp_json", "%s; fix the file first", why ? why : "mcp.json cannot be used");
+		dp_reply_error(c, 409, "invalid_mcp_json", "%s; fix the file first",
+		               why ? why : "mcp.json cannot be used");
 		goto out;
 	}
 	json_t *servers = json_object_get(root, "mcpServers");
@@ -933,21 +954,18 @@ static void json_put(struct dp_ctx *c)
 	json_t *names = json_array();
 	const char *k;
 	json_t *v;
-	json_object_foreach(json_object_get(entry, "headers"), k, v)
-		json_array_append_new(names, json_string(k));
-	json_object_foreach(json_object_get(entry, "env"), k, v)
-		json_array_append_new(names, json_string(k));
+	json_object_foreach(json_object_get(entry, "headers"), k, v) json_array_append_new(names, json_string(k));
+	json_object_foreach(json_object_get(entry, "env"), k, v) json_array_append_new(names, json_string(k));
 	audit(c, "mcp.mcp_json.put", t.label, DP_AUDIT_OK,
-		     json_pack("{s:s,s:s,s:o}", "label", label, "kind", json_object_get(entry, "url") ? "http" : "stdio",
-			       "names", names));
+	      json_pack("{s:s,s:s,s:o}", "label", label, "kind", json_object_get(entry, "url") ? "http" : "stdio",
+	                "names", names));
 	json_t *mj = NULL;
 	json_t *list = dp_mcp_servers_list(c->srv->store, &t, &mj);
 	json_t *found = NULL;
 	size_t i;
-	json_array_foreach(list, i, v)
-		if (strcmp(json_string_value(json_object_get(v, "kind")), "mcp_json") == 0 &&
-		    strcmp(json_string_value(json_object_get(v, "label")), label) == 0)
-			found = v;
+	json_array_foreach(list, i, v) if (strcmp(json_string_value(json_object_get(v, "kind")), "mcp_json") == 0 &&
+	                                   strcmp(json_string_value(json_object_get(v, "label")), label) == 0) found =
+	        v;
 	dp_reply_json(c, 200, json_pack("{s:O}", "server", found ? found : json_null()));
 	json_decref(list);
 	json_decref(mj);
@@ -1030,11 +1048,11 @@ static int parse_ids(struct dp_ctx *c, json_t *arr, const char *q, json_t **out)
 	} else if (arr) {
 		size_t i;
 		json_t *v;
-		json_array_foreach(arr, i, v)
-			if (!json_is_integer(v) || json_integer_value(v) < 1) {
-				dp_reply_error(c, 400, "bad_request", "%s", "servers must be an array of server ids");
-				return -1;
-			}
+		json_array_foreach(arr, i, v) if (!json_is_integer(v) || json_integer_value(v) < 1)
+		{
+			dp_reply_error(c, 400, "bad_request", "%s", "servers must be an array of server ids");
+			return -1;
+		}
 		*out = json_incref(arr);
 	}
 	if (*out && json_array_size(*out) > MAX_RUN_SERVERS) {
@@ -1088,8 +1106,9 @@ static void run(struct dp_ctx *c)
 	const char *api = json_string_value(json_object_get(b, "api"));
 	json_t *sv = json_object_get(b, "servers");
 	if (!json_is_object(b) || (json_object_get(b, "api") && !json_is_null(json_object_get(b, "api")) &&
-				   (!api || strcmp(api, "v1") != 0))) {
-		dp_reply_error(c, 400, "bad_request", "%s", "the toolchain runs on LM Studio's v1 chat: api must be \"v1\"");
+	                           (!api || strcmp(api, "v1") != 0))) {
+		dp_reply_error(c, 400, "bad_request", "%s",
+		               "the toolchain runs on LM Studio's v1 chat: api must be \"v1\"");
 		goto out;
 	}
 	if (!json_is_array(sv) || json_array_size(sv) < 1) {
@@ -1104,15 +1123,17 @@ static void run(struct dp_ctx *c)
 	integ = dp_mcp_integrations(c->srv->store, c->srv->secret, &t, ids, 1, &items, &skipped, &allowed);
 	if (!json_array_size(integ)) {
 		char *s = json_dumps(skipped, JSON_COMPACT);
-		dp_reply_error(c, 409, "no_tools", "none of the servers has an allowed tool (skipped: %.400s)", s ? s : "");
+		dp_reply_error(c, 409, "no_tools", "none of the servers has an allowed tool (skipped: %.400s)",
+		               s ? s : "");
 		free(s);
 		json_decref(allowed);
 		goto out;
 	}
 	char ip[64];
 	snprintf(ip, sizeof(ip), "%s", dp_ctx_peer(c) ? dp_ctx_peer(c) : "");
-	struct dp_mcp_watch *w = dp_mcp_watch_new(c->srv->store, c->user.id, c->user.username, ip, t.label, "", allowed);
-	struct dp_chat_hook hook = { .integrations = integ, .on_event = run_event, .on_free = run_free, .arg = w };
+	struct dp_mcp_watch *w =
+	        dp_mcp_watch_new(c->srv->store, c->user.id, c->user.username, ip, t.label, "", allowed);
+	struct dp_chat_hook hook = {.integrations = integ, .on_event = run_event, .on_free = run_free, .arg = w};
 	dp_api_chat_run(c, &hook);
 out:
 	json_decref(ids);
@@ -1123,16 +1144,18 @@ out:
 }
 
 const struct dp_route dp_api_mcp_routes[] = {
-	{ .method = "GET", .path = "/api/targets/{id}/mcp", .fn = list, .role = DP_ROLE_VIEWER },
-	{ .method = "POST", .path = "/api/targets/{id}/mcp/servers", .fn = create, .role = DP_ROLE_ADMIN },
-	{ .method = "PATCH", .path = "/api/targets/{id}/mcp/servers/{sid}", .fn = patch, .role = DP_ROLE_ADMIN },
-	{ .method = "DELETE", .path = "/api/targets/{id}/mcp/servers/{sid}", .fn = del, .role = DP_ROLE_ADMIN },
-	{ .method = "POST", .path = "/api/targets/{id}/mcp/servers/{sid}/discover", .fn = discover, .role = DP_ROLE_OPERATOR },
-	{ .method = "GET", .path = "/api/targets/{id}/mcp/servers/{sid}/tools", .fn = tools, .role = DP_ROLE_VIEWER },
-	{ .method = "PUT", .path = "/api/targets/{id}/mcp/servers/{sid}/policy", .fn = policy, .role = DP_ROLE_ADMIN },
-	{ .method = "PUT", .path = "/api/targets/{id}/mcp/mcp-json/{label}", .fn = json_put, .role = DP_ROLE_ADMIN },
-	{ .method = "DELETE", .path = "/api/targets/{id}/mcp/mcp-json/{label}", .fn = json_del, .role = DP_ROLE_ADMIN },
-	{ .method = "GET", .path = "/api/targets/{id}/toolchain/integrations", .fn = preview, .role = DP_ROLE_OPERATOR },
-	{ .method = "POST", .path = "/api/targets/{id}/toolchain/run", .fn = run, .role = DP_ROLE_OPERATOR },
-	{ 0 }
-};
+        {.method = "GET", .path = "/api/targets/{id}/mcp", .fn = list, .role = DP_ROLE_VIEWER},
+        {.method = "POST", .path = "/api/targets/{id}/mcp/servers", .fn = create, .role = DP_ROLE_ADMIN},
+        {.method = "PATCH", .path = "/api/targets/{id}/mcp/servers/{sid}", .fn = patch, .role = DP_ROLE_ADMIN},
+        {.method = "DELETE", .path = "/api/targets/{id}/mcp/servers/{sid}", .fn = del, .role = DP_ROLE_ADMIN},
+        {.method = "POST",
+         .path = "/api/targets/{id}/mcp/servers/{sid}/discover",
+         .fn = discover,
+         .role = DP_ROLE_OPERATOR},
+        {.method = "GET", .path = "/api/targets/{id}/mcp/servers/{sid}/tools", .fn = tools, .role = DP_ROLE_VIEWER},
+        {.method = "PUT", .path = "/api/targets/{id}/mcp/servers/{sid}/policy", .fn = policy, .role = DP_ROLE_ADMIN},
+        {.method = "PUT", .path = "/api/targets/{id}/mcp/mcp-json/{label}", .fn = json_put, .role = DP_ROLE_ADMIN},
+        {.method = "DELETE", .path = "/api/targets/{id}/mcp/mcp-json/{label}", .fn = json_del, .role = DP_ROLE_ADMIN},
+        {.method = "GET", .path = "/api/targets/{id}/toolchain/integrations", .fn = preview, .role = DP_ROLE_OPERATOR},
+        {.method = "POST", .path = "/api/targets/{id}/toolchain/run", .fn = run, .role = DP_ROLE_OPERATOR},
+        {0}};

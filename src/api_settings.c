@@ -19,7 +19,7 @@
 #include "server.h"
 #include "store.h"
 
-#define PRESETS_MAX 64
+#define PRESETS_MAX     64
 #define PRESET_NAME_MAX 64
 
 static const char *const K_MODE = "mode";
@@ -31,10 +31,13 @@ struct ifield {
 	long long min, max;
 };
 static const struct ifield ints[] = {
-	{ "context_length", 1, 10000000 }, { "eval_batch_size", 1, 65536 }, { "num_experts", 1, 1024 },
-	{ "parallel", 1, 256 },            { "ttl", 1, 31536000 },
+        {"context_length", 1, 10000000},
+        {"eval_batch_size", 1, 65536},
+        {"num_experts", 1, 1024},
+        {"parallel", 1, 256},
+        {"ttl", 1, 31536000},
 };
-static const char *const bools[] = { "flash_attention", "offload_kv_cache_to_gpu" };
+static const char *const bools[] = {"flash_attention", "offload_kv_cache_to_gpu"};
 
 static json_t *settings_json(struct dp_store *st)
 {
@@ -55,7 +58,7 @@ static json_t *settings_json(struct dp_store *st)
 			t = v;
 	}
 	json_t *j = json_pack("{s:s, s:o, s:o}", "mode", mode && strcmp(mode, "live") == 0 ? "live" : "dev",
-			      "load_presets", p, "updated_at", dp_auth_time_json(t));
+	                      "load_presets", p, "updated_at", dp_auth_time_json(t));
 	free(mode);
 	free(presets);
 	free(upd);
@@ -88,8 +91,10 @@ static json_t *check_preset(json_t *p, size_t idx, char *msg, size_t msglen)
 		}
 	const char *key;
 	json_t *v;
-	json_object_foreach(p, key, v) {
-		int known = !strcmp(key, "name") || !strcmp(key, "model") || !strcmp(key, "gpu") || !strcmp(key, "identifier");
+	json_object_foreach(p, key, v)
+	{
+		int known = !strcmp(key, "name") || !strcmp(key, "model") || !strcmp(key, "gpu") ||
+		            !strcmp(key, "identifier");
 		for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++)
 			known |= !strcmp(key, ints[i].name);
 		for (size_t i = 0; i < sizeof(bools) / sizeof(bools[0]); i++)
@@ -109,9 +114,10 @@ static json_t *check_preset(json_t *p, size_t idx, char *msg, size_t msglen)
 	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
 		v = json_object_get(p, ints[i].name);
 		if (v && !json_is_null(v) &&
-		    (!json_is_integer(v) || json_integer_value(v) < ints[i].min || json_integer_value(v) > ints[i].max)) {
+		    (!json_is_integer(v) || json_integer_value(v) < ints[i].min ||
+		     json_integer_value(v) > ints[i].max)) {
 			snprintf(msg, msglen, "preset '%s': %s must be an integer %lld..%lld", name, ints[i].name,
-				 ints[i].min, ints[i].max);
+			         ints[i].min, ints[i].max);
 			goto bad;
 		}
 		json_object_set(out, ints[i].name, v ? v : json_null());
@@ -126,9 +132,10 @@ static json_t *check_preset(json_t *p, size_t idx, char *msg, size_t msglen)
 	}
 	v = json_object_get(p, "gpu");
 	if (v && !json_is_null(v)) {
-		int ok = (json_is_string(v) && (!strcmp(json_string_value(v), "off") || !strcmp(json_string_value(v), "max"))) ||
-			 (json_is_number(v) && json_number_value(v) >= 0 && json_number_value(v) <= 1 &&
-			  isfinite(json_number_value(v)));
+		int ok = (json_is_string(v) &&
+		          (!strcmp(json_string_value(v), "off") || !strcmp(json_string_value(v), "max"))) ||
+		         (json_is_number(v) && json_number_value(v) >= 0 && json_number_value(v) <= 1 &&
+		          isfinite(json_number_value(v)));
 		if (!ok) {
 			snprintf(msg, msglen, "preset '%s': gpu must be \"off\", \"max\" or a number 0..1", name);
 			goto bad;
@@ -157,7 +164,8 @@ static void put(struct dp_ctx *c)
 	}
 	json_t *mode = json_object_get(b, "mode");
 	json_t *presets = json_object_get(b, "load_presets");
-	if (mode && (!json_is_string(mode) || (strcmp(json_string_value(mode), "dev") && strcmp(json_string_value(mode), "live")))) {
+	if (mode && (!json_is_string(mode) ||
+	             (strcmp(json_string_value(mode), "dev") && strcmp(json_string_value(mode), "live")))) {
 		dp_reply_error(c, 400, "invalid_mode", "mode must be \"dev\" or \"live\"");
 		return;
 	}
@@ -165,14 +173,15 @@ static void put(struct dp_ctx *c)
 	if (presets) {
 		if (!json_is_array(presets) || json_array_size(presets) > PRESETS_MAX) {
 			dp_reply_error(c, 400, "invalid_preset", "load_presets must be an array of at most %d presets",
-				       PRESETS_MAX);
+			               PRESETS_MAX);
 			return;
 		}
 		norm = json_array();
 		size_t i;
 		json_t *p;
 		char msg[200];
-		json_array_foreach(presets, i, p) {
+		json_array_foreach(presets, i, p)
+		{
 			json_t *q = check_preset(p, i, msg, sizeof(msg));
 			if (!q) {
 				json_decref(norm);
@@ -181,9 +190,9 @@ static void put(struct dp_ctx *c)
 			}
 			for (size_t k = 0; k < i; k++)
 				if (!strcmp(json_string_value(json_object_get(json_array_get(norm, k), "name")),
-					    json_string_value(json_object_get(q, "name")))) {
+				            json_string_value(json_object_get(q, "name")))) {
 					dp_reply_error(c, 400, "invalid_preset", "two presets are named '%s'",
-						       json_string_value(json_object_get(q, "name")));
+					               json_string_value(json_object_get(q, "name")));
 					json_decref(q);
 					json_decref(norm);
 					return;
@@ -224,7 +233,7 @@ static void put(struct dp_ctx *c)
 }
 
 const struct dp_route dp_api_settings_routes[] = {
-	{ .method = "GET", .path = "/api/settings", .fn = get, .role = DP_ROLE_VIEWER },
-	{ .method = "PUT", .path = "/api/settings", .fn = put, .role = DP_ROLE_ADMIN },
-	{ 0 },
+        {.method = "GET", .path = "/api/settings", .fn = get, .role = DP_ROLE_VIEWER},
+        {.method = "PUT", .path = "/api/settings", .fn = put, .role = DP_ROLE_ADMIN},
+        {0},
 };

@@ -33,11 +33,11 @@
 #include "upstream.h"
 #include "xmalloc.h"
 
-#define MODELS_CACHE_MS 2000
-#define GPUS_CACHE_MS 10000
-#define TEST_TIMEOUT_MS 10000
+#define MODELS_CACHE_MS   2000
+#define GPUS_CACHE_MS     10000
+#define TEST_TIMEOUT_MS   10000
 #define UNLOAD_TIMEOUT_MS 60000
-#define UNLOAD_MAX 256
+#define UNLOAD_MAX        256
 #define MODELS_TIMEOUT_MS 10000
 
 static int64_t now_s(struct dp_ctx *c)
@@ -66,7 +66,7 @@ static json_t *target_full(struct dp_ctx *c, const struct dp_target *t)
 static void publish_target(struct dp_ctx *c, const char *action, int64_t id, json_t *target)
 {
 	json_t *d = json_pack("{s:s, s:I, s:o}", "action", action, "target_id", (json_int_t)id, "target",
-			      target ? target : json_null());
+	                      target ? target : json_null());
 	dp_events_publish(c->srv->events, "target", d);
 	json_decref(d);
 }
@@ -77,7 +77,7 @@ static void reply_upstream(struct dp_ctx *c, const struct dp_upstream_result *re
 {
 	const char *code = res->outcome == DP_UPSTREAM_UNAUTHORIZED ? "daemon_unauthorized" : res->code;
 	dp_reply_error(c, res->outcome == DP_UPSTREAM_STALLED ? 504 : 502, code, "%s",
-		       res->message && *res->message ? res->message : dp_upstream_outcome_name(res->outcome));
+	               res->message && *res->message ? res->message : dp_upstream_outcome_name(res->outcome));
 }
 
 /* The target of {id}, from the hub's copy; replies 404 when unknown. */
@@ -100,7 +100,7 @@ enum key_action { KEY_UNCHANGED, KEY_SET, KEY_REMOVE };
  * after replying 400.
  */
 static int apply_body(struct dp_ctx *c, struct dp_target *t, int create, int require_label, enum key_action *ka,
-		      const char **key)
+                      const char **key)
 {
 	json_t *b = c->body;
 	const char *why;
@@ -133,7 +133,8 @@ static int apply_body(struct dp_ctx *c, struct dp_target *t, int create, int req
 		if (json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0)) {
 			*ka = KEY_REMOVE;
 		} else if (!json_is_string(v) || dp_target_check_api_key(json_string_value(v), &why) < 0) {
-			dp_reply_error(c, 400, "invalid_api_key", "%s", json_is_string(v) ? why : "api_key must be a string");
+			dp_reply_error(c, 400, "invalid_api_key", "%s",
+			               json_is_string(v) ? why : "api_key must be a string");
 			return -1;
 		} else {
 			*ka = KEY_SET;
@@ -145,7 +146,8 @@ static int apply_body(struct dp_ctx *c, struct dp_target *t, int create, int req
 		if (json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0)) {
 			t->lms_host[0] = '\0';
 		} else if (!json_is_string(v) || dp_target_check_lms_host(json_string_value(v), &why) < 0) {
-			dp_reply_error(c, 400, "invalid_lms_host", "%s", json_is_string(v) ? why : "lms_host must be a string");
+			dp_reply_error(c, 400, "invalid_lms_host", "%s",
+			               json_is_string(v) ? why : "lms_host must be a string");
 			return -1;
 		} else {
 			snprintf(t->lms_host, sizeof(t->lms_host), "%s", json_string_value(v));
@@ -196,7 +198,7 @@ static int add_target(const struct dp_target *t, void *arg)
 
 static void list(struct dp_ctx *c)
 {
-	struct list_arg a = { c, json_array() };
+	struct list_arg a = {c, json_array()};
 	int64_t active = 0;
 	if (dp_targets_each(c->srv->store, add_target, &a) < 0 ||
 	    dp_targets_active_get(c->srv->store, c->user.id, &active) < 0) {
@@ -204,8 +206,9 @@ static void list(struct dp_ctx *c)
 		dp_reply_error(c, 500, "internal", "could not list targets");
 		return;
 	}
-	dp_reply_json(c, 200, json_pack("{s:o, s:o}", "targets", a.arr, "active_target_id",
-					active ? json_integer(active) : json_null()));
+	dp_reply_json(c, 200,
+	              json_pack("{s:o, s:o}", "targets", a.arr, "active_target_id",
+	                        active ? json_integer(active) : json_null()));
 }
 
 static void create(struct dp_ctx *c)
@@ -274,7 +277,7 @@ static void patch(struct dp_ctx *c)
 	char ref[40];
 	target_ref(ref, id);
 	json_t *fields = json_array();
-	const char *names[] = { "label", "url", "lms_host", "lms_port", "tags" };
+	const char *names[] = {"label", "url", "lms_host", "lms_port", "tags"};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (json_object_get(c->body, names[i]))
 			json_array_append_new(fields, json_string(names[i]));
@@ -355,7 +358,7 @@ static void active_target(struct dp_ctx *c)
 	int rc = dp_targets_active_set(c->srv->store, c->user.id, id, now_s(c));
 	if (rc < 0) {
 		dp_reply_error(c, rc == -ENOENT ? 404 : 500, rc == -ENOENT ? "not_found" : "internal",
-			       "could not remember the active target");
+		               "could not remember the active target");
 		return;
 	}
 	dp_reply_json(c, 200, json_pack("{s:o}", "active_target_id", id ? json_integer(id) : json_null()));
@@ -367,7 +370,7 @@ struct op {
 	struct dp_ctx *c; /* NULL once the client went away */
 	struct dp_server *srv;
 	int64_t target_id;
-	int pending;      /* callbacks still to come */
+	int pending; /* callbacks still to come */
 	/* audit identity, kept because the ctx may go first */
 	int64_t user_id;
 	char username[DP_USERNAME_MAX + 1];
@@ -481,15 +484,15 @@ static void op_free(struct op *o)
 }
 
 static struct dp_upstream_req *start_upstream(struct dp_server *srv, const struct dp_target *t, const char *method,
-					      const char *path, const char *body, int timeout_ms,
-					      dp_upstream_done_fn done, void *arg, const char **err)
+                                              const char *path, const char *body, int timeout_ms,
+                                              dp_upstream_done_fn done, void *arg, const char **err)
 {
 	return dp_target_request(srv->upstream, srv->secret, t, method, path, body, timeout_ms, done, arg, err);
 }
 
 /* lms target of t; 0, or -1 with a reason. host/key are caller buffers. */
 static int lms_target(const struct dp_target *t, struct dp_lms_target *lt, char host[DP_TARGET_HOST_MAX + 1],
-		      char key[40])
+                      char key[40])
 {
 	int port, derived;
 	if (dp_target_lms_endpoint(t, host, &port, &derived) < 0)
@@ -532,11 +535,13 @@ static void test_done(struct dp_upstream_req *r, const struct dp_upstream_result
 				json_decref(d);
 			}
 			json_t *lat = res->status > 0 ? json_integer((json_int_t)(res->total_ms + 0.5)) : json_null();
-			dp_reply_json(c, 200,
-				      json_pack("{s:b, s:s, s:o, s:o, s:o, s:o}", "ok", ok, "state", dp_health_state_name(s),
-						"latency_ms", lat, "models", ok ? json_integer((json_int_t)nmodels) : json_null(),
-						"loaded", ok ? json_integer((json_int_t)ninst) : json_null(), "error",
-						ok ? json_null() : json_pack("{s:s, s:s}", "code", code, "message", msg)));
+			dp_reply_json(
+			        c, 200,
+			        json_pack("{s:b, s:s, s:o, s:o, s:o, s:o}", "ok", ok, "state", dp_health_state_name(s),
+			                  "latency_ms", lat, "models",
+			                  ok ? json_integer((json_int_t)nmodels) : json_null(), "loaded",
+			                  ok ? json_integer((json_int_t)ninst) : json_null(), "error",
+			                  ok ? json_null() : json_pack("{s:s, s:s}", "code", code, "message", msg)));
 		}
 	}
 	op_free(o);
@@ -550,9 +555,10 @@ static void run_test(struct dp_ctx *c, const struct dp_target *t, int saved)
 	if (!start_upstream(c->srv, t, "GET", "/api/v1/models", NULL, TEST_TIMEOUT_MS, test_done, o, &err)) {
 		op_take(o);
 		op_free(o);
-		dp_reply_json(c, 200, json_pack("{s:b, s:s, s:n, s:n, s:n, s:{s:s, s:s}}", "ok", 0, "state", "error",
-						"latency_ms", "models", "loaded", "error", "code", "invalid_target",
-						"message", err ? err : "invalid target"));
+		dp_reply_json(c, 200,
+		              json_pack("{s:b, s:s, s:n, s:n, s:n, s:{s:s, s:s}}", "ok", 0, "state", "error",
+		                        "latency_ms", "models", "loaded", "error", "code", "invalid_target", "message",
+		                        err ? err : "invalid target"));
 	}
 }
 
@@ -569,9 +575,9 @@ static void test_draft(struct dp_ctx *c)
 	dp_target_init(&t);
 	json_t *tid = c->body ? json_object_get(c->body, "target_id") : NULL;
 	if (tid) {
-		const struct dp_target *saved = json_is_integer(tid)
-							? dp_health_target(c->srv->health, (int64_t)json_integer_value(tid))
-							: NULL;
+		const struct dp_target *saved =
+		        json_is_integer(tid) ? dp_health_target(c->srv->health, (int64_t)json_integer_value(tid))
+		                             : NULL;
 		if (!saved) {
 			dp_reply_error(c, 404, "not_found", "no such target");
 			return;
@@ -609,7 +615,8 @@ static json_t *ps_entry(json_t *ps, const char *id)
 	json_t *e;
 	if (!json_is_array(ps) || !id)
 		return NULL;
-	json_array_foreach(ps, i, e) {
+	json_array_foreach(ps, i, e)
+	{
 		const char *ident = json_string_value(json_object_get(e, "identifier"));
 		if (ident && strcmp(ident, id) == 0)
 			return e;
@@ -625,42 +632,44 @@ static json_t *merge_models(struct dp_server *srv, int64_t target_id, json_t *v1
 	json_t *out = json_array(), *m;
 	json_t *models = json_object_get(v1, "models");
 	size_t i;
-	json_array_foreach(models, i, m) {
+	json_array_foreach(models, i, m)
+	{
 		if (!json_is_object(m))
 			continue;
 		json_t *insts = json_array(), *li;
 		json_t *src = json_object_get(m, "loaded_instances");
 		size_t k;
 		if (json_is_array(src))
-			json_array_foreach(src, k, li) {
+			json_array_foreach(src, k, li)
+			{
 				const char *id = json_string_value(json_object_get(li, "id"));
 				json_t *pe = ps_entry(ps, id);
 				json_array_append_new(
-					insts, json_pack("{s:s?, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", id, "config",
-							 copy_or_null(li, "config"), "status",
-							 pe ? copy_or_null(pe, "status") : json_null(), "queued",
-							 pe ? copy_or_null(pe, "queued") : json_null(), "ttl_ms",
-							 pe ? copy_or_null(pe, "ttl_ms") : json_null(), "last_used_at",
-							 pe ? iso_ms(json_object_get(pe, "last_used_ms")) : json_null(),
-							 "context_length", pe ? copy_or_null(pe, "context_length") : json_null(),
-							 "parallel", pe ? copy_or_null(pe, "parallel") : json_null()));
-				json_t *facts = dp_forge_instance_facts(srv->forge, target_id, id,
-									pe ? json_object_get(pe, "ttl_ms") : NULL,
-									pe ? json_object_get(pe, "last_used_ms") : NULL,
-									dp_health_now_ms());
+				        insts, json_pack("{s:s?, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", id,
+				                         "config", copy_or_null(li, "config"), "status",
+				                         pe ? copy_or_null(pe, "status") : json_null(), "queued",
+				                         pe ? copy_or_null(pe, "queued") : json_null(), "ttl_ms",
+				                         pe ? copy_or_null(pe, "ttl_ms") : json_null(), "last_used_at",
+				                         pe ? iso_ms(json_object_get(pe, "last_used_ms")) : json_null(),
+				                         "context_length",
+				                         pe ? copy_or_null(pe, "context_length") : json_null(),
+				                         "parallel", pe ? copy_or_null(pe, "parallel") : json_null()));
+				json_t *facts = dp_forge_instance_facts(
+				        srv->forge, target_id, id, pe ? json_object_get(pe, "ttl_ms") : NULL,
+				        pe ? json_object_get(pe, "last_used_ms") : NULL, dp_health_now_ms());
 				if (facts) {
 					json_object_update(json_array_get(insts, json_array_size(insts) - 1), facts);
 					json_decref(facts);
 				}
 			}
-		json_t *e = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "key",
-				      copy_or_null(m, "key"), "display_name", copy_or_null(m, "display_name"), "type",
-				      copy_or_null(m, "type"), "publisher", copy_or_null(m, "publisher"), "architecture",
-				      copy_or_null(m, "architecture"), "format", copy_or_null(m, "format"), "quantization",
-				      copy_or_null(m, "quantization"), "size_bytes", copy_or_null(m, "size_bytes"), "params",
-				      copy_or_null(m, "params_string"), "max_context_length",
-				      copy_or_null(m, "max_context_length"), "capabilities", copy_or_null(m, "capabilities"),
-				      "loaded_instances", insts);
+		json_t *e = json_pack(
+		        "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "key", copy_or_null(m, "key"),
+		        "display_name", copy_or_null(m, "display_name"), "type", copy_or_null(m, "type"), "publisher",
+		        copy_or_null(m, "publisher"), "architecture", copy_or_null(m, "architecture"), "format",
+		        copy_or_null(m, "format"), "quantization", copy_or_null(m, "quantization"), "size_bytes",
+		        copy_or_null(m, "size_bytes"), "params", copy_or_null(m, "params_string"), "max_context_length",
+		        copy_or_null(m, "max_context_length"), "capabilities", copy_or_null(m, "capabilities"),
+		        "loaded_instances", insts);
 		json_t *v;
 		if ((v = json_object_get(m, "variants")))
 			json_object_set(e, "variants", v);
@@ -679,13 +688,12 @@ static void models_finish(struct op *o)
 	json_t *body;
 	int status = 200;
 	if (o->v1) {
-		json_t *lms = o->lms_code[0]
-				      ? json_pack("{s:b, s:{s:s, s:s}}", "available", 0, "error", "code", o->lms_code,
-						  "message", o->lms_msg)
-				      : json_pack("{s:b, s:n}", "available", 1, "error");
+		json_t *lms = o->lms_code[0] ? json_pack("{s:b, s:{s:s, s:s}}", "available", 0, "error", "code",
+		                                         o->lms_code, "message", o->lms_msg)
+		                             : json_pack("{s:b, s:n}", "available", 1, "error");
 		body = json_pack("{s:I, s:o, s:b, s:o, s:o}", "target_id", (json_int_t)o->target_id, "fetched_at",
-				 dp_health_time_json(dp_health_now_ms()), "cached", 0, "lms", lms, "models",
-				 merge_models(srv, o->target_id, o->v1, o->ps));
+		                 dp_health_time_json(dp_health_now_ms()), "cached", 0, "lms", lms, "models",
+		                 merge_models(srv, o->target_id, o->v1, o->ps));
 		if (srv->health)
 			dp_health_cache_put(srv->health, o->target_id, DP_HEALTH_CACHE_MODELS, json_incref(body));
 	} else if (o->v1res.outcome == DP_UPSTREAM_CANCELLED) {
@@ -695,7 +703,8 @@ static void models_finish(struct op *o)
 		const struct dp_upstream_result *res = &o->v1res;
 		status = res->outcome == DP_UPSTREAM_STALLED ? 504 : 502;
 		body = error_body(res->outcome == DP_UPSTREAM_UNAUTHORIZED ? "daemon_unauthorized" : res->code,
-				  res->message && *res->message ? res->message : dp_upstream_outcome_name(res->outcome));
+		                  res->message && *res->message ? res->message
+		                                                : dp_upstream_outcome_name(res->outcome));
 	}
 	if (srv->health)
 		dp_health_fetch_finish(srv->health, o->target_id, DP_HEALTH_CACHE_MODELS, status, body);
@@ -712,9 +721,9 @@ static void models_v1_done(struct dp_upstream_req *r, const struct dp_upstream_r
 	} else {
 		o->v1res = *res;
 		snprintf(o->v1code, sizeof(o->v1code), "%s",
-			 res->outcome == DP_UPSTREAM_OK ? "unexpected_body" : res->code);
+		         res->outcome == DP_UPSTREAM_OK ? "unexpected_body" : res->code);
 		snprintf(o->v1msg, sizeof(o->v1msg), "%s",
-			 res->outcome == DP_UPSTREAM_OK ? "the daemon answered without a models list" : res->message);
+		         res->outcome == DP_UPSTREAM_OK ? "the daemon answered without a models list" : res->message);
 		if (res->outcome == DP_UPSTREAM_OK)
 			o->v1res.outcome = DP_UPSTREAM_BAD_RESPONSE;
 		o->v1res.code = o->v1code;
@@ -776,7 +785,7 @@ static void models(struct dp_ctx *c)
 	} else if (lms_target(t, &lt, host, key) < 0) {
 		lms_fail(o, "no_lms_host", "no lms host for this target (set lms_host)");
 	} else {
-		struct dp_lms_req lr = { .cmd = DP_LMS_PS };
+		struct dp_lms_req lr = {.cmd = DP_LMS_PS};
 		o->pending++;
 		dp_lms_call(srv->lms, &lt, &lr, models_ps_done, o);
 	}
@@ -801,12 +810,11 @@ static json_t *vram_estimate(struct dp_server *srv, int64_t id, json_t *gpus)
 	} else {
 		size_t i;
 		json_t *g;
-		json_array_foreach(gpus, i, g)
-			json_object_set_new(g, "estimated_used_bytes", json_null());
+		json_array_foreach(gpus, i, g) json_object_set_new(g, "estimated_used_bytes", json_null());
 	}
 	return json_pack("{s:s, s:I, s:I, s:s}", "label", "estimated from loaded models", "loaded_weights_bytes",
-			 (json_int_t)w, "instances", (json_int_t)n, "basis",
-			 "sum of the model file sizes of loaded instances; KV cache and partial GPU offload not known");
+	                 (json_int_t)w, "instances", (json_int_t)n, "basis",
+	                 "sum of the model file sizes of loaded instances; KV cache and partial GPU offload not known");
 }
 
 static json_t *gpus_body(struct dp_server *srv, int64_t id, json_t *survey, const char *code, const char *msg)
@@ -815,22 +823,23 @@ static json_t *gpus_body(struct dp_server *srv, int64_t id, json_t *survey, cons
 	if (survey) {
 		json_t *src = json_object_get(survey, "gpus"), *g;
 		size_t i;
-		json_array_foreach(src, i, g) {
-			json_t *e = json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o}", "index", (json_int_t)i, "name",
-					      copy_or_null(g, "name"), "vram_bytes", copy_or_null(g, "vram_bytes"),
-					      "total_bytes", copy_or_null(g, "total_bytes"), "dedicated_bytes",
-					      copy_or_null(g, "dedicated_bytes"), "platform", copy_or_null(g, "platform"),
-					      "integration", copy_or_null(g, "integration"));
+		json_array_foreach(src, i, g)
+		{
+			json_t *e = json_pack(
+			        "{s:I, s:o, s:o, s:o, s:o, s:o, s:o}", "index", (json_int_t)i, "name",
+			        copy_or_null(g, "name"), "vram_bytes", copy_or_null(g, "vram_bytes"), "total_bytes",
+			        copy_or_null(g, "total_bytes"), "dedicated_bytes", copy_or_null(g, "dedicated_bytes"),
+			        "platform", copy_or_null(g, "platform"), "integration", copy_or_null(g, "integration"));
 			json_array_append_new(gpus, e);
 		}
 	}
 	json_t *est = vram_estimate(srv, id, gpus);
 	return json_pack("{s:I, s:s, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:n}", "target_id", (json_int_t)id, "source",
-			 "lms runtime survey", "available", survey != NULL, "error",
-			 survey ? json_null() : json_pack("{s:s, s:s}", "code", code, "message", msg), "status",
-			 survey ? copy_or_null(survey, "status") : json_null(), "engine",
-			 survey ? copy_or_null(survey, "primary_engine") : json_null(), "gpus", gpus, "memory",
-			 survey ? copy_or_null(survey, "memory") : json_null(), "vram_estimate", est, "live");
+	                 "lms runtime survey", "available", survey != NULL, "error",
+	                 survey ? json_null() : json_pack("{s:s, s:s}", "code", code, "message", msg), "status",
+	                 survey ? copy_or_null(survey, "status") : json_null(), "engine",
+	                 survey ? copy_or_null(survey, "primary_engine") : json_null(), "gpus", gpus, "memory",
+	                 survey ? copy_or_null(survey, "memory") : json_null(), "vram_estimate", est, "live");
 }
 
 static void gpus_done(const struct dp_lms_result *res, void *arg)
@@ -847,7 +856,8 @@ static void gpus_done(const struct dp_lms_result *res, void *arg)
 		status = 503;
 		body = error_body("unavailable", "the server is shutting down");
 	} else {
-		body = gpus_body(srv, o->target_id, NULL, res->code, res->message && *res->message ? res->message : res->code);
+		body = gpus_body(srv, o->target_id, NULL, res->code,
+		                 res->message && *res->message ? res->message : res->code);
 	}
 	if (srv->health)
 		dp_health_fetch_finish(srv->health, o->target_id, DP_HEALTH_CACHE_GPUS, status, body);
@@ -870,18 +880,20 @@ static void gpus(struct dp_ctx *c)
 	char host[DP_TARGET_HOST_MAX + 1], key[40];
 	struct dp_lms_target lt;
 	if (!srv->lms || !dp_lms_available(srv->lms, &reason)) {
-		dp_reply_json(c, 200, gpus_body(srv, t->id, NULL, "unavailable",
-						reason ? reason : "the lms bridge is not available"));
+		dp_reply_json(c, 200,
+		              gpus_body(srv, t->id, NULL, "unavailable",
+		                        reason ? reason : "the lms bridge is not available"));
 		return;
 	}
 	if (lms_target(t, &lt, host, key) < 0) {
-		dp_reply_json(c, 200, gpus_body(srv, t->id, NULL, "no_lms_host", "no lms host for this target (set lms_host)"));
+		dp_reply_json(c, 200,
+		              gpus_body(srv, t->id, NULL, "no_lms_host", "no lms host for this target (set lms_host)"));
 		return;
 	}
 	if (wait_join(c, t->id, DP_HEALTH_CACHE_GPUS) != 1)
 		return;
 	struct op *o = op_new_bg(srv, t->id);
-	struct dp_lms_req lr = { .cmd = DP_LMS_RUNTIME_SURVEY };
+	struct dp_lms_req lr = {.cmd = DP_LMS_RUNTIME_SURVEY};
 	dp_lms_call(srv->lms, &lt, &lr, gpus_done, o);
 }
 
@@ -895,9 +907,9 @@ static void unload_finish(struct op *o)
 	char ref[40];
 	target_ref(ref, o->target_id);
 	json_t *d = json_pack("{s:i, s:i, s:i, s:O}", "requested", o->requested, "unloaded", o->unloaded, "failed",
-			      o->failed, "results", o->results);
+	                      o->failed, "results", o->results);
 	dp_audit_record(srv->store, o->user_id, o->username, "model.unload", ref,
-			o->failed ? (o->unloaded ? DP_AUDIT_FAILED : DP_AUDIT_ERROR) : DP_AUDIT_OK, d, o->ip);
+	                o->failed ? (o->unloaded ? DP_AUDIT_FAILED : DP_AUDIT_ERROR) : DP_AUDIT_OK, d, o->ip);
 	json_decref(d);
 	if (srv->health) {
 		dp_health_cache_drop(srv->health, o->target_id, DP_HEALTH_CACHE_MODELS);
@@ -906,8 +918,9 @@ static void unload_finish(struct op *o)
 	struct dp_ctx *c = op_take(o);
 	if (c)
 		dp_reply_json(c, 200,
-			      json_pack("{s:I, s:i, s:i, s:i, s:O}", "target_id", (json_int_t)o->target_id, "requested",
-					o->requested, "unloaded", o->unloaded, "failed", o->failed, "results", o->results));
+		              json_pack("{s:I, s:i, s:i, s:i, s:O}", "target_id", (json_int_t)o->target_id, "requested",
+		                        o->requested, "unloaded", o->unloaded, "failed", o->failed, "results",
+		                        o->results));
 	op_free(o);
 }
 
@@ -939,7 +952,8 @@ static void unload_start(struct op *o, const struct dp_target *t, json_t *ids)
 	json_t *v;
 	o->results = json_array();
 	o->pending = 1;
-	json_array_foreach(ids, i, v) {
+	json_array_foreach(ids, i, v)
+	{
 		const char *id = json_string_value(v);
 		json_array_append_new(o->results, json_pack("{s:s, s:b, s:n}", "instance_id", id, "ok", 0, "error"));
 		o->requested++;
@@ -951,11 +965,11 @@ static void unload_start(struct op *o, const struct dp_target *t, json_t *ids)
 		u->index = json_array_size(o->results) - 1;
 		const char *err = NULL;
 		o->pending++;
-		if (!start_upstream(o->srv, t, "POST", "/api/v1/models/unload", body, UNLOAD_TIMEOUT_MS, unload_one_done,
-				    u, &err)) {
+		if (!start_upstream(o->srv, t, "POST", "/api/v1/models/unload", body, UNLOAD_TIMEOUT_MS,
+		                    unload_one_done, u, &err)) {
 			json_object_set_new(json_array_get(o->results, u->index), "error",
-					    json_pack("{s:s, s:s}", "code", "invalid_target", "message",
-						      err ? err : "invalid target"));
+			                    json_pack("{s:s, s:s}", "code", "invalid_target", "message",
+			                              err ? err : "invalid target"));
 			o->failed++;
 			o->pending--;
 			free(u);
@@ -987,10 +1001,12 @@ static void unload_list_done(struct dp_upstream_req *r, const struct dp_upstream
 	}
 	json_t *ids = json_array(), *m, *li;
 	size_t i, k;
-	json_array_foreach(models, i, m) {
+	json_array_foreach(models, i, m)
+	{
 		json_t *insts = json_object_get(m, "loaded_instances");
 		if (json_is_array(insts))
-			json_array_foreach(insts, k, li) {
+			json_array_foreach(insts, k, li)
+			{
 				const char *id = json_string_value(json_object_get(li, "id"));
 				if (id && *id && json_array_size(ids) < UNLOAD_MAX)
 					json_array_append_new(ids, json_string(id));
@@ -1008,8 +1024,8 @@ static void unload(struct dp_ctx *c)
 	json_t *iid = c->body ? json_object_get(c->body, "instance_id") : NULL;
 	json_t *all = c->body ? json_object_get(c->body, "all") : NULL;
 	int want_all = json_is_true(all);
-	if ((iid && want_all) || (!iid && !want_all) || (iid && (!json_is_string(iid) || !json_string_length(iid) ||
-								  json_string_length(iid) > 512))) {
+	if ((iid && want_all) || (!iid && !want_all) ||
+	    (iid && (!json_is_string(iid) || !json_string_length(iid) || json_string_length(iid) > 512))) {
 		dp_reply_error(c, 400, "bad_request", "expected {\"instance_id\": \"...\"} or {\"all\": true}");
 		return;
 	}
@@ -1029,17 +1045,17 @@ static void unload(struct dp_ctx *c)
 }
 
 const struct dp_route dp_api_targets_routes[] = {
-	{ .method = "GET", .path = "/api/targets", .fn = list, .role = DP_ROLE_VIEWER },
-	{ .method = "POST", .path = "/api/targets", .fn = create, .role = DP_ROLE_ADMIN },
-	{ .method = "POST", .path = "/api/targets/test", .fn = test_draft, .role = DP_ROLE_ADMIN },
-	{ .method = "GET", .path = "/api/targets/{id}", .fn = get_one, .role = DP_ROLE_VIEWER },
-	{ .method = "PATCH", .path = "/api/targets/{id}", .fn = patch, .role = DP_ROLE_ADMIN },
-	{ .method = "DELETE", .path = "/api/targets/{id}", .fn = del, .role = DP_ROLE_ADMIN },
-	{ .method = "GET", .path = "/api/targets/{id}/health", .fn = health, .role = DP_ROLE_VIEWER },
-	{ .method = "POST", .path = "/api/targets/{id}/test", .fn = test_saved, .role = DP_ROLE_ADMIN },
-	{ .method = "GET", .path = "/api/targets/{id}/models", .fn = models, .role = DP_ROLE_VIEWER },
-	{ .method = "GET", .path = "/api/targets/{id}/gpus", .fn = gpus, .role = DP_ROLE_VIEWER },
-	{ .method = "POST", .path = "/api/targets/{id}/models/unload", .fn = unload, .role = DP_ROLE_OPERATOR },
-	{ .method = "PUT", .path = "/api/me/active-target", .fn = active_target, .role = DP_ROLE_VIEWER },
-	{ 0 },
+        {.method = "GET", .path = "/api/targets", .fn = list, .role = DP_ROLE_VIEWER},
+        {.method = "POST", .path = "/api/targets", .fn = create, .role = DP_ROLE_ADMIN},
+        {.method = "POST", .path = "/api/targets/test", .fn = test_draft, .role = DP_ROLE_ADMIN},
+        {.method = "GET", .path = "/api/targets/{id}", .fn = get_one, .role = DP_ROLE_VIEWER},
+        {.method = "PATCH", .path = "/api/targets/{id}", .fn = patch, .role = DP_ROLE_ADMIN},
+        {.method = "DELETE", .path = "/api/targets/{id}", .fn = del, .role = DP_ROLE_ADMIN},
+        {.method = "GET", .path = "/api/targets/{id}/health", .fn = health, .role = DP_ROLE_VIEWER},
+        {.method = "POST", .path = "/api/targets/{id}/test", .fn = test_saved, .role = DP_ROLE_ADMIN},
+        {.method = "GET", .path = "/api/targets/{id}/models", .fn = models, .role = DP_ROLE_VIEWER},
+        {.method = "GET", .path = "/api/targets/{id}/gpus", .fn = gpus, .role = DP_ROLE_VIEWER},
+        {.method = "POST", .path = "/api/targets/{id}/models/unload", .fn = unload, .role = DP_ROLE_OPERATOR},
+        {.method = "PUT", .path = "/api/me/active-target", .fn = active_target, .role = DP_ROLE_VIEWER},
+        {0},
 };

@@ -24,8 +24,8 @@
 static json_t *token_json(const struct dp_store_token *t)
 {
 	return json_pack("{s:I, s:s, s:s, s:o, s:o, s:o}", "id", (json_int_t)t->id, "name", t->name, "prefix",
-			 t->prefix, "created_at", dp_auth_time_json(t->created_at), "last_used_at",
-			 dp_auth_time_json(t->last_used_at), "expires_at", dp_auth_time_json(t->expires_at));
+	                 t->prefix, "created_at", dp_auth_time_json(t->created_at), "last_used_at",
+	                 dp_auth_time_json(t->last_used_at), "expires_at", dp_auth_time_json(t->expires_at));
 }
 
 static int add_token(const struct dp_store_token *t, void *arg)
@@ -77,8 +77,8 @@ static void create(struct dp_ctx *c)
 	int64_t days = 0;
 	if (exp && !json_is_null(exp)) {
 		if (!json_is_integer(exp) || json_integer_value(exp) < 1 || json_integer_value(exp) > MAX_EXPIRY_DAYS) {
-			dp_reply_error(c, 400, "invalid_expiry", "expires_in_days must be an integer from 1 to %d or null",
-				       MAX_EXPIRY_DAYS);
+			dp_reply_error(c, 400, "invalid_expiry",
+			               "expires_in_days must be an integer from 1 to %d or null", MAX_EXPIRY_DAYS);
 			return;
 		}
 		days = json_integer_value(exp);
@@ -91,7 +91,7 @@ static void create(struct dp_ctx *c)
 	prefix[7] = '\0';
 	int64_t id;
 	int ret = dp_store_token_create(c->srv->store, c->user.id, name, prefix, hash, now,
-					days ? now + days * 86400 : 0, &id);
+	                                days ? now + days * 86400 : 0, &id);
 	struct dp_store_token t;
 	if (ret == 0)
 		ret = dp_store_token_get(c->srv->store, id, &t);
@@ -102,7 +102,7 @@ static void create(struct dp_ctx *c)
 	json_decref(d);
 	if (ret == -ENOSPC)
 		dp_reply_error(c, 409, "too_many_tokens", "at most %d tokens per user; revoke one first",
-			       DP_STORE_TOKENS_PER_USER);
+		               DP_STORE_TOKENS_PER_USER);
 	else if (ret < 0)
 		dp_reply_error(c, 500, "internal", "could not create the token");
 	else
@@ -127,8 +127,8 @@ static void del(struct dp_ctx *c)
 }
 
 const struct dp_route dp_api_tokens_routes[] = {
-	{ .method = "GET", .path = "/api/tokens", .fn = list, .role = DP_ROLE_VIEWER },
-	{ .method = "POST", .path = "/api/tokens", .fn = create, .role = DP_ROLE_VIEWER },
-	{ .method = "DELETE", .path = "/api/tokens/{id}", .fn = del, .role = DP_ROLE_VIEWER },
-	{ 0 },
+        {.method = "GET", .path = "/api/tokens", .fn = list, .role = DP_ROLE_VIEWER},
+        {.method = "POST", .path = "/api/tokens", .fn = create, .role = DP_ROLE_VIEWER},
+        {.method = "DELETE", .path = "/api/tokens/{id}", .fn = del, .role = DP_ROLE_VIEWER},
+        {0},
 };

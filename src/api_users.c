@@ -22,8 +22,8 @@ static json_t *user_json(const struct dp_store_user *u)
 {
 	const char *r = dp_role_name(u->role);
 	return json_pack("{s:I, s:s, s:s, s:o, s:o, s:o}", "id", (json_int_t)u->id, "username", u->username, "role",
-			 r ? r : "viewer", "created_at", dp_auth_time_json(u->created_at), "updated_at",
-			 dp_auth_time_json(u->updated_at), "last_login_at", dp_auth_time_json(u->last_login_at));
+	                 r ? r : "viewer", "created_at", dp_auth_time_json(u->created_at), "updated_at",
+	                 dp_auth_time_json(u->updated_at), "last_login_at", dp_auth_time_json(u->last_login_at));
 }
 
 static void target_of(char out[96], const char *username)
@@ -83,7 +83,7 @@ static void create_done(struct dp_auth_pwjob *j)
 		dp_audit_ctx(c, "user.create", target, ret == 0 ? DP_AUDIT_OK : DP_AUDIT_FAILED, d);
 	else
 		dp_audit_record(st, j->other_id, NULL, "user.create", target, ret == 0 ? DP_AUDIT_OK : DP_AUDIT_FAILED,
-				d, j->ip);
+		                d, j->ip);
 	json_decref(d);
 	if (!c)
 		return;
@@ -175,7 +175,7 @@ static void patch_done(struct dp_auth_pwjob *j)
 	if (ret == 0)
 		dp_store_session_delete_user(st, j->user_id, 0);
 	json_t *d = j->role ? json_pack("{s:s, s:b}", "role", dp_role_name(j->role), "password_reset", 1)
-			    : json_pack("{s:b}", "password_reset", 1);
+	                    : json_pack("{s:b}", "password_reset", 1);
 	dp_audit_ctx(c, "user.update", target, ret == 0 ? DP_AUDIT_OK : DP_AUDIT_FAILED, d);
 	json_decref(d);
 	if (ret == -ENOENT)
@@ -253,7 +253,10 @@ static void del(struct dp_ctx *c)
 	}
 	int ret = dp_store_user_delete(st, id);
 	dp_audit_ctx(c, "user.delete", target,
-		     ret == 0 ? DP_AUDIT_OK : ret == -EBUSY ? DP_AUDIT_DENIED : DP_AUDIT_FAILED, NULL);
+	             ret == 0        ? DP_AUDIT_OK
+	             : ret == -EBUSY ? DP_AUDIT_DENIED
+	                             : DP_AUDIT_FAILED,
+	             NULL);
 	if (ret == -EBUSY)
 		dp_reply_error(c, 409, "last_admin", "cannot remove the last admin");
 	else if (ret == -ENOENT)
@@ -265,9 +268,9 @@ static void del(struct dp_ctx *c)
 }
 
 const struct dp_route dp_api_users_routes[] = {
-	{ .method = "GET", .path = "/api/users", .fn = list, .role = DP_ROLE_ADMIN },
-	{ .method = "POST", .path = "/api/users", .fn = create, .role = DP_ROLE_ADMIN },
-	{ .method = "PATCH", .path = "/api/users/{id}", .fn = patch, .role = DP_ROLE_ADMIN },
-	{ .method = "DELETE", .path = "/api/users/{id}", .fn = del, .role = DP_ROLE_ADMIN },
-	{ 0 },
+        {.method = "GET", .path = "/api/users", .fn = list, .role = DP_ROLE_ADMIN},
+        {.method = "POST", .path = "/api/users", .fn = create, .role = DP_ROLE_ADMIN},
+        {.method = "PATCH", .path = "/api/users/{id}", .fn = patch, .role = DP_ROLE_ADMIN},
+        {.method = "DELETE", .path = "/api/users/{id}", .fn = del, .role = DP_ROLE_ADMIN},
+        {0},
 };

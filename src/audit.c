@@ -21,8 +21,8 @@
 
 #define DETAIL_MAX 4096
 
-void dp_audit_record(struct dp_store *s, int64_t user_id, const char *username, const char *action,
-		     const char *target, const char *result, json_t *detail, const char *ip)
+void dp_audit_record(struct dp_store *s, int64_t user_id, const char *username, const char *action, const char *target,
+                     const char *result, json_t *detail, const char *ip)
 {
 	if (!s || !action || !result)
 		return;
@@ -35,26 +35,25 @@ void dp_audit_record(struct dp_store *s, int64_t user_id, const char *username, 
 		}
 	}
 	struct dp_store_audit e = {
-		.at = (int64_t)time(NULL),
-		.user_id = user_id,
-		.username = username && *username ? username : NULL,
-		.action = action,
-		.target = target,
-		.result = result,
-		.detail = d,
-		.ip = ip && *ip ? ip : NULL,
+	        .at = (int64_t)time(NULL),
+	        .user_id = user_id,
+	        .username = username && *username ? username : NULL,
+	        .action = action,
+	        .target = target,
+	        .result = result,
+	        .detail = d,
+	        .ip = ip && *ip ? ip : NULL,
 	};
 	if (s && dp_store_audit_insert(s, &e, NULL) < 0)
 		dp_warn("audit: could not record %s (%s)", action, result);
 	free(d);
 }
 
-void dp_audit_ctx(struct dp_ctx *c, const char *action, const char *target, const char *result,
-		  json_t *detail)
+void dp_audit_ctx(struct dp_ctx *c, const char *action, const char *target, const char *result, json_t *detail)
 {
 	int authed = c->auth_kind != DP_AUTH_NONE;
 	dp_audit_record(c->srv ? c->srv->store : NULL, authed ? c->user.id : 0, authed ? c->user.username : NULL,
-			action, target, result, detail, dp_ctx_peer(c));
+	                action, target, result, detail, dp_ctx_peer(c));
 	/* actions on a target also appear on its console (daemonpulse source) */
 	if (c->srv && c->srv->loghub && target && strncmp(target, "target:", 7) == 0)
 		dp_loghub_audit(c->srv->loghub, target + 7, action, authed ? c->user.username : NULL, result, detail);

@@ -18,17 +18,16 @@
 struct dp_store;
 struct dp_ctx;
 
-#define DP_AUDIT_OK "ok"
+#define DP_AUDIT_OK     "ok"
 #define DP_AUDIT_DENIED "denied"
 #define DP_AUDIT_FAILED "failed"
-#define DP_AUDIT_ERROR "error"
+#define DP_AUDIT_ERROR  "error"
 
 /* Record one entry. user_id 0 = no authenticated actor; username may be the
  * attempted name of a failed login. `detail` (may be NULL) is borrowed. */
-void dp_audit_record(struct dp_store *s, int64_t user_id, const char *username, const char *action,
-		     const char *target, const char *result, json_t *detail, const char *ip);
+void dp_audit_record(struct dp_store *s, int64_t user_id, const char *username, const char *action, const char *target,
+                     const char *result, json_t *detail, const char *ip);
 /* Same with actor and ip taken from an authenticated request. */
-void dp_audit_ctx(struct dp_ctx *c, const char *action, const char *target, const char *result,
-		  json_t *detail);
+void dp_audit_ctx(struct dp_ctx *c, const char *action, const char *target, const char *result, json_t *detail);
 
 #endif

@@ -45,7 +45,7 @@ static int64_t touch_every(const struct dp_auth_config *cfg)
 	return t < 1 ? 1 : t > TOUCH_EVERY_S ? TOUCH_EVERY_S : t;
 }
 #define THROTTLE_MAX_LIMIT 64
-#define THROTTLE_KEY_MAX 80
+#define THROTTLE_KEY_MAX   80
 
 struct throttle_entry {
 	char key[THROTTLE_KEY_MAX]; /* "u:<lower-case name>" or "i:<ip>" */
@@ -192,7 +192,7 @@ int dp_auth_hash_password(const char *pw, char out[128])
 {
 	_Static_assert(crypto_pwhash_STRBYTES <= 128, "argon2 string fits");
 	if (crypto_pwhash_str(out, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-			      crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+	                      crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -253,8 +253,7 @@ int dp_auth_decode_session(const char *value, uint8_t raw[32])
 	size_t n = strlen(value), len = 0;
 	if (n != DP_AUTH_SESSION_LEN)
 		return -EINVAL;
-	if (sodium_base642bin(raw, 32, value, n, NULL, &len, NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING) !=
-		    0 ||
+	if (sodium_base642bin(raw, 32, value, n, NULL, &len, NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
 	    len != 32)
 		return -EINVAL;
 	return 0;
@@ -388,8 +387,7 @@ static struct dp_auth *auth_of(struct dp_ctx *c)
 	return c->srv ? c->srv->auth : NULL;
 }
 
-int dp_auth_session_valid(const struct dp_auth_config *cfg, int64_t expires_at, int64_t last_seen_at,
-			  int64_t now)
+int dp_auth_session_valid(const struct dp_auth_config *cfg, int64_t expires_at, int64_t last_seen_at, int64_t now)
 {
 	if (now >= expires_at)
 		return 0;
@@ -475,7 +473,7 @@ int dp_auth_check_headers(struct dp_auth *a, const char *authz, const char *cook
 int dp_auth_authenticate(struct dp_ctx *c)
 {
 	return dp_auth_check_headers(auth_of(c), dp_http_req_header(c->req, "Authorization"),
-				     dp_http_req_header(c->req, "Cookie"), c);
+	                             dp_http_req_header(c->req, "Cookie"), c);
 }
 
 const char *dp_auth_request_scheme(struct dp_ctx *c)
@@ -518,8 +516,8 @@ int dp_auth_set_cookie(struct dp_ctx *c, const char *token, int64_t max_age)
 	char v[256];
 	struct dp_auth *a = auth_of(c);
 	int secure = (c->srv && c->srv->cfg && c->srv->cfg->secure_cookies) || (a && a->cfg.cookie_secure);
-	int n = snprintf(v, sizeof(v), "%s=%s; Path=/; Max-Age=%lld; HttpOnly; SameSite=Strict%s",
-			 DP_SESSION_COOKIE, token, (long long)max_age, secure ? "; Secure" : "");
+	int n = snprintf(v, sizeof(v), "%s=%s; Path=/; Max-Age=%lld; HttpOnly; SameSite=Strict%s", DP_SESSION_COOKIE,
+	                 token, (long long)max_age, secure ? "; Secure" : "");
 	if (n < 0 || (size_t)n >= sizeof(v))
 		return -E2BIG;
 	int ret = dp_http_add_header(c->req, "Set-Cookie", v);
@@ -673,8 +671,7 @@ json_t *dp_auth_time_json(int64_t t)
 json_t *dp_auth_user_json(const struct dp_user *u)
 {
 	const char *r = dp_role_name(u->role);
-	return json_pack("{s:I, s:s, s:s}", "id", (json_int_t)u->id, "username", u->username, "role",
-			 r ? r : "viewer");
+	return json_pack("{s:I, s:s, s:s}", "id", (json_int_t)u->id, "username", u->username, "role", r ? r : "viewer");
 }
 
 static int digits(const char *s, int n, int *out)
@@ -708,8 +705,7 @@ int dp_auth_parse_time(const char *s, int64_t *t)
 	}
 	/* YYYY-MM-DD[THH:MM[:SS]][Z] */
 	int Y, M, D, h = 0, m = 0, sec = 0;
-	if (n < 10 || digits(s, 4, &Y) || s[4] != '-' || digits(s + 5, 2, &M) || s[7] != '-' ||
-	    digits(s + 8, 2, &D))
+	if (n < 10 || digits(s, 4, &Y) || s[4] != '-' || digits(s + 5, 2, &M) || s[7] != '-' || digits(s + 8, 2, &D))
 		return -EINVAL;
 	const char *p = s + 10;
 	if (*p == 'T' || *p == 't' || *p == ' ') {
@@ -726,8 +722,7 @@ int dp_auth_parse_time(const char *s, int64_t *t)
 		p++;
 	if (*p || Y < 1970 || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
 		return -EINVAL;
-	struct tm tm = { .tm_year = Y - 1900, .tm_mon = M - 1, .tm_mday = D, .tm_hour = h, .tm_min = m,
-			 .tm_sec = sec };
+	struct tm tm = {.tm_year = Y - 1900, .tm_mon = M - 1, .tm_mday = D, .tm_hour = h, .tm_min = m, .tm_sec = sec};
 	*t = (int64_t)timegm(&tm);
 	return 0;
 }

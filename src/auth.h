@@ -53,13 +53,13 @@ struct dp_auth_config {
 	dp_auth_clock_fn clock; /* NULL = time(NULL) */
 };
 
-#define DP_AUTH_SESSION_TTL_DEFAULT (8 * 3600)
+#define DP_AUTH_SESSION_TTL_DEFAULT  (8 * 3600)
 #define DP_AUTH_SESSION_IDLE_DEFAULT 3600
-#define DP_AUTH_PASSWORD_MIN 12
-#define DP_AUTH_PASSWORD_MAX 1024
+#define DP_AUTH_PASSWORD_MIN         12
+#define DP_AUTH_PASSWORD_MAX         1024
 /* "dp_" + 43 base64url characters (32 bytes). */
 #define DP_AUTH_TOKEN_PREFIX "dp_"
-#define DP_AUTH_TOKEN_LEN 46
+#define DP_AUTH_TOKEN_LEN    46
 /* base64url of 32 bytes, no padding. */
 #define DP_AUTH_SESSION_LEN 43
 
@@ -120,8 +120,7 @@ int dp_auth_check_headers(struct dp_auth *a, const char *authz, const char *cook
 
 /* Is a session still valid at `now`? 1 when now < expires_at and it was
  * used less than session_idle_s ago. */
-int dp_auth_session_valid(const struct dp_auth_config *cfg, int64_t expires_at, int64_t last_seen_at,
-			  int64_t now);
+int dp_auth_session_valid(const struct dp_auth_config *cfg, int64_t expires_at, int64_t last_seen_at, int64_t now);
 
 /* Login throttling (sliding window, in memory; DP_AUTH_THROTTLE_KEYS keys at
  * most, the stalest evicted first). Usernames compare case-insensitively.
@@ -159,17 +158,17 @@ struct dp_auth_pwjob;
 typedef void (*dp_auth_pwjob_fn)(struct dp_auth_pwjob *j);
 
 struct dp_auth_pwjob {
-	struct dp_ctx *c;    /* NULL once the client went away */
+	struct dp_ctx *c; /* NULL once the client went away */
 	struct dp_auth *auth;
 	dp_auth_pwjob_fn fn;
-	int status;          /* 0, or -ECANCELED at shutdown (nothing computed) */
+	int status; /* 0, or -ECANCELED at shutdown (nothing computed) */
 	/* inputs: set with dp_auth_pwjob_verify()/_hash() */
-	char *verify_pw;     /* password to check, or NULL */
+	char *verify_pw;       /* password to check, or NULL */
 	char verify_hash[128]; /* "" = unknown user: a dummy hash of equal cost runs */
-	char *new_pw;        /* password to hash (only if the verify step passed) */
+	char *new_pw;          /* password to hash (only if the verify step passed) */
 	/* outputs */
-	int verified;        /* 1 when verify_pw matched verify_hash */
-	int hashed;          /* 1 when new_hash is filled */
+	int verified; /* 1 when verify_pw matched verify_hash */
+	int hashed;   /* 1 when new_hash is filled */
 	char new_hash[128];
 	/* free for the caller */
 	int64_t user_id;

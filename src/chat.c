@@ -14,8 +14,7 @@
 #include <string.h>
 
 static const char *const ev_names[DP_CHAT_EV__N] = {
-	"start", "model_load", "prompt_progress", "reasoning", "content",
-	"tool_call", "stats", "error", "end",
+        "start", "model_load", "prompt_progress", "reasoning", "content", "tool_call", "stats", "error", "end",
 };
 
 const char *dp_chat_ev_name(enum dp_chat_ev ev)
@@ -23,8 +22,8 @@ const char *dp_chat_ev_name(enum dp_chat_ev ev)
 	return (unsigned)ev < DP_CHAT_EV__N ? ev_names[ev] : "unknown";
 }
 
-static const char *const api_names[] = { "v1", "v0", "openai" };
-static const char *const api_paths[] = { "/api/v1/chat", "/api/v0/chat/completions", "/v1/chat/completions" };
+static const char *const api_names[] = {"v1", "v0", "openai"};
+static const char *const api_paths[] = {"/api/v1/chat", "/api/v0/chat/completions", "/v1/chat/completions"};
 
 int dp_chat_api_parse(const char *s)
 {
@@ -63,11 +62,21 @@ int dp_chat_json_str(struct dp_buf *b, const char *s, size_t n)
 		}
 		tmp[o++] = '\\';
 		switch (c) {
-		case '"': tmp[o++] = '"'; break;
-		case '\\': tmp[o++] = '\\'; break;
-		case '\n': tmp[o++] = 'n'; break;
-		case '\r': tmp[o++] = 'r'; break;
-		case '\t': tmp[o++] = 't'; break;
+		case '"':
+			tmp[o++] = '"';
+			break;
+		case '\\':
+			tmp[o++] = '\\';
+			break;
+		case '\n':
+			tmp[o++] = 'n';
+			break;
+		case '\r':
+			tmp[o++] = 'r';
+			break;
+		case '\t':
+			tmp[o++] = 't';
+			break;
 		default:
 			tmp[o++] = 'u';
 			tmp[o++] = '0';
@@ -182,8 +191,9 @@ static void emit_error(struct dp_chat_norm *n, const json_t *err)
 	}
 	char c[64], m[DP_CHAT_MAX_ERROR_MSG + 1];
 	dp_chat_sanitize(c, sizeof(c), code && *code ? code : "lmstudio_error",
-			 strlen(code && *code ? code : "lmstudio_error"));
-	dp_chat_sanitize(m, sizeof(m), msg ? msg : "LM Studio reported an error", strlen(msg ? msg : "LM Studio reported an error"));
+	                 strlen(code && *code ? code : "lmstudio_error"));
+	dp_chat_sanitize(m, sizeof(m), msg ? msg : "LM Studio reported an error",
+	                 strlen(msg ? msg : "LM Studio reported an error"));
 	n->error_events++;
 	emit_json(n, DP_CHAT_EV_ERROR, json_pack("{s:s,s:s}", "code", c, "message", m));
 }
@@ -232,7 +242,7 @@ static int streq(const char *a, size_t alen, const char *lit)
 static void tool_v1(struct dp_chat_norm *n, const char *phase, json_t *o)
 {
 	json_t *out = json_pack("{s:s}", "phase", phase);
-	static const char *const keys[] = { "tool", "arguments", "output", "provider_info", "reason", "metadata" };
+	static const char *const keys[] = {"tool", "arguments", "output", "provider_info", "reason", "metadata"};
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		json_t *v = json_object_get(o, keys[i]);
 		if (v)
@@ -307,8 +317,8 @@ static int feed_v1(struct dp_chat_norm *n, const char *ev, size_t evlen, json_t 
 		dp_think_finish(&n->think, think_piece, n);
 		signal_stats(n);
 	} else if (streq(ev, evlen, "chat.start") || streq(ev, evlen, "message.start") ||
-		   streq(ev, evlen, "message.end") || streq(ev, evlen, "reasoning.start") ||
-		   streq(ev, evlen, "reasoning.end")) {
+	           streq(ev, evlen, "message.end") || streq(ev, evlen, "reasoning.start") ||
+	           streq(ev, evlen, "reasoning.end")) {
 		/* nothing the UI needs */
 	} else {
 		return -EINVAL;
@@ -374,9 +384,7 @@ static int feed_oai(struct dp_chat_norm *n, json_t *o)
 			json_t *tcs = json_object_get(d, "tool_calls");
 			size_t i;
 			json_t *tc;
-			json_array_foreach(tcs, i, tc)
-				if (json_is_object(tc))
-					tool_oai(n, tc);
+			json_array_foreach(tcs, i, tc) if (json_is_object(tc)) tool_oai(n, tc);
 		} else {
 			json_t *t = json_object_get(ch, "text"); /* text completions */
 			if (json_is_string(t))
@@ -432,7 +440,6 @@ void dp_chat_norm_release(struct dp_chat_norm *n)
 	json_decref(n->usage);
 	n->lms_stats = n->usage = NULL;
 }
-
 
 /* ------------------------------------------------------------ fast path */
 
@@ -542,14 +549,30 @@ static size_t scan_string(const char *p, size_t i, size_t n, struct dp_buf *out)
 		char e = p[i + 1], ch;
 		i += 2;
 		switch (e) {
-		case '"': ch = '"'; break;
-		case '\\': ch = '\\'; break;
-		case '/': ch = '/'; break;
-		case 'b': ch = '\b'; break;
-		case 'f': ch = '\f'; break;
-		case 'n': ch = '\n'; break;
-		case 'r': ch = '\r'; break;
-		case 't': ch = '\t'; break;
+		case '"':
+			ch = '"';
+			break;
+		case '\\':
+			ch = '\\';
+			break;
+		case '/':
+			ch = '/';
+			break;
+		case 'b':
+			ch = '\b';
+			break;
+		case 'f':
+			ch = '\f';
+			break;
+		case 'n':
+			ch = '\n';
+			break;
+		case 'r':
+			ch = '\r';
+			break;
+		case 't':
+			ch = '\t';
+			break;
 		case 'u': {
 			unsigned cp;
 			if (hex4(p, n, i, &cp) < 0)
@@ -731,12 +754,12 @@ json_t *dp_chat_stats_json(const struct dp_chat_norm *n, const struct dp_chat_ti
 		double per = t->generation_ms / (double)(text_events - 1);
 		tps = json_real(round(1000.0 / per * 1000) / 1000);
 	}
-	json_t *server = json_pack("{s:o,s:o,s:o,s:o,s:I,s:s,s:o,s:I,s:I}", "ttft_ms", ms_or_null(t->ttft_ms),
-				   "upstream_ttfb_ms", ms_or_null(t->ttfb_ms), "generation_ms", ms_or_null(t->generation_ms),
-				   "total_ms", ms_or_null(t->total_ms), "tokens", (json_int_t)tokens, "tokens_source",
-				   n->lms_tokens >= 0 ? "lmstudio" : "events", "tokens_per_second", tps,
-				   "reasoning_events", (json_int_t)n->reasoning_events, "content_events",
-				   (json_int_t)n->content_events);
+	json_t *server =
+	        json_pack("{s:o,s:o,s:o,s:o,s:I,s:s,s:o,s:I,s:I}", "ttft_ms", ms_or_null(t->ttft_ms),
+	                  "upstream_ttfb_ms", ms_or_null(t->ttfb_ms), "generation_ms", ms_or_null(t->generation_ms),
+	                  "total_ms", ms_or_null(t->total_ms), "tokens", (json_int_t)tokens, "tokens_source",
+	                  n->lms_tokens >= 0 ? "lmstudio" : "events", "tokens_per_second", tps, "reasoning_events",
+	                  (json_int_t)n->reasoning_events, "content_events", (json_int_t)n->content_events);
 	json_t *o = json_pack("{s:o,s:O}", "server", server, "lmstudio", n->lms_stats ? n->lms_stats : json_null());
 	if (n->usage)
 		json_object_set(o, "usage", n->usage);

@@ -59,7 +59,7 @@ enum dp_chat_ev {
 	DP_CHAT_EV__N
 };
 
-#define DP_CHAT_MAX_TEXT (4u << 20)   /* kept answer / reasoning text, each */
+#define DP_CHAT_MAX_TEXT      (4u << 20) /* kept answer / reasoning text, each */
 #define DP_CHAT_MAX_ERROR_MSG 400
 
 /* "start", "model_load", ... */
@@ -78,25 +78,25 @@ struct dp_chat_norm {
 	struct dp_think think;
 	dp_chat_emit_fn emit;
 	void *arg;
-	struct dp_buf out;         /* payload being built */
-	int keep_text;             /* accumulate content/reasoning (for history) */
+	struct dp_buf out; /* payload being built */
+	int keep_text;     /* accumulate content/reasoning (for history) */
 	struct dp_buf content, reasoning;
-	int text_truncated;        /* a kept text passed DP_CHAT_MAX_TEXT */
-	json_t *lms_stats;         /* LM Studio's stats object, NULL when none came */
-	json_t *usage;             /* OpenAI usage, NULL when none came */
-	int64_t lms_tokens;        /* LM Studio's output token count, -1 unknown */
-	char stop_reason[48];      /* LM Studio's stats.stop_reason, "" unknown */
-	char finish_reason[32];    /* OpenAI finish_reason, "" unknown */
-	char response_id[128];     /* v1 result.response_id, "" none */
-	uint64_t events_in;        /* upstream events fed */
-	uint64_t ignored;          /* malformed or unknown upstream events */
+	int text_truncated;     /* a kept text passed DP_CHAT_MAX_TEXT */
+	json_t *lms_stats;      /* LM Studio's stats object, NULL when none came */
+	json_t *usage;          /* OpenAI usage, NULL when none came */
+	int64_t lms_tokens;     /* LM Studio's output token count, -1 unknown */
+	char stop_reason[48];   /* LM Studio's stats.stop_reason, "" unknown */
+	char finish_reason[32]; /* OpenAI finish_reason, "" unknown */
+	char response_id[128];  /* v1 result.response_id, "" none */
+	uint64_t events_in;     /* upstream events fed */
+	uint64_t ignored;       /* malformed or unknown upstream events */
 	uint64_t reasoning_events, content_events, tool_events, error_events;
-	uint64_t token_events;     /* reasoning + content + tool events emitted */
+	uint64_t token_events; /* reasoning + content + tool events emitted */
 	int stats_signalled;
-	int done;                  /* chat.end or [DONE] seen */
-	int think_unterminated;    /* the stream ended inside a think block */
-	int no_fast_path;          /* always parse with jansson (tests compare both) */
-	struct dp_buf scratch;     /* the fast path's unescaped text */
+	int done;               /* chat.end or [DONE] seen */
+	int think_unterminated; /* the stream ended inside a think block */
+	int no_fast_path;       /* always parse with jansson (tests compare both) */
+	struct dp_buf scratch;  /* the fast path's unescaped text */
 };
 
 void dp_chat_norm_init(struct dp_chat_norm *n, enum dp_chat_api api, dp_chat_emit_fn emit, void *arg);
@@ -110,8 +110,7 @@ void dp_chat_norm_release(struct dp_chat_norm *n);
  * number of token events (reasoning/content/tool_call) it produced, 0 for
  * none, -EINVAL when the data was malformed (counted in `ignored`, the
  * stream goes on). */
-int dp_chat_norm_feed(struct dp_chat_norm *n, const char *event, size_t event_len, const char *data,
-		      size_t len);
+int dp_chat_norm_feed(struct dp_chat_norm *n, const char *event, size_t event_len, const char *data, size_t len);
 /* End of the upstream stream: release text the think splitter held. */
 void dp_chat_norm_finish(struct dp_chat_norm *n);
 
@@ -121,10 +120,10 @@ const char *dp_chat_norm_stop_reason(const struct dp_chat_norm *n);
 
 /* Server-side timings for the stats event (ms; < 0 = unknown -> null). */
 struct dp_chat_timing {
-	double ttft_ms;         /* request sent -> first token event byte */
-	double ttfb_ms;         /* request sent -> first response byte */
-	double generation_ms;   /* first -> last token event */
-	double total_ms;        /* request sent -> end */
+	double ttft_ms;       /* request sent -> first token event byte */
+	double ttfb_ms;       /* request sent -> first response byte */
+	double generation_ms; /* first -> last token event */
+	double total_ms;      /* request sent -> end */
 };
 /* {"server":{...},"lmstudio":stats|null[,"usage":{...}]} (new reference). */
 json_t *dp_chat_stats_json(const struct dp_chat_norm *n, const struct dp_chat_timing *t);

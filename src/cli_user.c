@@ -220,14 +220,15 @@ static char *get_password(const struct opts *o, enum pw_mode mode, int *generate
 		pw = read_line(stdin);
 		if (!pw) {
 			fprintf(stderr, "daemonpulse: no password on stdin (one line, at most %d bytes)\n",
-				DP_AUTH_PASSWORD_MAX);
+			        DP_AUTH_PASSWORD_MAX);
 			return NULL;
 		}
 	} else if (isatty(STDIN_FILENO)) {
 		pw = prompt("New password: ");
 		char *again = pw ? prompt("Repeat it: ") : NULL;
 		if (!pw || !again || strcmp(pw, again) != 0) {
-			fprintf(stderr, "daemonpulse: %s\n", pw && again ? "the passwords differ" : "no password given");
+			fprintf(stderr, "daemonpulse: %s\n",
+			        pw && again ? "the passwords differ" : "no password given");
 			if (pw)
 				sodium_free(pw);
 			if (again)
@@ -303,7 +304,7 @@ static int create_user(struct dp_store *s, const char *name, int role, const str
 	if (ret < 0) {
 		sodium_memzero(shown, sizeof(shown));
 		fprintf(stderr, "daemonpulse: cannot create user '%s'%s\n", name,
-			ret == -EEXIST ? ": it already exists" : "");
+		        ret == -EEXIST ? ": it already exists" : "");
 		return 1;
 	}
 	if (generated)
@@ -341,9 +342,10 @@ int dp_cli_seed(int argc, char **argv)
 		return 1;
 	}
 	if (n > 0 && !o.force) {
-		fprintf(stderr, "daemonpulse: the database already has %lld user(s); not seeding "
-				"(use 'daemonpulse user add', or seed --force to add another admin)\n",
-			(long long)n);
+		fprintf(stderr,
+		        "daemonpulse: the database already has %lld user(s); not seeding "
+		        "(use 'daemonpulse user add', or seed --force to add another admin)\n",
+		        (long long)n);
 		dp_store_free(s);
 		return 1;
 	}
@@ -395,7 +397,9 @@ static int cmd_role(struct dp_store *s, const struct opts *o)
 		return 1;
 	int ret = dp_store_user_set_role(s, u.id, role, (int64_t)time(NULL));
 	audit(s, "user.update", u.username,
-	      ret == 0 ? DP_AUDIT_OK : ret == -EBUSY ? DP_AUDIT_DENIED : DP_AUDIT_FAILED,
+	      ret == 0        ? DP_AUDIT_OK
+	      : ret == -EBUSY ? DP_AUDIT_DENIED
+	                      : DP_AUDIT_FAILED,
 	      json_pack("{s:s}", "role", dp_role_name(role)));
 	if (ret == -EBUSY) {
 		fprintf(stderr, "daemonpulse: cannot demote the last admin '%s'\n", u.username);
@@ -415,7 +419,10 @@ static int cmd_remove(struct dp_store *s, const struct opts *o)
 	if (need_user(s, o->pos[1], &u))
 		return 1;
 	int ret = dp_store_user_delete(s, u.id);
-	audit(s, "user.delete", u.username, ret == 0 ? DP_AUDIT_OK : ret == -EBUSY ? DP_AUDIT_DENIED : DP_AUDIT_FAILED,
+	audit(s, "user.delete", u.username,
+	      ret == 0        ? DP_AUDIT_OK
+	      : ret == -EBUSY ? DP_AUDIT_DENIED
+	                      : DP_AUDIT_FAILED,
 	      NULL);
 	if (ret == -EBUSY) {
 		fprintf(stderr, "daemonpulse: cannot remove the last admin '%s'\n", u.username);
@@ -437,9 +444,9 @@ static json_t *time_json(int64_t t)
 static int list_json(const struct dp_store_user *u, void *arg)
 {
 	json_array_append_new(arg, json_pack("{s:I, s:s, s:s, s:o, s:o, s:o}", "id", (json_int_t)u->id, "username",
-					     u->username, "role", dp_role_name(u->role), "created_at",
-					     time_json(u->created_at), "updated_at", time_json(u->updated_at),
-					     "last_login_at", time_json(u->last_login_at)));
+	                                     u->username, "role", dp_role_name(u->role), "created_at",
+	                                     time_json(u->created_at), "updated_at", time_json(u->updated_at),
+	                                     "last_login_at", time_json(u->last_login_at)));
 	return 0;
 }
 
@@ -491,8 +498,10 @@ int dp_cli_user(int argc, char **argv)
 	else
 		return usage_error("unknown user command", cmd);
 	if (o.npos - 1 != want)
-		return usage_error(want == 2 ? "expected NAME ROLE" : want ? "expected one NAME" : "unexpected argument",
-				   NULL);
+		return usage_error(want == 2 ? "expected NAME ROLE"
+		                   : want    ? "expected one NAME"
+		                             : "unexpected argument",
+		                   NULL);
 	if (o.role && strcmp(cmd, "add") != 0)
 		return usage_error("--role is for 'user add'; use 'user role NAME ROLE'", NULL);
 	if ((o.password_stdin && strcmp(cmd, "add") != 0 && strcmp(cmd, "passwd") != 0) ||

@@ -26,69 +26,67 @@
 enum kind { K_ADDR, K_PORT, K_PATH, K_URL, K_SECRET, K_BOOL, K_LEVEL, K_MS, K_SIZE, K_INT };
 
 struct opt {
-	const char *key;  /* environment variable and file key */
-	const char *flag; /* "--port", NULL when there is no flag */
-	const char *alias;/* second flag spelling or NULL */
+	const char *key;   /* environment variable and file key */
+	const char *flag;  /* "--port", NULL when there is no flag */
+	const char *alias; /* second flag spelling or NULL */
 	enum kind kind;
 	size_t off;
 	long long min, max; /* K_MS / K_SIZE / K_INT bounds */
 	const char *meta;
 	const char *help;
-	const char *def;  /* shown in --help */
+	const char *def; /* shown in --help */
 };
 
 #define OFF(f) offsetof(struct dp_config, f)
 
 static const struct opt opts[] = {
-	{ "BIND", "--bind", NULL, K_ADDR, OFF(bind), 0, 0, "ADDR",
-	  "address to listen on (IPv4/IPv6 literal or localhost)", "127.0.0.1" },
-	{ "BRIDGE_PORT", "--port", NULL, K_PORT, OFF(port), 0, 65535, "PORT",
-	  "TCP port; 0 picks a free one", "3000" },
-	{ "DATA_DIR", "--data-dir", NULL, K_PATH, OFF(data_dir), 0, 0, "DIR",
-	  "directory for the database and generated keys", "./var" },
-	{ "DB_PATH", "--db", NULL, K_PATH, OFF(db_path), 0, 0, "FILE",
-	  "SQLite database file", "<data-dir>/daemonpulse.db" },
-	{ "DAEMON_API_URL", "--daemon-api-url", NULL, K_URL, OFF(daemon_api_url), 0, 0, "URL",
-	  "default LM Studio target, e.g. http://127.0.0.1:1234; empty for none", "(none)" },
-	{ "DAEMON_API_KEY", NULL, NULL, K_SECRET, OFF(daemon_api_key), 0, 0, "KEY",
-	  "LM Studio API token for the default target (environment or config file only)", "(none)" },
-	{ "LMS_BIN", "--lms-bin", NULL, K_PATH, OFF(lms_bin), 0, 0, "PATH",
-	  "the lms command-line tool", "lms" },
-	{ "DP_SECURE_COOKIES", "--secure-cookies", "--tls-proxy", K_BOOL, OFF(secure_cookies), 0, 0, "BOOL",
-	  "mark the session cookie Secure (set when served over https or behind a TLS proxy)", "false" },
-	{ "DP_TRUST_PROXY", "--trust-proxy", NULL, K_BOOL, OFF(trust_proxy), 0, 0, "BOOL",
-	  "a reverse proxy in front sets X-Forwarded-Proto/-For (never enable without one)", "false" },
-	{ "DP_METRICS_PUBLIC", "--metrics-public", NULL, K_BOOL, OFF(metrics_public), 0, 0, "BOOL",
-	  "serve GET /metrics without a session (default: viewer role needed)", "false" },
-	{ "DP_ACCESS_LOG", "--access-log", NULL, K_BOOL, OFF(access_log), 0, 0, "BOOL",
-	  "one stderr line per request (method, path without query, status, bytes, time, peer)", "true" },
-	{ "DP_LOG_LEVEL", "--log-level", NULL, K_LEVEL, OFF(log_level), 0, 0, "LEVEL",
-	  "debug, info, warn, error or none", "info" },
-	{ "DP_REQUEST_TIMEOUT_MS", "--request-timeout-ms", NULL, K_MS, OFF(request_timeout_ms), 100, 3600000,
-	  "MS", "a request's head and body must arrive within this time", "30000" },
-	{ "DP_IDLE_TIMEOUT_MS", "--idle-timeout-ms", NULL, K_MS, OFF(idle_timeout_ms), 100, 86400000, "MS",
-	  "close keep-alive connections idle for this long", "60000" },
-	{ "DP_SHUTDOWN_GRACE_MS", "--shutdown-grace-ms", NULL, K_MS, OFF(shutdown_grace_ms), 0, 600000, "MS",
-	  "on SIGINT/SIGTERM, let in-flight requests finish for up to this long", "5000" },
-	{ "DP_MAX_BODY_BYTES", "--max-body-bytes", NULL, K_SIZE, OFF(max_body_bytes), 1024, 64 << 20,
-	  "BYTES", "largest accepted request body (larger gets 413)", "1048576" },
-	{ "DP_HEALTH_INTERVAL_MS", "--health-interval-ms", NULL, K_MS, OFF(health_interval_ms), 100, 3600000,
-	  "MS", "poll each LM Studio target this often (one poll per target, backoff while down)", "5000" },
-	/* GPU telemetry (docs/api-telemetry.md) */
-	{ "DP_TELEMETRY_INTERVAL_MS", "--telemetry-interval-ms", NULL, K_MS, OFF(telemetry_interval_ms), 250, 60000,
-	  "MS", "sample GPU telemetry this often (NVML/amdgpu off the loop, simulator over HTTP)", "2000" },
-	{ "DP_NVML_LIBRARY", "--nvml-library", NULL, K_PATH, OFF(nvml_library), 0, 0, "PATH",
-	  "NVML library to dlopen; \"off\" disables NVIDIA telemetry", "libnvidia-ml.so.1" },
-	{ "DP_SYSFS_ROOT", "--sysfs-root", NULL, K_PATH, OFF(sysfs_root), 0, 0, "DIR",
-	  "sysfs root for amdgpu telemetry", "/sys" },
-	{ "DP_PROCFS_ROOT", "--procfs-root", NULL, K_PATH, OFF(procfs_root), 0, 0, "DIR",
-	  "procfs root for per-process VRAM attribution", "/proc" },
-	{ "DP_ALERT_VRAM_PERCENT", "--alert-vram-percent", NULL, K_INT, OFF(alert_vram_percent), 1, 100, "PERCENT",
-	  "alert when a GPU's VRAM use reaches this share of its total", "90" },
-	{ "DP_ALERT_TEMP_C", "--alert-temp-c", NULL, K_INT, OFF(alert_temp_c), 1, 150, "CELSIUS",
-	  "alert when a GPU's temperature reaches this", "85" },
-	{ "DP_AUDIT_RETENTION_DAYS", "--audit-retention-days", NULL, K_INT, OFF(audit_retention_days), 0, 36500,
-	  "DAYS", "delete audit entries older than this, hourly (0 keeps them forever)", "365" },
+        {"BIND", "--bind", NULL, K_ADDR, OFF(bind), 0, 0, "ADDR",
+         "address to listen on (IPv4/IPv6 literal or localhost)", "127.0.0.1"},
+        {"BRIDGE_PORT", "--port", NULL, K_PORT, OFF(port), 0, 65535, "PORT", "TCP port; 0 picks a free one", "3000"},
+        {"DATA_DIR", "--data-dir", NULL, K_PATH, OFF(data_dir), 0, 0, "DIR",
+         "directory for the database and generated keys", "./var"},
+        {"DB_PATH", "--db", NULL, K_PATH, OFF(db_path), 0, 0, "FILE", "SQLite database file",
+         "<data-dir>/daemonpulse.db"},
+        {"DAEMON_API_URL", "--daemon-api-url", NULL, K_URL, OFF(daemon_api_url), 0, 0, "URL",
+         "default LM Studio target, e.g. http://127.0.0.1:1234; empty for none", "(none)"},
+        {"DAEMON_API_KEY", NULL, NULL, K_SECRET, OFF(daemon_api_key), 0, 0, "KEY",
+         "LM Studio API token for the default target (environment or config file only)", "(none)"},
+        {"LMS_BIN", "--lms-bin", NULL, K_PATH, OFF(lms_bin), 0, 0, "PATH", "the lms command-line tool", "lms"},
+        {"DP_SECURE_COOKIES", "--secure-cookies", "--tls-proxy", K_BOOL, OFF(secure_cookies), 0, 0, "BOOL",
+         "mark the session cookie Secure (set when served over https or behind a TLS proxy)", "false"},
+        {"DP_TRUST_PROXY", "--trust-proxy", NULL, K_BOOL, OFF(trust_proxy), 0, 0, "BOOL",
+         "a reverse proxy in front sets X-Forwarded-Proto/-For (never enable without one)", "false"},
+        {"DP_METRICS_PUBLIC", "--metrics-public", NULL, K_BOOL, OFF(metrics_public), 0, 0, "BOOL",
+         "serve GET /metrics without a session (default: viewer role needed)", "false"},
+        {"DP_ACCESS_LOG", "--access-log", NULL, K_BOOL, OFF(access_log), 0, 0, "BOOL",
+         "one stderr line per request (method, path without query, status, bytes, time, peer)", "true"},
+        {"DP_LOG_LEVEL", "--log-level", NULL, K_LEVEL, OFF(log_level), 0, 0, "LEVEL",
+         "debug, info, warn, error or none", "info"},
+        {"DP_REQUEST_TIMEOUT_MS", "--request-timeout-ms", NULL, K_MS, OFF(request_timeout_ms), 100, 3600000, "MS",
+         "a request's head and body must arrive within this time", "30000"},
+        {"DP_IDLE_TIMEOUT_MS", "--idle-timeout-ms", NULL, K_MS, OFF(idle_timeout_ms), 100, 86400000, "MS",
+         "close keep-alive connections idle for this long", "60000"},
+        {"DP_SHUTDOWN_GRACE_MS", "--shutdown-grace-ms", NULL, K_MS, OFF(shutdown_grace_ms), 0, 600000, "MS",
+         "on SIGINT/SIGTERM, let in-flight requests finish for up to this long", "5000"},
+        {"DP_MAX_BODY_BYTES", "--max-body-bytes", NULL, K_SIZE, OFF(max_body_bytes), 1024, 64 << 20, "BYTES",
+         "largest accepted request body (larger gets 413)", "1048576"},
+        {"DP_HEALTH_INTERVAL_MS", "--health-interval-ms", NULL, K_MS, OFF(health_interval_ms), 100, 3600000, "MS",
+         "poll each LM Studio target this often (one poll per target, backoff while down)", "5000"},
+        /* GPU telemetry (docs/api-telemetry.md) */
+        {"DP_TELEMETRY_INTERVAL_MS", "--telemetry-interval-ms", NULL, K_MS, OFF(telemetry_interval_ms), 250, 60000,
+         "MS", "sample GPU telemetry this often (NVML/amdgpu off the loop, simulator over HTTP)", "2000"},
+        {"DP_NVML_LIBRARY", "--nvml-library", NULL, K_PATH, OFF(nvml_library), 0, 0, "PATH",
+         "NVML library to dlopen; \"off\" disables NVIDIA telemetry", "libnvidia-ml.so.1"},
+        {"DP_SYSFS_ROOT", "--sysfs-root", NULL, K_PATH, OFF(sysfs_root), 0, 0, "DIR", "sysfs root for amdgpu telemetry",
+         "/sys"},
+        {"DP_PROCFS_ROOT", "--procfs-root", NULL, K_PATH, OFF(procfs_root), 0, 0, "DIR",
+         "procfs root for per-process VRAM attribution", "/proc"},
+        {"DP_ALERT_VRAM_PERCENT", "--alert-vram-percent", NULL, K_INT, OFF(alert_vram_percent), 1, 100, "PERCENT",
+         "alert when a GPU's VRAM use reaches this share of its total", "90"},
+        {"DP_ALERT_TEMP_C", "--alert-temp-c", NULL, K_INT, OFF(alert_temp_c), 1, 150, "CELSIUS",
+         "alert when a GPU's temperature reaches this", "85"},
+        {"DP_AUDIT_RETENTION_DAYS", "--audit-retention-days", NULL, K_INT, OFF(audit_retention_days), 0, 36500, "DAYS",
+         "delete audit entries older than this, hourly (0 keeps them forever)", "365"},
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -135,10 +133,10 @@ void dp_config_release(struct dp_config *c)
 void dp_config_usage(FILE *out)
 {
 	fprintf(out, "usage: daemonpulse serve [options]\n\n"
-		     "Runs the control plane. Every option can also be set with the environment\n"
-		     "variable named in brackets, or as `NAME = value` in a --config file.\n"
-		     "Precedence: flags > environment > config file > defaults. An invalid value\n"
-		     "stops start-up with a message naming the setting.\n\n");
+	             "Runs the control plane. Every option can also be set with the environment\n"
+	             "variable named in brackets, or as `NAME = value` in a --config file.\n"
+	             "Precedence: flags > environment > config file > defaults. An invalid value\n"
+	             "stops start-up with a message naming the setting.\n\n");
 	for (size_t i = 0; i < NOPTS; i++) {
 		const struct opt *o = &opts[i];
 		char left[64];
@@ -153,8 +151,8 @@ void dp_config_usage(FILE *out)
 	fprintf(out, "  %-30s %s\n", "--config FILE", "read settings from FILE (`KEY = value` lines, # comments)");
 	fprintf(out, "  %-30s %s\n", "-h, --help", "show this help");
 	fprintf(out, "\nBooleans accept 1/0, true/false, yes/no, on/off; a boolean flag without a\n"
-		     "value means true (--secure-cookies). /metrics needs a viewer session or API\n"
-		     "token unless --metrics-public is set.\n");
+	             "value means true (--secure-cookies). /metrics needs a viewer session or API\n"
+	             "token unless --metrics-public is set.\n");
 }
 
 /* ------------------------------------------------------------- validation */
@@ -195,7 +193,7 @@ static int parse_ll(const char *v, long long min, long long max, long long *out)
 
 static int parse_bool(const char *v)
 {
-	static const char *yes[] = { "1", "true", "yes", "on" }, *no[] = { "0", "false", "no", "off" };
+	static const char *yes[] = {"1", "true", "yes", "on"}, *no[] = {"0", "false", "no", "off"};
 	for (size_t i = 0; i < 4; i++) {
 		if (strcasecmp(v, yes[i]) == 0)
 			return 1;
@@ -274,19 +272,19 @@ static int apply(struct dp_config *c, const struct opt *o, const char *v, const 
 	case K_MS:
 		if (parse_ll(v, o->min, o->max, &n) < 0)
 			return fail(err, "invalid %s '%s' (%s): expected milliseconds %lld..%lld", o->key, shown, src,
-				    o->min, o->max);
+			            o->min, o->max);
 		*(int *)(base + o->off) = (int)n;
 		break;
 	case K_SIZE:
 		if (parse_ll(v, o->min, o->max, &n) < 0)
 			return fail(err, "invalid %s '%s' (%s): expected bytes %lld..%lld", o->key, shown, src, o->min,
-				    o->max);
+			            o->max);
 		*(size_t *)(base + o->off) = (size_t)n;
 		break;
 	case K_INT:
 		if (parse_ll(v, o->min, o->max, &n) < 0)
 			return fail(err, "invalid %s '%s' (%s): expected an integer %lld..%lld", o->key, shown, src,
-				    o->min, o->max);
+			            o->min, o->max);
 		*(int *)(base + o->off) = (int)n;
 		break;
 	}
@@ -354,7 +352,7 @@ static int load_file(struct dp_config *c, const char *path, char **err)
 		free(data);
 		return fail(err, "config file '%s' contains a NUL byte", path);
 	}
-	unsigned char seen[NOPTS] = { 0 };
+	unsigned char seen[NOPTS] = {0};
 	int rc = 0, lineno = 0;
 	char *p = data;
 	while (*p && rc == 0) {
@@ -419,7 +417,7 @@ int dp_config_load(struct dp_config *c, int argc, char **argv, char **envp, FILE
 	if (err)
 		*err = NULL;
 	/* pass 1: collect flags (validated later, strongest last) */
-	const char *flagval[NOPTS] = { 0 };
+	const char *flagval[NOPTS] = {0};
 	const char *cfgfile = NULL;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -440,7 +438,8 @@ int dp_config_load(struct dp_config *c, int argc, char **argv, char **envp, FILE
 		}
 		const struct opt *o = by_flag(a, fl);
 		if (!o)
-			return fail(err, "unknown option '%.*s' (see daemonpulse serve --help)", (int)(fl > 64 ? 64 : fl), a);
+			return fail(err, "unknown option '%.*s' (see daemonpulse serve --help)",
+			            (int)(fl > 64 ? 64 : fl), a);
 		if (!val) {
 			if (o->kind == K_BOOL)
 				val = "true";

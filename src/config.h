@@ -21,31 +21,31 @@
 #define DP_CONFIG_LINE_MAX 4096
 
 struct dp_config {
-	char *bind;             /* BIND, --bind; default 127.0.0.1 */
-	int port;               /* BRIDGE_PORT, --port; default 3000; 0 picks one */
-	char *data_dir;         /* DATA_DIR, --data-dir; default ./var */
-	char *db_path;          /* DB_PATH, --db; default <data_dir>/daemonpulse.db */
-	char *daemon_api_url;   /* DAEMON_API_URL, --daemon-api-url; "" = none */
-	char *daemon_api_key;   /* DAEMON_API_KEY (env or file only: no flag, argv is visible in ps) */
-	char *lms_bin;          /* LMS_BIN, --lms-bin; default "lms" */
-	int secure_cookies;     /* DP_SECURE_COOKIES, --secure-cookies / --tls-proxy */
-	int trust_proxy;        /* DP_TRUST_PROXY, --trust-proxy: honour X-Forwarded-Proto/-For */
-	int metrics_public;     /* DP_METRICS_PUBLIC, --metrics-public: /metrics without a session */
-	int access_log;         /* DP_ACCESS_LOG, --access-log on|off; default on */
-	int log_level;          /* DP_LOG_LEVEL, --log-level (enum dp_log_level); default info */
-	int request_timeout_ms; /* DP_REQUEST_TIMEOUT_MS, --request-timeout-ms; default 30000 */
-	int idle_timeout_ms;    /* DP_IDLE_TIMEOUT_MS, --idle-timeout-ms; default 60000 */
-	int shutdown_grace_ms;  /* DP_SHUTDOWN_GRACE_MS, --shutdown-grace-ms; default 5000 */
-	size_t max_body_bytes;  /* DP_MAX_BODY_BYTES, --max-body-bytes; default 1 MiB */
-	int health_interval_ms; /* DP_HEALTH_INTERVAL_MS, --health-interval-ms; default 5000 */
+	char *bind;                /* BIND, --bind; default 127.0.0.1 */
+	int port;                  /* BRIDGE_PORT, --port; default 3000; 0 picks one */
+	char *data_dir;            /* DATA_DIR, --data-dir; default ./var */
+	char *db_path;             /* DB_PATH, --db; default <data_dir>/daemonpulse.db */
+	char *daemon_api_url;      /* DAEMON_API_URL, --daemon-api-url; "" = none */
+	char *daemon_api_key;      /* DAEMON_API_KEY (env or file only: no flag, argv is visible in ps) */
+	char *lms_bin;             /* LMS_BIN, --lms-bin; default "lms" */
+	int secure_cookies;        /* DP_SECURE_COOKIES, --secure-cookies / --tls-proxy */
+	int trust_proxy;           /* DP_TRUST_PROXY, --trust-proxy: honour X-Forwarded-Proto/-For */
+	int metrics_public;        /* DP_METRICS_PUBLIC, --metrics-public: /metrics without a session */
+	int access_log;            /* DP_ACCESS_LOG, --access-log on|off; default on */
+	int log_level;             /* DP_LOG_LEVEL, --log-level (enum dp_log_level); default info */
+	int request_timeout_ms;    /* DP_REQUEST_TIMEOUT_MS, --request-timeout-ms; default 30000 */
+	int idle_timeout_ms;       /* DP_IDLE_TIMEOUT_MS, --idle-timeout-ms; default 60000 */
+	int shutdown_grace_ms;     /* DP_SHUTDOWN_GRACE_MS, --shutdown-grace-ms; default 5000 */
+	size_t max_body_bytes;     /* DP_MAX_BODY_BYTES, --max-body-bytes; default 1 MiB */
+	int health_interval_ms;    /* DP_HEALTH_INTERVAL_MS, --health-interval-ms; default 5000 */
 	int telemetry_interval_ms; /* DP_TELEMETRY_INTERVAL_MS, --telemetry-interval-ms; default 2000 */
-	char *nvml_library;     /* DP_NVML_LIBRARY, --nvml-library; default libnvidia-ml.so.1, "off" */
-	char *sysfs_root;       /* DP_SYSFS_ROOT, --sysfs-root; default /sys */
-	char *procfs_root;      /* DP_PROCFS_ROOT, --procfs-root; default /proc */
-	int alert_vram_percent; /* DP_ALERT_VRAM_PERCENT, --alert-vram-percent; default 90 */
-	int alert_temp_c;       /* DP_ALERT_TEMP_C, --alert-temp-c; default 85 */
-	int audit_retention_days; /* DP_AUDIT_RETENTION_DAYS, --audit-retention-days; default 365, 0 = forever */
-	char *config_file;      /* --config FILE (flag only) */
+	char *nvml_library;        /* DP_NVML_LIBRARY, --nvml-library; default libnvidia-ml.so.1, "off" */
+	char *sysfs_root;          /* DP_SYSFS_ROOT, --sysfs-root; default /sys */
+	char *procfs_root;         /* DP_PROCFS_ROOT, --procfs-root; default /proc */
+	int alert_vram_percent;    /* DP_ALERT_VRAM_PERCENT, --alert-vram-percent; default 90 */
+	int alert_temp_c;          /* DP_ALERT_TEMP_C, --alert-temp-c; default 85 */
+	int audit_retention_days;  /* DP_AUDIT_RETENTION_DAYS, --audit-retention-days; default 365, 0 = forever */
+	char *config_file;         /* --config FILE (flag only) */
 };
 
 /* Zero + defaults. */

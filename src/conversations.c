@@ -56,7 +56,11 @@ static int utf8_ok(const unsigned char *s, size_t n, size_t *chars)
 	size_t i = 0, c = 0;
 	while (i < n) {
 		unsigned char b = s[i];
-		size_t len = b < 0x80 ? 1 : (b & 0xe0) == 0xc0 ? 2 : (b & 0xf0) == 0xe0 ? 3 : (b & 0xf8) == 0xf0 ? 4 : 0;
+		size_t len = b < 0x80             ? 1
+		             : (b & 0xe0) == 0xc0 ? 2
+		             : (b & 0xf0) == 0xe0 ? 3
+		             : (b & 0xf8) == 0xf0 ? 4
+		                                  : 0;
 		if (!len || i + len > n || (len == 2 && b < 0xc2))
 			return 0;
 		for (size_t k = 1; k < len; k++)
@@ -125,8 +129,11 @@ void dp_conv_title_from(const char *text, char *out, size_t outlen)
 int dp_conv_create(struct dp_store *s, int64_t user_id, const struct dp_conv_new *c, int64_t now, int64_t *id)
 {
 	sqlite3_stmt *st;
-	if (prep(s, "INSERT INTO conversations (user_id, title, target_id, model, api, system_prompt, created_at, updated_at)"
-		    " VALUES (?,?,?,?,?,?,?,?)", &st) < 0)
+	if (prep(s,
+	         "INSERT INTO conversations (user_id, title, target_id, model, api, system_prompt, created_at, "
+	         "updated_at)"
+	         " VALUES (?,?,?,?,?,?,?,?)",
+	         &st) < 0)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, user_id);
 	bind_text(st, 2, c->title && *c->title ? c->title : "New conversation");
@@ -162,8 +169,8 @@ int dp_conv_check(struct dp_store *s, int64_t id, int64_t user_id)
 }
 
 int dp_conv_append(struct dp_store *s, int64_t id, int64_t user_id, const char *role, const char *content,
-		   const char *reasoning, const char *model, const char *stats_json, const char *stop_reason,
-		   int64_t now, int64_t *msg_id)
+                   const char *reasoning, const char *model, const char *stats_json, const char *stop_reason,
+                   int64_t now, int64_t *msg_id)
 {
 	if (!role || (strcmp(role, "system") && strcmp(role, "user") && strcmp(role, "assistant")))
 		return -EINVAL;
@@ -171,8 +178,10 @@ int dp_conv_append(struct dp_store *s, int64_t id, int64_t user_id, const char *
 	if (rc < 0)
 		return rc;
 	sqlite3_stmt *st;
-	if (prep(s, "INSERT INTO conversation_messages (conversation_id, role, content, reasoning, model, stats,"
-		    " stop_reason, created_at) VALUES (?,?,?,?,?,?,?,?)", &st) < 0)
+	if (prep(s,
+	         "INSERT INTO conversation_messages (conversation_id, role, content, reasoning, model, stats,"
+	         " stop_reason, created_at) VALUES (?,?,?,?,?,?,?,?)",
+	         &st) < 0)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, id);
 	bind_text(st, 2, role);
@@ -197,7 +206,8 @@ int dp_conv_append(struct dp_store *s, int64_t id, int64_t user_id, const char *
 	return 0;
 }
 
-#define CONV_COLS "c.id, c.title, c.target_id, c.model, c.api, c.system_prompt, c.created_at, c.updated_at," \
+#define CONV_COLS                                                                                                      \
+	"c.id, c.title, c.target_id, c.model, c.api, c.system_prompt, c.created_at, c.updated_at,"                     \
 	" (SELECT COUNT(*) FROM conversation_messages m WHERE m.conversation_id = c.id)"
 
 static json_t *conv_row(sqlite3_stmt *st, int with_prompt)
@@ -205,8 +215,9 @@ static json_t *conv_row(sqlite3_stmt *st, int with_prompt)
 	json_t *o = json_object();
 	json_object_set_new(o, "id", json_integer(sqlite3_column_int64(st, 0)));
 	json_object_set_new(o, "title", col_text(st, 1));
-	json_object_set_new(o, "target_id", sqlite3_column_type(st, 2) == SQLITE_NULL
-						    ? json_null() : json_integer(sqlite3_column_int64(st, 2)));
+	json_object_set_new(o, "target_id",
+	                    sqlite3_column_type(st, 2) == SQLITE_NULL ? json_null()
+	                                                              : json_integer(sqlite3_column_int64(st, 2)));
 	json_object_set_new(o, "model", col_text(st, 3));
 	json_object_set_new(o, "api", col_text(st, 4));
 	if (with_prompt)
@@ -222,8 +233,10 @@ int dp_conv_list(struct dp_store *s, int64_t user_id, int64_t offset, int limit,
 	sqlite3_stmt *st;
 	if (limit < 1 || limit > DP_CONV_LIST_MAX || offset < 0)
 		return -EINVAL;
-	if (prep(s, "SELECT " CONV_COLS " FROM conversations c WHERE c.user_id = ?"
-		    " ORDER BY c.updated_at DESC, c.id DESC LIMIT ? OFFSET ?", &st) < 0)
+	if (prep(s,
+	         "SELECT " CONV_COLS " FROM conversations c WHERE c.user_id = ?"
+	         " ORDER BY c.updated_at DESC, c.id DESC LIMIT ? OFFSET ?",
+	         &st) < 0)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, user_id);
 	sqlite3_bind_int(st, 2, limit + 1);
@@ -244,15 +257,17 @@ int dp_conv_list(struct dp_store *s, int64_t user_id, int64_t offset, int limit,
 	}
 	sqlite3_finalize(st);
 	*out = json_pack("{s:o,s:o}", "conversations", arr, "next_offset",
-			 more ? json_integer(offset + limit) : json_null());
+	                 more ? json_integer(offset + limit) : json_null());
 	return 0;
 }
 
 static int messages(struct dp_store *s, int64_t id, json_t *arr)
 {
 	sqlite3_stmt *st;
-	if (prep(s, "SELECT id, role, content, reasoning, model, stats, stop_reason, created_at"
-		    " FROM conversation_messages WHERE conversation_id = ? ORDER BY id LIMIT ?", &st) < 0)
+	if (prep(s,
+	         "SELECT id, role, content, reasoning, model, stats, stop_reason, created_at"
+	         " FROM conversation_messages WHERE conversation_id = ? ORDER BY id LIMIT ?",
+	         &st) < 0)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int(st, 2, DP_CONV_MESSAGES_MAX);
@@ -366,7 +381,7 @@ void dp_conv_markdown(const json_t *conv, struct dp_buf *out)
 {
 	dp_buf_addf(out, "# %s\n\n", jstr(conv, "title"));
 	dp_buf_addf(out, "- Model: %s\n- API: %s\n- Created: %s\n- Updated: %s\n", jstr(conv, "model"),
-		    jstr(conv, "api"), jstr(conv, "created_at"), jstr(conv, "updated_at"));
+	            jstr(conv, "api"), jstr(conv, "created_at"), jstr(conv, "updated_at"));
 	const char *sp = jstr(conv, "system_prompt");
 	if (*sp) {
 		char f[64];
@@ -375,7 +390,8 @@ void dp_conv_markdown(const json_t *conv, struct dp_buf *out)
 	}
 	size_t i;
 	json_t *m;
-	json_array_foreach(json_object_get(conv, "messages"), i, m) {
+	json_array_foreach(json_object_get(conv, "messages"), i, m)
+	{
 		const char *role = jstr(m, "role");
 		int assistant = !strcmp(role, "assistant");
 		dp_buf_addf(out, "\n## %s\n\n", assistant ? "Assistant" : !strcmp(role, "system") ? "System" : "User");
@@ -383,7 +399,8 @@ void dp_conv_markdown(const json_t *conv, struct dp_buf *out)
 		if (assistant && *r) {
 			char f[64];
 			fence_for(r, f, sizeof(f));
-			dp_buf_addf(out, "<details><summary>Reasoning</summary>\n\n%s\n%s\n%s\n\n</details>\n\n", f, r, f);
+			dp_buf_addf(out, "<details><summary>Reasoning</summary>\n\n%s\n%s\n%s\n\n</details>\n\n", f, r,
+			            f);
 		}
 		dp_buf_adds(out, jstr(m, "content"));
 		dp_buf_addch(out, '\n');

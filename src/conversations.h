@@ -22,16 +22,16 @@
 
 struct dp_store;
 
-#define DP_CONV_TITLE_MAX 200        /* characters */
-#define DP_CONV_LIST_MAX 200
-#define DP_CONV_MESSAGES_MAX 10000   /* per conversation, when reading */
+#define DP_CONV_TITLE_MAX    200 /* characters */
+#define DP_CONV_LIST_MAX     200
+#define DP_CONV_MESSAGES_MAX 10000 /* per conversation, when reading */
 
 struct dp_conv_new {
-	const char *title;          /* NULL/"": "New conversation" */
-	int64_t target_id;          /* 0: none */
-	const char *model;          /* NULL: "" */
-	const char *api;            /* NULL: "v1" */
-	const char *system_prompt;  /* NULL: none */
+	const char *title;         /* NULL/"": "New conversation" */
+	int64_t target_id;         /* 0: none */
+	const char *model;         /* NULL: "" */
+	const char *api;           /* NULL: "v1" */
+	const char *system_prompt; /* NULL: none */
 };
 
 int dp_conv_create(struct dp_store *s, int64_t user_id, const struct dp_conv_new *c, int64_t now, int64_t *id);
@@ -41,8 +41,8 @@ int dp_conv_check(struct dp_store *s, int64_t id, int64_t user_id);
  * model, stats_json (JSON text), stop_reason may be NULL. Touches the
  * conversation's updated_at. *msg_id optional. */
 int dp_conv_append(struct dp_store *s, int64_t id, int64_t user_id, const char *role, const char *content,
-		   const char *reasoning, const char *model, const char *stats_json, const char *stop_reason,
-		   int64_t now, int64_t *msg_id);
+                   const char *reasoning, const char *model, const char *stats_json, const char *stop_reason,
+                   int64_t now, int64_t *msg_id);
 /* {"conversations":[...], "next_offset": n|null}, newest activity first
  * (updated_at, then id). limit 1..DP_CONV_LIST_MAX. */
 int dp_conv_list(struct dp_store *s, int64_t user_id, int64_t offset, int limit, json_t **out);

@@ -26,26 +26,32 @@ struct arch_row {
 
 /* Sources: the config.json of the named Hugging Face repository. */
 static const struct arch_row arch_table[] = {
-	{ "llama", "7B", "llama-2", { 32, 32, 128, 32, 32000, "meta-llama/Llama-2-7b-hf config.json" } },
-	{ "llama", "13B", "llama-2", { 40, 40, 128, 40, 32000, "meta-llama/Llama-2-13b-hf config.json" } },
-	{ "llama", "7B", "mistral", { 32, 8, 128, 32, 32768, "mistralai/Mistral-7B-Instruct-v0.3 config.json" } },
-	{ "llama", "8B", NULL, { 32, 8, 128, 32, 128256, "meta-llama/Meta-Llama-3-8B config.json" } },
-	{ "llama", "3B", NULL, { 28, 8, 128, 24, 128256, "meta-llama/Llama-3.2-3B config.json" } },
-	{ "llama", "1B", NULL, { 16, 8, 64, 32, 128256, "meta-llama/Llama-3.2-1B config.json" } },
-	{ "llama", "70B", NULL, { 80, 8, 128, 64, 128256, "meta-llama/Meta-Llama-3-70B config.json" } },
-	{ "llama", "24B", "mistral", { 40, 8, 128, 32, 131072, "mistralai/Mistral-Small-3.1-24B-Instruct-2503 config.json" } },
-	{ "mistral3", "24B", NULL, { 40, 8, 128, 32, 131072, "mistralai/Mistral-Small-3.1-24B-Instruct-2503 config.json" } },
-	{ "qwen3", "1.7B", NULL, { 28, 8, 128, 16, 151936, "Qwen/Qwen3-1.7B config.json" } },
-	{ "qwen3", "4B", NULL, { 36, 8, 128, 32, 151936, "Qwen/Qwen3-4B config.json" } },
-	{ "qwen3", "8B", NULL, { 36, 8, 128, 32, 151936, "Qwen/Qwen3-8B config.json" } },
-	{ "qwen3", "14B", NULL, { 40, 8, 128, 40, 151936, "Qwen/Qwen3-14B config.json" } },
-	{ "qwen3", "32B", NULL, { 64, 8, 128, 64, 151936, "Qwen/Qwen3-32B config.json" } },
-	{ "qwen3moe", "30B-A3B", NULL, { 48, 4, 128, 32, 151936, "Qwen/Qwen3-30B-A3B config.json" } },
-	{ "qwen2", "7B", NULL, { 28, 4, 128, 28, 152064, "Qwen/Qwen2.5-7B-Instruct config.json" } },
-	{ "gemma3", "4B", NULL, { 34, 4, 256, 8, 262208, "google/gemma-3-4b-it config.json" } },
-	{ "gemma3", "12B", NULL, { 48, 8, 256, 16, 262208, "google/gemma-3-12b-it config.json" } },
-	{ "gemma3", "27B", NULL, { 62, 16, 128, 32, 262208, "google/gemma-3-27b-it config.json" } },
-	{ "gpt-oss", "20B", NULL, { 24, 8, 64, 64, 201088, "openai/gpt-oss-20b config.json" } },
+        {"llama", "7B", "llama-2", {32, 32, 128, 32, 32000, "meta-llama/Llama-2-7b-hf config.json"}},
+        {"llama", "13B", "llama-2", {40, 40, 128, 40, 32000, "meta-llama/Llama-2-13b-hf config.json"}},
+        {"llama", "7B", "mistral", {32, 8, 128, 32, 32768, "mistralai/Mistral-7B-Instruct-v0.3 config.json"}},
+        {"llama", "8B", NULL, {32, 8, 128, 32, 128256, "meta-llama/Meta-Llama-3-8B config.json"}},
+        {"llama", "3B", NULL, {28, 8, 128, 24, 128256, "meta-llama/Llama-3.2-3B config.json"}},
+        {"llama", "1B", NULL, {16, 8, 64, 32, 128256, "meta-llama/Llama-3.2-1B config.json"}},
+        {"llama", "70B", NULL, {80, 8, 128, 64, 128256, "meta-llama/Meta-Llama-3-70B config.json"}},
+        {"llama",
+         "24B",
+         "mistral",
+         {40, 8, 128, 32, 131072, "mistralai/Mistral-Small-3.1-24B-Instruct-2503 config.json"}},
+        {"mistral3",
+         "24B",
+         NULL,
+         {40, 8, 128, 32, 131072, "mistralai/Mistral-Small-3.1-24B-Instruct-2503 config.json"}},
+        {"qwen3", "1.7B", NULL, {28, 8, 128, 16, 151936, "Qwen/Qwen3-1.7B config.json"}},
+        {"qwen3", "4B", NULL, {36, 8, 128, 32, 151936, "Qwen/Qwen3-4B config.json"}},
+        {"qwen3", "8B", NULL, {36, 8, 128, 32, 151936, "Qwen/Qwen3-8B config.json"}},
+        {"qwen3", "14B", NULL, {40, 8, 128, 40, 151936, "Qwen/Qwen3-14B config.json"}},
+        {"qwen3", "32B", NULL, {64, 8, 128, 64, 151936, "Qwen/Qwen3-32B config.json"}},
+        {"qwen3moe", "30B-A3B", NULL, {48, 4, 128, 32, 151936, "Qwen/Qwen3-30B-A3B config.json"}},
+        {"qwen2", "7B", NULL, {28, 4, 128, 28, 152064, "Qwen/Qwen2.5-7B-Instruct config.json"}},
+        {"gemma3", "4B", NULL, {34, 4, 256, 8, 262208, "google/gemma-3-4b-it config.json"}},
+        {"gemma3", "12B", NULL, {48, 8, 256, 16, 262208, "google/gemma-3-12b-it config.json"}},
+        {"gemma3", "27B", NULL, {62, 16, 128, 32, 262208, "google/gemma-3-27b-it config.json"}},
+        {"gpt-oss", "20B", NULL, {24, 8, 64, 64, 201088, "openai/gpt-oss-20b config.json"}},
 };
 
 static int contains_ci(const char *hay, const char *needle)
@@ -64,7 +70,7 @@ static int params_match(const char *have, const char *want)
 }
 
 int dp_estimate_arch_lookup(const char *architecture, const char *params_string, const char *key,
-			    struct dp_estimate_arch *out)
+                            struct dp_estimate_arch *out)
 {
 	if (!architecture || !params_string)
 		return -ENOENT;
@@ -140,8 +146,8 @@ static uint64_t sat_add(uint64_t a, uint64_t b)
 	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
-uint64_t dp_estimate_kv_bytes(int n_layers, int n_kv_heads, int head_dim, int bytes_per_element,
-			      long context_length, int parallel)
+uint64_t dp_estimate_kv_bytes(int n_layers, int n_kv_heads, int head_dim, int bytes_per_element, long context_length,
+                              int parallel)
 {
 	if (n_layers <= 0 || n_kv_heads <= 0 || head_dim <= 0 || bytes_per_element <= 0 || context_length <= 0)
 		return 0;
@@ -157,7 +163,7 @@ uint64_t dp_estimate_kv_bytes(int n_layers, int n_kv_heads, int head_dim, int by
 }
 
 uint64_t dp_estimate_compute_bytes(const struct dp_estimate_arch *a, int eval_batch, long n_ctx_total,
-				   int flash_attention)
+                                   int flash_attention)
 {
 	uint64_t batch = eval_batch > 0 ? (uint64_t)eval_batch : DP_ESTIMATE_DEFAULT_BATCH;
 	uint64_t vocab = a && a->n_vocab > 0 ? (uint64_t)a->n_vocab : DP_ESTIMATE_DEFAULT_VOCAB;
@@ -237,8 +243,8 @@ static void breakdown(const struct dp_estimate_model *m, struct dp_estimate_resu
 	if (r->weights_gpu > r->weights)
 		r->weights_gpu = r->weights;
 	r->weights_ram = r->weights - r->weights_gpu;
-	r->kv_cache = dp_estimate_kv_bytes(r->arch.n_layers, r->arch.n_kv_heads, r->arch.head_dim, 2,
-					   r->context_length, r->parallel);
+	r->kv_cache = dp_estimate_kv_bytes(r->arch.n_layers, r->arch.n_kv_heads, r->arch.head_dim, 2, r->context_length,
+	                                   r->parallel);
 	if (r->offload_kv && r->gpu_ratio > 0)
 		r->kv_gpu = (uint64_t)llround((double)r->kv_cache * r->gpu_ratio);
 	else
@@ -248,16 +254,16 @@ static void breakdown(const struct dp_estimate_model *m, struct dp_estimate_resu
 	r->kv_ram = r->kv_cache - r->kv_gpu;
 	*compute_per_gpu = 0;
 	if (r->gpu_ratio > 0 && strcmp(r->kv_basis, "none"))
-		*compute_per_gpu = dp_estimate_compute_bytes(&r->arch, r->eval_batch_size,
-							     (long)((uint64_t)r->context_length * (uint64_t)r->parallel),
-							     r->flash_attention);
+		*compute_per_gpu = dp_estimate_compute_bytes(
+		        &r->arch, r->eval_batch_size, (long)((uint64_t)r->context_length * (uint64_t)r->parallel),
+		        r->flash_attention);
 	else if (r->gpu_ratio > 0)
 		*compute_per_gpu = 64 * DP_ESTIMATE_MIB; /* embeddings: small graphs */
 	r->ram_total = sat_add(sat_add(r->weights_ram, r->kv_ram), DP_ESTIMATE_HOST_BYTES);
 }
 
-void dp_estimate_footprint(const struct dp_estimate_model *m, const struct dp_estimate_load *l,
-			   uint64_t *gpu_bytes, uint64_t *ram_bytes)
+void dp_estimate_footprint(const struct dp_estimate_model *m, const struct dp_estimate_load *l, uint64_t *gpu_bytes,
+                           uint64_t *ram_bytes)
 {
 	struct dp_estimate_result r;
 	memset(&r, 0, sizeof(r));
@@ -272,8 +278,8 @@ void dp_estimate_footprint(const struct dp_estimate_model *m, const struct dp_es
 }
 
 int dp_estimate_run(const struct dp_estimate_model *m, const struct dp_estimate_load *l, int gpus_known,
-		    struct dp_estimate_gpu *gpus, size_t n, uint64_t ram_capacity, uint64_t ram_used_before,
-		    struct dp_estimate_result *out)
+                    struct dp_estimate_gpu *gpus, size_t n, uint64_t ram_capacity, uint64_t ram_used_before,
+                    struct dp_estimate_result *out)
 {
 	memset(out, 0, sizeof(*out));
 	if (!m || !l || l->context_length <= 0 || !m->size_bytes || (n && !gpus))
@@ -300,7 +306,9 @@ int dp_estimate_run(const struct dp_estimate_model *m, const struct dp_estimate_
 		uint64_t assigned = 0;
 		size_t last = n - 1;
 		for (size_t i = 0; i < n; i++) {
-			uint64_t fr = gpus[i].total_bytes > gpus[i].used_before ? gpus[i].total_bytes - gpus[i].used_before : 0;
+			uint64_t fr = gpus[i].total_bytes > gpus[i].used_before
+			                      ? gpus[i].total_bytes - gpus[i].used_before
+			                      : 0;
 			uint64_t part;
 			if (i == last)
 				part = shared - assigned;
@@ -325,10 +333,10 @@ int dp_estimate_run(const struct dp_estimate_model *m, const struct dp_estimate_
 		if (!gpus[i].fits && out->fits == 1) {
 			out->fits = 0;
 			snprintf(out->reason, sizeof(out->reason), "GPU %d (%s) would need %s of %s (%s short)",
-				 gpus[i].index, gpus[i].name[0] ? gpus[i].name : "unnamed",
-				 dp_estimate_fmt_bytes(gpus[i].used_after, b1, sizeof b1),
-				 dp_estimate_fmt_bytes(gpus[i].total_bytes, b2, sizeof b2),
-				 dp_estimate_fmt_bytes(gpus[i].used_after - gpus[i].total_bytes, b3, sizeof b3));
+			         gpus[i].index, gpus[i].name[0] ? gpus[i].name : "unnamed",
+			         dp_estimate_fmt_bytes(gpus[i].used_after, b1, sizeof b1),
+			         dp_estimate_fmt_bytes(gpus[i].total_bytes, b2, sizeof b2),
+			         dp_estimate_fmt_bytes(gpus[i].used_after - gpus[i].total_bytes, b3, sizeof b3));
 		}
 	}
 	out->gpu_total = sat_add(shared, out->overhead);
@@ -343,16 +351,16 @@ int dp_estimate_run(const struct dp_estimate_model *m, const struct dp_estimate_
 		if (out->fits == 1) {
 			out->fits = 0;
 			snprintf(out->reason, sizeof(out->reason), "RAM would need %s of %s (%s short)",
-				 dp_estimate_fmt_bytes(sat_add(ram_used_before, out->ram_total), b1, sizeof b1),
-				 dp_estimate_fmt_bytes(ram_capacity, b2, sizeof b2),
-				 dp_estimate_fmt_bytes(sat_add(ram_used_before, out->ram_total) - ram_capacity, b3,
-						       sizeof b3));
+			         dp_estimate_fmt_bytes(sat_add(ram_used_before, out->ram_total), b1, sizeof b1),
+			         dp_estimate_fmt_bytes(ram_capacity, b2, sizeof b2),
+			         dp_estimate_fmt_bytes(sat_add(ram_used_before, out->ram_total) - ram_capacity, b3,
+			                               sizeof b3));
 		}
 	}
 	if (!gpus_known && out->fits == 1) {
 		out->fits = -1;
 		snprintf(out->reason, sizeof(out->reason),
-			 "the target's GPUs are not known (the lms bridge gave no hardware survey)");
+		         "the target's GPUs are not known (the lms bridge gave no hardware survey)");
 	}
 	int layers = !strcmp(out->kv_basis, "layers") || !strcmp(out->kv_basis, "none");
 	out->confidence = layers && gpus_known ? "medium" : "low";
@@ -363,32 +371,33 @@ json_t *dp_estimate_json(const struct dp_estimate_result *r, const struct dp_est
 {
 	json_t *ga = json_array();
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(ga, json_pack("{s:i, s:s, s:I, s:I, s:I, s:I, s:b}", "index", gpus[i].index, "name",
-						    gpus[i].name, "total_bytes", (json_int_t)gpus[i].total_bytes,
-						    "used_before", (json_int_t)gpus[i].used_before, "load_bytes",
-						    (json_int_t)gpus[i].load_bytes, "used_after",
-						    (json_int_t)gpus[i].used_after, "fits", gpus[i].fits));
+		json_array_append_new(
+		        ga, json_pack("{s:i, s:s, s:I, s:I, s:I, s:I, s:b}", "index", gpus[i].index, "name",
+		                      gpus[i].name, "total_bytes", (json_int_t)gpus[i].total_bytes, "used_before",
+		                      (json_int_t)gpus[i].used_before, "load_bytes", (json_int_t)gpus[i].load_bytes,
+		                      "used_after", (json_int_t)gpus[i].used_after, "fits", gpus[i].fits));
 	json_t *ram = json_null();
 	if (r->ram_known)
 		ram = json_pack("{s:I, s:I, s:I, s:I, s:b}", "total_bytes", (json_int_t)r->ram_capacity, "used_before",
-				(json_int_t)r->ram_used_before, "load_bytes", (json_int_t)r->ram_total, "used_after",
-				(json_int_t)sat_add(r->ram_used_before, r->ram_total), "fits", r->ram_fits);
+		                (json_int_t)r->ram_used_before, "load_bytes", (json_int_t)r->ram_total, "used_after",
+		                (json_int_t)sat_add(r->ram_used_before, r->ram_total), "fits", r->ram_fits);
 	json_t *bd = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "weights", (json_int_t)r->weights,
-			       "weights_gpu", (json_int_t)r->weights_gpu, "weights_ram", (json_int_t)r->weights_ram,
-			       "kv_cache", (json_int_t)r->kv_cache, "kv_cache_gpu", (json_int_t)r->kv_gpu,
-			       "kv_cache_ram", (json_int_t)r->kv_ram, "overhead", (json_int_t)r->overhead,
-			       "gpu_total", (json_int_t)r->gpu_total, "ram_total", (json_int_t)r->ram_total, "total",
-			       (json_int_t)r->total);
+	                       "weights_gpu", (json_int_t)r->weights_gpu, "weights_ram", (json_int_t)r->weights_ram,
+	                       "kv_cache", (json_int_t)r->kv_cache, "kv_cache_gpu", (json_int_t)r->kv_gpu,
+	                       "kv_cache_ram", (json_int_t)r->kv_ram, "overhead", (json_int_t)r->overhead, "gpu_total",
+	                       (json_int_t)r->gpu_total, "ram_total", (json_int_t)r->ram_total, "total",
+	                       (json_int_t)r->total);
 	json_t *basis = json_pack("{s:s, s:i, s:i, s:i, s:I, s:s, s:b, s:s, s:s}", "kv", r->kv_basis, "n_layers",
-				  r->arch.n_layers, "n_kv_heads", r->arch.n_kv_heads, "head_dim", r->arch.head_dim,
-				  "kv_bytes_per_token", (json_int_t)r->kv_bytes_per_token, "source",
-				  r->arch.source ? r->arch.source : "", "gpu_ratio_assumed", r->gpu_ratio_assumed,
-				  "split", "by free memory", "used_before", "estimated from loaded instances");
-	json_t *cfg = json_pack("{s:I, s:i, s:f, s:b, s:b, s:i}", "context_length", (json_int_t)r->context_length,
-				"parallel", r->parallel, "gpu_ratio", r->gpu_ratio, "flash_attention", r->flash_attention,
-				"offload_kv_cache_to_gpu", r->offload_kv, "eval_batch_size", r->eval_batch_size);
+	                          r->arch.n_layers, "n_kv_heads", r->arch.n_kv_heads, "head_dim", r->arch.head_dim,
+	                          "kv_bytes_per_token", (json_int_t)r->kv_bytes_per_token, "source",
+	                          r->arch.source ? r->arch.source : "", "gpu_ratio_assumed", r->gpu_ratio_assumed,
+	                          "split", "by free memory", "used_before", "estimated from loaded instances");
+	json_t *cfg =
+	        json_pack("{s:I, s:i, s:f, s:b, s:b, s:i}", "context_length", (json_int_t)r->context_length, "parallel",
+	                  r->parallel, "gpu_ratio", r->gpu_ratio, "flash_attention", r->flash_attention,
+	                  "offload_kv_cache_to_gpu", r->offload_kv, "eval_batch_size", r->eval_batch_size);
 	json_t *fits = r->fits < 0 ? json_null() : json_boolean(r->fits);
-	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:s?, s:s, s:o}", "config", cfg, "gpus", ga, "ram", ram, "breakdown",
-			 bd, "fits", fits, "reason", r->reason[0] ? r->reason : NULL, "confidence", r->confidence,
-			 "basis", basis);
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:s?, s:s, s:o}", "config", cfg, "gpus", ga, "ram", ram,
+	                 "breakdown", bd, "fits", fits, "reason", r->reason[0] ? r->reason : NULL, "confidence",
+	                 r->confidence, "basis", basis);
 }

@@ -37,11 +37,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DP_ESTIMATE_MIB (1024ull * 1024ull)
-#define DP_ESTIMATE_GIB (1024ull * DP_ESTIMATE_MIB)
+#define DP_ESTIMATE_MIB           (1024ull * 1024ull)
+#define DP_ESTIMATE_GIB           (1024ull * DP_ESTIMATE_MIB)
 #define DP_ESTIMATE_RUNTIME_BYTES (256ull * DP_ESTIMATE_MIB) /* per GPU used */
-#define DP_ESTIMATE_HOST_BYTES (200ull * DP_ESTIMATE_MIB)    /* host-side buffers */
-#define DP_ESTIMATE_MAX_GPUS 16
+#define DP_ESTIMATE_HOST_BYTES    (200ull * DP_ESTIMATE_MIB) /* host-side buffers */
+#define DP_ESTIMATE_MAX_GPUS      16
 #define DP_ESTIMATE_DEFAULT_BATCH 512
 #define DP_ESTIMATE_DEFAULT_VOCAB 131072
 #define DP_ESTIMATE_DEFAULT_HEADS 32
@@ -51,8 +51,8 @@ struct dp_estimate_arch {
 	int n_layers;
 	int n_kv_heads;
 	int head_dim;
-	int n_head;    /* query heads (attention scores without flash attention) */
-	int n_vocab;   /* logits buffer */
+	int n_head;         /* query heads (attention scores without flash attention) */
+	int n_vocab;        /* logits buffer */
 	const char *source; /* where the numbers come from (static) */
 };
 
@@ -63,7 +63,7 @@ struct dp_estimate_model {
 	const char *architecture;  /* GGUF general.architecture, may be NULL */
 	const char *params_string; /* "8B", "30B-A3B", may be NULL */
 	uint64_t size_bytes;
-	double bits_per_weight;    /* 0: unknown */
+	double bits_per_weight; /* 0: unknown */
 	/* explicit shape; n_layers 0 = look it up / approximate */
 	struct dp_estimate_arch arch;
 };
@@ -93,16 +93,16 @@ struct dp_estimate_result {
 	/* breakdown */
 	uint64_t weights, weights_gpu, weights_ram;
 	uint64_t kv_cache, kv_gpu, kv_ram;
-	uint64_t overhead;      /* GPU runtime + compute buffers, all GPUs */
-	uint64_t gpu_total;     /* everything this load puts on GPUs */
-	uint64_t ram_total;     /* everything this load puts in RAM */
+	uint64_t overhead;  /* GPU runtime + compute buffers, all GPUs */
+	uint64_t gpu_total; /* everything this load puts on GPUs */
+	uint64_t ram_total; /* everything this load puts in RAM */
 	uint64_t total;
 	/* basis */
-	const char *kv_basis;   /* "layers" | "approximation" | "none" */
+	const char *kv_basis; /* "layers" | "approximation" | "none" */
 	struct dp_estimate_arch arch;
 	uint64_t kv_bytes_per_token;
-	double gpu_ratio;       /* as used */
-	int gpu_ratio_assumed;  /* not given: 1.0 assumed */
+	double gpu_ratio;      /* as used */
+	int gpu_ratio_assumed; /* not given: 1.0 assumed */
 	long context_length;
 	int parallel;
 	int flash_attention, offload_kv, eval_batch_size;
@@ -119,18 +119,18 @@ struct dp_estimate_result {
 /* The table entry for an architecture + parameter label (+ key hint), or
  * -ENOENT. */
 int dp_estimate_arch_lookup(const char *architecture, const char *params_string, const char *key,
-			    struct dp_estimate_arch *out);
+                            struct dp_estimate_arch *out);
 /* Billions of parameters: the first number of params_string ("26B-A4B" ->
  * 26, "350M" -> 0.35), else size x 8 / bits (4.5 bits when unknown); 0
  * when nothing is known. */
 double dp_estimate_params_b(const char *params_string, uint64_t size_bytes, double bits_per_weight);
 /* f16 KV cache bytes: 2 x layers x kv_heads x head_dim x bytes_per_element
  * x context x parallel (saturating). */
-uint64_t dp_estimate_kv_bytes(int n_layers, int n_kv_heads, int head_dim, int bytes_per_element,
-			      long context_length, int parallel);
+uint64_t dp_estimate_kv_bytes(int n_layers, int n_kv_heads, int head_dim, int bytes_per_element, long context_length,
+                              int parallel);
 /* llama.cpp compute buffer per GPU (see the header comment). */
 uint64_t dp_estimate_compute_bytes(const struct dp_estimate_arch *a, int eval_batch, long n_ctx_total,
-				   int flash_attention);
+                                   int flash_attention);
 
 /*
  * Estimate a load of `m` with `l` on `gpus` (n entries; used_before filled
@@ -141,13 +141,13 @@ uint64_t dp_estimate_compute_bytes(const struct dp_estimate_arch *a, int eval_ba
  * size). Confidence: "medium" with layer data and GPU data, else "low".
  */
 int dp_estimate_run(const struct dp_estimate_model *m, const struct dp_estimate_load *l, int gpus_known,
-		    struct dp_estimate_gpu *gpus, size_t n, uint64_t ram_capacity, uint64_t ram_used_before,
-		    struct dp_estimate_result *out);
+                    struct dp_estimate_gpu *gpus, size_t n, uint64_t ram_capacity, uint64_t ram_used_before,
+                    struct dp_estimate_result *out);
 
 /* What an already loaded instance holds on GPUs / in RAM (no fit check,
  * full offload assumed unless l->gpu_ratio says otherwise). */
-void dp_estimate_footprint(const struct dp_estimate_model *m, const struct dp_estimate_load *l,
-			   uint64_t *gpu_bytes, uint64_t *ram_bytes);
+void dp_estimate_footprint(const struct dp_estimate_model *m, const struct dp_estimate_load *l, uint64_t *gpu_bytes,
+                           uint64_t *ram_bytes);
 
 /* {"gpus":[…],"ram":…,"breakdown":{…},"fits","reason","confidence","basis":{…},"config":{…}}
  * (new reference; the API adds target/model/lmstudio). */

@@ -31,7 +31,7 @@
 /* ------------------------------------------------------------ errors */
 
 __attribute__((format(printf, 4, 5))) static int fail(struct dp_forge_err *e, int status, const char *code,
-						      const char *fmt, ...)
+                                                      const char *fmt, ...)
 {
 	if (e) {
 		e->status = status;
@@ -54,11 +54,11 @@ struct ibound {
 
 #define LOFF(f) offsetof(struct dp_forge_load, f)
 static const struct ibound ibounds[] = {
-	{ "context_length", 1, 10000000, LOFF(context_length) },
-	{ "eval_batch_size", 1, 65536, LOFF(eval_batch_size) },
-	{ "num_experts", 1, 1024, LOFF(num_experts) },
-	{ "parallel", 1, 256, LOFF(parallel) },
-	{ "ttl", 1, 31536000, LOFF(ttl) },
+        {"context_length", 1, 10000000, LOFF(context_length)},
+        {"eval_batch_size", 1, 65536, LOFF(eval_batch_size)},
+        {"num_experts", 1, 1024, LOFF(num_experts)},
+        {"parallel", 1, 256, LOFF(parallel)},
+        {"ttl", 1, 31536000, LOFF(ttl)},
 };
 
 static long *lfield(struct dp_forge_load *l, size_t off)
@@ -114,9 +114,11 @@ int dp_forge_load_parse(const json_t *body, int preset, struct dp_forge_load *ou
 		return fail(e, 400, "bad_request", "expected a JSON object");
 	const char *key;
 	json_t *v;
-	json_object_foreach((json_t *)body, key, v) {
+	json_object_foreach((json_t *)body, key, v)
+	{
 		int known = !strcmp(key, "model") || !strcmp(key, "flash_attention") ||
-			    !strcmp(key, "offload_kv_cache_to_gpu") || !strcmp(key, "gpu") || !strcmp(key, "identifier");
+		            !strcmp(key, "offload_kv_cache_to_gpu") || !strcmp(key, "gpu") ||
+		            !strcmp(key, "identifier");
 		for (size_t i = 0; i < sizeof(ibounds) / sizeof(ibounds[0]); i++)
 			known |= !strcmp(key, ibounds[i].name);
 		if (preset)
@@ -130,7 +132,7 @@ int dp_forge_load_parse(const json_t *body, int preset, struct dp_forge_load *ou
 	if (v && !json_is_null(v)) {
 		if (!json_is_string(v) || !good_text(json_string_value(v), DP_FORGE_MODEL_MAX))
 			return fail(e, 400, "invalid_model", "model must be a model key of 1 to %d characters",
-				    DP_FORGE_MODEL_MAX);
+			            DP_FORGE_MODEL_MAX);
 		snprintf(out->model, sizeof(out->model), "%s", json_string_value(v));
 	}
 	for (size_t i = 0; i < sizeof(ibounds) / sizeof(ibounds[0]); i++) {
@@ -155,7 +157,7 @@ int dp_forge_load_parse(const json_t *body, int preset, struct dp_forge_load *ou
 	if (v && !json_is_null(v)) {
 		if (!json_is_boolean(v))
 			return fail(e, 400, "invalid_offload_kv_cache_to_gpu",
-				    "offload_kv_cache_to_gpu must be true or false");
+			            "offload_kv_cache_to_gpu must be true or false");
 		out->offload_kv = json_is_true(v);
 	}
 	v = json_object_get(body, "gpu");
@@ -163,7 +165,7 @@ int dp_forge_load_parse(const json_t *body, int preset, struct dp_forge_load *ou
 		if (json_is_string(v) && (!strcmp(json_string_value(v), "off") || !strcmp(json_string_value(v), "max")))
 			snprintf(out->gpu, sizeof(out->gpu), "%s", json_string_value(v));
 		else if (json_is_number(v) && isfinite(json_number_value(v)) && json_number_value(v) >= 0 &&
-			 json_number_value(v) <= 1)
+		         json_number_value(v) <= 1)
 			fmt_ratio(json_number_value(v), out->gpu, sizeof(out->gpu));
 		else
 			return fail(e, 400, "invalid_gpu", "gpu must be \"off\", \"max\" or a number from 0 to 1");
@@ -172,8 +174,8 @@ int dp_forge_load_parse(const json_t *body, int preset, struct dp_forge_load *ou
 	if (v && !json_is_null(v)) {
 		if (!json_is_string(v) || !good_text(json_string_value(v), DP_FORGE_IDENT_MAX))
 			return fail(e, 400, "invalid_identifier",
-				    "identifier must be 1 to %d printable characters, not starting with '-'",
-				    DP_FORGE_IDENT_MAX);
+			            "identifier must be 1 to %d printable characters, not starting with '-'",
+			            DP_FORGE_IDENT_MAX);
 		snprintf(out->identifier, sizeof(out->identifier), "%s", json_string_value(v));
 	}
 	if (preset)
@@ -199,7 +201,8 @@ static const json_t *find_preset(const json_t *presets, const char *name)
 {
 	size_t i;
 	json_t *p;
-	json_array_foreach((json_t *)presets, i, p) {
+	json_array_foreach((json_t *)presets, i, p)
+	{
 		const char *n = json_string_value(json_object_get(p, "name"));
 		if (n && !strcmp(n, name))
 			return p;
@@ -235,7 +238,7 @@ int dp_forge_apply_settings(struct dp_forge_load *l, const char *mode, const jso
 	if (!l->preset[0]) {
 		if (live)
 			return fail(e, 403, "live_mode",
-				    "live mode: loads must use a saved preset (name one with \"preset\")");
+			            "live mode: loads must use a saved preset (name one with \"preset\")");
 		return 0;
 	}
 	const json_t *pj = json_is_array(presets) ? find_preset(presets, l->preset) : NULL;
@@ -248,9 +251,10 @@ int dp_forge_apply_settings(struct dp_forge_load *l, const char *mode, const jso
 	if (live) {
 		const char *d = live_diff(l, &p);
 		if (d)
-			return fail(e, 403, "live_mode",
-				    "live mode: loads must use a saved preset unchanged (%s differs from preset \"%s\")",
-				    d, l->preset);
+			return fail(
+			        e, 403, "live_mode",
+			        "live mode: loads must use a saved preset unchanged (%s differs from preset \"%s\")", d,
+			        l->preset);
 	}
 	if (!l->model[0])
 		memcpy(l->model, p.model, sizeof(l->model));
@@ -314,17 +318,17 @@ int dp_forge_check_model(const struct dp_forge_load *l, const json_t *model, str
 	if (l->context_length && json_is_integer(mx) && json_integer_value(mx) > 0 &&
 	    l->context_length > json_integer_value(mx))
 		return fail(e, 400, "invalid_context_length", "context_length %ld is above the model's maximum %lld",
-			    l->context_length, (long long)json_integer_value(mx));
+		            l->context_length, (long long)json_integer_value(mx));
 	const char *type = json_string_value(json_object_get(model, "type"));
 	const char *format = json_string_value(json_object_get(model, "format"));
 	char names[96];
 	if (rest_only_given(l, names, sizeof names)) {
 		if (type && !strcmp(type, "embedding"))
 			return fail(e, 400, "not_applicable",
-				    "%s: LM Studio takes only context_length for embedding models", names);
+			            "%s: LM Studio takes only context_length for embedding models", names);
 		if (format && strcmp(format, "gguf"))
-			return fail(e, 400, "not_applicable",
-				    "%s: llama.cpp (gguf) models only; this model is %s", names, format);
+			return fail(e, 400, "not_applicable", "%s: llama.cpp (gguf) models only; this model is %s",
+			            names, format);
 	}
 	return 0;
 }
@@ -382,13 +386,15 @@ const char *dp_forge_ls_path(const json_t *ls, const char *key)
 		return NULL;
 	/* exact key first, then ignoring case (as dp_forge_find_model) */
 	for (int pass = 0; pass < 2 && !found; pass++) {
-		json_array_foreach((json_t *)ls, i, m) {
+		json_array_foreach((json_t *)ls, i, m)
+		{
 			const char *k = json_string_value(json_object_get(m, "model_key"));
 			const char *p = json_string_value(json_object_get(m, "path"));
 			if (!k || !p || !*p || (pass ? strcasecmp(k, key) : strcmp(k, key)))
 				continue;
 			/* a copy on this machine beats one on an LM Link peer */
-			if (json_is_null(json_object_get(m, "device_identifier")) || !json_object_get(m, "device_identifier"))
+			if (json_is_null(json_object_get(m, "device_identifier")) ||
+			    !json_object_get(m, "device_identifier"))
 				return p;
 			if (!found)
 				found = p;
@@ -412,22 +418,23 @@ void dp_forge_lms_req(const struct dp_forge_load *l, int estimate, const char *p
 	}
 }
 
-int dp_forge_download_parse(const json_t *body, const char **model, const char **quantization,
-			    struct dp_forge_err *e)
+int dp_forge_download_parse(const json_t *body, const char **model, const char **quantization, struct dp_forge_err *e)
 {
 	*model = *quantization = NULL;
 	if (!json_is_object(body))
 		return fail(e, 400, "bad_request", "expected {\"model\": \"...\", \"quantization\": \"...\"?}");
 	const char *key;
 	json_t *v;
-	json_object_foreach((json_t *)body, key, v) {
+	json_object_foreach((json_t *)body, key, v)
+	{
 		if (strcmp(key, "model") && strcmp(key, "quantization"))
 			return fail(e, 400, "bad_request", "unknown field '%.40s'", key);
 	}
 	v = json_object_get(body, "model");
 	if (!json_is_string(v) || !good_text(json_string_value(v), DP_FORGE_MODEL_MAX))
 		return fail(e, 400, "invalid_model",
-			    "model must be a catalog id or a Hugging Face URL of 1 to %d characters", DP_FORGE_MODEL_MAX);
+		            "model must be a catalog id or a Hugging Face URL of 1 to %d characters",
+		            DP_FORGE_MODEL_MAX);
 	*model = json_string_value(v);
 	v = json_object_get(body, "quantization");
 	if (v && !json_is_null(v)) {
@@ -436,8 +443,8 @@ int dp_forge_download_parse(const json_t *body, const char **model, const char *
 		if (!q || n == 0 || n > DP_FORGE_QUANT_MAX ||
 		    strspn(q, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") != n)
 			return fail(e, 400, "invalid_quantization",
-				    "quantization must be 1 to %d letters, digits, '_', '.' or '-' (e.g. Q4_K_M)",
-				    DP_FORGE_QUANT_MAX);
+			            "quantization must be 1 to %d letters, digits, '_', '.' or '-' (e.g. Q4_K_M)",
+			            DP_FORGE_QUANT_MAX);
 		*quantization = q;
 	}
 	return 0;
@@ -499,10 +506,12 @@ json_t *dp_forge_load_json(const struct dp_forge_load *l)
 	json_t *o = json_object();
 	json_object_set_new(o, "model", l->model[0] ? json_string(l->model) : json_null());
 	json_object_set_new(o, "context_length", l->context_length ? json_integer(l->context_length) : json_null());
-	json_object_set_new(o, "flash_attention", l->flash_attention >= 0 ? json_boolean(l->flash_attention) : json_null());
+	json_object_set_new(o, "flash_attention",
+	                    l->flash_attention >= 0 ? json_boolean(l->flash_attention) : json_null());
 	json_object_set_new(o, "eval_batch_size", l->eval_batch_size ? json_integer(l->eval_batch_size) : json_null());
 	json_object_set_new(o, "num_experts", l->num_experts ? json_integer(l->num_experts) : json_null());
-	json_object_set_new(o, "offload_kv_cache_to_gpu", l->offload_kv >= 0 ? json_boolean(l->offload_kv) : json_null());
+	json_object_set_new(o, "offload_kv_cache_to_gpu",
+	                    l->offload_kv >= 0 ? json_boolean(l->offload_kv) : json_null());
 	if (!l->gpu[0])
 		json_object_set_new(o, "gpu", json_null());
 	else if (!strcmp(l->gpu, "off") || !strcmp(l->gpu, "max"))
@@ -522,12 +531,14 @@ json_t *dp_forge_find_model(const json_t *v1, const char *key)
 	size_t i;
 	if (!key || !json_is_array(models))
 		return NULL;
-	json_array_foreach(models, i, m) {
+	json_array_foreach(models, i, m)
+	{
 		const char *k = json_string_value(json_object_get(m, "key"));
 		if (k && !strcmp(k, key))
 			return m;
 	}
-	json_array_foreach(models, i, m) {
+	json_array_foreach(models, i, m)
+	{
 		const char *k = json_string_value(json_object_get(m, "key"));
 		if (k && !strcasecmp(k, key))
 			return m;
@@ -540,9 +551,11 @@ json_t *dp_forge_instance_ids(const json_t *v1)
 	json_t *ids = json_array(), *m, *li;
 	json_t *models = json_object_get(v1, "models");
 	size_t i, k;
-	json_array_foreach(models, i, m) {
+	json_array_foreach(models, i, m)
+	{
 		json_t *insts = json_object_get(m, "loaded_instances");
-		json_array_foreach(insts, k, li) {
+		json_array_foreach(insts, k, li)
+		{
 			const char *id = json_string_value(json_object_get(li, "id"));
 			if (id && *id)
 				json_array_append_new(ids, json_string(id));
@@ -560,8 +573,9 @@ int dp_forge_job_active(const char *status)
 
 int dp_forge_job_merge(json_t *job, const json_t *answer)
 {
-	static const char *const keys[] = { "job_id",	    "status",	    "downloaded_bytes", "total_size_bytes",
-					    "bytes_per_second", "estimated_completion", "started_at", "completed_at" };
+	static const char *const keys[] = {"job_id",           "status",           "downloaded_bytes",
+	                                   "total_size_bytes", "bytes_per_second", "estimated_completion",
+	                                   "started_at",       "completed_at"};
 	int changed = 0;
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		json_t *v = json_object_get(answer, keys[i]);
@@ -655,7 +669,7 @@ void dp_forge_detach(struct dp_server *s)
 }
 
 void dp_forge_note_loaded(struct dp_forge *f, int64_t target_id, const char *instance_id, const char *model,
-			  const char *via, const char *by, int64_t at_ms)
+                          const char *via, const char *by, int64_t at_ms)
 {
 	if (!f || !instance_id)
 		return;
@@ -669,12 +683,12 @@ void dp_forge_note_loaded(struct dp_forge *f, int64_t target_id, const char *ins
 	if (json_object_size(t) >= 1024)
 		json_object_clear(t); /* bounded: a forgotten record only loses "loaded_by" */
 	json_object_set_new(t, instance_id,
-			    json_pack("{s:s?, s:s, s:s?, s:o}", "model", model, "via", via, "by", by, "loaded_at",
-				      dp_health_time_json(at_ms)));
+	                    json_pack("{s:s?, s:s, s:s?, s:o}", "model", model, "via", via, "by", by, "loaded_at",
+	                              dp_health_time_json(at_ms)));
 }
 
 void dp_forge_note_last(struct dp_forge *f, int64_t target_id, const char *model, const json_t *requested,
-			const char *by, int64_t at_ms)
+                        const char *by, int64_t at_ms)
 {
 	if (!f || !model || !requested)
 		return;
@@ -689,7 +703,8 @@ void dp_forge_note_last(struct dp_forge *f, int64_t target_id, const char *model
 		json_object_clear(t);
 	json_t *cfg = json_deep_copy(requested);
 	json_object_del(cfg, "preset");
-	json_object_set_new(t, model, json_pack("{s:o, s:s?, s:o}", "config", cfg, "by", by, "at", dp_health_time_json(at_ms)));
+	json_object_set_new(t, model,
+	                    json_pack("{s:o, s:s?, s:o}", "config", cfg, "by", by, "at", dp_health_time_json(at_ms)));
 }
 
 json_t *dp_forge_last_loads(struct dp_forge *f, int64_t target_id)
@@ -709,8 +724,8 @@ const json_t *dp_forge_loaded_info(struct dp_forge *f, int64_t target_id, const 
 	return json_object_get(json_object_get(f->loaded, k), instance_id);
 }
 
-json_t *dp_forge_instance_facts(struct dp_forge *f, int64_t target_id, const char *instance_id,
-				const json_t *ttl_ms, const json_t *last_used_ms, int64_t now_ms)
+json_t *dp_forge_instance_facts(struct dp_forge *f, int64_t target_id, const char *instance_id, const json_t *ttl_ms,
+                                const json_t *last_used_ms, int64_t now_ms)
 {
 	const json_t *mine = dp_forge_loaded_info(f, target_id, instance_id);
 	json_t *rem = json_null();
@@ -724,13 +739,16 @@ json_t *dp_forge_instance_facts(struct dp_forge *f, int64_t target_id, const cha
 	}
 	json_t *o = json_object();
 	json_object_set_new(o, "loaded_by", mine ? json_string("daemonpulse") : json_null());
-	json_object_set_new(o, "via", mine && json_object_get(mine, "via") ? json_deep_copy(json_object_get(mine, "via"))
-									  : json_null());
-	json_object_set_new(o, "by", mine && json_object_get(mine, "by") ? json_deep_copy(json_object_get(mine, "by"))
-									: json_null());
+	json_object_set_new(o, "via",
+	                    mine && json_object_get(mine, "via") ? json_deep_copy(json_object_get(mine, "via"))
+	                                                         : json_null());
+	json_object_set_new(o, "by",
+	                    mine && json_object_get(mine, "by") ? json_deep_copy(json_object_get(mine, "by"))
+	                                                        : json_null());
 	json_object_set_new(o, "loaded_at",
-			    mine && json_object_get(mine, "loaded_at") ? json_deep_copy(json_object_get(mine, "loaded_at"))
-								       : json_null());
+	                    mine && json_object_get(mine, "loaded_at")
+	                            ? json_deep_copy(json_object_get(mine, "loaded_at"))
+	                            : json_null());
 	json_object_set_new(o, "jit", mine ? json_false() : json_null());
 	json_object_set_new(o, "ttl_remaining_ms", rem);
 	return o;
@@ -767,9 +785,9 @@ static void job_finished(struct dp_forge *f, struct job *j)
 	char ref[40];
 	snprintf(ref, sizeof ref, "target:%lld", (long long)j->target_id);
 	json_t *d = json_pack("{s:s, s:O?, s:O?, s:O?}", "job_id", j->job_id, "model", json_object_get(j->obj, "model"),
-			      "status", json_object_get(j->obj, "status"), "error", json_object_get(j->obj, "error"));
+	                      "status", json_object_get(j->obj, "status"), "error", json_object_get(j->obj, "error"));
 	dp_audit_record(srv->store, j->user_id, j->username[0] ? j->username : NULL, "model.download.done", ref,
-			ok ? DP_AUDIT_OK : DP_AUDIT_FAILED, d, NULL);
+	                ok ? DP_AUDIT_OK : DP_AUDIT_FAILED, d, NULL);
 	json_decref(d);
 }
 
@@ -801,8 +819,8 @@ static void poll_done(struct dp_upstream_req *r, const struct dp_upstream_result
 	if (gone || j->failures >= 10) {
 		json_object_set_new(j->obj, "status", json_string(gone ? "failed" : "unknown"));
 		json_object_set_new(j->obj, "error",
-				    json_pack("{s:s, s:s}", "code", gone ? "job_not_found" : res->code, "message",
-					      gone ? "the daemon no longer knows this download job" : res->message));
+		                    json_pack("{s:s, s:s}", "code", gone ? "job_not_found" : res->code, "message",
+		                              gone ? "the daemon no longer knows this download job" : res->message));
 		publish(f, j);
 		job_finished(f, j);
 	}
@@ -817,15 +835,15 @@ static void poll_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (j->ended_ms || f->stopping)
 		return;
-	struct timeval tv = { DP_FORGE_POLL_MS / 1000, (DP_FORGE_POLL_MS % 1000) * 1000 };
+	struct timeval tv = {DP_FORGE_POLL_MS / 1000, (DP_FORGE_POLL_MS % 1000) * 1000};
 	evtimer_add(j->timer, &tv);
 	if (j->req)
 		return; /* the previous poll is still running: never overlap */
 	const struct dp_target *t = srv->health ? dp_health_target(srv->health, j->target_id) : NULL;
 	if (!t) {
 		json_object_set_new(j->obj, "status", json_string("unknown"));
-		json_object_set_new(j->obj, "error", json_pack("{s:s, s:s}", "code", "not_found", "message",
-							       "the target was removed"));
+		json_object_set_new(j->obj, "error",
+		                    json_pack("{s:s, s:s}", "code", "not_found", "message", "the target was removed"));
 		publish(f, j);
 		job_finished(f, j);
 		return;
@@ -836,14 +854,14 @@ static void poll_cb(evutil_socket_t fd, short what, void *arg)
 	if (dp_target_token(t, srv->secret, &token) < 0)
 		token = NULL;
 	struct dp_upstream_opts uo = {
-		.method = "GET",
-		.base_url = t->url,
-		.path = path,
-		.token = token,
-		.timeout_ms = 10000,
-		.mode = DP_UPSTREAM_BUFFERED,
-		.on_done = poll_done,
-		.arg = j,
+	        .method = "GET",
+	        .base_url = t->url,
+	        .path = path,
+	        .token = token,
+	        .timeout_ms = 10000,
+	        .mode = DP_UPSTREAM_BUFFERED,
+	        .on_done = poll_done,
+	        .arg = j,
 	};
 	const char *err = NULL;
 	j->req = dp_upstream_start(srv->upstream, &uo, &err);
@@ -856,8 +874,8 @@ static void poll_cb(evutil_socket_t fd, short what, void *arg)
 static int job_id_ok(const char *s)
 {
 	size_t n = s ? strlen(s) : 0;
-	return n > 0 && n < 72 &&
-	       strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.") == n && s[0] != '.';
+	return n > 0 && n < 72 && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.") == n &&
+	       s[0] != '.';
 }
 
 /* Drop finished jobs past their keep time, and the oldest finished ones of
@@ -883,7 +901,7 @@ static void prune(struct dp_forge *f, int64_t target_id)
 }
 
 const json_t *dp_forge_job_track(struct dp_forge *f, int64_t target_id, const char *model, const char *quantization,
-				 const json_t *answer, int64_t user_id, const char *username)
+                                 const json_t *answer, int64_t user_id, const char *username)
 {
 	prune(f, target_id);
 	const char *jid = json_string_value(json_object_get(answer, "job_id"));
@@ -901,10 +919,11 @@ const json_t *dp_forge_job_track(struct dp_forge *f, int64_t target_id, const ch
 		if (job_id_ok(jid))
 			snprintf(j->job_id, sizeof j->job_id, "%s", jid);
 		j->obj = json_pack("{s:I, s:o, s:s, s:o, s:s, s:I, s:n, s:n, s:n, s:n, s:n, s:n}", "target_id",
-				   (json_int_t)target_id, "job_id", j->job_id[0] ? json_string(j->job_id) : json_null(),
-				   "model", model, "quantization", quantization ? json_string(quantization) : json_null(),
-				   "status", "downloading", "downloaded_bytes", (json_int_t)0, "total_size_bytes",
-				   "bytes_per_second", "estimated_completion", "started_at", "completed_at", "error");
+		                   (json_int_t)target_id, "job_id", j->job_id[0] ? json_string(j->job_id) : json_null(),
+		                   "model", model, "quantization",
+		                   quantization ? json_string(quantization) : json_null(), "status", "downloading",
+		                   "downloaded_bytes", (json_int_t)0, "total_size_bytes", "bytes_per_second",
+		                   "estimated_completion", "started_at", "completed_at", "error");
 		j->next = f->jobs;
 		f->jobs = j;
 	}
@@ -920,7 +939,7 @@ const json_t *dp_forge_job_track(struct dp_forge *f, int64_t target_id, const ch
 	if (dp_forge_job_active(st) && j->job_id[0]) {
 		if (!j->timer)
 			j->timer = evtimer_new(f->srv->base, poll_cb, j);
-		struct timeval tv = { 0, 250 * 1000 }; /* first look soon, then every second */
+		struct timeval tv = {0, 250 * 1000}; /* first look soon, then every second */
 		evtimer_add(j->timer, &tv);
 	} else if (!j->ended_ms) {
 		job_finished(f, j);

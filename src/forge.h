@@ -39,13 +39,13 @@
 struct dp_server;
 struct dp_forge;
 
-#define DP_FORGE_MODEL_MAX 512
-#define DP_FORGE_IDENT_MAX 128
-#define DP_FORGE_PRESET_MAX 64
-#define DP_FORGE_QUANT_MAX 32
+#define DP_FORGE_MODEL_MAX       512
+#define DP_FORGE_IDENT_MAX       128
+#define DP_FORGE_PRESET_MAX      64
+#define DP_FORGE_QUANT_MAX       32
 #define DP_FORGE_JOBS_PER_TARGET 64
-#define DP_FORGE_POLL_MS 1000
-#define DP_FORGE_JOB_KEEP_S 3600
+#define DP_FORGE_POLL_MS         1000
+#define DP_FORGE_JOB_KEEP_S      3600
 
 /* A load request; "not given" is 0 / -1 / "" as noted. */
 struct dp_forge_load {
@@ -114,8 +114,7 @@ const char *dp_forge_ls_path(const json_t *ls, const char *key);
 /* The exact POST /api/v1/models/download body (heap). */
 char *dp_forge_download_body(const char *model, const char *quantization);
 /* Validate a download request. 0 or -EINVAL with e. model/quant point into body. */
-int dp_forge_download_parse(const json_t *body, const char **model, const char **quantization,
-			    struct dp_forge_err *e);
+int dp_forge_download_parse(const json_t *body, const char **model, const char **quantization, struct dp_forge_err *e);
 
 /* The load as the estimator takes it. */
 void dp_forge_estimate_load(const struct dp_forge_load *l, struct dp_estimate_load *el);
@@ -136,12 +135,12 @@ void dp_forge_detach(struct dp_server *s);
 
 /* Remember an instance DaemonPulse loaded (for the facts view). */
 void dp_forge_note_loaded(struct dp_forge *f, int64_t target_id, const char *instance_id, const char *model,
-			  const char *via, const char *by, int64_t at_ms);
+                          const char *via, const char *by, int64_t at_ms);
 /* Remember the config of the last successful load of `model` on a target
  * (`requested` borrowed: dp_forge_load_json), for the load dialog's "last
  * used values"; kept in memory only. */
 void dp_forge_note_last(struct dp_forge *f, int64_t target_id, const char *model, const json_t *requested,
-			const char *by, int64_t at_ms);
+                        const char *by, int64_t at_ms);
 /* {"<model>": {"config": requested, "by", "at"}} of a target (new object). */
 json_t *dp_forge_last_loads(struct dp_forge *f, int64_t target_id);
 /* {"via","by","loaded_at"} of an instance we loaded (borrowed), or NULL. */
@@ -156,15 +155,15 @@ const json_t *dp_forge_loaded_info(struct dp_forge *f, int64_t target_id, const 
  * when unknown). f may be NULL. For GET .../models/facts and for the models
  * view (json_object_update into an instance entry).
  */
-json_t *dp_forge_instance_facts(struct dp_forge *f, int64_t target_id, const char *instance_id,
-				const json_t *ttl_ms, const json_t *last_used_ms, int64_t now_ms);
+json_t *dp_forge_instance_facts(struct dp_forge *f, int64_t target_id, const char *instance_id, const json_t *ttl_ms,
+                                const json_t *last_used_ms, int64_t now_ms);
 
 /* Start tracking a download job (from the daemon's answer to
  * POST /api/v1/models/download) and poll it until it ends; the final state
  * is audited as model.download.done in the name of user_id/username.
  * Returns the job JSON (borrowed). */
 const json_t *dp_forge_job_track(struct dp_forge *f, int64_t target_id, const char *model, const char *quantization,
-				 const json_t *answer, int64_t user_id, const char *username);
+                                 const json_t *answer, int64_t user_id, const char *username);
 /* A tracked job (borrowed) or NULL. */
 const json_t *dp_forge_job_get(struct dp_forge *f, int64_t target_id, const char *job_id);
 /* Every tracked job of a target, newest first (new array). */

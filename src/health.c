@@ -49,10 +49,10 @@ struct rt {
 	struct event *timer;
 	struct dp_upstream_req *req;
 	int64_t poll_start_ms;
-	int repoll;  /* poke while a poll was running */
+	int repoll;             /* poke while a poll was running */
 	unsigned gen, poll_gen; /* endpoint generation now / when the running poll started */
-	int removed; /* freed by the running poll's on_done */
-	char fp[33]; /* models fingerprint, "" before the first */
+	int removed;            /* freed by the running poll's on_done */
+	char fp[33];            /* models fingerprint, "" before the first */
 	int have_loaded;
 	uint64_t weights;
 	size_t instances;
@@ -110,12 +110,18 @@ void dp_health_config_defaults(struct dp_health_config *c, int interval_ms)
 const char *dp_health_state_name(enum dp_health_state s)
 {
 	switch (s) {
-	case DP_HEALTH_RUNNING: return "running";
-	case DP_HEALTH_STOPPED: return "stopped";
-	case DP_HEALTH_STALLED: return "stalled";
-	case DP_HEALTH_UNAUTHORIZED: return "unauthorized";
-	case DP_HEALTH_ERROR: return "error";
-	case DP_HEALTH_UNKNOWN: break;
+	case DP_HEALTH_RUNNING:
+		return "running";
+	case DP_HEALTH_STOPPED:
+		return "stopped";
+	case DP_HEALTH_STALLED:
+		return "stalled";
+	case DP_HEALTH_UNAUTHORIZED:
+		return "unauthorized";
+	case DP_HEALTH_ERROR:
+		return "error";
+	case DP_HEALTH_UNKNOWN:
+		break;
 	}
 	return "unknown";
 }
@@ -123,13 +129,19 @@ const char *dp_health_state_name(enum dp_health_state s)
 enum dp_health_state dp_health_classify(const struct dp_upstream_result *r)
 {
 	switch (r->outcome) {
-	case DP_UPSTREAM_OK: return DP_HEALTH_RUNNING;
-	case DP_UPSTREAM_STOPPED: return DP_HEALTH_STOPPED;
-	case DP_UPSTREAM_STALLED: return DP_HEALTH_STALLED;
-	case DP_UPSTREAM_UNAUTHORIZED: return DP_HEALTH_UNAUTHORIZED;
+	case DP_UPSTREAM_OK:
+		return DP_HEALTH_RUNNING;
+	case DP_UPSTREAM_STOPPED:
+		return DP_HEALTH_STOPPED;
+	case DP_UPSTREAM_STALLED:
+		return DP_HEALTH_STALLED;
+	case DP_UPSTREAM_UNAUTHORIZED:
+		return DP_HEALTH_UNAUTHORIZED;
 	case DP_UPSTREAM_HTTP_ERROR:
-	case DP_UPSTREAM_BAD_RESPONSE: return DP_HEALTH_ERROR;
-	case DP_UPSTREAM_CANCELLED: break;
+	case DP_UPSTREAM_BAD_RESPONSE:
+		return DP_HEALTH_ERROR;
+	case DP_UPSTREAM_CANCELLED:
+		break;
 	}
 	return DP_HEALTH_UNKNOWN;
 }
@@ -147,7 +159,7 @@ int dp_health_next_delay(const struct dp_health_config *c, int failures)
 }
 
 int dp_health_status_update(struct dp_health_status *st, enum dp_health_state s, const char *code, const char *msg,
-			    double latency_ms, int64_t now_ms)
+                            double latency_ms, int64_t now_ms)
 {
 	if (s == DP_HEALTH_RUNNING) {
 		code = "";
@@ -168,17 +180,17 @@ int dp_health_status_update(struct dp_health_status *st, enum dp_health_state s,
 json_t *dp_health_status_json(const struct dp_health_status *st)
 {
 	json_t *err = st->state == DP_HEALTH_RUNNING || st->state == DP_HEALTH_UNKNOWN
-			      ? json_null()
-			      : json_pack("{s:s, s:s}", "code", st->code, "message", st->message);
-	json_t *lat = st->latency_ms >= 0 && st->checked_ms ? json_integer((json_int_t)(st->latency_ms + 0.5))
-							   : json_null();
+	                      ? json_null()
+	                      : json_pack("{s:s, s:s}", "code", st->code, "message", st->message);
+	json_t *lat =
+	        st->latency_ms >= 0 && st->checked_ms ? json_integer((json_int_t)(st->latency_ms + 0.5)) : json_null();
 	return json_pack("{s:s, s:o, s:o, s:o, s:o}", "state", dp_health_state_name(st->state), "latency_ms", lat,
-			 "checked_at", dp_health_time_json(st->checked_ms), "since", dp_health_time_json(st->since_ms),
-			 "error", err);
+	                 "checked_at", dp_health_time_json(st->checked_ms), "since", dp_health_time_json(st->since_ms),
+	                 "error", err);
 }
 
 int dp_health_fingerprint(const json_t *body, char out[33], json_t **loaded, size_t *nmodels, uint64_t *weights,
-			  size_t *instances)
+                          size_t *instances)
 {
 	json_t *models = json_is_object(body) ? json_object_get(body, "models") : NULL;
 	if (loaded)
@@ -189,19 +201,21 @@ int dp_health_fingerprint(const json_t *body, char out[33], json_t **loaded, siz
 	size_t i;
 	uint64_t w = 0;
 	size_t ninst = 0;
-	json_array_foreach(models, i, m) {
+	json_array_foreach(models, i, m)
+	{
 		const char *key = json_string_value(json_object_get(m, "key"));
 		json_t *insts = json_object_get(m, "loaded_instances"), *li;
 		json_t *row = json_array();
 		size_t k;
 		json_array_append_new(row, json_string(key ? key : ""));
 		if (json_is_array(insts))
-			json_array_foreach(insts, k, li) {
+			json_array_foreach(insts, k, li)
+			{
 				const char *id = json_string_value(json_object_get(li, "id"));
 				json_t *cfg = json_object_get(li, "config");
 				json_array_append_new(row, json_pack("[s,O]", id ? id : "", cfg ? cfg : json_null()));
 				json_array_append_new(lo, json_pack("{s:s,s:s}", "model", key ? key : "", "instance_id",
-								    id ? id : ""));
+				                                    id ? id : ""));
 				json_t *sz = json_object_get(m, "size_bytes");
 				if (json_is_integer(sz) && json_integer_value(sz) > 0)
 					w += (uint64_t)json_integer_value(sz);
@@ -272,7 +286,7 @@ static void schedule(struct rt *r, int64_t delay_ms)
 {
 	if (delay_ms < 0)
 		delay_ms = 0;
-	struct timeval tv = { (time_t)(delay_ms / 1000), (suseconds_t)((delay_ms % 1000) * 1000) };
+	struct timeval tv = {(time_t)(delay_ms / 1000), (suseconds_t)((delay_ms % 1000) * 1000)};
 	event_add(r->timer, &tv);
 }
 
@@ -280,8 +294,8 @@ static void publish_health(struct rt *r, enum dp_health_state prev)
 {
 	if (!r->h->ev)
 		return;
-	json_t *d = json_pack("{s:I, s:o, s:s}", "target_id", (json_int_t)r->t.id, "health", dp_health_status_json(&r->st),
-			      "previous", dp_health_state_name(prev));
+	json_t *d = json_pack("{s:I, s:o, s:s}", "target_id", (json_int_t)r->t.id, "health",
+	                      dp_health_status_json(&r->st), "previous", dp_health_state_name(prev));
 	dp_events_publish(r->h->ev, "health", d);
 	json_decref(d);
 }
@@ -309,8 +323,7 @@ static void poll_done(struct dp_upstream_req *req, const struct dp_upstream_resu
 	json_t *loaded = NULL;
 	size_t nmodels = 0, ninst = 0;
 	uint64_t weights = 0;
-	if (s == DP_HEALTH_RUNNING &&
-	    dp_health_fingerprint(res->json, fp, &loaded, &nmodels, &weights, &ninst) < 0) {
+	if (s == DP_HEALTH_RUNNING && dp_health_fingerprint(res->json, fp, &loaded, &nmodels, &weights, &ninst) < 0) {
 		s = DP_HEALTH_ERROR;
 		code = "unexpected_body";
 		msg = "the daemon answered GET /api/v1/models without a models list";
@@ -323,8 +336,9 @@ static void poll_done(struct dp_upstream_req *req, const struct dp_upstream_resu
 			memcpy(r->fp, fp, sizeof(fp));
 			cache_clear(r);
 			if (h->ev) {
-				json_t *d = json_pack("{s:I, s:s, s:O, s:I}", "target_id", (json_int_t)r->t.id,
-						      "fingerprint", fp, "loaded", loaded, "models", (json_int_t)nmodels);
+				json_t *d =
+				        json_pack("{s:I, s:s, s:O, s:I}", "target_id", (json_int_t)r->t.id,
+				                  "fingerprint", fp, "loaded", loaded, "models", (json_int_t)nmodels);
 				dp_events_publish(h->ev, "models", d);
 				json_decref(d);
 			}
@@ -335,7 +349,8 @@ static void poll_done(struct dp_upstream_req *req, const struct dp_upstream_resu
 	double latency = res->status > 0 ? res->total_ms : -1;
 	if (dp_health_status_update(&r->st, s, code, msg, latency, now)) {
 		if (s != DP_HEALTH_RUNNING)
-			dp_info("target %lld (%s): %s: %s", (long long)r->t.id, r->t.label, dp_health_state_name(s), msg);
+			dp_info("target %lld (%s): %s: %s", (long long)r->t.id, r->t.label, dp_health_state_name(s),
+			        msg);
 		else
 			dp_info("target %lld (%s): running", (long long)r->t.id, r->t.label);
 		publish_health(r, prev);
@@ -357,25 +372,27 @@ static void poll_start(struct rt *r)
 	char *token = NULL;
 	if (dp_target_token(&r->t, h->sec, &token) < 0) {
 		enum dp_health_state prev = r->st.state;
-		if (dp_health_status_update(&r->st, DP_HEALTH_UNAUTHORIZED, "token_unreadable",
-					    "the stored API token cannot be decrypted with this secret.key; set it again",
-					    -1, dp_health_now_ms()))
+		if (dp_health_status_update(
+		            &r->st, DP_HEALTH_UNAUTHORIZED, "token_unreadable",
+		            "the stored API token cannot be decrypted with this secret.key; set it again", -1,
+		            dp_health_now_ms()))
 			publish_health(r, prev);
 		schedule(r, dp_health_next_delay(&h->cfg, r->st.failures));
 		return;
 	}
 	struct dp_upstream_opts o = {
-		.method = "GET",
-		.base_url = r->t.url,
-		.path = "/api/v1/models",
-		.token = token,
-		.connect_timeout_ms = h->cfg.timeout_ms < DP_UPSTREAM_CONNECT_TIMEOUT_MS ? h->cfg.timeout_ms
-											 : DP_UPSTREAM_CONNECT_TIMEOUT_MS,
-		.timeout_ms = h->cfg.timeout_ms,
-		.max_response = MAX_POLL_BODY,
-		.mode = DP_UPSTREAM_BUFFERED,
-		.on_done = poll_done,
-		.arg = r,
+	        .method = "GET",
+	        .base_url = r->t.url,
+	        .path = "/api/v1/models",
+	        .token = token,
+	        .connect_timeout_ms = h->cfg.timeout_ms < DP_UPSTREAM_CONNECT_TIMEOUT_MS
+	                                      ? h->cfg.timeout_ms
+	                                      : DP_UPSTREAM_CONNECT_TIMEOUT_MS,
+	        .timeout_ms = h->cfg.timeout_ms,
+	        .max_response = MAX_POLL_BODY,
+	        .mode = DP_UPSTREAM_BUFFERED,
+	        .on_done = poll_done,
+	        .arg = r,
 	};
 	const char *err = NULL;
 	r->poll_start_ms = dp_health_now_ms();
@@ -386,7 +403,7 @@ static void poll_start(struct rt *r)
 	if (!r->req) {
 		enum dp_health_state prev = r->st.state;
 		if (dp_health_status_update(&r->st, DP_HEALTH_ERROR, "invalid_target", err ? err : "invalid target", -1,
-					    dp_health_now_ms()))
+		                            dp_health_now_ms()))
 			publish_health(r, prev);
 		schedule(r, dp_health_next_delay(&h->cfg, r->st.failures));
 	}
@@ -400,7 +417,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 struct dp_health *dp_health_new(struct event_base *base, struct dp_upstream *up, struct dp_events *ev,
-				const struct dp_secret *sec, const struct dp_health_config *cfg)
+                                const struct dp_secret *sec, const struct dp_health_config *cfg)
 {
 	struct dp_health *h = xcalloc(1, sizeof(*h));
 	h->base = base;
@@ -448,8 +465,8 @@ void dp_health_set_target(struct dp_health *h, const struct dp_target *t)
 		h->head = r;
 	} else {
 		int endpoint_changed = strcmp(r->t.url, t->url) != 0 ||
-				       (r->t.api_key_enc == NULL) != (t->api_key_enc == NULL) ||
-				       (r->t.api_key_enc && strcmp(r->t.api_key_enc, t->api_key_enc) != 0);
+		                       (r->t.api_key_enc == NULL) != (t->api_key_enc == NULL) ||
+		                       (r->t.api_key_enc && strcmp(r->t.api_key_enc, t->api_key_enc) != 0);
 		dp_target_release(&r->t);
 		dp_target_copy(&r->t, t);
 		cache_clear(r);
@@ -487,7 +504,7 @@ static void flush_all(struct rt *r)
 }
 
 int dp_health_fetch_join(struct dp_health *h, int64_t id, enum dp_health_cache k, dp_health_wait_fn fn, void *arg,
-			 struct dp_health_waiter **out)
+                         struct dp_health_waiter **out)
 {
 	struct rt *r = find(h, id);
 	*out = NULL;
@@ -564,7 +581,7 @@ json_t *dp_health_snapshot(struct dp_health *h)
 	for (struct rt *r = h->head; r; r = r->next)
 		if (!r->removed)
 			json_array_append_new(arr, json_pack("{s:I, s:s, s:o}", "id", (json_int_t)r->t.id, "label",
-							     r->t.label, "health", dp_health_status_json(&r->st)));
+			                                     r->t.label, "health", dp_health_status_json(&r->st)));
 	return json_pack("{s:o}", "targets", arr);
 }
 
@@ -663,8 +680,8 @@ static void bootstrap(struct dp_server *s)
 		json_t *d = json_pack("{s:s, s:s}", "url", t.url, "api_key", t.api_key_enc ? "set" : "none");
 		char target[32];
 		snprintf(target, sizeof(target), "target:%lld", (long long)t.id);
-		dp_audit_record(s->store, 0, NULL, "target.bootstrap", target, rc == 0 ? DP_AUDIT_OK : DP_AUDIT_FAILED, d,
-				NULL);
+		dp_audit_record(s->store, 0, NULL, "target.bootstrap", target, rc == 0 ? DP_AUDIT_OK : DP_AUDIT_FAILED,
+		                d, NULL);
 		json_decref(d);
 		if (rc == 0)
 			dp_info("created target %lld 'default' from DAEMON_API_URL", (long long)t.id);

@@ -78,7 +78,7 @@ int dp_health_next_delay(const struct dp_health_config *c, int failures);
 /* Record one poll's outcome at now_ms. Returns 1 when the state or the
  * error code changed (an event is due), else 0. */
 int dp_health_status_update(struct dp_health_status *st, enum dp_health_state s, const char *code, const char *msg,
-			    double latency_ms, int64_t now_ms);
+                            double latency_ms, int64_t now_ms);
 /* {"state","latency_ms","checked_at","since","error"} (new reference). */
 json_t *dp_health_status_json(const struct dp_health_status *st);
 /* Fingerprint of a /api/v1/models answer: 32 hex digits into out[33];
@@ -87,11 +87,11 @@ json_t *dp_health_status_json(const struct dp_health_status *st);
  * of loaded instances (once per instance), *instances their number.
  * -EINVAL when the body has no "models" array. */
 int dp_health_fingerprint(const json_t *body, char out[33], json_t **loaded, size_t *nmodels, uint64_t *weights,
-			  size_t *instances);
+                          size_t *instances);
 
 /* --- the hub --- */
 struct dp_health *dp_health_new(struct event_base *base, struct dp_upstream *up, struct dp_events *ev,
-				const struct dp_secret *sec, const struct dp_health_config *cfg);
+                                const struct dp_secret *sec, const struct dp_health_config *cfg);
 /* Stop polling and free. Call after dp_upstream_free() (which completes
  * the hub's in-flight polls as cancelled). NULL is a no-op. */
 void dp_health_free(struct dp_health *h);
@@ -134,7 +134,7 @@ void dp_health_cache_drop(struct dp_health *h, int64_t id, enum dp_health_cache 
 struct dp_health_waiter;
 typedef void (*dp_health_wait_fn)(int status, json_t *body, void *arg);
 int dp_health_fetch_join(struct dp_health *h, int64_t id, enum dp_health_cache k, dp_health_wait_fn fn, void *arg,
-			 struct dp_health_waiter **out);
+                         struct dp_health_waiter **out);
 void dp_health_fetch_leave(struct dp_health *h, struct dp_health_waiter *w);
 void dp_health_fetch_finish(struct dp_health *h, int64_t id, enum dp_health_cache k, int status, json_t *body);
 

@@ -31,9 +31,9 @@
 #include "log.h"
 #include "xmalloc.h"
 
-#define MAX_STR 1024      /* longest string field kept from lms JSON */
-#define MAX_ITEMS 4096    /* longest array kept from lms JSON */
-#define MAX_ARG 1024      /* longest model key / identifier passed to lms */
+#define MAX_STR   1024 /* longest string field kept from lms JSON */
+#define MAX_ITEMS 4096 /* longest array kept from lms JSON */
+#define MAX_ARG   1024 /* longest model key / identifier passed to lms */
 
 /* ---- commands ------------------------------------------------------------ */
 
@@ -43,21 +43,21 @@ static const struct {
 	int local_only;
 	int long_running; /* gets load_timeout_ms */
 } cmds[DP_LMS__NCMD] = {
-	[DP_LMS_PS] = {"ps", 1, 0, 0},
-	[DP_LMS_LS] = {"ls", 1, 0, 0},
-	[DP_LMS_LOAD] = {"load", 1, 0, 1},
-	[DP_LMS_ESTIMATE] = {"load --estimate-only", 1, 0, 0},
-	[DP_LMS_UNLOAD] = {"unload", 1, 0, 0},
-	[DP_LMS_UNLOAD_ALL] = {"unload --all", 1, 0, 0},
-	[DP_LMS_LOG_STREAM] = {"log stream", 1, 0, 0},
-	[DP_LMS_RUNTIME_SURVEY] = {"runtime survey", 1, 0, 0},
-	[DP_LMS_SERVER_START] = {"server start", 0, 1, 1},
-	[DP_LMS_SERVER_STOP] = {"server stop", 0, 1, 0},
-	[DP_LMS_SERVER_STATUS] = {"server status", 0, 1, 0},
-	[DP_LMS_DAEMON_UP] = {"daemon up", 0, 1, 1},
-	[DP_LMS_DAEMON_DOWN] = {"daemon down", 0, 1, 0},
-	[DP_LMS_DAEMON_STATUS] = {"daemon status", 0, 1, 0},
-	[DP_LMS_VERSION] = {"version", 0, 1, 0},
+        [DP_LMS_PS] = {"ps", 1, 0, 0},
+        [DP_LMS_LS] = {"ls", 1, 0, 0},
+        [DP_LMS_LOAD] = {"load", 1, 0, 1},
+        [DP_LMS_ESTIMATE] = {"load --estimate-only", 1, 0, 0},
+        [DP_LMS_UNLOAD] = {"unload", 1, 0, 0},
+        [DP_LMS_UNLOAD_ALL] = {"unload --all", 1, 0, 0},
+        [DP_LMS_LOG_STREAM] = {"log stream", 1, 0, 0},
+        [DP_LMS_RUNTIME_SURVEY] = {"runtime survey", 1, 0, 0},
+        [DP_LMS_SERVER_START] = {"server start", 0, 1, 1},
+        [DP_LMS_SERVER_STOP] = {"server stop", 0, 1, 0},
+        [DP_LMS_SERVER_STATUS] = {"server status", 0, 1, 0},
+        [DP_LMS_DAEMON_UP] = {"daemon up", 0, 1, 1},
+        [DP_LMS_DAEMON_DOWN] = {"daemon down", 0, 1, 0},
+        [DP_LMS_DAEMON_STATUS] = {"daemon status", 0, 1, 0},
+        [DP_LMS_VERSION] = {"version", 0, 1, 0},
 };
 
 static int cmd_ok(enum dp_lms_cmd c)
@@ -78,18 +78,30 @@ const char *dp_lms_cmd_name(enum dp_lms_cmd c)
 const char *dp_lms_status_name(enum dp_lms_status s)
 {
 	switch (s) {
-	case DP_LMS_OK: return "ok";
-	case DP_LMS_UNAVAILABLE: return "unavailable";
-	case DP_LMS_BUSY: return "busy";
-	case DP_LMS_INVALID: return "invalid";
-	case DP_LMS_FAILED: return "failed";
-	case DP_LMS_TIMEOUT: return "timeout";
-	case DP_LMS_TOO_LARGE: return "output_too_large";
-	case DP_LMS_BAD_OUTPUT: return "bad_output";
-	case DP_LMS_KILLED: return "killed";
-	case DP_LMS_SPAWN_FAILED: return "spawn_failed";
-	case DP_LMS_STOPPED: return "stopped";
-	case DP_LMS_CANCELLED: return "cancelled";
+	case DP_LMS_OK:
+		return "ok";
+	case DP_LMS_UNAVAILABLE:
+		return "unavailable";
+	case DP_LMS_BUSY:
+		return "busy";
+	case DP_LMS_INVALID:
+		return "invalid";
+	case DP_LMS_FAILED:
+		return "failed";
+	case DP_LMS_TIMEOUT:
+		return "timeout";
+	case DP_LMS_TOO_LARGE:
+		return "output_too_large";
+	case DP_LMS_BAD_OUTPUT:
+		return "bad_output";
+	case DP_LMS_KILLED:
+		return "killed";
+	case DP_LMS_SPAWN_FAILED:
+		return "spawn_failed";
+	case DP_LMS_STOPPED:
+		return "stopped";
+	case DP_LMS_CANCELLED:
+		return "cancelled";
 	}
 	return "unknown";
 }
@@ -203,8 +215,8 @@ void dp_lms_argv_release(struct dp_lms_argv *a)
 	a->argv[0] = NULL;
 }
 
-int dp_lms_build_argv(const char *bin, const struct dp_lms_target *t, const struct dp_lms_req *r,
-		      struct dp_lms_argv *a, char *err, size_t errlen)
+int dp_lms_build_argv(const char *bin, const struct dp_lms_target *t, const struct dp_lms_req *r, struct dp_lms_argv *a,
+                      char *err, size_t errlen)
 {
 	char gpu[24];
 	a->argc = 0;
@@ -221,7 +233,7 @@ int dp_lms_build_argv(const char *bin, const struct dp_lms_target *t, const stru
 		return fail(err, errlen, "invalid lms port %d", port);
 	if (cmds[r->cmd].local_only && !is_loopback(host))
 		return fail(err, errlen, "'lms %s' acts on the local machine only, not on remote host '%s'",
-			    cmds[r->cmd].name, host);
+		            cmds[r->cmd].name, host);
 
 	add(a, bin);
 	switch (r->cmd) {
@@ -289,8 +301,8 @@ int dp_lms_build_argv(const char *bin, const struct dp_lms_target *t, const stru
 		add(a, "--all");
 		break;
 	case DP_LMS_LOG_STREAM:
-		if (!r->source || (strcmp(r->source, "server") && strcmp(r->source, "model") &&
-				   strcmp(r->source, "runtime")))
+		if (!r->source ||
+		    (strcmp(r->source, "server") && strcmp(r->source, "model") && strcmp(r->source, "runtime")))
 			return fail(err, errlen, "invalid log source (server, model or runtime)");
 		add(a, "log");
 		add(a, "stream");
@@ -479,10 +491,20 @@ int dp_lms_parse_size(const char *s, size_t len, uint64_t *out)
 		const char *unit;
 		double factor;
 	} units[] = {
-		{"Bytes", 1}, {"bytes", 1}, {"B", 1},
-		{"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0},
-		{"TiB", 1099511627776.0}, {"PiB", 1125899906842624.0},
-		{"KB", 1e3}, {"kB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"PB", 1e15},
+	        {"Bytes", 1},
+	        {"bytes", 1},
+	        {"B", 1},
+	        {"KiB", 1024.0},
+	        {"MiB", 1048576.0},
+	        {"GiB", 1073741824.0},
+	        {"TiB", 1099511627776.0},
+	        {"PiB", 1125899906842624.0},
+	        {"KB", 1e3},
+	        {"kB", 1e3},
+	        {"MB", 1e6},
+	        {"GB", 1e9},
+	        {"TB", 1e12},
+	        {"PB", 1e15},
 	};
 	char num[40];
 	size_t i = 0, nd = 0;
@@ -598,10 +620,10 @@ int dp_lms_parse_estimate(const char *text, size_t len, struct dp_lms_estimate *
 json_t *dp_lms_estimate_json(const struct dp_lms_estimate *e)
 {
 	return json_pack("{s:s, s:o, s:o, s:I, s:I, s:s, s:b}", "model", e->model, "context_length",
-			 e->context_length >= 0 ? json_integer(e->context_length) : json_null(),
-			 "gpu_offload_pct", e->gpu_offload_pct >= 0 ? json_real(e->gpu_offload_pct) : json_null(),
-			 "gpu_bytes", (json_int_t)e->gpu_bytes, "total_bytes", (json_int_t)e->total_bytes,
-			 "confidence", e->confidence_low ? "low" : "high", "fits", e->fits == 1);
+	                 e->context_length >= 0 ? json_integer(e->context_length) : json_null(), "gpu_offload_pct",
+	                 e->gpu_offload_pct >= 0 ? json_real(e->gpu_offload_pct) : json_null(), "gpu_bytes",
+	                 (json_int_t)e->gpu_bytes, "total_bytes", (json_int_t)e->total_bytes, "confidence",
+	                 e->confidence_low ? "low" : "high", "fits", e->fits == 1);
 }
 
 /* ---- JSON helpers -------------------------------------------------------------- */
@@ -615,9 +637,7 @@ static json_t *jget(json_t *o, const char *k)
 	if (v)
 		return v;
 	const char *key;
-	json_object_foreach(o, key, v)
-		if (strcasecmp(key, k) == 0)
-			return v;
+	json_object_foreach(o, key, v) if (strcasecmp(key, k) == 0) return v;
 	return NULL;
 }
 
@@ -678,12 +698,25 @@ static void squash(const char *s, char *out, size_t outlen)
 }
 
 static const char *const enum_status[] = {"ok", "noCompatibleBackends", NULL};
-static const char *const enum_compat[] = {
-	"compatible", "incompatibleAppVersion", "incompatibleBackendVersion", "invalidCpuArchitecture",
-	"invalidCpuInstructionSetExtensions", "cpuSurveyUnsuccessful", "gpuSurveyUnsuccessful",
-	"gpuRequiredButNoneFound", "gpuTargetsRequiredButNoneSpecified", "gpuDriverUnsupported",
-	"noSupportedGpus", "incompatiblePlatform", "libraryOutdated", "invalidLibraryVersionFormat",
-	"missingLibraries", "errorSurveyingHardware", "errorCheckingCompatibility", "unknown", NULL};
+static const char *const enum_compat[] = {"compatible",
+                                          "incompatibleAppVersion",
+                                          "incompatibleBackendVersion",
+                                          "invalidCpuArchitecture",
+                                          "invalidCpuInstructionSetExtensions",
+                                          "cpuSurveyUnsuccessful",
+                                          "gpuSurveyUnsuccessful",
+                                          "gpuRequiredButNoneFound",
+                                          "gpuTargetsRequiredButNoneSpecified",
+                                          "gpuDriverUnsupported",
+                                          "noSupportedGpus",
+                                          "incompatiblePlatform",
+                                          "libraryOutdated",
+                                          "invalidLibraryVersionFormat",
+                                          "missingLibraries",
+                                          "errorSurveyingHardware",
+                                          "errorCheckingCompatibility",
+                                          "unknown",
+                                          NULL};
 static const char *const enum_result[] = {"unset", "success", "error", "noDevicesFound", "invalidDevice", NULL};
 static const char *const enum_arch[] = {"x86_64", "ARM64", "unknown", NULL};
 static const char *const enum_ext[] = {"AVX2", "AdvSIMD", "AVX", NULL};
@@ -698,9 +731,9 @@ static const char *const *enum_table(const char *kind)
 		const char *kind;
 		const char *const *vals;
 	} t[] = {
-		{"status", enum_status}, {"compatibility", enum_compat}, {"result", enum_result},
-		{"architecture", enum_arch}, {"extension", enum_ext}, {"platform", enum_platform},
-		{"integration", enum_integration}, {"format", enum_format}, {"ps_status", enum_ps_status},
+	        {"status", enum_status},           {"compatibility", enum_compat}, {"result", enum_result},
+	        {"architecture", enum_arch},       {"extension", enum_ext},        {"platform", enum_platform},
+	        {"integration", enum_integration}, {"format", enum_format},        {"ps_status", enum_ps_status},
 	};
 	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
 		if (strcmp(t[i].kind, kind) == 0)
@@ -798,7 +831,8 @@ static json_t *parse_array(const char *s, size_t len, const char *what, int ps, 
 	json_t *out = json_array();
 	size_t i;
 	json_t *m;
-	json_array_foreach(j, i, m) {
+	json_array_foreach(j, i, m)
+	{
 		if (i >= MAX_ITEMS)
 			break;
 		if (!json_is_object(m))
@@ -813,7 +847,8 @@ static json_t *parse_array(const char *s, size_t len, const char *what, int ps, 
 			set(e, "status", jenum(m, "status", "ps_status"));
 			set(e, "queued", jint(m, "queued"));
 			set(e, "parallel", jint(m, "parallel"));
-			if (json_is_null(json_object_get(e, "identifier")) && json_is_null(json_object_get(e, "model_key"))) {
+			if (json_is_null(json_object_get(e, "identifier")) &&
+			    json_is_null(json_object_get(e, "model_key"))) {
 				json_decref(e);
 				continue;
 			}
@@ -847,11 +882,13 @@ static json_t *enum_array(json_t *o, const char *k, const char *kind)
 	char buf[80];
 	if (!json_is_array(a))
 		return out;
-	json_array_foreach(a, i, v) {
+	json_array_foreach(a, i, v)
+	{
 		if (i >= 64)
 			break;
 		if (json_is_string(v) && json_string_length(v) <= 128)
-			json_array_append_new(out, json_string(dp_lms_survey_enum(kind, json_string_value(v), buf, sizeof buf)));
+			json_array_append_new(
+			        out, json_string(dp_lms_survey_enum(kind, json_string_value(v), buf, sizeof buf)));
 	}
 	return out;
 }
@@ -906,7 +943,8 @@ static json_t *survey_engine(json_t *e)
 	size_t i;
 	json_t *gi = jget(gs, "gpuInfo");
 	if (json_is_array(gi))
-		json_array_foreach(gi, i, g) {
+		json_array_foreach(gi, i, g)
+		{
 			if (i >= 64)
 				break;
 			if (json_is_object(g))
@@ -956,7 +994,8 @@ json_t *dp_lms_parse_survey(const char *s, size_t len, char *err, size_t errlen)
 	size_t i;
 	json_t *ea = jget(j, "engines");
 	if (json_is_array(ea))
-		json_array_foreach(ea, i, e) {
+		json_array_foreach(ea, i, e)
+		{
 			if (i >= 64)
 				break;
 			if (json_is_object(e))
@@ -965,7 +1004,8 @@ json_t *dp_lms_parse_survey(const char *s, size_t len, char *err, size_t errlen)
 	/* The primary view: the llama.cpp engine's survey (what lms's text mode
 	 * shows), else the first engine that found GPUs, else the first. */
 	json_t *primary = NULL;
-	json_array_foreach(engines, i, e) {
+	json_array_foreach(engines, i, e)
+	{
 		const char *en = json_string_value(json_object_get(e, "engine"));
 		const char *nm = json_string_value(json_object_get(e, "name"));
 		if ((en && strstr(en, "llama.cpp")) || (nm && strstr(nm, "llama.cpp"))) {
@@ -974,11 +1014,11 @@ json_t *dp_lms_parse_survey(const char *s, size_t len, char *err, size_t errlen)
 		}
 	}
 	if (!primary)
-		json_array_foreach(engines, i, e)
-			if (json_array_size(json_object_get(e, "gpus")) > 0) {
-				primary = e;
-				break;
-			}
+		json_array_foreach(engines, i, e) if (json_array_size(json_object_get(e, "gpus")) > 0)
+		{
+			primary = e;
+			break;
+		}
 	if (!primary)
 		primary = json_array_get(engines, 0);
 	set(out, "primary_engine", primary ? json_incref(json_object_get(primary, "name")) : json_null());
@@ -1099,8 +1139,8 @@ struct dp_lms {
 };
 
 static const char *const child_env[] = {
-	"FORCE_COLOR=0", /* chalk: plain text on stderr, whatever the caller's env */
-	NULL,
+        "FORCE_COLOR=0", /* chalk: plain text on stderr, whatever the caller's env */
+        NULL,
 };
 
 static void clist_push(struct clist *l, struct dp_lms_call *c)
@@ -1266,14 +1306,14 @@ static void run_call(struct dp_lms_call *c)
 {
 	struct dp_lms *l = c->l;
 	struct dp_job_spec spec = {
-		.argv = (const char *const *)c->argv.argv,
-		.env = child_env,
-		.max_stdout = l->cfg.max_stdout,
-		.max_stderr = l->cfg.max_stderr,
-		.timeout_ms = c->timeout_ms,
-		.kill_grace_ms = l->cfg.kill_grace_ms,
-		.on_done = job_done,
-		.arg = c,
+	        .argv = (const char *const *)c->argv.argv,
+	        .env = child_env,
+	        .max_stdout = l->cfg.max_stdout,
+	        .max_stderr = l->cfg.max_stderr,
+	        .timeout_ms = c->timeout_ms,
+	        .kill_grace_ms = l->cfg.kill_grace_ms,
+	        .on_done = job_done,
+	        .arg = c,
 	};
 	clock_gettime(CLOCK_MONOTONIC, &c->started);
 	c->b->running++;
@@ -1305,7 +1345,7 @@ static void pump(struct dp_lms *l, struct bucket *b)
 }
 
 struct dp_lms_call *dp_lms_call(struct dp_lms *l, const struct dp_lms_target *t, const struct dp_lms_req *r,
-				dp_lms_cb cb, void *arg)
+                                dp_lms_cb cb, void *arg)
 {
 	static struct dp_lms_call dead = {.state = C_DEAD};
 	char err[256];
@@ -1340,7 +1380,7 @@ struct dp_lms_call *dp_lms_call(struct dp_lms *l, const struct dp_lms_target *t,
 		clist_push(&b->queue, c);
 	} else {
 		snprintf(err, sizeof err, "too many lms calls for this target (%d running, %d waiting)", b->running,
-			 b->queue.n);
+		         b->queue.n);
 		defer(c, DP_LMS_BUSY, err);
 	}
 	bucket_gc(l, b); /* only when the call never got a slot (deferred) */
@@ -1374,8 +1414,8 @@ void dp_lms_cancel(struct dp_lms_call *c)
 	}
 }
 
-static void result_from_job(struct dp_lms_call *c, const struct dp_job_result *jr, struct dp_lms_result *res,
-			    char *msg, size_t msglen, struct dp_lms_estimate *est)
+static void result_from_job(struct dp_lms_call *c, const struct dp_job_result *jr, struct dp_lms_result *res, char *msg,
+                            size_t msglen, struct dp_lms_estimate *est)
 {
 	struct dp_lms *l = c->l;
 	const char *name = dp_lms_cmd_name(c->cmd);
@@ -1393,7 +1433,7 @@ static void result_from_job(struct dp_lms_call *c, const struct dp_job_result *j
 	case DP_JOB_TOO_LARGE:
 		res->status = DP_LMS_TOO_LARGE;
 		snprintf(msg, msglen, "lms %s: %s larger than %zu bytes", name, jr->too_large,
-			 strcmp(jr->too_large, "stdout") == 0 ? l->cfg.max_stdout : l->cfg.max_stderr);
+		         strcmp(jr->too_large, "stdout") == 0 ? l->cfg.max_stdout : l->cfg.max_stderr);
 		return;
 	case DP_JOB_TIMED_OUT:
 		res->status = DP_LMS_TIMEOUT;
@@ -1412,8 +1452,8 @@ static void result_from_job(struct dp_lms_call *c, const struct dp_job_result *j
 	}
 	if (jr->exit_code != 0) {
 		res->status = DP_LMS_FAILED;
-		dp_lms_error_message(jr->err_len ? jr->err : jr->out, jr->err_len ? jr->err_len : jr->out_len,
-				     detail, sizeof detail);
+		dp_lms_error_message(jr->err_len ? jr->err : jr->out, jr->err_len ? jr->err_len : jr->out_len, detail,
+		                     sizeof detail);
 		if (detail[0])
 			snprintf(msg, msglen, "lms %s failed (exit %d): %s", name, jr->exit_code, detail);
 		else
@@ -1535,7 +1575,7 @@ static void stream_done(struct dp_job *job, const struct dp_job_result *jr, void
 		case DP_JOB_EXITED:
 			res.status = jr->exit_code == 0 ? DP_LMS_OK : DP_LMS_FAILED;
 			snprintf(msg, sizeof msg, "lms log stream exited with code %d%s%s", jr->exit_code,
-				 detail[0] ? ": " : "", detail);
+			         detail[0] ? ": " : "", detail);
 			break;
 		}
 		res.code = dp_lms_status_name(res.status);
@@ -1545,8 +1585,8 @@ static void stream_done(struct dp_job *job, const struct dp_job_result *jr, void
 }
 
 int dp_lms_stream_start(struct dp_lms *l, const struct dp_lms_target *t, const struct dp_lms_req *r,
-			dp_lms_line_fn on_line, dp_lms_cb on_exit, void *arg, struct dp_lms_stream **out,
-			char *err, size_t errlen)
+                        dp_lms_line_fn on_line, dp_lms_cb on_exit, void *arg, struct dp_lms_stream **out, char *err,
+                        size_t errlen)
 {
 	struct dp_lms_argv av;
 	char tmp[256];
@@ -1579,14 +1619,14 @@ int dp_lms_stream_start(struct dp_lms *l, const struct dp_lms_target *t, const s
 	s->on_exit = on_exit;
 	s->arg = arg;
 	struct dp_job_spec spec = {
-		.argv = (const char *const *)av.argv,
-		.env = child_env,
-		.max_stderr = l->cfg.max_stderr,
-		.max_line = l->cfg.max_line,
-		.kill_grace_ms = l->cfg.kill_grace_ms,
-		.on_line = stream_line,
-		.on_done = stream_done,
-		.arg = s,
+	        .argv = (const char *const *)av.argv,
+	        .env = child_env,
+	        .max_stderr = l->cfg.max_stderr,
+	        .max_line = l->cfg.max_line,
+	        .kill_grace_ms = l->cfg.kill_grace_ms,
+	        .on_line = stream_line,
+	        .on_done = stream_done,
+	        .arg = s,
 	};
 	int rc = dp_job_start(l->jobs, &spec, &s->job);
 	dp_lms_argv_release(&av);

@@ -86,9 +86,9 @@ struct dp_lms_target {
 struct dp_lms_req {
 	enum dp_lms_cmd cmd;
 	const char *model;      /* LOAD/ESTIMATE: model key or path (lms fuzzy-matches it
-				 * against model paths and --yes takes the first match;
-				 * pass the exact `path` with exact=1 to pin one);
-				 * UNLOAD: instance identifier */
+	                         * against model paths and --yes takes the first match;
+	                         * pass the exact `path` with exact=1 to pin one);
+	                         * UNLOAD: instance identifier */
 	const char *identifier; /* LOAD: --identifier */
 	const char *gpu;        /* LOAD/ESTIMATE: "off", "max" or a ratio "0".."1" */
 	long context_length;    /* > 0: --context-length N */
@@ -112,21 +112,21 @@ struct dp_lms_estimate {
 	double gpu_offload_pct; /* -1 when not printed */
 	uint64_t gpu_bytes;
 	uint64_t total_bytes;
-	int confidence_low;     /* "Confidence: LOW" was printed */
-	int fits;               /* 1 "may be loaded", 0 "will fail to load" */
+	int confidence_low; /* "Confidence: LOW" was printed */
+	int fits;           /* 1 "may be loaded", 0 "will fail to load" */
 };
 
 struct dp_lms_result {
 	enum dp_lms_status status;
-	const char *code;      /* dp_lms_status_name(status) */
-	const char *message;   /* human reason; "" when ok */
+	const char *code;    /* dp_lms_status_name(status) */
+	const char *message; /* human reason; "" when ok */
 	enum dp_lms_cmd cmd;
-	int exit_code;         /* -1 when it did not exit normally (or never ran) */
-	json_t *json;          /* normalised stdout (ps, ls, survey, status, version, daemon up) */
+	int exit_code;                          /* -1 when it did not exit normally (or never ran) */
+	json_t *json;                           /* normalised stdout (ps, ls, survey, status, version, daemon up) */
 	const struct dp_lms_estimate *estimate; /* DP_LMS_ESTIMATE when ok */
-	const char *out;       /* raw stdout (bounded), "" when none */
+	const char *out;                        /* raw stdout (bounded), "" when none */
 	size_t out_len;
-	const char *err;       /* raw stderr (bounded), "" when none */
+	const char *err; /* raw stderr (bounded), "" when none */
 	size_t err_len;
 	uint64_t lines, lines_skipped; /* streams */
 	uint64_t queued_ms, duration_ms;
@@ -138,16 +138,16 @@ typedef void (*dp_lms_line_fn)(const char *line, size_t len, void *arg);
 
 /* Zero fields take the defaults below (dp_lms_config_defaults fills them). */
 struct dp_lms_config {
-	const char *bin;         /* NULL: $LMS_BIN, else "lms" on PATH */
-	int timeout_ms;          /* default per call: 30 s */
-	int load_timeout_ms;     /* LOAD, SERVER_START, DAEMON_UP: 10 min */
-	size_t max_stdout;       /* 4 MiB */
-	size_t max_stderr;       /* 64 KiB */
-	size_t max_line;         /* log stream line limit: 1 MiB */
-	int per_target;          /* concurrent processes per target key: 2 */
-	int queue_max;           /* waiting calls per target key: 16 (0 = default) */
-	int max_streams;         /* log-stream children in total: 64 */
-	int kill_grace_ms;       /* SIGTERM -> SIGKILL: 2 s */
+	const char *bin;     /* NULL: $LMS_BIN, else "lms" on PATH */
+	int timeout_ms;      /* default per call: 30 s */
+	int load_timeout_ms; /* LOAD, SERVER_START, DAEMON_UP: 10 min */
+	size_t max_stdout;   /* 4 MiB */
+	size_t max_stderr;   /* 64 KiB */
+	size_t max_line;     /* log stream line limit: 1 MiB */
+	int per_target;      /* concurrent processes per target key: 2 */
+	int queue_max;       /* waiting calls per target key: 16 (0 = default) */
+	int max_streams;     /* log-stream children in total: 64 */
+	int kill_grace_ms;   /* SIGTERM -> SIGKILL: 2 s */
 };
 
 void dp_lms_config_defaults(struct dp_lms_config *cfg);
@@ -168,8 +168,8 @@ void dp_lms_load_of(const struct dp_lms *l, const char *key, int *running, int *
 
 /* Run one command (not LOG_STREAM). See the header comment for the callback
  * rules. `t` may be NULL (local). Never NULL. */
-struct dp_lms_call *dp_lms_call(struct dp_lms *l, const struct dp_lms_target *t,
-				const struct dp_lms_req *r, dp_lms_cb cb, void *arg);
+struct dp_lms_call *dp_lms_call(struct dp_lms *l, const struct dp_lms_target *t, const struct dp_lms_req *r,
+                                dp_lms_cb cb, void *arg);
 /* Forget a call whose callback has not run: it will not run; a running
  * child is stopped. */
 void dp_lms_cancel(struct dp_lms_call *c);
@@ -181,8 +181,8 @@ void dp_lms_cancel(struct dp_lms_call *c);
  * -EINVAL (bad request), -EAGAIN (too many streams), -errno from spawn; on
  * error `err` receives a human reason and no callback will run. */
 int dp_lms_stream_start(struct dp_lms *l, const struct dp_lms_target *t, const struct dp_lms_req *r,
-			dp_lms_line_fn on_line, dp_lms_cb on_exit, void *arg,
-			struct dp_lms_stream **out, char *err, size_t errlen);
+                        dp_lms_line_fn on_line, dp_lms_cb on_exit, void *arg, struct dp_lms_stream **out, char *err,
+                        size_t errlen);
 /* SIGTERM (then SIGKILL); on_exit follows with DP_LMS_STOPPED. */
 void dp_lms_stream_stop(struct dp_lms_stream *s);
 /* Stop and drop the callbacks: neither on_line nor on_exit runs again. */
@@ -199,7 +199,7 @@ struct dp_lms_argv {
 /* Build the argv for `r` against `t` (NULL = local). 0, or -EINVAL with a
  * reason in err. Free with dp_lms_argv_release() in both cases. */
 int dp_lms_build_argv(const char *bin, const struct dp_lms_target *t, const struct dp_lms_req *r,
-		      struct dp_lms_argv *out, char *err, size_t errlen);
+                      struct dp_lms_argv *out, char *err, size_t errlen);
 void dp_lms_argv_release(struct dp_lms_argv *a);
 /* 1 when `host` is what lms accepts for --host: a bare name or IPv4
  * address (letters, digits, '.', '-', '_'; no scheme, port or path; not

@@ -38,20 +38,20 @@
 #include "upstream.h"
 #include "xmalloc.h"
 
-#define NSRC DP_LOGPARSE__NSRC
-#define Q_MAX 256
+#define NSRC    DP_LOGPARSE__NSRC
+#define Q_MAX   256
 #define TICK_MS 1000
 
 enum lh_state { ST_IDLE, ST_RUNNING, ST_RESTARTING, ST_REFUSED, ST_UNAVAILABLE };
-static const char *const state_names[] = { "idle", "running", "restarting", "refused", "unavailable" };
+static const char *const state_names[] = {"idle", "running", "restarting", "refused", "unavailable"};
 
 struct lh_line {
-	int refs;             /* the ring, and the pending fan-out list */
+	int refs; /* the ring, and the pending fan-out list */
 	uint64_t seq;
 	uint8_t src, level, high;
 	char *frame, *hframe; /* hframe == frame when hiding changes nothing */
 	size_t frame_len, hframe_len;
-	char *text, *htext;   /* lower-cased search text; htext may == text */
+	char *text, *htext; /* lower-cased search text; htext may == text */
 	size_t text_len, htext_len;
 	size_t bytes;
 };
@@ -65,11 +65,11 @@ struct lh_stream;
 struct lh_agent_in {
 	struct lh_stream *st;
 	struct dp_upstream_req *req;
-	char *buf;            /* the current partial line */
+	char *buf; /* the current partial line */
 	size_t len, cap;
-	int overflow;         /* the current line is over the limit: skipped */
+	int overflow; /* the current line is over the limit: skipped */
 	uint64_t skipped;
-	char end_msg[300];    /* the agent's dp.stream_end message */
+	char end_msg[300]; /* the agent's dp.stream_end message */
 };
 
 struct lh_stream {
@@ -180,7 +180,7 @@ static json_t *time_json(int64_t ms)
 		return json_null();
 	char buf[96];
 	snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-		 tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+	         tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
 	return json_string(buf);
 }
 
@@ -188,7 +188,7 @@ static void arm(struct event *ev, int ms)
 {
 	if (ms < 0)
 		ms = 0;
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 	event_add(ev, &tv);
 }
 
@@ -375,13 +375,12 @@ static int st_running(const struct lh_stream *st)
 static json_t *status_json(const struct lh_stream *st)
 {
 	int has_retry = st->state == ST_RESTARTING || st->state == ST_REFUSED;
-	return json_pack("{s:I, s:s, s:s, s:o, s:i, s:o, s:I, s:I, s:I, s:o}", "target_id", (json_int_t)st->t->id,
-			 "source", dp_logparse_source_name((enum dp_logparse_source)st->src), "state",
-			 state_names[st->state], "reason", st->reason[0] ? json_string(st->reason) : json_null(),
-			 "restarts", st->restarts, "retry_in_ms",
-			 has_retry ? json_integer(st->retry_in_ms) : json_null(), "lines", (json_int_t)st->lines,
-			 "bad_lines", (json_int_t)st->bad, "skipped_lines", (json_int_t)st->skipped, "since",
-			 time_json(st->since_ms));
+	return json_pack(
+	        "{s:I, s:s, s:s, s:o, s:i, s:o, s:I, s:I, s:I, s:o}", "target_id", (json_int_t)st->t->id, "source",
+	        dp_logparse_source_name((enum dp_logparse_source)st->src), "state", state_names[st->state], "reason",
+	        st->reason[0] ? json_string(st->reason) : json_null(), "restarts", st->restarts, "retry_in_ms",
+	        has_retry ? json_integer(st->retry_in_ms) : json_null(), "lines", (json_int_t)st->lines, "bad_lines",
+	        (json_int_t)st->bad, "skipped_lines", (json_int_t)st->skipped, "since", time_json(st->since_ms));
 }
 
 static void broadcast_status(struct lh_stream *st)
@@ -475,12 +474,12 @@ static void ingest(struct lh_target *t, struct dp_logparse_event *ev)
 	int64_t ts = ev->ts_ms > 0 ? ev->ts_ms : now_ms();
 	json_t *stats = ev->has_stats ? dp_logparse_stats_json(&ev->stats) : json_null();
 	json_t *o = json_pack("{s:I, s:I, s:s, s:s, s:s, s:o, s:I, s:s, s:b, s:o, s:o, s:O, s:b, s:b}", "seq",
-			      (json_int_t)l->seq, "target_id", (json_int_t)t->id, "source",
-			      dp_logparse_source_name(ev->source), "type", ev->type, "level",
-			      dp_logparse_level_name(ev->level), "ts", time_json(ts), "ts_ms", (json_int_t)ts, "summary",
-			      ev->summary, "high", l->high, "model", ev->model[0] ? json_string(ev->model) : json_null(),
-			      "stats", stats, "payload", ev->payload ? ev->payload : json_null(), "payload_hidden", 0,
-			      "truncated", ev->truncated);
+	                      (json_int_t)l->seq, "target_id", (json_int_t)t->id, "source",
+	                      dp_logparse_source_name(ev->source), "type", ev->type, "level",
+	                      dp_logparse_level_name(ev->level), "ts", time_json(ts), "ts_ms", (json_int_t)ts,
+	                      "summary", ev->summary, "high", l->high, "model",
+	                      ev->model[0] ? json_string(ev->model) : json_null(), "stats", stats, "payload",
+	                      ev->payload ? ev->payload : json_null(), "payload_hidden", 0, "truncated", ev->truncated);
 	if (!o) {
 		/* a summary jansson refused (cannot happen: sanitised) */
 		free(l);
@@ -512,7 +511,7 @@ static void ingest(struct lh_target *t, struct dp_logparse_event *ev)
 		return;
 	}
 	l->bytes = sizeof(*l) + l->frame_len + l->text_len + (l->hframe != l->frame ? l->hframe_len : 0) +
-		   (l->htext != l->text ? l->htext_len : 0);
+	           (l->htext != l->text ? l->htext_len : 0);
 	h->lines++;
 	l->refs = 1;
 	ring_push(st, l);
@@ -602,7 +601,7 @@ static void perf_record(struct lh_target *t, const struct dp_logparse_event *ev)
 		return;
 	flush_pending(t);
 	json_t *j = json_pack("{s:I, s:s, s:o}", "target_id", (json_int_t)t->id, "model", model, "prediction",
-			      pred_json(x));
+	                      pred_json(x));
 	size_t len = 0;
 	char *f = frame(NULL, "perf", j, &len);
 	json_decref(j);
@@ -627,7 +626,7 @@ static void on_line(const char *line, size_t len, void *arg)
 	int rc = dp_logparse_line(line, len, (enum dp_logparse_source)st->src, &ev, err, sizeof(err));
 	if (rc == 0 && (int)ev.source != st->src) {
 		snprintf(err, sizeof(err), "a %s event on the %s stream", ev.type,
-			 dp_logparse_source_name((enum dp_logparse_source)st->src));
+		         dp_logparse_source_name((enum dp_logparse_source)st->src));
 		dp_logparse_event_release(&ev);
 		rc = -EINVAL;
 	}
@@ -637,7 +636,7 @@ static void on_line(const char *line, size_t len, void *arg)
 		if (!st->warned_bad) {
 			st->warned_bad = 1;
 			dp_warn("target %lld %s log stream: skipping bad line: %s", (long long)t->id,
-				dp_logparse_source_name((enum dp_logparse_source)st->src), err);
+			        dp_logparse_source_name((enum dp_logparse_source)st->src), err);
 		}
 		return;
 	}
@@ -688,7 +687,8 @@ static void stream_ended(struct lh_stream *st, const char *message)
 	if (good || !st->backoff_ms)
 		st->backoff_ms = h->cfg.backoff_min_ms;
 	else
-		st->backoff_ms = st->backoff_ms * 2 > h->cfg.backoff_max_ms ? h->cfg.backoff_max_ms : st->backoff_ms * 2;
+		st->backoff_ms =
+		        st->backoff_ms * 2 > h->cfg.backoff_max_ms ? h->cfg.backoff_max_ms : st->backoff_ms * 2;
 	if (!stream_wanted(st)) {
 		set_state(st, ST_IDLE, message);
 		return;
@@ -697,8 +697,9 @@ static void stream_ended(struct lh_stream *st, const char *message)
 	if (st->fails >= h->cfg.refuse_after) {
 		st->retry_in_ms = h->cfg.backoff_max_ms;
 		snprintf(why, sizeof(why),
-			 "no log line after %d attempts; the target may not allow remote log streaming or lms cannot reach it (%s)",
-			 st->fails, message ? message : "");
+		         "no log line after %d attempts; the target may not allow remote log streaming or lms cannot "
+		         "reach it (%s)",
+		         st->fails, message ? message : "");
 		set_state(st, ST_REFUSED, why);
 	} else {
 		st->retry_in_ms = st->backoff_ms;
@@ -732,8 +733,8 @@ static void quiet_cb(evutil_socket_t fd, short what, void *arg)
 		set_state(st, ST_RUNNING, "no log line received yet through the agent; LM Studio may be quiet");
 	else if (st->child && st->child_lines == 0)
 		set_state(st, ST_RUNNING,
-			  "no log line received yet; the target may not allow remote log streaming "
-			  "(lms --host connects as a non-privileged client) or it is quiet");
+		          "no log line received yet; the target may not allow remote log streaming "
+		          "(lms --host connects as a non-privileged client) or it is quiet");
 }
 
 static void child_stop(struct lh_stream *st)
@@ -785,7 +786,9 @@ static void agent_line(struct lh_agent_in *a, const char *line, size_t len)
 			const char *m = json_string_value(json_object_get(j, "message"));
 			const char *c = json_string_value(json_object_get(j, "code"));
 			snprintf(a->end_msg, sizeof(a->end_msg), "lms log stream on the agent's host ended: %.200s",
-				 m && *m ? m : c ? c : "no reason given");
+			         m && *m ? m
+			         : c     ? c
+			                 : "no reason given");
 			json_decref(j);
 			return;
 		}
@@ -846,7 +849,9 @@ static void agent_done(struct dp_upstream_req *r, const struct dp_upstream_resul
 	} else {
 		const char *am = json_string_value(json_object_get(json_object_get(res->json, "error"), "message"));
 		snprintf(msg, sizeof(msg), "the agent's log stream failed: %.300s",
-			 am ? am : res->message && *res->message ? res->message : res->code);
+		         am                              ? am
+		         : res->message && *res->message ? res->message
+		                                         : res->code);
 	}
 	uint64_t skipped = a->skipped;
 	free(a->buf);
@@ -867,7 +872,7 @@ static int agent_start(struct lh_stream *st)
 	struct lh_target *t = st->t;
 	char path[80];
 	snprintf(path, sizeof(path), "/agent/v1/logs/stream?source=%s",
-		 dp_logparse_source_name((enum dp_logparse_source)st->src));
+	         dp_logparse_source_name((enum dp_logparse_source)st->src));
 	struct lh_agent_in *a = xcalloc(1, sizeof(*a));
 	a->st = st;
 	const char *err = NULL;
@@ -902,9 +907,9 @@ static void child_start(struct lh_stream *st)
 	}
 	char key[32];
 	snprintf(key, sizeof(key), "target:%lld", (long long)t->id);
-	struct dp_lms_target lt = { .key = key, .host = t->host[0] ? t->host : NULL, .port = t->port };
-	struct dp_lms_req r = { .cmd = DP_LMS_LOG_STREAM,
-				.source = dp_logparse_source_name((enum dp_logparse_source)st->src) };
+	struct dp_lms_target lt = {.key = key, .host = t->host[0] ? t->host : NULL, .port = t->port};
+	struct dp_lms_req r = {.cmd = DP_LMS_LOG_STREAM,
+	                       .source = dp_logparse_source_name((enum dp_logparse_source)st->src)};
 	char err[512];
 	int rc = dp_lms_stream_start(h->lms, &lt, &r, on_line, on_exit_cb, st, &st->child, err, sizeof(err));
 	if (rc == -ENOENT || rc == -EINVAL) {
@@ -1079,7 +1084,7 @@ void dp_loghub_remove_target(struct dp_loghub *h, int64_t id)
 static void send_mode(struct lh_sub *s)
 {
 	json_t *j = json_pack("{s:s, s:s, s:b}", "mode", sub_live(s) ? "live" : "dev", "effective_level",
-			      effective_level(s), "payloads", sub_payloads(s));
+	                      effective_level(s), "payloads", sub_payloads(s));
 	dp_sse_send_json(s->sse, NULL, "mode", j);
 	json_decref(j);
 }
@@ -1130,7 +1135,7 @@ struct dp_loghub *dp_loghub_new(struct event_base *base, struct dp_lms *lms, con
 	if (h->cfg.perf_models < 1)
 		h->cfg.perf_models = 1;
 	h->tick = event_new(base, -1, EV_PERSIST, tick_cb, h);
-	struct timeval tv = { TICK_MS / 1000, (TICK_MS % 1000) * 1000 };
+	struct timeval tv = {TICK_MS / 1000, (TICK_MS % 1000) * 1000};
 	event_add(h->tick, &tv);
 	return h;
 }
@@ -1241,7 +1246,7 @@ static int send_backlog(struct lh_sub *sub, int max, uint64_t after)
 }
 
 int dp_loghub_subscribe(struct dp_loghub *h, int64_t target_id, const struct dp_loghub_endpoint *ep,
-			const struct dp_loghub_filter *f, struct dp_sse *s)
+                        const struct dp_loghub_filter *f, struct dp_sse *s)
 {
 	struct lh_target *t = target_get(h, target_id);
 	target_set_endpoint(t, ep);
@@ -1286,13 +1291,13 @@ int dp_loghub_subscribe(struct dp_loghub *h, int64_t target_id, const struct dp_
 	t->nsubs++;
 	dp_sse_set_on_close(s, sub_close, sub);
 	int resumed = f->after > t->seq_base && f->after <= t->seq;
-	json_t *hello = json_pack("{s:I, s:s, s:s, s:o, s:s, s:s, s:o, s:b, s:{s:b, s:o}, s:o, s:b}", "target_id",
-				  (json_int_t)t->id, "label", t->label, "mode", h->live ? "live" : "dev", "sources",
-				  sources, "level", requested_level(sub->level), "effective_level",
-				  effective_level(sub), "q", sub->qlen ? json_stringn(f->q, sub->qlen) : json_null(),
-				  "payloads", sub_payloads(sub), "lms", "available", avail, "reason",
-				  !avail && reason ? json_string(reason) : json_null(), "streams", streams, "resumed",
-				  resumed);
+	json_t *hello =
+	        json_pack("{s:I, s:s, s:s, s:o, s:s, s:s, s:o, s:b, s:{s:b, s:o}, s:o, s:b}", "target_id",
+	                  (json_int_t)t->id, "label", t->label, "mode", h->live ? "live" : "dev", "sources", sources,
+	                  "level", requested_level(sub->level), "effective_level", effective_level(sub), "q",
+	                  sub->qlen ? json_stringn(f->q, sub->qlen) : json_null(), "payloads", sub_payloads(sub), "lms",
+	                  "available", avail, "reason", !avail && reason ? json_string(reason) : json_null(), "streams",
+	                  streams, "resumed", resumed);
 	if (hello)
 		json_object_set_new(json_object_get(hello, "lms"), "via", json_string(t->agent ? "agent" : "lms"));
 	int rc = hello ? dp_sse_send_json(s, NULL, "hello", hello) : -EPIPE;
@@ -1309,7 +1314,7 @@ int dp_loghub_subscribe(struct dp_loghub *h, int64_t target_id, const struct dp_
 /* ------------------------------------------------------------ emit */
 
 static void emit(struct dp_loghub *h, int64_t target_id, const char *level, const char *summary, const json_t *json,
-		 int high)
+                 int high)
 {
 	if (!h || target_id <= 0)
 		return;
@@ -1333,20 +1338,19 @@ static void emit(struct dp_loghub *h, int64_t target_id, const char *level, cons
 	json_decref(ev.payload);
 }
 
-void dp_loghub_emit(struct dp_loghub *h, int64_t target_id, const char *level, const char *summary,
-		    const json_t *json)
+void dp_loghub_emit(struct dp_loghub *h, int64_t target_id, const char *level, const char *summary, const json_t *json)
 {
 	emit(h, target_id, level, summary, json, 0);
 }
 
 void dp_loghub_emit_high(struct dp_loghub *h, int64_t target_id, const char *level, const char *summary,
-			 const json_t *json)
+                         const json_t *json)
 {
 	emit(h, target_id, level, summary, json, 1);
 }
 
-void dp_loghub_audit(struct dp_loghub *h, const char *id_text, const char *action, const char *user,
-		     const char *result, const json_t *detail)
+void dp_loghub_audit(struct dp_loghub *h, const char *id_text, const char *action, const char *user, const char *result,
+                     const json_t *detail)
 {
 	if (!h || !id_text)
 		return;
@@ -1356,9 +1360,10 @@ void dp_loghub_audit(struct dp_loghub *h, const char *id_text, const char *actio
 	if (errno || *end || id <= 0)
 		return;
 	char sum[300];
-	snprintf(sum, sizeof(sum), "%s by %s: %s", action ? action : "?", user ? user : "(none)", result ? result : "?");
-	json_t *p = json_pack("{s:s, s:s?, s:s?, s:s?, s:O}", "type", "dp.audit", "action", action, "user", user, "result",
-			      result, "detail", detail ? (json_t *)detail : json_null());
+	snprintf(sum, sizeof(sum), "%s by %s: %s", action ? action : "?", user ? user : "(none)",
+	         result ? result : "?");
+	json_t *p = json_pack("{s:s, s:s?, s:s?, s:s?, s:O}", "type", "dp.audit", "action", action, "user", user,
+	                      "result", result, "detail", detail ? (json_t *)detail : json_null());
 	int bad = result && strcmp(result, "ok") != 0;
 	dp_loghub_emit_high(h, (int64_t)id, bad ? "warn" : "info", sum, p);
 	json_decref(p);
@@ -1390,7 +1395,7 @@ static int cmp_perf(const void *a, const void *b)
 }
 
 json_t *dp_loghub_perf(struct dp_loghub *h, int64_t target_id, const struct dp_loghub_endpoint *ep, const char *model,
-		       int n)
+                       int n)
 {
 	struct lh_target *t = target_get(h, target_id);
 	target_set_endpoint(t, ep);
@@ -1423,14 +1428,14 @@ json_t *dp_loghub_perf(struct dp_loghub *h, int64_t target_id, const struct dp_l
 				ttft[nttft++] = x->st.ttft_sec;
 		}
 		json_array_append_new(models, json_pack("{s:s, s:i, s:o, s:o, s:o}", "model", p->model, "count", p->n,
-							"tokens_per_second", summary_of(tps, ntps), "ttft_sec",
-							summary_of(ttft, nttft), "predictions", preds));
+		                                        "tokens_per_second", summary_of(tps, ntps), "ttft_sec",
+		                                        summary_of(ttft, nttft), "predictions", preds));
 	}
 	free(tps);
 	free(ttft);
 	int collecting = st_running(st) || st->state == ST_RESTARTING;
 	return json_pack("{s:I, s:b, s:o, s:o, s:o}", "target_id", (json_int_t)t->id, "collecting", collecting, "since",
-			 time_json(t->perf_since_ms), "stream", status_json(st), "models", models);
+	                 time_json(t->perf_since_ms), "stream", status_json(st), "models", models);
 }
 
 /* ------------------------------------------------------------ introspection */
@@ -1487,10 +1492,11 @@ static void health_line(struct dp_server *s, const json_t *d)
 	const char *msg = json_string_value(json_object_get(json_object_get(hl, "error"), "message"));
 	char sum[400];
 	snprintf(sum, sizeof(sum), "health: %s -> %s%s%s", prev ? prev : "unknown", state ? state : "unknown",
-		 msg ? " (" : "", msg ? msg : "");
+	         msg ? " (" : "", msg ? msg : "");
 	if (msg)
 		snprintf(sum + strlen(sum), sizeof(sum) - strlen(sum), ")");
-	json_t *p = json_pack("{s:s, s:O, s:s?}", "type", "dp.health", "health", hl ? hl : json_null(), "previous", prev);
+	json_t *p =
+	        json_pack("{s:s, s:O, s:s?}", "type", "dp.health", "health", hl ? hl : json_null(), "previous", prev);
 	int ok = state && strcmp(state, "running") == 0;
 	dp_loghub_emit_high(s->loghub, id, ok ? "info" : "warn", sum, p);
 	json_decref(p);
@@ -1508,7 +1514,7 @@ static void models_line(struct dp_server *s, const json_t *d)
 		o += snprintf(sum + o, sizeof(sum) - (size_t)o, "%s %s", i ? "," : "", iid ? iid : "?");
 	}
 	json_t *p = json_pack("{s:s, s:O, s:O}", "type", "dp.models", "loaded", loaded ? loaded : json_null(), "models",
-			      json_object_get(d, "models") ? json_object_get(d, "models") : json_null());
+	                      json_object_get(d, "models") ? json_object_get(d, "models") : json_null());
 	dp_loghub_emit_high(s->loghub, id, "info", sum, p);
 	json_decref(p);
 }
@@ -1541,7 +1547,7 @@ static void events_tap(const char *event, const json_t *data, void *arg)
 		int ok = !result || strcmp(result, "failed") != 0; /* "started", "ok" or "failed" */
 		char sum[600];
 		snprintf(sum, sizeof(sum), "load %s %s%s%s%s%s", model ? model : "?", result ? result : "?",
-			 by ? " by " : "", by ? by : "", emsg ? ": " : "", emsg ? emsg : "");
+		         by ? " by " : "", by ? by : "", emsg ? ": " : "", emsg ? emsg : "");
 		json_t *p = json_deep_copy(data);
 		json_object_set_new(p, "type", json_string("dp.load"));
 		dp_loghub_emit_high(s->loghub, id, ok ? "info" : "error", sum, p);

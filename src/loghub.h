@@ -59,19 +59,19 @@ struct dp_server;
 struct dp_loghub;
 
 struct dp_loghub_config {
-	int ring_lines;        /* per target and source: 1000 */
-	size_t ring_bytes;     /* per target and source: 4 MiB */
-	int linger_ms;         /* child kept after the last viewer left: 30 s */
-	int backoff_min_ms;    /* first restart delay: 1 s */
-	int backoff_max_ms;    /* 30 s */
-	int stable_ms;         /* a child that ran this long resets the backoff: 10 s */
-	int quiet_ms;          /* hint after this long without a line: 30 s */
-	int refuse_after;      /* failures without a line before "refused": 3 */
-	int perf_keep;         /* predictions kept per model: 500 */
-	int perf_models;       /* models per target: 64 */
-	int perf_linger_ms;    /* a perf request keeps the model stream: 5 min */
-	size_t backlog_bytes;  /* framed backlog sent to a new viewer: 512 KiB */
-	int flush_ms;          /* coalescing window of busy streams: 10 ms (0 = off) */
+	int ring_lines;       /* per target and source: 1000 */
+	size_t ring_bytes;    /* per target and source: 4 MiB */
+	int linger_ms;        /* child kept after the last viewer left: 30 s */
+	int backoff_min_ms;   /* first restart delay: 1 s */
+	int backoff_max_ms;   /* 30 s */
+	int stable_ms;        /* a child that ran this long resets the backoff: 10 s */
+	int quiet_ms;         /* hint after this long without a line: 30 s */
+	int refuse_after;     /* failures without a line before "refused": 3 */
+	int perf_keep;        /* predictions kept per model: 500 */
+	int perf_models;      /* models per target: 64 */
+	int perf_linger_ms;   /* a perf request keeps the model stream: 5 min */
+	size_t backlog_bytes; /* framed backlog sent to a new viewer: 512 KiB */
+	int flush_ms;         /* coalescing window of busy streams: 10 ms (0 = off) */
 };
 /* Defaults, then environment overrides (tests, bench):
  * DP_LOG_LINGER_MS, DP_LOG_BACKOFF_MIN_MS, DP_LOG_BACKOFF_MAX_MS,
@@ -93,12 +93,12 @@ void dp_loghub_set_exists_fn(struct dp_loghub *h, dp_loghub_exists_fn fn, void *
 #define DP_LOGHUB_LEVEL_LIVE 100
 
 struct dp_loghub_filter {
-	unsigned sources;  /* bit (1 << enum dp_logparse_source) */
-	int level;         /* enum dp_logparse_level minimum, or DP_LOGHUB_LEVEL_LIVE */
-	int payloads;      /* 1 = show payloads (Dev mode only) */
-	const char *q;     /* NULL or text (<= 256 bytes), case-insensitive */
-	int backlog;       /* lines of backlog at most */
-	uint64_t after;    /* Last-Event-ID: resume after this seq (0 = none) */
+	unsigned sources; /* bit (1 << enum dp_logparse_source) */
+	int level;        /* enum dp_logparse_level minimum, or DP_LOGHUB_LEVEL_LIVE */
+	int payloads;     /* 1 = show payloads (Dev mode only) */
+	const char *q;    /* NULL or text (<= 256 bytes), case-insensitive */
+	int backlog;      /* lines of backlog at most */
+	uint64_t after;   /* Last-Event-ID: resume after this seq (0 = none) */
 };
 
 /* Where lms connects for a target: host "" / port 0 = local. `unusable`
@@ -109,8 +109,8 @@ struct dp_loghub_endpoint {
 	const char *unusable;
 	const char *label;
 	int agent; /* the target has an enrolled agent: its NDJSON log stream
-		    * (GET /agent/v1/logs/stream) replaces lms --host; host and
-		    * unusable are then not used */
+	            * (GET /agent/v1/logs/stream) replaces lms --host; host and
+	            * unusable are then not used */
 };
 
 /*
@@ -120,25 +120,24 @@ struct dp_loghub_endpoint {
  * 0, or -EPIPE when the client is already gone.
  */
 int dp_loghub_subscribe(struct dp_loghub *h, int64_t target_id, const struct dp_loghub_endpoint *ep,
-			const struct dp_loghub_filter *f, struct dp_sse *s);
+                        const struct dp_loghub_filter *f, struct dp_sse *s);
 
 /* Add a daemonpulse line (`level` "debug"|"info"|"warn"|"error", unknown =
  * info; `json` borrowed, may be NULL, its "type" string becomes the line's
  * type). _high marks it high-level (shown in Live mode) whatever its level. */
-void dp_loghub_emit(struct dp_loghub *h, int64_t target_id, const char *level, const char *summary,
-		    const json_t *json);
+void dp_loghub_emit(struct dp_loghub *h, int64_t target_id, const char *level, const char *summary, const json_t *json);
 void dp_loghub_emit_high(struct dp_loghub *h, int64_t target_id, const char *level, const char *summary,
-			 const json_t *json);
+                         const json_t *json);
 
 /* An audit entry about "target:<id>" as a high-level `dp.audit` line
  * (`id_text` the decimal id; detail borrowed, never holds secrets). */
-void dp_loghub_audit(struct dp_loghub *h, const char *id_text, const char *action, const char *user,
-		     const char *result, const json_t *detail);
+void dp_loghub_audit(struct dp_loghub *h, const char *id_text, const char *action, const char *user, const char *result,
+                     const json_t *detail);
 
 /* GET /api/targets/{id}/perf body (new reference); keeps/starts the model
  * stream for perf_linger_ms. `model` NULL = all; n predictions per model. */
-json_t *dp_loghub_perf(struct dp_loghub *h, int64_t target_id, const struct dp_loghub_endpoint *ep,
-		       const char *model, int n);
+json_t *dp_loghub_perf(struct dp_loghub *h, int64_t target_id, const struct dp_loghub_endpoint *ep, const char *model,
+                       int n);
 
 /* Tests and metrics. */
 struct dp_loghub_counts {

@@ -21,8 +21,8 @@
 #define TS_MIN 1000000000000LL
 #define TS_MAX 9999999999999LL
 
-static const char *const src_names[DP_LOGPARSE__NSRC] = { "server", "model", "runtime", "daemonpulse" };
-static const char *const level_names[] = { "debug", "info", "warn", "error" };
+static const char *const src_names[DP_LOGPARSE__NSRC] = {"server", "model", "runtime", "daemonpulse"};
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 const char *dp_logparse_source_name(enum dp_logparse_source s)
 {
@@ -48,11 +48,11 @@ int dp_logparse_level_parse(const char *s)
 		const char *name;
 		int level;
 	} map[] = {
-		{ "debug", DP_LOGPARSE_DEBUG },      { "trace", DP_LOGPARSE_DEBUG }, { "verbose", DP_LOGPARSE_DEBUG },
-		{ "info", DP_LOGPARSE_INFO },        { "information", DP_LOGPARSE_INFO },
-		{ "notice", DP_LOGPARSE_INFO },      { "log", DP_LOGPARSE_INFO },    { "warn", DP_LOGPARSE_WARN },
-		{ "warning", DP_LOGPARSE_WARN },     { "error", DP_LOGPARSE_ERROR }, { "err", DP_LOGPARSE_ERROR },
-		{ "fatal", DP_LOGPARSE_ERROR },      { "critical", DP_LOGPARSE_ERROR },
+	        {"debug", DP_LOGPARSE_DEBUG},    {"trace", DP_LOGPARSE_DEBUG},      {"verbose", DP_LOGPARSE_DEBUG},
+	        {"info", DP_LOGPARSE_INFO},      {"information", DP_LOGPARSE_INFO}, {"notice", DP_LOGPARSE_INFO},
+	        {"log", DP_LOGPARSE_INFO},       {"warn", DP_LOGPARSE_WARN},        {"warning", DP_LOGPARSE_WARN},
+	        {"error", DP_LOGPARSE_ERROR},    {"err", DP_LOGPARSE_ERROR},        {"fatal", DP_LOGPARSE_ERROR},
+	        {"critical", DP_LOGPARSE_ERROR},
 	};
 	if (!s)
 		return -1;
@@ -171,7 +171,7 @@ static size_t lower_prefix(const char *s, size_t len, char *out)
 
 size_t dp_logparse_body_offset(const char *s, size_t len)
 {
-	static const char *const markers[] = { " with body", "prediction:", "body:", "response:", "request:" };
+	static const char *const markers[] = {" with body", "prediction:", "body:", "response:", "request:"};
 	if (!s)
 		return 0;
 	char low[SCAN_MAX];
@@ -194,10 +194,25 @@ size_t dp_logparse_body_offset(const char *s, size_t len)
 int dp_logparse_is_high_message(const char *msg)
 {
 	static const char *const kw[] = {
-		"loading model", "loaded model", "model loaded", "unload", "eject", "evict", "[jit]",
-		"server started", "server stopped", "started server", "stopped server", "server is now running",
-		"server is running", "stopping server", "starting server", "download completed",
-		"download finished", "download failed", "ttl expir",
+	        "loading model",
+	        "loaded model",
+	        "model loaded",
+	        "unload",
+	        "eject",
+	        "evict",
+	        "[jit]",
+	        "server started",
+	        "server stopped",
+	        "started server",
+	        "stopped server",
+	        "server is now running",
+	        "server is running",
+	        "stopping server",
+	        "starting server",
+	        "download completed",
+	        "download finished",
+	        "download failed",
+	        "ttl expir",
 	};
 	if (!msg)
 		return 0;
@@ -365,8 +380,8 @@ __attribute__((format(printf, 2, 3))) static void set_summary(struct dp_logparse
 	memcpy(ev->summary_hidden, ev->summary, sizeof(ev->summary));
 }
 
-int dp_logparse_line(const char *line, size_t len, enum dp_logparse_source stream_src,
-		     struct dp_logparse_event *ev, char *err, size_t errlen)
+int dp_logparse_line(const char *line, size_t len, enum dp_logparse_source stream_src, struct dp_logparse_event *ev,
+                     char *err, size_t errlen)
 {
 	char tmp[8];
 	if (!err || !errlen) {
@@ -442,7 +457,7 @@ int dp_logparse_line(const char *line, size_t len, enum dp_logparse_source strea
 		ascii_copy(e1, sizeof(e1), eng);
 		ascii_copy(e2, sizeof(e2), ver);
 		snprintf(prefix, sizeof(prefix), "%s%s%s%s%s%s%s", e1[0] ? "[" : "", e1, e2[0] && e1[0] ? " " : "",
-			 e1[0] ? e2 : "", e1[0] ? "] " : "", ev->model, ev->model[0] ? ": " : "");
+		         e1[0] ? e2 : "", e1[0] ? "] " : "", ev->model, ev->model[0] ? ": " : "");
 		summarise_text(ev, prefix, msg ? msg : "");
 		ev->high = ev->level >= DP_LOGPARSE_WARN || dp_logparse_is_high_message(msg);
 	} else if (strcmp(type, "llm.prediction.input") == 0) {
@@ -469,7 +484,7 @@ int dp_logparse_line(const char *line, size_t len, enum dp_logparse_source strea
 			if (ev->stats.stop_reason[0])
 				snprintf(d, sizeof(d), " (%s)", ev->stats.stop_reason);
 			set_summary(ev, "%s%s%s%s%s%s%s", ev->model, ev->model[0] ? ": " : "",
-				    a[0] || b[0] || c[0] ? "" : "output", a, b, c, d);
+			            a[0] || b[0] || c[0] ? "" : "output", a, b, c, d);
 		} else {
 			set_summary(ev, "%s%soutput (%zu bytes)", ev->model, ev->model[0] ? ": " : "", text_len);
 		}
@@ -553,8 +568,8 @@ static json_t *int_or_null(int64_t v)
 json_t *dp_logparse_stats_json(const struct dp_logparse_stats *st)
 {
 	return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "tokens_per_second", num_or_null(st->tokens_per_second),
-			 "ttft_sec", num_or_null(st->ttft_sec), "prompt_tokens", int_or_null(st->prompt_tokens),
-			 "predicted_tokens", int_or_null(st->predicted_tokens), "total_tokens",
-			 int_or_null(st->total_tokens), "total_time_sec", num_or_null(st->total_time_sec),
-			 "stop_reason", st->stop_reason[0] ? json_string(st->stop_reason) : json_null());
+	                 "ttft_sec", num_or_null(st->ttft_sec), "prompt_tokens", int_or_null(st->prompt_tokens),
+	                 "predicted_tokens", int_or_null(st->predicted_tokens), "total_tokens",
+	                 int_or_null(st->total_tokens), "total_time_sec", num_or_null(st->total_time_sec),
+	                 "stop_reason", st->stop_reason[0] ? json_string(st->stop_reason) : json_null());
 }

@@ -33,10 +33,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DP_LOGPARSE_MAX_LINE (1024 * 1024) /* same as the lms bridge's line limit */
-#define DP_LOGPARSE_MAX_STR (64 * 1024)    /* longer payload strings are cut */
-#define DP_LOGPARSE_SUMMARY_MAX 300        /* bytes of a summary (UTF-8 kept whole) */
-#define DP_LOGPARSE_MAX_DEPTH 32           /* nesting kept in a payload */
+#define DP_LOGPARSE_MAX_LINE    (1024 * 1024) /* same as the lms bridge's line limit */
+#define DP_LOGPARSE_MAX_STR     (64 * 1024)   /* longer payload strings are cut */
+#define DP_LOGPARSE_SUMMARY_MAX 300           /* bytes of a summary (UTF-8 kept whole) */
+#define DP_LOGPARSE_MAX_DEPTH   32            /* nesting kept in a payload */
 
 enum dp_logparse_source {
 	DP_LOGPARSE_SERVER = 0,
@@ -67,15 +67,15 @@ struct dp_logparse_stats {
 struct dp_logparse_event {
 	enum dp_logparse_source source;
 	enum dp_logparse_level level;
-	int high;                  /* shown by the Live preset */
-	int64_t ts_ms;             /* the event's timestamp; 0 when absent or absurd */
-	char type[64];             /* data.type (printable ASCII, cut) */
-	char model[256];           /* modelIdentifier, "" when none */
+	int high;        /* shown by the Live preset */
+	int64_t ts_ms;   /* the event's timestamp; 0 when absent or absurd */
+	char type[64];   /* data.type (printable ASCII, cut) */
+	char model[256]; /* modelIdentifier, "" when none */
 	char summary[DP_LOGPARSE_SUMMARY_MAX + 1];
 	char summary_hidden[DP_LOGPARSE_SUMMARY_MAX + 1]; /* summary without bodies */
-	json_t *payload;           /* the data object (strings cut); owned */
-	int truncated;             /* a payload string was cut */
-	int has_body;              /* redaction changes the payload */
+	json_t *payload;                                  /* the data object (strings cut); owned */
+	int truncated;                                    /* a payload string was cut */
+	int has_body;                                     /* redaction changes the payload */
 	int has_stats;
 	struct dp_logparse_stats stats;
 };
@@ -86,8 +86,8 @@ struct dp_logparse_event {
  * it), or -E2BIG (too long) / -EINVAL (malformed) with a reason in err and
  * nothing to release.
  */
-int dp_logparse_line(const char *line, size_t len, enum dp_logparse_source stream_src,
-		     struct dp_logparse_event *ev, char *err, size_t errlen);
+int dp_logparse_line(const char *line, size_t len, enum dp_logparse_source stream_src, struct dp_logparse_event *ev,
+                     char *err, size_t errlen);
 void dp_logparse_event_release(struct dp_logparse_event *ev);
 
 /* A copy of `payload` with model input/output removed and bodies cut

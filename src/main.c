@@ -20,23 +20,22 @@ extern char **environ;
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: daemonpulse <command> [options]\n\n"
-		"DaemonPulse: a web control plane for LM Studio's headless daemon (llmster).\n\n"
-		"commands:\n"
-		"  serve      run the control plane (daemonpulse serve --help lists every option)\n"
-		"  seed       create the database and an admin account\n"
-		"             seed [--db PATH] [--username NAME] [--password-stdin]\n"
-		"             (a random password is printed once unless one is given on stdin)\n"
-		"  user       manage accounts: user add|passwd|list|remove|role ... (user --help)\n"
-		"  routes     print every API route with its method and required role (JSON)\n"
-		"  agent      run the host agent on an LM Studio host (agent --help)\n"
-		"  --version  print the version\n"
-		"  --help     this text\n\n"
-		"Configuration of serve: flags, or the environment variables BIND, BRIDGE_PORT,\n"
-		"DB_PATH, DATA_DIR, DAEMON_API_URL, DAEMON_API_KEY, LMS_BIN (and DP_*), or a\n"
-		"--config FILE of `NAME = value` lines. Defaults: 127.0.0.1:3000, data in ./var.\n"
-		"Forgot the admin password? daemonpulse user passwd <name> --db <db>\n");
+	fprintf(out, "usage: daemonpulse <command> [options]\n\n"
+	             "DaemonPulse: a web control plane for LM Studio's headless daemon (llmster).\n\n"
+	             "commands:\n"
+	             "  serve      run the control plane (daemonpulse serve --help lists every option)\n"
+	             "  seed       create the database and an admin account\n"
+	             "             seed [--db PATH] [--username NAME] [--password-stdin]\n"
+	             "             (a random password is printed once unless one is given on stdin)\n"
+	             "  user       manage accounts: user add|passwd|list|remove|role ... (user --help)\n"
+	             "  routes     print every API route with its method and required role (JSON)\n"
+	             "  agent      run the host agent on an LM Studio host (agent --help)\n"
+	             "  --version  print the version\n"
+	             "  --help     this text\n\n"
+	             "Configuration of serve: flags, or the environment variables BIND, BRIDGE_PORT,\n"
+	             "DB_PATH, DATA_DIR, DAEMON_API_URL, DAEMON_API_KEY, LMS_BIN (and DP_*), or a\n"
+	             "--config FILE of `NAME = value` lines. Defaults: 127.0.0.1:3000, data in ./var.\n"
+	             "Forgot the admin password? daemonpulse user passwd <name> --db <db>\n");
 }
 
 /* `daemonpulse routes`: the compiled route table as JSON, so tests and
@@ -55,8 +54,8 @@ static int routes(void)
 	for (size_t i = 0; i + 1 < dp_route_table_count(t); i++) {
 		const struct dp_route *r = dp_route_table_at(t, i);
 		json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:b}", "method", r->method, "path", r->path, "role",
-						     dp_role_name(r->role), "csrf_exempt",
-						     (r->flags & DP_ROUTE_NO_CSRF) != 0));
+		                                     dp_role_name(r->role), "csrf_exempt",
+		                                     (r->flags & DP_ROUTE_NO_CSRF) != 0));
 	}
 	char *txt = json_dumps(arr, JSON_INDENT(1));
 	puts(txt);

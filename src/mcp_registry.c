@@ -31,7 +31,7 @@
 #include "xmalloc.h"
 
 #define MAX_TOOL_JSON (256u << 10) /* one stored Tool object */
-#define MCP_JSON_MAX (1u << 20)
+#define MCP_JSON_MAX  (1u << 20)
 
 /* ------------------------------------------------------------ validation */
 
@@ -67,9 +67,16 @@ int dp_mcp_check_url(const char *s, const char **why)
 
 static int reserved_header(const char *n)
 {
-	static const char *const r[] = { "host", "content-length", "accept", "content-type", "mcp-session-id",
-					 "mcp-protocol-version", "transfer-encoding", "connection", "expect",
-					 "last-event-id" };
+	static const char *const r[] = {"host",
+	                                "content-length",
+	                                "accept",
+	                                "content-type",
+	                                "mcp-session-id",
+	                                "mcp-protocol-version",
+	                                "transfer-encoding",
+	                                "connection",
+	                                "expect",
+	                                "last-event-id"};
 	for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++)
 		if (strcasecmp(n, r[i]) == 0)
 			return 1;
@@ -84,7 +91,8 @@ int dp_mcp_check_headers(const json_t *h, int allow_null, const char **why)
 		return *why = "at most 16 headers", -EINVAL;
 	const char *k;
 	json_t *v;
-	json_object_foreach((json_t *)h, k, v) {
+	json_object_foreach((json_t *)h, k, v)
+	{
 		size_t n = strlen(k);
 		if (n < 1 || n > 64)
 			return *why = "a header name must be 1 to 64 characters", -EINVAL;
@@ -136,7 +144,8 @@ static void hash_pairs(crypto_generichash_state *st, const json_t *obj)
 	size_t n = 0;
 	const char *k;
 	json_t *v;
-	json_object_foreach((json_t *)obj, k, v) {
+	json_object_foreach((json_t *)obj, k, v)
+	{
 		if (n < 64)
 			keys[n++] = k;
 	}
@@ -171,8 +180,7 @@ void dp_mcp_identity_http(const char *label, const char *url, const json_t *head
 	hex16(h, out);
 }
 
-void dp_mcp_identity_stdio(const char *label, const char *command, const json_t *args, const json_t *env,
-			   char out[17])
+void dp_mcp_identity_stdio(const char *label, const char *command, const json_t *args, const json_t *env, char out[17])
 {
 	unsigned char h[16];
 	crypto_generichash_state st;
@@ -182,8 +190,7 @@ void dp_mcp_identity_stdio(const char *label, const char *command, const json_t 
 	hash_add(&st, command);
 	size_t i;
 	json_t *a;
-	json_array_foreach((json_t *)args, i, a)
-		hash_add(&st, json_string_value(a));
+	json_array_foreach((json_t *)args, i, a) hash_add(&st, json_string_value(a));
 	hash_add(&st, "env");
 	if (env)
 		hash_pairs(&st, env);
@@ -194,7 +201,7 @@ void dp_mcp_identity_stdio(const char *label, const char *command, const json_t 
 void dp_mcp_schema_hash(const json_t *tool, char out[17])
 {
 	json_t *o = json_object();
-	static const char *const keys[] = { "name", "description", "inputSchema", "outputSchema", "annotations" };
+	static const char *const keys[] = {"name", "description", "inputSchema", "outputSchema", "annotations"};
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		json_t *v = json_object_get(tool, keys[i]);
 		if (v)
@@ -210,9 +217,9 @@ void dp_mcp_schema_hash(const json_t *tool, char out[17])
 
 /* ------------------------------------------------------------ policy */
 
-void dp_mcp_policy_eval(const char *decision, const char *dec_identity, const char *dec_hash,
-			const char *cur_identity, const char *cur_hash, int auto_ro, int read_only_hint,
-			int present, struct dp_mcp_policy_view *out)
+void dp_mcp_policy_eval(const char *decision, const char *dec_identity, const char *dec_hash, const char *cur_identity,
+                        const char *cur_hash, int auto_ro, int read_only_hint, int present,
+                        struct dp_mcp_policy_view *out)
 {
 	out->state = "pending";
 	out->effective = "deny";
@@ -264,13 +271,13 @@ json_t *dp_mcp_tool_view(const json_t *tool)
 	json_t *req = json_object_get(schema, "required");
 	const char *k;
 	json_t *p;
-	json_object_foreach(props, k, p) {
+	json_object_foreach(props, k, p)
+	{
 		int required = 0;
 		size_t i;
 		json_t *r;
-		json_array_foreach(req, i, r)
-			if (json_is_string(r) && strcmp(json_string_value(r), k) == 0)
-				required = 1;
+		json_array_foreach(req, i, r) if (json_is_string(r) && strcmp(json_string_value(r), k) == 0) required =
+		        1;
 		json_t *type = json_object_get(p, "type");
 		json_t *tj = json_null();
 		if (json_is_string(type)) {
@@ -279,7 +286,8 @@ json_t *dp_mcp_tool_view(const json_t *tool)
 			struct dp_buf b;
 			dp_buf_init(&b, 256);
 			json_t *t;
-			json_array_foreach(type, i, t) {
+			json_array_foreach(type, i, t)
+			{
 				if (!json_is_string(t))
 					continue;
 				if (b.len)
@@ -291,15 +299,15 @@ json_t *dp_mcp_tool_view(const json_t *tool)
 		}
 		const char *pd = json_string_value(json_object_get(p, "description"));
 		json_array_append_new(params, json_pack("{s:s,s:o,s:o,s:b}", "name", k, "type", tj, "description",
-							pd ? json_string(pd) : json_null(), "required", required));
+		                                        pd ? json_string(pd) : json_null(), "required", required));
 	}
 	json_object_set_new(o, "parameters", params);
 	json_object_set_new(o, "input_schema", schema ? json_deep_copy(schema) : json_object());
 	json_object_set_new(o, "annotations", ann ? json_deep_copy(ann) : json_object());
-	json_object_set_new(o, "badges", json_pack("{s:b,s:b,s:b,s:b}", "read_only", hint(ann, "readOnlyHint", 0),
-						   "destructive", hint(ann, "destructiveHint", 1), "idempotent",
-						   hint(ann, "idempotentHint", 0), "open_world",
-						   hint(ann, "openWorldHint", 1)));
+	json_object_set_new(o, "badges",
+	                    json_pack("{s:b,s:b,s:b,s:b}", "read_only", hint(ann, "readOnlyHint", 0), "destructive",
+	                              hint(ann, "destructiveHint", 1), "idempotent", hint(ann, "idempotentHint", 0),
+	                              "open_world", hint(ann, "openWorldHint", 1)));
 	return o;
 }
 
@@ -362,8 +370,9 @@ static json_t *col_text(sqlite3_stmt *st, int i)
 	return s ? json_string(s) : json_null();
 }
 
-#define COLS "id, target_id, kind, label, url, headers_enc, header_names, spec, identity, " \
-	     "auto_allow_read_only, in_mcp_json, discovery, created_at, updated_at"
+#define COLS                                                                                                           \
+	"id, target_id, kind, label, url, headers_enc, header_names, spec, identity, "                                 \
+	"auto_allow_read_only, in_mcp_json, discovery, created_at, updated_at"
 
 static json_t *row_json(sqlite3_stmt *st)
 {
@@ -439,13 +448,13 @@ static json_t *tool_json_from(sqlite3_stmt *st, const json_t *row)
 	struct dp_mcp_policy_view pv;
 	json_t *ann = json_object_get(tool, "annotations");
 	dp_mcp_policy_eval(decision, (const char *)sqlite3_column_text(st, 7), (const char *)sqlite3_column_text(st, 8),
-			   rstr(row, "identity"), hash, json_is_true(json_object_get(row, "auto_allow_read_only")),
-			   json_is_true(json_object_get(ann, "readOnlyHint")), present, &pv);
+	                   rstr(row, "identity"), hash, json_is_true(json_object_get(row, "auto_allow_read_only")),
+	                   json_is_true(json_object_get(ann, "readOnlyHint")), present, &pv);
 	json_object_set_new(v, "policy",
-			    json_pack("{s:s,s:s,s:s,s:o,s:o,s:o}", "state", pv.state, "effective", pv.effective, "source",
-				      pv.source, "reason", pv.reason ? json_string(pv.reason) : json_null(),
-				      "decided_by", decision ? col_text(st, 9) : json_null(), "decided_at",
-				      decision ? dp_auth_time_json(sqlite3_column_int64(st, 10)) : json_null()));
+	                    json_pack("{s:s,s:s,s:s,s:o,s:o,s:o}", "state", pv.state, "effective", pv.effective,
+	                              "source", pv.source, "reason", pv.reason ? json_string(pv.reason) : json_null(),
+	                              "decided_by", decision ? col_text(st, 9) : json_null(), "decided_at",
+	                              decision ? dp_auth_time_json(sqlite3_column_int64(st, 10)) : json_null()));
 	json_decref(tool);
 	return v;
 }
@@ -453,10 +462,11 @@ static json_t *tool_json_from(sqlite3_stmt *st, const json_t *row)
 json_t *dp_mcp_tools_json(struct dp_store *s, const json_t *row)
 {
 	json_t *a = json_array();
-	sqlite3_stmt *st = prep(s, "SELECT t.name, t.tool, t.schema_hash, t.present, t.first_seen_at, t.last_seen_at,"
-				   " p.decision, p.identity, p.schema_hash, p.decided_by, p.decided_at"
-				   " FROM mcp_tools t LEFT JOIN mcp_policy p ON p.server_id = t.server_id AND p.tool = t.name"
-				   " WHERE t.server_id = ?1 ORDER BY t.present DESC, t.name");
+	sqlite3_stmt *st =
+	        prep(s, "SELECT t.name, t.tool, t.schema_hash, t.present, t.first_seen_at, t.last_seen_at,"
+	                " p.decision, p.identity, p.schema_hash, p.decided_by, p.decided_at"
+	                " FROM mcp_tools t LEFT JOIN mcp_policy p ON p.server_id = t.server_id AND p.tool = t.name"
+	                " WHERE t.server_id = ?1 ORDER BY t.present DESC, t.name");
 	if (!st)
 		return a;
 	sqlite3_bind_int64(st, 1, rint64(row, "id"));
@@ -488,27 +498,30 @@ json_t *dp_mcp_server_json(struct dp_store *s, const json_t *row)
 	json_object_set_new(o, "args", stdio ? json_deep_copy(json_object_get(spec, "args")) : json_null());
 	json_object_set_new(o, "env_names", stdio ? json_deep_copy(json_object_get(spec, "env_names")) : json_null());
 	json_object_set_new(o, "in_mcp_json",
-			    ephemeral ? json_null() : json_boolean(json_is_true(json_object_get(row, "in_mcp_json"))));
+	                    ephemeral ? json_null() : json_boolean(json_is_true(json_object_get(row, "in_mcp_json"))));
 	char pid[DP_MCP_LABEL_MAX + 8];
 	snprintf(pid, sizeof(pid), "mcp/%s", rstr(row, "label") ? rstr(row, "label") : "");
-	json_object_set_new(o, "integration", ephemeral ? json_pack("{s:s,s:s}", "type", "ephemeral_mcp", "server_label",
-								     rstr(row, "label"))
-							 : json_pack("{s:s,s:s}", "type", "plugin", "id", pid));
+	json_object_set_new(
+	        o, "integration",
+	        ephemeral ? json_pack("{s:s,s:s}", "type", "ephemeral_mcp", "server_label", rstr(row, "label"))
+	                  : json_pack("{s:s,s:s}", "type", "plugin", "id", pid));
 	json_object_set_new(o, "identity", json_string(rstr(row, "identity") ? rstr(row, "identity") : ""));
-	json_object_set_new(o, "auto_allow_read_only", json_boolean(json_is_true(json_object_get(row, "auto_allow_read_only"))));
+	json_object_set_new(o, "auto_allow_read_only",
+	                    json_boolean(json_is_true(json_object_get(row, "auto_allow_read_only"))));
 	json_t *disc = json_object_get(row, "discovery");
 	json_object_set_new(o, "discovery",
-			    json_is_object(disc) ? json_deep_copy(disc)
-						 : json_pack("{s:s,s:s,s:s,s:n,s:n,s:n,s:n,s:n}", "status", "never", "code",
-							     "never", "message", "", "transport", "protocol_version",
-							     "server_info", "at", "duration_ms"));
+	                    json_is_object(disc) ? json_deep_copy(disc)
+	                                         : json_pack("{s:s,s:s,s:s,s:n,s:n,s:n,s:n,s:n}", "status", "never",
+	                                                     "code", "never", "message", "", "transport",
+	                                                     "protocol_version", "server_info", "at", "duration_ms"));
 	/* counts */
 	int tools = 0, allowed = 0, pending = 0;
 	if (s) {
 		json_t *ta = dp_mcp_tools_json(s, row);
 		size_t i;
 		json_t *t;
-		json_array_foreach(ta, i, t) {
+		json_array_foreach(ta, i, t)
+		{
 			if (!json_is_true(json_object_get(t, "present")))
 				continue;
 			tools++;
@@ -528,19 +541,20 @@ json_t *dp_mcp_server_json(struct dp_store *s, const json_t *row)
 	return o;
 }
 
-int dp_mcp_store_discovery(struct dp_store *s, const json_t *row, const struct dp_mcp_outcome *o,
-			   double duration_ms, int64_t now, json_t **changes)
+int dp_mcp_store_discovery(struct dp_store *s, const json_t *row, const struct dp_mcp_outcome *o, double duration_ms,
+                           int64_t now, json_t **changes)
 {
 	int64_t sid = rint64(row, "id");
 	*changes = json_pack("{s:[],s:[],s:[]}", "new", "changed", "removed");
-	json_t *disc = json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:I}", "status", o->status, "code", o->code, "message",
-				 o->message ? o->message : "", "transport",
-				 strcmp(o->status, "ok") == 0 || o->protocol_version[0]
-					 ? json_string(dp_mcp_transport_name(o->transport))
-					 : json_null(),
-				 "protocol_version", o->protocol_version[0] ? json_string(o->protocol_version) : json_null(),
-				 "server_info", o->server_info ? json_deep_copy(o->server_info) : json_null(), "at",
-				 dp_auth_time_json(now), "duration_ms", (json_int_t)duration_ms);
+	json_t *disc =
+	        json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:I}", "status", o->status, "code", o->code, "message",
+	                  o->message ? o->message : "", "transport",
+	                  strcmp(o->status, "ok") == 0 || o->protocol_version[0]
+	                          ? json_string(dp_mcp_transport_name(o->transport))
+	                          : json_null(),
+	                  "protocol_version", o->protocol_version[0] ? json_string(o->protocol_version) : json_null(),
+	                  "server_info", o->server_info ? json_deep_copy(o->server_info) : json_null(), "at",
+	                  dp_auth_time_json(now), "duration_ms", (json_int_t)duration_ms);
 	sqlite3_stmt *st = prep(s, "UPDATE mcp_servers SET discovery = ?1 WHERE id = ?2");
 	if (!st) {
 		json_decref(disc);
@@ -561,14 +575,15 @@ int dp_mcp_store_discovery(struct dp_store *s, const json_t *row, const struct d
 		sqlite3_bind_int64(st, 1, sid);
 		while (sqlite3_step(st) == SQLITE_ROW)
 			json_object_set_new(old, (const char *)sqlite3_column_text(st, 0),
-					    json_pack("[s,i]", (const char *)sqlite3_column_text(st, 1),
-						      sqlite3_column_int(st, 2)));
+			                    json_pack("[s,i]", (const char *)sqlite3_column_text(st, 1),
+			                              sqlite3_column_int(st, 2)));
 		sqlite3_finalize(st);
 	}
 	json_t *seen = json_object();
 	size_t i;
 	json_t *t;
-	json_array_foreach(o->tools, i, t) {
+	json_array_foreach(o->tools, i, t)
+	{
 		const char *name = json_string_value(json_object_get(t, "name"));
 		if (!name || !*name || strlen(name) > 256 || json_object_get(seen, name))
 			continue;
@@ -585,10 +600,11 @@ int dp_mcp_store_discovery(struct dp_store *s, const json_t *row, const struct d
 			json_array_append_new(json_object_get(*changes, "new"), json_string(name));
 		else if (strcmp(json_string_value(json_array_get(prev, 0)), hash) != 0)
 			json_array_append_new(json_object_get(*changes, "changed"), json_string(name));
-		st = prep(s, "INSERT INTO mcp_tools (server_id, name, tool, schema_hash, present, first_seen_at, last_seen_at)"
-			     " VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5) ON CONFLICT (server_id, name) DO UPDATE SET"
-			     " tool = excluded.tool, schema_hash = excluded.schema_hash, present = 1,"
-			     " last_seen_at = excluded.last_seen_at");
+		st = prep(s, "INSERT INTO mcp_tools (server_id, name, tool, schema_hash, present, first_seen_at, "
+		             "last_seen_at)"
+		             " VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5) ON CONFLICT (server_id, name) DO UPDATE SET"
+		             " tool = excluded.tool, schema_hash = excluded.schema_hash, present = 1,"
+		             " last_seen_at = excluded.last_seen_at");
 		if (st) {
 			sqlite3_bind_int64(st, 1, sid);
 			bind_text(st, 2, name);
@@ -601,7 +617,8 @@ int dp_mcp_store_discovery(struct dp_store *s, const json_t *row, const struct d
 	}
 	const char *k;
 	json_t *v;
-	json_object_foreach(old, k, v) {
+	json_object_foreach(old, k, v)
+	{
 		if (json_object_get(seen, k) || !json_integer_value(json_array_get(v, 1)))
 			continue;
 		json_array_append_new(json_object_get(*changes, "removed"), json_string(k));
@@ -618,8 +635,8 @@ int dp_mcp_store_discovery(struct dp_store *s, const json_t *row, const struct d
 	return 0;
 }
 
-int dp_mcp_policy_set(struct dp_store *s, const json_t *row, const char *tool, const char *decision,
-		      const char *by, int64_t now)
+int dp_mcp_policy_set(struct dp_store *s, const json_t *row, const char *tool, const char *decision, const char *by,
+                      int64_t now)
 {
 	int64_t sid = rint64(row, "id");
 	sqlite3_stmt *st = prep(s, "SELECT schema_hash FROM mcp_tools WHERE server_id = ?1 AND name = ?2");
@@ -645,9 +662,9 @@ int dp_mcp_policy_set(struct dp_store *s, const json_t *row, const char *tool, c
 	if (strcmp(decision, "allow") != 0 && strcmp(decision, "deny") != 0)
 		return -EINVAL;
 	st = prep(s, "INSERT INTO mcp_policy (server_id, tool, decision, identity, schema_hash, decided_by, decided_at)"
-		     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (server_id, tool) DO UPDATE SET"
-		     " decision = excluded.decision, identity = excluded.identity, schema_hash = excluded.schema_hash,"
-		     " decided_by = excluded.decided_by, decided_at = excluded.decided_at");
+	             " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (server_id, tool) DO UPDATE SET"
+	             " decision = excluded.decision, identity = excluded.identity, schema_hash = excluded.schema_hash,"
+	             " decided_by = excluded.decided_by, decided_at = excluded.decided_at");
 	if (!st)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, sid);
@@ -667,7 +684,8 @@ static json_t *allowed_tools(struct dp_store *s, const json_t *row)
 	json_t *ta = dp_mcp_tools_json(s, row);
 	size_t i;
 	json_t *t;
-	json_array_foreach(ta, i, t) {
+	json_array_foreach(ta, i, t)
+	{
 		json_t *p = json_object_get(t, "policy");
 		if (json_is_true(json_object_get(t, "present")) &&
 		    strcmp(json_string_value(json_object_get(p, "effective")), "allow") == 0)
@@ -717,7 +735,8 @@ static char **header_lines_of(const json_t *h)
 	size_t n = 0;
 	const char *k;
 	json_t *val;
-	json_object_foreach((json_t *)h, k, val) {
+	json_object_foreach((json_t *)h, k, val)
+	{
 		if (json_is_string(val))
 			v[n++] = xasprintf("%s: %s", k, json_string_value(val));
 	}
@@ -741,8 +760,7 @@ static json_t *names_of(const json_t *h)
 	json_t *a = json_array();
 	const char *k;
 	json_t *v;
-	json_object_foreach((json_t *)h, k, v)
-		json_array_append_new(a, json_string(k));
+	json_object_foreach((json_t *)h, k, v) json_array_append_new(a, json_string(k));
 	return a;
 }
 
@@ -769,7 +787,7 @@ static int count_servers(struct dp_store *s, int64_t target_id)
 }
 
 int dp_mcp_ephemeral_create(struct dp_store *s, const struct dp_secret *sec, int64_t target_id, const char *label,
-			    const char *url, const json_t *headers, int auto_ro, int64_t now, int64_t *id)
+                            const char *url, const json_t *headers, int auto_ro, int64_t now, int64_t *id)
 {
 	json_t *h = headers ? (json_t *)headers : json_object();
 	if (count_servers(s, target_id) >= DP_MCP_SERVERS_PER_TARGET) {
@@ -788,8 +806,8 @@ int dp_mcp_ephemeral_create(struct dp_store *s, const struct dp_secret *sec, int
 		return -EINVAL;
 	}
 	sqlite3_stmt *st = prep(s, "INSERT INTO mcp_servers (target_id, kind, label, url, headers_enc, header_names,"
-				   " identity, auto_allow_read_only, in_mcp_json, created_at, updated_at)"
-				   " VALUES (?1, 'ephemeral', ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?8)");
+	                           " identity, auto_allow_read_only, in_mcp_json, created_at, updated_at)"
+	                           " VALUES (?1, 'ephemeral', ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?8)");
 	if (!st) {
 		free(enc);
 		json_decref(names);
@@ -812,7 +830,7 @@ int dp_mcp_ephemeral_create(struct dp_store *s, const struct dp_secret *sec, int
 }
 
 int dp_mcp_ephemeral_update(struct dp_store *s, const struct dp_secret *sec, const json_t *row, const char *label,
-			    const char *url, const json_t *headers, int auto_ro, int64_t now)
+                            const char *url, const json_t *headers, int auto_ro, int64_t now)
 {
 	json_t *cur;
 	int rc = dp_mcp_server_headers(row, sec, &cur);
@@ -823,16 +841,15 @@ int dp_mcp_ephemeral_update(struct dp_store *s, const struct dp_secret *sec, con
 		h = json_object();
 		const char *k;
 		json_t *v;
-		json_object_foreach((json_t *)headers, k, v) {
+		json_object_foreach((json_t *)headers, k, v)
+		{
 			if (json_is_string(v)) {
 				json_object_set(h, k, v);
 			} else {
 				/* null: keep the stored value (case-insensitive name) */
 				const char *ck;
 				json_t *cv;
-				json_object_foreach(cur, ck, cv)
-					if (strcasecmp(ck, k) == 0)
-						json_object_set(h, k, cv);
+				json_object_foreach(cur, ck, cv) if (strcasecmp(ck, k) == 0) json_object_set(h, k, cv);
 			}
 		}
 		json_decref(cur);
@@ -845,7 +862,7 @@ int dp_mcp_ephemeral_update(struct dp_store *s, const struct dp_secret *sec, con
 	json_t *names = names_of(h);
 	json_decref(h);
 	sqlite3_stmt *st = prep(s, "UPDATE mcp_servers SET label = ?1, url = ?2, headers_enc = ?3, header_names = ?4,"
-				   " identity = ?5, auto_allow_read_only = ?6, updated_at = ?7 WHERE id = ?8");
+	                           " identity = ?5, auto_allow_read_only = ?6, updated_at = ?7 WHERE id = ?8");
 	if (!st) {
 		free(enc);
 		json_decref(names);
@@ -1050,7 +1067,8 @@ static int check_str_map(const json_t *m, size_t max, int allow_null, const char
 	}
 	const char *k;
 	json_t *v;
-	json_object_foreach((json_t *)m, k, v) {
+	json_object_foreach((json_t *)m, k, v)
+	{
 		if (!*k || strlen(k) > 128 || strchr(k, '=')) {
 			*why = what;
 			return -EINVAL;
@@ -1076,7 +1094,8 @@ static json_t *merge_map(const json_t *old, const json_t *body)
 	json_t *o = json_object();
 	const char *k;
 	json_t *v;
-	json_object_foreach((json_t *)body, k, v) {
+	json_object_foreach((json_t *)body, k, v)
+	{
 		if (json_is_string(v))
 			json_object_set(o, k, v);
 		else if (json_is_string(json_object_get(old, k)))
@@ -1132,9 +1151,7 @@ json_t *dp_mcp_json_entry_merge(const json_t *old, const json_t *body, const cha
 		size_t i;
 		json_t *a;
 		int ok = json_is_array(args) && json_array_size(args) <= DP_MCP_ARGS_MAX;
-		json_array_foreach(args, i, a)
-			if (!json_is_string(a) || json_string_length(a) > 4096)
-				ok = 0;
+		json_array_foreach(args, i, a) if (!json_is_string(a) || json_string_length(a) > 4096) ok = 0;
 		if (!ok) {
 			json_decref(e);
 			return *why = "args must be an array of at most 64 strings", NULL;
@@ -1176,11 +1193,10 @@ static json_t *entry_spec(const char *label, const json_t *e, char ident[17])
 		json_t *hs = json_object();
 		const char *k;
 		json_t *v;
-		json_object_foreach(h, k, v)
-			if (json_is_string(v))
-				json_object_set(hs, k, v);
+		json_object_foreach(h, k, v) if (json_is_string(v)) json_object_set(hs, k, v);
 		dp_mcp_identity_http(label, url, hs, ident);
-		json_t *spec = json_pack("{s:s,s:s,s:o}", "transport", "http", "url", url, "header_names", names_of(hs));
+		json_t *spec =
+		        json_pack("{s:s,s:s,s:o}", "transport", "http", "url", url, "header_names", names_of(hs));
 		json_decref(hs);
 		return spec;
 	}
@@ -1190,18 +1206,14 @@ static json_t *entry_spec(const char *label, const json_t *e, char ident[17])
 		json_t *a = json_array();
 		size_t i;
 		json_t *x;
-		json_array_foreach(args, i, x)
-			if (json_is_string(x))
-				json_array_append(a, x);
+		json_array_foreach(args, i, x) if (json_is_string(x)) json_array_append(a, x);
 		json_t *ev = json_object();
 		const char *k;
 		json_t *v;
-		json_object_foreach(env, k, v)
-			if (json_is_string(v))
-				json_object_set(ev, k, v);
+		json_object_foreach(env, k, v) if (json_is_string(v)) json_object_set(ev, k, v);
 		dp_mcp_identity_stdio(label, cmd, a, ev, ident);
-		json_t *spec = json_pack("{s:s,s:s,s:o,s:o}", "transport", "stdio", "command", cmd, "args", a, "env_names",
-					 names_of(ev));
+		json_t *spec = json_pack("{s:s,s:s,s:o,s:o}", "transport", "stdio", "command", cmd, "args", a,
+		                         "env_names", names_of(ev));
 		json_decref(ev);
 		return spec;
 	}
@@ -1220,19 +1232,21 @@ static void sync_mcp_json(struct dp_store *s, int64_t target_id, const json_t *r
 		sqlite3_bind_int64(st, 1, target_id);
 		step_done(s, st);
 	}
-	json_object_foreach(ms, label, e) {
+	json_object_foreach(ms, label, e)
+	{
 		char ident[17];
 		if (dp_mcp_check_label(label, &why) < 0 || !json_is_object(e))
 			continue;
 		json_t *spec = entry_spec(label, e, ident);
 		if (!spec)
 			continue;
-		st = prep(s, "INSERT INTO mcp_servers (target_id, kind, label, spec, identity, in_mcp_json, created_at,"
-			     " updated_at) VALUES (?1, 'mcp_json', ?2, ?3, ?4, 1, ?5, ?5)"
-			     " ON CONFLICT (target_id, kind, label) DO UPDATE SET spec = excluded.spec,"
-			     " identity = excluded.identity, in_mcp_json = 1,"
-			     " updated_at = CASE WHEN mcp_servers.identity = excluded.identity THEN mcp_servers.updated_at"
-			     " ELSE excluded.updated_at END");
+		st = prep(s,
+		          "INSERT INTO mcp_servers (target_id, kind, label, spec, identity, in_mcp_json, created_at,"
+		          " updated_at) VALUES (?1, 'mcp_json', ?2, ?3, ?4, 1, ?5, ?5)"
+		          " ON CONFLICT (target_id, kind, label) DO UPDATE SET spec = excluded.spec,"
+		          " identity = excluded.identity, in_mcp_json = 1,"
+		          " updated_at = CASE WHEN mcp_servers.identity = excluded.identity THEN mcp_servers.updated_at"
+		          " ELSE excluded.updated_at END");
 		if (st) {
 			sqlite3_bind_int64(st, 1, target_id);
 			bind_text(st, 2, label);
@@ -1270,28 +1284,29 @@ json_t *dp_mcp_servers_list(struct dp_store *s, const struct dp_target *t, json_
 {
 	*mcp_json = NULL;
 	if (!dp_mcp_target_is_local(t)) {
-		*mcp_json = json_pack("{s:b,s:b,s:n,s:b,s:{s:s,s:s}}", "local", 0, "available", 0, "path", "exists", 0,
-				      "error", "code", "agent_required", "message",
-				      "this target is on another host: reading its mcp.json needs the DaemonPulse agent "
-				      "on that host; enrol one (Add agent)");
+		*mcp_json =
+		        json_pack("{s:b,s:b,s:n,s:b,s:{s:s,s:s}}", "local", 0, "available", 0, "path", "exists", 0,
+		                  "error", "code", "agent_required", "message",
+		                  "this target is on another host: reading its mcp.json needs the DaemonPulse agent "
+		                  "on that host; enrol one (Add agent)");
 	} else {
 		char path[PATH_MAX];
 		if (dp_mcp_json_path(path, sizeof(path)) < 0) {
-			*mcp_json = json_pack("{s:b,s:b,s:n,s:b,s:{s:s,s:s}}", "local", 1, "available", 0, "path", "exists",
-					      0, "error", "code", "no_home", "message",
-					      "the LM Studio home cannot be determined (no HOME)");
+			*mcp_json = json_pack("{s:b,s:b,s:n,s:b,s:{s:s,s:s}}", "local", 1, "available", 0, "path",
+			                      "exists", 0, "error", "code", "no_home", "message",
+			                      "the LM Studio home cannot be determined (no HOME)");
 		} else {
 			json_t *root = NULL;
 			const char *why = NULL;
 			int rc = dp_mcp_json_load(path, &root, &why);
 			if (rc < 0 && rc != -ENOENT) {
-				*mcp_json = json_pack("{s:b,s:b,s:s,s:b,s:{s:s,s:s}}", "local", 1, "available", 0, "path",
-						      path, "exists", 1, "error", "code", "invalid_mcp_json", "message",
-						      why ? why : "mcp.json cannot be used");
+				*mcp_json = json_pack("{s:b,s:b,s:s,s:b,s:{s:s,s:s}}", "local", 1, "available", 0,
+				                      "path", path, "exists", 1, "error", "code", "invalid_mcp_json",
+				                      "message", why ? why : "mcp.json cannot be used");
 			} else {
 				sync_mcp_json(s, t->id, root, (int64_t)time(NULL));
 				*mcp_json = json_pack("{s:b,s:b,s:s,s:b,s:n}", "local", 1, "available", 1, "path", path,
-						      "exists", rc == 0, "error");
+				                      "exists", rc == 0, "error");
 			}
 			json_decref(root);
 		}
@@ -1328,7 +1343,7 @@ void dp_mcp_provider_key(const json_t *pi, char *out, size_t outlen)
 }
 
 json_t *dp_mcp_integrations(struct dp_store *s, const struct dp_secret *sec, const struct dp_target *t,
-			    const json_t *server_ids, int reveal, json_t **items, json_t **skipped, json_t **allowed)
+                            const json_t *server_ids, int reveal, json_t **items, json_t **skipped, json_t **allowed)
 {
 	json_t *out = json_array();
 	*items = json_array();
@@ -1349,15 +1364,18 @@ json_t *dp_mcp_integrations(struct dp_store *s, const struct dp_secret *sec, con
 	int local = dp_mcp_target_is_local(t);
 	size_t i;
 	json_t *idv;
-	json_array_foreach(ids, i, idv) {
+	json_array_foreach(ids, i, idv)
+	{
 		int64_t id = json_integer_value(idv);
 		json_t *row = NULL;
 		const char *reason = NULL;
 		if (dp_mcp_server_get(s, t->id, id, &row) < 0) {
 			reason = "not_found";
-		} else if (strcmp(rstr(row, "kind"), "mcp_json") == 0 && !local && !dp_agent_client_enrolled(s, t->id)) {
+		} else if (strcmp(rstr(row, "kind"), "mcp_json") == 0 && !local &&
+		           !dp_agent_client_enrolled(s, t->id)) {
 			reason = "agent_required";
-		} else if (strcmp(rstr(row, "kind"), "mcp_json") == 0 && !json_is_true(json_object_get(row, "in_mcp_json"))) {
+		} else if (strcmp(rstr(row, "kind"), "mcp_json") == 0 &&
+		           !json_is_true(json_object_get(row, "in_mcp_json"))) {
 			reason = "not_in_mcp_json";
 		}
 		json_t *tools = reason ? NULL : allowed_tools(s, row);
@@ -1371,13 +1389,14 @@ json_t *dp_mcp_integrations(struct dp_store *s, const struct dp_secret *sec, con
 				reason = "token_unreadable";
 			} else {
 				integ = json_pack("{s:s,s:s,s:s,s:O}", "type", "ephemeral_mcp", "server_label",
-						  rstr(row, "label"), "server_url", rstr(row, "url"), "allowed_tools", tools);
+				                  rstr(row, "label"), "server_url", rstr(row, "url"), "allowed_tools",
+				                  tools);
 				if (json_object_size(h)) {
 					if (!reveal) {
 						const char *k;
 						json_t *v;
 						json_object_foreach(h, k, v)
-							json_object_set_new(h, k, json_string("(hidden)"));
+						        json_object_set_new(h, k, json_string("(hidden)"));
 					}
 					json_object_set(integ, "headers", h);
 				}
@@ -1391,12 +1410,15 @@ json_t *dp_mcp_integrations(struct dp_store *s, const struct dp_secret *sec, con
 			snprintf(key, sizeof(key), "plugin:%s", pid);
 		}
 		if (reason) {
-			json_array_append_new(*skipped, json_pack("{s:I,s:s}", "server_id", (json_int_t)id, "reason", reason));
+			json_array_append_new(*skipped,
+			                      json_pack("{s:I,s:s}", "server_id", (json_int_t)id, "reason", reason));
 		} else {
 			json_array_append(out, integ);
-			json_array_append_new(*items, json_pack("{s:I,s:O}", "server_id", (json_int_t)id, "integration", integ));
-			json_object_set_new(*allowed, key, json_pack("{s:I,s:s,s:O}", "server_id", (json_int_t)id, "server",
-								     rstr(row, "label"), "tools", tools));
+			json_array_append_new(
+			        *items, json_pack("{s:I,s:O}", "server_id", (json_int_t)id, "integration", integ));
+			json_object_set_new(*allowed, key,
+			                    json_pack("{s:I,s:s,s:O}", "server_id", (json_int_t)id, "server",
+			                              rstr(row, "label"), "tools", tools));
 			json_decref(integ);
 		}
 		json_decref(tools);
@@ -1415,16 +1437,16 @@ static struct {
 void dp_mcp_metrics_render(struct dp_buf *out)
 {
 	dp_buf_addf(out,
-		    "# HELP daemonpulse_mcp_tool_calls_total MCP tool calls seen in chat streams, by outcome.\n"
-		    "# TYPE daemonpulse_mcp_tool_calls_total counter\n"
-		    "daemonpulse_mcp_tool_calls_total{outcome=\"success\"} %llu\n"
-		    "daemonpulse_mcp_tool_calls_total{outcome=\"failure\"} %llu\n"
-		    "daemonpulse_mcp_tool_calls_total{outcome=\"violation\"} %llu\n"
-		    "# HELP daemonpulse_mcp_tool_violations_total Tool calls to a tool outside the allowed set.\n"
-		    "# TYPE daemonpulse_mcp_tool_violations_total counter\n"
-		    "daemonpulse_mcp_tool_violations_total %llu\n",
-		    (unsigned long long)counters.success, (unsigned long long)counters.failure,
-		    (unsigned long long)counters.violation, (unsigned long long)counters.violation);
+	            "# HELP daemonpulse_mcp_tool_calls_total MCP tool calls seen in chat streams, by outcome.\n"
+	            "# TYPE daemonpulse_mcp_tool_calls_total counter\n"
+	            "daemonpulse_mcp_tool_calls_total{outcome=\"success\"} %llu\n"
+	            "daemonpulse_mcp_tool_calls_total{outcome=\"failure\"} %llu\n"
+	            "daemonpulse_mcp_tool_calls_total{outcome=\"violation\"} %llu\n"
+	            "# HELP daemonpulse_mcp_tool_violations_total Tool calls to a tool outside the allowed set.\n"
+	            "# TYPE daemonpulse_mcp_tool_violations_total counter\n"
+	            "daemonpulse_mcp_tool_violations_total %llu\n",
+	            (unsigned long long)counters.success, (unsigned long long)counters.failure,
+	            (unsigned long long)counters.violation, (unsigned long long)counters.violation);
 }
 
 struct dp_mcp_watch {
@@ -1443,7 +1465,7 @@ struct dp_mcp_watch {
 };
 
 struct dp_mcp_watch *dp_mcp_watch_new(struct dp_store *s, int64_t user_id, const char *username, const char *ip,
-				      const char *target_label, const char *request_id, json_t *allowed)
+                                      const char *target_label, const char *request_id, json_t *allowed)
 {
 	struct dp_mcp_watch *w = xcalloc(1, sizeof(*w));
 	w->s = s;
@@ -1466,14 +1488,16 @@ static int is_allowed(struct dp_mcp_watch *w, const json_t *pi, const char *tool
 		 * that allows this tool name */
 		const char *k;
 		json_t *v;
-		json_object_foreach(w->allowed, k, v) {
+		json_object_foreach(w->allowed, k, v)
+		{
 			size_t i;
 			json_t *t;
-			json_array_foreach(json_object_get(v, "tools"), i, t)
-				if (strcmp(json_string_value(t), tool) == 0) {
-					*entry = v;
-					return 1;
-				}
+			json_array_foreach(json_object_get(v, "tools"), i,
+			                   t) if (strcmp(json_string_value(t), tool) == 0)
+			{
+				*entry = v;
+				return 1;
+			}
 		}
 		return 0;
 	}
@@ -1481,9 +1505,8 @@ static int is_allowed(struct dp_mcp_watch *w, const json_t *pi, const char *tool
 		return 0;
 	size_t i;
 	json_t *t;
-	json_array_foreach(json_object_get(*entry, "tools"), i, t)
-		if (strcmp(json_string_value(t), tool) == 0)
-			return 1;
+	json_array_foreach(json_object_get(*entry, "tools"), i,
+	                   t) if (strcmp(json_string_value(t), tool) == 0) return 1;
 	return 0;
 }
 
@@ -1506,16 +1529,16 @@ static void record(struct dp_mcp_watch *w, const char *outcome, const char *reas
 	}
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	double ms = w->active ? (double)(now.tv_sec - w->t0.tv_sec) * 1e3 + (double)(now.tv_nsec - w->t0.tv_nsec) / 1e6
-			      : 0;
+	double ms =
+	        w->active ? (double)(now.tv_sec - w->t0.tv_sec) * 1e3 + (double)(now.tv_nsec - w->t0.tv_nsec) / 1e6 : 0;
 	int violation = !ok;
-	json_t *d = json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:b,s:s,s:I,s:b,s:o}", "request_id", w->request_id,
-			      "server_id", entry ? json_incref(json_object_get(entry, "server_id")) : json_null(),
-			      "server", entry ? json_incref(json_object_get(entry, "server")) : json_null(), "tool",
-			      tool ? json_string(tool) : json_null(), "provider_info",
-			      pi ? json_deep_copy(pi) : json_null(), "arguments", as ? json_string(as) : json_null(),
-			      "arguments_truncated", trunc, "outcome", outcome, "duration_ms", (json_int_t)ms,
-			      "violation", violation, "reason", reason ? json_string(reason) : json_null());
+	json_t *d = json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:b,s:s,s:I,s:b,s:o}", "request_id", w->request_id, "server_id",
+	                      entry ? json_incref(json_object_get(entry, "server_id")) : json_null(), "server",
+	                      entry ? json_incref(json_object_get(entry, "server")) : json_null(), "tool",
+	                      tool ? json_string(tool) : json_null(), "provider_info",
+	                      pi ? json_deep_copy(pi) : json_null(), "arguments", as ? json_string(as) : json_null(),
+	                      "arguments_truncated", trunc, "outcome", outcome, "duration_ms", (json_int_t)ms,
+	                      "violation", violation, "reason", reason ? json_string(reason) : json_null());
 	free(as);
 	if (violation)
 		counters.violation++;
@@ -1524,8 +1547,10 @@ static void record(struct dp_mcp_watch *w, const char *outcome, const char *reas
 	else
 		counters.failure++;
 	dp_audit_record(w->s, w->user_id, w->username[0] ? w->username : NULL, "mcp.tool_call", w->target,
-			violation ? "violation" : strcmp(outcome, "success") == 0 ? DP_AUDIT_OK : DP_AUDIT_FAILED, d,
-			w->ip[0] ? w->ip : NULL);
+	                violation                         ? "violation"
+	                : strcmp(outcome, "success") == 0 ? DP_AUDIT_OK
+	                                                  : DP_AUDIT_FAILED,
+	                d, w->ip[0] ? w->ip : NULL);
 	if (violation)
 		dp_warn("mcp: tool call outside the allowed set: %s (request %s)", tool ? tool : "?", w->request_id);
 	json_decref(d);
@@ -1569,7 +1594,7 @@ void dp_mcp_watch_event(struct dp_mcp_watch *w, const char *name, const char *js
 		w->active = 1;
 		clock_gettime(CLOCK_MONOTONIC, &w->t0);
 	}
-	static const char *const keys[] = { "tool", "provider_info", "arguments" };
+	static const char *const keys[] = {"tool", "provider_info", "arguments"};
 	for (size_t i = 0; i < 3; i++) {
 		json_t *v = json_object_get(e, keys[i]);
 		if (v)

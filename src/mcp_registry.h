@@ -42,13 +42,13 @@ struct dp_target;
 struct dp_server;
 struct dp_mcp_outcome;
 
-#define DP_MCP_LABEL_MAX 64
-#define DP_MCP_HEADERS_MAX 16
-#define DP_MCP_HEADER_VALUE_MAX 4096
-#define DP_MCP_ARGS_MAX 64
-#define DP_MCP_ENV_MAX 32
+#define DP_MCP_LABEL_MAX          64
+#define DP_MCP_HEADERS_MAX        16
+#define DP_MCP_HEADER_VALUE_MAX   4096
+#define DP_MCP_ARGS_MAX           64
+#define DP_MCP_ENV_MAX            32
 #define DP_MCP_SERVERS_PER_TARGET 64
-#define DP_MCP_AUDIT_ARGS_MAX 2048
+#define DP_MCP_AUDIT_ARGS_MAX     2048
 
 /* --- validation --- */
 /* 1..64 of [A-Za-z0-9_.-]. */
@@ -63,8 +63,7 @@ int dp_mcp_check_headers(const json_t *h, int allow_null, const char **why);
 
 /* --- identity and hashes (16 lower-case hex + NUL) --- */
 void dp_mcp_identity_http(const char *label, const char *url, const json_t *headers, char out[17]);
-void dp_mcp_identity_stdio(const char *label, const char *command, const json_t *args, const json_t *env,
-			   char out[17]);
+void dp_mcp_identity_stdio(const char *label, const char *command, const json_t *args, const json_t *env, char out[17]);
 void dp_mcp_schema_hash(const json_t *tool, char out[17]);
 
 /* --- policy --- */
@@ -76,9 +75,9 @@ struct dp_mcp_policy_view {
 };
 /* decision NULL = none recorded. present = listed by the last discovery
  * (a tool that is gone is never effectively allowed). */
-void dp_mcp_policy_eval(const char *decision, const char *dec_identity, const char *dec_hash,
-			const char *cur_identity, const char *cur_hash, int auto_ro, int read_only_hint,
-			int present, struct dp_mcp_policy_view *out);
+void dp_mcp_policy_eval(const char *decision, const char *dec_identity, const char *dec_hash, const char *cur_identity,
+                        const char *cur_hash, int auto_ro, int read_only_hint, int present,
+                        struct dp_mcp_policy_view *out);
 
 /* --- the tool as the API shows it (parameters, badges) --- */
 json_t *dp_mcp_tool_view(const json_t *tool);
@@ -101,11 +100,11 @@ json_t *dp_mcp_servers_list(struct dp_store *s, const struct dp_target *t, json_
 json_t *dp_mcp_servers_list_doc(struct dp_store *s, const struct dp_target *t, const json_t *root);
 
 int dp_mcp_ephemeral_create(struct dp_store *s, const struct dp_secret *sec, int64_t target_id, const char *label,
-			    const char *url, const json_t *headers, int auto_ro, int64_t now, int64_t *id);
+                            const char *url, const json_t *headers, int auto_ro, int64_t now, int64_t *id);
 /* label/url NULL = keep; headers NULL = keep (null values keep that one);
  * auto_ro < 0 = keep. */
 int dp_mcp_ephemeral_update(struct dp_store *s, const struct dp_secret *sec, const json_t *row, const char *label,
-			    const char *url, const json_t *headers, int auto_ro, int64_t now);
+                            const char *url, const json_t *headers, int auto_ro, int64_t now);
 int dp_mcp_server_set_auto(struct dp_store *s, int64_t id, int auto_ro, int64_t now);
 int dp_mcp_server_delete(struct dp_store *s, int64_t id);
 /* Plain header values of an ephemeral row as "Name: value" lines (heap,
@@ -120,11 +119,11 @@ void dp_mcp_strv_free(char **v);
 json_t *dp_mcp_tools_json(struct dp_store *s, const json_t *row);
 /* Record a discovery: the discovery object always; on success the tool
  * list (new, changed, gone); *changes = {"new":[],"changed":[],"removed":[]}. */
-int dp_mcp_store_discovery(struct dp_store *s, const json_t *row, const struct dp_mcp_outcome *o,
-			   double duration_ms, int64_t now, json_t **changes);
+int dp_mcp_store_discovery(struct dp_store *s, const json_t *row, const struct dp_mcp_outcome *o, double duration_ms,
+                           int64_t now, json_t **changes);
 /* decision "allow" | "deny" | "reset". -ENOENT for a tool never discovered. */
-int dp_mcp_policy_set(struct dp_store *s, const json_t *row, const char *tool, const char *decision,
-		      const char *by, int64_t now);
+int dp_mcp_policy_set(struct dp_store *s, const json_t *row, const char *tool, const char *decision, const char *by,
+                      int64_t now);
 
 /* --- dispatch --- */
 /* The integrations for `server_ids` (array of ids; NULL = every server of
@@ -134,7 +133,7 @@ int dp_mcp_policy_set(struct dp_store *s, const json_t *row, const char *tool, c
  * "server", "tools":[...]}} for the tool-call audit. Returns the plain
  * `integrations` array for LM Studio (new reference). */
 json_t *dp_mcp_integrations(struct dp_store *s, const struct dp_secret *sec, const struct dp_target *t,
-			    const json_t *server_ids, int reveal, json_t **items, json_t **skipped, json_t **allowed);
+                            const json_t *server_ids, int reveal, json_t **items, json_t **skipped, json_t **allowed);
 /* "ephemeral_mcp:<label>" | "plugin:<id>" of a provider_info; "" unknown. */
 void dp_mcp_provider_key(const json_t *provider_info, char *out, size_t outlen);
 
@@ -161,7 +160,7 @@ json_t *dp_mcp_json_entry_merge(const json_t *old, const json_t *body, const cha
 struct dp_mcp_watch;
 /* `allowed` as from dp_mcp_integrations (reference taken). */
 struct dp_mcp_watch *dp_mcp_watch_new(struct dp_store *s, int64_t user_id, const char *username, const char *ip,
-				      const char *target_label, const char *request_id, json_t *allowed);
+                                      const char *target_label, const char *request_id, json_t *allowed);
 /* One downstream chat event (docs/api-chat.md); only tool_call matters. */
 void dp_mcp_watch_event(struct dp_mcp_watch *w, const char *name, const char *json, size_t len);
 void dp_mcp_watch_free(struct dp_mcp_watch *w);

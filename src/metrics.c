@@ -17,13 +17,13 @@
 #include "xmalloc.h"
 #include "version.h"
 
-static const int statuses[] = { 200, 201, 202, 204, 206, 301, 302, 304, 400, 401, 403, 404, 405, 408,
-				409, 411, 413, 415, 422, 429, 431, 500, 501, 502, 503, 504, 505, 0 };
+static const int statuses[] = {200, 201, 202, 204, 206, 301, 302, 304, 400, 401, 403, 404, 405, 408,
+                               409, 411, 413, 415, 422, 429, 431, 500, 501, 502, 503, 504, 505, 0};
 #define NSTATUS (sizeof(statuses) / sizeof(statuses[0])) /* last slot: other */
 
 /* upper bounds in microseconds */
-static const uint64_t bounds_us[] = { 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000,
-				      100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000 };
+static const uint64_t bounds_us[] = {100,   250,    500,    1000,   2500,    5000,    10000,   25000,
+                                     50000, 100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000};
 #define NBUCKET (sizeof(bounds_us) / sizeof(bounds_us[0]))
 
 struct slot {
@@ -37,7 +37,10 @@ struct dp_metrics {
 	const struct dp_route_table *t;
 	size_t n; /* table routes + 1 (unmatched) */
 	struct slot *slots;
-	struct { dp_metrics_extra_fn fn; void *arg; } extra[DP_METRICS_MAX_EXTRA];
+	struct {
+		dp_metrics_extra_fn fn;
+		void *arg;
+	} extra[DP_METRICS_MAX_EXTRA];
 };
 
 struct dp_metrics *dp_metrics_new(const struct dp_route_table *t)
@@ -125,32 +128,35 @@ static void route_labels(const struct dp_metrics *m, size_t i, struct dp_buf *ou
 int dp_metrics_render(const struct dp_metrics *m, const struct dp_server *s, struct dp_buf *out)
 {
 	dp_buf_adds(out, "# HELP daemonpulse_build_info Build information.\n"
-			 "# TYPE daemonpulse_build_info gauge\n"
-			 "daemonpulse_build_info{version=\"");
+	                 "# TYPE daemonpulse_build_info gauge\n"
+	                 "daemonpulse_build_info{version=\"");
 	add_label(out, dp_version);
 	dp_buf_adds(out, "\"} 1\n");
-	dp_buf_addf(out, "# HELP daemonpulse_uptime_seconds Seconds since the server started.\n"
-			 "# TYPE daemonpulse_uptime_seconds gauge\n"
-			 "daemonpulse_uptime_seconds %.3f\n",
-		    s ? dp_server_uptime(s) : 0.0);
-	dp_buf_addf(out, "# HELP daemonpulse_http_connections Open HTTP connections.\n"
-			 "# TYPE daemonpulse_http_connections gauge\n"
-			 "daemonpulse_http_connections %zu\n",
-		    s && s->http ? dp_http_server_connections(s->http) : 0);
-	dp_buf_addf(out, "# HELP daemonpulse_sse_clients Open Server-Sent Events streams.\n"
-			 "# TYPE daemonpulse_sse_clients gauge\n"
-			 "daemonpulse_sse_clients %zu\n"
-			 "# HELP daemonpulse_sse_started_total SSE streams started.\n"
-			 "# TYPE daemonpulse_sse_started_total counter\n"
-			 "daemonpulse_sse_started_total %llu\n"
-			 "# HELP daemonpulse_sse_dropped_total SSE clients dropped because their queue was full.\n"
-			 "# TYPE daemonpulse_sse_dropped_total counter\n"
-			 "daemonpulse_sse_dropped_total %llu\n",
-		    s ? s->sse.open : 0, (unsigned long long)(s ? s->sse.total : 0),
-		    (unsigned long long)(s ? s->sse.dropped : 0));
+	dp_buf_addf(out,
+	            "# HELP daemonpulse_uptime_seconds Seconds since the server started.\n"
+	            "# TYPE daemonpulse_uptime_seconds gauge\n"
+	            "daemonpulse_uptime_seconds %.3f\n",
+	            s ? dp_server_uptime(s) : 0.0);
+	dp_buf_addf(out,
+	            "# HELP daemonpulse_http_connections Open HTTP connections.\n"
+	            "# TYPE daemonpulse_http_connections gauge\n"
+	            "daemonpulse_http_connections %zu\n",
+	            s && s->http ? dp_http_server_connections(s->http) : 0);
+	dp_buf_addf(out,
+	            "# HELP daemonpulse_sse_clients Open Server-Sent Events streams.\n"
+	            "# TYPE daemonpulse_sse_clients gauge\n"
+	            "daemonpulse_sse_clients %zu\n"
+	            "# HELP daemonpulse_sse_started_total SSE streams started.\n"
+	            "# TYPE daemonpulse_sse_started_total counter\n"
+	            "daemonpulse_sse_started_total %llu\n"
+	            "# HELP daemonpulse_sse_dropped_total SSE clients dropped because their queue was full.\n"
+	            "# TYPE daemonpulse_sse_dropped_total counter\n"
+	            "daemonpulse_sse_dropped_total %llu\n",
+	            s ? s->sse.open : 0, (unsigned long long)(s ? s->sse.total : 0),
+	            (unsigned long long)(s ? s->sse.dropped : 0));
 
 	dp_buf_adds(out, "# HELP daemonpulse_http_requests_total HTTP requests by route pattern and status.\n"
-			 "# TYPE daemonpulse_http_requests_total counter\n");
+	                 "# TYPE daemonpulse_http_requests_total counter\n");
 	for (size_t i = 0; i < m->n; i++) {
 		const struct slot *sl = &m->slots[i];
 		if (!sl->count)
@@ -162,13 +168,15 @@ int dp_metrics_render(const struct dp_metrics *m, const struct dp_server *s, str
 			route_labels(m, i, out);
 			if (statuses[k])
 				dp_buf_addf(out, ",status=\"%d\"} %llu\n", statuses[k],
-					    (unsigned long long)sl->by_status[k]);
+				            (unsigned long long)sl->by_status[k]);
 			else
 				dp_buf_addf(out, ",status=\"other\"} %llu\n", (unsigned long long)sl->by_status[k]);
 		}
 	}
-	dp_buf_adds(out, "# HELP daemonpulse_http_request_duration_seconds Time from complete request head to end of response.\n"
-			 "# TYPE daemonpulse_http_request_duration_seconds histogram\n");
+	dp_buf_adds(
+	        out,
+	        "# HELP daemonpulse_http_request_duration_seconds Time from complete request head to end of response.\n"
+	        "# TYPE daemonpulse_http_request_duration_seconds histogram\n");
 	for (size_t i = 0; i < m->n; i++) {
 		const struct slot *sl = &m->slots[i];
 		if (!sl->count)

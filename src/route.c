@@ -26,22 +26,10 @@
 
 /* Every slice, in the order they are checked; each ends with {0}. */
 const struct dp_route *const dp_route_slices[] = {
-	dp_api_health_routes,
-	dp_api_auth_routes,
-	dp_api_users_routes,
-	dp_api_tokens_routes,
-	dp_api_audit_routes,
-	dp_api_targets_routes,
-	dp_api_events_routes,
-	dp_api_settings_routes,
-	dp_api_logs_routes,
-	dp_api_chat_routes,
-	dp_api_conversations_routes,
-	dp_api_forge_routes,
-	dp_api_mcp_routes,
-	dp_api_gpus_routes,
-	dp_api_agent_routes,
-	NULL,
+        dp_api_health_routes, dp_api_auth_routes,    dp_api_users_routes,         dp_api_tokens_routes,
+        dp_api_audit_routes,  dp_api_targets_routes, dp_api_events_routes,        dp_api_settings_routes,
+        dp_api_logs_routes,   dp_api_chat_routes,    dp_api_conversations_routes, dp_api_forge_routes,
+        dp_api_mcp_routes,    dp_api_gpus_routes,    dp_api_agent_routes,         NULL,
 };
 
 struct seg {
@@ -64,7 +52,7 @@ struct dp_route_table {
 	size_t n; /* matchable routes; e[n] is the web UI fallback */
 };
 
-static const char *const methods[] = { "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE" };
+static const char *const methods[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"};
 #define NMETHODS 6
 
 static int method_index(const char *m)
@@ -125,7 +113,8 @@ static int compile_path(const char *path, struct centry *e, const char **why)
 			e->nparams++;
 		} else {
 			for (size_t i = 0; i < l; i++)
-				if (p[i] == '{' || p[i] == '}' || p[i] == '%' || p[i] == '?' || (unsigned char)p[i] <= ' ') {
+				if (p[i] == '{' || p[i] == '}' || p[i] == '%' || p[i] == '?' ||
+				    (unsigned char)p[i] <= ' ') {
 					*why = "bad character in path";
 					return -1;
 				}
@@ -154,7 +143,7 @@ int dp_route_table_check(const struct dp_route *routes, char *err, size_t errlen
 			compile_path(r->path, &e, &why);
 		if (why) {
 			snprintf(err, errlen, "route %s %s: %s", r->method ? r->method : "(null)",
-				 r->path ? r->path : "(null)", why);
+			         r->path ? r->path : "(null)", why);
 			return -EINVAL;
 		}
 	}
@@ -213,7 +202,8 @@ struct dp_route_table *dp_route_table_new(const struct dp_route *const *slices, 
 			fill_entry(e, r, metrics_public);
 			for (size_t j = 0; j < t->n; j++)
 				if (same_shape(&t->e[j], e)) {
-					*err = xasprintf("duplicate route %s %s (also %s)", r->method, r->path, t->e[j].r->path);
+					*err = xasprintf("duplicate route %s %s (also %s)", r->method, r->path,
+					                 t->e[j].r->path);
 					t->n++;
 					dp_route_table_free(t);
 					return NULL;
@@ -258,7 +248,7 @@ static int more_specific(const struct centry *a, const struct centry *b)
 }
 
 int dp_route_match(const struct dp_route_table *t, const char *method, const char *path, size_t len,
-		   struct dp_route_match *m, char *scratch)
+                   struct dp_route_match *m, char *scratch)
 {
 	m->index = -1;
 	m->route = NULL;
@@ -315,7 +305,8 @@ int dp_route_match(const struct dp_route_table *t, const char *method, const cha
 		size_t o = 0;
 		for (int i = 0; i < NMETHODS; i++)
 			if (allow & (1u << i))
-				o += (size_t)snprintf(m->allow + o, sizeof(m->allow) - o, "%s%s", o ? ", " : "", methods[i]);
+				o += (size_t)snprintf(m->allow + o, sizeof(m->allow) - o, "%s%s", o ? ", " : "",
+				                      methods[i]);
 		return 405;
 	}
 	m->index = (int)(best - t->e);
@@ -358,10 +349,10 @@ int dp_route_parse_body(const char *body, size_t len, json_t **out, char *msg, s
 struct reqstate {
 	struct dp_ctx ctx; /* first: handlers only see this */
 	int route_idx;
-	int *ended;        /* set while the handler runs synchronously */
-	const char *peer;  /* the connection's; still valid in on_close */
+	int *ended;       /* set while the handler runs synchronously */
+	const char *peer; /* the connection's; still valid in on_close */
 	struct timespec start;
-	char scratch[];    /* decoded path parameters */
+	char scratch[]; /* decoded path parameters */
 };
 
 static void ctx_cleanup(struct reqstate *st)
@@ -385,7 +376,7 @@ static void log_safe(char *out, size_t outlen, const char *s, size_t n)
 }
 
 static void access_log(struct dp_http_req *req, struct reqstate *st, const char *status, uint64_t bytes,
-		       uint64_t dur_us)
+                       uint64_t dur_us)
 {
 	const char *target = dp_http_req_target(req);
 	const char *method = dp_http_req_method(req);
@@ -398,7 +389,7 @@ static void access_log(struct dp_http_req *req, struct reqstate *st, const char 
 	const char *peer = st && st->peer ? st->peer : dp_http_req_peer(req);
 	const char *user = st && st->ctx.auth_kind != DP_AUTH_NONE ? st->ctx.user.username : NULL;
 	dp_info("access %s %s %s %llu %.2fms %s%s%s", meth, path[0] ? path : "-", status, (unsigned long long)bytes,
-		(double)dur_us / 1000.0, peer && *peer ? peer : "-", user ? " user=" : "", user ? user : "");
+	        (double)dur_us / 1000.0, peer && *peer ? peer : "-", user ? " user=" : "", user ? user : "");
 }
 
 void dp_route_done(struct dp_http_req *req, int status, uint64_t bytes, uint64_t dur_us, void *arg)
@@ -428,7 +419,7 @@ static void ctx_closed(struct dp_http_req *req, void *arg)
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	uint64_t us = (uint64_t)(now.tv_sec - st->start.tv_sec) * 1000000u +
-		      (uint64_t)((now.tv_nsec - st->start.tv_nsec) / 1000);
+	              (uint64_t)((now.tv_nsec - st->start.tv_nsec) / 1000);
 	if (srv->metrics)
 		dp_metrics_observe(srv->metrics, st->route_idx, 0, us);
 	if (!srv->cfg || srv->cfg->access_log)
@@ -474,7 +465,8 @@ void dp_route_dispatch(struct dp_http_req *req, void *arg)
 	}
 	if (rc == 405) {
 		dp_http_add_header(req, "Allow", m.allow);
-		dp_reply_error(c, 405, "method_not_allowed", "method %s not allowed here (allowed: %s)", method, m.allow);
+		dp_reply_error(c, 405, "method_not_allowed", "method %s not allowed here (allowed: %s)", method,
+		               m.allow);
 		return;
 	}
 	if (rc == 400) {

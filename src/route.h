@@ -70,13 +70,13 @@ size_t dp_route_table_count(const struct dp_route_table *t);
 const struct dp_route *dp_route_table_at(const struct dp_route_table *t, size_t i);
 
 struct dp_route_match {
-	int index;                 /* table index, -1 when none */
+	int index; /* table index, -1 when none */
 	const struct dp_route *route;
-	int role;                  /* effective role (DP_ROUTE_OPT_PUBLIC applied) */
+	int role; /* effective role (DP_ROUTE_OPT_PUBLIC applied) */
 	int nparams;
 	const char *names[DP_MAX_PATH_PARAMS];
 	const char *values[DP_MAX_PATH_PARAMS]; /* point into `scratch` */
-	char allow[64];            /* for 405: "GET, HEAD, POST" */
+	char allow[64];                         /* for 405: "GET, HEAD, POST" */
 };
 
 /*
@@ -87,7 +87,7 @@ struct dp_route_match {
  * parameter).
  */
 int dp_route_match(const struct dp_route_table *t, const char *method, const char *path, size_t len,
-		   struct dp_route_match *m, char *scratch);
+                   struct dp_route_match *m, char *scratch);
 
 /*
  * Parse a request body as JSON (the router's body step, exposed for the

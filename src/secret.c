@@ -16,7 +16,7 @@
 #include "fileio.h"
 #include "xmalloc.h"
 
-#define PREFIX "v1:"
+#define PREFIX     "v1:"
 #define PREFIX_LEN 3
 
 struct dp_secret {
@@ -127,14 +127,16 @@ static int read_key(const char *path, struct dp_secret *s, char **err)
 	}
 	if (st.st_mode & 077) {
 		close(fd);
-		return fail(err, -EPERM,
-			    xasprintf("secret key '%s' has mode %04o; it must be readable by its owner only (chmod 600)",
-				      path, (unsigned)(st.st_mode & 07777)));
+		return fail(
+		        err, -EPERM,
+		        xasprintf("secret key '%s' has mode %04o; it must be readable by its owner only (chmod 600)",
+		                  path, (unsigned)(st.st_mode & 07777)));
 	}
 	if (st.st_size != DP_SECRET_KEY_BYTES) {
 		close(fd);
-		return fail(err, -EINVAL, xasprintf("secret key '%s' must be exactly %d bytes (it has %lld)", path,
-						    DP_SECRET_KEY_BYTES, (long long)st.st_size));
+		return fail(err, -EINVAL,
+		            xasprintf("secret key '%s' must be exactly %d bytes (it has %lld)", path,
+		                      DP_SECRET_KEY_BYTES, (long long)st.st_size));
 	}
 	size_t got;
 	rc = read_all(fd, s->key, DP_SECRET_KEY_BYTES, &got);
@@ -209,7 +211,7 @@ int dp_secret_decrypt(const struct dp_secret *s, const char *enc, char **plain, 
 	size_t n = raw_len - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES;
 	char *p = xmalloc(n + 1);
 	if (crypto_secretbox_open_easy((unsigned char *)p, raw + crypto_secretbox_NONCEBYTES,
-				       raw_len - crypto_secretbox_NONCEBYTES, raw, s->key) != 0) {
+	                               raw_len - crypto_secretbox_NONCEBYTES, raw, s->key) != 0) {
 		free(raw);
 		free(p);
 		return -EBADMSG;

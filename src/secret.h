@@ -24,7 +24,7 @@
 
 struct dp_secret;
 
-#define DP_SECRET_KEY_FILE "secret.key"
+#define DP_SECRET_KEY_FILE  "secret.key"
 #define DP_SECRET_KEY_BYTES 32
 #define DP_SECRET_MAX_PLAIN 4096 /* longest value encrypted */
 

@@ -86,7 +86,7 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg)
 	if (open == 0 || (long)s->drain_ticks * DRAIN_TICK_MS >= s->cfg->shutdown_grace_ms) {
 		if (open)
 			dp_warn("shutdown: %zu connection(s) still open after %d ms, closing them", open,
-				s->cfg->shutdown_grace_ms);
+			        s->cfg->shutdown_grace_ms);
 		event_base_loopexit(s->base, NULL);
 	}
 }
@@ -102,7 +102,7 @@ void dp_server_shutdown(struct dp_server *s)
 	dp_http_server_stop_listening(s->http);
 	dp_sse_registry_close_all(&s->sse);
 	s->drain_timer = event_new(s->base, -1, EV_PERSIST, drain_cb, s);
-	struct timeval tv = { 0, DRAIN_TICK_MS * 1000 };
+	struct timeval tv = {0, DRAIN_TICK_MS * 1000};
 	event_add(s->drain_timer, &tv);
 	drain_cb(-1, 0, s); /* nothing open: leave right away */
 }
@@ -139,11 +139,11 @@ static void audit_prune_cb(evutil_socket_t fd, short what, void *arg)
 	int days = s->cfg->audit_retention_days;
 	int64_t before = (int64_t)time(NULL) - (int64_t)days * 86400;
 	int n = dp_store_audit_prune(s->store, before, AUDIT_PRUNE_BATCH);
-	struct timeval tv = { 3600, 0 };
+	struct timeval tv = {3600, 0};
 	if (n > 0)
 		s->audit_pruned += n;
 	if (n == AUDIT_PRUNE_BATCH) {
-		tv = (struct timeval){ 0, 20000 };
+		tv = (struct timeval){0, 20000};
 	} else if (s->audit_pruned > 0) {
 		dp_info("audit: removed %lld entries older than %d days", s->audit_pruned, days);
 		json_t *d = json_pack("{s:I,s:i}", "removed", (json_int_t)s->audit_pruned, "older_than_days", days);
@@ -242,7 +242,7 @@ int dp_server_init(struct dp_server *s, const struct dp_config *cfg, char **err)
 		return fail(err, -EIO, xstrdup("cannot install signal handlers"));
 	if (s->store && cfg->audit_retention_days > 0) {
 		s->audit_timer = evtimer_new(s->base, audit_prune_cb, s);
-		struct timeval first = { 10, 0 };
+		struct timeval first = {10, 0};
 		if (!s->audit_timer || evtimer_add(s->audit_timer, &first) < 0)
 			return fail(err, -EIO, xstrdup("cannot start the audit retention timer"));
 	}
@@ -254,13 +254,13 @@ int dp_server_listen(struct dp_server *s, char **err)
 	int port = 0;
 	int rc = dp_http_server_listen(s->http, s->cfg->bind, s->cfg->port, &port);
 	if (rc < 0)
-		return fail(err, rc, xasprintf("cannot listen on %s port %d: %s", s->cfg->bind, s->cfg->port,
-					      strerror(-rc)));
+		return fail(err, rc,
+		            xasprintf("cannot listen on %s port %d: %s", s->cfg->bind, s->cfg->port, strerror(-rc)));
 	s->port = port;
 	int v6 = strchr(s->cfg->bind, ':') != NULL;
 	/* always printed, whatever the log level: scripts and tests wait for it */
 	fprintf(stderr, "daemonpulse %s listening on http://%s%s%s:%d\n", dp_version, v6 ? "[" : "", s->cfg->bind,
-		v6 ? "]" : "", port);
+	        v6 ? "]" : "", port);
 	fflush(stderr);
 	return 0;
 }
@@ -292,7 +292,7 @@ void dp_server_release(struct dp_server *s)
 	dp_upstream_free(s->upstream);
 	dp_lms_free(s->lms);
 	dp_telemetry_detach(s); /* joins the sampler thread; before the events go */
-	dp_forge_detach(s); /* its jobs' timers and polls are done by now */
+	dp_forge_detach(s);     /* its jobs' timers and polls are done by now */
 	dp_health_detach(s);
 	/* completions of password jobs still use auth and the store */
 	dp_workq_free(s->workq);

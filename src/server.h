@@ -41,7 +41,7 @@ struct dp_loghub;
 struct dp_server {
 	struct event_base *base;
 	struct dp_http_server *http;
-	const struct dp_config *cfg;    /* owned by the caller (main.c) */
+	const struct dp_config *cfg; /* owned by the caller (main.c) */
 	struct dp_route_table *routes;
 	struct dp_metrics *metrics;
 	struct dp_store *store;         /* store.h; NULL in unit tests without a db */
@@ -57,11 +57,11 @@ struct dp_server {
 	struct dp_loghub *loghub;       /* loghub.h: the Console's lms log streams and fan-out */
 	struct dp_sse_registry sse;     /* every open SSE stream (shutdown closes them) */
 	struct event *sig_int, *sig_term, *drain_timer;
-	struct event *audit_timer;      /* audit retention (cfg->audit_retention_days) */
-	long long audit_pruned;         /* entries removed in the current pass */
-	struct timespec started;        /* CLOCK_MONOTONIC at init */
+	struct event *audit_timer; /* audit retention (cfg->audit_retention_days) */
+	long long audit_pruned;    /* entries removed in the current pass */
+	struct timespec started;   /* CLOCK_MONOTONIC at init */
 	time_t started_wall;
-	int port;                       /* bound port after dp_server_listen() */
+	int port; /* bound port after dp_server_listen() */
 	int stopping;
 	int drain_ticks;
 };

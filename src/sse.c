@@ -25,15 +25,15 @@
 struct dp_sse {
 	struct dp_ctx *ctx;
 	struct dp_sse_registry *reg;
-	struct dp_sse *prev, *next;         /* registry */
+	struct dp_sse *prev, *next; /* registry */
 	struct dp_sse_hub *hub;
-	struct dp_sse *hprev, *hnext;       /* hub */
+	struct dp_sse *hprev, *hnext; /* hub */
 	struct event *heartbeat;
 	dp_sse_close_fn on_close;
 	void *close_arg;
-	int dead;                           /* client gone or dropped: no more writes */
+	int dead; /* client gone or dropped: no more writes */
 	int closing;
-	struct dp_buf fmt;                  /* dp_sse_send's framing, reused (no malloc per event) */
+	struct dp_buf fmt; /* dp_sse_send's framing, reused (no malloc per event) */
 };
 
 static void sse_free(struct dp_sse *s)
@@ -142,7 +142,7 @@ struct dp_sse *dp_sse_start(struct dp_ctx *c, int heartbeat_ms)
 	if (heartbeat_ms <= 0)
 		heartbeat_ms = DP_SSE_HEARTBEAT_MS;
 	s->heartbeat = event_new(c->srv->base, -1, EV_PERSIST, heartbeat_cb, s);
-	struct timeval tv = { heartbeat_ms / 1000, (heartbeat_ms % 1000) * 1000 };
+	struct timeval tv = {heartbeat_ms / 1000, (heartbeat_ms % 1000) * 1000};
 	event_add(s->heartbeat, &tv);
 	/* an initial comment flushes the headers through proxies right away */
 	raw_write(s, ": ok\n\n", 6);

@@ -40,7 +40,7 @@ struct dp_sse;
 struct dp_sse_hub;
 
 #define DP_SSE_HEARTBEAT_MS 15000
-#define DP_SSE_MAX_EVENT (1024 * 1024) /* largest framed event */
+#define DP_SSE_MAX_EVENT    (1024 * 1024) /* largest framed event */
 
 /* Every open stream of one server (embedded in struct dp_server). */
 struct dp_sse_registry {
@@ -90,8 +90,8 @@ typedef void (*dp_sse_hub_empty_fn)(struct dp_sse_hub *h, void *arg);
 
 struct dp_sse_hub {
 	struct dp_sse *head;
-	size_t n;          /* subscribers */
-	uint64_t last_id;  /* id of the last broadcast event */
+	size_t n;         /* subscribers */
+	uint64_t last_id; /* id of the last broadcast event */
 	dp_sse_hub_empty_fn on_empty;
 	void *empty_arg;
 };

@@ -30,211 +30,211 @@
 #define BUSY_TIMEOUT_MS 2000
 
 static const char *const migrations[] = {
-	/* 1: accounts, sessions, personal API tokens, settings */
-	"CREATE TABLE users ("
-	"  id INTEGER PRIMARY KEY,"
-	"  username TEXT NOT NULL UNIQUE COLLATE NOCASE,"
-	"  role TEXT NOT NULL CHECK (role IN ('viewer','operator','admin')),"
-	"  pwhash TEXT NOT NULL,"
-	"  created_at INTEGER NOT NULL,"
-	"  updated_at INTEGER NOT NULL,"
-	"  last_login_at INTEGER"
-	");"
-	"CREATE TABLE sessions ("
-	"  id INTEGER PRIMARY KEY,"
-	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
-	"  token_hash BLOB NOT NULL UNIQUE,"
-	"  created_at INTEGER NOT NULL,"
-	"  expires_at INTEGER NOT NULL,"
-	"  last_seen_at INTEGER NOT NULL,"
-	"  ip TEXT"
-	");"
-	"CREATE INDEX sessions_user ON sessions(user_id);"
-	"CREATE TABLE api_tokens ("
-	"  id INTEGER PRIMARY KEY,"
-	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
-	"  name TEXT NOT NULL,"
-	"  prefix TEXT NOT NULL,"
-	"  token_hash BLOB NOT NULL UNIQUE,"
-	"  created_at INTEGER NOT NULL,"
-	"  last_used_at INTEGER,"
-	"  expires_at INTEGER"
-	");"
-	"CREATE INDEX api_tokens_user ON api_tokens(user_id);"
-	"CREATE TABLE settings ("
-	"  key TEXT PRIMARY KEY,"
-	"  value TEXT NOT NULL,"
-	"  updated_at INTEGER NOT NULL"
-	");",
+        /* 1: accounts, sessions, personal API tokens, settings */
+        "CREATE TABLE users ("
+        "  id INTEGER PRIMARY KEY,"
+        "  username TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+        "  role TEXT NOT NULL CHECK (role IN ('viewer','operator','admin')),"
+        "  pwhash TEXT NOT NULL,"
+        "  created_at INTEGER NOT NULL,"
+        "  updated_at INTEGER NOT NULL,"
+        "  last_login_at INTEGER"
+        ");"
+        "CREATE TABLE sessions ("
+        "  id INTEGER PRIMARY KEY,"
+        "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+        "  token_hash BLOB NOT NULL UNIQUE,"
+        "  created_at INTEGER NOT NULL,"
+        "  expires_at INTEGER NOT NULL,"
+        "  last_seen_at INTEGER NOT NULL,"
+        "  ip TEXT"
+        ");"
+        "CREATE INDEX sessions_user ON sessions(user_id);"
+        "CREATE TABLE api_tokens ("
+        "  id INTEGER PRIMARY KEY,"
+        "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+        "  name TEXT NOT NULL,"
+        "  prefix TEXT NOT NULL,"
+        "  token_hash BLOB NOT NULL UNIQUE,"
+        "  created_at INTEGER NOT NULL,"
+        "  last_used_at INTEGER,"
+        "  expires_at INTEGER"
+        ");"
+        "CREATE INDEX api_tokens_user ON api_tokens(user_id);"
+        "CREATE TABLE settings ("
+        "  key TEXT PRIMARY KEY,"
+        "  value TEXT NOT NULL,"
+        "  updated_at INTEGER NOT NULL"
+        ");",
 
-	/* 2: audit trail. No foreign key to users: entries outlive accounts. */
-	"CREATE TABLE audit ("
-	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	"  at INTEGER NOT NULL,"
-	"  user_id INTEGER,"
-	"  username TEXT,"
-	"  action TEXT NOT NULL,"
-	"  target TEXT,"
-	"  result TEXT NOT NULL,"
-	"  detail TEXT,"
-	"  ip TEXT"
-	");"
-	"CREATE INDEX audit_at ON audit(at);"
-	"CREATE INDEX audit_action ON audit(action);"
-	"CREATE INDEX audit_username ON audit(username);",
+        /* 2: audit trail. No foreign key to users: entries outlive accounts. */
+        "CREATE TABLE audit ("
+        "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  at INTEGER NOT NULL,"
+        "  user_id INTEGER,"
+        "  username TEXT,"
+        "  action TEXT NOT NULL,"
+        "  target TEXT,"
+        "  result TEXT NOT NULL,"
+        "  detail TEXT,"
+        "  ip TEXT"
+        ");"
+        "CREATE INDEX audit_at ON audit(at);"
+        "CREATE INDEX audit_action ON audit(action);"
+        "CREATE INDEX audit_username ON audit(username);",
 
-	/* 3: daemon targets (api_key_enc: secret.c ciphertext, never plain) and
-	 * each user's active target */
-	"CREATE TABLE targets ("
-	"  id INTEGER PRIMARY KEY,"
-	"  label TEXT NOT NULL UNIQUE COLLATE NOCASE,"
-	"  url TEXT NOT NULL,"
-	"  api_key_enc TEXT,"
-	"  api_key_hint TEXT,"
-	"  lms_host TEXT,"
-	"  lms_port INTEGER,"
-	"  tags TEXT NOT NULL DEFAULT '[]',"
-	"  created_at INTEGER NOT NULL,"
-	"  updated_at INTEGER NOT NULL"
-	");"
-	"CREATE TABLE user_targets ("
-	"  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
-	"  target_id INTEGER REFERENCES targets(id) ON DELETE SET NULL,"
-	"  updated_at INTEGER NOT NULL"
-	");",
+        /* 3: daemon targets (api_key_enc: secret.c ciphertext, never plain) and
+         * each user's active target */
+        "CREATE TABLE targets ("
+        "  id INTEGER PRIMARY KEY,"
+        "  label TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+        "  url TEXT NOT NULL,"
+        "  api_key_enc TEXT,"
+        "  api_key_hint TEXT,"
+        "  lms_host TEXT,"
+        "  lms_port INTEGER,"
+        "  tags TEXT NOT NULL DEFAULT '[]',"
+        "  created_at INTEGER NOT NULL,"
+        "  updated_at INTEGER NOT NULL"
+        ");"
+        "CREATE TABLE user_targets ("
+        "  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+        "  target_id INTEGER REFERENCES targets(id) ON DELETE SET NULL,"
+        "  updated_at INTEGER NOT NULL"
+        ");",
 
-	/* 4: chat history (issue 7, conversations.c): conversations per user and
-	 * their messages. target_id has no foreign key: history outlives targets */
-	"CREATE TABLE conversations ("
-	"  id INTEGER PRIMARY KEY,"
-	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
-	"  title TEXT NOT NULL,"
-	"  target_id INTEGER,"
-	"  model TEXT NOT NULL DEFAULT '',"
-	"  api TEXT NOT NULL DEFAULT 'v1',"
-	"  system_prompt TEXT,"
-	"  created_at INTEGER NOT NULL,"
-	"  updated_at INTEGER NOT NULL"
-	");"
-	"CREATE INDEX conversations_user ON conversations(user_id, updated_at);"
-	"CREATE TABLE conversation_messages ("
-	"  id INTEGER PRIMARY KEY,"
-	"  conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,"
-	"  role TEXT NOT NULL CHECK (role IN ('system','user','assistant')),"
-	"  content TEXT NOT NULL,"
-	"  reasoning TEXT,"
-	"  model TEXT,"
-	"  stats TEXT,"
-	"  stop_reason TEXT,"
-	"  created_at INTEGER NOT NULL"
-	");"
-	"CREATE INDEX conversation_messages_conv ON conversation_messages(conversation_id, id);",
+        /* 4: chat history (issue 7, conversations.c): conversations per user and
+         * their messages. target_id has no foreign key: history outlives targets */
+        "CREATE TABLE conversations ("
+        "  id INTEGER PRIMARY KEY,"
+        "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+        "  title TEXT NOT NULL,"
+        "  target_id INTEGER,"
+        "  model TEXT NOT NULL DEFAULT '',"
+        "  api TEXT NOT NULL DEFAULT 'v1',"
+        "  system_prompt TEXT,"
+        "  created_at INTEGER NOT NULL,"
+        "  updated_at INTEGER NOT NULL"
+        ");"
+        "CREATE INDEX conversations_user ON conversations(user_id, updated_at);"
+        "CREATE TABLE conversation_messages ("
+        "  id INTEGER PRIMARY KEY,"
+        "  conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,"
+        "  role TEXT NOT NULL CHECK (role IN ('system','user','assistant')),"
+        "  content TEXT NOT NULL,"
+        "  reasoning TEXT,"
+        "  model TEXT,"
+        "  stats TEXT,"
+        "  stop_reason TEXT,"
+        "  created_at INTEGER NOT NULL"
+        ");"
+        "CREATE INDEX conversation_messages_conv ON conversation_messages(conversation_id, id);",
 
-	/* 5: the MCP toolchain (issue 10, mcp_registry.c): servers per target
-	 * (ephemeral ones with encrypted header values; mcp_json rows stand for
-	 * the host's mcp.json entries and hold their policy), discovered tools,
-	 * and per-tool decisions bound to the server identity and schema hash */
-	"CREATE TABLE mcp_servers ("
-	"  id INTEGER PRIMARY KEY,"
-	"  target_id INTEGER NOT NULL REFERENCES targets(id) ON DELETE CASCADE,"
-	"  kind TEXT NOT NULL CHECK (kind IN ('ephemeral','mcp_json')),"
-	"  label TEXT NOT NULL,"
-	"  url TEXT,"
-	"  headers_enc TEXT,"
-	"  header_names TEXT NOT NULL DEFAULT '[]',"
-	"  spec TEXT,"
-	"  identity TEXT NOT NULL,"
-	"  auto_allow_read_only INTEGER NOT NULL DEFAULT 0,"
-	"  in_mcp_json INTEGER NOT NULL DEFAULT 1,"
-	"  discovery TEXT,"
-	"  created_at INTEGER NOT NULL,"
-	"  updated_at INTEGER NOT NULL,"
-	"  UNIQUE (target_id, kind, label)"
-	");"
-	"CREATE TABLE mcp_tools ("
-	"  server_id INTEGER NOT NULL REFERENCES mcp_servers(id) ON DELETE CASCADE,"
-	"  name TEXT NOT NULL,"
-	"  tool TEXT NOT NULL,"
-	"  schema_hash TEXT NOT NULL,"
-	"  present INTEGER NOT NULL DEFAULT 1,"
-	"  first_seen_at INTEGER NOT NULL,"
-	"  last_seen_at INTEGER NOT NULL,"
-	"  PRIMARY KEY (server_id, name)"
-	");"
-	"CREATE TABLE mcp_policy ("
-	"  server_id INTEGER NOT NULL REFERENCES mcp_servers(id) ON DELETE CASCADE,"
-	"  tool TEXT NOT NULL,"
-	"  decision TEXT NOT NULL CHECK (decision IN ('allow','deny')),"
-	"  identity TEXT NOT NULL,"
-	"  schema_hash TEXT NOT NULL,"
-	"  decided_by TEXT NOT NULL DEFAULT '',"
-	"  decided_at INTEGER NOT NULL,"
-	"  PRIMARY KEY (server_id, tool)"
-	");",
+        /* 5: the MCP toolchain (issue 10, mcp_registry.c): servers per target
+         * (ephemeral ones with encrypted header values; mcp_json rows stand for
+         * the host's mcp.json entries and hold their policy), discovered tools,
+         * and per-tool decisions bound to the server identity and schema hash */
+        "CREATE TABLE mcp_servers ("
+        "  id INTEGER PRIMARY KEY,"
+        "  target_id INTEGER NOT NULL REFERENCES targets(id) ON DELETE CASCADE,"
+        "  kind TEXT NOT NULL CHECK (kind IN ('ephemeral','mcp_json')),"
+        "  label TEXT NOT NULL,"
+        "  url TEXT,"
+        "  headers_enc TEXT,"
+        "  header_names TEXT NOT NULL DEFAULT '[]',"
+        "  spec TEXT,"
+        "  identity TEXT NOT NULL,"
+        "  auto_allow_read_only INTEGER NOT NULL DEFAULT 0,"
+        "  in_mcp_json INTEGER NOT NULL DEFAULT 1,"
+        "  discovery TEXT,"
+        "  created_at INTEGER NOT NULL,"
+        "  updated_at INTEGER NOT NULL,"
+        "  UNIQUE (target_id, kind, label)"
+        ");"
+        "CREATE TABLE mcp_tools ("
+        "  server_id INTEGER NOT NULL REFERENCES mcp_servers(id) ON DELETE CASCADE,"
+        "  name TEXT NOT NULL,"
+        "  tool TEXT NOT NULL,"
+        "  schema_hash TEXT NOT NULL,"
+        "  present INTEGER NOT NULL DEFAULT 1,"
+        "  first_seen_at INTEGER NOT NULL,"
+        "  last_seen_at INTEGER NOT NULL,"
+        "  PRIMARY KEY (server_id, name)"
+        ");"
+        "CREATE TABLE mcp_policy ("
+        "  server_id INTEGER NOT NULL REFERENCES mcp_servers(id) ON DELETE CASCADE,"
+        "  tool TEXT NOT NULL,"
+        "  decision TEXT NOT NULL CHECK (decision IN ('allow','deny')),"
+        "  identity TEXT NOT NULL,"
+        "  schema_hash TEXT NOT NULL,"
+        "  decided_by TEXT NOT NULL DEFAULT '',"
+        "  decided_at INTEGER NOT NULL,"
+        "  PRIMARY KEY (server_id, tool)"
+        ");",
 
-	/* 6: the host agent of a target (issue 9, agent_client.c): its URL and
-	 * bearer token (encrypted with secret.h, write-only) */
-	"CREATE TABLE target_agents ("
-	"  target_id INTEGER PRIMARY KEY REFERENCES targets(id) ON DELETE CASCADE,"
-	"  url TEXT NOT NULL,"
-	"  token_enc TEXT NOT NULL,"
-	"  token_hint TEXT NOT NULL DEFAULT '',"
-	"  created_at INTEGER NOT NULL,"
-	"  updated_at INTEGER NOT NULL"
-	");",
+        /* 6: the host agent of a target (issue 9, agent_client.c): its URL and
+         * bearer token (encrypted with secret.h, write-only) */
+        "CREATE TABLE target_agents ("
+        "  target_id INTEGER PRIMARY KEY REFERENCES targets(id) ON DELETE CASCADE,"
+        "  url TEXT NOT NULL,"
+        "  token_enc TEXT NOT NULL,"
+        "  token_hint TEXT NOT NULL DEFAULT '',"
+        "  created_at INTEGER NOT NULL,"
+        "  updated_at INTEGER NOT NULL"
+        ");",
 
-	/* 7: ids are never reused. INTEGER PRIMARY KEY hands a deleted row's id
-	 * to the next insert when it was the largest: a new user would inherit
-	 * a deleted one's audit entries (audit.user_id has no foreign key, by
-	 * design), a new target a deleted one's saved conversations
-	 * (conversations.target_id likewise). Rebuilt with AUTOINCREMENT, the
-	 * SQLite way (foreign keys off around the step, checked before commit;
-	 * see migrate()). */
-	"CREATE TABLE users_v7 ("
-	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	"  username TEXT NOT NULL UNIQUE COLLATE NOCASE,"
-	"  role TEXT NOT NULL CHECK (role IN ('viewer','operator','admin')),"
-	"  pwhash TEXT NOT NULL,"
-	"  created_at INTEGER NOT NULL,"
-	"  updated_at INTEGER NOT NULL,"
-	"  last_login_at INTEGER"
-	");"
-	"INSERT INTO users_v7 (id, username, role, pwhash, created_at, updated_at, last_login_at)"
-	"  SELECT id, username, role, pwhash, created_at, updated_at, last_login_at FROM users;"
-	"DROP TABLE users;"
-	"ALTER TABLE users_v7 RENAME TO users;"
-	"CREATE TABLE api_tokens_v7 ("
-	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
-	"  name TEXT NOT NULL,"
-	"  prefix TEXT NOT NULL,"
-	"  token_hash BLOB NOT NULL UNIQUE,"
-	"  created_at INTEGER NOT NULL,"
-	"  last_used_at INTEGER,"
-	"  expires_at INTEGER"
-	");"
-	"INSERT INTO api_tokens_v7 (id, user_id, name, prefix, token_hash, created_at, last_used_at, expires_at)"
-	"  SELECT id, user_id, name, prefix, token_hash, created_at, last_used_at, expires_at FROM api_tokens;"
-	"DROP TABLE api_tokens;"
-	"ALTER TABLE api_tokens_v7 RENAME TO api_tokens;"
-	"CREATE INDEX api_tokens_user ON api_tokens(user_id);"
-	"CREATE TABLE targets_v7 ("
-	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	"  label TEXT NOT NULL UNIQUE COLLATE NOCASE,"
-	"  url TEXT NOT NULL,"
-	"  api_key_enc TEXT,"
-	"  api_key_hint TEXT,"
-	"  lms_host TEXT,"
-	"  lms_port INTEGER,"
-	"  tags TEXT NOT NULL DEFAULT '[]',"
-	"  created_at INTEGER NOT NULL,"
-	"  updated_at INTEGER NOT NULL"
-	");"
-	"INSERT INTO targets_v7 (id, label, url, api_key_enc, api_key_hint, lms_host, lms_port, tags, created_at,"
-	"  updated_at) SELECT id, label, url, api_key_enc, api_key_hint, lms_host, lms_port, tags, created_at,"
-	"  updated_at FROM targets;"
-	"DROP TABLE targets;"
-	"ALTER TABLE targets_v7 RENAME TO targets;",
+        /* 7: ids are never reused. INTEGER PRIMARY KEY hands a deleted row's id
+         * to the next insert when it was the largest: a new user would inherit
+         * a deleted one's audit entries (audit.user_id has no foreign key, by
+         * design), a new target a deleted one's saved conversations
+         * (conversations.target_id likewise). Rebuilt with AUTOINCREMENT, the
+         * SQLite way (foreign keys off around the step, checked before commit;
+         * see migrate()). */
+        "CREATE TABLE users_v7 ("
+        "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  username TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+        "  role TEXT NOT NULL CHECK (role IN ('viewer','operator','admin')),"
+        "  pwhash TEXT NOT NULL,"
+        "  created_at INTEGER NOT NULL,"
+        "  updated_at INTEGER NOT NULL,"
+        "  last_login_at INTEGER"
+        ");"
+        "INSERT INTO users_v7 (id, username, role, pwhash, created_at, updated_at, last_login_at)"
+        "  SELECT id, username, role, pwhash, created_at, updated_at, last_login_at FROM users;"
+        "DROP TABLE users;"
+        "ALTER TABLE users_v7 RENAME TO users;"
+        "CREATE TABLE api_tokens_v7 ("
+        "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+        "  name TEXT NOT NULL,"
+        "  prefix TEXT NOT NULL,"
+        "  token_hash BLOB NOT NULL UNIQUE,"
+        "  created_at INTEGER NOT NULL,"
+        "  last_used_at INTEGER,"
+        "  expires_at INTEGER"
+        ");"
+        "INSERT INTO api_tokens_v7 (id, user_id, name, prefix, token_hash, created_at, last_used_at, expires_at)"
+        "  SELECT id, user_id, name, prefix, token_hash, created_at, last_used_at, expires_at FROM api_tokens;"
+        "DROP TABLE api_tokens;"
+        "ALTER TABLE api_tokens_v7 RENAME TO api_tokens;"
+        "CREATE INDEX api_tokens_user ON api_tokens(user_id);"
+        "CREATE TABLE targets_v7 ("
+        "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  label TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+        "  url TEXT NOT NULL,"
+        "  api_key_enc TEXT,"
+        "  api_key_hint TEXT,"
+        "  lms_host TEXT,"
+        "  lms_port INTEGER,"
+        "  tags TEXT NOT NULL DEFAULT '[]',"
+        "  created_at INTEGER NOT NULL,"
+        "  updated_at INTEGER NOT NULL"
+        ");"
+        "INSERT INTO targets_v7 (id, label, url, api_key_enc, api_key_hint, lms_host, lms_port, tags, created_at,"
+        "  updated_at) SELECT id, label, url, api_key_enc, api_key_hint, lms_host, lms_port, tags, created_at,"
+        "  updated_at FROM targets;"
+        "DROP TABLE targets;"
+        "ALTER TABLE targets_v7 RENAME TO targets;",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -275,55 +275,57 @@ enum q {
 };
 
 #define USER_COLS "id, username, role, pwhash, created_at, updated_at, last_login_at"
-#define TOK_COLS "t.id, t.user_id, t.name, t.prefix, t.created_at, t.last_used_at, t.expires_at, t.token_hash"
+#define TOK_COLS  "t.id, t.user_id, t.name, t.prefix, t.created_at, t.last_used_at, t.expires_at, t.token_hash"
 
 static const char *const sql[Q__COUNT] = {
-	[Q_USER_INSERT] = "INSERT INTO users (username, role, pwhash, created_at, updated_at) "
-			  "VALUES (?1, ?2, ?3, ?4, ?4)",
-	[Q_USER_GET] = "SELECT " USER_COLS " FROM users WHERE id = ?1",
-	[Q_USER_BY_NAME] = "SELECT " USER_COLS " FROM users WHERE username = ?1",
-	[Q_USER_ALL] = "SELECT " USER_COLS " FROM users ORDER BY username",
-	[Q_USER_COUNT] = "SELECT count(*) FROM users",
-	[Q_USER_COUNT_ROLE] = "SELECT count(*) FROM users WHERE role = ?1",
-	[Q_USER_SET_ROLE] = "UPDATE users SET role = ?2, updated_at = ?3 WHERE id = ?1",
-	[Q_USER_SET_PW] = "UPDATE users SET pwhash = ?2, updated_at = ?3 WHERE id = ?1",
-	[Q_USER_TOUCH] = "UPDATE users SET last_login_at = ?2 WHERE id = ?1",
-	[Q_USER_DELETE] = "DELETE FROM users WHERE id = ?1",
-	[Q_SESS_INSERT] = "INSERT INTO sessions (user_id, token_hash, created_at, expires_at, last_seen_at, ip) "
-			  "VALUES (?1, ?2, ?3, ?4, ?3, ?5)",
-	[Q_SESS_LOOKUP] = "SELECT s.id, s.created_at, s.expires_at, s.last_seen_at, u.id, u.username, u.role, s.token_hash "
-			  "FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1",
-	[Q_SESS_GET] = "SELECT s.id, s.created_at, s.expires_at, s.last_seen_at, u.id, u.username, u.role, s.token_hash "
-		       "FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?1",
-	[Q_SESS_TOUCH] = "UPDATE sessions SET last_seen_at = ?2 WHERE id = ?1",
-	[Q_SESS_DELETE] = "DELETE FROM sessions WHERE id = ?1",
-	[Q_SESS_DELETE_USER] = "DELETE FROM sessions WHERE user_id = ?1 AND id != ?2",
-	[Q_SESS_PURGE] = "DELETE FROM sessions WHERE expires_at <= ?1 OR last_seen_at <= ?1 - ?2",
-	[Q_TOK_COUNT] = "SELECT count(*) FROM api_tokens WHERE user_id = ?1",
-	[Q_TOK_INSERT] = "INSERT INTO api_tokens (user_id, name, prefix, token_hash, created_at, expires_at) "
-			 "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-	[Q_TOK_LOOKUP] = "SELECT " TOK_COLS ", u.username, u.role FROM api_tokens t "
-			 "JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?1",
-	[Q_TOK_GET] = "SELECT " TOK_COLS ", u.username, u.role FROM api_tokens t "
-		      "JOIN users u ON u.id = t.user_id WHERE t.id = ?1",
-	[Q_TOK_TOUCH] = "UPDATE api_tokens SET last_used_at = ?2 WHERE id = ?1",
-	[Q_TOK_EACH] = "SELECT " TOK_COLS ", u.username, u.role FROM api_tokens t "
-		       "JOIN users u ON u.id = t.user_id WHERE t.user_id = ?1 ORDER BY t.id DESC",
-	[Q_TOK_DELETE] = "DELETE FROM api_tokens WHERE id = ?1 AND user_id = ?2",
-	[Q_SET_GET] = "SELECT value FROM settings WHERE key = ?1",
-	[Q_SET_PUT] = "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3) "
-		      "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-	[Q_AUDIT_INSERT] = "INSERT INTO audit (at, user_id, username, action, target, result, detail, ip) "
-			   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-	[Q_AUDIT_QUERY] = "SELECT id, at, user_id, username, action, target, result, detail, ip FROM audit "
-			  "WHERE (?1 = 0 OR id < ?1) AND (?2 = 0 OR at >= ?2) AND (?3 = 0 OR at <= ?3) "
-			  "AND (?4 IS NULL OR username = ?4) AND (?5 IS NULL OR action = ?5) "
-			  "AND (?6 IS NULL OR substr(action, 1, length(?6)) = ?6) "
-			  "AND (?7 IS NULL OR target = ?7) ORDER BY id DESC LIMIT ?8",
-	[Q_AUDIT_PRUNE] = "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ?1 ORDER BY id LIMIT ?2)",
-	[Q_BEGIN] = "BEGIN IMMEDIATE",
-	[Q_COMMIT] = "COMMIT",
-	[Q_ROLLBACK] = "ROLLBACK",
+        [Q_USER_INSERT] = "INSERT INTO users (username, role, pwhash, created_at, updated_at) "
+                          "VALUES (?1, ?2, ?3, ?4, ?4)",
+        [Q_USER_GET] = "SELECT " USER_COLS " FROM users WHERE id = ?1",
+        [Q_USER_BY_NAME] = "SELECT " USER_COLS " FROM users WHERE username = ?1",
+        [Q_USER_ALL] = "SELECT " USER_COLS " FROM users ORDER BY username",
+        [Q_USER_COUNT] = "SELECT count(*) FROM users",
+        [Q_USER_COUNT_ROLE] = "SELECT count(*) FROM users WHERE role = ?1",
+        [Q_USER_SET_ROLE] = "UPDATE users SET role = ?2, updated_at = ?3 WHERE id = ?1",
+        [Q_USER_SET_PW] = "UPDATE users SET pwhash = ?2, updated_at = ?3 WHERE id = ?1",
+        [Q_USER_TOUCH] = "UPDATE users SET last_login_at = ?2 WHERE id = ?1",
+        [Q_USER_DELETE] = "DELETE FROM users WHERE id = ?1",
+        [Q_SESS_INSERT] = "INSERT INTO sessions (user_id, token_hash, created_at, expires_at, last_seen_at, ip) "
+                          "VALUES (?1, ?2, ?3, ?4, ?3, ?5)",
+        [Q_SESS_LOOKUP] =
+                "SELECT s.id, s.created_at, s.expires_at, s.last_seen_at, u.id, u.username, u.role, s.token_hash "
+                "FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1",
+        [Q_SESS_GET] =
+                "SELECT s.id, s.created_at, s.expires_at, s.last_seen_at, u.id, u.username, u.role, s.token_hash "
+                "FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?1",
+        [Q_SESS_TOUCH] = "UPDATE sessions SET last_seen_at = ?2 WHERE id = ?1",
+        [Q_SESS_DELETE] = "DELETE FROM sessions WHERE id = ?1",
+        [Q_SESS_DELETE_USER] = "DELETE FROM sessions WHERE user_id = ?1 AND id != ?2",
+        [Q_SESS_PURGE] = "DELETE FROM sessions WHERE expires_at <= ?1 OR last_seen_at <= ?1 - ?2",
+        [Q_TOK_COUNT] = "SELECT count(*) FROM api_tokens WHERE user_id = ?1",
+        [Q_TOK_INSERT] = "INSERT INTO api_tokens (user_id, name, prefix, token_hash, created_at, expires_at) "
+                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        [Q_TOK_LOOKUP] = "SELECT " TOK_COLS ", u.username, u.role FROM api_tokens t "
+                         "JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?1",
+        [Q_TOK_GET] = "SELECT " TOK_COLS ", u.username, u.role FROM api_tokens t "
+                      "JOIN users u ON u.id = t.user_id WHERE t.id = ?1",
+        [Q_TOK_TOUCH] = "UPDATE api_tokens SET last_used_at = ?2 WHERE id = ?1",
+        [Q_TOK_EACH] = "SELECT " TOK_COLS ", u.username, u.role FROM api_tokens t "
+                       "JOIN users u ON u.id = t.user_id WHERE t.user_id = ?1 ORDER BY t.id DESC",
+        [Q_TOK_DELETE] = "DELETE FROM api_tokens WHERE id = ?1 AND user_id = ?2",
+        [Q_SET_GET] = "SELECT value FROM settings WHERE key = ?1",
+        [Q_SET_PUT] = "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3) "
+                      "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        [Q_AUDIT_INSERT] = "INSERT INTO audit (at, user_id, username, action, target, result, detail, ip) "
+                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        [Q_AUDIT_QUERY] = "SELECT id, at, user_id, username, action, target, result, detail, ip FROM audit "
+                          "WHERE (?1 = 0 OR id < ?1) AND (?2 = 0 OR at >= ?2) AND (?3 = 0 OR at <= ?3) "
+                          "AND (?4 IS NULL OR username = ?4) AND (?5 IS NULL OR action = ?5) "
+                          "AND (?6 IS NULL OR substr(action, 1, length(?6)) = ?6) "
+                          "AND (?7 IS NULL OR target = ?7) ORDER BY id DESC LIMIT ?8",
+        [Q_AUDIT_PRUNE] = "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ?1 ORDER BY id LIMIT ?2)",
+        [Q_BEGIN] = "BEGIN IMMEDIATE",
+        [Q_COMMIT] = "COMMIT",
+        [Q_ROLLBACK] = "ROLLBACK",
 };
 
 struct dp_store {
@@ -479,8 +481,8 @@ static int migrate(struct dp_store *s, int max_version, const char *path, char *
 			return -EIO;
 		}
 		if (v > NMIGRATIONS) {
-			*err = xasprintf("database '%s' has schema version %d, newer than this binary (%d)",
-					 path, v, NMIGRATIONS);
+			*err = xasprintf("database '%s' has schema version %d, newer than this binary (%d)", path, v,
+			                 NMIGRATIONS);
 			return -EPROTO;
 		}
 		if (v >= max_version) {
@@ -506,9 +508,9 @@ static int migrate(struct dp_store *s, int max_version, const char *path, char *
 		}
 		char setv[64];
 		snprintf(setv, sizeof(setv), "PRAGMA user_version = %d", v + 1);
-		int broken = 0, failed = sqlite3_exec(s->db, migrations[v], NULL, NULL, &msg) != SQLITE_OK ||
-					 sqlite3_exec(s->db, "PRAGMA foreign_key_check", count_rows, &broken, &msg) !=
-						 SQLITE_OK;
+		int broken = 0,
+		    failed = sqlite3_exec(s->db, migrations[v], NULL, NULL, &msg) != SQLITE_OK ||
+		             sqlite3_exec(s->db, "PRAGMA foreign_key_check", count_rows, &broken, &msg) != SQLITE_OK;
 		if (!failed && broken) {
 			msg = sqlite3_mprintf("%d rows would break a foreign key", broken);
 			failed = 1;
@@ -634,8 +636,8 @@ static void read_user(sqlite3_stmt *st, struct dp_store_user *u)
 	u->last_login_at = sqlite3_column_int64(st, 6);
 }
 
-int dp_store_user_create(struct dp_store *s, const char *username, const char *pwhash, int role,
-			 int64_t now, int64_t *id)
+int dp_store_user_create(struct dp_store *s, const char *username, const char *pwhash, int role, int64_t now,
+                         int64_t *id)
 {
 	const char *rn = dp_role_name(role);
 	if (!rn || role < DP_ROLE_VIEWER)
@@ -833,8 +835,8 @@ int dp_store_user_delete(struct dp_store *s, int64_t id)
 
 /* --- sessions --- */
 
-int dp_store_session_create(struct dp_store *s, int64_t user_id, const uint8_t hash[DP_STORE_HASH_BYTES],
-			    int64_t now, int64_t expires_at, const char *ip, int64_t *id)
+int dp_store_session_create(struct dp_store *s, int64_t user_id, const uint8_t hash[DP_STORE_HASH_BYTES], int64_t now,
+                            int64_t expires_at, const char *ip, int64_t *id)
 {
 	sqlite3_stmt *st = stmt(s, Q_SESS_INSERT);
 	if (!st)
@@ -869,8 +871,7 @@ static int session_one(struct dp_store *s, sqlite3_stmt *st, struct dp_store_ses
 	return ret;
 }
 
-int dp_store_session_lookup(struct dp_store *s, const uint8_t hash[DP_STORE_HASH_BYTES],
-			    struct dp_store_session *out)
+int dp_store_session_lookup(struct dp_store *s, const uint8_t hash[DP_STORE_HASH_BYTES], struct dp_store_session *out)
 {
 	sqlite3_stmt *st = stmt(s, Q_SESS_LOOKUP);
 	if (!st)
@@ -938,8 +939,7 @@ static void read_token(sqlite3_stmt *st, struct dp_store_token *t)
 }
 
 int dp_store_token_create(struct dp_store *s, int64_t user_id, const char *name, const char *prefix,
-			  const uint8_t hash[DP_STORE_HASH_BYTES], int64_t now, int64_t expires_at,
-			  int64_t *id)
+                          const uint8_t hash[DP_STORE_HASH_BYTES], int64_t now, int64_t expires_at, int64_t *id)
 {
 	sqlite3_stmt *st = stmt(s, Q_TOK_COUNT);
 	if (!st)
@@ -980,8 +980,7 @@ static int token_one(struct dp_store *s, sqlite3_stmt *st, struct dp_store_token
 	return ret;
 }
 
-int dp_store_token_lookup(struct dp_store *s, const uint8_t hash[DP_STORE_HASH_BYTES],
-			  struct dp_store_token *out)
+int dp_store_token_lookup(struct dp_store *s, const uint8_t hash[DP_STORE_HASH_BYTES], struct dp_store_token *out)
 {
 	sqlite3_stmt *st = stmt(s, Q_TOK_LOOKUP);
 	if (!st)
@@ -1092,8 +1091,7 @@ int dp_store_audit_prune(struct dp_store *s, int64_t before, int limit)
 	return ret < 0 ? ret : sqlite3_changes(s->db);
 }
 
-int dp_store_audit_query(struct dp_store *s, const struct dp_store_audit_filter *f, dp_store_audit_fn fn,
-			 void *arg)
+int dp_store_audit_query(struct dp_store *s, const struct dp_store_audit_filter *f, dp_store_audit_fn fn, void *arg)
 {
 	sqlite3_stmt *st = stmt(s, Q_AUDIT_QUERY);
 	if (!st)
@@ -1118,15 +1116,15 @@ int dp_store_audit_query(struct dp_store *s, const struct dp_store_audit_filter 
 	int rc, ret = 0;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct dp_store_audit e = {
-			.id = sqlite3_column_int64(st, 0),
-			.at = sqlite3_column_int64(st, 1),
-			.user_id = sqlite3_column_int64(st, 2),
-			.username = (const char *)sqlite3_column_text(st, 3),
-			.action = (const char *)sqlite3_column_text(st, 4),
-			.target = (const char *)sqlite3_column_text(st, 5),
-			.result = (const char *)sqlite3_column_text(st, 6),
-			.detail = (const char *)sqlite3_column_text(st, 7),
-			.ip = (const char *)sqlite3_column_text(st, 8),
+		        .id = sqlite3_column_int64(st, 0),
+		        .at = sqlite3_column_int64(st, 1),
+		        .user_id = sqlite3_column_int64(st, 2),
+		        .username = (const char *)sqlite3_column_text(st, 3),
+		        .action = (const char *)sqlite3_column_text(st, 4),
+		        .target = (const char *)sqlite3_column_text(st, 5),
+		        .result = (const char *)sqlite3_column_text(st, 6),
+		        .detail = (const char *)sqlite3_column_text(st, 7),
+		        .ip = (const char *)sqlite3_column_text(st, 8),
 		};
 		if (fn(&e, arg) != 0)
 			break;

@@ -31,11 +31,11 @@ struct dp_store;
 struct sqlite3;
 
 /* argon2id strings from crypto_pwhash_str fit in 128 bytes. */
-#define DP_STORE_PWHASH_MAX 128
-#define DP_STORE_HASH_BYTES 32     /* session / token hashes (BLAKE2b-256) */
-#define DP_STORE_TOKEN_NAME_MAX 64
+#define DP_STORE_PWHASH_MAX       128
+#define DP_STORE_HASH_BYTES       32 /* session / token hashes (BLAKE2b-256) */
+#define DP_STORE_TOKEN_NAME_MAX   64
 #define DP_STORE_TOKEN_PREFIX_MAX 16
-#define DP_STORE_TOKENS_PER_USER 50
+#define DP_STORE_TOKENS_PER_USER  50
 
 /* Open (creating parent dir 0700 and file 0600 when missing) and migrate.
  * NULL on failure with a heap message in *err (caller frees). */
@@ -61,8 +61,8 @@ struct dp_store_user {
 };
 typedef int (*dp_store_user_fn)(const struct dp_store_user *u, void *arg);
 
-int dp_store_user_create(struct dp_store *s, const char *username, const char *pwhash, int role,
-			 int64_t now, int64_t *id);
+int dp_store_user_create(struct dp_store *s, const char *username, const char *pwhash, int role, int64_t now,
+                         int64_t *id);
 int dp_store_user_get(struct dp_store *s, int64_t id, struct dp_store_user *out);
 int dp_store_user_by_name(struct dp_store *s, const char *username, struct dp_store_user *out);
 /* Every user ordered by username; stops early when fn returns non-zero. */
@@ -80,16 +80,15 @@ int dp_store_user_delete(struct dp_store *s, int64_t id);
 struct dp_store_session {
 	int64_t id;
 	int64_t created_at;
-	int64_t expires_at;  /* absolute end */
+	int64_t expires_at; /* absolute end */
 	int64_t last_seen_at;
 	uint8_t hash[DP_STORE_HASH_BYTES]; /* as stored, for a constant-time re-check */
 	struct dp_user user;
 };
-int dp_store_session_create(struct dp_store *s, int64_t user_id, const uint8_t hash[DP_STORE_HASH_BYTES],
-			    int64_t now, int64_t expires_at, const char *ip, int64_t *id);
+int dp_store_session_create(struct dp_store *s, int64_t user_id, const uint8_t hash[DP_STORE_HASH_BYTES], int64_t now,
+                            int64_t expires_at, const char *ip, int64_t *id);
 /* Look a session up by token hash (joined with its user). -ENOENT. */
-int dp_store_session_lookup(struct dp_store *s, const uint8_t hash[DP_STORE_HASH_BYTES],
-			    struct dp_store_session *out);
+int dp_store_session_lookup(struct dp_store *s, const uint8_t hash[DP_STORE_HASH_BYTES], struct dp_store_session *out);
 /* By id (for /api/auth/me). -ENOENT. */
 int dp_store_session_get(struct dp_store *s, int64_t id, struct dp_store_session *out);
 int dp_store_session_touch(struct dp_store *s, int64_t id, int64_t now);
@@ -109,16 +108,14 @@ struct dp_store_token {
 	int64_t last_used_at; /* 0 = never */
 	int64_t expires_at;   /* 0 = never */
 	uint8_t hash[DP_STORE_HASH_BYTES];
-	struct dp_user user;  /* filled by lookup */
+	struct dp_user user; /* filled by lookup */
 };
 typedef int (*dp_store_token_fn)(const struct dp_store_token *t, void *arg);
 
 /* -ENOSPC when the user already has DP_STORE_TOKENS_PER_USER tokens. */
 int dp_store_token_create(struct dp_store *s, int64_t user_id, const char *name, const char *prefix,
-			  const uint8_t hash[DP_STORE_HASH_BYTES], int64_t now, int64_t expires_at,
-			  int64_t *id);
-int dp_store_token_lookup(struct dp_store *s, const uint8_t hash[DP_STORE_HASH_BYTES],
-			  struct dp_store_token *out);
+                          const uint8_t hash[DP_STORE_HASH_BYTES], int64_t now, int64_t expires_at, int64_t *id);
+int dp_store_token_lookup(struct dp_store *s, const uint8_t hash[DP_STORE_HASH_BYTES], struct dp_store_token *out);
 int dp_store_token_get(struct dp_store *s, int64_t id, struct dp_store_token *out);
 int dp_store_token_touch(struct dp_store *s, int64_t id, int64_t now);
 int dp_store_token_each(struct dp_store *s, int64_t user_id, dp_store_token_fn fn, void *arg);
@@ -149,7 +146,7 @@ struct dp_store_audit_filter {
 	const char *username;
 	const char *action; /* exact, or a prefix ending in '.' ("user.") */
 	const char *target;
-	int limit;          /* 1..1000 (the API allows 200 per page) */
+	int limit; /* 1..1000 (the API allows 200 per page) */
 };
 /* Pointers in *e are valid only during the callback. */
 typedef int (*dp_store_audit_fn)(const struct dp_store_audit *e, void *arg);
@@ -159,7 +156,6 @@ int dp_store_audit_insert(struct dp_store *s, const struct dp_store_audit *e, in
 /* Delete at most `limit` entries older than `before` (unix seconds), the
  * oldest first; returns how many went, or -EIO. */
 int dp_store_audit_prune(struct dp_store *s, int64_t before, int limit);
-int dp_store_audit_query(struct dp_store *s, const struct dp_store_audit_filter *f,
-			 dp_store_audit_fn fn, void *arg);
+int dp_store_audit_query(struct dp_store *s, const struct dp_store_audit_filter *f, dp_store_audit_fn fn, void *arg);
 
 #endif

@@ -140,7 +140,8 @@ int dp_target_check_tags(const json_t *tags, const char **why)
 	}
 	size_t i;
 	json_t *v;
-	json_array_foreach(tags, i, v) {
+	json_array_foreach(tags, i, v)
+	{
 		const char *s = json_string_value(v);
 		size_t n = s ? strlen(s) : 0;
 		if (n == 0 || n > DP_TARGET_TAG_MAX) {
@@ -241,14 +242,14 @@ json_t *dp_target_json(const struct dp_target *t)
 	char host[DP_TARGET_HOST_MAX + 1];
 	int port, derived;
 	json_t *lms = dp_target_lms_endpoint(t, host, &port, &derived) == 0
-			      ? json_pack("{s:s, s:i, s:b}", "host", host, "port", port, "derived", derived)
-			      : json_null();
+	                      ? json_pack("{s:s, s:i, s:b}", "host", host, "port", port, "derived", derived)
+	                      : json_null();
 	return json_pack("{s:I, s:s, s:s, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", (json_int_t)t->id, "label",
-			 t->label, "url", t->url, "has_api_key", t->api_key_enc != NULL, "api_key_hint",
-			 t->api_key_enc ? json_string(t->api_key_hint) : json_null(), "lms_host",
-			 t->lms_host[0] ? json_string(t->lms_host) : json_null(), "lms_port",
-			 t->lms_port ? json_integer(t->lms_port) : json_null(), "lms", lms, "tags", tags, "created_at",
-			 time_json(t->created_at), "updated_at", time_json(t->updated_at));
+	                 t->label, "url", t->url, "has_api_key", t->api_key_enc != NULL, "api_key_hint",
+	                 t->api_key_enc ? json_string(t->api_key_hint) : json_null(), "lms_host",
+	                 t->lms_host[0] ? json_string(t->lms_host) : json_null(), "lms_port",
+	                 t->lms_port ? json_integer(t->lms_port) : json_null(), "lms", lms, "tags", tags, "created_at",
+	                 time_json(t->created_at), "updated_at", time_json(t->updated_at));
 }
 
 /* -------------------------------------------------------------- storage */
@@ -322,7 +323,8 @@ static int step_done(struct dp_store *s, sqlite3_stmt *st, const char *what)
 	int rc = sqlite3_step(st);
 	int ext = sqlite3_extended_errcode(dp_store_db(s));
 	int ret = 0;
-	if ((rc & 0xff) == SQLITE_CONSTRAINT && (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY))
+	if ((rc & 0xff) == SQLITE_CONSTRAINT &&
+	    (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY))
 		ret = -EEXIST;
 	else if ((rc & 0xff) == SQLITE_CONSTRAINT)
 		ret = -ENOENT; /* foreign key: the user or target is gone */
@@ -335,7 +337,7 @@ static int step_done(struct dp_store *s, sqlite3_stmt *st, const char *what)
 int dp_targets_insert(struct dp_store *s, struct dp_target *t, int64_t now)
 {
 	sqlite3_stmt *st = prep(s, "INSERT INTO targets (label, url, api_key_enc, api_key_hint, lms_host, lms_port,"
-				   " tags, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)");
+	                           " tags, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)");
 	if (!st)
 		return -EIO;
 	bind_fields(st, t);
@@ -351,7 +353,7 @@ int dp_targets_insert(struct dp_store *s, struct dp_target *t, int64_t now)
 int dp_targets_update(struct dp_store *s, struct dp_target *t, int64_t now)
 {
 	sqlite3_stmt *st = prep(s, "UPDATE targets SET label = ?1, url = ?2, api_key_enc = ?3, api_key_hint = ?4,"
-				   " lms_host = ?5, lms_port = ?6, tags = ?7, updated_at = ?8 WHERE id = ?9");
+	                           " lms_host = ?5, lms_port = ?6, tags = ?7, updated_at = ?8 WHERE id = ?9");
 	if (!st)
 		return -EIO;
 	bind_fields(st, t);
@@ -448,8 +450,8 @@ int dp_targets_active_get(struct dp_store *s, int64_t user_id, int64_t *target_i
 int dp_targets_active_set(struct dp_store *s, int64_t user_id, int64_t target_id, int64_t now)
 {
 	sqlite3_stmt *st = prep(s, "INSERT INTO user_targets (user_id, target_id, updated_at) VALUES (?1, ?2, ?3)"
-				   " ON CONFLICT(user_id) DO UPDATE SET target_id = excluded.target_id,"
-				   " updated_at = excluded.updated_at");
+	                           " ON CONFLICT(user_id) DO UPDATE SET target_id = excluded.target_id,"
+	                           " updated_at = excluded.updated_at");
 	if (!st)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, user_id);
@@ -462,8 +464,8 @@ int dp_targets_active_set(struct dp_store *s, int64_t user_id, int64_t target_id
 }
 
 struct dp_upstream_req *dp_target_request(struct dp_upstream *u, struct dp_secret *sec, const struct dp_target *t,
-					  const char *method, const char *path, const char *body, int timeout_ms,
-					  dp_upstream_done_fn done, void *arg, const char **err)
+                                          const char *method, const char *path, const char *body, int timeout_ms,
+                                          dp_upstream_done_fn done, void *arg, const char **err)
 {
 	char *token = NULL;
 	if (dp_target_token(t, sec, &token) < 0) {
@@ -471,15 +473,15 @@ struct dp_upstream_req *dp_target_request(struct dp_upstream *u, struct dp_secre
 		return NULL;
 	}
 	struct dp_upstream_opts uo = {
-		.method = method,
-		.base_url = t->url,
-		.path = path,
-		.body = body,
-		.token = token,
-		.timeout_ms = timeout_ms,
-		.mode = DP_UPSTREAM_BUFFERED,
-		.on_done = done,
-		.arg = arg,
+	        .method = method,
+	        .base_url = t->url,
+	        .path = path,
+	        .body = body,
+	        .token = token,
+	        .timeout_ms = timeout_ms,
+	        .mode = DP_UPSTREAM_BUFFERED,
+	        .on_done = done,
+	        .arg = arg,
 	};
 	struct dp_upstream_req *r = dp_upstream_start(u, &uo, err);
 	dp_secret_wipe_free(token);

@@ -26,20 +26,20 @@ struct dp_store;
 struct dp_secret;
 
 #define DP_TARGET_LABEL_MAX 64
-#define DP_TARGET_HOST_MAX 253
-#define DP_TARGET_TAGS_MAX 16
-#define DP_TARGET_TAG_MAX 32
-#define DP_TARGET_HINT_MAX 48
-#define DP_TARGETS_MAX 256
+#define DP_TARGET_HOST_MAX  253
+#define DP_TARGET_TAGS_MAX  16
+#define DP_TARGET_TAG_MAX   32
+#define DP_TARGET_HINT_MAX  48
+#define DP_TARGETS_MAX      256
 
 struct dp_target {
 	int64_t id;
 	char label[DP_TARGET_LABEL_MAX * 4 + 1]; /* UTF-8, 64 characters at most */
 	char url[DP_UPSTREAM_MAX_URL + 1];
-	char *api_key_enc;                        /* heap ciphertext or NULL */
-	char api_key_hint[DP_TARGET_HINT_MAX];    /* "" when no key */
-	char lms_host[DP_TARGET_HOST_MAX + 1];    /* "" = not set */
-	int lms_port;                             /* 0 = not set */
+	char *api_key_enc;                                           /* heap ciphertext or NULL */
+	char api_key_hint[DP_TARGET_HINT_MAX];                       /* "" when no key */
+	char lms_host[DP_TARGET_HOST_MAX + 1];                       /* "" = not set */
+	int lms_port;                                                /* 0 = not set */
 	char tags[DP_TARGET_TAGS_MAX * (DP_TARGET_TAG_MAX + 4) + 8]; /* JSON array text */
 	int64_t created_at, updated_at;
 };
@@ -83,8 +83,8 @@ int dp_target_token(const struct dp_target *t, const struct dp_secret *sec, char
  * token cannot be decrypted or the options are invalid; otherwise `done`
  * runs exactly once (see upstream.h). */
 struct dp_upstream_req *dp_target_request(struct dp_upstream *u, struct dp_secret *sec, const struct dp_target *t,
-					  const char *method, const char *path, const char *body, int timeout_ms,
-					  dp_upstream_done_fn done, void *arg, const char **err);
+                                          const char *method, const char *path, const char *body, int timeout_ms,
+                                          dp_upstream_done_fn done, void *arg, const char **err);
 
 /* --- storage --- */
 typedef int (*dp_targets_fn)(const struct dp_target *t, void *arg);

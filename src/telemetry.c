@@ -47,10 +47,10 @@
 #include "upstream.h"
 #include "xmalloc.h"
 
-#define REPROBE_MS 60000
+#define REPROBE_MS       60000
 #define SIM_MAX_RESPONSE (256u << 10)
 
-static const char *const src_names[] = { "pending", "nvml", "amdgpu", "simulated", "none", "agent" };
+static const char *const src_names[] = {"pending", "nvml", "amdgpu", "simulated", "none", "agent"};
 
 const char *dp_telemetry_source_name(int source)
 {
@@ -121,7 +121,10 @@ int dp_telemetry_is_lms(const char *proc_root, uint32_t pid, const char *comm)
 
 void dp_telemetry_attribute(struct dp_telemetry_sample *s, const char *proc_root, const char *comm)
 {
-	struct { uint32_t pid; int lms; } cache[DP_GPU_MAX_PROCS];
+	struct {
+		uint32_t pid;
+		int lms;
+	} cache[DP_GPU_MAX_PROCS];
 	int nc = 0;
 	for (int i = 0; i < s->ngpus; i++) {
 		struct dp_telemetry_gpu *tg = &s->gpus[i];
@@ -212,7 +215,7 @@ int dp_telemetry_lms_tree(const char *proc_root, const char *comm, uint32_t *out
 		for (size_t i = 0; i < n; i++) {
 			if (v[i].mark)
 				continue;
-			struct pp key = { .pid = v[i].ppid };
+			struct pp key = {.pid = v[i].ppid};
 			struct pp *par = bsearch(&key, v, n, sizeof(*v), cmp_pp);
 			if (par && par->mark) {
 				v[i].mark = 1;
@@ -355,7 +358,8 @@ int dp_telemetry_parse_sim(const json_t *body, struct dp_telemetry_sample *s)
 	s->source = DP_TSRC_SIMULATED;
 	size_t i;
 	json_t *o;
-	json_array_foreach(gpus, i, o) {
+	json_array_foreach(gpus, i, o)
+	{
 		if (s->ngpus >= DP_GPU_MAX)
 			break;
 		if (!json_is_object(o))
@@ -431,38 +435,38 @@ json_t *dp_telemetry_gpu_json(const struct dp_telemetry_gpu *tg)
 		procs = json_array();
 		for (int i = 0; i < g->nprocs; i++)
 			json_array_append_new(procs, json_pack("{s:I,s:o,s:b}", "pid", (json_int_t)g->procs[i].pid,
-							       "used_bytes",
-							       u64_or_null(g->procs[i].used_known, g->procs[i].used),
-							       "lmstudio", g->procs[i].lmstudio));
+			                                       "used_bytes",
+			                                       u64_or_null(g->procs[i].used_known, g->procs[i].used),
+			                                       "lmstudio", g->procs[i].lmstudio));
 	}
-	json_t *mem = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:b,s:o,s:o}", "total_bytes",
-				u64_or_null(h & DP_GPU_HAVE_MEM_TOTAL, g->mem_total), "used_bytes",
-				u64_or_null(h & DP_GPU_HAVE_MEM_USED, g->mem_used), "free_bytes",
-				u64_or_null(h & DP_GPU_HAVE_MEM_FREE, g->mem_free), "reserved_bytes",
-				u64_or_null(h & DP_GPU_HAVE_MEM_RESERVED, g->mem_reserved), "lmstudio_bytes",
-				u64_or_null(tg->split_known, tg->lms), "other_bytes",
-				u64_or_null(tg->split_known, tg->other), "unattributed_bytes",
-				u64_or_null(tg->unattributed_known, tg->unattributed), "unified", g->unified,
-				"gtt_total_bytes", u64_or_null(h & DP_GPU_HAVE_GTT, g->gtt_total), "gtt_used_bytes",
-				u64_or_null(h & DP_GPU_HAVE_GTT, g->gtt_used));
+	json_t *mem =
+	        json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:b,s:o,s:o}", "total_bytes",
+	                  u64_or_null(h & DP_GPU_HAVE_MEM_TOTAL, g->mem_total), "used_bytes",
+	                  u64_or_null(h & DP_GPU_HAVE_MEM_USED, g->mem_used), "free_bytes",
+	                  u64_or_null(h & DP_GPU_HAVE_MEM_FREE, g->mem_free), "reserved_bytes",
+	                  u64_or_null(h & DP_GPU_HAVE_MEM_RESERVED, g->mem_reserved), "lmstudio_bytes",
+	                  u64_or_null(tg->split_known, tg->lms), "other_bytes", u64_or_null(tg->split_known, tg->other),
+	                  "unattributed_bytes", u64_or_null(tg->unattributed_known, tg->unattributed), "unified",
+	                  g->unified, "gtt_total_bytes", u64_or_null(h & DP_GPU_HAVE_GTT, g->gtt_total),
+	                  "gtt_used_bytes", u64_or_null(h & DP_GPU_HAVE_GTT, g->gtt_used));
 	json_t *o = json_pack("{s:i,s:o,s:o,s:o,s:s,s:o}", "index", g->index, "name",
-			      (h & DP_GPU_HAVE_NAME) ? json_string(g->name) : json_null(), "uuid",
-			      (h & DP_GPU_HAVE_UUID) ? json_string(g->uuid) : json_null(), "pci_bus_id",
-			      (h & DP_GPU_HAVE_PCI) ? json_string(g->pci) : json_null(), "vendor", g->vendor, "memory",
-			      mem);
+	                      (h & DP_GPU_HAVE_NAME) ? json_string(g->name) : json_null(), "uuid",
+	                      (h & DP_GPU_HAVE_UUID) ? json_string(g->uuid) : json_null(), "pci_bus_id",
+	                      (h & DP_GPU_HAVE_PCI) ? json_string(g->pci) : json_null(), "vendor", g->vendor, "memory",
+	                      mem);
 	json_object_set_new(o, "utilization",
-			    json_pack("{s:o,s:o}", "gpu_ratio", dbl_or_null(h & DP_GPU_HAVE_UTIL_GPU, g->util_gpu),
-				      "memory_ratio", dbl_or_null(h & DP_GPU_HAVE_UTIL_MEM, g->util_mem)));
+	                    json_pack("{s:o,s:o}", "gpu_ratio", dbl_or_null(h & DP_GPU_HAVE_UTIL_GPU, g->util_gpu),
+	                              "memory_ratio", dbl_or_null(h & DP_GPU_HAVE_UTIL_MEM, g->util_mem)));
 	json_object_set_new(o, "temperature_c", dbl_or_null(h & DP_GPU_HAVE_TEMP, g->temp_c));
 	json_object_set_new(o, "power",
-			    json_pack("{s:o,s:o}", "watts", dbl_or_null(h & DP_GPU_HAVE_POWER, g->power_w),
-				      "limit_watts", dbl_or_null(h & DP_GPU_HAVE_POWER_LIMIT, g->power_limit_w)));
+	                    json_pack("{s:o,s:o}", "watts", dbl_or_null(h & DP_GPU_HAVE_POWER, g->power_w),
+	                              "limit_watts", dbl_or_null(h & DP_GPU_HAVE_POWER_LIMIT, g->power_limit_w)));
 	json_object_set_new(o, "fan_ratio", dbl_or_null(h & DP_GPU_HAVE_FAN, g->fan_ratio));
 	json_object_set_new(o, "clocks_mhz",
-			    json_pack("{s:o,s:o,s:o}", "graphics",
-				      u64_or_null(h & DP_GPU_HAVE_CLK_GRAPHICS, g->clk_graphics), "sm",
-				      u64_or_null(h & DP_GPU_HAVE_CLK_SM, g->clk_sm), "memory",
-				      u64_or_null(h & DP_GPU_HAVE_CLK_MEM, g->clk_mem)));
+	                    json_pack("{s:o,s:o,s:o}", "graphics",
+	                              u64_or_null(h & DP_GPU_HAVE_CLK_GRAPHICS, g->clk_graphics), "sm",
+	                              u64_or_null(h & DP_GPU_HAVE_CLK_SM, g->clk_sm), "memory",
+	                              u64_or_null(h & DP_GPU_HAVE_CLK_MEM, g->clk_mem)));
 	json_object_set_new(o, "processes", procs);
 	return o;
 }
@@ -533,16 +537,15 @@ static json_t *pt_json(double v, int integer)
 
 json_t *dp_telemetry_ring_json(const struct dp_telemetry_ring *r, int64_t since_ms)
 {
-	static const char *const fields[DP_TELEMETRY_RING_FIELDS] = { "used_bytes", "lmstudio_bytes",
-								      "utilization_ratio", "temperature_c",
-								      "power_watts" };
+	static const char *const fields[DP_TELEMETRY_RING_FIELDS] = {
+	        "used_bytes", "lmstudio_bytes", "utilization_ratio", "temperature_c", "power_watts"};
 	json_t *t = json_array(), *gpus = json_array();
 	json_t *cols[DP_GPU_MAX][DP_TELEMETRY_RING_FIELDS];
 	for (int i = 0; i < r->ngpus; i++) {
 		json_t *g = json_pack("{s:i,s:o,s:o,s:o}", "index", i, "uuid",
-				      r->uuids[i][0] ? json_string(r->uuids[i]) : json_null(), "name",
-				      r->names[i][0] ? json_string(r->names[i]) : json_null(), "total_bytes",
-				      pt_json(r->total[i], 1));
+		                      r->uuids[i][0] ? json_string(r->uuids[i]) : json_null(), "name",
+		                      r->names[i][0] ? json_string(r->names[i]) : json_null(), "total_bytes",
+		                      pt_json(r->total[i], 1));
 		for (int f = 0; f < DP_TELEMETRY_RING_FIELDS; f++) {
 			cols[i][f] = json_array();
 			json_object_set_new(g, fields[f], cols[i][f]);
@@ -569,15 +572,15 @@ struct ttarget {
 	int64_t id;
 	char label[DP_TARGET_LABEL_MAX * 4 + 1];
 	char url[DP_UPSTREAM_MAX_URL + 1];
-	int local;             /* URL host is loopback */
-	int agent;             /* an agent is enrolled: telemetry comes from it */
-	int sim;               /* 1 simulator, -1 not one, 0 unknown */
-	int probe_failed;      /* the last probe got no answer */
+	int local;        /* URL host is loopback */
+	int agent;        /* an agent is enrolled: telemetry comes from it */
+	int sim;          /* 1 simulator, -1 not one, 0 unknown */
+	int probe_failed; /* the last probe got no answer */
 	int64_t next_probe_ms;
-	struct dp_upstream_req *req;   /* GET /__sim/gpus in flight */
-	struct dp_upstream_req *sreq;  /* GET /__sim/state in flight */
-	json_t *instances;             /* simulator: [{"id","model","vram_bytes":[per GPU]}] */
-	int inst_age;                  /* samples since the instances were read */
+	struct dp_upstream_req *req;  /* GET /__sim/gpus in flight */
+	struct dp_upstream_req *sreq; /* GET /__sim/state in flight */
+	json_t *instances;            /* simulator: [{"id","model","vram_bytes":[per GPU]}] */
+	int inst_age;                 /* samples since the instances were read */
 	struct dp_telemetry *hub;
 	int gone, seen;
 	int source, available, up;
@@ -607,7 +610,7 @@ struct dp_telemetry {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int stop;
-	struct handoff pending;  /* under mu */
+	struct handoff pending; /* under mu */
 	int pipefd[2];
 	struct event *pipe_ev;
 	/* loop copy of the local host's state */
@@ -649,16 +652,15 @@ static void publish_gpus(struct dp_telemetry *t, struct ttarget *tt)
 	if (!t->srv->events)
 		return;
 	json_t *d = json_pack("{s:I,s:s,s:b,s:b,s:o}", "target_id", (json_int_t)tt->id, "source",
-			      dp_telemetry_source_name(tt->source), "simulated", tt->source == DP_TSRC_SIMULATED,
-			      "available", tt->available, "reason",
-			      tt->available ? json_null()
-					    : json_pack("{s:s,s:s}", "code", tt->rcode, "message", tt->reason));
+	                      dp_telemetry_source_name(tt->source), "simulated", tt->source == DP_TSRC_SIMULATED,
+	                      "available", tt->available, "reason",
+	                      tt->available ? json_null()
+	                                    : json_pack("{s:s,s:s}", "code", tt->rcode, "message", tt->reason));
 	dp_events_publish(t->srv->events, "gpus", d);
 	json_decref(d);
 }
 
-static void set_unavailable(struct dp_telemetry *t, struct ttarget *tt, int source, const char *code,
-			    const char *msg)
+static void set_unavailable(struct dp_telemetry *t, struct ttarget *tt, int source, const char *code, const char *msg)
 {
 	tt->source = source;
 	tt->available = 0;
@@ -741,7 +743,8 @@ static json_t *parse_instances(const json_t *state, int ngpus)
 	json_t *out = json_array();
 	size_t i;
 	json_t *o;
-	json_array_foreach(in, i, o) {
+	json_array_foreach(in, i, o)
+	{
 		const char *id = json_string_value(json_object_get(o, "identifier"));
 		const char *model = json_string_value(json_object_get(o, "model_key"));
 		json_t *v = json_object_get(o, "vram_bytes");
@@ -751,14 +754,14 @@ static json_t *parse_instances(const json_t *state, int ngpus)
 		for (int g = 0; g < ngpus; g++) {
 			json_t *x = json_array_get(v, (size_t)g);
 			json_array_append_new(per, json_is_integer(x) && json_integer_value(x) >= 0
-							   ? json_integer(json_integer_value(x))
-							   : json_null());
+			                                   ? json_integer(json_integer_value(x))
+			                                   : json_null());
 		}
 		char idb[DP_GPU_NAME_MAX * 2], mb[DP_GPU_NAME_MAX * 2];
 		copy_utf8(idb, sizeof(idb), id);
 		copy_utf8(mb, sizeof(mb), model ? model : "");
 		json_array_append_new(out, json_pack("{s:s,s:o,s:o}", "id", idb, "model",
-						     model ? json_string(mb) : json_null(), "vram_bytes", per));
+		                                     model ? json_string(mb) : json_null(), "vram_bytes", per));
 	}
 	return out;
 }
@@ -789,15 +792,15 @@ static void start_state(struct dp_telemetry *t, struct ttarget *tt)
 		return;
 	int to = t->c.interval_ms < 5000 ? t->c.interval_ms : 5000;
 	struct dp_upstream_opts o = {
-		.method = "GET",
-		.base_url = tt->url,
-		.path = "/__sim/state",
-		.connect_timeout_ms = to < 3000 ? to : 3000,
-		.timeout_ms = to < 200 ? 200 : to,
-		.max_response = SIM_MAX_RESPONSE * 4,
-		.mode = DP_UPSTREAM_BUFFERED,
-		.on_done = state_done,
-		.arg = tt,
+	        .method = "GET",
+	        .base_url = tt->url,
+	        .path = "/__sim/state",
+	        .connect_timeout_ms = to < 3000 ? to : 3000,
+	        .timeout_ms = to < 200 ? 200 : to,
+	        .max_response = SIM_MAX_RESPONSE * 4,
+	        .mode = DP_UPSTREAM_BUFFERED,
+	        .on_done = state_done,
+	        .arg = tt,
 	};
 	const char *err = NULL;
 	tt->sreq = dp_upstream_start(t->srv->upstream, &o, &err);
@@ -836,7 +839,7 @@ static void probe_done(struct dp_upstream_req *r, const struct dp_upstream_resul
 		/* a confirmed simulator that fails: source down (never re-labelled) */
 		char msg[256];
 		snprintf(msg, sizeof(msg), "simulator telemetry failed: %s%s%s", res->code,
-			 res->message && *res->message ? ": " : "", res->message ? res->message : "");
+		         res->message && *res->message ? ": " : "", res->message ? res->message : "");
 		source_failed(t, tt, msg);
 		return;
 	}
@@ -851,12 +854,12 @@ static void probe_done(struct dp_upstream_req *r, const struct dp_upstream_resul
 		apply_local(t, tt);
 	else if (!tt->local && tt->sim == -1)
 		set_unavailable(t, tt, DP_TSRC_NONE, "remote_no_agent",
-				"telemetry not supported here: the target is on another host and live GPU telemetry "
-				"needs the DaemonPulse agent there (Settings, Daemon targets, Add agent)");
+		                "telemetry not supported here: the target is on another host and live GPU telemetry "
+		                "needs the DaemonPulse agent there (Settings, Daemon targets, Add agent)");
 	else if (!tt->local)
 		set_unavailable(t, tt, DP_TSRC_NONE, "unreachable",
-				"the target does not answer; a remote host's live GPU telemetry needs the DaemonPulse "
-				"agent there (Settings, Daemon targets, Add agent)");
+		                "the target does not answer; a remote host's live GPU telemetry needs the DaemonPulse "
+		                "agent there (Settings, Daemon targets, Add agent)");
 }
 
 static void start_probe(struct dp_telemetry *t, struct ttarget *tt)
@@ -867,16 +870,16 @@ static void start_probe(struct dp_telemetry *t, struct ttarget *tt)
 	if (to < 200)
 		to = 200;
 	struct dp_upstream_opts o = {
-		.method = "GET",
-		.base_url = tt->url,
-		.path = "/__sim/gpus",
-		.connect_timeout_ms = to < 3000 ? to : 3000,
-		.timeout_ms = to,
-		.max_response = SIM_MAX_RESPONSE,
-		.mode = DP_UPSTREAM_BUFFERED,
-		.allow_non_json = 1,
-		.on_done = probe_done,
-		.arg = tt,
+	        .method = "GET",
+	        .base_url = tt->url,
+	        .path = "/__sim/gpus",
+	        .connect_timeout_ms = to < 3000 ? to : 3000,
+	        .timeout_ms = to,
+	        .max_response = SIM_MAX_RESPONSE,
+	        .mode = DP_UPSTREAM_BUFFERED,
+	        .allow_non_json = 1,
+	        .on_done = probe_done,
+	        .arg = tt,
 	};
 	const char *err = NULL;
 	tt->req = dp_upstream_start(t->srv->upstream, &o, &err);
@@ -917,13 +920,13 @@ static void agent_done(struct dp_upstream_req *r, const struct dp_upstream_resul
 	}
 	char msg[400];
 	snprintf(msg, sizeof(msg), "the agent does not answer: %.64s%s%.300s",
-		 res->outcome == DP_UPSTREAM_UNAUTHORIZED ? "its token was refused (enrol it again)" : res->code,
-		 res->message && *res->message ? ": " : "", res->message ? res->message : "");
+	         res->outcome == DP_UPSTREAM_UNAUTHORIZED ? "its token was refused (enrol it again)" : res->code,
+	         res->message && *res->message ? ": " : "", res->message ? res->message : "");
 	if (tt->source == DP_TSRC_AGENT && tt->available)
 		source_failed(t, tt, msg);
 	else
 		set_unavailable(t, tt, DP_TSRC_AGENT,
-				res->outcome == DP_UPSTREAM_UNAUTHORIZED ? "agent_unauthorized" : "agent_down", msg);
+		                res->outcome == DP_UPSTREAM_UNAUTHORIZED ? "agent_unauthorized" : "agent_down", msg);
 }
 
 static void start_agent(struct dp_telemetry *t, struct ttarget *tt)
@@ -935,7 +938,7 @@ static void start_agent(struct dp_telemetry *t, struct ttarget *tt)
 		to = 200;
 	const char *err = NULL;
 	tt->req = dp_agent_client_request(t->srv, tt->id, "GET", "/agent/v1/telemetry", NULL, NULL, to, agent_done, tt,
-					  &err);
+	                                  &err);
 	if (!tt->req)
 		set_unavailable(t, tt, DP_TSRC_AGENT, "agent_error", err ? err : "cannot reach the agent");
 }
@@ -1000,7 +1003,7 @@ static void sync_targets(struct dp_telemetry *t)
 		return;
 	for (size_t i = 0; i < t->nt; i++)
 		t->t[i]->seen = 0;
-	struct collect c = { t };
+	struct collect c = {t};
 	if (dp_targets_each(t->srv->store, collect_cb, &c) < 0)
 		return; /* keep the previous list */
 	for (size_t i = 0; i < t->nt;) {
@@ -1095,7 +1098,7 @@ static void post(struct dp_telemetry *t, struct dp_telemetry_sample *s, const ch
 /* Find this host's collector: NVML with at least one GPU, else amdgpu
  * cards, else none (reason in `code` / `none_reason`). */
 static void detect(struct dp_telemetry *t, struct dp_nvml **nvp, int *use_amd, char *code, size_t codelen,
-		   char *none_reason, size_t reasonlen)
+                   char *none_reason, size_t reasonlen)
 {
 	struct dp_nvml *nv = NULL;
 	char nvml_msg[256] = "";
@@ -1112,7 +1115,7 @@ static void detect(struct dp_telemetry *t, struct dp_nvml **nvp, int *use_amd, c
 				nv = NULL;
 			} else {
 				dp_info("telemetry: NVML %s, %u GPU(s), %s, %s", dp_nvml_driver_version(nv), c,
-					dp_nvml_memory_symbol(nv), dp_nvml_procs_symbol(nv));
+				        dp_nvml_memory_symbol(nv), dp_nvml_procs_symbol(nv));
 			}
 		} else if (rc == -EIO && nrc == DP_NVML_ERROR_LIB_RM_VERSION_MISMATCH) {
 			snprintf(code, codelen, "nvml_error");
@@ -1129,9 +1132,9 @@ static void detect(struct dp_telemetry *t, struct dp_nvml **nvp, int *use_amd, c
 			dp_info("telemetry: amdgpu sysfs under %s", t->sysfs_root);
 	}
 	snprintf(none_reason, reasonlen,
-		 "telemetry not supported here: no NVIDIA (NVML) or AMD (amdgpu) GPU on this host (%s; no amdgpu "
-		 "card under %s/class/drm)",
-		 nvml_msg, t->sysfs_root);
+	         "telemetry not supported here: no NVIDIA (NVML) or AMD (amdgpu) GPU on this host (%s; no amdgpu "
+	         "card under %s/class/drm)",
+	         nvml_msg, t->sysfs_root);
 	*nvp = nv;
 }
 
@@ -1295,17 +1298,17 @@ enum { M_TOTAL, M_USED, M_FREE, M_RESERVED, M_LMS, M_UTIL, M_MUTIL, M_TEMP, M_PO
 static const struct {
 	const char *name, *help;
 } mfam[M__N] = {
-	{ "daemonpulse_gpu_memory_total_bytes", "GPU memory (VRAM) total." },
-	{ "daemonpulse_gpu_memory_used_bytes", "GPU memory used." },
-	{ "daemonpulse_gpu_memory_free_bytes", "GPU memory free." },
-	{ "daemonpulse_gpu_memory_reserved_bytes", "GPU memory reserved by the driver (NVML v2 only)." },
-	{ "daemonpulse_gpu_memory_lmstudio_bytes", "GPU memory used by the LM Studio daemon and its descendants." },
-	{ "daemonpulse_gpu_utilization_ratio", "GPU utilisation (0-1)." },
-	{ "daemonpulse_gpu_memory_utilization_ratio", "GPU memory controller utilisation (0-1)." },
-	{ "daemonpulse_gpu_temperature_celsius", "GPU temperature." },
-	{ "daemonpulse_gpu_power_watts", "GPU power draw." },
-	{ "daemonpulse_gpu_power_limit_watts", "GPU enforced power limit." },
-	{ "daemonpulse_gpu_fan_ratio", "GPU fan speed (0-1, may exceed 1)." },
+        {"daemonpulse_gpu_memory_total_bytes", "GPU memory (VRAM) total."},
+        {"daemonpulse_gpu_memory_used_bytes", "GPU memory used."},
+        {"daemonpulse_gpu_memory_free_bytes", "GPU memory free."},
+        {"daemonpulse_gpu_memory_reserved_bytes", "GPU memory reserved by the driver (NVML v2 only)."},
+        {"daemonpulse_gpu_memory_lmstudio_bytes", "GPU memory used by the LM Studio daemon and its descendants."},
+        {"daemonpulse_gpu_utilization_ratio", "GPU utilisation (0-1)."},
+        {"daemonpulse_gpu_memory_utilization_ratio", "GPU memory controller utilisation (0-1)."},
+        {"daemonpulse_gpu_temperature_celsius", "GPU temperature."},
+        {"daemonpulse_gpu_power_watts", "GPU power draw."},
+        {"daemonpulse_gpu_power_limit_watts", "GPU enforced power limit."},
+        {"daemonpulse_gpu_fan_ratio", "GPU fan speed (0-1, may exceed 1)."},
 };
 
 static int metric_value(int m, const struct dp_telemetry_gpu *tg, double *v)
@@ -1313,17 +1316,39 @@ static int metric_value(int m, const struct dp_telemetry_gpu *tg, double *v)
 	const struct dp_gpu *g = &tg->g;
 	unsigned h = g->have;
 	switch (m) {
-	case M_TOTAL: *v = (double)g->mem_total; return !!(h & DP_GPU_HAVE_MEM_TOTAL);
-	case M_USED: *v = (double)g->mem_used; return !!(h & DP_GPU_HAVE_MEM_USED);
-	case M_FREE: *v = (double)g->mem_free; return !!(h & DP_GPU_HAVE_MEM_FREE);
-	case M_RESERVED: *v = (double)g->mem_reserved; return !!(h & DP_GPU_HAVE_MEM_RESERVED);
-	case M_LMS: *v = (double)tg->lms; return tg->split_known;
-	case M_UTIL: *v = g->util_gpu; return !!(h & DP_GPU_HAVE_UTIL_GPU);
-	case M_MUTIL: *v = g->util_mem; return !!(h & DP_GPU_HAVE_UTIL_MEM);
-	case M_TEMP: *v = g->temp_c; return !!(h & DP_GPU_HAVE_TEMP);
-	case M_POWER: *v = g->power_w; return !!(h & DP_GPU_HAVE_POWER);
-	case M_PLIMIT: *v = g->power_limit_w; return !!(h & DP_GPU_HAVE_POWER_LIMIT);
-	case M_FAN: *v = g->fan_ratio; return !!(h & DP_GPU_HAVE_FAN);
+	case M_TOTAL:
+		*v = (double)g->mem_total;
+		return !!(h & DP_GPU_HAVE_MEM_TOTAL);
+	case M_USED:
+		*v = (double)g->mem_used;
+		return !!(h & DP_GPU_HAVE_MEM_USED);
+	case M_FREE:
+		*v = (double)g->mem_free;
+		return !!(h & DP_GPU_HAVE_MEM_FREE);
+	case M_RESERVED:
+		*v = (double)g->mem_reserved;
+		return !!(h & DP_GPU_HAVE_MEM_RESERVED);
+	case M_LMS:
+		*v = (double)tg->lms;
+		return tg->split_known;
+	case M_UTIL:
+		*v = g->util_gpu;
+		return !!(h & DP_GPU_HAVE_UTIL_GPU);
+	case M_MUTIL:
+		*v = g->util_mem;
+		return !!(h & DP_GPU_HAVE_UTIL_MEM);
+	case M_TEMP:
+		*v = g->temp_c;
+		return !!(h & DP_GPU_HAVE_TEMP);
+	case M_POWER:
+		*v = g->power_w;
+		return !!(h & DP_GPU_HAVE_POWER);
+	case M_PLIMIT:
+		*v = g->power_limit_w;
+		return !!(h & DP_GPU_HAVE_POWER_LIMIT);
+	case M_FAN:
+		*v = g->fan_ratio;
+		return !!(h & DP_GPU_HAVE_FAN);
 	}
 	return 0;
 }
@@ -1332,7 +1357,7 @@ static int render_metrics(void *arg, struct dp_buf *out)
 {
 	struct dp_telemetry *t = arg;
 	dp_buf_adds(out, "# HELP daemonpulse_gpu_info GPU identity per target (value 1).\n"
-			 "# TYPE daemonpulse_gpu_info gauge\n");
+	                 "# TYPE daemonpulse_gpu_info gauge\n");
 	for (size_t i = 0; i < t->nt; i++) {
 		const struct ttarget *tt = t->t[i];
 		if (!tt->available || !tt->latest)
@@ -1346,7 +1371,7 @@ static int render_metrics(void *arg, struct dp_buf *out)
 			dp_buf_adds(out, "\",name=\"");
 			esc(out, g->name);
 			dp_buf_addf(out, "\",vendor=\"%s\",source=\"%s\"} 1\n", g->vendor,
-				    dp_telemetry_source_name(tt->source));
+			            dp_telemetry_source_name(tt->source));
 		}
 	}
 	for (int m = 0; m < M__N; m++) {
@@ -1366,7 +1391,7 @@ static int render_metrics(void *arg, struct dp_buf *out)
 		}
 	}
 	dp_buf_adds(out, "# HELP daemonpulse_telemetry_up 1 when the target's last telemetry sample succeeded.\n"
-			 "# TYPE daemonpulse_telemetry_up gauge\n");
+	                 "# TYPE daemonpulse_telemetry_up gauge\n");
 	for (size_t i = 0; i < t->nt; i++) {
 		const struct ttarget *tt = t->t[i];
 		dp_buf_adds(out, "daemonpulse_telemetry_up{target=\"");
@@ -1374,31 +1399,31 @@ static int render_metrics(void *arg, struct dp_buf *out)
 		dp_buf_addf(out, "\",source=\"%s\"} %d\n", dp_telemetry_source_name(tt->source), tt->up);
 	}
 	dp_buf_adds(out, "# HELP daemonpulse_telemetry_samples_total Telemetry samples applied, by source.\n"
-			 "# TYPE daemonpulse_telemetry_samples_total counter\n");
+	                 "# TYPE daemonpulse_telemetry_samples_total counter\n");
 	for (int s = DP_TSRC_NVML; s <= DP_TSRC_SIMULATED; s++)
-		dp_buf_addf(out, "daemonpulse_telemetry_samples_total{source=\"%s\"} %llu\n", dp_telemetry_source_name(s),
-			    (unsigned long long)t->samples[s]);
+		dp_buf_addf(out, "daemonpulse_telemetry_samples_total{source=\"%s\"} %llu\n",
+		            dp_telemetry_source_name(s), (unsigned long long)t->samples[s]);
 	dp_buf_addf(out,
-		    "# HELP daemonpulse_telemetry_sampler_cpu_seconds_total CPU time of the local sampler thread.\n"
-		    "# TYPE daemonpulse_telemetry_sampler_cpu_seconds_total counter\n"
-		    "daemonpulse_telemetry_sampler_cpu_seconds_total %.9f\n"
-		    "# HELP daemonpulse_telemetry_sampler_samples_total Local host samples taken.\n"
-		    "# TYPE daemonpulse_telemetry_sampler_samples_total counter\n"
-		    "daemonpulse_telemetry_sampler_samples_total %llu\n"
-		    "# HELP daemonpulse_telemetry_sampler_gpu_samples_total GPU readings taken by the local sampler.\n"
-		    "# TYPE daemonpulse_telemetry_sampler_gpu_samples_total counter\n"
-		    "daemonpulse_telemetry_sampler_gpu_samples_total %llu\n",
-		    t->sampler_cpu, (unsigned long long)t->sampler_samples, (unsigned long long)t->sampler_gpus);
+	            "# HELP daemonpulse_telemetry_sampler_cpu_seconds_total CPU time of the local sampler thread.\n"
+	            "# TYPE daemonpulse_telemetry_sampler_cpu_seconds_total counter\n"
+	            "daemonpulse_telemetry_sampler_cpu_seconds_total %.9f\n"
+	            "# HELP daemonpulse_telemetry_sampler_samples_total Local host samples taken.\n"
+	            "# TYPE daemonpulse_telemetry_sampler_samples_total counter\n"
+	            "daemonpulse_telemetry_sampler_samples_total %llu\n"
+	            "# HELP daemonpulse_telemetry_sampler_gpu_samples_total GPU readings taken by the local sampler.\n"
+	            "# TYPE daemonpulse_telemetry_sampler_gpu_samples_total counter\n"
+	            "daemonpulse_telemetry_sampler_gpu_samples_total %llu\n",
+	            t->sampler_cpu, (unsigned long long)t->sampler_samples, (unsigned long long)t->sampler_gpus);
 	dp_buf_adds(out, "# HELP daemonpulse_alerts_active Firing alerts by kind.\n"
-			 "# TYPE daemonpulse_alerts_active gauge\n");
+	                 "# TYPE daemonpulse_alerts_active gauge\n");
 	for (int k = 0; k < DP_ALERT__N; k++)
 		dp_buf_addf(out, "daemonpulse_alerts_active{kind=\"%s\"} %zu\n", dp_alert_kind_name(k),
-			    dp_alerts_active(t->alerts, k));
+		            dp_alerts_active(t->alerts, k));
 	dp_buf_adds(out, "# HELP daemonpulse_alerts_fired_total Alerts fired since start by kind.\n"
-			 "# TYPE daemonpulse_alerts_fired_total counter\n");
+	                 "# TYPE daemonpulse_alerts_fired_total counter\n");
 	for (int k = 0; k < DP_ALERT__N; k++)
 		if (dp_buf_addf(out, "daemonpulse_alerts_fired_total{kind=\"%s\"} %llu\n", dp_alert_kind_name(k),
-				(unsigned long long)dp_alerts_fired_total(t->alerts, k)) < 0)
+		                (unsigned long long)dp_alerts_fired_total(t->alerts, k)) < 0)
 			return -ENOSPC;
 	return 0;
 }
@@ -1415,18 +1440,19 @@ json_t *dp_telemetry_target_json(struct dp_telemetry *t, int64_t target_id)
 	if (s)
 		for (int i = 0; i < s->ngpus; i++)
 			json_array_append_new(gpus, dp_telemetry_gpu_json(&s->gpus[i]));
-	json_t *ram = s && s->have_ram ? json_pack("{s:I,s:I}", "total_bytes", (json_int_t)s->ram_total,
-						   "used_bytes", (json_int_t)s->ram_used)
-				       : json_null();
+	json_t *ram = s && s->have_ram ? json_pack("{s:I,s:I}", "total_bytes", (json_int_t)s->ram_total, "used_bytes",
+	                                           (json_int_t)s->ram_used)
+	                               : json_null();
 	int source = tt->source;
 	if (!tt->available && s && !strcmp(tt->rcode, "source_down"))
 		source = s->source;
 	json_t *o = json_pack("{s:I,s:s,s:b,s:b,s:o,s:o,s:i,s:o,s:o,s:o}", "target_id", (json_int_t)tt->id, "source",
-			 dp_telemetry_source_name(source), "simulated", source == DP_TSRC_SIMULATED, "available",
-			 tt->available, "reason",
-			 tt->available ? json_null() : json_pack("{s:s,s:s}", "code", tt->rcode, "message", tt->reason),
-			 "measured_at", dp_alerts_time_json(s ? s->measured_ms : 0), "interval_ms", t->c.interval_ms,
-			 "gpus", gpus, "ram", ram, "alerts", dp_alerts_json(t->alerts, tt->id));
+	                      dp_telemetry_source_name(source), "simulated", source == DP_TSRC_SIMULATED, "available",
+	                      tt->available, "reason",
+	                      tt->available ? json_null()
+	                                    : json_pack("{s:s,s:s}", "code", tt->rcode, "message", tt->reason),
+	                      "measured_at", dp_alerts_time_json(s ? s->measured_ms : 0), "interval_ms",
+	                      t->c.interval_ms, "gpus", gpus, "ram", ram, "alerts", dp_alerts_json(t->alerts, tt->id));
 	/* each loaded instance's VRAM share: measurable only on the simulator */
 	json_object_set(o, "instances", source == DP_TSRC_SIMULATED && tt->instances ? tt->instances : json_null());
 	return o;
@@ -1434,10 +1460,10 @@ json_t *dp_telemetry_target_json(struct dp_telemetry *t, int64_t target_id)
 
 json_t *dp_telemetry_pending_json(struct dp_telemetry *t, int64_t target_id)
 {
-	return json_pack("{s:I,s:s,s:b,s:b,s:{s:s,s:s},s:n,s:i,s:[],s:n,s:[],s:n}", "target_id",
-			 (json_int_t)target_id, "source", "pending", "simulated", 0, "available", 0, "reason", "code",
-			 "pending", "message", "no sample yet", "measured_at", "interval_ms", t->c.interval_ms, "gpus",
-			 "ram", "alerts", "instances");
+	return json_pack("{s:I,s:s,s:b,s:b,s:{s:s,s:s},s:n,s:i,s:[],s:n,s:[],s:n}", "target_id", (json_int_t)target_id,
+	                 "source", "pending", "simulated", 0, "available", 0, "reason", "code", "pending", "message",
+	                 "no sample yet", "measured_at", "interval_ms", t->c.interval_ms, "gpus", "ram", "alerts",
+	                 "instances");
 }
 
 json_t *dp_telemetry_history_json(struct dp_telemetry *t, int64_t target_id, int seconds)
@@ -1522,7 +1548,7 @@ int dp_telemetry_attach(struct dp_server *s, char **err)
 	t->tick = event_new(s->base, -1, EV_PERSIST, tick_cb, t);
 	if (!t->pipe_ev || !t->tick || event_add(t->pipe_ev, NULL) < 0)
 		return fail(err, -ENOMEM, xstrdup("telemetry: cannot create events"));
-	struct timeval tv = { t->c.interval_ms / 1000, (t->c.interval_ms % 1000) * 1000 };
+	struct timeval tv = {t->c.interval_ms / 1000, (t->c.interval_ms % 1000) * 1000};
 	event_add(t->tick, &tv);
 
 	pthread_mutex_init(&t->mu, NULL);

@@ -47,28 +47,28 @@ enum dp_telemetry_source {
 	DP_TSRC_AMDGPU,
 	DP_TSRC_SIMULATED,
 	DP_TSRC_NONE,
-	DP_TSRC_AGENT,   /* the target's host agent (agent_client.h) */
+	DP_TSRC_AGENT, /* the target's host agent (agent_client.h) */
 	DP_TSRC__N
 };
 
-#define DP_TELEMETRY_LMS_COMM "llmster"
+#define DP_TELEMETRY_LMS_COMM  "llmster"
 #define DP_TELEMETRY_HISTORY_S 3600
 
 struct dp_telemetry_gpu {
 	struct dp_gpu g;
-	int split_known;            /* lms/other known (every listed process has a size) */
-	uint64_t lms, other;        /* bytes, from the process list */
+	int split_known;     /* lms/other known (every listed process has a size) */
+	uint64_t lms, other; /* bytes, from the process list */
 	int unattributed_known;
-	uint64_t unattributed;      /* used - listed processes (>= 0) */
+	uint64_t unattributed; /* used - listed processes (>= 0) */
 };
 
 struct dp_telemetry_sample {
 	int64_t measured_ms;
-	int source;                 /* enum dp_telemetry_source */
+	int source; /* enum dp_telemetry_source */
 	int ngpus;
 	int have_ram;
 	uint64_t ram_total, ram_used;
-	double cpu_seconds;         /* sampler CPU time spent on this sample */
+	double cpu_seconds; /* sampler CPU time spent on this sample */
 	struct dp_telemetry_gpu gpus[DP_GPU_MAX];
 };
 
@@ -104,13 +104,13 @@ json_t *dp_telemetry_gpu_json(const struct dp_telemetry_gpu *tg);
 
 /* History ring: compact points per GPU, restarted when the GPU set changes. */
 struct dp_telemetry_ring {
-	size_t cap, n, head;        /* head: next write slot */
+	size_t cap, n, head; /* head: next write slot */
 	int ngpus;
 	char uuids[DP_GPU_MAX][DP_GPU_UUID_MAX];
 	char names[DP_GPU_MAX][DP_GPU_NAME_MAX];
-	double total[DP_GPU_MAX];   /* latest total bytes (NAN when unknown) */
-	int64_t *t;                 /* cap */
-	double *pts;                /* cap * ngpus * DP_TELEMETRY_RING_FIELDS, NAN = null */
+	double total[DP_GPU_MAX]; /* latest total bytes (NAN when unknown) */
+	int64_t *t;               /* cap */
+	double *pts;              /* cap * ngpus * DP_TELEMETRY_RING_FIELDS, NAN = null */
 };
 #define DP_TELEMETRY_RING_FIELDS 5 /* used, lmstudio, utilization, temperature, power */
 
@@ -124,10 +124,10 @@ json_t *dp_telemetry_ring_json(const struct dp_telemetry_ring *r, int64_t since_
 
 struct dp_telemetry_config {
 	int interval_ms;
-	const char *nvml_library;   /* "off": no NVML */
+	const char *nvml_library; /* "off": no NVML */
 	const char *sysfs_root;
 	const char *procfs_root;
-	const char *amdgpu_ids;     /* NULL: the libdrm default */
+	const char *amdgpu_ids; /* NULL: the libdrm default */
 	int alert_vram_percent;
 	int alert_temp_c;
 };

@@ -37,8 +37,7 @@ int dp_think_init(struct dp_think *t, const char *open, const char *close)
 	init_common(t);
 	t->enabled = 1;
 	if (set_tag(t->open, &t->open_len, open, DP_THINK_OPEN_DEFAULT) < 0 ||
-	    set_tag(t->close, &t->close_len, close, DP_THINK_CLOSE_DEFAULT) < 0 ||
-	    strcmp(t->open, t->close) == 0) {
+	    set_tag(t->close, &t->close_len, close, DP_THINK_CLOSE_DEFAULT) < 0 || strcmp(t->open, t->close) == 0) {
 		set_tag(t->open, &t->open_len, NULL, DP_THINK_OPEN_DEFAULT);
 		set_tag(t->close, &t->close_len, NULL, DP_THINK_CLOSE_DEFAULT);
 		return -EINVAL;

@@ -22,8 +22,8 @@
 
 #include "buf.h"
 
-#define DP_THINK_TAG_MAX 31
-#define DP_THINK_OPEN_DEFAULT "<think>"
+#define DP_THINK_TAG_MAX       31
+#define DP_THINK_OPEN_DEFAULT  "<think>"
 #define DP_THINK_CLOSE_DEFAULT "</think>"
 
 /* One piece of output: reasoning (1) or answer (0), borrowed bytes. */
@@ -33,11 +33,11 @@ struct dp_think {
 	char open[DP_THINK_TAG_MAX + 1];
 	char close[DP_THINK_TAG_MAX + 1];
 	size_t open_len, close_len;
-	int enabled;         /* 0: everything is answer, nothing held */
-	int in_think;        /* inside a think block */
-	unsigned blocks;     /* think blocks opened so far */
+	int enabled;     /* 0: everything is answer, nothing held */
+	int in_think;    /* inside a think block */
+	unsigned blocks; /* think blocks opened so far */
 	char hold[DP_THINK_TAG_MAX];
-	size_t hold_len;     /* bytes that may still become a tag */
+	size_t hold_len; /* bytes that may still become a tag */
 	struct dp_buf scratch;
 };
 

@@ -17,8 +17,8 @@
 #include "webui_assets.h"
 
 static const char csp[] = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-			  "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; "
-			  "base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+                          "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; "
+                          "base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
 const struct dp_webui_asset *dp_webui_find(const char *path, size_t len)
 {
@@ -70,7 +70,8 @@ int dp_webui_accepts_gzip(const char *ae)
 					const char *v = p + 2;
 					if (v[0] == '0') {
 						q = 0;
-						for (const char *d = v[1] == '.' ? v + 2 : v + 1; *d >= '0' && *d <= '9'; d++)
+						for (const char *d = v[1] == '.' ? v + 2 : v + 1;
+						     *d >= '0' && *d <= '9'; d++)
 							if (*d != '0')
 								q = 1;
 					}
@@ -108,7 +109,8 @@ static int etag_matches(const char *inm, const char *tag, const char *gztag)
 		while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
 			e--;
 		size_t n = (size_t)(e - s);
-		if ((strlen(tag) == n && memcmp(s, tag, n) == 0) || (gztag && strlen(gztag) == n && memcmp(s, gztag, n) == 0))
+		if ((strlen(tag) == n && memcmp(s, tag, n) == 0) ||
+		    (gztag && strlen(gztag) == n && memcmp(s, gztag, n) == 0))
 			return 1;
 		if (*p == ',')
 			p++;
@@ -166,13 +168,14 @@ static void webui_get(struct dp_ctx *c)
 	}
 	a = dp_webui_find("/index.html", 11);
 	if (!a) {
-		dp_reply_error(c, 404, "not_found", "the web UI is not built into this binary (run make web, then rebuild)");
+		dp_reply_error(c, 404, "not_found",
+		               "the web UI is not built into this binary (run make web, then rebuild)");
 		return;
 	}
 	serve(c, a, 0);
 }
 
 const struct dp_route dp_webui_routes[] = {
-	{ .method = "GET", .path = "/{path}", .fn = webui_get, .role = DP_ROLE_PUBLIC },
-	{ 0 },
+        {.method = "GET", .path = "/{path}", .fn = webui_get, .role = DP_ROLE_PUBLIC},
+        {0},
 };

@@ -14,11 +14,11 @@
 #include <stddef.h>
 
 struct dp_webui_asset {
-	const char *path;           /* "/index.html", "/assets/index-3f2a.js" */
-	const char *ctype;          /* "text/javascript; charset=utf-8" */
+	const char *path;  /* "/index.html", "/assets/index-3f2a.js" */
+	const char *ctype; /* "text/javascript; charset=utf-8" */
 	const unsigned char *data;
 	size_t len;
-	const unsigned char *gz;    /* NULL when not worth compressing */
+	const unsigned char *gz; /* NULL when not worth compressing */
 	size_t gz_len;
 	const char *etag;
 };

@@ -24,9 +24,9 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
-#define MAX_FILES 4096
+#define MAX_FILES      4096
 #define MAX_FILE_BYTES (64u << 20)
-#define MAX_PATH 1024
+#define MAX_PATH       1024
 
 struct file {
 	char rel[MAX_PATH]; /* "/assets/x.js" */
@@ -86,28 +86,28 @@ static const struct {
 	const char *ext, *ctype;
 	int text;
 } types[] = {
-	{ ".html", "text/html; charset=utf-8", 1 },
-	{ ".js", "text/javascript; charset=utf-8", 1 },
-	{ ".mjs", "text/javascript; charset=utf-8", 1 },
-	{ ".css", "text/css; charset=utf-8", 1 },
-	{ ".json", "application/json", 1 },
-	{ ".map", "application/json", 1 },
-	{ ".webmanifest", "application/manifest+json", 1 },
-	{ ".svg", "image/svg+xml", 1 },
-	{ ".txt", "text/plain; charset=utf-8", 1 },
-	{ ".xml", "application/xml", 1 },
-	{ ".ico", "image/x-icon", 1 },
-	{ ".wasm", "application/wasm", 1 },
-	{ ".png", "image/png", 0 },
-	{ ".jpg", "image/jpeg", 0 },
-	{ ".jpeg", "image/jpeg", 0 },
-	{ ".gif", "image/gif", 0 },
-	{ ".webp", "image/webp", 0 },
-	{ ".avif", "image/avif", 0 },
-	{ ".woff", "font/woff", 0 },
-	{ ".woff2", "font/woff2", 0 },
-	{ ".ttf", "font/ttf", 0 },
-	{ ".otf", "font/otf", 0 },
+        {".html", "text/html; charset=utf-8", 1},
+        {".js", "text/javascript; charset=utf-8", 1},
+        {".mjs", "text/javascript; charset=utf-8", 1},
+        {".css", "text/css; charset=utf-8", 1},
+        {".json", "application/json", 1},
+        {".map", "application/json", 1},
+        {".webmanifest", "application/manifest+json", 1},
+        {".svg", "image/svg+xml", 1},
+        {".txt", "text/plain; charset=utf-8", 1},
+        {".xml", "application/xml", 1},
+        {".ico", "image/x-icon", 1},
+        {".wasm", "application/wasm", 1},
+        {".png", "image/png", 0},
+        {".jpg", "image/jpeg", 0},
+        {".jpeg", "image/jpeg", 0},
+        {".gif", "image/gif", 0},
+        {".webp", "image/webp", 0},
+        {".avif", "image/avif", 0},
+        {".woff", "font/woff", 0},
+        {".woff2", "font/woff2", 0},
+        {".ttf", "font/ttf", 0},
+        {".otf", "font/otf", 0},
 };
 
 static void type_of(const char *path, const char **ctype, int *text)

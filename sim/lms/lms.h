@@ -53,8 +53,8 @@ struct dp_lms_args {
  * and returns -EINVAL on an unknown option, a missing value or too many
  * positionals (more than max_pos).
  */
-int dp_lms_args_parse(struct dp_lms_args *a, const struct dp_lms_opt *opts, size_t nopts,
-		      size_t max_pos, int argc, char **argv);
+int dp_lms_args_parse(struct dp_lms_args *a, const struct dp_lms_opt *opts, size_t nopts, size_t max_pos, int argc,
+                      char **argv);
 /* The value of option `name` (NULL when not given; "" for a flag). */
 const char *dp_lms_args_get(const struct dp_lms_args *a, const char *name);
 int dp_lms_args_has(const struct dp_lms_args *a, const char *name);
@@ -81,8 +81,8 @@ int dp_lms_target_from_args(struct dp_lms_target *t, const struct dp_lms_args *a
  * means GET. Returns 0 with *status set, -ECONNREFUSED when nothing answers
  * (or the connection was closed without a reply), -ETIMEDOUT, -EIO.
  */
-int dp_lms_http_request(const struct dp_lms_target *t, const char *path, const char *body,
-			long timeout_ms, struct dp_buf *out, long *status);
+int dp_lms_http_request(const struct dp_lms_target *t, const char *path, const char *body, long timeout_ms,
+                        struct dp_buf *out, long *status);
 
 /* Called with each complete line of a streamed reply; return non-zero to stop. */
 typedef int (*dp_lms_line_fn)(const char *line, size_t len, void *ud);
@@ -93,16 +93,16 @@ typedef int (*dp_lms_line_fn)(const char *line, size_t len, void *ud);
  * set from a signal handler). Returns 0 when stopped by *stop or fn, -EPIPE
  * when the server ended the stream, -ECONNREFUSED, -EIO.
  */
-int dp_lms_http_stream(const struct dp_lms_target *t, const char *path, dp_lms_line_fn fn,
-		       void *ud, volatile int *stop);
+int dp_lms_http_stream(const struct dp_lms_target *t, const char *path, dp_lms_line_fn fn, void *ud,
+                       volatile int *stop);
 
 /*
  * Request and parse a JSON reply. On success *json is owned by the caller.
  * On connection failure prints the real CLI's "server does not appear to be
  * running" message. Returns 0, or a negative errno after printing why.
  */
-int dp_lms_call(const struct dp_lms_target *t, const char *path, const char *body,
-		long timeout_ms, json_t **json, long *status);
+int dp_lms_call(const struct dp_lms_target *t, const char *path, const char *body, long timeout_ms, json_t **json,
+                long *status);
 
 /* The "error" string of a simulator error reply, or a fallback. */
 const char *dp_lms_error_text(json_t *reply, const char *fallback);

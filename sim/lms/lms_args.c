@@ -15,9 +15,9 @@
 #include <string.h>
 
 static const struct dp_lms_opt global_opts[] = {
-	{ "log-level", 0, 1 },
-	{ "quiet", 0, 0 },
-	{ "verbose", 0, 0 },
+        {"log-level", 0, 1},
+        {"quiet", 0, 0},
+        {"verbose", 0, 0},
 };
 
 static int find_long(const struct dp_lms_opt *opts, size_t n, const char *name, size_t len)
@@ -43,7 +43,8 @@ static int apply_global(const char *name, const char *value)
 	} else if (strcmp(name, "log-level") == 0) {
 		if (strcmp(value, "debug") && strcmp(value, "info") && strcmp(value, "warn") &&
 		    strcmp(value, "error") && strcmp(value, "none")) {
-			fprintf(dp_lms_errout(), "error: option '--log-level <level>' argument '%s' is invalid\n", value);
+			fprintf(dp_lms_errout(), "error: option '--log-level <level>' argument '%s' is invalid\n",
+			        value);
 			return -EINVAL;
 		}
 		if (strcmp(value, "error") == 0 || strcmp(value, "none") == 0 || strcmp(value, "warn") == 0)
@@ -52,8 +53,8 @@ static int apply_global(const char *name, const char *value)
 	return 0;
 }
 
-int dp_lms_args_parse(struct dp_lms_args *a, const struct dp_lms_opt *opts, size_t nopts,
-		      size_t max_pos, int argc, char **argv)
+int dp_lms_args_parse(struct dp_lms_args *a, const struct dp_lms_opt *opts, size_t nopts, size_t max_pos, int argc,
+                      char **argv)
 {
 	memset(a, 0, sizeof(*a));
 	if (nopts > DP_LMS_MAX_OPTS)
@@ -67,8 +68,9 @@ int dp_lms_args_parse(struct dp_lms_args *a, const struct dp_lms_opt *opts, size
 		const char *s = argv[i];
 		if (only_pos || s[0] != '-' || s[1] == '\0') {
 			if (a->npos >= max_pos) {
-				fprintf(dp_lms_errout(), "error: too many arguments. Expected %zu argument%s but got %zu.\n",
-					max_pos, max_pos == 1 ? "" : "s", a->npos + 1);
+				fprintf(dp_lms_errout(),
+				        "error: too many arguments. Expected %zu argument%s but got %zu.\n", max_pos,
+				        max_pos == 1 ? "" : "s", a->npos + 1);
 				return -EINVAL;
 			}
 			a->pos[a->npos++] = s;

@@ -54,7 +54,7 @@ void dp_lms_info(const char *fmt, ...)
 
 void dp_lms_fmt_bytes1024(char *dst, size_t n, double bytes)
 {
-	static const char *const units[] = { "Bytes", "KiB", "MiB", "GiB", "TiB" };
+	static const char *const units[] = {"Bytes", "KiB", "MiB", "GiB", "TiB"};
 	if (!(bytes > 0)) { /* 0, negative or NaN */
 		snprintf(dst, n, "0 GiB");
 		return;
@@ -124,7 +124,7 @@ void dp_lms_table_add(struct dp_lms_table *t, const char *const *row)
 
 void dp_lms_table_print(const struct dp_lms_table *t, const char *indent)
 {
-	size_t w[16] = { 0 };
+	size_t w[16] = {0};
 	size_t nc = t->ncols < 16 ? t->ncols : 16;
 	for (size_t r = 0; r < t->nrows; r++)
 		for (size_t c = 0; c < nc; c++) {

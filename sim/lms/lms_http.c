@@ -108,8 +108,8 @@ static int map_curl(CURLcode rc)
 	}
 }
 
-int dp_lms_http_request(const struct dp_lms_target *t, const char *path, const char *body,
-			long timeout_ms, struct dp_buf *out, long *status)
+int dp_lms_http_request(const struct dp_lms_target *t, const char *path, const char *body, long timeout_ms,
+                        struct dp_buf *out, long *status)
 {
 	init_curl();
 	CURL *c = curl_easy_init();
@@ -168,8 +168,7 @@ static size_t on_stream(char *p, size_t size, size_t n, void *ud)
 	return total;
 }
 
-int dp_lms_http_stream(const struct dp_lms_target *t, const char *path, dp_lms_line_fn fn,
-		       void *ud, volatile int *stop)
+int dp_lms_http_stream(const struct dp_lms_target *t, const char *path, dp_lms_line_fn fn, void *ud, volatile int *stop)
 {
 	init_curl();
 	CURL *c = curl_easy_init();
@@ -180,7 +179,7 @@ int dp_lms_http_stream(const struct dp_lms_target *t, const char *path, dp_lms_l
 		return -EIO;
 	}
 	char *url = make_url(t, path);
-	struct stream_ctx s = { .fn = fn, .ud = ud };
+	struct stream_ctx s = {.fn = fn, .ud = ud};
 	dp_buf_init(&s.line, DP_LMS_MAX_LINE);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -228,12 +227,12 @@ int dp_lms_http_stream(const struct dp_lms_target *t, const char *path, dp_lms_l
 static void print_unreachable(const struct dp_lms_target *t)
 {
 	dp_lms_err("The server does not appear to be running at %s:%ld. Please make sure the server "
-		   "is running and accessible at the specified address.",
-		   t->host, t->port);
+	           "is running and accessible at the specified address.",
+	           t->host, t->port);
 }
 
-int dp_lms_call(const struct dp_lms_target *t, const char *path, const char *body,
-		long timeout_ms, json_t **json, long *status)
+int dp_lms_call(const struct dp_lms_target *t, const char *path, const char *body, long timeout_ms, json_t **json,
+                long *status)
 {
 	struct dp_buf out;
 	*json = NULL;
@@ -245,8 +244,8 @@ int dp_lms_call(const struct dp_lms_target *t, const char *path, const char *bod
 	}
 	if (rc < 0) {
 		dp_lms_err(rc == -ETIMEDOUT ? "Timed out waiting for LM Studio at %s:%ld."
-					    : "Failed to talk to LM Studio at %s:%ld.",
-			   t->host, t->port);
+		                            : "Failed to talk to LM Studio at %s:%ld.",
+		           t->host, t->port);
 		dp_buf_release(&out);
 		return rc;
 	}

@@ -22,7 +22,11 @@
 
 #include "xmalloc.h"
 
-#define HOST_OPTS { "host", 0, 1 }, { "port", 0, 1 }
+#define HOST_OPTS                                                                                                      \
+	{"host", 0, 1},                                                                                                \
+	{                                                                                                              \
+		"port", 0, 1                                                                                           \
+	}
 #define NOPTS(a) (sizeof(a) / sizeof((a)[0]))
 
 enum { CALL_TIMEOUT_MS = 30000, LOAD_TIMEOUT_MS = 600000 };
@@ -56,7 +60,7 @@ static void upper(char *dst, size_t n, const char *s)
 
 /* ---- ps ---- */
 
-static const struct dp_lms_opt ps_opts[] = { { "json", 0, 0 }, HOST_OPTS };
+static const struct dp_lms_opt ps_opts[] = {{"json", 0, 0}, HOST_OPTS};
 
 int dp_lms_models_ps(int argc, char **argv)
 {
@@ -85,11 +89,12 @@ int dp_lms_models_ps(int argc, char **argv)
 	}
 	struct dp_lms_table tb;
 	dp_lms_table_init(&tb, 7);
-	const char *hdr[] = { "IDENTIFIER", "MODEL", "STATUS", "SIZE", "CONTEXT", "PARALLEL", "TTL" };
+	const char *hdr[] = {"IDENTIFIER", "MODEL", "STATUS", "SIZE", "CONTEXT", "PARALLEL", "TTL"};
 	dp_lms_table_add(&tb, hdr);
 	size_t i;
 	json_t *m;
-	json_array_foreach(j, i, m) {
+	json_array_foreach(j, i, m)
+	{
 		char status[32], size[32], ctx[32], par[32], ttl[48];
 		upper(status, sizeof(status), str(m, "status"));
 		dp_lms_fmt_bytes1000(size, sizeof(size), num(m, "sizeBytes"));
@@ -104,7 +109,7 @@ int dp_lms_models_ps(int argc, char **argv)
 			snprintf(ttl, sizeof(ttl), "%.0fs", json_number_value(tm) / 1000.0);
 		else
 			snprintf(ttl, sizeof(ttl), "-");
-		const char *row[] = { str(m, "identifier"), str(m, "modelKey"), status, size, ctx, par, ttl };
+		const char *row[] = {str(m, "identifier"), str(m, "modelKey"), status, size, ctx, par, ttl};
 		dp_lms_table_add(&tb, row);
 	}
 	putchar('\n');
@@ -118,8 +123,7 @@ int dp_lms_models_ps(int argc, char **argv)
 /* ---- ls ---- */
 
 static const struct dp_lms_opt ls_opts[] = {
-	{ "json", 0, 0 }, { "llm", 0, 0 }, { "embedding", 0, 0 }, { "variants", 0, 0 },
-	{ "detailed", 0, 0 }, HOST_OPTS,
+        {"json", 0, 0}, {"llm", 0, 0}, {"embedding", 0, 0}, {"variants", 0, 0}, {"detailed", 0, 0}, HOST_OPTS,
 };
 
 static int ls_keep(json_t *m, int llm, int emb, const char *key)
@@ -136,16 +140,17 @@ static void ls_section(json_t *all, const char *type, const char *title)
 {
 	struct dp_lms_table tb;
 	dp_lms_table_init(&tb, 4);
-	const char *hdr[] = { title, "PARAMS", "ARCH", "SIZE" };
+	const char *hdr[] = {title, "PARAMS", "ARCH", "SIZE"};
 	dp_lms_table_add(&tb, hdr);
 	size_t i, n = 0;
 	json_t *m;
-	json_array_foreach(all, i, m) {
+	json_array_foreach(all, i, m)
+	{
 		if (strcmp(str(m, "type"), type) != 0)
 			continue;
 		char size[32];
 		dp_lms_fmt_bytes1000(size, sizeof(size), num(m, "sizeBytes"));
-		const char *row[] = { str(m, "modelKey"), str(m, "paramsString"), str(m, "architecture"), size };
+		const char *row[] = {str(m, "modelKey"), str(m, "paramsString"), str(m, "architecture"), size};
 		dp_lms_table_add(&tb, row);
 		n++;
 	}
@@ -177,7 +182,8 @@ int dp_lms_models_ls(int argc, char **argv)
 	size_t i;
 	json_t *m;
 	double total = 0;
-	json_array_foreach(j, i, m) {
+	json_array_foreach(j, i, m)
+	{
 		if (ls_keep(m, llm, emb, key)) {
 			json_array_append(sel, m);
 			total += num(m, "sizeBytes");
@@ -194,8 +200,8 @@ int dp_lms_models_ls(int argc, char **argv)
 			/* `--variants --json` -> [{model, variants:[ModelInfo…]}] (§6.2); the
 			 * simulator has one variant per model: the model itself */
 			json_t *out = json_array();
-			json_array_foreach(sel, i, m)
-				json_array_append_new(out, json_pack("{s:s,s:[O]}", "model", str(m, "modelKey"), "variants", m));
+			json_array_foreach(sel, i, m) json_array_append_new(
+			        out, json_pack("{s:s,s:[O]}", "model", str(m, "modelKey"), "variants", m));
 			dp_lms_print_json(out, 0);
 			json_decref(out);
 		} else {
@@ -224,10 +230,11 @@ int dp_lms_models_ls(int argc, char **argv)
 /* ---- load ---- */
 
 static const struct dp_lms_opt load_opts[] = {
-	{ "gpu", 0, 1 },	     { "context-length", 'c', 1 }, { "parallel", 0, 1 },
-	{ "ttl", 0, 1 },	     { "identifier", 0, 1 },	   { "estimate-only", 0, 0 },
-	{ "yes", 'y', 0 },	     { "exact", 0, 0 },		   { "local", 0, 0 },
-	HOST_OPTS,
+        {"gpu", 0, 1},        {"context-length", 'c', 1},
+        {"parallel", 0, 1},   {"ttl", 0, 1},
+        {"identifier", 0, 1}, {"estimate-only", 0, 0},
+        {"yes", 'y', 0},      {"exact", 0, 0},
+        {"local", 0, 0},      HOST_OPTS,
 };
 
 /* reference §6.2: Ctrl-C cancels a load -> exit 1 (async-signal-safe: write + _exit) */
@@ -251,8 +258,10 @@ static double parse_gpu(const char *v)
 	errno = 0;
 	double d = strtod(v, &end);
 	if (errno || end == v || *end || !(d >= 0 && d <= 1)) {
-		fprintf(dp_lms_errout(), "error: option '--gpu <offload-ratio>' argument '%s' is invalid. "
-				"Number out of range, must be between 0 and 1\n", v);
+		fprintf(dp_lms_errout(),
+		        "error: option '--gpu <offload-ratio>' argument '%s' is invalid. "
+		        "Number out of range, must be between 0 and 1\n",
+		        v);
 		return -1;
 	}
 	return d;
@@ -277,9 +286,9 @@ static void print_estimate(json_t *r, const char *key, long ctx, double gpu)
 	if (strcmp(str(mem, "confidence"), "low") == 0)
 		fprintf(stderr, "Confidence: LOW\n");
 	fprintf(stderr, "\nEstimate: %s\n",
-		json_is_true(json_object_get(r, "passesGuardrails"))
-			? "This model may be loaded based on your resource guardrails settings."
-			: "This model will fail to load based on your resource guardrails settings.");
+	        json_is_true(json_object_get(r, "passesGuardrails"))
+	                ? "This model may be loaded based on your resource guardrails settings."
+	                : "This model will fail to load based on your resource guardrails settings.");
 }
 
 int dp_lms_models_load(int argc, char **argv)
@@ -369,7 +378,7 @@ bad:
 
 /* ---- unload ---- */
 
-static const struct dp_lms_opt unload_opts[] = { { "all", 'a', 0 }, HOST_OPTS };
+static const struct dp_lms_opt unload_opts[] = {{"all", 'a', 0}, HOST_OPTS};
 
 int dp_lms_models_unload(int argc, char **argv)
 {
@@ -417,7 +426,7 @@ int dp_lms_models_unload(int argc, char **argv)
 	if (dp_lms_args_has(&a, "all") && json_array_size(list) == 0)
 		dp_lms_info("No models to unload.");
 	json_array_foreach(list, i, id)
-		dp_lms_info("Model \"%s\" unloaded.", json_string_value(id) ? json_string_value(id) : "");
+	        dp_lms_info("Model \"%s\" unloaded.", json_string_value(id) ? json_string_value(id) : "");
 	json_decref(r);
 	return 0;
 }

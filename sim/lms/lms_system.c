@@ -23,9 +23,12 @@
 #include "xmalloc.h"
 #include "version.h"
 
-#define HOST_OPTS { "host", 0, 1 }, { "port", 0, 1 }
+#define HOST_OPTS                                                                                                      \
+	{"host", 0, 1},                                                                                                \
+	{                                                                                                              \
+		"port", 0, 1                                                                                           \
+	}
 #define NOPTS(a) (sizeof(a) / sizeof((a)[0]))
-
 
 enum { CALL_TIMEOUT_MS = 30000, PROBE_TIMEOUT_MS = 2000 };
 
@@ -74,7 +77,8 @@ static void print_stats(json_t *s)
 	const char *k;
 	json_t *v;
 	printf("stats:\n");
-	json_object_foreach(s, k, v) {
+	json_object_foreach(s, k, v)
+	{
 		if (json_is_number(v)) {
 			char num_s[64];
 			dp_lms_fmt_number(num_s, sizeof(num_s), json_number_value(v));
@@ -138,7 +142,7 @@ static int on_log_line(const char *line, size_t len, void *ud)
 }
 
 static const struct dp_lms_opt log_opts[] = {
-	{ "source", 's', 1 }, { "filter", 0, 1 }, { "stats", 0, 0 }, { "json", 0, 0 }, HOST_OPTS,
+        {"source", 's', 1}, {"filter", 0, 1}, {"stats", 0, 0}, {"json", 0, 0}, HOST_OPTS,
 };
 
 int dp_lms_system_log_stream(int argc, char **argv)
@@ -147,12 +151,14 @@ int dp_lms_system_log_stream(int argc, char **argv)
 	struct dp_lms_target t;
 	if (dp_lms_args_parse(&a, log_opts, NOPTS(log_opts), 0, argc, argv) < 0)
 		return 1;
-	struct log_ctx c = { .source = "model", .want_input = 1, .want_output = 1 };
+	struct log_ctx c = {.source = "model", .want_input = 1, .want_output = 1};
 	const char *src = dp_lms_args_get(&a, "source");
 	if (src) {
 		if (strcmp(src, "model") && strcmp(src, "server") && strcmp(src, "runtime")) {
-			fprintf(stderr, "error: option '-s, --source <source>' argument '%s' is invalid. "
-					"Allowed choices are model, server, runtime.\n", src);
+			fprintf(stderr,
+			        "error: option '-s, --source <source>' argument '%s' is invalid. "
+			        "Allowed choices are model, server, runtime.\n",
+			        src);
 			return 1;
 		}
 		c.source = src;
@@ -219,7 +225,7 @@ int dp_lms_system_log_stream(int argc, char **argv)
 
 /* ---- runtime survey ---- */
 
-static const struct dp_lms_opt survey_opts[] = { { "json", 0, 0 }, { "refresh", 0, 0 }, HOST_OPTS };
+static const struct dp_lms_opt survey_opts[] = {{"json", 0, 0}, {"refresh", 0, 0}, HOST_OPTS};
 
 int dp_lms_system_survey(int argc, char **argv)
 {
@@ -246,7 +252,8 @@ int dp_lms_system_survey(int argc, char **argv)
 	json_t *engines = json_object_get(j, "engines");
 	json_t *eng = NULL, *e;
 	size_t i;
-	json_array_foreach(engines, i, e) {
+	json_array_foreach(engines, i, e)
+	{
 		if (strcmp(str(e, "engine"), "llama.cpp") == 0) {
 			eng = e;
 			break;
@@ -264,16 +271,17 @@ int dp_lms_system_survey(int argc, char **argv)
 	json_t *gpus = json_object_get(json_object_get(hw, "gpuSurveyResult"), "gpuInfo");
 	struct dp_lms_table tb;
 	dp_lms_table_init(&tb, 2);
-	const char *hdr[] = { "GPU/ACCELERATORS", "VRAM" };
+	const char *hdr[] = {"GPU/ACCELERATORS", "VRAM"};
 	dp_lms_table_add(&tb, hdr);
 	json_t *g;
-	json_array_foreach(gpus, i, g) {
+	json_array_foreach(gpus, i, g)
+	{
 		char name[512], vram[32];
 		double ded = num(g, "dedicatedMemoryCapacityBytes");
 		dp_lms_fmt_bytes1024(vram, sizeof(vram), ded > 0 ? ded : num(g, "totalMemoryCapacityBytes"));
 		snprintf(name, sizeof(name), "%s (%s, %s)", str(g, "name"), str(g, "detectionPlatform"),
-			 str(g, "integrationType"));
-		const char *row[] = { name, vram };
+		         str(g, "integrationType"));
+		const char *row[] = {name, vram};
 		dp_lms_table_add(&tb, row);
 	}
 	if (json_array_size(gpus) == 0)
@@ -286,7 +294,7 @@ int dp_lms_system_survey(int argc, char **argv)
 		printf("\nCPU: %s (", str(cpu, "architecture"));
 		json_t *x;
 		json_array_foreach(json_object_get(cpu, "supportedInstructionSetExtensions"), i, x)
-			printf("%s%s", i ? ", " : "", json_string_value(x) ? json_string_value(x) : "");
+		        printf("%s%s", i ? ", " : "", json_string_value(x) ? json_string_value(x) : "");
 		printf(")\n");
 	}
 	char ram[32];
@@ -299,20 +307,18 @@ int dp_lms_system_survey(int argc, char **argv)
 
 /* ---- server status|start|stop ---- */
 
-static const struct dp_lms_opt status_opts[] = { { "json", 0, 0 } };
+static const struct dp_lms_opt status_opts[] = {{"json", 0, 0}};
 
 int dp_lms_system_server_status(int argc, char **argv)
 {
 	struct dp_lms_args a;
 	struct dp_lms_target t;
-	if (dp_lms_args_parse(&a, status_opts, NOPTS(status_opts), 0, argc, argv) < 0 ||
-	    dp_lms_target_from_env(&t) < 0)
+	if (dp_lms_args_parse(&a, status_opts, NOPTS(status_opts), 0, argc, argv) < 0 || dp_lms_target_from_env(&t) < 0)
 		return 1;
 	struct dp_buf out;
 	long st;
 	json_t *j = NULL;
-	if (dp_lms_http_request(&t, "/__sim/lms/server-status", NULL, PROBE_TIMEOUT_MS, &out, &st) == 0 &&
-	    st == 200)
+	if (dp_lms_http_request(&t, "/__sim/lms/server-status", NULL, PROBE_TIMEOUT_MS, &out, &st) == 0 && st == 200)
 		j = json_loadb(out.data, out.len, 0, NULL);
 	dp_buf_release(&out);
 	if (!json_is_object(j)) {
@@ -345,14 +351,13 @@ static int greeting_ok(const struct dp_lms_target *t)
 	return ok;
 }
 
-static const struct dp_lms_opt start_opts[] = { { "port", 'p', 1 }, { "bind", 0, 1 }, { "cors", 0, 0 } };
+static const struct dp_lms_opt start_opts[] = {{"port", 'p', 1}, {"bind", 0, 1}, {"cors", 0, 0}};
 
 int dp_lms_system_server_start(int argc, char **argv)
 {
 	struct dp_lms_args a;
 	struct dp_lms_target t;
-	if (dp_lms_args_parse(&a, start_opts, NOPTS(start_opts), 0, argc, argv) < 0 ||
-	    dp_lms_target_from_env(&t) < 0)
+	if (dp_lms_args_parse(&a, start_opts, NOPTS(start_opts), 0, argc, argv) < 0 || dp_lms_target_from_env(&t) < 0)
 		return 1;
 	json_t *req = json_object();
 	if (dp_lms_args_has(&a, "port")) {
@@ -427,14 +432,13 @@ int dp_lms_system_server_stop(int argc, char **argv)
 
 /* ---- version, daemon status ---- */
 
-static const struct dp_lms_opt json_only[] = { { "json", 0, 0 } };
+static const struct dp_lms_opt json_only[] = {{"json", 0, 0}};
 
 int dp_lms_system_version(int argc, char **argv)
 {
 	struct dp_lms_args a;
 	struct dp_lms_target t;
-	if (dp_lms_args_parse(&a, json_only, NOPTS(json_only), 0, argc, argv) < 0 ||
-	    dp_lms_target_from_env(&t) < 0)
+	if (dp_lms_args_parse(&a, json_only, NOPTS(json_only), 0, argc, argv) < 0 || dp_lms_target_from_env(&t) < 0)
 		return 1;
 	/* the CLI's own version: the simulator's when it answers, else this build's */
 	struct dp_buf out;
@@ -461,8 +465,7 @@ int dp_lms_system_daemon_status(int argc, char **argv)
 {
 	struct dp_lms_args a;
 	struct dp_lms_target t;
-	if (dp_lms_args_parse(&a, json_only, NOPTS(json_only), 0, argc, argv) < 0 ||
-	    dp_lms_target_from_env(&t) < 0)
+	if (dp_lms_args_parse(&a, json_only, NOPTS(json_only), 0, argc, argv) < 0 || dp_lms_target_from_env(&t) < 0)
 		return 1;
 	struct dp_buf out;
 	long st;
@@ -485,7 +488,8 @@ int dp_lms_system_daemon_status(int argc, char **argv)
 		dp_lms_print_json(o, 0);
 	} else if (strcmp(str(o, "status"), "running") == 0) {
 		if (json_is_integer(json_object_get(o, "pid")))
-			dp_lms_info("llmster is running (PID: %lld).", (long long)json_integer_value(json_object_get(o, "pid")));
+			dp_lms_info("llmster is running (PID: %lld).",
+			            (long long)json_integer_value(json_object_get(o, "pid")));
 		else
 			dp_lms_info("llmster is running.");
 	} else {
@@ -515,8 +519,7 @@ int dp_lms_system_daemon_up(int argc, char **argv)
 {
 	struct dp_lms_args a;
 	struct dp_lms_target t;
-	if (dp_lms_args_parse(&a, json_only, NOPTS(json_only), 0, argc, argv) < 0 ||
-	    dp_lms_target_from_env(&t) < 0)
+	if (dp_lms_args_parse(&a, json_only, NOPTS(json_only), 0, argc, argv) < 0 || dp_lms_target_from_env(&t) < 0)
 		return 1;
 	json_t *s = sim_state(&t);
 	if (!s) {
@@ -552,7 +555,7 @@ static int is_local_sim(const struct dp_lms_target *t, long long pid)
 {
 	if (strcmp(t->host, "127.0.0.1") && strcmp(t->host, "localhost"))
 		return 0;
-	char path[64], comm[64] = { 0 };
+	char path[64], comm[64] = {0};
 	snprintf(path, sizeof(path), "/proc/%lld/comm", pid);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)

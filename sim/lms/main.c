@@ -20,19 +20,19 @@ struct cmd {
 };
 
 static const struct cmd cmds[] = {
-	{ .word1 = "ps", .fn = dp_lms_models_ps },
-	{ .word1 = "ls", .fn = dp_lms_models_ls },
-	{ .word1 = "load", .fn = dp_lms_models_load },
-	{ .word1 = "unload", .fn = dp_lms_models_unload },
-	{ .word1 = "log", .word2 = "stream", .fn = dp_lms_system_log_stream },
-	{ .word1 = "runtime", .word2 = "survey", .fn = dp_lms_system_survey },
-	{ .word1 = "server", .word2 = "status", .fn = dp_lms_system_server_status },
-	{ .word1 = "server", .word2 = "start", .fn = dp_lms_system_server_start },
-	{ .word1 = "server", .word2 = "stop", .fn = dp_lms_system_server_stop },
-	{ .word1 = "version", .fn = dp_lms_system_version },
-	{ .word1 = "daemon", .word2 = "status", .fn = dp_lms_system_daemon_status },
-	{ .word1 = "daemon", .word2 = "up", .fn = dp_lms_system_daemon_up },
-	{ .word1 = "daemon", .word2 = "down", .fn = dp_lms_system_daemon_down },
+        {.word1 = "ps", .fn = dp_lms_models_ps},
+        {.word1 = "ls", .fn = dp_lms_models_ls},
+        {.word1 = "load", .fn = dp_lms_models_load},
+        {.word1 = "unload", .fn = dp_lms_models_unload},
+        {.word1 = "log", .word2 = "stream", .fn = dp_lms_system_log_stream},
+        {.word1 = "runtime", .word2 = "survey", .fn = dp_lms_system_survey},
+        {.word1 = "server", .word2 = "status", .fn = dp_lms_system_server_status},
+        {.word1 = "server", .word2 = "start", .fn = dp_lms_system_server_start},
+        {.word1 = "server", .word2 = "stop", .fn = dp_lms_system_server_stop},
+        {.word1 = "version", .fn = dp_lms_system_version},
+        {.word1 = "daemon", .word2 = "status", .fn = dp_lms_system_daemon_status},
+        {.word1 = "daemon", .word2 = "up", .fn = dp_lms_system_daemon_up},
+        {.word1 = "daemon", .word2 = "down", .fn = dp_lms_system_daemon_down},
 };
 
 static void usage(FILE *f)
@@ -57,8 +57,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "help") == 0) {
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
 		usage(stdout);
 		return argc < 2 ? 1 : 0;
 	}

@@ -77,9 +77,11 @@ static void test_mcp_validate(void **state)
 	(void)state;
 	assert_true(valid("{\"mcpServers\":{}}"));
 	assert_true(valid("{\"mcpServers\":{\"hf-mcp\":{\"url\":\"https://hf.co/mcp\",\"headers\":{\"Authorization\":"
-			  "\"Bearer x\"}}}}"));
-	assert_true(valid("{\"mcpServers\":{\"fs\":{\"command\":\"npx\",\"args\":[\"-y\",\"srv\"],\"env\":{\"A\":\"b\"}}}}"));
-	assert_true(valid("{\"mcpServers\":{\"o\":{\"url\":\"http://127.0.0.1:9/mcp\",\"auth\":{\"CLIENT_ID\":\"x\"}}}}"));
+	                  "\"Bearer x\"}}}}"));
+	assert_true(valid(
+	        "{\"mcpServers\":{\"fs\":{\"command\":\"npx\",\"args\":[\"-y\",\"srv\"],\"env\":{\"A\":\"b\"}}}}"));
+	assert_true(
+	        valid("{\"mcpServers\":{\"o\":{\"url\":\"http://127.0.0.1:9/mcp\",\"auth\":{\"CLIENT_ID\":\"x\"}}}}"));
 	/* shape */
 	assert_false(valid("[]"));
 	assert_false(valid("{}"));
@@ -320,8 +322,8 @@ static void test_telemetry_roundtrip(void **state)
 		snprintf(g->name, sizeof(g->name), "GPU %d", i);
 		snprintf(g->uuid, sizeof(g->uuid), "GPU-%d", i);
 		g->have = DP_GPU_HAVE_NAME | DP_GPU_HAVE_UUID | DP_GPU_HAVE_MEM_TOTAL | DP_GPU_HAVE_MEM_USED |
-			  DP_GPU_HAVE_MEM_FREE | DP_GPU_HAVE_TEMP | DP_GPU_HAVE_POWER | DP_GPU_HAVE_UTIL_GPU |
-			  DP_GPU_HAVE_CLK_SM | DP_GPU_HAVE_PROCS;
+		          DP_GPU_HAVE_MEM_FREE | DP_GPU_HAVE_TEMP | DP_GPU_HAVE_POWER | DP_GPU_HAVE_UTIL_GPU |
+		          DP_GPU_HAVE_CLK_SM | DP_GPU_HAVE_PROCS;
 		g->mem_total = 24ull << 30;
 		g->mem_used = 10ull << 30;
 		g->mem_free = 14ull << 30;
@@ -342,8 +344,8 @@ static void test_telemetry_roundtrip(void **state)
 	for (int i = 0; i < 2; i++)
 		json_array_append_new(gpus, dp_telemetry_gpu_json(&s->gpus[i]));
 	json_t *body = json_pack("{s:s,s:b,s:n,s:I,s:o,s:{s:I,s:I}}", "source", "nvml", "available", 1, "reason",
-				 "measured_ms", (json_int_t)1, "gpus", gpus, "ram", "total_bytes", (json_int_t)100,
-				 "used_bytes", (json_int_t)40);
+	                         "measured_ms", (json_int_t)1, "gpus", gpus, "ram", "total_bytes", (json_int_t)100,
+	                         "used_bytes", (json_int_t)40);
 	char code[32], msg[256];
 	assert_int_equal(dp_agent_client_parse_telemetry(body, back, code, sizeof(code), msg, sizeof(msg)), 1);
 	assert_int_equal(back->source, DP_TSRC_AGENT);
@@ -358,7 +360,7 @@ static void test_telemetry_roundtrip(void **state)
 	json_decref(body);
 	/* "no sample" answers */
 	body = json_pack("{s:s,s:b,s:{s:s,s:s},s:[]}", "source", "none", "available", 0, "reason", "code", "no_gpu",
-			 "message", "telemetry not supported here\n", "gpus");
+	                 "message", "telemetry not supported here\n", "gpus");
 	assert_int_equal(dp_agent_client_parse_telemetry(body, back, code, sizeof(code), msg, sizeof(msg)), 0);
 	assert_string_equal(code, "no_gpu");
 	assert_null(strchr(msg, '\n'));
@@ -389,12 +391,12 @@ int main(void)
 	if (sodium_init() < 0)
 		return 1;
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_mcp_validate),
-		cmocka_unit_test_setup_teardown(test_home, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_token, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_mcp_write, setup, teardown),
-		cmocka_unit_test(test_telemetry_roundtrip),
-		cmocka_unit_test(test_default_url),
+	        cmocka_unit_test(test_mcp_validate),
+	        cmocka_unit_test_setup_teardown(test_home, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_token, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_mcp_write, setup, teardown),
+	        cmocka_unit_test(test_telemetry_roundtrip),
+	        cmocka_unit_test(test_default_url),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

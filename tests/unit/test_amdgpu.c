@@ -61,9 +61,9 @@ static void test_apu_missing_files(void **state)
 	assert_false(g[0].have & DP_GPU_HAVE_UUID);
 	assert_int_equal(g[0].mem_total, 536870912ULL);
 	assert_int_equal(g[0].gtt_total, 30064771072ULL);
-	assert_false(g[0].have & DP_GPU_HAVE_UTIL_GPU);  /* a directory: read error */
-	assert_false(g[0].have & DP_GPU_HAVE_UTIL_MEM);  /* missing */
-	assert_true(g[0].have & DP_GPU_HAVE_POWER);      /* power1_input fallback */
+	assert_false(g[0].have & DP_GPU_HAVE_UTIL_GPU); /* a directory: read error */
+	assert_false(g[0].have & DP_GPU_HAVE_UTIL_MEM); /* missing */
+	assert_true(g[0].have & DP_GPU_HAVE_POWER);     /* power1_input fallback */
 	assert_true(g[0].power_w == 15.0);
 	assert_false(g[0].have & DP_GPU_HAVE_POWER_LIMIT);
 	assert_false(g[0].have & DP_GPU_HAVE_FAN);
@@ -96,10 +96,10 @@ static void test_ids(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_dgpu),
-		cmocka_unit_test(test_apu_missing_files),
-		cmocka_unit_test(test_no_cards),
-		cmocka_unit_test(test_ids),
+	        cmocka_unit_test(test_dgpu),
+	        cmocka_unit_test(test_apu_missing_files),
+	        cmocka_unit_test(test_no_cards),
+	        cmocka_unit_test(test_ids),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

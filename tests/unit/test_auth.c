@@ -72,7 +72,7 @@ static void test_username_rules(void **state)
 	n[DP_USERNAME_MAX] = 'a';
 	n[DP_USERNAME_MAX + 1] = '\0';
 	assert_false(dp_auth_username_valid(n));
-	const char *bad[] = { "", "a b", "a/b", "ä", "a\n", "a;b", "<x>", NULL };
+	const char *bad[] = {"", "a b", "a/b", "ä", "a\n", "a;b", "<x>", NULL};
 	for (int i = 0; bad[i]; i++)
 		assert_false(dp_auth_username_valid(bad[i]));
 	assert_false(dp_auth_username_valid(NULL));
@@ -93,8 +93,8 @@ static void test_hash_and_verify(void **state)
 	assert_string_not_equal(h, h2);
 	/* interactive limits, so a login costs ~0.1 s and not seconds */
 	assert_int_equal(crypto_pwhash_str_needs_rehash(h, crypto_pwhash_OPSLIMIT_INTERACTIVE,
-							crypto_pwhash_MEMLIMIT_INTERACTIVE),
-			 0);
+	                                                crypto_pwhash_MEMLIMIT_INTERACTIVE),
+	                 0);
 }
 
 static int all_b64url(const char *s)
@@ -299,9 +299,9 @@ static void test_authenticate_with_clock(void **state)
 	/* only hashes are stored: no row contains a secret */
 	sqlite3_stmt *st;
 	assert_int_equal(sqlite3_prepare_v2((sqlite3 *)dp_store_db(s),
-					    "SELECT count(*) FROM sessions WHERE instr(token_hash, ?1) > 0", -1, &st,
-					    NULL),
-			 0);
+	                                    "SELECT count(*) FROM sessions WHERE instr(token_hash, ?1) > 0", -1, &st,
+	                                    NULL),
+	                 0);
 	sqlite3_bind_text(st, 1, tok, -1, SQLITE_STATIC);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_int_equal(sqlite3_column_int(st, 0), 0);
@@ -380,8 +380,9 @@ static void test_time_helpers(void **state)
 	assert_int_equal(t, 1795651200);
 	assert_int_equal(dp_auth_parse_time("1795687200", &t), 0);
 	assert_int_equal(t, 1795687200);
-	const char *bad[] = { "", "yesterday", "2026-13-01", "2026-11-26T25:00", "2026-11-26Tx", "2026-11-26Z1",
-			      "1234567890123", NULL };
+	const char *bad[] = {
+	        "",  "yesterday", "2026-13-01", "2026-11-26T25:00", "2026-11-26Tx", "2026-11-26Z1", "1234567890123",
+	        NULL};
 	for (int i = 0; bad[i]; i++)
 		assert_int_equal(dp_auth_parse_time(bad[i], &t), -EINVAL);
 	j = dp_auth_time_json(0);
@@ -394,19 +395,13 @@ int main(void)
 	if (sodium_init() < 0)
 		return 1;
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_password_policy),
-		cmocka_unit_test(test_username_rules),
-		cmocka_unit_test(test_hash_and_verify),
-		cmocka_unit_test(test_secrets),
-		cmocka_unit_test(test_cookie_parsing),
-		cmocka_unit_test(test_bearer_parsing),
-		cmocka_unit_test(test_origin_matching),
-		cmocka_unit_test(test_session_validity),
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_authenticate_with_clock),
-		cmocka_unit_test(test_throttle_window),
-		cmocka_unit_test(test_throttle_is_bounded),
-		cmocka_unit_test(test_time_helpers),
+	        cmocka_unit_test(test_password_policy), cmocka_unit_test(test_username_rules),
+	        cmocka_unit_test(test_hash_and_verify), cmocka_unit_test(test_secrets),
+	        cmocka_unit_test(test_cookie_parsing),  cmocka_unit_test(test_bearer_parsing),
+	        cmocka_unit_test(test_origin_matching), cmocka_unit_test(test_session_validity),
+	        cmocka_unit_test(test_defaults),        cmocka_unit_test(test_authenticate_with_clock),
+	        cmocka_unit_test(test_throttle_window), cmocka_unit_test(test_throttle_is_bounded),
+	        cmocka_unit_test(test_time_helpers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -38,7 +38,7 @@ static int teardown(void **state)
 {
 	dp_store_free(*state);
 	char p[160];
-	const char *sfx[] = { "", "-wal", "-shm" };
+	const char *sfx[] = {"", "-wal", "-shm"};
 	for (int i = 0; i < 3; i++) {
 		snprintf(p, sizeof(p), "%s%s", db, sfx[i]);
 		unlink(p);
@@ -59,15 +59,16 @@ static void test_lifecycle_and_privacy(void **state)
 	struct dp_store *s = *state;
 	int64_t alice = user(s, "alice"), bob = user(s, "bob");
 	int64_t c1, c2, m;
-	struct dp_conv_new n = { .title = "First", .target_id = 3, .model = "qwen/qwen3-8b", .api = "v0",
-				 .system_prompt = "Be terse." };
+	struct dp_conv_new n = {
+	        .title = "First", .target_id = 3, .model = "qwen/qwen3-8b", .api = "v0", .system_prompt = "Be terse."};
 	assert_int_equal(dp_conv_create(s, alice, &n, 1000, &c1), 0);
-	struct dp_conv_new n2 = { 0 };
+	struct dp_conv_new n2 = {0};
 	assert_int_equal(dp_conv_create(s, alice, &n2, 1001, &c2), 0);
 	assert_int_equal(dp_conv_append(s, c1, alice, "user", "Hi", NULL, NULL, NULL, NULL, 1002, NULL), 0);
 	assert_int_equal(dp_conv_append(s, c1, alice, "assistant", "Hello", "thinking", "qwen/qwen3-8b",
-					"{\"server\":{\"tokens\":2,\"tokens_per_second\":10.5,\"ttft_ms\":12}}", "eosFound", 1003, &m),
-			 0);
+	                                "{\"server\":{\"tokens\":2,\"tokens_per_second\":10.5,\"ttft_ms\":12}}",
+	                                "eosFound", 1003, &m),
+	                 0);
 	assert_true(m > 0);
 	assert_int_equal(dp_conv_append(s, c1, alice, "robot", "x", NULL, NULL, NULL, NULL, 1004, NULL), -EINVAL);
 	/* bob sees nothing of alice's */
@@ -90,10 +91,12 @@ static void test_lifecycle_and_privacy(void **state)
 	assert_int_equal(json_integer_value(json_object_get(o, "next_offset")), 1);
 	json_decref(o);
 	assert_int_equal(dp_conv_list(s, alice, 1, 1, &o), 0);
-	assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(o, "conversations"), 0), "id")), c2);
+	assert_int_equal(
+	        json_integer_value(json_object_get(json_array_get(json_object_get(o, "conversations"), 0), "id")), c2);
 	assert_true(json_is_null(json_object_get(o, "next_offset")));
-	assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(o, "conversations"), 0), "title")),
-			    "New conversation");
+	assert_string_equal(
+	        json_string_value(json_object_get(json_array_get(json_object_get(o, "conversations"), 0), "title")),
+	        "New conversation");
 	json_decref(o);
 	assert_int_equal(dp_conv_list(s, alice, 0, 0, &o), -EINVAL);
 
@@ -104,7 +107,9 @@ static void test_lifecycle_and_privacy(void **state)
 	json_t *a = json_array_get(msgs, 1);
 	assert_string_equal(json_string_value(json_object_get(a, "role")), "assistant");
 	assert_string_equal(json_string_value(json_object_get(a, "reasoning")), "thinking");
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(json_object_get(a, "stats"), "server"), "tokens")), 2);
+	assert_int_equal(
+	        json_integer_value(json_object_get(json_object_get(json_object_get(a, "stats"), "server"), "tokens")),
+	        2);
 	assert_null(json_object_get(json_array_get(msgs, 0), "stats")); /* user messages carry no stats */
 	assert_string_equal(json_string_value(json_object_get(o, "system_prompt")), "Be terse.");
 	assert_int_equal(json_integer_value(json_object_get(o, "target_id")), 3);
@@ -163,9 +168,9 @@ static void test_titles(void **state)
 static void test_markdown_fences(void **state)
 {
 	(void)state;
-	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:[{s:s,s:s,s:s,s:n}]}", "title", "T", "model", "m", "api", "v1",
-			      "created_at", "c", "updated_at", "u", "system_prompt", "has ``` inside", "messages", "role",
-			      "assistant", "content", "A", "reasoning", "r ```` r", "stats");
+	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:[{s:s,s:s,s:s,s:n}]}", "title", "T", "model", "m", "api",
+	                      "v1", "created_at", "c", "updated_at", "u", "system_prompt", "has ``` inside", "messages",
+	                      "role", "assistant", "content", "A", "reasoning", "r ```` r", "stats");
 	struct dp_buf md;
 	dp_buf_init(&md, 1 << 20);
 	dp_conv_markdown(o, &md);
@@ -178,9 +183,9 @@ static void test_markdown_fences(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_lifecycle_and_privacy, setup, teardown),
-		cmocka_unit_test(test_titles),
-		cmocka_unit_test(test_markdown_fences),
+	        cmocka_unit_test_setup_teardown(test_lifecycle_and_privacy, setup, teardown),
+	        cmocka_unit_test(test_titles),
+	        cmocka_unit_test(test_markdown_fences),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

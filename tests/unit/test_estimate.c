@@ -106,12 +106,20 @@ static void test_whole_load_published(void **state)
 {
 	(void)state;
 	struct dp_estimate_model m = {
-		.key = "meta-llama-3.1-8b-instruct", .type = "llm", .architecture = "llama", .params_string = "8B",
-		.size_bytes = (uint64_t)(4.58 * GIB), .bits_per_weight = 4.89,
+	        .key = "meta-llama-3.1-8b-instruct",
+	        .type = "llm",
+	        .architecture = "llama",
+	        .params_string = "8B",
+	        .size_bytes = (uint64_t)(4.58 * GIB),
+	        .bits_per_weight = 4.89,
 	};
-	struct dp_estimate_load l = { .context_length = 2048, .parallel = 4, .gpu_ratio = 1.0, .offload_kv = 1,
-				      .flash_attention = 0, .eval_batch_size = 512 };
-	struct dp_estimate_gpu g[1] = { { .index = 0, .name = "RTX 4090", .total_bytes = 24 * GIB } };
+	struct dp_estimate_load l = {.context_length = 2048,
+	                             .parallel = 4,
+	                             .gpu_ratio = 1.0,
+	                             .offload_kv = 1,
+	                             .flash_attention = 0,
+	                             .eval_batch_size = 512};
+	struct dp_estimate_gpu g[1] = {{.index = 0, .name = "RTX 4090", .total_bytes = 24 * GIB}};
 	struct dp_estimate_result r;
 	assert_int_equal(dp_estimate_run(&m, &l, 1, g, 1, 64 * GIB, 0, &r), 0);
 	assert_string_equal(r.kv_basis, "layers");
@@ -129,10 +137,10 @@ static void test_whole_load_published(void **state)
 static void test_ratio_and_kv_offload(void **state)
 {
 	(void)state;
-	struct dp_estimate_model m = { .architecture = "qwen3", .params_string = "8B", .size_bytes = 5027784224ull };
-	struct dp_estimate_load l = { .context_length = 8192, .parallel = 1, .gpu_ratio = 0.5, .offload_kv = 1,
-				      .flash_attention = 1 };
-	struct dp_estimate_gpu g[1] = { { .index = 0, .total_bytes = 24 * GIB } };
+	struct dp_estimate_model m = {.architecture = "qwen3", .params_string = "8B", .size_bytes = 5027784224ull};
+	struct dp_estimate_load l = {
+	        .context_length = 8192, .parallel = 1, .gpu_ratio = 0.5, .offload_kv = 1, .flash_attention = 1};
+	struct dp_estimate_gpu g[1] = {{.index = 0, .total_bytes = 24 * GIB}};
 	struct dp_estimate_result r;
 	assert_int_equal(dp_estimate_run(&m, &l, 1, g, 1, 0, 0, &r), 0);
 	assert_int_equal(r.weights_gpu + r.weights_ram, r.weights);
@@ -164,10 +172,10 @@ static void test_does_not_fit(void **state)
 	(void)state;
 	/* Gemma 3 27B Q4 (16.5 GB) at 32768 x 4 slots: 62 x 16 x 128 x 4 bytes
 	 * = 496 KiB per token -> 62 GiB of KV: never on a 24 GiB card */
-	struct dp_estimate_model m = { .architecture = "gemma3", .params_string = "27B", .size_bytes = 16546404160ull };
-	struct dp_estimate_load l = { .context_length = 32768, .parallel = 4, .gpu_ratio = -1, .offload_kv = -1,
-				      .flash_attention = -1 };
-	struct dp_estimate_gpu g[1] = { { .index = 0, .name = "RTX 4090", .total_bytes = 24 * GIB } };
+	struct dp_estimate_model m = {.architecture = "gemma3", .params_string = "27B", .size_bytes = 16546404160ull};
+	struct dp_estimate_load l = {
+	        .context_length = 32768, .parallel = 4, .gpu_ratio = -1, .offload_kv = -1, .flash_attention = -1};
+	struct dp_estimate_gpu g[1] = {{.index = 0, .name = "RTX 4090", .total_bytes = 24 * GIB}};
 	struct dp_estimate_result r;
 	assert_int_equal(dp_estimate_run(&m, &l, 1, g, 1, 64 * GIB, 0, &r), 0);
 	assert_int_equal(r.kv_cache, 62ull * GIB);
@@ -177,9 +185,9 @@ static void test_does_not_fit(void **state)
 	assert_non_null(strstr(r.reason, "short"));
 	/* something already loaded counts: a small model that fits alone
 	 * does not fit next to 23 GiB */
-	struct dp_estimate_model s = { .architecture = "qwen3", .params_string = "1.7B", .size_bytes = 1834426016ull };
-	struct dp_estimate_load sl = { .context_length = 4096, .parallel = 1, .gpu_ratio = 1, .offload_kv = 1,
-				       .flash_attention = 1 };
+	struct dp_estimate_model s = {.architecture = "qwen3", .params_string = "1.7B", .size_bytes = 1834426016ull};
+	struct dp_estimate_load sl = {
+	        .context_length = 4096, .parallel = 1, .gpu_ratio = 1, .offload_kv = 1, .flash_attention = 1};
 	g[0].used_before = 0;
 	assert_int_equal(dp_estimate_run(&s, &sl, 1, g, 1, 0, 0, &r), 0);
 	assert_int_equal(r.fits, 1);
@@ -192,11 +200,12 @@ static void test_does_not_fit(void **state)
 static void test_split_by_free_memory(void **state)
 {
 	(void)state;
-	struct dp_estimate_model m = { .architecture = "qwen3moe", .params_string = "30B-A3B", .size_bytes = 18556686208ull };
-	struct dp_estimate_load l = { .context_length = 8192, .parallel = 1, .gpu_ratio = 1, .offload_kv = 1,
-				      .flash_attention = 1 };
-	struct dp_estimate_gpu g[2] = { { .index = 0, .name = "A", .total_bytes = 16 * GIB, .used_before = 4 * GIB },
-					{ .index = 1, .name = "B", .total_bytes = 16 * GIB } };
+	struct dp_estimate_model m = {
+	        .architecture = "qwen3moe", .params_string = "30B-A3B", .size_bytes = 18556686208ull};
+	struct dp_estimate_load l = {
+	        .context_length = 8192, .parallel = 1, .gpu_ratio = 1, .offload_kv = 1, .flash_attention = 1};
+	struct dp_estimate_gpu g[2] = {{.index = 0, .name = "A", .total_bytes = 16 * GIB, .used_before = 4 * GIB},
+	                               {.index = 1, .name = "B", .total_bytes = 16 * GIB}};
 	struct dp_estimate_result r;
 	assert_int_equal(dp_estimate_run(&m, &l, 1, g, 2, 0, 0, &r), 0);
 	uint64_t shared = r.weights_gpu + r.kv_gpu;
@@ -225,9 +234,9 @@ static void test_unknown_shape_and_hardware(void **state)
 	assert_true(fabs(dp_estimate_params_b(NULL, 4500000000ull, 4.5) - 8.0) < 1e-9);
 	assert_true(dp_estimate_params_b(NULL, 0, 0) == 0);
 
-	struct dp_estimate_model m = { .architecture = "granite", .params_string = "3B", .size_bytes = 2100000000ull };
-	struct dp_estimate_load l = { .context_length = 4096, .parallel = 2, .gpu_ratio = -1, .offload_kv = -1,
-				      .flash_attention = -1 };
+	struct dp_estimate_model m = {.architecture = "granite", .params_string = "3B", .size_bytes = 2100000000ull};
+	struct dp_estimate_load l = {
+	        .context_length = 4096, .parallel = 2, .gpu_ratio = -1, .offload_kv = -1, .flash_attention = -1};
 	struct dp_estimate_result r;
 	/* no survey: fits unknown, low confidence, approximation named */
 	assert_int_equal(dp_estimate_run(&m, &l, 0, NULL, 0, 0, 0, &r), 0);
@@ -244,7 +253,7 @@ static void test_unknown_shape_and_hardware(void **state)
 	assert_int_equal(r.fits, 0);
 	assert_non_null(strstr(r.reason, "RAM would need"));
 	/* embeddings: no KV cache */
-	struct dp_estimate_model e = { .type = "embedding", .architecture = "nomic-bert", .size_bytes = 84106624 };
+	struct dp_estimate_model e = {.type = "embedding", .architecture = "nomic-bert", .size_bytes = 84106624};
 	assert_int_equal(dp_estimate_run(&e, &l, 0, NULL, 0, 0, 0, &r), 0);
 	assert_string_equal(r.kv_basis, "none");
 	assert_int_equal(r.kv_cache, 0);
@@ -257,10 +266,10 @@ static void test_saturation_and_json(void **state)
 {
 	(void)state;
 	assert_int_equal(dp_estimate_kv_bytes(1000000, 1000000, 1000000, 2, 2000000000L, 1000), UINT64_MAX);
-	struct dp_estimate_model m = { .architecture = "llama", .params_string = "8B", .size_bytes = 4920000000ull };
-	struct dp_estimate_load l = { .context_length = 8192, .parallel = 1, .gpu_ratio = 1, .offload_kv = 1,
-				      .flash_attention = 1 };
-	struct dp_estimate_gpu g[1] = { { .index = 0, .name = "RTX 4090", .total_bytes = 24 * GIB } };
+	struct dp_estimate_model m = {.architecture = "llama", .params_string = "8B", .size_bytes = 4920000000ull};
+	struct dp_estimate_load l = {
+	        .context_length = 8192, .parallel = 1, .gpu_ratio = 1, .offload_kv = 1, .flash_attention = 1};
+	struct dp_estimate_gpu g[1] = {{.index = 0, .name = "RTX 4090", .total_bytes = 24 * GIB}};
 	struct dp_estimate_result r;
 	assert_int_equal(dp_estimate_run(&m, &l, 1, g, 1, 64 * GIB, 2 * GIB, &r), 0);
 	json_t *j = dp_estimate_json(&r, g, 1);
@@ -274,7 +283,7 @@ static void test_saturation_and_json(void **state)
 	json_t *bd = json_object_get(j, "breakdown");
 	assert_int_equal(json_integer_value(json_object_get(bd, "kv_cache")), (json_int_t)(1024 * MIB));
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "ram"), "used_before")),
-			 (json_int_t)(2 * GIB));
+	                 (json_int_t)(2 * GIB));
 	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "basis"), "kv")), "layers");
 	json_decref(j);
 	char b[32];
@@ -285,14 +294,14 @@ static void test_saturation_and_json(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_kv_published),
-		cmocka_unit_test(test_compute_published),
-		cmocka_unit_test(test_whole_load_published),
-		cmocka_unit_test(test_ratio_and_kv_offload),
-		cmocka_unit_test(test_does_not_fit),
-		cmocka_unit_test(test_split_by_free_memory),
-		cmocka_unit_test(test_unknown_shape_and_hardware),
-		cmocka_unit_test(test_saturation_and_json),
+	        cmocka_unit_test(test_kv_published),
+	        cmocka_unit_test(test_compute_published),
+	        cmocka_unit_test(test_whole_load_published),
+	        cmocka_unit_test(test_ratio_and_kv_offload),
+	        cmocka_unit_test(test_does_not_fit),
+	        cmocka_unit_test(test_split_by_free_memory),
+	        cmocka_unit_test(test_unknown_shape_and_hardware),
+	        cmocka_unit_test(test_saturation_and_json),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

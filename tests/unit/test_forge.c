@@ -62,7 +62,8 @@ static void test_parse_bounds(void **state)
 	assert_int_equal(l.flash_attention, -1);
 	assert_int_equal(l.offload_kv, -1);
 	/* null means not given */
-	assert_int_equal(parse("{\"model\":\"m\",\"context_length\":null,\"gpu\":null,\"flash_attention\":null}", &l, &e), 0);
+	assert_int_equal(
+	        parse("{\"model\":\"m\",\"context_length\":null,\"gpu\":null,\"flash_attention\":null}", &l, &e), 0);
 	assert_int_equal(l.context_length, 0);
 	assert_string_equal(l.gpu, "");
 	assert_int_equal(l.flash_attention, -1);
@@ -130,16 +131,17 @@ static void test_rest_bodies(void **state)
 	 * echo_load_config; never identifier, ttl, gpu or parallel */
 	expect_rest("{\"model\":\"qwen/qwen3-8b\"}", "{\"model\":\"qwen/qwen3-8b\",\"echo_load_config\":true}");
 	expect_rest("{\"model\":\"qwen/qwen3-8b\",\"context_length\":8192}",
-		    "{\"model\":\"qwen/qwen3-8b\",\"context_length\":8192,\"echo_load_config\":true}");
+	            "{\"model\":\"qwen/qwen3-8b\",\"context_length\":8192,\"echo_load_config\":true}");
 	expect_rest("{\"offload_kv_cache_to_gpu\":false,\"num_experts\":4,\"flash_attention\":true,"
-		    "\"eval_batch_size\":512,\"context_length\":16384,\"model\":\"openai/gpt-oss-20b\"}",
-		    "{\"model\":\"openai/gpt-oss-20b\",\"context_length\":16384,\"eval_batch_size\":512,"
-		    "\"flash_attention\":true,\"num_experts\":4,\"offload_kv_cache_to_gpu\":false,"
-		    "\"echo_load_config\":true}");
+	            "\"eval_batch_size\":512,\"context_length\":16384,\"model\":\"openai/gpt-oss-20b\"}",
+	            "{\"model\":\"openai/gpt-oss-20b\",\"context_length\":16384,\"eval_batch_size\":512,"
+	            "\"flash_attention\":true,\"num_experts\":4,\"offload_kv_cache_to_gpu\":false,"
+	            "\"echo_load_config\":true}");
 	expect_rest("{\"model\":\"m\",\"flash_attention\":false}",
-		    "{\"model\":\"m\",\"flash_attention\":false,\"echo_load_config\":true}");
+	            "{\"model\":\"m\",\"flash_attention\":false,\"echo_load_config\":true}");
 	/* a preset name and override are ours, never sent */
-	expect_rest("{\"model\":\"m\",\"preset\":\"p\",\"override\":true}", "{\"model\":\"m\",\"echo_load_config\":true}");
+	expect_rest("{\"model\":\"m\",\"preset\":\"p\",\"override\":true}",
+	            "{\"model\":\"m\",\"echo_load_config\":true}");
 }
 
 /* argv for a load request against target 10.0.0.5:1234 */
@@ -152,7 +154,7 @@ static void expect_argv(const char *req, int estimate, const char *path, const c
 		assert_int_equal(dp_forge_choose_path(&l, &e), DP_FORGE_PATH_LMS);
 	struct dp_lms_req r;
 	dp_forge_lms_req(&l, estimate, path, &r);
-	struct dp_lms_target t = { .key = "target:1", .host = "10.0.0.5", .port = 1234 };
+	struct dp_lms_target t = {.key = "target:1", .host = "10.0.0.5", .port = 1234};
 	struct dp_lms_argv a;
 	char err[128];
 	assert_int_equal(dp_lms_build_argv("lms", &t, &r, &a, err, sizeof err), 0);
@@ -173,42 +175,46 @@ static void test_lms_argv(void **state)
 	/* reference §6.2: lms load [path] --gpu --context-length --parallel --ttl --identifier
 	 * --exact -y; the path comes from lms ls, --exact pins it (no fuzzy match) */
 	static const char *const P = "lmstudio-community/Qwen3-8B-GGUF/Qwen3-8B-Q4_K_M.gguf";
-	static const char *const all[] = { "lms", "load", P, "--gpu", "0.5", "--context-length", "8192", "--ttl",
-					   "600", "--parallel", "2", "--identifier", "q8", "--exact", "--yes",
-					   "--host", "10.0.0.5", "--port", "1234", NULL };
+	static const char *const all[] = {"lms",  "load",    P,       "--gpu",      "0.5",      "--context-length",
+	                                  "8192", "--ttl",   "600",   "--parallel", "2",        "--identifier",
+	                                  "q8",   "--exact", "--yes", "--host",     "10.0.0.5", "--port",
+	                                  "1234", NULL};
 	expect_argv("{\"model\":\"qwen/qwen3-8b\",\"gpu\":0.5,\"context_length\":8192,\"parallel\":2,\"ttl\":600,"
-		    "\"identifier\":\"q8\"}",
-		    0, P, all);
-	static const char *const ttl_only[] = { "lms", "load", P, "--ttl", "60", "--exact", "--yes", "--host",
-						"10.0.0.5", "--port", "1234", NULL };
+	            "\"identifier\":\"q8\"}",
+	            0, P, all);
+	static const char *const ttl_only[] = {"lms",   "load",   P,          "--ttl",  "60",   "--exact",
+	                                       "--yes", "--host", "10.0.0.5", "--port", "1234", NULL};
 	expect_argv("{\"model\":\"m\",\"ttl\":60}", 0, P, ttl_only);
-	static const char *const gpu_max[] = { "lms", "load", P, "--gpu", "max", "--exact", "--yes", "--host",
-					       "10.0.0.5", "--port", "1234", NULL };
+	static const char *const gpu_max[] = {"lms",   "load",   P,          "--gpu",  "max",  "--exact",
+	                                      "--yes", "--host", "10.0.0.5", "--port", "1234", NULL};
 	expect_argv("{\"model\":\"m\",\"gpu\":\"max\"}", 0, P, gpu_max);
-	static const char *const gpu_off[] = { "lms", "load", P, "--gpu", "off", "--parallel", "1", "--exact", "--yes",
-					       "--host", "10.0.0.5", "--port", "1234", NULL };
+	static const char *const gpu_off[] = {"lms",     "load",  P,        "--gpu",    "off",    "--parallel", "1",
+	                                      "--exact", "--yes", "--host", "10.0.0.5", "--port", "1234",       NULL};
 	expect_argv("{\"model\":\"m\",\"gpu\":\"off\",\"parallel\":1}", 0, P, gpu_off);
 	/* --estimate-only takes the model, gpu and context length only */
-	static const char *const est[] = { "lms", "load", P, "--gpu", "1", "--context-length", "4096", "--exact",
-					   "--yes", "--estimate-only", "--host", "10.0.0.5", "--port", "1234", NULL };
+	static const char *const est[] = {"lms",    "load",    P,       "--gpu",           "1",      "--context-length",
+	                                  "4096",   "--exact", "--yes", "--estimate-only", "--host", "10.0.0.5",
+	                                  "--port", "1234",    NULL};
 	expect_argv("{\"model\":\"m\",\"gpu\":1,\"context_length\":4096,\"parallel\":4,\"ttl\":5,\"identifier\":\"x\"}",
-		    1, P, est);
-	static const char *const est_plain[] = { "lms", "load", P, "--exact", "--yes", "--estimate-only", "--host",
-						 "10.0.0.5", "--port", "1234", NULL };
+	            1, P, est);
+	static const char *const est_plain[] = {"lms",    "load",     P,        "--exact", "--yes", "--estimate-only",
+	                                        "--host", "10.0.0.5", "--port", "1234",    NULL};
 	expect_argv("{\"model\":\"m\",\"flash_attention\":true}", 1, P, est_plain);
 	/* without a path the key itself goes out, unpinned */
-	static const char *const key_only[] = { "lms", "load", "m", "--ttl", "60", "--yes", "--host", "10.0.0.5",
-						"--port", "1234", NULL };
+	static const char *const key_only[] = {"lms",    "load",     "m",      "--ttl", "60", "--yes",
+	                                       "--host", "10.0.0.5", "--port", "1234",  NULL};
 	expect_argv("{\"model\":\"m\",\"ttl\":60}", 0, NULL, key_only);
 
 	/* the path by key from lms ls (normalised), the local copy first */
-	json_t *ls = J("[{\"model_key\":\"deepseek/deepseek-r1-0528-qwen3-8b\",\"path\":\"x/DeepSeek-R1-0528-Qwen3-8B.gguf\","
-		       "\"device_identifier\":null},"
-		       "{\"model_key\":\"qwen/qwen3-8b\",\"path\":\"peer/Qwen3-8B.gguf\",\"device_identifier\":\"dev-2\"},"
-		       "{\"model_key\":\"qwen/qwen3-8b\",\"path\":\"lmstudio-community/Qwen3-8B-GGUF/Qwen3-8B-Q4_K_M.gguf\","
-		       "\"device_identifier\":null}]");
+	json_t *ls = J(
+	        "[{\"model_key\":\"deepseek/deepseek-r1-0528-qwen3-8b\",\"path\":\"x/DeepSeek-R1-0528-Qwen3-8B.gguf\","
+	        "\"device_identifier\":null},"
+	        "{\"model_key\":\"qwen/qwen3-8b\",\"path\":\"peer/Qwen3-8B.gguf\",\"device_identifier\":\"dev-2\"},"
+	        "{\"model_key\":\"qwen/qwen3-8b\",\"path\":\"lmstudio-community/Qwen3-8B-GGUF/Qwen3-8B-Q4_K_M.gguf\","
+	        "\"device_identifier\":null}]");
 	assert_string_equal(dp_forge_ls_path(ls, "qwen/qwen3-8b"), P);
-	assert_string_equal(dp_forge_ls_path(ls, "deepseek/deepseek-r1-0528-qwen3-8b"), "x/DeepSeek-R1-0528-Qwen3-8B.gguf");
+	assert_string_equal(dp_forge_ls_path(ls, "deepseek/deepseek-r1-0528-qwen3-8b"),
+	                    "x/DeepSeek-R1-0528-Qwen3-8B.gguf");
 	assert_null(dp_forge_ls_path(ls, "qwen3-8b"));
 	assert_string_equal(dp_forge_ls_path(ls, "Qwen/Qwen3-8B"), P);
 	assert_null(dp_forge_ls_path(ls, NULL));
@@ -225,14 +231,14 @@ static void test_path_choice(void **state)
 	struct dp_forge_err e;
 	assert_int_equal(parse("{\"model\":\"m\",\"context_length\":4096}", &l, &e), 0);
 	assert_int_equal(dp_forge_choose_path(&l, &e), DP_FORGE_PATH_REST);
-	const char *cli[] = { "{\"model\":\"m\",\"gpu\":\"max\"}", "{\"model\":\"m\",\"parallel\":2}",
-			      "{\"model\":\"m\",\"ttl\":5}", "{\"model\":\"m\",\"identifier\":\"x\"}" };
+	const char *cli[] = {"{\"model\":\"m\",\"gpu\":\"max\"}", "{\"model\":\"m\",\"parallel\":2}",
+	                     "{\"model\":\"m\",\"ttl\":5}", "{\"model\":\"m\",\"identifier\":\"x\"}"};
 	for (size_t i = 0; i < 4; i++) {
 		assert_int_equal(parse(cli[i], &l, &e), 0);
 		assert_int_equal(dp_forge_choose_path(&l, &e), DP_FORGE_PATH_LMS);
 	}
-	assert_int_equal(parse("{\"model\":\"m\",\"flash_attention\":true,\"num_experts\":2,\"ttl\":5,\"gpu\":0.5}", &l, &e),
-			 0);
+	assert_int_equal(
+	        parse("{\"model\":\"m\",\"flash_attention\":true,\"num_experts\":2,\"ttl\":5,\"gpu\":0.5}", &l, &e), 0);
 	assert_int_equal(dp_forge_choose_path(&l, &e), DP_FORGE_PATH_CONFLICT);
 	assert_int_equal(e.status, 400);
 	assert_string_equal(e.code, "conflicting_fields");
@@ -244,12 +250,12 @@ static void test_path_choice(void **state)
 
 /* presets as api_settings.c stores them: every field present, null when absent */
 static const char *PRESETS =
-	"[{\"name\":\"fast-8k\",\"model\":\"qwen/qwen3-8b\",\"context_length\":8192,\"flash_attention\":true,"
-	"\"eval_batch_size\":512,\"num_experts\":null,\"offload_kv_cache_to_gpu\":true,\"gpu\":null,"
-	"\"parallel\":null,\"ttl\":null,\"identifier\":null},"
-	"{\"name\":\"any-cli\",\"model\":null,\"context_length\":4096,\"flash_attention\":null,"
-	"\"eval_batch_size\":null,\"num_experts\":null,\"offload_kv_cache_to_gpu\":null,\"gpu\":0.5,"
-	"\"parallel\":2,\"ttl\":600,\"identifier\":null}]";
+        "[{\"name\":\"fast-8k\",\"model\":\"qwen/qwen3-8b\",\"context_length\":8192,\"flash_attention\":true,"
+        "\"eval_batch_size\":512,\"num_experts\":null,\"offload_kv_cache_to_gpu\":true,\"gpu\":null,"
+        "\"parallel\":null,\"ttl\":null,\"identifier\":null},"
+        "{\"name\":\"any-cli\",\"model\":null,\"context_length\":4096,\"flash_attention\":null,"
+        "\"eval_batch_size\":null,\"num_experts\":null,\"offload_kv_cache_to_gpu\":null,\"gpu\":0.5,"
+        "\"parallel\":2,\"ttl\":600,\"identifier\":null}]";
 
 static int apply(const char *req, const char *mode, struct dp_forge_load *l, struct dp_forge_err *e)
 {
@@ -277,11 +283,11 @@ static void test_presets_dev(void **state)
 	assert_int_equal(l.offload_kv, 1);
 	char *s = dp_forge_rest_body(&l);
 	assert_string_equal(s, "{\"model\":\"qwen/qwen3-8b\",\"context_length\":8192,\"eval_batch_size\":512,"
-			       "\"flash_attention\":true,\"offload_kv_cache_to_gpu\":true,\"echo_load_config\":true}");
+	                       "\"flash_attention\":true,\"offload_kv_cache_to_gpu\":true,\"echo_load_config\":true}");
 	free(s);
 	/* dev: the request wins */
-	assert_int_equal(apply("{\"preset\":\"fast-8k\",\"context_length\":2048,\"flash_attention\":false}", "dev", &l, &e),
-			 0);
+	assert_int_equal(
+	        apply("{\"preset\":\"fast-8k\",\"context_length\":2048,\"flash_attention\":false}", "dev", &l, &e), 0);
 	assert_int_equal(l.context_length, 2048);
 	assert_int_equal(l.flash_attention, 0);
 	/* a model-agnostic CLI preset */
@@ -317,7 +323,8 @@ static void test_presets_live(void **state)
 	struct dp_forge_load l;
 	struct dp_forge_err e;
 	expect_live_403("{\"model\":\"qwen/qwen3-8b\",\"context_length\":8192}", "must use a saved preset");
-	expect_live_403("{\"preset\":\"fast-8k\",\"context_length\":4096}", "context_length differs from preset \"fast-8k\"");
+	expect_live_403("{\"preset\":\"fast-8k\",\"context_length\":4096}",
+	                "context_length differs from preset \"fast-8k\"");
 	expect_live_403("{\"preset\":\"fast-8k\",\"model\":\"google/gemma-3-12b\"}", "model differs");
 	expect_live_403("{\"preset\":\"fast-8k\",\"flash_attention\":false}", "flash_attention differs");
 	expect_live_403("{\"preset\":\"fast-8k\",\"ttl\":60}", "ttl differs");
@@ -327,11 +334,12 @@ static void test_presets_live(void **state)
 	assert_int_equal(apply("{\"preset\":\"fast-8k\"}", "live", &l, &e), 0);
 	assert_int_equal(l.context_length, 8192);
 	assert_int_equal(apply("{\"preset\":\"fast-8k\",\"model\":\"qwen/qwen3-8b\",\"context_length\":8192,"
-			       "\"flash_attention\":true}",
-			       "live", &l, &e),
-			 0);
+	                       "\"flash_attention\":true}",
+	                       "live", &l, &e),
+	                 0);
 	/* a model-agnostic preset accepts any model */
-	assert_int_equal(apply("{\"preset\":\"any-cli\",\"model\":\"google/gemma-3-12b\",\"gpu\":0.5}", "live", &l, &e), 0);
+	assert_int_equal(apply("{\"preset\":\"any-cli\",\"model\":\"google/gemma-3-12b\",\"gpu\":0.5}", "live", &l, &e),
+	                 0);
 	assert_string_equal(l.model, "google/gemma-3-12b");
 	assert_int_equal(l.parallel, 2);
 	/* unknown preset stays a 400 in live mode too */
@@ -344,7 +352,8 @@ static void test_check_model(void **state)
 	(void)state;
 	struct dp_forge_load l;
 	struct dp_forge_err e;
-	json_t *gguf = J("{\"type\":\"llm\",\"key\":\"qwen/qwen3-8b\",\"format\":\"gguf\",\"max_context_length\":40960}");
+	json_t *gguf =
+	        J("{\"type\":\"llm\",\"key\":\"qwen/qwen3-8b\",\"format\":\"gguf\",\"max_context_length\":40960}");
 	json_t *mlx = J("{\"type\":\"llm\",\"key\":\"q\",\"format\":\"mlx\",\"max_context_length\":32768}");
 	json_t *emb = J("{\"type\":\"embedding\",\"key\":\"nomic\",\"format\":\"gguf\",\"max_context_length\":2048}");
 	assert_int_equal(parse("{\"model\":\"m\",\"context_length\":40960,\"flash_attention\":true}", &l, &e), 0);
@@ -386,8 +395,8 @@ static void test_download(void **state)
 	assert_string_equal(s, "{\"model\":\"https://huggingface.co/org/repo\",\"quantization\":\"Q4_K_M\"}");
 	free(s);
 	json_decref(b);
-	const char *bad[] = { "{}", "{\"model\":5}", "{\"model\":\"m\",\"quantization\":\"Q4 K\"}",
-			      "{\"model\":\"m\",\"extra\":1}", "[1]" };
+	const char *bad[] = {"{}", "{\"model\":5}", "{\"model\":\"m\",\"quantization\":\"Q4 K\"}",
+	                     "{\"model\":\"m\",\"extra\":1}", "[1]"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		b = J(bad[i]);
 		assert_int_equal(dp_forge_download_parse(b, &m, &q, &e), -EINVAL);
@@ -400,14 +409,16 @@ static void test_jobs_and_lists(void **state)
 {
 	(void)state;
 	json_t *job = J("{\"job_id\":\"job_1\",\"status\":\"downloading\",\"downloaded_bytes\":0}");
-	json_t *a = J("{\"job_id\":\"job_1\",\"status\":\"downloading\",\"downloaded_bytes\":100,\"total_size_bytes\":1000,"
-		      "\"bytes_per_second\":50,\"estimated_completion\":\"2026-11-26T10:00:20Z\",\"junk\":{\"x\":1}}");
+	json_t *a =
+	        J("{\"job_id\":\"job_1\",\"status\":\"downloading\",\"downloaded_bytes\":100,\"total_size_bytes\":1000,"
+	          "\"bytes_per_second\":50,\"estimated_completion\":\"2026-11-26T10:00:20Z\",\"junk\":{\"x\":1}}");
 	assert_int_equal(dp_forge_job_merge(job, a), 1);
 	assert_int_equal(json_integer_value(json_object_get(job, "downloaded_bytes")), 100);
 	assert_null(json_object_get(job, "junk"));
 	assert_int_equal(dp_forge_job_merge(job, a), 0); /* nothing new */
 	json_decref(a);
-	a = J("{\"job_id\":\"job_1\",\"status\":\"completed\",\"downloaded_bytes\":1000,\"completed_at\":\"2026-11-26T10:00:30Z\"}");
+	a = J("{\"job_id\":\"job_1\",\"status\":\"completed\",\"downloaded_bytes\":1000,\"completed_at\":\"2026-11-"
+	      "26T10:00:30Z\"}");
 	assert_int_equal(dp_forge_job_merge(job, a), 1);
 	assert_true(json_is_null(json_object_get(job, "bytes_per_second")));
 	assert_true(json_is_null(json_object_get(job, "estimated_completion")));
@@ -421,7 +432,7 @@ static void test_jobs_and_lists(void **state)
 	assert_false(dp_forge_job_active(NULL));
 
 	json_t *v1 = J("{\"models\":[{\"key\":\"qwen/qwen3-8b\",\"loaded_instances\":[{\"id\":\"qwen/qwen3-8b\"},"
-		       "{\"id\":\"qwen/qwen3-8b:2\"}]},{\"key\":\"Meta/Llama\",\"loaded_instances\":[]}]}");
+	               "{\"id\":\"qwen/qwen3-8b:2\"}]},{\"key\":\"Meta/Llama\",\"loaded_instances\":[]}]}");
 	assert_non_null(dp_forge_find_model(v1, "qwen/qwen3-8b"));
 	assert_non_null(dp_forge_find_model(v1, "meta/llama"));
 	assert_null(dp_forge_find_model(v1, "nope"));
@@ -451,7 +462,7 @@ static void test_estimate_inputs(void **state)
 	dp_forge_estimate_load(&l, &el);
 	assert_true(el.gpu_ratio > 0.249 && el.gpu_ratio < 0.251);
 	json_t *m = J("{\"key\":\"k\",\"type\":\"llm\",\"architecture\":\"qwen3\",\"params_string\":\"8B\","
-		      "\"size_bytes\":5027784224,\"quantization\":{\"name\":\"Q4_K_M\",\"bits_per_weight\":4}}");
+	              "\"size_bytes\":5027784224,\"quantization\":{\"name\":\"Q4_K_M\",\"bits_per_weight\":4}}");
 	struct dp_estimate_model em;
 	dp_forge_estimate_model(m, &em);
 	assert_string_equal(em.architecture, "qwen3");
@@ -505,12 +516,12 @@ static void test_instance_facts(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_bounds),   cmocka_unit_test(test_rest_bodies),
-		cmocka_unit_test(test_lms_argv),       cmocka_unit_test(test_path_choice),
-		cmocka_unit_test(test_presets_dev),    cmocka_unit_test(test_presets_live),
-		cmocka_unit_test(test_check_model),    cmocka_unit_test(test_download),
-		cmocka_unit_test(test_jobs_and_lists), cmocka_unit_test(test_estimate_inputs),
-		cmocka_unit_test(test_instance_facts),
+	        cmocka_unit_test(test_parse_bounds),   cmocka_unit_test(test_rest_bodies),
+	        cmocka_unit_test(test_lms_argv),       cmocka_unit_test(test_path_choice),
+	        cmocka_unit_test(test_presets_dev),    cmocka_unit_test(test_presets_live),
+	        cmocka_unit_test(test_check_model),    cmocka_unit_test(test_download),
+	        cmocka_unit_test(test_jobs_and_lists), cmocka_unit_test(test_estimate_inputs),
+	        cmocka_unit_test(test_instance_facts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -51,7 +51,7 @@ static void test_backoff(void **state)
 	(void)state;
 	struct dp_health_config c;
 	dp_health_config_defaults(&c, 1000);
-	int want[] = { 1000, 1000, 2000, 4000, 8000, 16000, 16000, 16000 };
+	int want[] = {1000, 1000, 2000, 4000, 8000, 16000, 16000, 16000};
 	for (int f = 0; f < 8; f++)
 		assert_int_equal(dp_health_next_delay(&c, f), want[f]);
 	assert_int_equal(dp_health_next_delay(&c, 1000000), 16000);
@@ -68,13 +68,10 @@ static void test_classify(void **state)
 		enum dp_upstream_outcome o;
 		enum dp_health_state s;
 	} map[] = {
-		{ DP_UPSTREAM_OK, DP_HEALTH_RUNNING },
-		{ DP_UPSTREAM_STOPPED, DP_HEALTH_STOPPED },
-		{ DP_UPSTREAM_STALLED, DP_HEALTH_STALLED },
-		{ DP_UPSTREAM_UNAUTHORIZED, DP_HEALTH_UNAUTHORIZED },
-		{ DP_UPSTREAM_HTTP_ERROR, DP_HEALTH_ERROR }, /* incl. 200 + {"error":...} */
-		{ DP_UPSTREAM_BAD_RESPONSE, DP_HEALTH_ERROR },
-		{ DP_UPSTREAM_CANCELLED, DP_HEALTH_UNKNOWN },
+	        {DP_UPSTREAM_OK, DP_HEALTH_RUNNING},         {DP_UPSTREAM_STOPPED, DP_HEALTH_STOPPED},
+	        {DP_UPSTREAM_STALLED, DP_HEALTH_STALLED},    {DP_UPSTREAM_UNAUTHORIZED, DP_HEALTH_UNAUTHORIZED},
+	        {DP_UPSTREAM_HTTP_ERROR, DP_HEALTH_ERROR}, /* incl. 200 + {"error":...} */
+	        {DP_UPSTREAM_BAD_RESPONSE, DP_HEALTH_ERROR}, {DP_UPSTREAM_CANCELLED, DP_HEALTH_UNKNOWN},
 	};
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
 		r.outcome = map[i].o;
@@ -138,7 +135,7 @@ static void test_json(void **state)
 	assert_null(json_object_get(j, "version"));
 	json_decref(j);
 	dp_health_status_update(&st, DP_HEALTH_UNAUTHORIZED, "unauthorized", "401 from 127.0.0.1:1234", 1.6,
-				1795689000000);
+	                        1795689000000);
 	j = dp_health_status_json(&st);
 	assert_string_equal(json_string_value(json_object_get(j, "state")), "unauthorized");
 	assert_int_equal(json_integer_value(json_object_get(j, "latency_ms")), 2);
@@ -153,11 +150,15 @@ static void test_fingerprint(void **state)
 {
 	(void)state;
 	const char *a = "{\"models\":[{\"key\":\"m1\",\"size_bytes\":100,\"loaded_instances\":[]},"
-			"{\"key\":\"m2\",\"size_bytes\":200,\"loaded_instances\":[{\"id\":\"m2\",\"config\":{\"context_length\":4096}}]}]}";
+	                "{\"key\":\"m2\",\"size_bytes\":200,\"loaded_instances\":[{\"id\":\"m2\",\"config\":{\"context_"
+	                "length\":4096}}]}]}";
 	const char *b = "{\"models\":[{\"key\":\"m1\",\"size_bytes\":100,\"loaded_instances\":[]},"
-			"{\"key\":\"m2\",\"size_bytes\":200,\"loaded_instances\":[{\"id\":\"m2\",\"config\":{\"context_length\":8192}}]}]}";
-	const char *a2 = "{\"models\":[{\"loaded_instances\":[],\"size_bytes\":100,\"key\":\"m1\",\"display_name\":\"x\"},"
-			 "{\"key\":\"m2\",\"size_bytes\":200,\"loaded_instances\":[{\"config\":{\"context_length\":4096},\"id\":\"m2\"}]}]}";
+	                "{\"key\":\"m2\",\"size_bytes\":200,\"loaded_instances\":[{\"id\":\"m2\",\"config\":{\"context_"
+	                "length\":8192}}]}]}";
+	const char *a2 =
+	        "{\"models\":[{\"loaded_instances\":[],\"size_bytes\":100,\"key\":\"m1\",\"display_name\":\"x\"},"
+	        "{\"key\":\"m2\",\"size_bytes\":200,\"loaded_instances\":[{\"config\":{\"context_length\":4096},\"id\":"
+	        "\"m2\"}]}]}";
 	json_t *ja = json_loads(a, 0, NULL), *jb = json_loads(b, 0, NULL), *ja2 = json_loads(a2, 0, NULL);
 	char fa[33], fb[33], fa2[33];
 	json_t *loaded;
@@ -224,15 +225,17 @@ static void fake_handler(struct dp_http_req *req, void *arg)
 	if (f->requests < 64)
 		f->at[f->requests] = mono_ms();
 	f->requests++;
-	const char *body = f->mode == 1 ? "{\"error\":{\"type\":\"invalid_request\",\"code\":\"invalid_api_key\",\"message\":\"no\"}}"
-			 : f->mode == 2 ? "{\"error\":\"Unexpected endpoint or method. (GET /api/v1/models)\"}"
-					: "{\"models\":[{\"key\":\"m\",\"size_bytes\":7,\"loaded_instances\":[]}]}";
+	const char *body =
+	        f->mode == 1
+	                ? "{\"error\":{\"type\":\"invalid_request\",\"code\":\"invalid_api_key\",\"message\":\"no\"}}"
+	        : f->mode == 2 ? "{\"error\":\"Unexpected endpoint or method. (GET /api/v1/models)\"}"
+	                       : "{\"models\":[{\"key\":\"m\",\"size_bytes\":7,\"loaded_instances\":[]}]}";
 	dp_http_reply(req, f->mode == 1 ? 401 : 200, "application/json", body, strlen(body));
 }
 
 static void run_for(struct event_base *base, int ms)
 {
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 	event_base_loopexit(base, &tv);
 	event_base_dispatch(base);
 }
@@ -273,7 +276,7 @@ static void test_hub_loop(void **state)
 	assert_int_equal(dp_http_server_listen(srv, "127.0.0.1", 0, &port), 0);
 	struct dp_upstream *up = dp_upstream_new(base);
 	struct dp_events *ev = dp_events_new(1);
-	unsigned char key[DP_SECRET_KEY_BYTES] = { 7 };
+	unsigned char key[DP_SECRET_KEY_BYTES] = {7};
 	struct dp_secret *sec = dp_secret_from_key(key);
 	struct dp_health_config cfg;
 	dp_health_config_defaults(&cfg, 100);
@@ -295,7 +298,8 @@ static void test_hub_loop(void **state)
 	assert_true(f.at[0] - t0 < 1000);
 	for (int i = 1; i < 10; i++)
 		if (f.at[i] - f.at[i - 1] < 90)
-			fail_msg("poll %d came %.1f ms after the previous one (interval 100 ms)", i, f.at[i] - f.at[i - 1]);
+			fail_msg("poll %d came %.1f ms after the previous one (interval 100 ms)", i,
+			         f.at[i] - f.at[i - 1]);
 	run_for(base, 20); /* the 10th answer is handled */
 	assert_string_equal(state_of(h, 1), "running");
 	assert_int_equal((int)dp_health_polls(h), f.requests);
@@ -351,9 +355,10 @@ static void test_hub_loop(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_config),        cmocka_unit_test(test_backoff), cmocka_unit_test(test_classify),
-		cmocka_unit_test(test_state_machine), cmocka_unit_test(test_json),    cmocka_unit_test(test_fingerprint),
-		cmocka_unit_test(test_events_ring),   cmocka_unit_test(test_hub_loop),
+	        cmocka_unit_test(test_config),      cmocka_unit_test(test_backoff),
+	        cmocka_unit_test(test_classify),    cmocka_unit_test(test_state_machine),
+	        cmocka_unit_test(test_json),        cmocka_unit_test(test_fingerprint),
+	        cmocka_unit_test(test_events_ring), cmocka_unit_test(test_hub_loop),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -58,15 +58,15 @@ static void test_parse_bad(void **state)
 	struct dp_http_head h;
 	int st;
 	const char *bad[] = {
-		"GET\r\n\r\n",
-		"GET / HTTP/1.1\r\n folded: x\r\n\r\n",
-		"GET / HTTP/1.1\r\nNo colon\r\n\r\n",
-		"GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
-		"GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
-		"POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
-		"GET http://x/ HTTP/1.1\r\n\r\n",
-		"G(T / HTTP/1.1\r\n\r\n",
-		"GET /\x01 HTTP/1.1\r\n\r\n",
+	        "GET\r\n\r\n",
+	        "GET / HTTP/1.1\r\n folded: x\r\n\r\n",
+	        "GET / HTTP/1.1\r\nNo colon\r\n\r\n",
+	        "GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+	        "GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+	        "POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+	        "GET http://x/ HTTP/1.1\r\n\r\n",
+	        "G(T / HTTP/1.1\r\n\r\n",
+	        "GET /\x01 HTTP/1.1\r\n\r\n",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(parse(bad[i], &h, &st), -EINVAL);
@@ -171,7 +171,7 @@ static void live_teardown(struct live *l)
 static int client(struct live *l)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)l->port) };
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)l->port)};
 	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
 	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
 	fcntl(fd, F_SETFL, O_NONBLOCK);
@@ -217,7 +217,8 @@ static void test_live_keepalive_pipelining(void **state)
 	int fd = client(&l);
 	struct dp_buf got;
 	dp_buf_init(&got, 1 << 20);
-	const char *req = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET /q?name=a%20b HTTP/1.1\r\nHost: x\r\n\r\n";
+	const char *req = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET /q?name=a%20b "
+	                  "HTTP/1.1\r\nHost: x\r\n\r\n";
 	send_all(fd, req, strlen(req));
 	pump(&l, fd, &got, "a b");
 	assert_non_null(strstr(got.data, "HTTP/1.1 200 OK\r\n"));
@@ -253,7 +254,8 @@ static void test_live_errors(void **state)
 {
 	(void)state;
 	expect_error("POST /echo HTTP/1.1\r\nContent-Length: 999999\r\n\r\n", "HTTP/1.1 413 ", "\"payload_too_large\"");
-	expect_error("POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", "HTTP/1.1 411 ", "\"length_required\"");
+	expect_error("POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", "HTTP/1.1 411 ",
+	             "\"length_required\"");
 	expect_error("GARBAGE\r\n\r\n", "HTTP/1.1 400 ", "\"bad_request\"");
 	expect_error("GET /%00 HTTP/1.1\r\n\r\n", "HTTP/1.1 400 ", "\"bad_request\"");
 	static char big[20000];
@@ -380,15 +382,15 @@ static void test_live_disconnect_and_slow_client(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_ok),
-		cmocka_unit_test(test_parse_bad),
-		cmocka_unit_test(test_urldecode),
-		cmocka_unit_test(test_live_keepalive_pipelining),
-		cmocka_unit_test(test_live_errors),
-		cmocka_unit_test(test_live_413_linger),
-		cmocka_unit_test(test_live_expect_continue),
-		cmocka_unit_test(test_live_stream),
-		cmocka_unit_test(test_live_disconnect_and_slow_client),
+	        cmocka_unit_test(test_parse_ok),
+	        cmocka_unit_test(test_parse_bad),
+	        cmocka_unit_test(test_urldecode),
+	        cmocka_unit_test(test_live_keepalive_pipelining),
+	        cmocka_unit_test(test_live_errors),
+	        cmocka_unit_test(test_live_413_linger),
+	        cmocka_unit_test(test_live_expect_continue),
+	        cmocka_unit_test(test_live_stream),
+	        cmocka_unit_test(test_live_disconnect_and_slow_client),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

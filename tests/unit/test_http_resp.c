@@ -50,18 +50,18 @@ static int on_body(void *arg, const char *p, size_t n)
 	return r->pause;
 }
 
-static const struct dp_http_resp_cb cbs = { on_head, on_body };
+static const struct dp_http_resp_cb cbs = {on_head, on_body};
 
-static const char *const names[] = { "Content-Type", "content-length", "TRANSFER-ENCODING", "Connection",
-				     "X-Dup",        "X-Empty",        "X-Ows",             "Link",
-				     "X-Trailer",    "Missing" };
+static const char *const names[] = {
+        "Content-Type", "content-length", "TRANSFER-ENCODING", "Connection", "X-Dup", "X-Empty",
+        "X-Ows",        "Link",           "X-Trailer",         "Missing"};
 
 /* Feed `in` in pieces: cut at `split` (0: none), or `step` bytes at a time
  * (0: whole); resume after every pause; end with eof when the message is
  * still open. Writes a summary of everything observable to `sum`; *consumed
  * gets the bytes consumed. Returns the final result. */
 static int drive(const char *in, size_t len, int head_req, size_t split, size_t step, int pause, struct dp_buf *sum,
-		 size_t *consumed)
+                 size_t *consumed)
 {
 	struct run r;
 	memset(&r, 0, sizeof(r));
@@ -118,7 +118,7 @@ static int drive(const char *in, size_t len, int head_req, size_t split, size_t 
 		assert_int_equal(dp_http_resp_keep_alive(&p), 0);
 
 	dp_buf_addf(sum, "rc=%d status=%d ka=%d cl=%lld", rc, dp_http_resp_status(&p), dp_http_resp_keep_alive(&p),
-		    (long long)dp_http_resp_content_length(&p));
+	            (long long)dp_http_resp_content_length(&p));
 	/* where an error stops depends on the cut; where a message ends does not */
 	if (rc >= 0)
 		dp_buf_addf(sum, " used=%zu", off);
@@ -152,7 +152,7 @@ static int check_splits(const char *in, size_t len, int head_req, struct dp_buf 
 		if (strcmp(b.data, ref.data) != 0)
 			fail_msg("split at %zu:\n got  %s\n want %s", k, b.data, ref.data);
 	}
-	size_t steps[] = { 1, 2, 3, 7, 64 };
+	size_t steps[] = {1, 2, 3, 7, 64};
 	for (size_t s = 0; s < sizeof(steps) / sizeof(steps[0]); s++) {
 		for (int pause = 0; pause <= 1; pause++) {
 			dp_buf_reset(&b);
@@ -186,48 +186,49 @@ struct sample {
 #define NEXT_RESP "HTTP/1.1 204 No Content\r\n\r\n"
 
 static const struct sample samples[] = {
-	{ "content-length",
-	  "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Dup: first\r\nx-dup: second\r\n"
-	  "X-Ows: \t padded  value\t \r\nX-Empty:\r\nContent-Length: 11\r\n\r\nhello world" NEXT_RESP,
-	  0, DP_HTTP_RESP_DONE, 200, 1, "hello world", sizeof(NEXT_RESP) - 1 },
-	{ "chunked with extensions, trailers and bare LF",
-	  "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/event-stream\r\n\r\n"
-	  "5;name=value\r\nhello\r\n1 ; ext=\"q;x\"\r\n \r\n6\nworld!\nA\r\n0123456789\r\n"
-	  "0;last\r\nX-Trailer: yes\r\nX-Other: 1\r\n\r\n" NEXT_RESP,
-	  0, DP_HTTP_RESP_DONE, 200, 1, "hello world!0123456789", sizeof(NEXT_RESP) - 1 },
-	{ "chunked, no trailers", "HTTP/1.1 201 Created\nTransfer-Encoding: Chunked\n\n3\nabc\n0\n\n", 0,
-	  DP_HTTP_RESP_DONE, 201, 1, "abc", 0 },
-	{ "100-continue and 103 then 200",
-	  "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n"
-	  "HTTP/1.1 102\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
-	  0, DP_HTTP_RESP_DONE, 200, 1, "ok", 0 },
-	{ "close-delimited HTTP/1.0", "HTTP/1.0 200 OK\r\nServer: x\r\n\r\nbody until close\r\nmore", 0,
-	  DP_HTTP_RESP_DONE, 200, 0, "body until close\r\nmore", 0 },
-	{ "close-delimited HTTP/1.1, empty", "HTTP/1.1 500 Internal Server Error\r\n\r\n", 0, DP_HTTP_RESP_DONE, 500,
-	  0, "", 0 },
-	{ "HEAD", "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" NEXT_RESP, 1, DP_HTTP_RESP_DONE, 200, 1, "",
-	  sizeof(NEXT_RESP) - 1 },
-	{ "HEAD, chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" NEXT_RESP, 1, DP_HTTP_RESP_DONE,
-	  200, 1, "", sizeof(NEXT_RESP) - 1 },
-	{ "204", "HTTP/1.1 204 No Content\r\nX-A: b\r\n\r\n" NEXT_RESP, 0, DP_HTTP_RESP_DONE, 204, 1, "",
-	  sizeof(NEXT_RESP) - 1 },
-	{ "304", "HTTP/1.1 304 Not Modified\r\nContent-Length: 50\r\n\r\n" NEXT_RESP, 0, DP_HTTP_RESP_DONE, 304, 1,
-	  "", sizeof(NEXT_RESP) - 1 },
-	{ "no reason, bare LF", "HTTP/1.1 200\nContent-Length: 3\n\nabc", 0, DP_HTTP_RESP_DONE, 200, 1, "abc", 0 },
-	{ "empty reason", "HTTP/1.1 404 \r\nContent-Length: 0\r\n\r\n" NEXT_RESP, 0, DP_HTTP_RESP_DONE, 404, 1, "",
-	  sizeof(NEXT_RESP) - 1 },
-	{ "TE and CL: TE wins", "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
-	  "2\r\nhi\r\n0\r\n\r\n",
-	  0, DP_HTTP_RESP_DONE, 200, 0, "hi", 0 },
-	{ "TE not ending in chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n2\r\nhi\r\n", 0,
-	  DP_HTTP_RESP_DONE, 200, 0, "2\r\nhi\r\n", 0 },
-	{ "chunk data CRLF missing", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n0\r\n\r\n", 0,
-	  DP_HTTP_RESP_E_CHUNK, 200, 0, "abc", 0 },
-	{ "truncated body", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", 0, DP_HTTP_RESP_E_TRUNCATED, 200,
-	  0, "abc", 0 },
-	{ "truncated chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n", 0,
-	  DP_HTTP_RESP_E_TRUNCATED, 200, 0, "abc", 0 },
-	{ "truncated head", "HTTP/1.1 200 OK\r\nContent-Le", 0, DP_HTTP_RESP_E_TRUNCATED, 0, 0, "", 0 },
+        {"content-length",
+         "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Dup: first\r\nx-dup: second\r\n"
+         "X-Ows: \t padded  value\t \r\nX-Empty:\r\nContent-Length: 11\r\n\r\nhello world" NEXT_RESP,
+         0, DP_HTTP_RESP_DONE, 200, 1, "hello world", sizeof(NEXT_RESP) - 1},
+        {"chunked with extensions, trailers and bare LF",
+         "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/event-stream\r\n\r\n"
+         "5;name=value\r\nhello\r\n1 ; ext=\"q;x\"\r\n \r\n6\nworld!\nA\r\n0123456789\r\n"
+         "0;last\r\nX-Trailer: yes\r\nX-Other: 1\r\n\r\n" NEXT_RESP,
+         0, DP_HTTP_RESP_DONE, 200, 1, "hello world!0123456789", sizeof(NEXT_RESP) - 1},
+        {"chunked, no trailers", "HTTP/1.1 201 Created\nTransfer-Encoding: Chunked\n\n3\nabc\n0\n\n", 0,
+         DP_HTTP_RESP_DONE, 201, 1, "abc", 0},
+        {"100-continue and 103 then 200",
+         "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n"
+         "HTTP/1.1 102\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+         0, DP_HTTP_RESP_DONE, 200, 1, "ok", 0},
+        {"close-delimited HTTP/1.0", "HTTP/1.0 200 OK\r\nServer: x\r\n\r\nbody until close\r\nmore", 0,
+         DP_HTTP_RESP_DONE, 200, 0, "body until close\r\nmore", 0},
+        {"close-delimited HTTP/1.1, empty", "HTTP/1.1 500 Internal Server Error\r\n\r\n", 0, DP_HTTP_RESP_DONE, 500, 0,
+         "", 0},
+        {"HEAD", "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" NEXT_RESP, 1, DP_HTTP_RESP_DONE, 200, 1, "",
+         sizeof(NEXT_RESP) - 1},
+        {"HEAD, chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" NEXT_RESP, 1, DP_HTTP_RESP_DONE, 200,
+         1, "", sizeof(NEXT_RESP) - 1},
+        {"204", "HTTP/1.1 204 No Content\r\nX-A: b\r\n\r\n" NEXT_RESP, 0, DP_HTTP_RESP_DONE, 204, 1, "",
+         sizeof(NEXT_RESP) - 1},
+        {"304", "HTTP/1.1 304 Not Modified\r\nContent-Length: 50\r\n\r\n" NEXT_RESP, 0, DP_HTTP_RESP_DONE, 304, 1, "",
+         sizeof(NEXT_RESP) - 1},
+        {"no reason, bare LF", "HTTP/1.1 200\nContent-Length: 3\n\nabc", 0, DP_HTTP_RESP_DONE, 200, 1, "abc", 0},
+        {"empty reason", "HTTP/1.1 404 \r\nContent-Length: 0\r\n\r\n" NEXT_RESP, 0, DP_HTTP_RESP_DONE, 404, 1, "",
+         sizeof(NEXT_RESP) - 1},
+        {"TE and CL: TE wins",
+         "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+         "2\r\nhi\r\n0\r\n\r\n",
+         0, DP_HTTP_RESP_DONE, 200, 0, "hi", 0},
+        {"TE not ending in chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n2\r\nhi\r\n", 0,
+         DP_HTTP_RESP_DONE, 200, 0, "2\r\nhi\r\n", 0},
+        {"chunk data CRLF missing", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n0\r\n\r\n", 0,
+         DP_HTTP_RESP_E_CHUNK, 200, 0, "abc", 0},
+        {"truncated body", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", 0, DP_HTTP_RESP_E_TRUNCATED, 200, 0,
+         "abc", 0},
+        {"truncated chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n", 0,
+         DP_HTTP_RESP_E_TRUNCATED, 200, 0, "abc", 0},
+        {"truncated head", "HTTP/1.1 200 OK\r\nContent-Le", 0, DP_HTTP_RESP_E_TRUNCATED, 0, 0, "", 0},
 };
 
 static void test_samples(void **state)
@@ -241,7 +242,8 @@ static void test_samples(void **state)
 		size_t consumed;
 		int rc = drive(s->in, len, s->head_req, 0, 0, 0, &sum, &consumed);
 		if (rc != s->rc)
-			fail_msg("%s: rc %d (%s), want %d: %s", s->name, rc, dp_http_resp_strerror(rc), s->rc, sum.data);
+			fail_msg("%s: rc %d (%s), want %d: %s", s->name, rc, dp_http_resp_strerror(rc), s->rc,
+			         sum.data);
 		const char *b = strstr(sum.data, " body=");
 		assert_non_null(b);
 		if (strcmp(b + 6, s->body) != 0)
@@ -264,7 +266,7 @@ static void expect_rc(const char *in, size_t len, int head_req, int want)
 	int rc = check_splits(in, len, head_req, &sum);
 	if (rc != want)
 		fail_msg("rc %d (%s), want %d (%s) for '%.*s': %s", rc, dp_http_resp_strerror(rc), want,
-			 dp_http_resp_strerror(want), (int)(len < 200 ? len : 200), in, sum.data);
+		         dp_http_resp_strerror(want), (int)(len < 200 ? len : 200), in, sum.data);
 	dp_buf_release(&sum);
 }
 
@@ -461,7 +463,7 @@ static void test_field_bound(void **state)
 	free(s);
 	/* per head: an interim response's fields do not count for the final one */
 	s = many_fields("HTTP/1.1 103 Early Hints\r\n", DP_HTTP_RESP_MAX_FIELDS,
-			"\r\nHTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\n", &len);
+	                "\r\nHTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\n", &len);
 	expect_rc(s, len, 0, DP_HTTP_RESP_DONE);
 	free(s);
 	s = many_fields(CH "0\r\n", DP_HTTP_RESP_MAX_FIELDS, "\r\n", &len);
@@ -505,27 +507,28 @@ static void test_keep_alive(void **state)
 {
 	(void)state;
 	static const struct ka_case cases[] = {
-		{ "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 0, 1 },
-		{ "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", 0, 0 },
-		{ "HTTP/1.1 200 OK\r\nConnection: Keep-Alive, CLOSE\r\nContent-Length: 0\r\n\r\n", 0, 0 },
-		{ "HTTP/1.1 200 OK\r\nConnection: foo\r\nconnection: x ,close , y\r\nContent-Length: 0\r\n\r\n", 0, 0 },
-		{ "HTTP/1.1 200 OK\r\nConnection: closed, enclose\r\nContent-Length: 0\r\n\r\n", 0, 1 },
-		{ "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 0, 1 },
-		{ "HTTP/1.1 200 OK\r\n\r\nclose-delimited", 0, 0 },
-		{ "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nclose-delimited", 0, 0 },
-		{ "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 0, 0 },
-		{ "HTTP/1.1 200 OK\r\n\r\n", 1, 1 },
-		{ "HTTP/1.1 204 No Content\r\n\r\n", 0, 1 },
-		{ "HTTP/1.1 304 Not Modified\r\n\r\n", 0, 1 },
-		{ "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n", 0, 0 },
-		{ "HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", 0, 0 },
-		{ "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n", 0, 1 },
-		{ "HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\n\r\n", 1, 1 },
-		{ "HTTP/1.0 200 OK\r\nConnection: keep-alive, close\r\nContent-Length: 0\r\n\r\n", 0, 0 },
-		{ "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\n\r\nclose-delimited", 0, 0 },
-		{ "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 0, 0 },
-		/* an interim response's Connection field is not the final one's */
-		{ "HTTP/1.1 100 Continue\r\nConnection: close\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 0, 1 },
+	        {"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 0, 1},
+	        {"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", 0, 0},
+	        {"HTTP/1.1 200 OK\r\nConnection: Keep-Alive, CLOSE\r\nContent-Length: 0\r\n\r\n", 0, 0},
+	        {"HTTP/1.1 200 OK\r\nConnection: foo\r\nconnection: x ,close , y\r\nContent-Length: 0\r\n\r\n", 0, 0},
+	        {"HTTP/1.1 200 OK\r\nConnection: closed, enclose\r\nContent-Length: 0\r\n\r\n", 0, 1},
+	        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 0, 1},
+	        {"HTTP/1.1 200 OK\r\n\r\nclose-delimited", 0, 0},
+	        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nclose-delimited", 0, 0},
+	        {"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 0, 0},
+	        {"HTTP/1.1 200 OK\r\n\r\n", 1, 1},
+	        {"HTTP/1.1 204 No Content\r\n\r\n", 0, 1},
+	        {"HTTP/1.1 304 Not Modified\r\n\r\n", 0, 1},
+	        {"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n", 0, 0},
+	        {"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", 0, 0},
+	        {"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n", 0, 1},
+	        {"HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\n\r\n", 1, 1},
+	        {"HTTP/1.0 200 OK\r\nConnection: keep-alive, close\r\nContent-Length: 0\r\n\r\n", 0, 0},
+	        {"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\n\r\nclose-delimited", 0, 0},
+	        {"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 0, 0},
+	        /* an interim response's Connection field is not the final one's */
+	        {"HTTP/1.1 100 Continue\r\nConnection: close\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 0,
+	         1},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct dp_buf sum;
@@ -545,7 +548,7 @@ static void test_headers(void **state)
 	struct dp_http_resp p;
 	dp_http_resp_init(&p, 0, NULL, NULL);
 	const char in[] = "HTTP/1.1 200 OK\r\nX-Dup: first\r\nx-dup: second\r\nX-Ows: \t padded  value\t \r\n"
-			  "X-Empty:\r\nX-Tab:\tv\r\nContent-Length: 0\r\n\r\n";
+	                  "X-Empty:\r\nX-Tab:\tv\r\nContent-Length: 0\r\n\r\n";
 	/* nothing is visible before the head is complete */
 	size_t used;
 	assert_int_equal(dp_http_resp_feed(&p, in, 30, &used), DP_HTTP_RESP_MORE);
@@ -600,7 +603,7 @@ static void test_eof(void **state)
 
 	/* reset: a new response with the same callbacks */
 	int heads = 0;
-	struct dp_http_resp_cb cb = { .on_head = count_head };
+	struct dp_http_resp_cb cb = {.on_head = count_head};
 	dp_http_resp_release(&p);
 	dp_http_resp_init(&p, 0, &cb, &heads);
 	assert_int_equal(dp_http_resp_feed(&p, "H", 1, NULL), DP_HTTP_RESP_MORE);
@@ -619,8 +622,8 @@ static void test_pipelined(void **state)
 {
 	(void)state;
 	const char in[] = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc"
-			  "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nde\r\n0\r\n\r\n"
-			  "HTTP/1.1 404 Not Found\r\nContent-Length: 1\r\nConnection: close\r\n\r\nf";
+	                  "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nde\r\n0\r\n\r\n"
+	                  "HTTP/1.1 404 Not Found\r\nContent-Length: 1\r\nConnection: close\r\n\r\nf";
 	struct run r;
 	memset(&r, 0, sizeof(r));
 	r.in = in;
@@ -629,7 +632,7 @@ static void test_pipelined(void **state)
 	struct dp_http_resp p;
 	dp_http_resp_init(&p, 0, &cbs, &r);
 	size_t off = 0, used;
-	int want_status[3] = { 200, 200, 404 }, want_ka[3] = { 1, 1, 0 };
+	int want_status[3] = {200, 200, 404}, want_ka[3] = {1, 1, 0};
 	for (int k = 0; k < 3; k++) {
 		if (k)
 			dp_http_resp_reset(&p, 0);
@@ -742,21 +745,21 @@ static void test_strerror(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_samples),
-		cmocka_unit_test(test_status_line_errors),
-		cmocka_unit_test(test_field_errors),
-		cmocka_unit_test(test_content_length),
-		cmocka_unit_test(test_chunked_errors),
-		cmocka_unit_test(test_head_bound),
-		cmocka_unit_test(test_field_bound),
-		cmocka_unit_test(test_chunk_line_bound),
-		cmocka_unit_test(test_keep_alive),
-		cmocka_unit_test(test_headers),
-		cmocka_unit_test(test_eof),
-		cmocka_unit_test(test_pipelined),
-		cmocka_unit_test(test_pause),
-		cmocka_unit_test(test_piece_sizes),
-		cmocka_unit_test(test_strerror),
+	        cmocka_unit_test(test_samples),
+	        cmocka_unit_test(test_status_line_errors),
+	        cmocka_unit_test(test_field_errors),
+	        cmocka_unit_test(test_content_length),
+	        cmocka_unit_test(test_chunked_errors),
+	        cmocka_unit_test(test_head_bound),
+	        cmocka_unit_test(test_field_bound),
+	        cmocka_unit_test(test_chunk_line_bound),
+	        cmocka_unit_test(test_keep_alive),
+	        cmocka_unit_test(test_headers),
+	        cmocka_unit_test(test_eof),
+	        cmocka_unit_test(test_pipelined),
+	        cmocka_unit_test(test_pause),
+	        cmocka_unit_test(test_piece_sizes),
+	        cmocka_unit_test(test_strerror),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

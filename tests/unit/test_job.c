@@ -264,8 +264,8 @@ static void test_stdout_cap(void **state)
 static void test_stderr_cap(void **state)
 {
 	struct run *r = *state;
-	const char *argv[] = {"/bin/ls", "/nonexistent-dp-1", "/nonexistent-dp-2", "/nonexistent-dp-3",
-			      "/nonexistent-dp-4", NULL};
+	const char *argv[] = {"/bin/ls",           "/nonexistent-dp-1", "/nonexistent-dp-2",
+	                      "/nonexistent-dp-3", "/nonexistent-dp-4", NULL};
 	struct dp_job_spec spec = {.max_stderr = 40};
 	assert_int_equal(start(r, argv, &spec, NULL), 0);
 	loop(r, 10);
@@ -390,8 +390,7 @@ static void test_stdin_open_conversation(void **state)
 	struct run *r = *state;
 	struct chat_state c = {.r = r};
 	const char *argv[] = {"/bin/cat", NULL};
-	struct dp_job_spec spec = {.argv = argv, .stdin_open = 1, .on_line = chat_line, .on_done = on_done,
-				   .arg = &c};
+	struct dp_job_spec spec = {.argv = argv, .stdin_open = 1, .on_line = chat_line, .on_done = on_done, .arg = &c};
 	/* on_done gets `arg` too: make the run its own arg via a shim below */
 	spec.on_done = NULL;
 	struct dp_job *job = NULL;
@@ -540,24 +539,24 @@ static void test_free_stops_live_children(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_echo),
-		cmocka_unit_test(test_exit_code_and_path_lookup),
-		cmocka_unit_test(test_missing_binary),
-		cmocka_unit_test(test_timeout_kills),
-		cmocka_unit_test(test_timeout_escalates_to_sigkill),
-		cmocka_unit_test(test_signaled),
-		cmocka_unit_test(test_stdout_cap),
-		cmocka_unit_test(test_stderr_cap),
-		cmocka_unit_test(test_stderr_separate),
-		cmocka_unit_test(test_stdin_bytes),
-		cmocka_unit_test(test_env_additions),
-		cmocka_unit_test(test_stream_lines_long_line_skipped),
-		cmocka_unit_test(test_stdin_open_conversation),
-		cmocka_unit_test(test_stream_stop),
-		cmocka_unit_test(test_stream_cancel_no_callbacks),
-		cmocka_unit_test(test_many_concurrent),
-		cmocka_unit_test(test_sigchld_fallback),
-		cmocka_unit_test(test_free_stops_live_children),
+	        cmocka_unit_test(test_echo),
+	        cmocka_unit_test(test_exit_code_and_path_lookup),
+	        cmocka_unit_test(test_missing_binary),
+	        cmocka_unit_test(test_timeout_kills),
+	        cmocka_unit_test(test_timeout_escalates_to_sigkill),
+	        cmocka_unit_test(test_signaled),
+	        cmocka_unit_test(test_stdout_cap),
+	        cmocka_unit_test(test_stderr_cap),
+	        cmocka_unit_test(test_stderr_separate),
+	        cmocka_unit_test(test_stdin_bytes),
+	        cmocka_unit_test(test_env_additions),
+	        cmocka_unit_test(test_stream_lines_long_line_skipped),
+	        cmocka_unit_test(test_stdin_open_conversation),
+	        cmocka_unit_test(test_stream_stop),
+	        cmocka_unit_test(test_stream_cancel_no_callbacks),
+	        cmocka_unit_test(test_many_concurrent),
+	        cmocka_unit_test(test_sigchld_fallback),
+	        cmocka_unit_test(test_free_stops_live_children),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -33,83 +33,101 @@
 /* ---- samples ---------------------------------------------------------------- */
 
 static const char ps_capture[] =
-	"[{\"type\":\"llm\",\"modelKey\":\"ornith-1.0-35b-mlx-oq8\",\"format\":\"safetensors\",\"displayName\":\"Ornith 1.0 35B OQ8\",\n"
-	" \"publisher\":\"jedisct1\",\"path\":\"jedisct1/Ornith-1.0-35B-MLX-oQ8\",\"sizeBytes\":37726897291,\n"
-	" \"indexedModelIdentifier\":\"jedisct1/Ornith-1.0-35B-MLX-oQ8\",\"deviceIdentifier\":null,\"paramsString\":\"35B\",\n"
-	" \"architecture\":\"qwen3_5_moe\",\"quantization\":{\"name\":\"8bit\",\"bits\":8},\"identifier\":\"ornith-1.0-35b-mlx-oq8\",\n"
-	" \"ttlMs\":null,\"lastUsedTime\":1786252670392,\"vision\":true,\"trainedForToolUse\":true,\"maxContextLength\":262144,\n"
-	" \"contextLength\":65536,\"status\":\"idle\",\"queued\":0,\"parallel\":2}]\n";
+        "[{\"type\":\"llm\",\"modelKey\":\"ornith-1.0-35b-mlx-oq8\",\"format\":\"safetensors\",\"displayName\":"
+        "\"Ornith 1.0 35B OQ8\",\n"
+        " \"publisher\":\"jedisct1\",\"path\":\"jedisct1/Ornith-1.0-35B-MLX-oQ8\",\"sizeBytes\":37726897291,\n"
+        " \"indexedModelIdentifier\":\"jedisct1/"
+        "Ornith-1.0-35B-MLX-oQ8\",\"deviceIdentifier\":null,\"paramsString\":\"35B\",\n"
+        " \"architecture\":\"qwen3_5_moe\",\"quantization\":{\"name\":\"8bit\",\"bits\":8},\"identifier\":\"ornith-1.0-"
+        "35b-mlx-oq8\",\n"
+        " \"ttlMs\":null,\"lastUsedTime\":1786252670392,\"vision\":true,\"trainedForToolUse\":true,"
+        "\"maxContextLength\":262144,\n"
+        " \"contextLength\":65536,\"status\":\"idle\",\"queued\":0,\"parallel\":2}]\n";
 
 static const char survey_new[] =
-	"{\n  \"status\": \"ok\",\n  \"engines\": [\n    {\n      \"name\": \"llama.cpp-linux-x86_64-nvidia-cuda12-avx2\",\n"
-	"      \"version\": \"1.50.0\", \"engine\": \"llama.cpp\", \"platform\": \"linux\", \"gpuFramework\": \"CUDA\",\n"
-	"      \"compatibility\": { \"status\": \"compatible\" },\n"
-	"      \"supportedModelFormatNames\": [\"GGUF\"],\n"
-	"      \"hardwareSurvey\": {\n"
-	"        \"gpuSurveyResult\": { \"result\": {\"code\": \"success\", \"message\": \"\"},\n"
-	"          \"gpuInfo\": [{ \"name\": \"NVIDIA GeForce RTX 4090\", \"deviceId\": 0,\n"
-	"            \"totalMemoryCapacityBytes\": 25757220864, \"dedicatedMemoryCapacityBytes\": 25757220864,\n"
-	"            \"integrationType\": \"discrete\", \"detectionPlatform\": \"CUDA\", \"detectionPlatformVersion\": \"12.4\",\n"
-	"            \"otherInfo\": {} },\n"
-	"            { \"name\": \"iGPU\", \"deviceId\": 1, \"totalMemoryCapacityBytes\": 1073741824,\n"
-	"            \"dedicatedMemoryCapacityBytes\": 0, \"integrationType\": \"integrated\", \"detectionPlatform\": \"Vulkan\",\n"
-	"            \"detectionPlatformVersion\": \"1.3\", \"otherInfo\": {} }] },\n"
-	"        \"cpuSurveyResult\": { \"result\": {\"code\": \"success\", \"message\": \"\"},\n"
-	"          \"cpuInfo\": { \"name\": \"AMD Ryzen 9\", \"architecture\": \"x86_64\", \"supportedInstructionSetExtensions\": [\"AVX\", \"AVX2\"] } } },\n"
-	"      \"memoryInfo\": { \"ramCapacity\": 68719476736, \"vramCapacity\": 25757220864, \"totalMemory\": 94476697600 }\n"
-	"    },\n"
-	"    { \"name\": \"mlx-engine\", \"version\": \"0.1\", \"engine\": \"mlx\", \"platform\": \"linux\",\n"
-	"      \"compatibility\": { \"status\": \"incompatiblePlatform\", \"message\": \"macOS only\" },\n"
-	"      \"supportedModelFormatNames\": [\"MLX\"], \"hardwareSurvey\": { \"gpuSurveyResult\": { \"result\": {\"code\": \"unset\", \"message\": \"\"}, \"gpuInfo\": [] },\n"
-	"        \"cpuSurveyResult\": { \"result\": {\"code\": \"unset\", \"message\": \"\"} } },\n"
-	"      \"memoryInfo\": { \"ramCapacity\": 68719476736, \"vramCapacity\": 0, \"totalMemory\": 68719476736 } }\n"
-	"  ]\n}\n";
+        "{\n  \"status\": \"ok\",\n  \"engines\": [\n    {\n      \"name\": "
+        "\"llama.cpp-linux-x86_64-nvidia-cuda12-avx2\",\n"
+        "      \"version\": \"1.50.0\", \"engine\": \"llama.cpp\", \"platform\": \"linux\", \"gpuFramework\": "
+        "\"CUDA\",\n"
+        "      \"compatibility\": { \"status\": \"compatible\" },\n"
+        "      \"supportedModelFormatNames\": [\"GGUF\"],\n"
+        "      \"hardwareSurvey\": {\n"
+        "        \"gpuSurveyResult\": { \"result\": {\"code\": \"success\", \"message\": \"\"},\n"
+        "          \"gpuInfo\": [{ \"name\": \"NVIDIA GeForce RTX 4090\", \"deviceId\": 0,\n"
+        "            \"totalMemoryCapacityBytes\": 25757220864, \"dedicatedMemoryCapacityBytes\": 25757220864,\n"
+        "            \"integrationType\": \"discrete\", \"detectionPlatform\": \"CUDA\", \"detectionPlatformVersion\": "
+        "\"12.4\",\n"
+        "            \"otherInfo\": {} },\n"
+        "            { \"name\": \"iGPU\", \"deviceId\": 1, \"totalMemoryCapacityBytes\": 1073741824,\n"
+        "            \"dedicatedMemoryCapacityBytes\": 0, \"integrationType\": \"integrated\", \"detectionPlatform\": "
+        "\"Vulkan\",\n"
+        "            \"detectionPlatformVersion\": \"1.3\", \"otherInfo\": {} }] },\n"
+        "        \"cpuSurveyResult\": { \"result\": {\"code\": \"success\", \"message\": \"\"},\n"
+        "          \"cpuInfo\": { \"name\": \"AMD Ryzen 9\", \"architecture\": \"x86_64\", "
+        "\"supportedInstructionSetExtensions\": [\"AVX\", \"AVX2\"] } } },\n"
+        "      \"memoryInfo\": { \"ramCapacity\": 68719476736, \"vramCapacity\": 25757220864, \"totalMemory\": "
+        "94476697600 }\n"
+        "    },\n"
+        "    { \"name\": \"mlx-engine\", \"version\": \"0.1\", \"engine\": \"mlx\", \"platform\": \"linux\",\n"
+        "      \"compatibility\": { \"status\": \"incompatiblePlatform\", \"message\": \"macOS only\" },\n"
+        "      \"supportedModelFormatNames\": [\"MLX\"], \"hardwareSurvey\": { \"gpuSurveyResult\": { \"result\": "
+        "{\"code\": \"unset\", \"message\": \"\"}, \"gpuInfo\": [] },\n"
+        "        \"cpuSurveyResult\": { \"result\": {\"code\": \"unset\", \"message\": \"\"} } },\n"
+        "      \"memoryInfo\": { \"ramCapacity\": 68719476736, \"vramCapacity\": 0, \"totalMemory\": 68719476736 } }\n"
+        "  ]\n}\n";
 
 /* The same survey as printed by builds from 2025-12 to 2026-03. */
 static const char survey_old[] =
-	"{\n  \"status\": \"OK\",\n  \"engines\": [\n    {\n      \"name\": \"llama.cpp-linux-x86_64-nvidia-cuda12-avx2\",\n"
-	"      \"version\": \"1.50.0\", \"engine\": \"llama.cpp\", \"platform\": \"linux\", \"gpuFramework\": \"CUDA\",\n"
-	"      \"compatibility\": { \"status\": \"Compatible\" },\n"
-	"      \"supportedModelFormatNames\": [\"GGUF\"],\n"
-	"      \"hardwareSurvey\": {\n"
-	"        \"gpuSurveyResult\": { \"result\": {\"code\": \"Success\", \"message\": \"\"},\n"
-	"          \"gpuInfo\": [{ \"name\": \"NVIDIA GeForce RTX 4090\", \"deviceId\": 0,\n"
-	"            \"totalMemoryCapacityBytes\": 25757220864, \"dedicatedMemoryCapacityBytes\": 25757220864,\n"
-	"            \"integrationType\": \"Discrete\", \"detectionPlatform\": \"CUDA\", \"detectionPlatformVersion\": \"12.4\",\n"
-	"            \"otherInfo\": {} },\n"
-	"            { \"name\": \"iGPU\", \"deviceId\": 1, \"totalMemoryCapacityBytes\": 1073741824,\n"
-	"            \"dedicatedMemoryCapacityBytes\": 0, \"integrationType\": \"Integrated\", \"detectionPlatform\": \"Vulkan\",\n"
-	"            \"detectionPlatformVersion\": \"1.3\", \"otherInfo\": {} }] },\n"
-	"        \"cpuSurveyResult\": { \"result\": {\"code\": \"Success\", \"message\": \"\"},\n"
-	"          \"cpuInfo\": { \"name\": \"AMD Ryzen 9\", \"architecture\": \"x86_64\", \"supportedInstructionSetExtensions\": [\"AVX\", \"AVX2\"] } } },\n"
-	"      \"memoryInfo\": { \"ramCapacity\": 68719476736, \"vramCapacity\": 25757220864, \"totalMemory\": 94476697600 }\n"
-	"    },\n"
-	"    { \"name\": \"mlx-engine\", \"version\": \"0.1\", \"engine\": \"mlx\", \"platform\": \"linux\",\n"
-	"      \"compatibility\": { \"status\": \"Incompatible platform\", \"message\": \"macOS only\" },\n"
-	"      \"supportedModelFormatNames\": [\"MLX\"], \"hardwareSurvey\": { \"gpuSurveyResult\": { \"result\": {\"code\": \"Unset\", \"message\": \"\"}, \"gpuInfo\": [] },\n"
-	"        \"cpuSurveyResult\": { \"result\": {\"code\": \"Unset\", \"message\": \"\"} } },\n"
-	"      \"memoryInfo\": { \"ramCapacity\": 68719476736, \"vramCapacity\": 0, \"totalMemory\": 68719476736 } }\n"
-	"  ]\n}\n";
+        "{\n  \"status\": \"OK\",\n  \"engines\": [\n    {\n      \"name\": "
+        "\"llama.cpp-linux-x86_64-nvidia-cuda12-avx2\",\n"
+        "      \"version\": \"1.50.0\", \"engine\": \"llama.cpp\", \"platform\": \"linux\", \"gpuFramework\": "
+        "\"CUDA\",\n"
+        "      \"compatibility\": { \"status\": \"Compatible\" },\n"
+        "      \"supportedModelFormatNames\": [\"GGUF\"],\n"
+        "      \"hardwareSurvey\": {\n"
+        "        \"gpuSurveyResult\": { \"result\": {\"code\": \"Success\", \"message\": \"\"},\n"
+        "          \"gpuInfo\": [{ \"name\": \"NVIDIA GeForce RTX 4090\", \"deviceId\": 0,\n"
+        "            \"totalMemoryCapacityBytes\": 25757220864, \"dedicatedMemoryCapacityBytes\": 25757220864,\n"
+        "            \"integrationType\": \"Discrete\", \"detectionPlatform\": \"CUDA\", \"detectionPlatformVersion\": "
+        "\"12.4\",\n"
+        "            \"otherInfo\": {} },\n"
+        "            { \"name\": \"iGPU\", \"deviceId\": 1, \"totalMemoryCapacityBytes\": 1073741824,\n"
+        "            \"dedicatedMemoryCapacityBytes\": 0, \"integrationType\": \"Integrated\", \"detectionPlatform\": "
+        "\"Vulkan\",\n"
+        "            \"detectionPlatformVersion\": \"1.3\", \"otherInfo\": {} }] },\n"
+        "        \"cpuSurveyResult\": { \"result\": {\"code\": \"Success\", \"message\": \"\"},\n"
+        "          \"cpuInfo\": { \"name\": \"AMD Ryzen 9\", \"architecture\": \"x86_64\", "
+        "\"supportedInstructionSetExtensions\": [\"AVX\", \"AVX2\"] } } },\n"
+        "      \"memoryInfo\": { \"ramCapacity\": 68719476736, \"vramCapacity\": 25757220864, \"totalMemory\": "
+        "94476697600 }\n"
+        "    },\n"
+        "    { \"name\": \"mlx-engine\", \"version\": \"0.1\", \"engine\": \"mlx\", \"platform\": \"linux\",\n"
+        "      \"compatibility\": { \"status\": \"Incompatible platform\", \"message\": \"macOS only\" },\n"
+        "      \"supportedModelFormatNames\": [\"MLX\"], \"hardwareSurvey\": { \"gpuSurveyResult\": { \"result\": "
+        "{\"code\": \"Unset\", \"message\": \"\"}, \"gpuInfo\": [] },\n"
+        "        \"cpuSurveyResult\": { \"result\": {\"code\": \"Unset\", \"message\": \"\"} } },\n"
+        "      \"memoryInfo\": { \"ramCapacity\": 68719476736, \"vramCapacity\": 0, \"totalMemory\": 68719476736 } }\n"
+        "  ]\n}\n";
 
 /* lms's logger: console.info("I", "", msg) -> "I  msg"; the verdict line
  * starts with "\n" so it follows an "I  " line. Reference format (GiB). */
 static const char est_fail_low[] =
-	"I  Model: lmstudio-community/Qwen3-30B-A3B-GGUF/Qwen3-30B-A3B-Q4_K_M.gguf\n"
-	"I  Context Length: 32,768\n"
-	"I  GPU Offload: 100%\n"
-	"I  Estimated GPU Memory:   27.41 GiB\n"
-	"I  Estimated Total Memory: 27.93 GiB\n"
-	"I  Confidence: LOW\n"
-	"I  \n"
-	"Estimate: This model will fail to load based on your resource guardrails settings.\n";
+        "I  Model: lmstudio-community/Qwen3-30B-A3B-GGUF/Qwen3-30B-A3B-Q4_K_M.gguf\n"
+        "I  Context Length: 32,768\n"
+        "I  GPU Offload: 100%\n"
+        "I  Estimated GPU Memory:   27.41 GiB\n"
+        "I  Estimated Total Memory: 27.93 GiB\n"
+        "I  Confidence: LOW\n"
+        "I  \n"
+        "Estimate: This model will fail to load based on your resource guardrails settings.\n";
 
 /* Older lms (base-1000 units, no context/offload lines), colours on. */
 static const char est_ok_old[] =
-	"\x1b[92mI\x1b[39m  Model: google/gemma-3-4b\n"
-	"\x1b[92mI\x1b[39m  Estimated GPU Memory:   \x1b[32m3.50 GB\x1b[39m\n"
-	"\x1b[92mI\x1b[39m  Estimated Total Memory: \x1b[32m4.20 GB\x1b[39m\n"
-	"\x1b[92mI\x1b[39m  \n"
-	"Estimate: \x1b[32mThis model may be loaded based on your resource guardrails settings.\x1b[39m\n";
+        "\x1b[92mI\x1b[39m  Model: google/gemma-3-4b\n"
+        "\x1b[92mI\x1b[39m  Estimated GPU Memory:   \x1b[32m3.50 GB\x1b[39m\n"
+        "\x1b[92mI\x1b[39m  Estimated Total Memory: \x1b[32m4.20 GB\x1b[39m\n"
+        "\x1b[92mI\x1b[39m  \n"
+        "Estimate: \x1b[32mThis model may be loaded based on your resource guardrails settings.\x1b[39m\n";
 
 /* ---- the fake lms ------------------------------------------------------------- */
 
@@ -234,31 +252,38 @@ static void test_argv_every_command(void **state)
 	expect_argv(&local, &(struct dp_lms_req){.cmd = DP_LMS_LS}, "lms ls --json");
 	expect_argv(&remote, &(struct dp_lms_req){.cmd = DP_LMS_LS}, "lms ls --json --host gpu-box.lan --port 4321");
 	expect_argv(&(struct dp_lms_target){.port = 5555}, &(struct dp_lms_req){.cmd = DP_LMS_PS},
-		    "lms ps --json --port 5555");
+	            "lms ps --json --port 5555");
 	expect_argv(&remote,
-		    &(struct dp_lms_req){.cmd = DP_LMS_LOAD, .model = "qwen/qwen3-8b", .gpu = "0.5",
-					 .context_length = 8192, .ttl_s = 600, .identifier = "q8", .parallel = 2},
-		    "lms load qwen/qwen3-8b --gpu 0.5 --context-length 8192 --ttl 600 --parallel 2 --identifier q8 "
-		    "--yes --host gpu-box.lan --port 4321");
+	            &(struct dp_lms_req){.cmd = DP_LMS_LOAD,
+	                                 .model = "qwen/qwen3-8b",
+	                                 .gpu = "0.5",
+	                                 .context_length = 8192,
+	                                 .ttl_s = 600,
+	                                 .identifier = "q8",
+	                                 .parallel = 2},
+	            "lms load qwen/qwen3-8b --gpu 0.5 --context-length 8192 --ttl 600 --parallel 2 --identifier q8 "
+	            "--yes --host gpu-box.lan --port 4321");
 	expect_argv(NULL, &(struct dp_lms_req){.cmd = DP_LMS_LOAD, .model = "m", .gpu = "MAX", .exact = 1},
-		    "lms load m --gpu max --exact --yes");
-	expect_argv(&remote, &(struct dp_lms_req){.cmd = DP_LMS_ESTIMATE, .model = "m", .gpu = "off", .context_length = 4096},
-		    "lms load m --gpu off --context-length 4096 --yes --estimate-only --host gpu-box.lan --port 4321");
+	            "lms load m --gpu max --exact --yes");
+	expect_argv(&remote,
+	            &(struct dp_lms_req){.cmd = DP_LMS_ESTIMATE, .model = "m", .gpu = "off", .context_length = 4096},
+	            "lms load m --gpu off --context-length 4096 --yes --estimate-only --host gpu-box.lan --port 4321");
 	expect_argv(&remote, &(struct dp_lms_req){.cmd = DP_LMS_UNLOAD, .model = "q8"},
-		    "lms unload q8 --host gpu-box.lan --port 4321");
+	            "lms unload q8 --host gpu-box.lan --port 4321");
 	expect_argv(&remote, &(struct dp_lms_req){.cmd = DP_LMS_UNLOAD_ALL},
-		    "lms unload --all --host gpu-box.lan --port 4321");
+	            "lms unload --all --host gpu-box.lan --port 4321");
 	expect_argv(&remote, &(struct dp_lms_req){.cmd = DP_LMS_LOG_STREAM, .source = "server"},
-		    "lms log stream --source server --json --host gpu-box.lan --port 4321");
+	            "lms log stream --source server --json --host gpu-box.lan --port 4321");
 	expect_argv(NULL, &(struct dp_lms_req){.cmd = DP_LMS_LOG_STREAM, .source = "model", .filter = "input,output"},
-		    "lms log stream --source model --filter input,output --json");
+	            "lms log stream --source model --filter input,output --json");
 	expect_argv(&remote, &(struct dp_lms_req){.cmd = DP_LMS_RUNTIME_SURVEY},
-		    "lms runtime survey --json --host gpu-box.lan --port 4321");
+	            "lms runtime survey --json --host gpu-box.lan --port 4321");
 	expect_argv(NULL, &(struct dp_lms_req){.cmd = DP_LMS_RUNTIME_SURVEY, .refresh = 1},
-		    "lms runtime survey --json --refresh");
+	            "lms runtime survey --json --refresh");
 	/* Local-only commands never get --host/--port, even for a loopback target. */
-	expect_argv(&loop_port, &(struct dp_lms_req){.cmd = DP_LMS_SERVER_START, .server_port = 1234, .bind = "0.0.0.0", .cors = 1},
-		    "lms server start --port 1234 --bind 0.0.0.0 --cors");
+	expect_argv(&loop_port,
+	            &(struct dp_lms_req){.cmd = DP_LMS_SERVER_START, .server_port = 1234, .bind = "0.0.0.0", .cors = 1},
+	            "lms server start --port 1234 --bind 0.0.0.0 --cors");
 	expect_argv(&loop_port, &(struct dp_lms_req){.cmd = DP_LMS_SERVER_STOP}, "lms server stop");
 	expect_argv(&loop_port, &(struct dp_lms_req){.cmd = DP_LMS_SERVER_STATUS}, "lms server status --json");
 	expect_argv(&loop_port, &(struct dp_lms_req){.cmd = DP_LMS_DAEMON_UP}, "lms daemon up --json");
@@ -266,7 +291,7 @@ static void test_argv_every_command(void **state)
 	expect_argv(&loop_port, &(struct dp_lms_req){.cmd = DP_LMS_DAEMON_STATUS}, "lms daemon status --json");
 	expect_argv(&loop_port, &(struct dp_lms_req){.cmd = DP_LMS_VERSION}, "lms version --json");
 	expect_argv(&(struct dp_lms_target){.host = "localhost"}, &(struct dp_lms_req){.cmd = DP_LMS_VERSION},
-		    "lms version --json");
+	            "lms version --json");
 
 	/* The table behind it (reference §6.1). */
 	assert_true(dp_lms_cmd_takes_target(DP_LMS_PS));
@@ -310,8 +335,10 @@ static void test_argv_validation(void **state)
 	expect_invalid(NULL, &(struct dp_lms_req){.cmd = DP_LMS_LOAD, .model = "m", .identifier = "-x"}, "identifier");
 	expect_invalid(NULL, &(struct dp_lms_req){.cmd = DP_LMS_LOG_STREAM, .source = "all"}, "source");
 	expect_invalid(NULL, &(struct dp_lms_req){.cmd = DP_LMS_LOG_STREAM}, "source");
-	expect_invalid(NULL, &(struct dp_lms_req){.cmd = DP_LMS_LOG_STREAM, .source = "server", .filter = "input"}, "filter");
-	expect_invalid(NULL, &(struct dp_lms_req){.cmd = DP_LMS_LOG_STREAM, .source = "model", .filter = "both"}, "filter");
+	expect_invalid(NULL, &(struct dp_lms_req){.cmd = DP_LMS_LOG_STREAM, .source = "server", .filter = "input"},
+	               "filter");
+	expect_invalid(NULL, &(struct dp_lms_req){.cmd = DP_LMS_LOG_STREAM, .source = "model", .filter = "both"},
+	               "filter");
 	expect_invalid(NULL, &(struct dp_lms_req){.cmd = DP_LMS_SERVER_START, .bind = "-0"}, "bind");
 	expect_invalid(NULL, &(struct dp_lms_req){.cmd = (enum dp_lms_cmd)99}, "unknown");
 
@@ -364,8 +391,8 @@ static void test_estimate_ok_old_units_colours(void **state)
 
 	/* Bare lines (no logger prefix), CRLF, fractional offload, zero size. */
 	const char *bare = "Model: m\r\nGPU Offload: 33.33333333333333%\r\nEstimated GPU Memory:   0 GiB\r\n"
-			   "Estimated Total Memory: 512 Bytes\r\nConfidence: low\r\n\r\n"
-			   "Estimate: This model may be loaded based on your resource guardrails settings.";
+	                   "Estimated Total Memory: 512 Bytes\r\nConfidence: low\r\n\r\n"
+	                   "Estimate: This model may be loaded based on your resource guardrails settings.";
 	assert_int_equal(dp_lms_parse_estimate(bare, strlen(bare), &e), 0);
 	assert_int_equal(e.gpu_bytes, 0);
 	assert_int_equal(e.total_bytes, 512);
@@ -379,7 +406,8 @@ static void test_estimate_rejects(void **state)
 	struct dp_lms_estimate e;
 	const char *no_verdict = "I  Estimated GPU Memory:   1.00 GiB\nI  Estimated Total Memory: 2.00 GiB\n";
 	assert_int_equal(dp_lms_parse_estimate(no_verdict, strlen(no_verdict), &e), -EINVAL);
-	const char *bad_size = "Estimated GPU Memory:   lots\nEstimated Total Memory: 2.00 GiB\nEstimate: This model may be loaded\n";
+	const char *bad_size =
+	        "Estimated GPU Memory:   lots\nEstimated Total Memory: 2.00 GiB\nEstimate: This model may be loaded\n";
 	assert_int_equal(dp_lms_parse_estimate(bad_size, strlen(bad_size), &e), -EINVAL);
 	const char *bad_verdict = "Estimated GPU Memory:   1 GiB\nEstimated Total Memory: 2 GiB\nEstimate: maybe\n";
 	assert_int_equal(dp_lms_parse_estimate(bad_verdict, strlen(bad_verdict), &e), -EINVAL);
@@ -387,7 +415,8 @@ static void test_estimate_rejects(void **state)
 	const char *err = "E  Error: connect ECONNREFUSED 127.0.0.1:1234\n";
 	assert_int_equal(dp_lms_parse_estimate(err, strlen(err), &e), -EINVAL);
 	/* A NUL inside the text ends nothing badly. */
-	const char nul[] = "Estimated GPU Memory:   1 GiB\n\0\nEstimated Total Memory: 2 GiB\nEstimate: This model will fail to load\n";
+	const char nul[] = "Estimated GPU Memory:   1 GiB\n\0\nEstimated Total Memory: 2 GiB\nEstimate: This model "
+	                   "will fail to load\n";
 	assert_int_equal(dp_lms_parse_estimate(nul, sizeof nul - 1, &e), 0);
 	assert_int_equal(e.fits, 0);
 }
@@ -440,9 +469,10 @@ static void test_parse_ps(void **state)
 	json_decref(a);
 
 	/* Upper-case / older status spellings, missing fields, junk entries. */
-	const char *odd = "[{\"identifier\":\"a\",\"status\":\"PROCESSING_PROMPT\",\"queued\":3.0,\"parallel\":null},"
-			  "{\"identifier\":\"b\",\"status\":\"Generating\"},{\"identifier\":\"c\",\"status\":\"weird state\"},"
-			  "42, {\"nothing\":true}, {\"modelKey\":\"d\",\"sizeBytes\":\"big\"}]";
+	const char *odd =
+	        "[{\"identifier\":\"a\",\"status\":\"PROCESSING_PROMPT\",\"queued\":3.0,\"parallel\":null},"
+	        "{\"identifier\":\"b\",\"status\":\"Generating\"},{\"identifier\":\"c\",\"status\":\"weird state\"},"
+	        "42, {\"nothing\":true}, {\"modelKey\":\"d\",\"sizeBytes\":\"big\"}]";
 	a = dp_lms_parse_ps(odd, strlen(odd), err, sizeof err);
 	assert_non_null(a);
 	assert_int_equal(json_array_size(a), 4);
@@ -467,12 +497,15 @@ static void test_parse_ps(void **state)
 static void test_parse_ls(void **state)
 {
 	char err[256];
-	const char *ls = "[{\"type\":\"embedding\",\"modelKey\":\"text-embedding-nomic\",\"format\":\"gguf\",\"displayName\":\"Nomic\","
-			 "\"publisher\":\"nomic-ai\",\"path\":\"nomic-ai/nomic.gguf\",\"sizeBytes\":84106624,"
-			 "\"indexedModelIdentifier\":\"nomic-ai/nomic.gguf\",\"deviceIdentifier\":null,\"maxContextLength\":2048},"
-			 "{\"type\":\"llm\",\"modelKey\":\"qwen3-8b\",\"format\":\"gguf\",\"sizeBytes\":5027784704,"
-			 "\"quantization\":{\"name\":\"Q4_K_M\",\"bits\":4},\"vision\":false,\"trainedForToolUse\":true,"
-			 "\"selectedVariant\":\"qwen3-8b@q4_k_m\",\"paramsString\":\"8B\"}]";
+	const char *ls =
+	        "[{\"type\":\"embedding\",\"modelKey\":\"text-embedding-nomic\",\"format\":\"gguf\",\"displayName\":"
+	        "\"Nomic\","
+	        "\"publisher\":\"nomic-ai\",\"path\":\"nomic-ai/nomic.gguf\",\"sizeBytes\":84106624,"
+	        "\"indexedModelIdentifier\":\"nomic-ai/"
+	        "nomic.gguf\",\"deviceIdentifier\":null,\"maxContextLength\":2048},"
+	        "{\"type\":\"llm\",\"modelKey\":\"qwen3-8b\",\"format\":\"gguf\",\"sizeBytes\":5027784704,"
+	        "\"quantization\":{\"name\":\"Q4_K_M\",\"bits\":4},\"vision\":false,\"trainedForToolUse\":true,"
+	        "\"selectedVariant\":\"qwen3-8b@q4_k_m\",\"paramsString\":\"8B\"}]";
 	json_t *a = dp_lms_parse_ls(ls, strlen(ls), err, sizeof err);
 	assert_non_null(a);
 	assert_int_equal(json_array_size(a), 2);
@@ -495,7 +528,8 @@ static void test_parse_survey_both_casings(void **state)
 	assert_non_null(o);
 	assert_true(json_equal(n, o));
 	assert_string_equal(json_string_value(json_object_get(o, "status")), "ok");
-	assert_string_equal(json_string_value(json_object_get(o, "primary_engine")), "llama.cpp-linux-x86_64-nvidia-cuda12-avx2");
+	assert_string_equal(json_string_value(json_object_get(o, "primary_engine")),
+	                    "llama.cpp-linux-x86_64-nvidia-cuda12-avx2");
 	json_t *gpus = json_object_get(o, "gpus");
 	assert_int_equal(json_array_size(gpus), 2);
 	json_t *g0 = json_array_get(gpus, 0), *g1 = json_array_get(gpus, 1);
@@ -509,7 +543,7 @@ static void test_parse_survey_both_casings(void **state)
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(o, "memory"), "ram_bytes")), 68719476736ll);
 	json_t *e1 = json_array_get(json_object_get(o, "engines"), 1);
 	assert_string_equal(json_string_value(json_object_get(json_object_get(e1, "compatibility"), "status")),
-			    "incompatiblePlatform");
+	                    "incompatiblePlatform");
 	assert_string_equal(json_string_value(json_object_get(json_object_get(e1, "gpu_result"), "code")), "unset");
 	json_t *e0 = json_array_get(json_object_get(o, "engines"), 0);
 	json_t *cpu = json_object_get(e0, "cpu");
@@ -534,11 +568,11 @@ static void test_survey_enum(void **state)
 {
 	char buf[80];
 	assert_string_equal(dp_lms_survey_enum("compatibility", "Incompatible app version", buf, sizeof buf),
-			    "incompatibleAppVersion");
+	                    "incompatibleAppVersion");
 	assert_string_equal(dp_lms_survey_enum("compatibility", "CPU survey unsuccesful", buf, sizeof buf),
-			    "cpuSurveyUnsuccessful");
+	                    "cpuSurveyUnsuccessful");
 	assert_string_equal(dp_lms_survey_enum("compatibility", "GPU required but none found", buf, sizeof buf),
-			    "gpuRequiredButNoneFound");
+	                    "gpuRequiredButNoneFound");
 	assert_string_equal(dp_lms_survey_enum("status", "OK", buf, sizeof buf), "ok");
 	assert_string_equal(dp_lms_survey_enum("result", "NoDevicesFound", buf, sizeof buf), "noDevicesFound");
 	assert_string_equal(dp_lms_survey_enum("platform", "rocm", buf, sizeof buf), "ROCm");
@@ -714,9 +748,10 @@ static void test_unavailable(void **state)
 	assert_string_equal(c.last_msg, "LMS_BIN '/nonexistent/lms' not found");
 	char err[128];
 	struct dp_lms_stream *s = (struct dp_lms_stream *)&c;
-	assert_int_equal(dp_lms_stream_start(c.l, NULL, &(struct dp_lms_req){.cmd = DP_LMS_LOG_STREAM, .source = "server"},
-					     NULL, NULL, NULL, &s, err, sizeof err),
-			 -ENOENT);
+	assert_int_equal(dp_lms_stream_start(c.l, NULL,
+	                                     &(struct dp_lms_req){.cmd = DP_LMS_LOG_STREAM, .source = "server"}, NULL,
+	                                     NULL, NULL, &s, err, sizeof err),
+	                 -ENOENT);
 	assert_null(s);
 	assert_string_equal(err, "LMS_BIN '/nonexistent/lms' not found");
 	dp_lms_free(c.l);
@@ -780,7 +815,7 @@ static void test_runtime_results(void **state)
 	assert_string_equal(c.last_code, "failed");
 	assert_int_equal(c.last_exit, 1);
 	assert_string_equal(c.last_msg,
-			    "lms unload failed (exit 1): E Error: Cannot find a model with the identifier \"nope\".");
+	                    "lms unload failed (exit 1): E Error: Cannot find a model with the identifier \"nope\".");
 
 	c.expect = 5;
 	call(&c, NULL, &(struct dp_lms_req){.cmd = DP_LMS_LS});
@@ -948,7 +983,8 @@ static void test_log_stream(void **state)
 	event_base_dispatch(c.base);
 	assert_int_equal(s.exits, 1);
 	assert_int_equal(s.lines, 2);
-	assert_string_equal(s.first, "{\"timestamp\":1,\"data\":{\"type\":\"server.log\",\"content\":\"a\",\"level\":\"info\"}}");
+	assert_string_equal(
+	        s.first, "{\"timestamp\":1,\"data\":{\"type\":\"server.log\",\"content\":\"a\",\"level\":\"info\"}}");
 	assert_int_equal(s.skipped, 1); /* the 600-byte line, over max_line 256 */
 	assert_string_equal(s.code, "stopped");
 	assert_int_equal(dp_lms_stream_count(c.l), 0);
@@ -995,22 +1031,22 @@ int main(int argc, char **argv)
 		return 1;
 	self_path[n] = '\0';
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_argv_every_command),
-		cmocka_unit_test(test_argv_validation),
-		cmocka_unit_test(test_estimate_fail_low),
-		cmocka_unit_test(test_estimate_ok_old_units_colours),
-		cmocka_unit_test(test_estimate_rejects),
-		cmocka_unit_test(test_parse_size),
-		cmocka_unit_test(test_parse_ps),
-		cmocka_unit_test(test_parse_ls),
-		cmocka_unit_test(test_parse_survey_both_casings),
-		cmocka_unit_test(test_survey_enum),
-		cmocka_unit_test(test_parse_status),
-		cmocka_unit_test(test_error_message),
-		cmocka_unit_test(test_unavailable),
-		cmocka_unit_test(test_runtime_results),
-		cmocka_unit_test(test_runtime_concurrency_queue_busy_cancel),
-		cmocka_unit_test(test_log_stream),
+	        cmocka_unit_test(test_argv_every_command),
+	        cmocka_unit_test(test_argv_validation),
+	        cmocka_unit_test(test_estimate_fail_low),
+	        cmocka_unit_test(test_estimate_ok_old_units_colours),
+	        cmocka_unit_test(test_estimate_rejects),
+	        cmocka_unit_test(test_parse_size),
+	        cmocka_unit_test(test_parse_ps),
+	        cmocka_unit_test(test_parse_ls),
+	        cmocka_unit_test(test_parse_survey_both_casings),
+	        cmocka_unit_test(test_survey_enum),
+	        cmocka_unit_test(test_parse_status),
+	        cmocka_unit_test(test_error_message),
+	        cmocka_unit_test(test_unavailable),
+	        cmocka_unit_test(test_runtime_results),
+	        cmocka_unit_test(test_runtime_concurrency_queue_busy_cancel),
+	        cmocka_unit_test(test_log_stream),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -111,7 +111,7 @@ static void sim_done(struct dp_job *job, const struct dp_job_result *res, void *
 	w->sim_done = 1;
 	if (res->state != DP_JOB_STOPPED)
 		fprintf(stderr, "llmster-sim ended early (%s, exit %d): %.*s\n", dp_job_state_name(res->state),
-			res->exit_code, (int)res->err_len, res->err);
+		        res->exit_code, (int)res->err_len, res->err);
 }
 
 static void ignore_line(struct dp_job *job, const char *line, size_t len, void *arg)
@@ -194,17 +194,18 @@ static int teardown(void **state)
 	return 0;
 }
 
-#define NEED_BINARIES(w)                                                                                          \
-	do {                                                                                                      \
-		if (!(w)->l)                                                                                      \
-			skip();                                                                                   \
+#define NEED_BINARIES(w)                                                                                               \
+	do {                                                                                                           \
+		if (!(w)->l)                                                                                           \
+			skip();                                                                                        \
 	} while (0)
 
 static const char *first_llm(json_t *ls)
 {
 	size_t i;
 	json_t *m;
-	json_array_foreach(ls, i, m) {
+	json_array_foreach(ls, i, m)
+	{
 		const char *type = json_string_value(json_object_get(m, "type"));
 		if (type && strcmp(type, "llm") == 0)
 			return json_string_value(json_object_get(m, "model_key"));
@@ -216,7 +217,8 @@ static int has_identifier(json_t *ps, const char *id)
 {
 	size_t i;
 	json_t *m;
-	json_array_foreach(ps, i, m) {
+	json_array_foreach(ps, i, m)
+	{
 		const char *s = json_string_value(json_object_get(m, "identifier"));
 		if (s && strcmp(s, id) == 0)
 			return 1;
@@ -236,17 +238,20 @@ static void test_sim_models(void **state)
 	assert_non_null(k);
 	snprintf(key, sizeof key, "%s", k);
 
-	assert_int_equal(sync_call(w, &(struct dp_lms_req){.cmd = DP_LMS_ESTIMATE, .model = key, .context_length = 4096}, &x),
-			 DP_LMS_OK);
+	assert_int_equal(
+	        sync_call(w, &(struct dp_lms_req){.cmd = DP_LMS_ESTIMATE, .model = key, .context_length = 4096}, &x),
+	        DP_LMS_OK);
 	assert_true(x.have_est);
 	assert_true(x.est.gpu_bytes > 0 || x.est.total_bytes > 0);
 	assert_int_equal(x.est.context_length, 4096);
 	assert_true(x.est.fits == 0 || x.est.fits == 1);
 
-	assert_int_equal(sync_call(w, &(struct dp_lms_req){.cmd = DP_LMS_LOAD, .model = key, .identifier = "dp-it",
-							    .context_length = 4096},
-				   &x),
-			 DP_LMS_OK);
+	assert_int_equal(
+	        sync_call(w,
+	                  &(struct dp_lms_req){
+	                          .cmd = DP_LMS_LOAD, .model = key, .identifier = "dp-it", .context_length = 4096},
+	                  &x),
+	        DP_LMS_OK);
 	assert_int_equal(sync_call(w, &(struct dp_lms_req){.cmd = DP_LMS_PS}, &x), DP_LMS_OK);
 	assert_true(has_identifier(x.json, "dp-it"));
 	assert_int_equal(sync_call(w, &(struct dp_lms_req){.cmd = DP_LMS_UNLOAD, .model = "dp-it"}, &x), DP_LMS_OK);
@@ -329,8 +334,9 @@ static void test_sim_log_stream(void **state)
 	 * lms ps goes through /__sim/, so ask for a model list over REST. */
 	for (int i = 0; i < 50 && s.n == 0; i++) {
 		int fd = socket(AF_INET, SOCK_STREAM, 0);
-		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)w->port),
-					.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		struct sockaddr_in a = {.sin_family = AF_INET,
+		                        .sin_port = htons((uint16_t)w->port),
+		                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 		if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0) {
 			const char req[] = "GET /api/v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
 			ssize_t wr = write(fd, req, sizeof req - 1);
@@ -352,10 +358,10 @@ static void test_sim_log_stream(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sim_models),
-		cmocka_unit_test(test_sim_survey_and_status),
-		cmocka_unit_test(test_sim_concurrency),
-		cmocka_unit_test(test_sim_log_stream),
+	        cmocka_unit_test(test_sim_models),
+	        cmocka_unit_test(test_sim_survey_and_status),
+	        cmocka_unit_test(test_sim_concurrency),
+	        cmocka_unit_test(test_sim_log_stream),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

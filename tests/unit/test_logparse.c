@@ -31,9 +31,9 @@ static void test_server_log(void **st)
 	(void)st;
 	struct dp_logparse_event ev;
 	assert_int_equal(parse("{\"timestamp\":1786252670392,\"data\":{\"type\":\"server.log\",\"content\":"
-			       "\"Returning 6 models from v1 API\",\"level\":\"info\"}}",
-			       DP_LOGPARSE_SERVER, &ev),
-			 0);
+	                       "\"Returning 6 models from v1 API\",\"level\":\"info\"}}",
+	                       DP_LOGPARSE_SERVER, &ev),
+	                 0);
 	assert_int_equal(ev.source, DP_LOGPARSE_SERVER);
 	assert_int_equal(ev.level, DP_LOGPARSE_INFO);
 	assert_int_equal(ev.ts_ms, 1786252670392LL);
@@ -44,50 +44,56 @@ static void test_server_log(void **st)
 	assert_false(ev.has_body);
 	assert_false(ev.has_stats);
 	assert_string_equal(ev.model, "");
-	assert_string_equal(json_string_value(json_object_get(ev.payload, "content")), "Returning 6 models from v1 API");
+	assert_string_equal(json_string_value(json_object_get(ev.payload, "content")),
+	                    "Returning 6 models from v1 API");
 	dp_logparse_event_release(&ev);
 
 	/* a request body: debug, body cut when hidden */
-	assert_int_equal(parse("{\"timestamp\":1786252670392,\"data\":{\"type\":\"server.log\",\"content\":"
-			       "\"Received request: POST to /v1/chat/completions with body {\\n  \\\"model\\\": \\\"q\\\",\\n"
-			       "  \\\"messages\\\": [{\\\"role\\\":\\\"user\\\",\\\"content\\\":\\\"secret prompt\\\"}]}\","
-			       "\"level\":\"debug\"}}",
-			       DP_LOGPARSE_SERVER, &ev),
-			 0);
+	assert_int_equal(
+	        parse("{\"timestamp\":1786252670392,\"data\":{\"type\":\"server.log\",\"content\":"
+	              "\"Received request: POST to /v1/chat/completions with body {\\n  \\\"model\\\": \\\"q\\\",\\n"
+	              "  \\\"messages\\\": [{\\\"role\\\":\\\"user\\\",\\\"content\\\":\\\"secret prompt\\\"}]}\","
+	              "\"level\":\"debug\"}}",
+	              DP_LOGPARSE_SERVER, &ev),
+	        0);
 	assert_int_equal(ev.level, DP_LOGPARSE_DEBUG);
 	assert_true(ev.has_body);
 	assert_non_null(strstr(ev.summary, "secret prompt"));
 	assert_null(strchr(ev.summary, '\n')); /* one line */
 	assert_null(strstr(ev.summary_hidden, "secret"));
-	assert_string_equal(ev.summary_hidden, "Received request: POST to /v1/chat/completions with body {\xe2\x80\xa6}");
+	assert_string_equal(ev.summary_hidden,
+	                    "Received request: POST to /v1/chat/completions with body {\xe2\x80\xa6}");
 	json_t *r = dp_logparse_redact(ev.payload);
 	assert_string_equal(json_string_value(json_object_get(r, "content")),
-			    "Received request: POST to /v1/chat/completions with body {\xe2\x80\xa6}");
+	                    "Received request: POST to /v1/chat/completions with body {\xe2\x80\xa6}");
 	assert_string_equal(json_string_value(json_object_get(r, "level")), "debug");
 	json_decref(r);
 	dp_logparse_event_release(&ev);
 
 	/* "[INFO][model] Generated prediction: {...}" */
-	assert_int_equal(parse("{\"timestamp\":1786252670392,\"data\":{\"type\":\"server.log\",\"content\":"
-			       "\"[qwen/qwen3-8b] Generated prediction: {\\\"id\\\":\\\"chatcmpl-1\\\",\\\"choices\\\":[]}\","
-			       "\"level\":\"info\"}}",
-			       DP_LOGPARSE_SERVER, &ev),
-			 0);
+	assert_int_equal(
+	        parse("{\"timestamp\":1786252670392,\"data\":{\"type\":\"server.log\",\"content\":"
+	              "\"[qwen/qwen3-8b] Generated prediction: {\\\"id\\\":\\\"chatcmpl-1\\\",\\\"choices\\\":[]}\","
+	              "\"level\":\"info\"}}",
+	              DP_LOGPARSE_SERVER, &ev),
+	        0);
 	assert_string_equal(ev.summary_hidden, "[qwen/qwen3-8b] Generated prediction: {\xe2\x80\xa6}");
 	dp_logparse_event_release(&ev);
 
 	/* high-level server messages */
-	assert_int_equal(parse("{\"timestamp\":1,\"data\":{\"type\":\"server.log\",\"content\":\"Server started on port "
-			       "1234\",\"level\":\"info\"}}",
-			       DP_LOGPARSE_SERVER, &ev),
-			 0);
+	assert_int_equal(
+	        parse("{\"timestamp\":1,\"data\":{\"type\":\"server.log\",\"content\":\"Server started on port "
+	              "1234\",\"level\":\"info\"}}",
+	              DP_LOGPARSE_SERVER, &ev),
+	        0);
 	assert_true(ev.high);
 	assert_int_equal(ev.ts_ms, 0); /* absurd timestamp */
 	dp_logparse_event_release(&ev);
-	assert_int_equal(parse("{\"data\":{\"type\":\"server.log\",\"content\":\"[JIT] Requested model (x) is not loaded. "
-			       "Loading \\\"x\\\" now...\",\"level\":\"info\"}}",
-			       DP_LOGPARSE_SERVER, &ev),
-			 0);
+	assert_int_equal(
+	        parse("{\"data\":{\"type\":\"server.log\",\"content\":\"[JIT] Requested model (x) is not loaded. "
+	              "Loading \\\"x\\\" now...\",\"level\":\"info\"}}",
+	              DP_LOGPARSE_SERVER, &ev),
+	        0);
 	assert_true(ev.high);
 	assert_int_equal(ev.ts_ms, 0); /* no timestamp */
 	dp_logparse_event_release(&ev);
@@ -100,16 +106,17 @@ static void test_levels(void **st)
 		const char *level;
 		int want;
 	} cases[] = {
-		{ "debug", DP_LOGPARSE_DEBUG }, { "info", DP_LOGPARSE_INFO },   { "warn", DP_LOGPARSE_WARN },
-		{ "error", DP_LOGPARSE_ERROR }, { "WARNING", DP_LOGPARSE_WARN }, { "Error", DP_LOGPARSE_ERROR },
-		{ "fatal", DP_LOGPARSE_ERROR }, { "trace", DP_LOGPARSE_DEBUG }, { "verbose", DP_LOGPARSE_DEBUG },
-		{ "bogus", DP_LOGPARSE_INFO },
+	        {"debug", DP_LOGPARSE_DEBUG}, {"info", DP_LOGPARSE_INFO},    {"warn", DP_LOGPARSE_WARN},
+	        {"error", DP_LOGPARSE_ERROR}, {"WARNING", DP_LOGPARSE_WARN}, {"Error", DP_LOGPARSE_ERROR},
+	        {"fatal", DP_LOGPARSE_ERROR}, {"trace", DP_LOGPARSE_DEBUG},  {"verbose", DP_LOGPARSE_DEBUG},
+	        {"bogus", DP_LOGPARSE_INFO},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char line[256];
 		snprintf(line, sizeof(line),
-			 "{\"timestamp\":1786252670392,\"data\":{\"type\":\"server.log\",\"content\":\"x\",\"level\":\"%s\"}}",
-			 cases[i].level);
+		         "{\"timestamp\":1786252670392,\"data\":{\"type\":\"server.log\",\"content\":\"x\",\"level\":"
+		         "\"%s\"}}",
+		         cases[i].level);
 		struct dp_logparse_event ev;
 		assert_int_equal(parse(line, DP_LOGPARSE_SERVER, &ev), 0);
 		assert_int_equal(ev.level, cases[i].want);
@@ -119,14 +126,15 @@ static void test_levels(void **st)
 	/* level field missing or not a string: info, or the file-style prefix */
 	struct dp_logparse_event ev;
 	assert_int_equal(parse("{\"timestamp\":1786252670392,\"data\":{\"type\":\"server.log\",\"content\":\"x\"}}",
-			       DP_LOGPARSE_SERVER, &ev),
-			 0);
+	                       DP_LOGPARSE_SERVER, &ev),
+	                 0);
 	assert_int_equal(ev.level, DP_LOGPARSE_INFO);
 	dp_logparse_event_release(&ev);
-	assert_int_equal(parse("{\"timestamp\":1786252670392,\"data\":{\"type\":\"server.log\",\"content\":\"[2026-08-08 "
-			       "22:40:13][ERROR] boom\",\"level\":7}}",
-			       DP_LOGPARSE_SERVER, &ev),
-			 0);
+	assert_int_equal(
+	        parse("{\"timestamp\":1786252670392,\"data\":{\"type\":\"server.log\",\"content\":\"[2026-08-08 "
+	              "22:40:13][ERROR] boom\",\"level\":7}}",
+	              DP_LOGPARSE_SERVER, &ev),
+	        0);
 	assert_int_equal(ev.level, DP_LOGPARSE_ERROR);
 	dp_logparse_event_release(&ev);
 
@@ -145,41 +153,41 @@ static void test_runtime_log(void **st)
 	(void)st;
 	struct dp_logparse_event ev;
 	assert_int_equal(
-		parse("{\"timestamp\":1786252670392,\"data\":{\"type\":\"runtime.log\",\"level\":\"info\",\"message\":"
-		      "\"Loading model qwen/qwen3-8b (context length 8192, GPU offload 100%)\",\"engineName\":"
-		      "\"llama.cpp-linux-x86_64-nvidia-cuda12-avx2\",\"engineVersion\":\"1.51.0\",\"engineType\":"
-		      "\"llama.cpp\",\"modelIdentifier\":\"qwen/qwen3-8b\",\"pid\":4242}}",
-		      DP_LOGPARSE_RUNTIME, &ev),
-		0);
+	        parse("{\"timestamp\":1786252670392,\"data\":{\"type\":\"runtime.log\",\"level\":\"info\",\"message\":"
+	              "\"Loading model qwen/qwen3-8b (context length 8192, GPU offload 100%)\",\"engineName\":"
+	              "\"llama.cpp-linux-x86_64-nvidia-cuda12-avx2\",\"engineVersion\":\"1.51.0\",\"engineType\":"
+	              "\"llama.cpp\",\"modelIdentifier\":\"qwen/qwen3-8b\",\"pid\":4242}}",
+	              DP_LOGPARSE_RUNTIME, &ev),
+	        0);
 	assert_int_equal(ev.source, DP_LOGPARSE_RUNTIME);
 	assert_int_equal(ev.level, DP_LOGPARSE_INFO);
 	assert_true(ev.high);
 	assert_string_equal(ev.model, "qwen/qwen3-8b");
-	assert_string_equal(ev.summary,
-			    "[llama.cpp 1.51.0] qwen/qwen3-8b: Loading model qwen/qwen3-8b (context length 8192, GPU offload 100%)");
+	assert_string_equal(ev.summary, "[llama.cpp 1.51.0] qwen/qwen3-8b: Loading model qwen/qwen3-8b (context length "
+	                                "8192, GPU offload 100%)");
 	assert_int_equal(json_integer_value(json_object_get(ev.payload, "pid")), 4242);
 	dp_logparse_event_release(&ev);
 
 	/* minimal runtime line: no engine, no model, warn */
 	assert_int_equal(parse("{\"timestamp\":1786252670392,\"data\":{\"type\":\"runtime.log\",\"level\":\"warn\","
-			       "\"message\":\"low memory\"}}",
-			       DP_LOGPARSE_RUNTIME, &ev),
-			 0);
+	                       "\"message\":\"low memory\"}}",
+	                       DP_LOGPARSE_RUNTIME, &ev),
+	                 0);
 	assert_string_equal(ev.summary, "low memory");
 	assert_true(ev.high);
 	dp_logparse_event_release(&ev);
 
 	/* message missing */
 	assert_int_equal(parse("{\"timestamp\":1786252670392,\"data\":{\"type\":\"runtime.log\",\"level\":\"info\"}}",
-			       DP_LOGPARSE_RUNTIME, &ev),
-			 0);
+	                       DP_LOGPARSE_RUNTIME, &ev),
+	                 0);
 	assert_string_equal(ev.summary, "");
 	assert_false(ev.high);
 	dp_logparse_event_release(&ev);
 	assert_int_equal(parse("{\"timestamp\":1786252670392,\"data\":{\"type\":\"runtime.log\",\"level\":\"info\","
-			       "\"message\":\"Unloaded model (ttl)\",\"engineType\":\"mlx-llm\"}}",
-			       DP_LOGPARSE_RUNTIME, &ev),
-			 0);
+	                       "\"message\":\"Unloaded model (ttl)\",\"engineType\":\"mlx-llm\"}}",
+	                       DP_LOGPARSE_RUNTIME, &ev),
+	                 0);
 	assert_true(ev.high);
 	assert_string_equal(ev.summary, "[mlx-llm] Unloaded model (ttl)");
 	dp_logparse_event_release(&ev);
@@ -190,10 +198,10 @@ static void test_prediction_input(void **st)
 	(void)st;
 	struct dp_logparse_event ev;
 	assert_int_equal(parse("{\"timestamp\":1786252670392,\"data\":{\"type\":\"llm.prediction.input\",\"input\":"
-			       "\"<|im_start|>user\\nhello<|im_end|>\\n\",\"modelPath\":\"qwen/qwen3-8b/q.gguf\","
-			       "\"modelIdentifier\":\"qwen/qwen3-8b\"}}",
-			       DP_LOGPARSE_SERVER /* source comes from the type */, &ev),
-			 0);
+	                       "\"<|im_start|>user\\nhello<|im_end|>\\n\",\"modelPath\":\"qwen/qwen3-8b/q.gguf\","
+	                       "\"modelIdentifier\":\"qwen/qwen3-8b\"}}",
+	                       DP_LOGPARSE_SERVER /* source comes from the type */, &ev),
+	                 0);
 	assert_int_equal(ev.source, DP_LOGPARSE_MODEL);
 	assert_int_equal(ev.level, DP_LOGPARSE_INFO);
 	assert_false(ev.high);
@@ -213,12 +221,13 @@ static void test_prediction_output_stats(void **st)
 	(void)st;
 	struct dp_logparse_event ev;
 	assert_int_equal(
-		parse("{\"timestamp\":1786252670392,\"data\":{\"type\":\"llm.prediction.output\",\"output\":\"Hi there\","
-		      "\"stats\":{\"stopReason\":\"eosFound\",\"tokensPerSecond\":45.21,\"numGpuLayers\":-1,"
-		      "\"timeToFirstTokenSec\":0.123,\"totalTimeSec\":2.95,\"promptTokensCount\":35,"
-		      "\"predictedTokensCount\":128,\"totalTokensCount\":163},\"modelIdentifier\":\"qwen/qwen3-8b\"}}",
-		      DP_LOGPARSE_MODEL, &ev),
-		0);
+	        parse("{\"timestamp\":1786252670392,\"data\":{\"type\":\"llm.prediction.output\",\"output\":\"Hi "
+	              "there\","
+	              "\"stats\":{\"stopReason\":\"eosFound\",\"tokensPerSecond\":45.21,\"numGpuLayers\":-1,"
+	              "\"timeToFirstTokenSec\":0.123,\"totalTimeSec\":2.95,\"promptTokensCount\":35,"
+	              "\"predictedTokensCount\":128,\"totalTokensCount\":163},\"modelIdentifier\":\"qwen/qwen3-8b\"}}",
+	              DP_LOGPARSE_MODEL, &ev),
+	        0);
 	assert_int_equal(ev.source, DP_LOGPARSE_MODEL);
 	assert_int_equal(ev.level, DP_LOGPARSE_INFO);
 	assert_true(ev.has_stats);
@@ -242,12 +251,13 @@ static void test_prediction_output_stats(void **st)
 	dp_logparse_event_release(&ev);
 
 	/* partial stats: absent, negative, wrong type, huge -> absent */
-	assert_int_equal(parse("{\"timestamp\":1786252670392,\"data\":{\"type\":\"llm.prediction.output\",\"output\":\"x\","
-			       "\"stats\":{\"stopReason\":\"userStopped\",\"tokensPerSecond\":\"fast\","
-			       "\"timeToFirstTokenSec\":-1,\"promptTokensCount\":1e300,\"predictedTokensCount\":3},"
-			       "\"modelIdentifier\":\"m\"}}",
-			       DP_LOGPARSE_MODEL, &ev),
-			 0);
+	assert_int_equal(
+	        parse("{\"timestamp\":1786252670392,\"data\":{\"type\":\"llm.prediction.output\",\"output\":\"x\","
+	              "\"stats\":{\"stopReason\":\"userStopped\",\"tokensPerSecond\":\"fast\","
+	              "\"timeToFirstTokenSec\":-1,\"promptTokensCount\":1e300,\"predictedTokensCount\":3},"
+	              "\"modelIdentifier\":\"m\"}}",
+	              DP_LOGPARSE_MODEL, &ev),
+	        0);
 	assert_true(ev.has_stats);
 	assert_true(ev.stats.tokens_per_second < 0);
 	assert_true(ev.stats.ttft_sec < 0);
@@ -264,18 +274,19 @@ static void test_prediction_output_stats(void **st)
 
 	/* no stats at all, no model */
 	assert_int_equal(parse("{\"timestamp\":1786252670392,\"data\":{\"type\":\"llm.prediction.output\",\"output\":"
-			       "\"abc\"}}",
-			       DP_LOGPARSE_MODEL, &ev),
-			 0);
+	                       "\"abc\"}}",
+	                       DP_LOGPARSE_MODEL, &ev),
+	                 0);
 	assert_false(ev.has_stats);
 	assert_string_equal(ev.summary, "output (3 bytes)");
 	dp_logparse_event_release(&ev);
 
 	/* stats not an object */
-	assert_int_equal(parse("{\"timestamp\":1786252670392,\"data\":{\"type\":\"llm.prediction.output\",\"stats\":[1],"
-			       "\"modelIdentifier\":\"m\"}}",
-			       DP_LOGPARSE_MODEL, &ev),
-			 0);
+	assert_int_equal(
+	        parse("{\"timestamp\":1786252670392,\"data\":{\"type\":\"llm.prediction.output\",\"stats\":[1],"
+	              "\"modelIdentifier\":\"m\"}}",
+	              DP_LOGPARSE_MODEL, &ev),
+	        0);
 	assert_false(ev.has_stats);
 	dp_logparse_event_release(&ev);
 }
@@ -284,10 +295,11 @@ static void test_unknown_type(void **st)
 {
 	(void)st;
 	struct dp_logparse_event ev;
-	assert_int_equal(parse("{\"timestamp\":1786252670392,\"data\":{\"type\":\"llm.prediction.fragment\",\"message\":"
-			       "\"new thing\",\"level\":\"error\"}}",
-			       DP_LOGPARSE_RUNTIME, &ev),
-			 0);
+	assert_int_equal(
+	        parse("{\"timestamp\":1786252670392,\"data\":{\"type\":\"llm.prediction.fragment\",\"message\":"
+	              "\"new thing\",\"level\":\"error\"}}",
+	              DP_LOGPARSE_RUNTIME, &ev),
+	        0);
 	assert_int_equal(ev.source, DP_LOGPARSE_RUNTIME);
 	assert_int_equal(ev.level, DP_LOGPARSE_ERROR);
 	assert_true(ev.high);
@@ -304,23 +316,23 @@ static void test_malformed(void **st)
 {
 	(void)st;
 	static const char *const bad[] = {
-		"",
-		"not json",
-		"{",
-		"[]",
-		"42",
-		"null",
-		"{}",
-		"{\"timestamp\":1}",
-		"{\"data\":null}",
-		"{\"data\":\"server.log\"}",
-		"{\"data\":{}}",
-		"{\"data\":{\"type\":\"\"}}",
-		"{\"data\":{\"type\":5}}",
-		"{\"data\":{\"type\":\"server.log\"}} trailing",
-		"{\"data\":{\"type\":\"server.log\",\"type\":\"runtime.log\"}}", /* duplicate key */
-		"{\"data\":{\"type\":\"server.log\",\"content\":\"\xff\xfe\"}}",    /* invalid UTF-8 */
-		"{\"data\":{\"type\":\"server.log\",\"content\":\"\\ud800\"}}",    /* lone surrogate */
+	        "",
+	        "not json",
+	        "{",
+	        "[]",
+	        "42",
+	        "null",
+	        "{}",
+	        "{\"timestamp\":1}",
+	        "{\"data\":null}",
+	        "{\"data\":\"server.log\"}",
+	        "{\"data\":{}}",
+	        "{\"data\":{\"type\":\"\"}}",
+	        "{\"data\":{\"type\":5}}",
+	        "{\"data\":{\"type\":\"server.log\"}} trailing",
+	        "{\"data\":{\"type\":\"server.log\",\"type\":\"runtime.log\"}}", /* duplicate key */
+	        "{\"data\":{\"type\":\"server.log\",\"content\":\"\xff\xfe\"}}", /* invalid UTF-8 */
+	        "{\"data\":{\"type\":\"server.log\",\"content\":\"\\ud800\"}}",  /* lone surrogate */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct dp_logparse_event ev;
@@ -367,8 +379,9 @@ static void test_oversized(void **st)
 	/* under the limit, but a 200 KiB output: cut to 64 KiB, flagged */
 	size_t olen = 200 * 1024;
 	char *line = malloc(olen + 256);
-	size_t o = (size_t)snprintf(line, 256, "{\"timestamp\":1786252670392,\"data\":{\"type\":\"llm.prediction.output\","
-						"\"modelIdentifier\":\"m\",\"output\":\"");
+	size_t o = (size_t)snprintf(line, 256,
+	                            "{\"timestamp\":1786252670392,\"data\":{\"type\":\"llm.prediction.output\","
+	                            "\"modelIdentifier\":\"m\",\"output\":\"");
 	/* a multi-byte character straddling the cut point must stay whole */
 	for (size_t i = 0; i < olen; i += 2) {
 		line[o++] = '\xc3';
@@ -440,15 +453,15 @@ static void test_sanitize_and_body(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_server_log),
-		cmocka_unit_test(test_levels),
-		cmocka_unit_test(test_runtime_log),
-		cmocka_unit_test(test_prediction_input),
-		cmocka_unit_test(test_prediction_output_stats),
-		cmocka_unit_test(test_unknown_type),
-		cmocka_unit_test(test_malformed),
-		cmocka_unit_test(test_oversized),
-		cmocka_unit_test(test_sanitize_and_body),
+	        cmocka_unit_test(test_server_log),
+	        cmocka_unit_test(test_levels),
+	        cmocka_unit_test(test_runtime_log),
+	        cmocka_unit_test(test_prediction_input),
+	        cmocka_unit_test(test_prediction_output_stats),
+	        cmocka_unit_test(test_unknown_type),
+	        cmocka_unit_test(test_malformed),
+	        cmocka_unit_test(test_oversized),
+	        cmocka_unit_test(test_sanitize_and_body),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -62,15 +62,15 @@ static void test_classify(void **state)
 	assert_string_equal(m.error_message, "parse");
 	dp_jsonrpc_msg_release(&m);
 	static const char *const bad[] = {
-		"[{\"jsonrpc\":\"2.0\",\"method\":\"a\"}]",                       /* batch */
-		"{\"jsonrpc\":\"1.0\",\"id\":1,\"result\":{}}",                  /* version */
-		"{\"jsonrpc\":\"2.0\",\"id\":1.5,\"result\":{}}",                /* id type */
-		"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{},\"error\":{\"code\":1}}", /* both */
-		"{\"jsonrpc\":\"2.0\",\"id\":1}",                                /* neither */
-		"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"\"}",                /* empty method */
-		"{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"x\"}",            /* null request id */
-		"{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"message\":\"x\"}}",  /* no code */
-		"{\"jsonrpc\":\"2.0\",\"method\":\"x\",\"params\":3}",           /* params */
+	        "[{\"jsonrpc\":\"2.0\",\"method\":\"a\"}]",                            /* batch */
+	        "{\"jsonrpc\":\"1.0\",\"id\":1,\"result\":{}}",                        /* version */
+	        "{\"jsonrpc\":\"2.0\",\"id\":1.5,\"result\":{}}",                      /* id type */
+	        "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{},\"error\":{\"code\":1}}", /* both */
+	        "{\"jsonrpc\":\"2.0\",\"id\":1}",                                      /* neither */
+	        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"\"}",                      /* empty method */
+	        "{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"x\"}",                  /* null request id */
+	        "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"message\":\"x\"}}",        /* no code */
+	        "{\"jsonrpc\":\"2.0\",\"method\":\"x\",\"params\":3}",                 /* params */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(dp_jsonrpc_parse(bad[i], strlen(bad[i]), 0, &m), 0);
@@ -126,7 +126,7 @@ static void test_framing(void **state)
 {
 	(void)state;
 	struct dp_jsonrpc_lines l;
-	struct lines x = { 0 };
+	struct lines x = {0};
 	dp_jsonrpc_lines_init(&l, 16);
 	const char *in = "ab\r\n\ncd";
 	/* byte by byte */
@@ -157,8 +157,8 @@ static void test_endpoint_and_urls(void **state)
 	d = "http://127.0.0.1:3001/m";
 	assert_int_equal(dp_mcp_resolve_endpoint(base, d, strlen(d), &u), 0);
 	free(u);
-	static const char *const other[] = { "http://evil.example/m", "https://127.0.0.1:3001/m", "http://127.0.0.1:3002/m",
-					     "//evil.example/m" };
+	static const char *const other[] = {"http://evil.example/m", "https://127.0.0.1:3001/m",
+	                                    "http://127.0.0.1:3002/m", "//evil.example/m"};
 	for (size_t i = 0; i < 4; i++)
 		assert_int_equal(dp_mcp_resolve_endpoint(base, other[i], strlen(other[i]), &u), -EPERM);
 	assert_int_equal(dp_mcp_resolve_endpoint(base, "a b", 3, &u), -EINVAL);
@@ -224,28 +224,31 @@ static int have_node(void)
 
 /* A small MCP server over stdio. MODE: "ok", "badver", "exit", "stubborn". */
 static const char *script =
-	"const mode = process.argv[1]; let buf = ''; let listed = 0;\n"
-	"const send = (m) => process.stdout.write(JSON.stringify(m) + '\\n');\n"
-	"if (mode === 'stubborn') { process.on('SIGTERM', () => {}); setInterval(() => {}, 1000); }\n"
-	"process.stdin.on('data', (d) => { buf += d; let i;\n"
-	" while ((i = buf.indexOf('\\n')) >= 0) { const line = buf.slice(0, i); buf = buf.slice(i + 1);\n"
-	"  if (!line) continue; const m = JSON.parse(line);\n"
-	"  if (m.method === 'initialize') {\n"
-	"   if (mode === 'exit') process.exit(3);\n"
-	"   send({jsonrpc:'2.0', id:m.id, result:{protocolVersion: mode === 'badver' ? '1999-01-01' : m.params.protocolVersion,\n"
-	"     capabilities:{tools:{listChanged:true}}, serverInfo:{name:'fake', version:'1'}}});\n"
-	"  } else if (m.method === 'notifications/initialized') {\n"
-	"   send({jsonrpc:'2.0', id:'srv-1', method:'ping'});\n"
-	"  } else if (m.method === 'tools/list') {\n"
-	"   listed++;\n"
-	"   if (listed === 1) send({jsonrpc:'2.0', method:'notifications/tools/list_changed'});\n"
-	"   if (!m.params || !m.params.cursor) send({jsonrpc:'2.0', id:m.id, result:{tools:[{name:'a',inputSchema:{type:'object'}}], nextCursor:'c2'}});\n"
-	"   else send({jsonrpc:'2.0', id:m.id, result:{tools:[{name:'b',inputSchema:{type:'object'}}, {nope:1}]}});\n"
-	"  } else if (m.method === 'tools/call') {\n"
-	"   send({jsonrpc:'2.0', id:m.id, result:{content:[{type:'text', text:'hi ' + m.params.arguments.who}]}});\n"
-	"  } else if (m.id === 'srv-1') { /* our ping answered */ process.stderr.write('pong ' + JSON.stringify(m) + '\\n'); }\n"
-	" } });\n"
-	"process.stdin.on('end', () => { if (mode !== 'stubborn') process.exit(0); });\n";
+        "const mode = process.argv[1]; let buf = ''; let listed = 0;\n"
+        "const send = (m) => process.stdout.write(JSON.stringify(m) + '\\n');\n"
+        "if (mode === 'stubborn') { process.on('SIGTERM', () => {}); setInterval(() => {}, 1000); }\n"
+        "process.stdin.on('data', (d) => { buf += d; let i;\n"
+        " while ((i = buf.indexOf('\\n')) >= 0) { const line = buf.slice(0, i); buf = buf.slice(i + 1);\n"
+        "  if (!line) continue; const m = JSON.parse(line);\n"
+        "  if (m.method === 'initialize') {\n"
+        "   if (mode === 'exit') process.exit(3);\n"
+        "   send({jsonrpc:'2.0', id:m.id, result:{protocolVersion: mode === 'badver' ? '1999-01-01' : "
+        "m.params.protocolVersion,\n"
+        "     capabilities:{tools:{listChanged:true}}, serverInfo:{name:'fake', version:'1'}}});\n"
+        "  } else if (m.method === 'notifications/initialized') {\n"
+        "   send({jsonrpc:'2.0', id:'srv-1', method:'ping'});\n"
+        "  } else if (m.method === 'tools/list') {\n"
+        "   listed++;\n"
+        "   if (listed === 1) send({jsonrpc:'2.0', method:'notifications/tools/list_changed'});\n"
+        "   if (!m.params || !m.params.cursor) send({jsonrpc:'2.0', id:m.id, "
+        "result:{tools:[{name:'a',inputSchema:{type:'object'}}], nextCursor:'c2'}});\n"
+        "   else send({jsonrpc:'2.0', id:m.id, result:{tools:[{name:'b',inputSchema:{type:'object'}}, {nope:1}]}});\n"
+        "  } else if (m.method === 'tools/call') {\n"
+        "   send({jsonrpc:'2.0', id:m.id, result:{content:[{type:'text', text:'hi ' + m.params.arguments.who}]}});\n"
+        "  } else if (m.id === 'srv-1') { /* our ping answered */ process.stderr.write('pong ' + JSON.stringify(m) + "
+        "'\\n'); }\n"
+        " } });\n"
+        "process.stdin.on('end', () => { if (mode !== 'stubborn') process.exit(0); });\n";
 
 static void start_and_wait(struct run *r, struct dp_mcp_op *op, int seconds)
 {
@@ -269,11 +272,11 @@ static void test_stdio(void **state)
 		fprintf(stderr, "node not found: stdio tests skipped\n");
 		return;
 	}
-	struct run r = { 0 };
+	struct run r = {0};
 	r.base = event_base_new();
-	r.env = (struct dp_mcp_env){ .base = r.base, .up = dp_upstream_new(r.base), .jobs = dp_jobs_new(r.base) };
-	const char *argv_ok[] = { "node", "-e", script, "ok", NULL };
-	struct dp_mcp_server s = { .transport = DP_MCP_STDIO, .argv = argv_ok, .list_changed_wait_ms = 50 };
+	r.env = (struct dp_mcp_env){.base = r.base, .up = dp_upstream_new(r.base), .jobs = dp_jobs_new(r.base)};
+	const char *argv_ok[] = {"node", "-e", script, "ok", NULL};
+	struct dp_mcp_server s = {.transport = DP_MCP_STDIO, .argv = argv_ok, .list_changed_wait_ms = 50};
 
 	/* discovery: ping answered, list_changed -> one re-list, two pages, malformed tool skipped */
 	start_and_wait(&r, dp_mcp_discover(&r.env, &s, on_done, &r, NULL), 20);
@@ -292,7 +295,7 @@ static void test_stdio(void **state)
 	assert_string_equal(r.call, "{\"content\":[{\"type\":\"text\",\"text\":\"hi there\"}]}");
 
 	/* an unknown protocol version is refused */
-	const char *argv_bad[] = { "node", "-e", script, "badver", NULL };
+	const char *argv_bad[] = {"node", "-e", script, "badver", NULL};
 	s.argv = argv_bad;
 	r.done = 0;
 	start_and_wait(&r, dp_mcp_discover(&r.env, &s, on_done, &r, NULL), 20);
@@ -300,14 +303,14 @@ static void test_stdio(void **state)
 	assert_string_equal(r.code, "unsupported_version");
 
 	/* a server that exits before answering */
-	const char *argv_exit[] = { "node", "-e", script, "exit", NULL };
+	const char *argv_exit[] = {"node", "-e", script, "exit", NULL};
 	s.argv = argv_exit;
 	r.done = 0;
 	start_and_wait(&r, dp_mcp_discover(&r.env, &s, on_done, &r, NULL), 20);
 	assert_string_equal(r.code, "server_exited");
 
 	/* a missing binary */
-	const char *argv_none[] = { "/nonexistent/mcp-server", NULL };
+	const char *argv_none[] = {"/nonexistent/mcp-server", NULL};
 	s.argv = argv_none;
 	r.done = 0;
 	start_and_wait(&r, dp_mcp_discover(&r.env, &s, on_done, &r, NULL), 5);
@@ -315,7 +318,7 @@ static void test_stdio(void **state)
 
 	/* shutdown of a server ignoring EOF and SIGTERM: SIGKILL after
 	 * close-wait (2 s) + grace (2 s); the outcome comes after it */
-	const char *argv_st[] = { "node", "-e", script, "stubborn", NULL };
+	const char *argv_st[] = {"node", "-e", script, "stubborn", NULL};
 	s.argv = argv_st;
 	r.done = 0;
 	start_and_wait(&r, dp_mcp_discover(&r.env, &s, on_done, &r, NULL), 30);
@@ -335,10 +338,10 @@ static void test_stdio(void **state)
 
 	/* bad descriptions fail synchronously */
 	const char *err = NULL;
-	struct dp_mcp_server h = { .transport = DP_MCP_AUTO, .url = "ftp://x/" };
+	struct dp_mcp_server h = {.transport = DP_MCP_AUTO, .url = "ftp://x/"};
 	assert_null(dp_mcp_discover(&r.env, &h, on_done, &r, &err));
 	assert_non_null(err);
-	struct dp_mcp_server none = { .transport = DP_MCP_STDIO };
+	struct dp_mcp_server none = {.transport = DP_MCP_STDIO};
 	assert_null(dp_mcp_discover(&r.env, &none, on_done, &r, &err));
 
 	dp_jobs_free(r.env.jobs);
@@ -371,7 +374,8 @@ static void fake_handler(struct dp_http_req *req, void *arg)
 	size_t n;
 	const char *body = dp_http_req_body(req, &n);
 	if (!strcmp(path, "/oauth")) {
-		dp_http_add_header(req, "WWW-Authenticate", "Bearer resource_metadata=\"http://x/.well-known/oauth-protected-resource\"");
+		dp_http_add_header(req, "WWW-Authenticate",
+		                   "Bearer resource_metadata=\"http://x/.well-known/oauth-protected-resource\"");
 		dp_http_reply(req, 401, "application/json", "{}", 2);
 		return;
 	}
@@ -432,10 +436,12 @@ static void fake_handler(struct dp_http_req *req, void *arg)
 		dp_http_add_header(req, "Mcp-Session-Id", sess);
 		dp_http_stream_start(req, 200, "text/event-stream");
 		snprintf(out, sizeof(out),
-			 "id: p1\ndata: \n\n: comment\nevent: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\"}\n\n"
-			 "event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":{\"protocolVersion\":\"2025-11-25\","
-			 "\"capabilities\":{\"tools\":{}},\"serverInfo\":{\"name\":\"fake\",\"version\":\"1\"}}}\n\n",
-			 (long long)m.id_int);
+		         "id: p1\ndata: \n\n: comment\nevent: message\ndata: "
+		         "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\"}\n\n"
+		         "event: message\ndata: "
+		         "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":{\"protocolVersion\":\"2025-11-25\","
+		         "\"capabilities\":{\"tools\":{}},\"serverInfo\":{\"name\":\"fake\",\"version\":\"1\"}}}\n\n",
+		         (long long)m.id_int);
 		dp_http_stream_write(req, out, strlen(out));
 		dp_http_stream_end(req);
 	} else if (sid && !strcmp(sid, "sess-1") && !f->gone_sent) {
@@ -446,9 +452,10 @@ static void fake_handler(struct dp_http_req *req, void *arg)
 		if (v && !strcmp(v, "2025-11-25"))
 			f->saw_version++;
 		int page2 = m.params && json_is_string(json_object_get(m.params, "cursor"));
-		snprintf(out, sizeof(out), "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":{\"tools\":[{\"name\":\"%s\","
-			 "\"inputSchema\":{\"type\":\"object\"}}]%s}}", (long long)m.id_int, page2 ? "two" : "one",
-			 page2 ? "" : ",\"nextCursor\":\"c2\"");
+		snprintf(out, sizeof(out),
+		         "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":{\"tools\":[{\"name\":\"%s\","
+		         "\"inputSchema\":{\"type\":\"object\"}}]%s}}",
+		         (long long)m.id_int, page2 ? "two" : "one", page2 ? "" : ",\"nextCursor\":\"c2\"");
 		reply_rpc_json(req, out);
 	}
 	dp_jsonrpc_msg_release(&m);
@@ -457,10 +464,10 @@ static void fake_handler(struct dp_http_req *req, void *arg)
 static void test_streamable_http(void **state)
 {
 	(void)state;
-	struct run r = { 0 };
-	struct fake f = { 0 };
+	struct run r = {0};
+	struct fake f = {0};
 	r.base = event_base_new();
-	r.env = (struct dp_mcp_env){ .base = r.base, .up = dp_upstream_new(r.base), .jobs = NULL };
+	r.env = (struct dp_mcp_env){.base = r.base, .up = dp_upstream_new(r.base), .jobs = NULL};
 	struct dp_http_config cfg;
 	dp_http_config_defaults(&cfg);
 	cfg.handler = fake_handler;
@@ -468,10 +475,10 @@ static void test_streamable_http(void **state)
 	f.srv = dp_http_server_new(r.base, &cfg);
 	assert_int_equal(dp_http_server_listen(f.srv, "127.0.0.1", 0, &f.port), 0);
 	char url[128];
-	const char *hdrs[] = { "X-Key: k-123", NULL };
+	const char *hdrs[] = {"X-Key: k-123", NULL};
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/mcp", f.port);
-	struct dp_mcp_server s = { .transport = DP_MCP_AUTO, .url = url, .headers = hdrs };
+	struct dp_mcp_server s = {.transport = DP_MCP_AUTO, .url = url, .headers = hdrs};
 	start_and_wait(&r, dp_mcp_discover(&r.env, &s, on_done, &r, NULL), 10);
 	assert_string_equal(r.status, "ok");
 	assert_int_equal(r.ntools, 2);
@@ -508,7 +515,8 @@ static void test_streamable_http(void **state)
 	snprintf(url, sizeof(url), "http://[fe80::1]:80/mcp");
 	r.done = 0;
 	start_and_wait(&r, dp_mcp_discover(&r.env, &s, on_done, &r, NULL), 10);
-	assert_true(!strcmp(r.code, "blocked_address") || !strcmp(r.code, "stopped")); /* no route for a scope-less fe80 */
+	assert_true(!strcmp(r.code, "blocked_address") ||
+	            !strcmp(r.code, "stopped")); /* no route for a scope-less fe80 */
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/legacy", f.port);
 	r.done = 0;
@@ -524,12 +532,9 @@ static void test_streamable_http(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_classify),
-		cmocka_unit_test(test_encode),
-		cmocka_unit_test(test_framing),
-		cmocka_unit_test(test_endpoint_and_urls),
-		cmocka_unit_test(test_stdio),
-		cmocka_unit_test(test_streamable_http),
+	        cmocka_unit_test(test_classify), cmocka_unit_test(test_encode),
+	        cmocka_unit_test(test_framing),  cmocka_unit_test(test_endpoint_and_urls),
+	        cmocka_unit_test(test_stdio),    cmocka_unit_test(test_streamable_http),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -86,7 +86,8 @@ static void test_identity_and_hash(void **state)
 	dp_mcp_identity_stdio("l", "npx", args2, NULL, b);
 	assert_string_not_equal(a, b);
 	json_t *t1 = json_loads("{\"name\":\"t\",\"inputSchema\":{\"type\":\"object\",\"a\":1,\"b\":2}}", 0, NULL);
-	json_t *t2 = json_loads("{\"inputSchema\":{\"b\":2,\"a\":1,\"type\":\"object\"},\"name\":\"t\",\"title\":\"x\"}", 0, NULL);
+	json_t *t2 = json_loads(
+	        "{\"inputSchema\":{\"b\":2,\"a\":1,\"type\":\"object\"},\"name\":\"t\",\"title\":\"x\"}", 0, NULL);
 	json_t *t3 = json_loads("{\"name\":\"t\",\"inputSchema\":{\"type\":\"object\",\"a\":1,\"b\":3}}", 0, NULL);
 	dp_mcp_schema_hash(t1, a);
 	dp_mcp_schema_hash(t2, b); /* key order and title do not matter */
@@ -107,9 +108,9 @@ static void test_tool_view(void **state)
 {
 	(void)state;
 	json_t *t = json_loads("{\"name\":\"get-sum\",\"annotations\":{\"title\":\"Sum\",\"readOnlyHint\":true},"
-			       "\"inputSchema\":{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"number\","
-			       "\"description\":\"A\"},\"b\":{\"type\":[\"number\",\"null\"]}},\"required\":[\"a\"]}}",
-			       JSON_PRESERVE_ORDER, NULL);
+	                       "\"inputSchema\":{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"number\","
+	                       "\"description\":\"A\"},\"b\":{\"type\":[\"number\",\"null\"]}},\"required\":[\"a\"]}}",
+	                       JSON_PRESERVE_ORDER, NULL);
 	json_t *v = dp_mcp_tool_view(t);
 	assert_string_equal(json_string_value(json_object_get(v, "title")), "Sum");
 	json_t *p = json_object_get(v, "parameters");
@@ -119,7 +120,7 @@ static void test_tool_view(void **state)
 	assert_string_equal(json_string_value(json_object_get(json_array_get(p, 1), "type")), "number|null");
 	json_t *b = json_object_get(v, "badges");
 	assert_true(json_is_true(json_object_get(b, "read_only")));
-	assert_true(json_is_true(json_object_get(b, "destructive")));  /* default: worst case */
+	assert_true(json_is_true(json_object_get(b, "destructive"))); /* default: worst case */
 	assert_true(json_is_true(json_object_get(b, "open_world")));
 	assert_true(json_is_false(json_object_get(b, "idempotent")));
 	json_decref(v);
@@ -166,7 +167,7 @@ static int setup(void **state)
 	snprintf(path, sizeof(path), "%s/db", tmpdir);
 	f->s = dp_store_open(path, &err);
 	assert_non_null(f->s);
-	unsigned char key[DP_SECRET_KEY_BYTES] = { 7 };
+	unsigned char key[DP_SECRET_KEY_BYTES] = {7};
 	f->sec = dp_secret_from_key(key);
 	dp_target_init(&f->t);
 	snprintf(f->t.label, sizeof(f->t.label), "box");
@@ -201,8 +202,12 @@ static void discover(struct fx *f, int64_t sid, const char *tools_json)
 	assert_int_equal(dp_mcp_server_get(f->s, f->t.id, sid, &row), 0);
 	json_t *tools = json_loads(tools_json, 0, NULL);
 	assert_non_null(tools);
-	struct dp_mcp_outcome o = { .status = "ok", .code = "ok", .message = "", .transport = DP_MCP_STREAMABLE_HTTP,
-				    .protocol_version = "2025-11-25", .tools = tools };
+	struct dp_mcp_outcome o = {.status = "ok",
+	                           .code = "ok",
+	                           .message = "",
+	                           .transport = DP_MCP_STREAMABLE_HTTP,
+	                           .protocol_version = "2025-11-25",
+	                           .tools = tools};
 	json_t *changes = NULL;
 	assert_int_equal(dp_mcp_store_discovery(f->s, row, &o, 5, 100, &changes), 0);
 	json_decref(changes);
@@ -219,11 +224,11 @@ static const char *policy_of(struct fx *f, int64_t sid, const char *tool, const 
 	size_t i;
 	json_t *t;
 	out[0] = '\0';
-	json_array_foreach(tools, i, t)
-		if (strcmp(json_string_value(json_object_get(t, "name")), tool) == 0) {
-			json_t *v = json_object_get(json_object_get(t, "policy"), field);
-			snprintf(out, sizeof(out), "%s", json_is_string(v) ? json_string_value(v) : "null");
-		}
+	json_array_foreach(tools, i, t) if (strcmp(json_string_value(json_object_get(t, "name")), tool) == 0)
+	{
+		json_t *v = json_object_get(json_object_get(t, "policy"), field);
+		snprintf(out, sizeof(out), "%s", json_is_string(v) ? json_string_value(v) : "null");
+	}
 	json_decref(tools);
 	json_decref(row);
 	return out;
@@ -237,21 +242,26 @@ static void set(struct fx *f, int64_t sid, const char *tool, const char *d)
 	json_decref(row);
 }
 
-#define TOOLS_V1 "[{\"name\":\"echo\",\"inputSchema\":{\"type\":\"object\"},\"annotations\":{\"readOnlyHint\":true}}," \
-		 "{\"name\":\"rm\",\"inputSchema\":{\"type\":\"object\"},\"annotations\":{\"destructiveHint\":true}}]"
-#define TOOLS_V2 "[{\"name\":\"echo\",\"inputSchema\":{\"type\":\"object\",\"properties\":{\"x\":{}}}," \
-		 "\"annotations\":{\"readOnlyHint\":true}}," \
-		 "{\"name\":\"rm\",\"inputSchema\":{\"type\":\"object\"},\"annotations\":{\"destructiveHint\":true}}," \
-		 "{\"name\":\"new-one\",\"inputSchema\":{\"type\":\"object\"}}]"
+#define TOOLS_V1                                                                                                       \
+	"[{\"name\":\"echo\",\"inputSchema\":{\"type\":\"object\"},\"annotations\":{\"readOnlyHint\":true}},"          \
+	"{\"name\":\"rm\",\"inputSchema\":{\"type\":\"object\"},\"annotations\":{\"destructiveHint\":true}}]"
+#define TOOLS_V2                                                                                                       \
+	"[{\"name\":\"echo\",\"inputSchema\":{\"type\":\"object\",\"properties\":{\"x\":{}}},"                         \
+	"\"annotations\":{\"readOnlyHint\":true}},"                                                                    \
+	"{\"name\":\"rm\",\"inputSchema\":{\"type\":\"object\"},\"annotations\":{\"destructiveHint\":true}},"          \
+	"{\"name\":\"new-one\",\"inputSchema\":{\"type\":\"object\"}}]"
 
 static void test_store_policy_and_dispatch(void **state)
 {
 	struct fx *f = *state;
 	int64_t a = 0, b = 0;
 	json_t *h = json_pack("{s:s}", "Authorization", "Bearer secret-1");
-	assert_int_equal(dp_mcp_ephemeral_create(f->s, f->sec, f->t.id, "srv-a", "http://127.0.0.1:9/mcp", h, 0, 50, &a), 0);
-	assert_int_equal(dp_mcp_ephemeral_create(f->s, f->sec, f->t.id, "srv-b", "http://127.0.0.1:9/mcp", NULL, 0, 50, &b), 0);
-	assert_int_equal(dp_mcp_ephemeral_create(f->s, f->sec, f->t.id, "srv-a", "http://x/mcp", NULL, 0, 50, NULL), -EEXIST);
+	assert_int_equal(
+	        dp_mcp_ephemeral_create(f->s, f->sec, f->t.id, "srv-a", "http://127.0.0.1:9/mcp", h, 0, 50, &a), 0);
+	assert_int_equal(
+	        dp_mcp_ephemeral_create(f->s, f->sec, f->t.id, "srv-b", "http://127.0.0.1:9/mcp", NULL, 0, 50, &b), 0);
+	assert_int_equal(dp_mcp_ephemeral_create(f->s, f->sec, f->t.id, "srv-a", "http://x/mcp", NULL, 0, 50, NULL),
+	                 -EEXIST);
 	json_decref(h);
 	discover(f, a, TOOLS_V1);
 	discover(f, b, TOOLS_V1);
@@ -266,7 +276,8 @@ static void test_store_policy_and_dispatch(void **state)
 	json_t *integ = dp_mcp_integrations(f->s, f->sec, &f->t, NULL, 1, &items, &skipped, &allowed);
 	assert_int_equal(json_array_size(integ), 0);
 	assert_int_equal(json_array_size(skipped), 2);
-	assert_string_equal(json_string_value(json_object_get(json_array_get(skipped, 0), "reason")), "nothing_allowed");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(skipped, 0), "reason")),
+	                    "nothing_allowed");
 	json_decref(integ);
 	json_decref(items);
 	json_decref(skipped);
@@ -285,7 +296,7 @@ static void test_store_policy_and_dispatch(void **state)
 	assert_int_equal(json_array_size(at), 1);
 	assert_string_equal(json_string_value(json_array_get(at, 0)), "echo");
 	assert_string_equal(json_string_value(json_object_get(json_object_get(i0, "headers"), "Authorization")),
-			    "Bearer secret-1");
+	                    "Bearer secret-1");
 	assert_int_equal(json_array_size(skipped), 1);
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(skipped, 0), "server_id")), b);
 	assert_non_null(json_object_get(allowed, "ephemeral_mcp:srv-a"));
@@ -301,7 +312,7 @@ static void test_store_policy_and_dispatch(void **state)
 	assert_int_equal(json_array_size(json_object_get(i0, "allowed_tools")), 2);
 	/* the preview hides header values */
 	assert_string_equal(json_string_value(json_object_get(json_object_get(i0, "headers"), "Authorization")),
-			    "(hidden)");
+	                    "(hidden)");
 	json_decref(integ);
 	json_decref(items);
 	json_decref(skipped);
@@ -359,13 +370,16 @@ static void test_mcp_json_merge_and_write(void **state)
 {
 	(void)state;
 	const char *why = NULL;
-	json_t *old = json_loads("{\"url\":\"https://a/mcp\",\"headers\":{\"Authorization\":\"Bearer 1\"},\"auth\":{\"CLIENT_ID\":\"c\"}}",
-				 0, NULL);
-	json_t *body = json_loads("{\"url\":\"https://b/mcp\",\"headers\":{\"Authorization\":null,\"X\":\"y\"}}", 0, NULL);
+	json_t *old = json_loads("{\"url\":\"https://a/mcp\",\"headers\":{\"Authorization\":\"Bearer "
+	                         "1\"},\"auth\":{\"CLIENT_ID\":\"c\"}}",
+	                         0, NULL);
+	json_t *body =
+	        json_loads("{\"url\":\"https://b/mcp\",\"headers\":{\"Authorization\":null,\"X\":\"y\"}}", 0, NULL);
 	json_t *e = dp_mcp_json_entry_merge(old, body, &why);
 	assert_non_null(e);
 	assert_string_equal(json_string_value(json_object_get(e, "url")), "https://b/mcp");
-	assert_string_equal(json_string_value(json_object_get(json_object_get(e, "headers"), "Authorization")), "Bearer 1");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(e, "headers"), "Authorization")),
+	                    "Bearer 1");
 	assert_non_null(json_object_get(e, "auth")); /* other members kept */
 	json_decref(e);
 	json_decref(body);
@@ -422,16 +436,20 @@ static void test_mcp_json_merge_and_write(void **state)
 static void test_watch_flags_violations(void **state)
 {
 	struct fx *f = *state;
-	json_t *allowed = json_loads("{\"ephemeral_mcp:srv\":{\"server_id\":1,\"server\":\"srv\",\"tools\":[\"echo\"]}}", 0, NULL);
+	json_t *allowed = json_loads(
+	        "{\"ephemeral_mcp:srv\":{\"server_id\":1,\"server\":\"srv\",\"tools\":[\"echo\"]}}", 0, NULL);
 	struct dp_mcp_watch *w = dp_mcp_watch_new(f->s, 0, "u", "127.0.0.1", "box", NULL, allowed);
 	const char *start = "{\"request_id\":\"c_1\"}";
 	dp_mcp_watch_event(w, "start", start, strlen(start));
 	const char *ev[] = {
-		"{\"phase\":\"start\",\"tool\":\"echo\",\"provider_info\":{\"type\":\"ephemeral_mcp\",\"server_label\":\"srv\"}}",
-		"{\"phase\":\"success\",\"tool\":\"echo\",\"arguments\":{\"message\":\"hi\"},\"output\":\"x\","
-		"\"provider_info\":{\"type\":\"ephemeral_mcp\",\"server_label\":\"srv\"}}",
-		"{\"phase\":\"start\",\"tool\":\"rm\",\"provider_info\":{\"type\":\"ephemeral_mcp\",\"server_label\":\"srv\"}}",
-		"{\"phase\":\"success\",\"tool\":\"rm\",\"provider_info\":{\"type\":\"ephemeral_mcp\",\"server_label\":\"srv\"}}",
+	        "{\"phase\":\"start\",\"tool\":\"echo\",\"provider_info\":{\"type\":\"ephemeral_mcp\",\"server_label\":"
+	        "\"srv\"}}",
+	        "{\"phase\":\"success\",\"tool\":\"echo\",\"arguments\":{\"message\":\"hi\"},\"output\":\"x\","
+	        "\"provider_info\":{\"type\":\"ephemeral_mcp\",\"server_label\":\"srv\"}}",
+	        "{\"phase\":\"start\",\"tool\":\"rm\",\"provider_info\":{\"type\":\"ephemeral_mcp\",\"server_label\":"
+	        "\"srv\"}}",
+	        "{\"phase\":\"success\",\"tool\":\"rm\",\"provider_info\":{\"type\":\"ephemeral_mcp\",\"server_label\":"
+	        "\"srv\"}}",
 	};
 	for (size_t i = 0; i < 4; i++)
 		dp_mcp_watch_event(w, "tool_call", ev[i], strlen(ev[i]));
@@ -447,13 +465,13 @@ static void test_watch_flags_violations(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_eval_rules),
-		cmocka_unit_test(test_identity_and_hash),
-		cmocka_unit_test(test_tool_view),
-		cmocka_unit_test(test_header_checks),
-		cmocka_unit_test_setup_teardown(test_store_policy_and_dispatch, setup, teardown),
-		cmocka_unit_test(test_mcp_json_merge_and_write),
-		cmocka_unit_test_setup_teardown(test_watch_flags_violations, setup, teardown),
+	        cmocka_unit_test(test_eval_rules),
+	        cmocka_unit_test(test_identity_and_hash),
+	        cmocka_unit_test(test_tool_view),
+	        cmocka_unit_test(test_header_checks),
+	        cmocka_unit_test_setup_teardown(test_store_policy_and_dispatch, setup, teardown),
+	        cmocka_unit_test(test_mcp_json_merge_and_write),
+	        cmocka_unit_test_setup_teardown(test_watch_flags_violations, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

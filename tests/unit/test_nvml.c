@@ -74,9 +74,9 @@ static void test_full(void **state)
 	assert_string_equal(g->uuid, "GPU-5f3e0c1a-0000-4000-8000-000000000001");
 	assert_string_equal(g->pci, "00000000:01:00.0");
 	unsigned want = DP_GPU_HAVE_MEM_TOTAL | DP_GPU_HAVE_MEM_USED | DP_GPU_HAVE_MEM_FREE | DP_GPU_HAVE_MEM_RESERVED |
-			DP_GPU_HAVE_UTIL_GPU | DP_GPU_HAVE_UTIL_MEM | DP_GPU_HAVE_TEMP | DP_GPU_HAVE_POWER |
-			DP_GPU_HAVE_POWER_LIMIT | DP_GPU_HAVE_FAN | DP_GPU_HAVE_CLK_GRAPHICS | DP_GPU_HAVE_CLK_SM |
-			DP_GPU_HAVE_CLK_MEM | DP_GPU_HAVE_PROCS;
+	                DP_GPU_HAVE_UTIL_GPU | DP_GPU_HAVE_UTIL_MEM | DP_GPU_HAVE_TEMP | DP_GPU_HAVE_POWER |
+	                DP_GPU_HAVE_POWER_LIMIT | DP_GPU_HAVE_FAN | DP_GPU_HAVE_CLK_GRAPHICS | DP_GPU_HAVE_CLK_SM |
+	                DP_GPU_HAVE_CLK_MEM | DP_GPU_HAVE_PROCS;
 	assert_int_equal(g->have & want, want);
 	assert_int_equal(g->mem_total, 25757220864ULL);
 	assert_int_equal(g->mem_used, 6442450944ULL);
@@ -332,19 +332,13 @@ static void test_probe_stride(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_full),
-		cmocka_unit_test(test_missing_library),
-		cmocka_unit_test(test_wrong_library),
-		cmocka_unit_test(test_init_error),
-		cmocka_unit_test(test_old_symbols),
-		cmocka_unit_test(test_temperature_v),
-		cmocka_unit_test(test_not_available),
-		cmocka_unit_test(test_unified),
-		cmocka_unit_test(test_buffer_grows),
-		cmocka_unit_test(test_strides),
-		cmocka_unit_test(test_detail_list),
-		cmocka_unit_test(test_gpu_lost),
-		cmocka_unit_test(test_probe_stride),
+	        cmocka_unit_test(test_full),          cmocka_unit_test(test_missing_library),
+	        cmocka_unit_test(test_wrong_library), cmocka_unit_test(test_init_error),
+	        cmocka_unit_test(test_old_symbols),   cmocka_unit_test(test_temperature_v),
+	        cmocka_unit_test(test_not_available), cmocka_unit_test(test_unified),
+	        cmocka_unit_test(test_buffer_grows),  cmocka_unit_test(test_strides),
+	        cmocka_unit_test(test_detail_list),   cmocka_unit_test(test_gpu_lost),
+	        cmocka_unit_test(test_probe_stride),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

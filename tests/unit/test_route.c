@@ -25,21 +25,21 @@ static void h(struct dp_ctx *c)
 }
 
 static const struct dp_route demo[] = {
-	{ .method = "GET", .path = "/api/targets", .fn = h, .role = DP_ROLE_VIEWER },
-	{ .method = "POST", .path = "/api/targets", .fn = h, .role = DP_ROLE_ADMIN },
-	{ .method = "GET", .path = "/api/targets/{id}", .fn = h, .role = DP_ROLE_VIEWER },
-	{ .method = "PATCH", .path = "/api/targets/{id}", .fn = h, .role = DP_ROLE_ADMIN },
-	{ .method = "DELETE", .path = "/api/targets/{id}", .fn = h, .role = DP_ROLE_ADMIN },
-	{ .method = "GET", .path = "/api/targets/active", .fn = h, .role = DP_ROLE_VIEWER },
-	{ .method = "GET", .path = "/api/targets/{id}/downloads/{job_id}", .fn = h, .role = DP_ROLE_OPERATOR },
-	{ .method = "GET", .path = "/", .fn = h, .role = DP_ROLE_PUBLIC },
-	{ .method = "GET", .path = "/metrics", .fn = h, .role = DP_ROLE_VIEWER, .flags = DP_ROUTE_OPT_PUBLIC },
-	{ 0 },
+        {.method = "GET", .path = "/api/targets", .fn = h, .role = DP_ROLE_VIEWER},
+        {.method = "POST", .path = "/api/targets", .fn = h, .role = DP_ROLE_ADMIN},
+        {.method = "GET", .path = "/api/targets/{id}", .fn = h, .role = DP_ROLE_VIEWER},
+        {.method = "PATCH", .path = "/api/targets/{id}", .fn = h, .role = DP_ROLE_ADMIN},
+        {.method = "DELETE", .path = "/api/targets/{id}", .fn = h, .role = DP_ROLE_ADMIN},
+        {.method = "GET", .path = "/api/targets/active", .fn = h, .role = DP_ROLE_VIEWER},
+        {.method = "GET", .path = "/api/targets/{id}/downloads/{job_id}", .fn = h, .role = DP_ROLE_OPERATOR},
+        {.method = "GET", .path = "/", .fn = h, .role = DP_ROLE_PUBLIC},
+        {.method = "GET", .path = "/metrics", .fn = h, .role = DP_ROLE_VIEWER, .flags = DP_ROUTE_OPT_PUBLIC},
+        {0},
 };
 
 static struct dp_route_table *demo_table(int metrics_public)
 {
-	const struct dp_route *const slices[] = { demo, NULL };
+	const struct dp_route *const slices[] = {demo, NULL};
 	char *err = NULL;
 	struct dp_route_table *t = dp_route_table_new(slices, metrics_public, &err);
 	if (!t)
@@ -48,7 +48,7 @@ static struct dp_route_table *demo_table(int metrics_public)
 }
 
 static int match(struct dp_route_table *t, const char *method, const char *path, struct dp_route_match *m,
-		 char *scratch)
+                 char *scratch)
 {
 	return dp_route_match(t, method, path, strlen(path), m, scratch);
 }
@@ -108,7 +108,7 @@ static void test_match_404_405(void **state)
 	struct dp_route_match m;
 	char scratch[256];
 	assert_int_equal(match(t, "GET", "/api/nothing", &m, scratch), 404);
-	assert_int_equal(match(t, "GET", "/api/targets/", &m, scratch), 404);  /* empty param */
+	assert_int_equal(match(t, "GET", "/api/targets/", &m, scratch), 404); /* empty param */
 	assert_int_equal(match(t, "GET", "/api/targets//x", &m, scratch), 404);
 	assert_int_equal(match(t, "GET", "api/targets", &m, scratch), 404);
 	assert_int_equal(match(t, "GET", "/api/targets/1/downloads", &m, scratch), 404);
@@ -153,15 +153,15 @@ static void test_check_rejects_unset_role(void **state)
 	(void)state;
 	char err[256];
 	const struct dp_route no_role[] = {
-		{ .method = "GET", .path = "/api/ok", .fn = h, .role = DP_ROLE_VIEWER },
-		{ .method = "GET", .path = "/api/forgot", .fn = h },
-		{ 0 },
+	        {.method = "GET", .path = "/api/ok", .fn = h, .role = DP_ROLE_VIEWER},
+	        {.method = "GET", .path = "/api/forgot", .fn = h},
+	        {0},
 	};
 	assert_int_equal(dp_route_table_check(no_role, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "/api/forgot"));
 	assert_non_null(strstr(err, "no role"));
 
-	const struct dp_route *const slices[] = { demo, no_role, NULL };
+	const struct dp_route *const slices[] = {demo, no_role, NULL};
 	char *msg = NULL;
 	assert_null(dp_route_table_new(slices, 0, &msg));
 	assert_non_null(msg);
@@ -177,17 +177,17 @@ static void test_check_rejects_bad_routes(void **state)
 		struct dp_route r[2];
 		const char *why;
 	} bad[] = {
-		{ { { .method = "GET", .path = "api/x", .fn = h, .role = DP_ROLE_VIEWER }, { 0 } }, "start with" },
-		{ { { .method = "GET", .path = "/api//x", .fn = h, .role = DP_ROLE_VIEWER }, { 0 } }, "empty" },
-		{ { { .method = "GET", .path = "/api/{ID}", .fn = h, .role = DP_ROLE_VIEWER }, { 0 } }, "parameter" },
-		{ { { .method = "GET", .path = "/api/{id", .fn = h, .role = DP_ROLE_VIEWER }, { 0 } }, "param" },
-		{ { { .method = "GET", .path = "/a/{a}/{b}/{c}/{d}/{e}", .fn = h, .role = DP_ROLE_VIEWER }, { 0 } },
-		  "too many" },
-		{ { { .method = "FETCH", .path = "/api/x", .fn = h, .role = DP_ROLE_VIEWER }, { 0 } }, "method" },
-		{ { { .method = "HEAD", .path = "/api/x", .fn = h, .role = DP_ROLE_VIEWER }, { 0 } }, "method" },
-		{ { { .method = "GET", .path = "/api/x", .role = DP_ROLE_VIEWER }, { 0 } }, "handler" },
-		{ { { .method = "GET", .path = "/api/x", .fn = h, .role = 9 }, { 0 } }, "role" },
-		{ { { .method = "GET", .path = "/api/x?y", .fn = h, .role = DP_ROLE_VIEWER }, { 0 } }, "character" },
+	        {{{.method = "GET", .path = "api/x", .fn = h, .role = DP_ROLE_VIEWER}, {0}}, "start with"},
+	        {{{.method = "GET", .path = "/api//x", .fn = h, .role = DP_ROLE_VIEWER}, {0}}, "empty"},
+	        {{{.method = "GET", .path = "/api/{ID}", .fn = h, .role = DP_ROLE_VIEWER}, {0}}, "parameter"},
+	        {{{.method = "GET", .path = "/api/{id", .fn = h, .role = DP_ROLE_VIEWER}, {0}}, "param"},
+	        {{{.method = "GET", .path = "/a/{a}/{b}/{c}/{d}/{e}", .fn = h, .role = DP_ROLE_VIEWER}, {0}},
+	         "too many"},
+	        {{{.method = "FETCH", .path = "/api/x", .fn = h, .role = DP_ROLE_VIEWER}, {0}}, "method"},
+	        {{{.method = "HEAD", .path = "/api/x", .fn = h, .role = DP_ROLE_VIEWER}, {0}}, "method"},
+	        {{{.method = "GET", .path = "/api/x", .role = DP_ROLE_VIEWER}, {0}}, "handler"},
+	        {{{.method = "GET", .path = "/api/x", .fn = h, .role = 9}, {0}}, "role"},
+	        {{{.method = "GET", .path = "/api/x?y", .fn = h, .role = DP_ROLE_VIEWER}, {0}}, "character"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = '\0';
@@ -201,24 +201,24 @@ static void test_duplicates_rejected(void **state)
 {
 	(void)state;
 	const struct dp_route a[] = {
-		{ .method = "GET", .path = "/api/users/{id}", .fn = h, .role = DP_ROLE_ADMIN },
-		{ 0 },
+	        {.method = "GET", .path = "/api/users/{id}", .fn = h, .role = DP_ROLE_ADMIN},
+	        {0},
 	};
 	const struct dp_route b[] = {
-		{ .method = "GET", .path = "/api/users/{name}", .fn = h, .role = DP_ROLE_VIEWER },
-		{ 0 },
+	        {.method = "GET", .path = "/api/users/{name}", .fn = h, .role = DP_ROLE_VIEWER},
+	        {0},
 	};
-	const struct dp_route *const slices[] = { a, b, NULL };
+	const struct dp_route *const slices[] = {a, b, NULL};
 	char *msg = NULL;
 	assert_null(dp_route_table_new(slices, 0, &msg));
 	assert_non_null(strstr(msg, "duplicate"));
 	free(msg);
 	/* same path, other method: fine */
 	const struct dp_route c[] = {
-		{ .method = "DELETE", .path = "/api/users/{x}", .fn = h, .role = DP_ROLE_ADMIN },
-		{ 0 },
+	        {.method = "DELETE", .path = "/api/users/{x}", .fn = h, .role = DP_ROLE_ADMIN},
+	        {0},
 	};
-	const struct dp_route *const ok[] = { a, c, NULL };
+	const struct dp_route *const ok[] = {a, c, NULL};
 	struct dp_route_table *t = dp_route_table_new(ok, 0, &msg);
 	assert_non_null(t);
 	dp_route_table_free(t);
@@ -314,7 +314,7 @@ static void test_roles_and_params(void **state)
 	assert_null(dp_ctx_param(&c, "nope"));
 	assert_int_equal(dp_ctx_param_id(&c, "id"), 123);
 	assert_int_equal(dp_ctx_param_id(&c, "job"), -1);
-	const char *badids[] = { "0", "-1", "+1", "01", " 1", "1 ", "12a", "", "9999999999999999999" };
+	const char *badids[] = {"0", "-1", "+1", "01", " 1", "1 ", "12a", "", "9999999999999999999"};
 	for (size_t i = 0; i < sizeof(badids) / sizeof(badids[0]); i++) {
 		c.param_values[0] = badids[i];
 		if (dp_ctx_param_id(&c, "id") != -1)
@@ -338,18 +338,21 @@ static void test_metrics_render(void **state)
 	dp_buf_init(&b, 1 << 20);
 	assert_int_equal(dp_metrics_render(m, NULL, &b), 0);
 	const char *want[] = {
-		"daemonpulse_http_requests_total{method=\"GET\",route=\"/api/targets/{id}\",status=\"200\"} 2\n",
-		"daemonpulse_http_requests_total{method=\"GET\",route=\"/api/targets/{id}\",status=\"404\"} 1\n",
-		"daemonpulse_http_requests_total{method=\"GET\",route=\"/api/targets/{id}\",status=\"other\"} 1\n",
-		"daemonpulse_http_requests_total{method=\"\",route=\"unmatched\",status=\"405\"} 1\n",
-		"daemonpulse_http_request_duration_seconds_bucket{method=\"GET\",route=\"/api/targets/{id}\",le=\"0.0005\"} 3\n",
-		"daemonpulse_http_request_duration_seconds_bucket{method=\"GET\",route=\"/api/targets/{id}\",le=\"0.01\"} 4\n",
-		"daemonpulse_http_request_duration_seconds_bucket{method=\"GET\",route=\"/api/targets/{id}\",le=\"+Inf\"} 4\n",
-		"daemonpulse_http_request_duration_seconds_count{method=\"GET\",route=\"/api/targets/{id}\"} 4\n",
-		"# TYPE daemonpulse_http_request_duration_seconds histogram\n",
-		"daemonpulse_build_info{version=",
-		"daemonpulse_sse_clients 0\n",
-		"daemonpulse_uptime_seconds ",
+	        "daemonpulse_http_requests_total{method=\"GET\",route=\"/api/targets/{id}\",status=\"200\"} 2\n",
+	        "daemonpulse_http_requests_total{method=\"GET\",route=\"/api/targets/{id}\",status=\"404\"} 1\n",
+	        "daemonpulse_http_requests_total{method=\"GET\",route=\"/api/targets/{id}\",status=\"other\"} 1\n",
+	        "daemonpulse_http_requests_total{method=\"\",route=\"unmatched\",status=\"405\"} 1\n",
+	        "daemonpulse_http_request_duration_seconds_bucket{method=\"GET\",route=\"/api/targets/"
+	        "{id}\",le=\"0.0005\"} 3\n",
+	        "daemonpulse_http_request_duration_seconds_bucket{method=\"GET\",route=\"/api/targets/"
+	        "{id}\",le=\"0.01\"} 4\n",
+	        "daemonpulse_http_request_duration_seconds_bucket{method=\"GET\",route=\"/api/targets/"
+	        "{id}\",le=\"+Inf\"} 4\n",
+	        "daemonpulse_http_request_duration_seconds_count{method=\"GET\",route=\"/api/targets/{id}\"} 4\n",
+	        "# TYPE daemonpulse_http_request_duration_seconds histogram\n",
+	        "daemonpulse_build_info{version=",
+	        "daemonpulse_sse_clients 0\n",
+	        "daemonpulse_uptime_seconds ",
 	};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		if (!strstr(b.data, want[i]))
@@ -364,16 +367,11 @@ static void test_metrics_render(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_match_literal_and_params),
-		cmocka_unit_test(test_match_404_405),
-		cmocka_unit_test(test_metrics_public_flag),
-		cmocka_unit_test(test_check_rejects_unset_role),
-		cmocka_unit_test(test_check_rejects_bad_routes),
-		cmocka_unit_test(test_duplicates_rejected),
-		cmocka_unit_test(test_every_real_table),
-		cmocka_unit_test(test_parse_body),
-		cmocka_unit_test(test_roles_and_params),
-		cmocka_unit_test(test_metrics_render),
+	        cmocka_unit_test(test_match_literal_and_params), cmocka_unit_test(test_match_404_405),
+	        cmocka_unit_test(test_metrics_public_flag),      cmocka_unit_test(test_check_rejects_unset_role),
+	        cmocka_unit_test(test_check_rejects_bad_routes), cmocka_unit_test(test_duplicates_rejected),
+	        cmocka_unit_test(test_every_real_table),         cmocka_unit_test(test_parse_body),
+	        cmocka_unit_test(test_roles_and_params),         cmocka_unit_test(test_metrics_render),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

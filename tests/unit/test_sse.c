@@ -70,8 +70,8 @@ struct fixture {
 	struct dp_server srv;
 	struct dp_sse_hub hub;
 	int port;
-	int closed_cbs;   /* owner on_close calls */
-	int empty_cbs;    /* hub on_empty calls */
+	int closed_cbs; /* owner on_close calls */
+	int empty_cbs;  /* hub on_empty calls */
 	int started;
 };
 
@@ -145,7 +145,7 @@ static int connect_client(int port, int rcvbuf)
 	assert_true(fd >= 0);
 	if (rcvbuf)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
 	const char *rq = "GET /events HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -182,7 +182,7 @@ static void test_stream_headers_and_fanout(void **state)
 	assert_int_equal(dp_sse_hub_broadcast(&f->hub, "tick", "one\ntwo", 7), 2);
 	pump(f, a, &ga, 5);
 	pump(f, b, &gb, 5);
-	const struct dp_buf *both[] = { &ga, &gb };
+	const struct dp_buf *both[] = {&ga, &gb};
 	for (int k = 0; k < 2; k++) {
 		const char *t = both[k]->data;
 		assert_non_null(strstr(t, "HTTP/1.1 200"));
@@ -285,10 +285,10 @@ static void test_owner_ends_stream(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_format),
-		cmocka_unit_test_setup_teardown(test_stream_headers_and_fanout, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_slow_client_dropped, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_owner_ends_stream, setup, teardown),
+	        cmocka_unit_test(test_format),
+	        cmocka_unit_test_setup_teardown(test_stream_headers_and_fanout, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_slow_client_dropped, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_owner_ends_stream, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

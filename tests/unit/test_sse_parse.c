@@ -45,40 +45,38 @@ static void rec_init(struct rec *r)
 
 /* A stream in LM Studio's v1 shape plus the awkward parts of the spec. `@`
  * stands for the line terminator under test. */
-static const char sample_tpl[] =
-	"\xEF\xBB\xBF"
-	": heartbeat comment@"
-	"event: chat.start@"
-	"data: {\"type\":\"chat.start\",\"model_instance_id\":\"m\"}@"
-	"@"
-	"event: message.delta@"
-	"data: {\"type\":\"message.delta\",\"content\":\"H\"}@"
-	"id: 7@"
-	"@"
-	"data: line one@"
-	"data:line two@"
-	"data:  three@"
-	"data@"
-	"retry: 1500@"
-	"@"
-	"event: only-type-no-data@"
-	"@"
-	"id@"
-	"unknown: field@"
-	"data: after-empty-id@"
-	"@"
-	": bye@"
-	"event: chat.end@"
-	"data: {}@"
-	"retry: 12x@"
-	"@";
+static const char sample_tpl[] = "\xEF\xBB\xBF"
+                                 ": heartbeat comment@"
+                                 "event: chat.start@"
+                                 "data: {\"type\":\"chat.start\",\"model_instance_id\":\"m\"}@"
+                                 "@"
+                                 "event: message.delta@"
+                                 "data: {\"type\":\"message.delta\",\"content\":\"H\"}@"
+                                 "id: 7@"
+                                 "@"
+                                 "data: line one@"
+                                 "data:line two@"
+                                 "data:  three@"
+                                 "data@"
+                                 "retry: 1500@"
+                                 "@"
+                                 "event: only-type-no-data@"
+                                 "@"
+                                 "id@"
+                                 "unknown: field@"
+                                 "data: after-empty-id@"
+                                 "@"
+                                 ": bye@"
+                                 "event: chat.end@"
+                                 "data: {}@"
+                                 "retry: 12x@"
+                                 "@";
 
-static const char sample_expect[] =
-	"chat.start|{\"type\":\"chat.start\",\"model_instance_id\":\"m\"}||0|-1\x1e"
-	"message.delta|{\"type\":\"message.delta\",\"content\":\"H\"}|7|1|-1\x1e"
-	"|line one\nline two\n three\n|7|0|1500\x1e"
-	"|after-empty-id||1|-1\x1e"
-	"chat.end|{}||0|-1\x1e";
+static const char sample_expect[] = "chat.start|{\"type\":\"chat.start\",\"model_instance_id\":\"m\"}||0|-1\x1e"
+                                    "message.delta|{\"type\":\"message.delta\",\"content\":\"H\"}|7|1|-1\x1e"
+                                    "|line one\nline two\n three\n|7|0|1500\x1e"
+                                    "|after-empty-id||1|-1\x1e"
+                                    "chat.end|{}||0|-1\x1e";
 
 static char *make_sample(const char *eol, size_t *len)
 {
@@ -131,7 +129,7 @@ static void check_all_splits(const char *eol)
 	}
 	for (size_t i = 0; i <= n; i++) {
 		for (size_t j = i; j <= n; j++) {
-			size_t cuts[2] = { i, j };
+			size_t cuts[2] = {i, j};
 			rec_init(&r);
 			feed_cuts(s, n, cuts, 2, &r);
 			if (strcmp(r.out.data, sample_expect) != 0)
@@ -227,10 +225,18 @@ static void test_bom(void **state)
 	dp_sse_parse_init(&p, 0, on_event, &r);
 	assert_int_equal(dp_sse_parse_feed(&p, "\xEF", 1, NULL), 0);
 	assert_int_equal(dp_sse_parse_feed(&p, "\xBB", 1, NULL), 0);
-	assert_int_equal(dp_sse_parse_feed(&p, "\xBF" "data: a\n\n", 10, NULL), 0);
+	assert_int_equal(dp_sse_parse_feed(&p,
+	                                   "\xBF"
+	                                   "data: a\n\n",
+	                                   10, NULL),
+	                 0);
 	assert_string_equal(r.out.data, "|a||0|-1\x1e");
 	/* only one BOM: a second one is part of the field name */
-	assert_int_equal(dp_sse_parse_feed(&p, "\xEF\xBB\xBF" "data: b\n\n", 12, NULL), 0);
+	assert_int_equal(dp_sse_parse_feed(&p,
+	                                   "\xEF\xBB\xBF"
+	                                   "data: b\n\n",
+	                                   12, NULL),
+	                 0);
 	assert_int_equal(r.n, 1);
 	dp_sse_parse_release(&p);
 	dp_buf_release(&r.out);
@@ -239,7 +245,11 @@ static void test_bom(void **state)
 	rec_init(&r);
 	dp_sse_parse_init(&p, 0, on_event, &r);
 	assert_int_equal(dp_sse_parse_feed(&p, "\xEF", 1, NULL), 0);
-	assert_int_equal(dp_sse_parse_feed(&p, "\xBB" "X: 1\ndata: c\n\n", 15, NULL), 0);
+	assert_int_equal(dp_sse_parse_feed(&p,
+	                                   "\xBB"
+	                                   "X: 1\ndata: c\n\n",
+	                                   15, NULL),
+	                 0);
 	assert_string_equal(r.out.data, "|c||0|-1\x1e");
 	dp_sse_parse_release(&p);
 	dp_buf_release(&r.out);
@@ -253,7 +263,7 @@ static void test_ids_and_retry(void **state)
 	struct dp_sse_parse p;
 	dp_sse_parse_init(&p, 0, on_event, &r);
 	static const char s[] = "id: 1\ndata: a\n\ndata: b\n\nid: x\0y\ndata: c\nretry: -5\n\n"
-				"retry: 99999999999999999999999\ndata: d\nretry: 42\n\n";
+	                        "retry: 99999999999999999999999\ndata: d\nretry: 42\n\n";
 	assert_int_equal(dp_sse_parse_feed(&p, s, sizeof(s) - 1, NULL), 0);
 	assert_string_equal(r.out.data, "|a|1|1|-1\x1e|b|1|0|-1\x1e|c|1|0|-1\x1e|d|1|0|42\x1e");
 	dp_sse_parse_release(&p);
@@ -370,17 +380,17 @@ static void test_oversized(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_splits_lf),
-		cmocka_unit_test(test_splits_crlf),
-		cmocka_unit_test(test_splits_cr),
-		cmocka_unit_test(test_mixed_endings),
-		cmocka_unit_test(test_cr_dispatches_without_lookahead),
-		cmocka_unit_test(test_comments_and_counts),
-		cmocka_unit_test(test_bom),
-		cmocka_unit_test(test_ids_and_retry),
-		cmocka_unit_test(test_end_of_stream),
-		cmocka_unit_test(test_stop_and_resume),
-		cmocka_unit_test(test_oversized),
+	        cmocka_unit_test(test_splits_lf),
+	        cmocka_unit_test(test_splits_crlf),
+	        cmocka_unit_test(test_splits_cr),
+	        cmocka_unit_test(test_mixed_endings),
+	        cmocka_unit_test(test_cr_dispatches_without_lookahead),
+	        cmocka_unit_test(test_comments_and_counts),
+	        cmocka_unit_test(test_bom),
+	        cmocka_unit_test(test_ids_and_retry),
+	        cmocka_unit_test(test_end_of_stream),
+	        cmocka_unit_test(test_stop_and_resume),
+	        cmocka_unit_test(test_oversized),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

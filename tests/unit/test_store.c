@@ -34,8 +34,15 @@ static void rm_rf(const char *dir)
 {
 	/* Only files we created: db, -wal, -shm, and one nested level. */
 	char p[512];
-	const char *names[] = { "a.db", "a.db-wal", "a.db-shm", "b.db", "b.db-wal", "b.db-shm",
-				"sub/deeper/c.db", "sub/deeper/c.db-wal", "sub/deeper/c.db-shm" };
+	const char *names[] = {"a.db",
+	                       "a.db-wal",
+	                       "a.db-shm",
+	                       "b.db",
+	                       "b.db-wal",
+	                       "b.db-shm",
+	                       "sub/deeper/c.db",
+	                       "sub/deeper/c.db-wal",
+	                       "sub/deeper/c.db-shm"};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
 		unlink(p);
@@ -76,13 +83,13 @@ static char *schema_of(struct dp_store *s)
 	size_t cap = 16384, len = 0;
 	char *out = calloc(1, cap);
 	assert_int_equal(sqlite3_prepare_v2(dp_store_db(s),
-					    "SELECT type, name, sql FROM sqlite_master ORDER BY type, name", -1,
-					    &st, NULL),
-			 SQLITE_OK);
+	                                    "SELECT type, name, sql FROM sqlite_master ORDER BY type, name", -1, &st,
+	                                    NULL),
+	                 SQLITE_OK);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		const char *sql = (const char *)sqlite3_column_text(st, 2);
 		int n = snprintf(out + len, cap - len, "%s %s: %s\n", sqlite3_column_text(st, 0),
-				 sqlite3_column_text(st, 1), sql ? sql : "");
+		                 sqlite3_column_text(st, 1), sql ? sql : "");
 		assert_true(n > 0 && (size_t)n < cap - len);
 		len += (size_t)n;
 	}
@@ -109,8 +116,8 @@ static void test_fresh_file(void **state)
 
 	/* every table of this issue exists */
 	char *schema = schema_of(s);
-	const char *tables[] = { "table users:", "table sessions:", "table api_tokens:", "table settings:",
-				 "table audit:" };
+	const char *tables[] = {
+	        "table users:", "table sessions:", "table api_tokens:", "table settings:", "table audit:"};
 	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
 		assert_non_null(strstr(schema, tables[i]));
 	free(schema);
@@ -149,7 +156,7 @@ static void test_migrate_from_every_version(void **state)
 		if (v >= 1) {
 			int64_t id;
 			assert_int_equal(dp_store_user_create(old, "olduser", "$argon2id$x", DP_ROLE_ADMIN, 100, &id),
-					 0);
+			                 0);
 		}
 		dp_store_free(old);
 
@@ -211,7 +218,7 @@ static void test_foreign_keys_cascade(void **state)
 {
 	struct dp_store *s = open_ok(path_of("a.db"));
 	int64_t admin, bob, sid, tid;
-	uint8_t h1[32] = { 1 }, h2[32] = { 2 };
+	uint8_t h1[32] = {1}, h2[32] = {2};
 	assert_int_equal(dp_store_user_create(s, "root", "$h", DP_ROLE_ADMIN, 1, &admin), 0);
 	assert_int_equal(dp_store_user_create(s, "bob", "$h", DP_ROLE_VIEWER, 1, &bob), 0);
 	assert_int_equal(dp_store_session_create(s, bob, h1, 10, 100, "127.0.0.1", &sid), 0);
@@ -220,7 +227,7 @@ static void test_foreign_keys_cascade(void **state)
 	assert_int_equal(count_rows(s, "api_tokens"), 1);
 
 	/* a session for a user that does not exist is refused by the FK */
-	uint8_t h3[32] = { 3 };
+	uint8_t h3[32] = {3};
 	assert_int_equal(dp_store_session_create(s, 9999, h3, 10, 100, NULL, NULL), -ENOENT);
 
 	assert_int_equal(dp_store_user_delete(s, bob), 0);
@@ -323,7 +330,7 @@ static void test_tokens(void **state)
 	int64_t u, v, t1;
 	assert_int_equal(dp_store_user_create(s, "u", "$h", DP_ROLE_VIEWER, 1, &u), 0);
 	assert_int_equal(dp_store_user_create(s, "v", "$h", DP_ROLE_VIEWER, 1, &v), 0);
-	uint8_t h[32] = { 0 };
+	uint8_t h[32] = {0};
 	h[0] = 1;
 	assert_int_equal(dp_store_token_create(s, u, "ci", "dp_abcd", h, 10, 500, &t1), 0);
 	struct dp_store_token t;
@@ -388,29 +395,29 @@ static int collect_audit(const struct dp_store_audit *e, void *arg)
 static void test_audit(void **state)
 {
 	struct dp_store *s = open_ok(path_of("a.db"));
-	const char *actions[] = { "auth.login", "user.create", "user.update", "token.create" };
+	const char *actions[] = {"auth.login", "user.create", "user.update", "token.create"};
 	for (int i = 0; i < 250; i++) {
 		struct dp_store_audit e = {
-			.at = 1000 + i,
-			.user_id = i % 2 ? 1 : 0,
-			.username = i % 2 ? "admin" : "mallory",
-			.action = actions[i % 4],
-			.target = i % 4 == 1 ? "user:alice" : NULL,
-			.result = "ok",
-			.detail = "{\"k\":1}",
-			.ip = "127.0.0.1",
+		        .at = 1000 + i,
+		        .user_id = i % 2 ? 1 : 0,
+		        .username = i % 2 ? "admin" : "mallory",
+		        .action = actions[i % 4],
+		        .target = i % 4 == 1 ? "user:alice" : NULL,
+		        .result = "ok",
+		        .detail = "{\"k\":1}",
+		        .ip = "127.0.0.1",
 		};
 		assert_int_equal(dp_store_audit_insert(s, &e, NULL), 0);
 	}
 	struct audit_seen *seen = calloc(1, sizeof(*seen));
-	struct dp_store_audit_filter f = { .limit = 200 };
+	struct dp_store_audit_filter f = {.limit = 200};
 	assert_int_equal(dp_store_audit_query(s, &f, collect_audit, seen), 0);
 	assert_int_equal(seen->n, 200);
 	assert_true(seen->ids[0] > seen->ids[1]); /* newest first */
 
 	/* paging with before */
 	memset(seen, 0, sizeof(*seen));
-	f = (struct dp_store_audit_filter){ .limit = 10, .before_id = 11 };
+	f = (struct dp_store_audit_filter){.limit = 10, .before_id = 11};
 	assert_int_equal(dp_store_audit_query(s, &f, collect_audit, seen), 0);
 	assert_int_equal(seen->n, 10);
 	assert_int_equal(seen->ids[0], 10);
@@ -418,31 +425,31 @@ static void test_audit(void **state)
 
 	/* prefix and exact actions, user, target, time range */
 	memset(seen, 0, sizeof(*seen));
-	f = (struct dp_store_audit_filter){ .limit = 200, .action = "user." };
+	f = (struct dp_store_audit_filter){.limit = 200, .action = "user."};
 	assert_int_equal(dp_store_audit_query(s, &f, collect_audit, seen), 0);
 	assert_int_equal(seen->n, 125);
 	for (int i = 0; i < seen->n; i++)
 		assert_memory_equal(seen->actions[i], "user.", 5);
 	memset(seen, 0, sizeof(*seen));
-	f = (struct dp_store_audit_filter){ .limit = 200, .action = "user.create", .target = "user:alice",
-					    .username = "admin" };
+	f = (struct dp_store_audit_filter){
+	        .limit = 200, .action = "user.create", .target = "user:alice", .username = "admin"};
 	assert_int_equal(dp_store_audit_query(s, &f, collect_audit, seen), 0);
 	assert_int_equal(seen->n, 63); /* i = 1, 5, ... 249 (odd, so admin) */
 	memset(seen, 0, sizeof(*seen));
-	f = (struct dp_store_audit_filter){ .limit = 200, .since = 1010, .until = 1019 };
+	f = (struct dp_store_audit_filter){.limit = 200, .since = 1010, .until = 1019};
 	assert_int_equal(dp_store_audit_query(s, &f, collect_audit, seen), 0);
 	assert_int_equal(seen->n, 10);
 
 	/* retention: entries before `at` go, oldest first, in bounded batches */
-	assert_int_equal(dp_store_audit_prune(s, 1100, 60), 60);  /* at 1000..1059 */
-	assert_int_equal(dp_store_audit_prune(s, 1100, 60), 40);  /* at 1060..1099 */
+	assert_int_equal(dp_store_audit_prune(s, 1100, 60), 60); /* at 1000..1059 */
+	assert_int_equal(dp_store_audit_prune(s, 1100, 60), 40); /* at 1060..1099 */
 	assert_int_equal(dp_store_audit_prune(s, 1100, 60), 0);
 	memset(seen, 0, sizeof(*seen));
-	f = (struct dp_store_audit_filter){ .limit = 1000 };
+	f = (struct dp_store_audit_filter){.limit = 1000};
 	assert_int_equal(dp_store_audit_query(s, &f, collect_audit, seen), 0);
 	assert_int_equal(seen->n, 150);
 	memset(seen, 0, sizeof(*seen));
-	f = (struct dp_store_audit_filter){ .limit = 1000, .until = 1099 };
+	f = (struct dp_store_audit_filter){.limit = 1000, .until = 1099};
 	assert_int_equal(dp_store_audit_query(s, &f, collect_audit, seen), 0);
 	assert_int_equal(seen->n, 0);
 	free(seen);
@@ -462,7 +469,7 @@ static void test_ids_never_reused(void **state)
 	int64_t a, b;
 	assert_int_equal(dp_store_user_create(old, "a", "$h", DP_ROLE_ADMIN, 1, &a), 0);
 	assert_int_equal(dp_store_user_create(old, "b", "$h", DP_ROLE_VIEWER, 1, &b), 0);
-	uint8_t h[32] = { 9 };
+	uint8_t h[32] = {9};
 	int64_t tb;
 	assert_int_equal(dp_store_token_create(old, b, "t", "dp_x", h, 1, 0, &tb), 0);
 	dp_store_free(old);
@@ -479,7 +486,7 @@ static void test_ids_never_reused(void **state)
 	assert_int_equal(dp_store_user_create(s, "c", "$h", DP_ROLE_VIEWER, 2, &c), 0);
 	assert_true(c > b);
 
-	uint8_t h1[32] = { 1 }, h2[32] = { 2 };
+	uint8_t h1[32] = {1}, h2[32] = {2};
 	int64_t t1, t2, t3;
 	assert_int_equal(dp_store_token_create(s, a, "1", "dp_1", h1, 1, 0, &t1), 0);
 	assert_int_equal(dp_store_token_delete(s, t1, a), 0);
@@ -506,16 +513,16 @@ static void test_ids_never_reused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_fresh_file, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_migrate_from_every_version, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reopen_idempotent_and_newer_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_foreign_keys_cascade, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_users_and_last_admin, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_settings, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ids_never_reused, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_fresh_file, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_migrate_from_every_version, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_reopen_idempotent_and_newer_refused, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_foreign_keys_cascade, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_users_and_last_admin, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_settings, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_ids_never_reused, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -38,7 +38,7 @@ static int teardown(void **state)
 {
 	(void)state;
 	char p[512];
-	const char *names[] = { "secret.key", "t.db", "t.db-wal", "t.db-shm" };
+	const char *names[] = {"secret.key", "t.db", "t.db-wal", "t.db-shm"};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		snprintf(p, sizeof(p), "%s/%s", tmpdir, names[i]);
 		unlink(p);
@@ -51,12 +51,13 @@ static void test_url_validation(void **state)
 {
 	(void)state;
 	const char *why = NULL;
-	const char *good[] = { "http://127.0.0.1:1234", "https://gpu.example.com", "http://[::1]:1234",
-			       "http://host:1234/prefix" };
+	const char *good[] = {"http://127.0.0.1:1234", "https://gpu.example.com", "http://[::1]:1234",
+	                      "http://host:1234/prefix"};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
 		assert_int_equal(dp_target_check_url(good[i], &why), 0);
-	const char *bad[] = { "", "ftp://h", "http://user:pw@h:1", "http://user@h", "http://h/?q=1", "http://h/#f",
-			      "h:1234", "http://", "javascript:alert(1)", "file:///etc/passwd" };
+	const char *bad[] = {
+	        "",       "ftp://h", "http://user:pw@h:1",  "http://user@h",     "http://h/?q=1", "http://h/#f",
+	        "h:1234", "http://", "javascript:alert(1)", "file:///etc/passwd"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		why = NULL;
 		assert_int_equal(dp_target_check_url(bad[i], &why), -EINVAL);
@@ -352,13 +353,13 @@ static void test_storage(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_url_validation),
-		cmocka_unit_test(test_field_validation),
-		cmocka_unit_test(test_mask),
-		cmocka_unit_test(test_lms_endpoint),
-		cmocka_unit_test_setup_teardown(test_key_file, setup, teardown),
-		cmocka_unit_test(test_encrypt_roundtrip),
-		cmocka_unit_test_setup_teardown(test_storage, setup, teardown),
+	        cmocka_unit_test(test_url_validation),
+	        cmocka_unit_test(test_field_validation),
+	        cmocka_unit_test(test_mask),
+	        cmocka_unit_test(test_lms_endpoint),
+	        cmocka_unit_test_setup_teardown(test_key_file, setup, teardown),
+	        cmocka_unit_test(test_encrypt_roundtrip),
+	        cmocka_unit_test_setup_teardown(test_storage, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

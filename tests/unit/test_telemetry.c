@@ -93,7 +93,7 @@ static void test_amd_fdinfo(void **state)
 	assert_int_equal(pids[2], 4300);
 	struct dp_telemetry_sample *s = calloc(1, sizeof(*s));
 	s->ngpus = 3;
-	const char *pci[3] = { "0000:03:00.0", "0000:04:00.0", "0000:05:00.0" };
+	const char *pci[3] = {"0000:03:00.0", "0000:04:00.0", "0000:05:00.0"};
 	for (int i = 0; i < 3; i++) {
 		struct dp_gpu *g = &s->gpus[i].g;
 		g->index = i;
@@ -148,11 +148,12 @@ static void test_sim_parse_and_label(void **state)
 {
 	(void)state;
 	json_error_t e;
-	json_t *b = json_loads("{\"gpus\":[{\"index\":0,\"name\":\"RTX 4090\",\"id\":\"GPU-1\",\"total_vram_bytes\":1000,"
-			       "\"used_vram_bytes\":250,\"utilization_percent\":87,\"temperature_c\":71,\"power_w\":310},"
-			       "{\"index\":1,\"name\":\"RTX 3090\",\"id\":\"GPU-2\",\"total_vram_bytes\":2000}],"
-			       "\"ram\":{\"total_bytes\":64,\"used_bytes\":8}}",
-			       0, &e);
+	json_t *b =
+	        json_loads("{\"gpus\":[{\"index\":0,\"name\":\"RTX 4090\",\"id\":\"GPU-1\",\"total_vram_bytes\":1000,"
+	                   "\"used_vram_bytes\":250,\"utilization_percent\":87,\"temperature_c\":71,\"power_w\":310},"
+	                   "{\"index\":1,\"name\":\"RTX 3090\",\"id\":\"GPU-2\",\"total_vram_bytes\":2000}],"
+	                   "\"ram\":{\"total_bytes\":64,\"used_bytes\":8}}",
+	                   0, &e);
 	assert_non_null(b);
 	struct dp_telemetry_sample *s = calloc(1, sizeof(*s));
 	assert_int_equal(dp_telemetry_parse_sim(b, s), 0);
@@ -233,7 +234,7 @@ static void test_ring(void **state)
 	assert_int_equal(r.n, 1);
 	j = dp_telemetry_ring_json(&r, 0);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(j, "gpus"), 0), "uuid")),
-			    "GPU-b");
+	                    "GPU-b");
 	json_decref(j);
 	dp_telemetry_ring_release(&r);
 	free(s);
@@ -270,7 +271,7 @@ static void gpu_at(struct dp_gpu *g, uint64_t used, double temp)
 static void test_alert_hysteresis(void **state)
 {
 	(void)state;
-	struct note n = { 0 };
+	struct note n = {0};
 	struct dp_alerts_config c;
 	dp_alerts_config_defaults(&c); /* 90 % / 85 C, hysteresis 5 % / 5 C */
 	struct dp_alerts *a = dp_alerts_new(&c, notify, &n);
@@ -330,7 +331,7 @@ static void test_alert_hysteresis(void **state)
 static void test_alert_source_down(void **state)
 {
 	(void)state;
-	struct note n = { 0 };
+	struct note n = {0};
 	struct dp_alerts *a = dp_alerts_new(NULL, notify, &n);
 	/* never up: failures alone do not alert (a target that never had telemetry) */
 	for (int i = 0; i < 5; i++)
@@ -367,14 +368,14 @@ static void test_alert_source_down(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_is_lms),
-		cmocka_unit_test(test_attribute),
-		cmocka_unit_test(test_amd_fdinfo),
-		cmocka_unit_test(test_meminfo),
-		cmocka_unit_test(test_sim_parse_and_label),
-		cmocka_unit_test(test_ring),
-		cmocka_unit_test(test_alert_hysteresis),
-		cmocka_unit_test(test_alert_source_down),
+	        cmocka_unit_test(test_is_lms),
+	        cmocka_unit_test(test_attribute),
+	        cmocka_unit_test(test_amd_fdinfo),
+	        cmocka_unit_test(test_meminfo),
+	        cmocka_unit_test(test_sim_parse_and_label),
+	        cmocka_unit_test(test_ring),
+	        cmocka_unit_test(test_alert_hysteresis),
+	        cmocka_unit_test(test_alert_source_down),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

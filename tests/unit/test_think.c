@@ -23,8 +23,8 @@
  * merged, so chunking cannot change the record. */
 struct rec {
 	struct dp_buf out;
-	int last;      /* -1 none, 0 answer, 1 reasoning */
-	size_t bytes;  /* bytes emitted so far */
+	int last;     /* -1 none, 0 answer, 1 reasoning */
+	size_t bytes; /* bytes emitted so far */
 	int pieces;
 };
 
@@ -50,30 +50,27 @@ static void rec_init(struct rec *r)
 struct sample {
 	const char *open, *close; /* NULL: defaults */
 	const char *in;
-	const char *want;         /* record of the whole input */
+	const char *want; /* record of the whole input */
 	int unterminated;
 };
 
 static const struct sample samples[] = {
-	{ NULL, NULL, "<think>Let me see.</think>\n\nThe answer is 4.",
-	  "|R:Let me see.|A:\n\nThe answer is 4.", 0 },
-	{ NULL, NULL, "Plain answer with no tags at all.", "|A:Plain answer with no tags at all.", 0 },
-	{ NULL, NULL, "a < b and <tho <thin <think2 <<think>x<</think>y</thinks",
-	  "|A:a < b and <tho <thin <think2 <|R:x<|A:y</thinks", 0 },
-	{ NULL, NULL, "<think>never closed </thin", "|R:never closed </thin", 1 },
-	{ NULL, NULL, "pre<think>one</think>mid<think>two</think>post",
-	  "|A:pre|R:one|A:mid|R:two|A:post", 0 },
-	{ NULL, NULL, "<think></think>empty block", "|A:empty block", 0 },
-	{ NULL, NULL, "<<<think>>></think></think>", "|A:<<|R:>>|A:</think>", 0 },
-	{ NULL, NULL, "ends with a prefix <thi", "|A:ends with a prefix <thi", 0 },
-	{ "[R]", "[/R]", "[R]custom [ tags [/ here[/R] done <think>no</think>",
-	  "|R:custom [ tags [/ here|A: done <think>no</think>", 0 },
-	{ "<|channel|>analysis<|message|>", "<|end|>",
-	  "<|channel|>analysis<|message|>We think.<|end|><|start|>answer",
-	  "|R:We think.|A:<|start|>answer", 0 },
-	{ "aa", "ab", "xaaaab", "|A:x|R:a", 0 }, /* self-overlapping tag */
-	{ NULL, NULL, "multi-byte \xc3\xa9<think>\xe2\x9c\x93</think>\xf0\x9f\x98\x80",
-	  "|A:multi-byte \xc3\xa9|R:\xe2\x9c\x93|A:\xf0\x9f\x98\x80", 0 },
+        {NULL, NULL, "<think>Let me see.</think>\n\nThe answer is 4.", "|R:Let me see.|A:\n\nThe answer is 4.", 0},
+        {NULL, NULL, "Plain answer with no tags at all.", "|A:Plain answer with no tags at all.", 0},
+        {NULL, NULL, "a < b and <tho <thin <think2 <<think>x<</think>y</thinks",
+         "|A:a < b and <tho <thin <think2 <|R:x<|A:y</thinks", 0},
+        {NULL, NULL, "<think>never closed </thin", "|R:never closed </thin", 1},
+        {NULL, NULL, "pre<think>one</think>mid<think>two</think>post", "|A:pre|R:one|A:mid|R:two|A:post", 0},
+        {NULL, NULL, "<think></think>empty block", "|A:empty block", 0},
+        {NULL, NULL, "<<<think>>></think></think>", "|A:<<|R:>>|A:</think>", 0},
+        {NULL, NULL, "ends with a prefix <thi", "|A:ends with a prefix <thi", 0},
+        {"[R]", "[/R]", "[R]custom [ tags [/ here[/R] done <think>no</think>",
+         "|R:custom [ tags [/ here|A: done <think>no</think>", 0},
+        {"<|channel|>analysis<|message|>", "<|end|>", "<|channel|>analysis<|message|>We think.<|end|><|start|>answer",
+         "|R:We think.|A:<|start|>answer", 0},
+        {"aa", "ab", "xaaaab", "|A:x|R:a", 0}, /* self-overlapping tag */
+        {NULL, NULL, "multi-byte \xc3\xa9<think>\xe2\x9c\x93</think>\xf0\x9f\x98\x80",
+         "|A:multi-byte \xc3\xa9|R:\xe2\x9c\x93|A:\xf0\x9f\x98\x80", 0},
 };
 #define NSAMPLES (sizeof(samples) / sizeof(samples[0]))
 
@@ -130,7 +127,7 @@ static void test_every_pair_of_splits(void **state)
 		size_t n = strlen(samples[k].in);
 		for (size_t a = 0; a <= n; a++)
 			for (size_t b = a; b <= n; b++) {
-				size_t cuts[2] = { a, b };
+				size_t cuts[2] = {a, b};
 				int u;
 				char *got = run_split(&samples[k], cuts, 2, &u);
 				if (strcmp(got, samples[k].want) != 0)
@@ -263,14 +260,14 @@ static void test_one_piece_per_kind(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_whole),
-		cmocka_unit_test(test_every_split),
-		cmocka_unit_test(test_every_pair_of_splits),
-		cmocka_unit_test(test_byte_by_byte_hold_bound),
-		cmocka_unit_test(test_false_prefix_released_promptly),
-		cmocka_unit_test(test_unterminated_and_reuse),
-		cmocka_unit_test(test_bad_tags_and_off),
-		cmocka_unit_test(test_one_piece_per_kind),
+	        cmocka_unit_test(test_whole),
+	        cmocka_unit_test(test_every_split),
+	        cmocka_unit_test(test_every_pair_of_splits),
+	        cmocka_unit_test(test_byte_by_byte_hold_bound),
+	        cmocka_unit_test(test_false_prefix_released_promptly),
+	        cmocka_unit_test(test_unterminated_and_reuse),
+	        cmocka_unit_test(test_bad_tags_and_off),
+	        cmocka_unit_test(test_one_piece_per_kind),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

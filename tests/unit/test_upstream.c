@@ -92,19 +92,26 @@ static void handler(struct dp_http_req *req, void *arg)
 	} else if (strcmp(p, "/unexpected") == 0) {
 		reply_json(req, 200, "{\"error\":\"Unexpected endpoint or method. (GET /unexpected)\"}");
 	} else if (strcmp(p, "/err200") == 0) {
-		reply_json(req, 200, "{\"error\":{\"type\":\"model_not_found\",\"message\":\"no model \\\"x\\\"\\nloaded\",\"code\":\"model_not_found\"}}");
+		reply_json(req, 200,
+		           "{\"error\":{\"type\":\"model_not_found\",\"message\":\"no model "
+		           "\\\"x\\\"\\nloaded\",\"code\":\"model_not_found\"}}");
 	} else if (strcmp(p, "/auth") == 0) {
-		reply_json(req, 401, "{\"error\":{\"type\":\"invalid_request\",\"code\":\"invalid_api_key\",\"message\":\"An LM Studio API token is required\"}}");
+		reply_json(req, 401,
+		           "{\"error\":{\"type\":\"invalid_request\",\"code\":\"invalid_api_key\",\"message\":\"An LM "
+		           "Studio API token is required\"}}");
 	} else if (strcmp(p, "/malformed") == 0) {
 		/* LM Studio may quote the token it could not parse */
 		const char *a = dp_http_req_header(req, "Authorization");
 		char msg[512];
 		snprintf(msg, sizeof(msg),
-			 "{\"error\":{\"type\":\"invalid_request\",\"code\":\"invalid_api_key\",\"message\":\"Malformed LM Studio API token provided: %s\"}}",
-			 a && strlen(a) > 7 ? a + 7 : "");
+		         "{\"error\":{\"type\":\"invalid_request\",\"code\":\"invalid_api_key\",\"message\":"
+		         "\"Malformed LM Studio API token provided: %s\"}}",
+		         a && strlen(a) > 7 ? a + 7 : "");
 		reply_json(req, 401, msg);
 	} else if (strcmp(p, "/notfound") == 0) {
-		reply_json(req, 404, "{\"error\":{\"message\":\"Model \\\"x\\\" not found.\",\"type\":\"invalid_request_error\",\"code\":\"model_not_found\"}}");
+		reply_json(req, 404,
+		           "{\"error\":{\"message\":\"Model \\\"x\\\" not "
+		           "found.\",\"type\":\"invalid_request_error\",\"code\":\"model_not_found\"}}");
 	} else if (strcmp(p, "/html") == 0) {
 		dp_http_reply(req, 200, "text/html", "<html>hi</html>", 15);
 	} else if (strcmp(p, "/empty") == 0) {
@@ -189,11 +196,11 @@ struct call {
 	int streamed, token_sent;
 	uint64_t events, bytes;
 	double connect_ms, ttfb_ms, total_ms;
-	struct dp_buf evs;  /* "event=data;" per event */
+	struct dp_buf evs; /* "event=data;" per event */
 	int nev;
-	int pause_at;       /* pause when nev reaches this */
-	int abort_at;       /* abort when nev reaches this */
-	int start_at;       /* start `child` when nev reaches this */
+	int pause_at; /* pause when nev reaches this */
+	int abort_at; /* abort when nev reaches this */
+	int start_at; /* start `child` when nev reaches this */
 	struct call *child;
 	struct dp_upstream_opts child_opts;
 };
@@ -268,13 +275,13 @@ static void on_data(struct dp_upstream_req *r, const char *p, size_t n, void *ar
 static struct dp_upstream_opts opts(struct call *c, const char *path, enum dp_upstream_mode mode)
 {
 	struct dp_upstream_opts o = {
-		.base_url = c->d->url,
-		.path = path,
-		.mode = mode,
-		.on_done = on_done,
-		.on_event = on_event,
-		.on_data = on_data,
-		.arg = c,
+	        .base_url = c->d->url,
+	        .path = path,
+	        .mode = mode,
+	        .on_done = on_done,
+	        .on_event = on_event,
+	        .on_data = on_data,
+	        .arg = c,
 	};
 	return o;
 }
@@ -364,7 +371,8 @@ static void test_json_ok(void **state)
 	assert_string_equal(c.msg, "");
 	assert_int_equal(c.status, 200);
 	assert_non_null(c.json);
-	assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(c.json, "models"), 0), "key")), "m");
+	assert_string_equal(
+	        json_string_value(json_object_get(json_array_get(json_object_get(c.json, "models"), 0), "key")), "m");
 	assert_string_equal(e.d.last_auth, "Bearer sk-lm-abcdefgh:01234567890123456789");
 	assert_true(strncmp(e.d.last_ua, "DaemonPulse/", 12) == 0);
 	assert_string_equal(e.d.last_method, "GET");
@@ -502,7 +510,7 @@ static void test_error_bodies(void **state)
 static int closed_port(void)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct sockaddr_in a = {.sin_family = AF_INET};
 	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
 	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
 	socklen_t len = sizeof(a);
@@ -563,7 +571,7 @@ static void test_size_limits(void **state)
 	env_setup(&e);
 	struct call c;
 
-	const char *paths[] = { "/big", "/bigchunked" };
+	const char *paths[] = {"/big", "/bigchunked"};
 	for (int i = 0; i < 2; i++) {
 		call_init(&c, e.base, &e.d, e.u);
 		struct dp_upstream_opts o = opts(&c, paths[i], DP_UPSTREAM_BUFFERED);
@@ -666,7 +674,7 @@ static void test_sse_abort(void **state)
 	write_event(&e.d, "a", "1");
 	run_until(e.base, &c.nev, 1, 10000);
 	dp_upstream_abort(c.req);
-	dp_upstream_abort(c.req); /* twice is harmless */
+	dp_upstream_abort(c.req);    /* twice is harmless */
 	assert_int_equal(c.done, 0); /* never synchronously */
 	write_event(&e.d, "b", "2"); /* must not be delivered */
 	event_base_loop(e.base, EVLOOP_NONBLOCK);
@@ -797,11 +805,11 @@ static void test_sse_errors(void **state)
 		enum dp_upstream_outcome o;
 		const char *code;
 	} cases[] = {
-		{ "/auth", DP_UPSTREAM_UNAUTHORIZED, "unauthorized" },
-		{ "/unexpected", DP_UPSTREAM_HTTP_ERROR, "unexpected_endpoint" },
-		{ "/err200", DP_UPSTREAM_HTTP_ERROR, "daemon_error" },
-		{ "/notfound", DP_UPSTREAM_HTTP_ERROR, "http_error" },
-		{ "/api/v1/models", DP_UPSTREAM_BAD_RESPONSE, "not_event_stream" },
+	        {"/auth", DP_UPSTREAM_UNAUTHORIZED, "unauthorized"},
+	        {"/unexpected", DP_UPSTREAM_HTTP_ERROR, "unexpected_endpoint"},
+	        {"/err200", DP_UPSTREAM_HTTP_ERROR, "daemon_error"},
+	        {"/notfound", DP_UPSTREAM_HTTP_ERROR, "http_error"},
+	        {"/api/v1/models", DP_UPSTREAM_BAD_RESPONSE, "not_event_stream"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		call_init(&c, e.base, &e.d, e.u);
@@ -866,8 +874,9 @@ static void test_sse_many(void **state)
 	assert_int_equal(c.nev, total);
 	assert_int_equal(c.events, total);
 	assert_int_equal(c.outcome, DP_UPSTREAM_OK);
-	print_message("%d events through lib/http -> upstream in %.1f ms (%.0f events/s, server and client on one loop)\n",
-		      total, ms, total / (ms / 1000.0));
+	print_message(
+	        "%d events through lib/http -> upstream in %.1f ms (%.0f events/s, server and client on one loop)\n",
+	        total, ms, total / (ms / 1000.0));
 	dp_buf_release(&b);
 	call_release(&c);
 	env_teardown(&e);
@@ -958,9 +967,19 @@ static void test_validation(void **state)
 	assert_int_equal(dp_upstream_check_url("https://lms.example.org/prefix/", &err), 0);
 	assert_int_equal(dp_upstream_check_url("http://[::1]:1234", &err), 0);
 	const char *bad[] = {
-		"", "ftp://h/", "file:///etc/passwd", "gopher://h:70/", "h:1234", "//h:1234",
-		"http://user:pw@h:1234", "http://user@h:1234", "http://h:1234/?a=1", "http://h:1234/#x",
-		"http://h :1234", "http://h:1234/\r\nX: y", "http:///path",
+	        "",
+	        "ftp://h/",
+	        "file:///etc/passwd",
+	        "gopher://h:70/",
+	        "h:1234",
+	        "//h:1234",
+	        "http://user:pw@h:1234",
+	        "http://user@h:1234",
+	        "http://h:1234/?a=1",
+	        "http://h:1234/#x",
+	        "http://h :1234",
+	        "http://h:1234/\r\nX: y",
+	        "http:///path",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err = NULL;
@@ -977,7 +996,7 @@ static void test_validation(void **state)
 	u = dp_upstream_url("https://h/lm//", "/api/v0/models?a=b", &err);
 	assert_string_equal(u, "https://h/lm/api/v0/models?a=b");
 	free(u);
-	const char *badpath[] = { "api", "/a/../b", "/..", "/a/./b", "/a b", "/a#b", "/a\\b", "/a\n" };
+	const char *badpath[] = {"api", "/a/../b", "/..", "/a/./b", "/a b", "/a#b", "/a\\b", "/a\n"};
 	for (size_t i = 0; i < sizeof(badpath) / sizeof(badpath[0]); i++)
 		if (dp_upstream_url("http://h/", badpath[i], &err))
 			fail_msg("accepted path %s", badpath[i]);
@@ -1103,9 +1122,9 @@ static void raw_start(struct raw *s, struct event_base *base, const char *const 
 	memset(s, 0, sizeof(*s));
 	s->script = script;
 	s->nscript = n;
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	s->l = evconnlistener_new_bind(base, raw_accept, s, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 16,
-				       (struct sockaddr *)&a, sizeof(a));
+	                               (struct sockaddr *)&a, sizeof(a));
 	assert_non_null(s->l);
 	struct sockaddr_in b;
 	socklen_t bl = sizeof(b);
@@ -1122,7 +1141,7 @@ static void test_keepalive_retry(void **state)
 	(void)state;
 	struct env e;
 	env_setup(&e);
-	static const char *const script[] = { JSON_OK, NULL, JSON_OK, JSON_OK };
+	static const char *const script[] = {JSON_OK, NULL, JSON_OK, JSON_OK};
 	struct raw s;
 	raw_start(&s, e.base, script, 4);
 	struct daemon d;
@@ -1153,8 +1172,8 @@ static void test_pause_on_last_piece(void **state)
 	struct env e;
 	env_setup(&e);
 	static const char *const script[] = {
-		"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: 19\r\n\r\n"
-		"data: 1\n\ndata: 22\n\n",
+	        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: 19\r\n\r\n"
+	        "data: 1\n\ndata: 22\n\n",
 	};
 	struct raw s;
 	raw_start(&s, e.base, script, 1);
@@ -1220,23 +1239,23 @@ static void test_host_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_validation),
-		cmocka_unit_test(test_json_ok),
-		cmocka_unit_test(test_post_body),
-		cmocka_unit_test(test_error_bodies),
-		cmocka_unit_test(test_refused_and_stalled),
-		cmocka_unit_test(test_size_limits),
-		cmocka_unit_test(test_sse_one_by_one),
-		cmocka_unit_test(test_sse_abort),
-		cmocka_unit_test(test_sse_pause_resume),
-		cmocka_unit_test(test_sse_idle_and_drop),
-		cmocka_unit_test(test_sse_errors),
-		cmocka_unit_test(test_sse_many),
-		cmocka_unit_test(test_raw),
-		cmocka_unit_test(test_reentrancy_and_free),
-		cmocka_unit_test(test_keepalive_retry),
-		cmocka_unit_test(test_pause_on_last_piece),
-		cmocka_unit_test(test_host_names),
+	        cmocka_unit_test(test_validation),
+	        cmocka_unit_test(test_json_ok),
+	        cmocka_unit_test(test_post_body),
+	        cmocka_unit_test(test_error_bodies),
+	        cmocka_unit_test(test_refused_and_stalled),
+	        cmocka_unit_test(test_size_limits),
+	        cmocka_unit_test(test_sse_one_by_one),
+	        cmocka_unit_test(test_sse_abort),
+	        cmocka_unit_test(test_sse_pause_resume),
+	        cmocka_unit_test(test_sse_idle_and_drop),
+	        cmocka_unit_test(test_sse_errors),
+	        cmocka_unit_test(test_sse_many),
+	        cmocka_unit_test(test_raw),
+	        cmocka_unit_test(test_reentrancy_and_free),
+	        cmocka_unit_test(test_keepalive_retry),
+	        cmocka_unit_test(test_pause_on_last_piece),
+	        cmocka_unit_test(test_host_names),
 	};
 	int failed = cmocka_run_group_tests_name("native", tests, NULL, NULL);
 	curl_only = 1;

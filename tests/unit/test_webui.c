@@ -20,24 +20,24 @@ static void test_accepts_gzip(void **state)
 		const char *h;
 		int want;
 	} cases[] = {
-		{ NULL, 0 },
-		{ "", 0 },
-		{ "gzip", 1 },
-		{ "GZIP", 1 },
-		{ "gzip, deflate, br", 1 },
-		{ "br, gzip;q=0.8", 1 },
-		{ "deflate, br", 0 },
-		{ "gzip;q=0", 0 },
-		{ "gzip; q=0.000", 0 },
-		{ "gzip;q=0.001", 1 },
-		{ "*", 1 },
-		{ "*;q=0", 0 },
-		{ "*;q=0, gzip", 1 },
-		{ "gzip;q=0, *", 0 },
-		{ "x-gzip", 0 },
-		{ "gzipx", 0 },
-		{ " ,, gzip ,", 1 },
-		{ "identity", 0 },
+	        {NULL, 0},
+	        {"", 0},
+	        {"gzip", 1},
+	        {"GZIP", 1},
+	        {"gzip, deflate, br", 1},
+	        {"br, gzip;q=0.8", 1},
+	        {"deflate, br", 0},
+	        {"gzip;q=0", 0},
+	        {"gzip; q=0.000", 0},
+	        {"gzip;q=0.001", 1},
+	        {"*", 1},
+	        {"*;q=0", 0},
+	        {"*;q=0, gzip", 1},
+	        {"gzip;q=0, *", 0},
+	        {"x-gzip", 0},
+	        {"gzipx", 0},
+	        {" ,, gzip ,", 1},
+	        {"identity", 0},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		if (dp_webui_accepts_gzip(cases[i].h) != cases[i].want)
@@ -76,8 +76,8 @@ static void test_table(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_accepts_gzip),
-		cmocka_unit_test(test_table),
+	        cmocka_unit_test(test_accepts_gzip),
+	        cmocka_unit_test(test_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -73,7 +73,7 @@ static void test_runs_off_loop_and_completes_on_loop(void **state)
 		jobs[i].remaining = &remaining;
 		assert_int_equal(dp_workq_submit(q, work, done, &jobs[i]), 0);
 	}
-	struct timeval tv = { 10, 0 };
+	struct timeval tv = {10, 0};
 	event_base_loopexit(base, &tv); /* safety net: a hang fails, not blocks */
 	event_base_dispatch(base);
 	assert_int_equal(remaining, 0);
@@ -151,9 +151,9 @@ static void test_bad_arguments(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_runs_off_loop_and_completes_on_loop),
-		cmocka_unit_test(test_full_queue_and_cancel_on_free),
-		cmocka_unit_test(test_bad_arguments),
+	        cmocka_unit_test(test_runs_off_loop_and_completes_on_loop),
+	        cmocka_unit_test(test_full_queue_and_cancel_on_free),
+	        cmocka_unit_test(test_bad_arguments),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -134,8 +134,12 @@ static void test_memory_accounting(void **state)
 	dp_hw_estimate(&sim, m, 4096, 2, 1, 0.5, &half);
 	assert_true(half.ram > mem.ram + m->size_bytes / 3);
 	/* load, check usage, unload, back to zero */
-	struct dp_sim_load_opts o = {.context_length = 4096, .parallel = 2, .flash_attention = -1, .offload_kv = -1,
-				     .gpu_ratio = 1.0, .ttl_ms = -1};
+	struct dp_sim_load_opts o = {.context_length = 4096,
+	                             .parallel = 2,
+	                             .flash_attention = -1,
+	                             .offload_kv = -1,
+	                             .gpu_ratio = 1.0,
+	                             .ttl_ms = -1};
 	struct dp_sim_inst *in;
 	assert_int_equal(dp_inst_load(&sim, m, &o, &in), 0);
 	assert_string_equal(in->id, "qwen/qwen3-8b");
@@ -197,7 +201,8 @@ static void test_jit_ttl(void **state)
 	setup_sim(&sim, "RTX 4090:24GiB", 64ull << 30);
 	struct dp_sim_model *a = dp_sim_find_model(&sim, "ibm/granite-4-micro");
 	struct dp_sim_model *b = dp_sim_find_model(&sim, "meta/llama-3.2-3b");
-	struct dp_sim_load_opts jit = {.flash_attention = -1, .offload_kv = -1, .gpu_ratio = -1, .ttl_ms = 5000, .jit = 1};
+	struct dp_sim_load_opts jit = {
+	        .flash_attention = -1, .offload_kv = -1, .gpu_ratio = -1, .ttl_ms = 5000, .jit = 1};
 	struct dp_sim_load_opts manual = {.flash_attention = -1, .offload_kv = -1, .gpu_ratio = -1, .ttl_ms = -1};
 	struct dp_sim_inst *ia, *ib, *im;
 	assert_int_equal(dp_inst_load(&sim, a, &jit, &ia), 0);
@@ -297,8 +302,12 @@ static void test_timing_model(void **state)
 	(void)state;
 	struct dp_sim sim;
 	setup_sim(&sim, "RTX 4090:24GiB,RTX 3060:12GiB", 64ull << 30);
-	struct dp_sim_load_opts o = {.flash_attention = -1, .offload_kv = -1, .gpu_ratio = 1, .ttl_ms = -1,
-				     .context_length = 4096, .parallel = 1};
+	struct dp_sim_load_opts o = {.flash_attention = -1,
+	                             .offload_kv = -1,
+	                             .gpu_ratio = 1,
+	                             .ttl_ms = -1,
+	                             .context_length = 4096,
+	                             .parallel = 1};
 	struct dp_sim_inst *small, *big;
 	assert_int_equal(dp_inst_load(&sim, dp_sim_find_model(&sim, "meta/llama-3.2-3b"), &o, &small), 0);
 	assert_int_equal(dp_inst_load(&sim, dp_sim_find_model(&sim, "mistralai/mistral-small-3.2"), &o, &big), 0);
@@ -318,8 +327,8 @@ static void test_reqparse(void **state)
 	(void)state;
 	struct dp_chatreq r;
 	const char *ok = "{\"model\":\"m\",\"input\":[{\"type\":\"text\",\"content\":\"hi\"},"
-			 "{\"type\":\"image\",\"data_url\":\"data:image/png;base64,AAAA\"}],\"stream\":true,"
-			 "\"reasoning\":\"off\",\"max_output_tokens\":5,\"integrations\":[\"mcp/x\"]}";
+	                 "{\"type\":\"image\",\"data_url\":\"data:image/png;base64,AAAA\"}],\"stream\":true,"
+	                 "\"reasoning\":\"off\",\"max_output_tokens\":5,\"integrations\":[\"mcp/x\"]}";
 	assert_int_equal(dp_reqparse(DP_K_V1_CHAT, ok, strlen(ok), &r), 0);
 	assert_string_equal(r.model, "m");
 	assert_true(r.stream);
@@ -343,9 +352,9 @@ static void test_reqparse(void **state)
 	assert_string_equal(r.err_type, "invalid_request_error");
 	dp_reqparse_release(&r);
 	const char *chat = "{\"model\":\"m\",\"messages\":[{\"role\":\"system\",\"content\":\"be brief\"},"
-			   "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"write code\"}]}],"
-			   "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":{}}}],"
-			   "\"stream_options\":{\"include_usage\":true},\"ttl\":30,\"seed\":9}";
+	                   "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"write code\"}]}],"
+	                   "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":{}}}],"
+	                   "\"stream_options\":{\"include_usage\":true},\"ttl\":30,\"seed\":9}";
 	assert_int_equal(dp_reqparse(DP_K_OAI_CHAT, chat, strlen(chat), &r), 0);
 	assert_int_equal(r.ntools, 1);
 	assert_string_equal(r.tool_name, "f");
@@ -356,9 +365,12 @@ static void test_reqparse(void **state)
 	assert_non_null(strstr(r.prompt.data, "<|im_start|>system\nbe brief"));
 	dp_reqparse_release(&r);
 	const char *bad[] = {
-		"{\"model\":\"m\",\"messages\":[]}", "{\"model\":\"m\",\"messages\":[{\"role\":\"pirate\",\"content\":\"x\"}]}",
-		"{\"model\":3,\"messages\":[]}", "{\"model\":\"m\",\"messages\":[],\"stream\":\"yes\"}",
-		"{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"max_tokens\":0}", "[]",
+	        "{\"model\":\"m\",\"messages\":[]}",
+	        "{\"model\":\"m\",\"messages\":[{\"role\":\"pirate\",\"content\":\"x\"}]}",
+	        "{\"model\":3,\"messages\":[]}",
+	        "{\"model\":\"m\",\"messages\":[],\"stream\":\"yes\"}",
+	        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"max_tokens\":0}",
+	        "[]",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(dp_reqparse(DP_K_OAI_CHAT, bad[i], strlen(bad[i]), &r), -EINVAL);
@@ -377,11 +389,11 @@ static void test_reqparse(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_catalog_in_sync),   cmocka_unit_test(test_catalog_contents),
-		cmocka_unit_test(test_sizes_and_gpus),    cmocka_unit_test(test_memory_accounting),
-		cmocka_unit_test(test_ram_only_refusal),  cmocka_unit_test(test_jit_ttl),
-		cmocka_unit_test(test_match_model),       cmocka_unit_test(test_determinism),
-		cmocka_unit_test(test_timing_model),      cmocka_unit_test(test_reqparse),
+	        cmocka_unit_test(test_catalog_in_sync),  cmocka_unit_test(test_catalog_contents),
+	        cmocka_unit_test(test_sizes_and_gpus),   cmocka_unit_test(test_memory_accounting),
+	        cmocka_unit_test(test_ram_only_refusal), cmocka_unit_test(test_jit_ttl),
+	        cmocka_unit_test(test_match_model),      cmocka_unit_test(test_determinism),
+	        cmocka_unit_test(test_timing_model),     cmocka_unit_test(test_reqparse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
