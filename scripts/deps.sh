@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(build-essential pkg-config libevent-dev libcurl4-openssl-dev libjansson-dev
-      libsodium-dev libsqlite3-dev libcmocka-dev zlib1g-dev clang libclang-rt-14-dev
+      libsodium-dev libsqlite3-dev libcmocka-dev zlib1g-dev clang libclang-rt-14-dev clang-format
       chromium nodejs npm gzip wrk nginx-light curl procps)
 
 missing=()

@@ -64,8 +64,16 @@ run_node() { # $1 = label, $2.. = test files; env passed through
 for s in $SUITES; do
 	case $s in
 	lint)
-		note "lint: banned functions"
-		if scripts/check-banned.sh; then PASS=$((PASS + 1)); else FAIL=$((FAIL + 1)); fi ;;
+		note "lint: banned functions, clang-format"
+		if scripts/check-banned.sh; then PASS=$((PASS + 1)); else FAIL=$((FAIL + 1)); fi
+		if ! command -v clang-format >/dev/null; then
+			FAIL=$((FAIL + 1)); echo "lint: clang-format is not installed (scripts/deps.sh installs it)"
+		elif make -s format-check >"$LOG/format.log" 2>&1; then
+			PASS=$((PASS + 1)); echo "lint clang-format: ok"
+		else
+			FAIL=$((FAIL + 1)); echo "lint clang-format: these files need 'make format':"
+			grep -o '^[^:]*\.[ch]' "$LOG/format.log" | sort -u | head -n 20
+		fi ;;
 	unit)
 		note "unit tests"
 		run_unit build/tests unit ;;
