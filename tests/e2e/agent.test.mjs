@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Client, bin, run, startControlPlane, startProc, tempDir } from '../lib/harness.mjs';
-import { contrastAudit, horizontalOverflow, launch, shot } from './browser.mjs';
+import { contrastAudit, horizontalOverflow, launch, shot, signIn } from './browser.mjs';
 
 const T = 60000;
 let sim, cp, br, page, agent, tmp, admin, targetId;
@@ -61,11 +61,7 @@ describe('the host agent in the UI', { timeout: 300000 }, () => {
     page.setDefaultTimeout(T);
     page.on('pageerror', (e) => pageErrors.push(String(e)));
     page.on('console', (m) => { if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) pageErrors.push(m.text()); });
-    await page.goto(cp.url + '/login');
-    await page.getByLabel('Username', { exact: true }).fill(cp.admin.username);
-    await page.getByLabel('Password', { exact: true }).fill(cp.admin.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL((u) => u.pathname === '/fleet');
+    await signIn(page, cp.url, cp.admin.username, cp.admin.password);
   });
   after(async () => {
     await br?.close();

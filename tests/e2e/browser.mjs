@@ -112,3 +112,12 @@ export function contrastAudit(page) {
     return { checked: results.length, worst: results.slice(0, 5), failing: results.filter((x) => !x.disabled && x.ratio < x.need), unparsed: [...unparsed] };
   });
 }
+
+/** Sign in through the login form, as a user does; resolves on the page the app lands on. */
+export async function signIn(page, baseUrl, username, password, landing = '/fleet') {
+  await page.goto(baseUrl + '/login');
+  await page.getByLabel('Username', { exact: true }).fill(username);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL((u) => u.pathname === landing);
+}

@@ -17,7 +17,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { Client, ROOT, bin, run, startControlPlane, startProc, tempDir } from '../lib/harness.mjs';
-import { contrastAudit, horizontalOverflow, launch, shot } from './browser.mjs';
+import { contrastAudit, horizontalOverflow, launch, shot, signIn } from './browser.mjs';
 
 const SLOW = process.env.DP_BIN_DIR && /asan/.test(process.env.DP_BIN_DIR) ? 3 : 1;
 const T = 30000 * SLOW;
@@ -25,12 +25,8 @@ const T = 30000 * SLOW;
 let sim, cp, br, admin, page, ctx;
 const pageErrors = [];
 
-async function signIn(p, username, password) {
-  await p.goto(cp.url + '/login');
-  await p.getByLabel('Username', { exact: true }).fill(username);
-  await p.getByLabel('Password', { exact: true }).fill(password);
-  await p.getByRole('button', { name: 'Sign in' }).click();
-  await p.waitForURL((u) => u.pathname === '/fleet');
+async function signInAs(p, username, password) {
+  await signIn(p, cp.url, username, password);
 }
 
 async function auditContrast(p, name) {
@@ -108,7 +104,7 @@ describe('the console in the browser', { timeout: 600000 }, () => {
     page.on('console', (m) => {
       if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) pageErrors.push(m.text());
     });
-    await signIn(page, cp.admin.username, cp.admin.password);
+    await signInAs(page, cp.admin.username, cp.admin.password);
   });
   after(async () => {
     await br?.close();
@@ -354,7 +350,7 @@ describe('the console in the browser', { timeout: 600000 }, () => {
     const vp = await vctx.newPage();
     vp.setDefaultTimeout(T);
     try {
-      await signIn(vp, 'e2e-viewer', password);
+      await signInAs(vp, 'e2e-viewer', password);
       await vp.goto(cp.url + '/console');
       await vp.waitForFunction(() => document.querySelector('[data-testid="conn-state"]')?.textContent === 'Connected');
       await chatUntil(vp, 'seen by a viewer', () => document.querySelector('[data-testid="log-line"][data-source="model"]'), 'model lines');
@@ -445,11 +441,7 @@ describe('the console at 1,000 lines per second', { timeout: 300000 }, () => {
     const errors = [];
     p.on('pageerror', (e) => errors.push(String(e)));
     try {
-      await p.goto(fcp.url + '/login');
-      await p.getByLabel('Username', { exact: true }).fill(fcp.admin.username);
-      await p.getByLabel('Password', { exact: true }).fill(fcp.admin.password);
-      await p.getByRole('button', { name: 'Sign in' }).click();
-      await p.waitForURL((u) => u.pathname === '/fleet');
+      await signIn(p, fcp.url, fcp.admin.username, fcp.admin.password);
       await p.goto(fcp.url + '/console');
       await p.waitForFunction(() => {
         const m = /^([\d,]+) of/.exec(document.querySelector('[data-testid="line-count"]')?.textContent ?? '');
@@ -514,11 +506,7 @@ describe('the console without lms', { timeout: 120000 }, () => {
     const p = await uctx.newPage();
     p.setDefaultTimeout(T);
     try {
-      await p.goto(ucp.url + '/login');
-      await p.getByLabel('Username', { exact: true }).fill(ucp.admin.username);
-      await p.getByLabel('Password', { exact: true }).fill(ucp.admin.password);
-      await p.getByRole('button', { name: 'Sign in' }).click();
-      await p.waitForURL((u) => u.pathname === '/fleet');
+      await signIn(p, ucp.url, ucp.admin.username, ucp.admin.password);
       await p.goto(ucp.url + '/console');
       await p.getByText('No LM Studio logs: lms is not available').waitFor();
       await p.locator('[data-testid="log-line"][data-source="daemonpulse"]').first().waitFor();

@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { Client, ROOT, bin, startControlPlane, startProc } from '../lib/harness.mjs';
-import { ARTIFACTS, contrastAudit, horizontalOverflow, launch, shot } from './browser.mjs';
+import { ARTIFACTS, contrastAudit, horizontalOverflow, launch, shot, signIn } from './browser.mjs';
 
 const T = 30000;
 const TOKEN = 'sk-lm-fleetE2e:fleetFleetFleet01234';
@@ -25,12 +25,8 @@ async function simLoad(sim, model) {
   assert.equal(r.status, 200, await r.text());
 }
 
-async function signIn(p, username, password) {
-  await p.goto(cp.url + '/login');
-  await p.getByLabel('Username', { exact: true }).fill(username);
-  await p.getByLabel('Password', { exact: true }).fill(password);
-  await p.getByRole('button', { name: 'Sign in' }).click();
-  await p.waitForURL((u) => u.pathname === '/fleet');
+async function signInAs(p, username, password) {
+  await signIn(p, cp.url, username, password);
 }
 
 describe('the fleet', { timeout: 240000 }, () => {
@@ -55,7 +51,7 @@ describe('the fleet', { timeout: 240000 }, () => {
     page.setDefaultTimeout(T);
     page.on('pageerror', (e) => pageErrors.push(String(e)));
     page.on('console', (m) => { if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) pageErrors.push(m.text()); });
-    await signIn(page, cp.admin.username, cp.admin.password);
+    await signInAs(page, cp.admin.username, cp.admin.password);
   });
   after(async () => {
     await br?.close();
@@ -138,7 +134,7 @@ describe('the fleet', { timeout: 240000 }, () => {
     const p = await ctx.newPage();
     p.setDefaultTimeout(T);
     try {
-      await signIn(p, 'v1', password);
+      await signInAs(p, 'v1', password);
       const a = p.locator('article[data-target-card="sim-a"]');
       await a.locator('[data-testid="state-badge"][data-state="running"]').waitFor();
       await a.locator('[data-provenance="simulated"]').first().waitFor();
@@ -187,11 +183,7 @@ describe('the fleet: measured through NVML', { timeout: 180000 }, () => {
     const errors = [];
     p.on('pageerror', (e) => errors.push(String(e)));
     try {
-      await p.goto(cp2.url + '/login');
-      await p.getByLabel('Username', { exact: true }).fill(cp2.admin.username);
-      await p.getByLabel('Password', { exact: true }).fill(cp2.admin.password);
-      await p.getByRole('button', { name: 'Sign in' }).click();
-      await p.waitForURL((u) => u.pathname === '/fleet');
+      await signIn(p, cp2.url, cp2.admin.username, cp2.admin.password);
       const card = p.locator('article[data-target-card="local"]');
       const g0 = card.locator('[data-gpu="0"]');
       await g0.locator('[data-provenance="measured"]').waitFor();

@@ -20,7 +20,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Client, ROOT, bin, startControlPlane, startProc, tempDir } from '../lib/harness.mjs';
 import path from 'node:path';
-import { ARTIFACTS, contrastAudit, horizontalOverflow, launch, shot } from './browser.mjs';
+import { ARTIFACTS, contrastAudit, horizontalOverflow, launch, shot, signIn } from './browser.mjs';
 
 const SLOW = process.env.DP_BIN_DIR && /asan/.test(process.env.DP_BIN_DIR) ? 3 : 1;
 const T = 30000 * SLOW;
@@ -29,12 +29,8 @@ let sim, cp, br, admin, page, ctx;
 const users = {};
 const pageErrors = [];
 
-async function signIn(p, username, password) {
-  await p.goto(cp.url + '/login');
-  await p.getByLabel('Username', { exact: true }).fill(username);
-  await p.getByLabel('Password', { exact: true }).fill(password);
-  await p.getByRole('button', { name: 'Sign in' }).click();
-  await p.waitForURL((u) => u.pathname === '/fleet');
+async function signInAs(p, username, password) {
+  await signIn(p, cp.url, username, password);
 }
 
 async function openForge(p) {
@@ -96,7 +92,7 @@ describe('the forge in the browser', { timeout: 600000 }, () => {
     page.on('console', (m) => {
       if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) pageErrors.push(m.text());
     });
-    await signIn(page, users.operator.username, users.operator.password);
+    await signInAs(page, users.operator.username, users.operator.password);
   });
   after(async () => {
     await br?.close();
@@ -229,7 +225,7 @@ describe('the forge in the browser', { timeout: 600000 }, () => {
     const ap = await actx.newPage();
     ap.setDefaultTimeout(T);
     try {
-      await signIn(ap, cp.admin.username, cp.admin.password);
+      await signInAs(ap, cp.admin.username, cp.admin.password);
       await openForge(ap);
       await ap.getByRole('button', { name: 'Load google/gemma-3-12b' }).click();
       const ad = dialog(ap);
@@ -356,7 +352,7 @@ describe('the forge in the browser', { timeout: 600000 }, () => {
     const vp = await vctx.newPage();
     vp.setDefaultTimeout(T);
     try {
-      await signIn(vp, users.viewer.username, users.viewer.password);
+      await signInAs(vp, users.viewer.username, users.viewer.password);
       await openForge(vp);
       await vp.locator('[data-testid="instance"]').first().waitFor();
       assert.equal(await vp.getByRole('button', { name: /^Load / }).count(), 0);

@@ -20,7 +20,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { Client, ROOT, bin, startControlPlane, startProc } from '../lib/harness.mjs';
 import { EVERYTHING as EV, startEverything } from '../lib/mcp.mjs';
-import { contrastAudit, horizontalOverflow, launch, shot } from './browser.mjs';
+import { contrastAudit, horizontalOverflow, launch, shot, signIn } from './browser.mjs';
 
 const SLOW = process.env.DP_BIN_DIR && /asan/.test(process.env.DP_BIN_DIR) ? 3 : 1;
 const T = 30000 * SLOW;
@@ -33,13 +33,9 @@ const procs = [];
 const pageErrors = [];
 const chatRequests = [];
 
-async function signIn(p, username, password) {
+async function signInAs(p, username, password) {
   await p.context().clearCookies();
-  await p.goto(cp.url + '/login');
-  await p.getByLabel('Username', { exact: true }).fill(username);
-  await p.getByLabel('Password', { exact: true }).fill(password);
-  await p.getByRole('button', { name: 'Sign in' }).click();
-  await p.waitForURL((u) => u.pathname === '/fleet');
+  await signIn(p, cp.url, username, password);
 }
 
 async function openPulse(p) {
@@ -111,7 +107,7 @@ describe('the pulse with tools', { timeout: 600000 }, () => {
   });
 
   test('operator turns Tools on: v1 locked, only servers with an allowed tool can be picked, the preview lists them', async () => {
-    await signIn(page, users.operator.username, users.operator.password);
+    await signInAs(page, users.operator.username, users.operator.password);
     await openPulse(page);
     await page.locator('#pulse-api').selectOption('openai');
     const toggle = page.getByRole('switch', { name: 'Tools' });
@@ -199,7 +195,7 @@ describe('the pulse with tools', { timeout: 600000 }, () => {
   });
 
   test('a viewer does not see the Tools toggle', async () => {
-    await signIn(page, users.viewer.username, users.viewer.password);
+    await signInAs(page, users.viewer.username, users.viewer.password);
     await page.goto(cp.url + '/pulse');
     await page.getByRole('heading', { level: 1, name: 'The Pulse' }).waitFor();
     await page.getByText(/Your role \(viewer\)/).waitFor();

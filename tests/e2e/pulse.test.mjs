@@ -10,7 +10,7 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { Client, bin, startControlPlane, startProc } from '../lib/harness.mjs';
-import { contrastAudit, horizontalOverflow, launch, shot } from './browser.mjs';
+import { contrastAudit, horizontalOverflow, launch, shot, signIn } from './browser.mjs';
 
 const T = 60000;
 let sim, fake, cp, br, page, simTarget, fakeTarget, admin;
@@ -94,11 +94,7 @@ describe('the pulse', { timeout: 400000 }, () => {
     const ctx = await br.newContext({ acceptDownloads: true });
     page = await ctx.newPage();
     page.setDefaultTimeout(T);
-    await page.goto(cp.url + '/login');
-    await page.getByLabel('Username', { exact: true }).fill(cp.admin.username);
-    await page.getByLabel('Password', { exact: true }).fill(cp.admin.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL((u) => u.pathname === '/fleet');
+    await signIn(page, cp.url, cp.admin.username, cp.admin.password);
   });
   afterEach(async (t) => {
     // the page as it was when a test failed, to look at
@@ -342,11 +338,7 @@ describe('the pulse', { timeout: 400000 }, () => {
     const p = await ctx.newPage();
     p.setDefaultTimeout(T);
     try {
-      await p.goto(cp.url + '/login');
-      await p.getByLabel('Username', { exact: true }).fill('watcher');
-      await p.getByLabel('Password', { exact: true }).fill(pw);
-      await p.getByRole('button', { name: 'Sign in' }).click();
-      await p.waitForURL((u) => u.pathname === '/fleet');
+      await signIn(p, cp.url, 'watcher', pw);
       await p.goto(cp.url + '/pulse');
       await p.getByText(/can read the history but not send prompts/).waitFor();
       assert.equal(await p.getByLabel('Message').isDisabled(), true);

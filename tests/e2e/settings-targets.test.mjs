@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client, bin, startControlPlane, startProc } from '../lib/harness.mjs';
 import path from 'node:path';
-import { ARTIFACTS, contrastAudit, horizontalOverflow, launch, shot } from './browser.mjs';
+import { ARTIFACTS, contrastAudit, horizontalOverflow, launch, shot, signIn } from './browser.mjs';
 
 const T = 30000;
 const TOKEN = 'sk-lm-e2eSet01:s3cretS3cretS3cret01';
@@ -37,11 +37,7 @@ describe('settings: daemon targets and mode', { timeout: 240000 }, () => {
     page.setDefaultTimeout(T);
     page.on('pageerror', (e) => pageErrors.push(String(e)));
     page.on('console', (m) => { if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) pageErrors.push(m.text()); });
-    await page.goto(cp.url + '/login');
-    await page.getByLabel('Username', { exact: true }).fill(cp.admin.username);
-    await page.getByLabel('Password', { exact: true }).fill(cp.admin.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL((u) => u.pathname === '/fleet');
+    await signIn(page, cp.url, cp.admin.username, cp.admin.password);
   });
   after(async () => {
     await br?.close();

@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client, bin, startControlPlane, startProc } from '../lib/harness.mjs';
-import { contrastAudit, horizontalOverflow, launch, shot } from './browser.mjs';
+import { contrastAudit, horizontalOverflow, launch, shot, signIn } from './browser.mjs';
 
 const T = 30000;
 let simA, simB, cp, br, page;
@@ -34,11 +34,7 @@ describe('target strip', { timeout: 180000 }, () => {
   });
 
   test('shows each target with the health the server reports', async () => {
-    await page.goto(cp.url + '/login');
-    await page.getByLabel('Username', { exact: true }).fill(cp.admin.username);
-    await page.getByLabel('Password', { exact: true }).fill(cp.admin.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL((u) => u.pathname === '/fleet');
+    await signIn(page, cp.url, cp.admin.username, cp.admin.password);
     const strip = page.getByTestId('target-strip');
     const items = strip.locator('li[data-target-label]');
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="target-strip"] li').length === 2);

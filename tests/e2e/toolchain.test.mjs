@@ -28,7 +28,7 @@ import path from 'node:path';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { Client, ROOT, bin, startControlPlane, startProc, tempDir } from '../lib/harness.mjs';
 import { EVERYTHING as EV, startEverything } from '../lib/mcp.mjs';
-import { contrastAudit, horizontalOverflow, launch, shot } from './browser.mjs';
+import { contrastAudit, horizontalOverflow, launch, shot, signIn } from './browser.mjs';
 
 const SLOW = process.env.DP_BIN_DIR && /asan/.test(process.env.DP_BIN_DIR) ? 3 : 1;
 const T = 30000 * SLOW;
@@ -128,13 +128,9 @@ function startStandIn(simUrl) {
   return new Promise((resolve) => srv.listen(0, '127.0.0.1', () => resolve({ srv, url: `http://127.0.0.1:${srv.address().port}` })));
 }
 
-async function signIn(p, username, password) {
+async function signInAs(p, username, password) {
   await p.context().clearCookies();
-  await p.goto(cp.url + '/login');
-  await p.getByLabel('Username', { exact: true }).fill(username);
-  await p.getByLabel('Password', { exact: true }).fill(password);
-  await p.getByRole('button', { name: 'Sign in' }).click();
-  await p.waitForURL((u) => u.pathname === '/fleet');
+  await signIn(p, cp.url, username, password);
 }
 
 async function auditContrast(p, name) {
@@ -192,7 +188,7 @@ describe('the toolchain in the browser', { timeout: 600000 }, () => {
     page.on('console', (m) => {
       if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) pageErrors.push(m.text());
     });
-    await signIn(page, cp.admin.username, cp.admin.password);
+    await signInAs(page, cp.admin.username, cp.admin.password);
   });
 
   after(async () => {
@@ -268,7 +264,7 @@ describe('the toolchain in the browser', { timeout: 600000 }, () => {
   });
 
   test('operator runs a chat on the simulator that calls echo for real: the call is in the stream', async () => {
-    await signIn(page, users.operator.username, users.operator.password);
+    await signInAs(page, users.operator.username, users.operator.password);
     await openToolchain(page, `?view=run&t=${simTarget.id}`);
     const preview = page.getByTestId('run-preview');
     await preview.waitFor();
@@ -327,7 +323,7 @@ describe('the toolchain in the browser', { timeout: 600000 }, () => {
     await openToolchain(page, `?view=audit&t=${simTarget.id}`);
     await page.getByText('Admins only').waitFor();
 
-    await signIn(page, cp.admin.username, cp.admin.password);
+    await signInAs(page, cp.admin.username, cp.admin.password);
     await openToolchain(page, `?view=audit&t=${simTarget.id}`);
     const row = page.locator('[data-testid="audit-call"][data-tool="echo"]');
     await row.waitFor();
@@ -353,7 +349,7 @@ describe('the toolchain in the browser', { timeout: 600000 }, () => {
   });
 
   test('a viewer sees servers, tools and policy read-only', async () => {
-    await signIn(page, users.viewer.username, users.viewer.password);
+    await signInAs(page, users.viewer.username, users.viewer.password);
     await openToolchain(page, `?t=${simTarget.id}`);
     await tool(page, 'echo').waitFor();
     assert.equal(await page.getByRole('button', { name: 'Register server' }).count(), 0);
@@ -372,7 +368,7 @@ describe('the toolchain in the browser', { timeout: 600000 }, () => {
   });
 
   test('360 px: usable without horizontal scrolling; keyboard reaches the views', async () => {
-    await signIn(page, cp.admin.username, cp.admin.password);
+    await signInAs(page, cp.admin.username, cp.admin.password);
     await page.setViewportSize({ width: 360, height: 740 });
     try {
       await openToolchain(page, `?t=${simTarget.id}`);

@@ -11,57 +11,12 @@
 // stays quick even under ASan on a loaded 2-core machine.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
 import { bin, startProc, startControlPlane, Client } from '../lib/harness.mjs';
 import { SseClient } from '../lib/sse.mjs';
+import { SLOW, children, sleep, until, waitFor } from '../lib/wait.mjs';
 
-const SLOW = process.env.DP_BIN_DIR && /asan/.test(process.env.DP_BIN_DIR) ? 3 : 1;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const LINGER = 1500;
 
-async function waitFor(fn, what, timeoutMs = 15000 * SLOW, stepMs = 50) {
-  const t0 = Date.now();
-  let last;
-  for (;;) {
-    last = await fn();
-    if (last) return last;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(stepMs);
-  }
-}
-
-// The simulator streams logs from the moment an lms child connects (no
-// backlog), and a spawned child connects a little later: repeat `trigger`
-// until `seen()` holds.
-async function until(trigger, seen, what, timeoutMs = 15000 * SLOW) {
-  const t0 = Date.now();
-  for (;;) {
-    await trigger();
-    const t1 = Date.now();
-    while (Date.now() - t1 < 300) {
-      const r = seen();
-      if (r) return r;
-      await sleep(20);
-    }
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-  }
-}
-
-// Children of `pid` from /proc: [{pid, args:[...]}].
-function children(pid) {
-  const out = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid !== pid) continue;
-      const args = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').filter(Boolean);
-      out.push({ pid: Number(d), args });
-    } catch { /* gone */ }
-  }
-  return out;
-}
 // lms log stream children of the control plane for a given lms port.
 function logChildren(cpPid, port) {
   return children(cpPid).filter((c) => c.args.includes('log') && c.args.includes('stream') &&

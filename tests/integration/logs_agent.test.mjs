@@ -9,52 +9,13 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { bin, startProc, startControlPlane, Client, tempDir } from '../lib/harness.mjs';
 import { SseClient } from '../lib/sse.mjs';
+import { SLOW, children, sleep, until, waitFor } from '../lib/wait.mjs';
 
-const SLOW = process.env.DP_BIN_DIR && /asan/.test(process.env.DP_BIN_DIR) ? 3 : 1;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const LINGER = 1500;
 
-async function waitFor(fn, what, timeoutMs = 15000 * SLOW, stepMs = 50) {
-  const t0 = Date.now();
-  for (;;) {
-    const last = await fn();
-    if (last) return last;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(stepMs);
-  }
-}
-
-async function until(trigger, seen, what, timeoutMs = 15000 * SLOW) {
-  const t0 = Date.now();
-  for (;;) {
-    await trigger();
-    const t1 = Date.now();
-    while (Date.now() - t1 < 300) {
-      const r = seen();
-      if (r) return r;
-      await sleep(20);
-    }
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-  }
-}
-
-function children(pid) {
-  const out = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid !== pid) continue;
-      const args = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').filter(Boolean);
-      out.push({ pid: Number(d), args });
-    } catch { /* gone */ }
-  }
-  return out;
-}
 const logChildren = (pid) => children(pid).filter((c) => c.args.includes('log') && c.args.includes('stream'))
   .map((c) => ({ ...c, source: c.args[c.args.indexOf('--source') + 1] }));
 
