@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -24,6 +25,7 @@
 #include "log.h"
 #include "secret.h"
 #include "server.h"
+#include "store.h"
 #include "targets.h"
 #include "upstream.h"
 #include "xmalloc.h"
@@ -611,7 +613,8 @@ struct job {
 	struct event *timer;
 	struct dp_upstream_req *req;
 	int failures;
-	int64_t ended_ms; /* 0 while active */
+	int64_t ended_ms;      /* 0 while active */
+	char saved_status[24]; /* the status last written to the store */
 	/* who started it, for the final audit entry */
 	int64_t user_id;
 	char username[DP_USERNAME_MAX + 1];
@@ -627,6 +630,46 @@ struct dp_forge {
 	int stopping;
 };
 
+static void poll_cb(evutil_socket_t fd, short what, void *arg);
+static int job_id_ok(const char *s);
+
+/* A job saved before a restart: kept for display; polled again while the
+ * daemon may still be downloading. Old finished ones are dropped. */
+static int restore_job(const struct dp_store_download *d, void *arg)
+{
+	struct dp_forge *f = arg;
+	int64_t now_s = (int64_t)time(NULL);
+	json_t *obj = json_loads(d->job, 0, NULL);
+	int old = d->ended_at > 0 && now_s - d->ended_at > DP_FORGE_JOB_KEEP_S;
+	if (!json_is_object(obj) || old || !job_id_ok(d->job_id)) {
+		json_decref(obj);
+		dp_store_download_delete(f->srv->store, d->target_id, d->job_id);
+		return 0;
+	}
+	struct job *j = xcalloc(1, sizeof(*j));
+	j->f = f;
+	j->target_id = d->target_id;
+	j->user_id = d->user_id;
+	snprintf(j->username, sizeof j->username, "%s", d->username ? d->username : "");
+	snprintf(j->job_id, sizeof j->job_id, "%s", d->job_id);
+	j->obj = obj;
+	const char *st = json_string_value(json_object_get(obj, "status"));
+	snprintf(j->saved_status, sizeof j->saved_status, "%s", st ? st : "");
+	if (d->ended_at > 0) {
+		int64_t ago_ms = (now_s - d->ended_at) * 1000;
+		j->ended_ms = dp_health_now_ms() - (ago_ms > 0 ? ago_ms : 0);
+		if (j->ended_ms <= 0)
+			j->ended_ms = 1;
+	} else {
+		j->timer = evtimer_new(f->srv->base, poll_cb, j);
+		struct timeval tv = {1, 0};
+		evtimer_add(j->timer, &tv);
+	}
+	j->next = f->jobs;
+	f->jobs = j;
+	return 0;
+}
+
 int dp_forge_attach(struct dp_server *s, char **err)
 {
 	(void)err;
@@ -635,6 +678,8 @@ int dp_forge_attach(struct dp_server *s, char **err)
 	f->loaded = json_object();
 	f->last = json_object();
 	s->forge = f;
+	if (s->store && dp_store_download_each(s->store, restore_job, f) < 0)
+		dp_warn("forge: could not read the saved download jobs");
 	return 0;
 }
 
@@ -759,6 +804,34 @@ uint64_t dp_forge_polls(const struct dp_forge *f)
 	return f ? f->polls : 0;
 }
 
+/* Keep the job in the store (migration 8) when it starts, when its status
+ * changes and when it ends: a restart picks active jobs up again. Progress
+ * between status changes is not written (the first poll after a restart
+ * brings it back). */
+static void job_save(struct dp_forge *f, struct job *j, int force)
+{
+	struct dp_store *st = f->srv->store;
+	const char *status = json_string_value(json_object_get(j->obj, "status"));
+	if (!st || !j->job_id[0] || f->stopping)
+		return;
+	if (!force && status && !strcmp(status, j->saved_status))
+		return;
+	char *txt = json_dumps(j->obj, JSON_COMPACT);
+	if (!txt)
+		return;
+	struct dp_store_download d = {
+	        .target_id = j->target_id,
+	        .job_id = j->job_id,
+	        .user_id = j->user_id,
+	        .username = j->username,
+	        .job = txt,
+	        .ended_at = j->ended_ms ? (int64_t)time(NULL) : 0,
+	};
+	if (dp_store_download_put(st, &d, (int64_t)time(NULL)) == 0)
+		snprintf(j->saved_status, sizeof j->saved_status, "%s", status ? status : "");
+	free(txt);
+}
+
 static void publish(struct dp_forge *f, struct job *j)
 {
 	if (!f->srv->events || f->stopping)
@@ -789,6 +862,7 @@ static void job_finished(struct dp_forge *f, struct job *j)
 	dp_audit_record(srv->store, j->user_id, j->username[0] ? j->username : NULL, "model.download.done", ref,
 	                ok ? DP_AUDIT_OK : DP_AUDIT_FAILED, d, NULL);
 	json_decref(d);
+	job_save(f, j, 1);
 }
 
 static void poll_done(struct dp_upstream_req *r, const struct dp_upstream_result *res, void *arg)
@@ -808,8 +882,10 @@ static void poll_done(struct dp_upstream_req *r, const struct dp_upstream_result
 			changed = 1;
 		}
 		const char *st = json_string_value(json_object_get(j->obj, "status"));
-		if (changed)
+		if (changed) {
 			publish(f, j);
+			job_save(f, j, 0);
+		}
 		if (!dp_forge_job_active(st))
 			job_finished(f, j);
 		return;
@@ -893,6 +969,8 @@ static void prune(struct dp_forge *f, int64_t target_id)
 		/* newest first: past the bound, finished ones go */
 		if (old || (j->target_id == target_id && j->ended_ms && count > DP_FORGE_JOBS_PER_TARGET - 1)) {
 			*pp = j->next;
+			if (f->srv->store && j->job_id[0])
+				dp_store_download_delete(f->srv->store, j->target_id, j->job_id);
 			job_free(j);
 			continue;
 		}
@@ -936,6 +1014,7 @@ const json_t *dp_forge_job_track(struct dp_forge *f, int64_t target_id, const ch
 		json_object_set(j->obj, "downloaded_bytes", json_object_get(j->obj, "total_size_bytes"));
 	}
 	publish(f, j);
+	job_save(f, j, 1);
 	if (dp_forge_job_active(st) && j->job_id[0]) {
 		if (!j->timer)
 			j->timer = evtimer_new(f->srv->base, poll_cb, j);

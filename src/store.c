@@ -235,6 +235,21 @@ static const char *const migrations[] = {
         "  updated_at FROM targets;"
         "DROP TABLE targets;"
         "ALTER TABLE targets_v7 RENAME TO targets;",
+
+        /* 8: the Forge's download jobs (forge.c), so that a restart of the
+         * control plane does not lose track of a download LM Studio is still
+         * running: `job` is the job's JSON as the API shows it; active ones
+         * (ended_at NULL) are polled again after a restart */
+        "CREATE TABLE forge_downloads ("
+        "  target_id INTEGER NOT NULL REFERENCES targets(id) ON DELETE CASCADE,"
+        "  job_id TEXT NOT NULL,"
+        "  user_id INTEGER,"
+        "  username TEXT,"
+        "  job TEXT NOT NULL,"
+        "  ended_at INTEGER,"
+        "  updated_at INTEGER NOT NULL,"
+        "  PRIMARY KEY (target_id, job_id)"
+        ");",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -268,6 +283,9 @@ enum q {
 	Q_AUDIT_INSERT,
 	Q_AUDIT_QUERY,
 	Q_AUDIT_PRUNE,
+	Q_DL_PUT,
+	Q_DL_ALL,
+	Q_DL_DELETE,
 	Q_BEGIN,
 	Q_COMMIT,
 	Q_ROLLBACK,
@@ -323,6 +341,12 @@ static const char *const sql[Q__COUNT] = {
                           "AND (?6 IS NULL OR substr(action, 1, length(?6)) = ?6) "
                           "AND (?7 IS NULL OR target = ?7) ORDER BY id DESC LIMIT ?8",
         [Q_AUDIT_PRUNE] = "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ?1 ORDER BY id LIMIT ?2)",
+        [Q_DL_PUT] = "INSERT INTO forge_downloads (target_id, job_id, user_id, username, job, ended_at, updated_at) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(target_id, job_id) DO UPDATE SET "
+                     "job = excluded.job, ended_at = excluded.ended_at, updated_at = excluded.updated_at",
+        [Q_DL_ALL] =
+                "SELECT target_id, job_id, user_id, username, job, ended_at FROM forge_downloads ORDER BY updated_at",
+        [Q_DL_DELETE] = "DELETE FROM forge_downloads WHERE target_id = ?1 AND job_id = ?2",
         [Q_BEGIN] = "BEGIN IMMEDIATE",
         [Q_COMMIT] = "COMMIT",
         [Q_ROLLBACK] = "ROLLBACK",
@@ -1078,6 +1102,65 @@ int dp_store_audit_insert(struct dp_store *s, const struct dp_store_audit *e, in
 	if (ret == 0 && id)
 		*id = sqlite3_last_insert_rowid(s->db);
 	return ret;
+}
+
+/* --- forge download jobs --- */
+
+int dp_store_download_put(struct dp_store *s, const struct dp_store_download *d, int64_t now)
+{
+	sqlite3_stmt *st = stmt(s, Q_DL_PUT);
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, d->target_id);
+	sqlite3_bind_text(st, 2, d->job_id, -1, SQLITE_TRANSIENT);
+	if (d->user_id > 0)
+		sqlite3_bind_int64(st, 3, d->user_id);
+	else
+		sqlite3_bind_null(st, 3);
+	bind_text_or_null(st, 4, d->username && *d->username ? d->username : NULL);
+	sqlite3_bind_text(st, 5, d->job, -1, SQLITE_TRANSIENT);
+	if (d->ended_at > 0)
+		sqlite3_bind_int64(st, 6, d->ended_at);
+	else
+		sqlite3_bind_null(st, 6);
+	sqlite3_bind_int64(st, 7, now);
+	return exec_stmt(s, st, "save a download job");
+}
+
+int dp_store_download_each(struct dp_store *s, dp_store_download_fn fn, void *arg)
+{
+	sqlite3_stmt *st = stmt(s, Q_DL_ALL);
+	if (!st)
+		return -EIO;
+	int rc, ret = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct dp_store_download d = {
+		        .target_id = sqlite3_column_int64(st, 0),
+		        .job_id = (const char *)sqlite3_column_text(st, 1),
+		        .user_id = sqlite3_column_int64(st, 2),
+		        .username = (const char *)sqlite3_column_text(st, 3),
+		        .job = (const char *)sqlite3_column_text(st, 4),
+		        .ended_at = sqlite3_column_int64(st, 5),
+		};
+		if (!d.job_id || !d.job)
+			continue;
+		if (fn(&d, arg) != 0)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		ret = fail(s, "list download jobs");
+	done(st);
+	return ret;
+}
+
+int dp_store_download_delete(struct dp_store *s, int64_t target_id, const char *job_id)
+{
+	sqlite3_stmt *st = stmt(s, Q_DL_DELETE);
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, target_id);
+	sqlite3_bind_text(st, 2, job_id, -1, SQLITE_TRANSIENT);
+	return exec_stmt(s, st, "delete a download job");
 }
 
 int dp_store_audit_prune(struct dp_store *s, int64_t before, int limit)

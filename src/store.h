@@ -153,6 +153,22 @@ typedef int (*dp_store_audit_fn)(const struct dp_store_audit *e, void *arg);
 
 int dp_store_audit_insert(struct dp_store *s, const struct dp_store_audit *e, int64_t *id);
 /* Newest first. */
+/* --- the Forge's download jobs (survive a restart) --- */
+struct dp_store_download {
+	int64_t target_id;
+	const char *job_id;
+	int64_t user_id;      /* 0: unknown */
+	const char *username; /* may be NULL */
+	const char *job;      /* the job's JSON */
+	int64_t ended_at;     /* unix seconds; 0 while the download runs */
+};
+typedef int (*dp_store_download_fn)(const struct dp_store_download *d, void *arg);
+/* Insert or update (target_id, job_id). */
+int dp_store_download_put(struct dp_store *s, const struct dp_store_download *d, int64_t now);
+/* Every saved job, oldest update first (borrowed strings, valid in fn). */
+int dp_store_download_each(struct dp_store *s, dp_store_download_fn fn, void *arg);
+int dp_store_download_delete(struct dp_store *s, int64_t target_id, const char *job_id);
+
 /* Delete at most `limit` entries older than `before` (unix seconds), the
  * oldest first; returns how many went, or -EIO. */
 int dp_store_audit_prune(struct dp_store *s, int64_t before, int limit);

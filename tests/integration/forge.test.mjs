@@ -453,3 +453,46 @@ describe('two loads on one target at once', { timeout: 120000 }, () => {
     assert.equal((await slow).status, 200);
   });
 });
+
+describe('a download survives a restart of the control plane', { timeout: 180000 }, () => {
+  let sim; let cp; let proc2;
+
+  before(async () => {
+    // slow enough that the download is still running when the control plane comes back
+    sim = await startProc(bin('llmster-sim'), ['--port', '0', '--speed', '3']);
+    cp = await startControlPlane({ args: ['--health-interval-ms', String(INTERVAL)], env: { LMS_BIN: bin('lms') } });
+  });
+
+  after(async () => {
+    await proc2?.stop();
+    await cp?.cleanup();
+    await sim?.stop();
+  });
+
+  it('is picked up again, polled to the end and audited', async () => {
+    let admin = new Client(cp.url);
+    await admin.login('admin', cp.admin.password);
+    const id = (await admin.post('/api/targets', { label: 'dl-restart', url: sim.url })).json.target.id;
+    const r = await admin.post(`/api/targets/${id}/models/download`, { model: 'qwen/qwen3-1.7b' });
+    assert.ok(r.status === 200 || r.status === 202, r.text);
+    const jobId = r.json.job.job_id;
+    assert.ok(jobId, r.text);
+    await waitFor(async () => ((await admin.get(`/api/targets/${id}/downloads/${jobId}`)).json.job?.downloaded_bytes > 0),
+      'some progress before the restart');
+    await cp.stop();
+    proc2 = await startProc(bin('daemonpulse'), ['serve', '--port', '0', '--db', cp.db, '--data-dir', cp.dataDir,
+      '--health-interval-ms', String(INTERVAL)], { env: { DAEMON_API_URL: '', LMS_BIN: bin('lms') } });
+    admin = new Client(proc2.url);
+    await admin.login('admin', cp.admin.password);
+    const back = await admin.get(`/api/targets/${id}/downloads/${jobId}`);
+    assert.equal(back.status, 200, back.text);
+    assert.ok(['downloading', 'paused', 'completed'].includes(back.json.job.status), back.text);
+    const done = await waitFor(async () => {
+      const g = await admin.get(`/api/targets/${id}/downloads/${jobId}`);
+      return g.json.job?.status === 'completed' ? g.json.job : null;
+    }, 'the download completed after the restart', 90000 * SLOW, 250);
+    assert.equal(done.downloaded_bytes, done.total_size_bytes);
+    const a = await admin.get('/api/audit?action=model.download.done&limit=20');
+    assert.ok(a.json.entries.some((e) => e.detail?.job_id === jobId && e.result === 'ok'), a.text);
+  });
+});

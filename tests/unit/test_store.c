@@ -510,6 +510,59 @@ static void test_ids_never_reused(void **state)
 	dp_store_free(s);
 }
 
+struct dl_seen {
+	int n;
+	char last_job[64];
+	int64_t ended;
+};
+
+static int collect_dl(const struct dp_store_download *d, void *arg)
+{
+	struct dl_seen *x = arg;
+	x->n++;
+	snprintf(x->last_job, sizeof(x->last_job), "%s", d->job);
+	x->ended = d->ended_at;
+	return 0;
+}
+
+/* download jobs: upsert by (target, job id), listed, deleted, gone with their target */
+static void test_downloads(void **state)
+{
+	(void)state;
+	struct dp_store *s = open_ok(path_of("a.db"));
+	struct dp_target t;
+	dp_target_init(&t);
+	snprintf(t.label, sizeof(t.label), "dl");
+	snprintf(t.url, sizeof(t.url), "http://127.0.0.1:1234");
+	assert_int_equal(dp_targets_insert(s, &t, 1), 0);
+	struct dp_store_download d = {.target_id = t.id,
+	                              .job_id = "job_1",
+	                              .user_id = 0,
+	                              .username = NULL,
+	                              .job = "{\"status\":\"downloading\"}",
+	                              .ended_at = 0};
+	assert_int_equal(dp_store_download_put(s, &d, 10), 0);
+	d.job = "{\"status\":\"completed\"}";
+	d.ended_at = 20;
+	assert_int_equal(dp_store_download_put(s, &d, 20), 0);
+	struct dl_seen x = {0};
+	assert_int_equal(dp_store_download_each(s, collect_dl, &x), 0);
+	assert_int_equal(x.n, 1);
+	assert_string_equal(x.last_job, "{\"status\":\"completed\"}");
+	assert_int_equal(x.ended, 20);
+	assert_int_equal(dp_store_download_delete(s, t.id, "job_1"), 0);
+	memset(&x, 0, sizeof(x));
+	assert_int_equal(dp_store_download_each(s, collect_dl, &x), 0);
+	assert_int_equal(x.n, 0);
+	d.job_id = "job_2";
+	assert_int_equal(dp_store_download_put(s, &d, 30), 0);
+	assert_int_equal(dp_targets_delete(s, t.id), 0);
+	assert_int_equal(dp_store_download_each(s, collect_dl, &x), 0);
+	assert_int_equal(x.n, 0);
+	dp_target_release(&t);
+	dp_store_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -523,6 +576,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_settings, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_ids_never_reused, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_downloads, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
