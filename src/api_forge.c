@@ -82,8 +82,11 @@ struct fop {
 	int load_status;
 	json_t *after;
 	/* one load per target at a time (see "lanes") */
-	int in_lane; /* this op holds its target's lane */
-	int waiting; /* queued behind the lane's holder */
+	int in_lane;     /* this op holds its target's lane */
+	int waiting;     /* queued behind the lane's holder */
+	int said_queued; /* a "queued" event went out: its end is said too */
+	int said_started;
+	int said_cancelled;
 	struct fop *qnext;
 };
 
@@ -112,6 +115,7 @@ static struct lane *lane_find(struct dp_server *srv, int64_t target_id)
 }
 
 static void gather(struct fop *o, const struct dp_target *t);
+static void publish_state(struct fop *o, const char *state);
 static void op_free(struct fop *o);
 static struct dp_ctx *op_take(struct fop *o);
 
@@ -138,6 +142,8 @@ static void op_abort(struct dp_ctx *c, void *arg)
 			break;
 		}
 	o->waiting = 0;
+	o->said_cancelled = 1;
+	publish_state(o, "cancelled");
 	op_free(o);
 }
 
@@ -210,6 +216,8 @@ static void op_free(struct fop *o)
 {
 	if (o->c)
 		op_take(o);
+	if (o->said_queued && !o->said_started && !o->said_cancelled)
+		publish_state(o, "ended"); /* waited, then refused or failed before loading */
 	if (o->in_lane)
 		lane_leave(o);
 	json_decref(o->v1);
@@ -672,15 +680,23 @@ static void lms_load_done(const struct dp_lms_result *res, void *arg)
 	relist(o);
 }
 
-static void publish_started(struct fop *o)
+/* A `load` event without an outcome: "started", "queued" (waiting for
+ * another load on the target) or "cancelled" (its client left the line). */
+static void publish_state(struct fop *o, const char *state)
 {
 	if (!o->srv->events)
 		return;
 	json_t *d = json_pack("{s:I, s:s, s:n, s:s, s:s, s:n, s:s}", "target_id", (json_int_t)o->target_id, "model",
-	                      o->l.model, "instance_id", "path", dp_forge_path_name(o->path), "result", "started",
-	                      "error", "by", o->username);
+	                      o->l.model, "instance_id", "path", dp_forge_path_name(o->path), "result", state, "error",
+	                      "by", o->username);
 	dp_events_publish(o->srv->events, "load", d);
 	json_decref(d);
+}
+
+static void publish_started(struct fop *o)
+{
+	o->said_started = 1;
+	publish_state(o, "started");
 }
 
 static void start_load(struct fop *o, const struct dp_target *t)
@@ -939,8 +955,11 @@ static void forge_start(struct dp_ctx *c, int estimate_only)
 		return;
 	}
 	dp_ctx_on_abort(c, op_abort, o);
-	if (!estimate_only && !lane_enter(o))
-		return; /* another load on this target runs: wait for it */
+	if (!estimate_only && !lane_enter(o)) {
+		o->said_queued = 1;
+		publish_state(o, "queued"); /* the Forge shows it waiting */
+		return;                     /* another load on this target runs: wait for it */
+	}
 	gather(o, t);
 }
 

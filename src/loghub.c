@@ -1544,7 +1544,7 @@ static void events_tap(const char *event, const json_t *data, void *arg)
 		const char *result = json_string_value(json_object_get(data, "result"));
 		const char *by = json_string_value(json_object_get(data, "by"));
 		const char *emsg = json_string_value(json_object_get(json_object_get(data, "error"), "message"));
-		int ok = !result || strcmp(result, "failed") != 0; /* "started", "ok" or "failed" */
+		int ok = !result || strcmp(result, "failed") != 0; /* started, queued, cancelled, ok or failed */
 		char sum[600];
 		snprintf(sum, sizeof(sum), "load %s %s%s%s%s%s", model ? model : "?", result ? result : "?",
 		         by ? " by " : "", by ? by : "", emsg ? ": " : "", emsg ? emsg : "");

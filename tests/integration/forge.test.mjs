@@ -436,8 +436,17 @@ describe('two loads on one target at once', { timeout: 120000 }, () => {
       assert.equal(e.status, 200, e.text);
       assert.equal(e.json.fits, true, `${m.model} alone fits`);
     }
+    const sse = new Sse(cp.url, admin.cookie);
+    await sse.next((e) => e.event === 'snapshot', 'the snapshot');
     const [ra, rb] = await Promise.all([admin.post(`/api/targets/${id}/models/load`, a),
       admin.post(`/api/targets/${id}/models/load`, b)]);
+    // the one that waited said so (the Forge shows it waiting), and that it ended without loading
+    const loadEvents = () => sse.events.filter((e) => e.event === 'load').map((e) => e.data);
+    await sse.next((e) => e.event === 'load' && e.data.result === 'ended', 'the end of the waiting load');
+    const queued = loadEvents().filter((d) => d.result === 'queued');
+    assert.equal(queued.length, 1, JSON.stringify(loadEvents()));
+    assert.deepEqual(loadEvents().filter((d) => d.model === queued[0].model).map((d) => d.result), ['queued', 'ended']);
+    sse.close();
     const ok = [ra, rb].filter((r) => r.status === 200);
     const refused = [ra, rb].filter((r) => r.status === 409);
     assert.equal(ok.length, 1, `${ra.status} ${ra.text} / ${rb.status} ${rb.text}`);

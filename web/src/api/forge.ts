@@ -300,7 +300,9 @@ export interface LoadEvent {
   model: string;
   instance_id: string | null;
   path: 'rest' | 'lms';
-  result: 'started' | 'ok' | 'failed';
+  /** started; queued (waits for another load on the target), then ended (refused or failed
+   * before loading) or cancelled (its client left); or the outcome */
+  result: 'started' | 'queued' | 'ended' | 'cancelled' | 'ok' | 'failed';
   error: { code: string; message: string } | null;
   by: string | null;
 }

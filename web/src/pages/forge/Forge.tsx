@@ -128,11 +128,13 @@ export function ForgePage() {
           if (d.target_id !== targetId) break;
           setLoading((m) => {
             const next = new Map(m);
-            if (d.result === 'started') next.set(d.model, d.by ?? 'someone');
+            const by = d.by ?? 'someone';
+            if (d.result === 'started') next.set(d.model, `loading (${by})…`);
+            else if (d.result === 'queued') next.set(d.model, `waiting for another load on this target (${by})…`);
             else next.delete(d.model);
             return next;
           });
-          if (d.result !== 'started') soon();
+          if (d.result === 'ok' || d.result === 'failed') soon();
           break;
         }
       }

@@ -82,6 +82,7 @@ export function ModelRow({ m, facts, factsAt, now, canLoad, loading, ejecting, o
   factsAt: number;
   now: number;
   canLoad: boolean;
+  /** what the row says while a load of it runs or waits ("loading (alice)…"), null when none */
   loading: string | null;
   ejecting: Set<string>;
   onLoad: () => void;
@@ -105,7 +106,7 @@ export function ModelRow({ m, facts, factsAt, now, canLoad, loading, ejecting, o
           <p class="break-all font-mono text-xs text-slate-400">{m.key}</p>
         </div>
         <div class="flex shrink-0 flex-wrap items-center justify-end gap-2">
-          {loading ? <span class="text-xs text-amber-200" role="status">loading ({loading})…</span> : null}
+          {loading ? <span class="text-xs text-amber-200" role="status">{loading}</span> : null}
           {canLoad ? <button type="button" class={btn.small} onClick={onLoad} aria-label={`Load ${m.key}`}>Load…</button> : null}
         </div>
       </div>
