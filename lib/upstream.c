@@ -865,6 +865,8 @@ static void nat_on_event(struct bufferevent *bev, short what, void *arg)
 	fail_later(r, dp_http_resp_got_bytes(&r->parser) ? TR_LOST : TR_NOTHING);
 }
 
+/* The total timeout, and the connect timeout (name lookup and TCP handshake;
+ * classify_transport tells them apart by whether a connection was made). */
 static void nat_on_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct dp_upstream_req *r = arg;
@@ -951,8 +953,6 @@ static void dns_done(void *arg, int status)
 	nat_connect_next(r);
 }
 
-static void nat_on_idle_timeout(evutil_socket_t fd, short what, void *arg);
-
 /* From the kick: a pooled connection, or resolve and connect. */
 static void nat_begin(struct dp_upstream_req *r)
 {
@@ -981,7 +981,7 @@ static void nat_open(struct dp_upstream_req *r)
 		freeaddrinfo(r->ai);
 	r->ai = r->ai_cur = NULL;
 	if (!r->t_connect)
-		r->t_connect = evtimer_new(u->base, nat_on_idle_timeout, r);
+		r->t_connect = evtimer_new(u->base, nat_on_timeout, r); /* deleted once connected */
 	struct timeval ct = {.tv_sec = r->connect_timeout_ms / 1000, .tv_usec = (r->connect_timeout_ms % 1000) * 1000};
 	evtimer_add(r->t_connect, &ct);
 
@@ -1014,16 +1014,6 @@ static void nat_open(struct dp_upstream_req *r)
 		return;
 	}
 	r->dns_job = j;
-}
-
-/* Connect timeout: covers the name lookup and the TCP handshake. */
-static void nat_on_idle_timeout(evutil_socket_t fd, short what, void *arg)
-{
-	struct dp_upstream_req *r = arg;
-	(void)fd;
-	(void)what;
-	if (!r->connected)
-		fail_later(r, TR_TIMEOUT);
 }
 
 /* The request bytes, once; kept for a retry. */
