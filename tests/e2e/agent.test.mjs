@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Client, bin, run, startControlPlane, startProc, tempDir } from '../lib/harness.mjs';
-import { contrastAudit, horizontalOverflow, launch, shot, signIn } from './browser.mjs';
+import { collectErrors, contrastAudit, horizontalOverflow, launch, shot, signIn } from './browser.mjs';
 
 const T = 60000;
 let sim, cp, br, page, agent, tmp, admin, targetId;
@@ -59,8 +59,7 @@ describe('the host agent in the UI', { timeout: 300000 }, () => {
     const ctx = await br.newContext();
     page = await ctx.newPage();
     page.setDefaultTimeout(T);
-    page.on('pageerror', (e) => pageErrors.push(String(e)));
-    page.on('console', (m) => { if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) pageErrors.push(m.text()); });
+    collectErrors(page, pageErrors, { only: /Content Security Policy/i });
     await signIn(page, cp.url, cp.admin.username, cp.admin.password);
   });
   after(async () => {

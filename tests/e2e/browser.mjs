@@ -121,3 +121,16 @@ export async function signIn(page, baseUrl, username, password, landing = '/flee
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.waitForURL((u) => u.pathname === landing);
 }
+
+/**
+ * Collect the page's uncaught errors, and its console errors, into `errors` (the tests assert it
+ * stays empty). Console errors: all but failed resource loads (an expected 4xx/5xx shows as one),
+ * or with `only`, just those matching it.
+ */
+export function collectErrors(page, errors, { only } = {}) {
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    if (only ? only.test(m.text()) : !/Failed to load resource/.test(m.text())) errors.push(m.text());
+  });
+}

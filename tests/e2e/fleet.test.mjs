@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { Client, ROOT, bin, startControlPlane, startProc } from '../lib/harness.mjs';
-import { ARTIFACTS, contrastAudit, horizontalOverflow, launch, shot, signIn } from './browser.mjs';
+import { ARTIFACTS, collectErrors, contrastAudit, horizontalOverflow, launch, shot, signIn } from './browser.mjs';
 
 const T = 30000;
 const TOKEN = 'sk-lm-fleetE2e:fleetFleetFleet01234';
@@ -49,8 +49,7 @@ describe('the fleet', { timeout: 240000 }, () => {
     const ctx = await br.newContext();
     page = await ctx.newPage();
     page.setDefaultTimeout(T);
-    page.on('pageerror', (e) => pageErrors.push(String(e)));
-    page.on('console', (m) => { if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) pageErrors.push(m.text()); });
+    collectErrors(page, pageErrors, { only: /Content Security Policy/i });
     await signInAs(page, cp.admin.username, cp.admin.password);
   });
   after(async () => {

@@ -20,7 +20,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Client, ROOT, bin, startControlPlane, startProc, tempDir } from '../lib/harness.mjs';
 import path from 'node:path';
-import { ARTIFACTS, contrastAudit, horizontalOverflow, launch, shot, signIn } from './browser.mjs';
+import { ARTIFACTS, collectErrors, contrastAudit, horizontalOverflow, launch, shot, signIn } from './browser.mjs';
 
 const SLOW = process.env.DP_BIN_DIR && /asan/.test(process.env.DP_BIN_DIR) ? 3 : 1;
 const T = 30000 * SLOW;
@@ -88,10 +88,7 @@ describe('the forge in the browser', { timeout: 600000 }, () => {
     });
     page = await ctx.newPage();
     page.setDefaultTimeout(T);
-    page.on('pageerror', (e) => pageErrors.push(String(e)));
-    page.on('console', (m) => {
-      if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) pageErrors.push(m.text());
-    });
+    collectErrors(page, pageErrors);
     await signInAs(page, users.operator.username, users.operator.password);
   });
   after(async () => {

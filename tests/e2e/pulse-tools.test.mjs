@@ -20,7 +20,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { Client, ROOT, bin, startControlPlane, startProc } from '../lib/harness.mjs';
 import { EVERYTHING as EV, startEverything } from '../lib/mcp.mjs';
-import { contrastAudit, horizontalOverflow, launch, shot, signIn } from './browser.mjs';
+import { collectErrors, contrastAudit, horizontalOverflow, launch, shot, signIn } from './browser.mjs';
 
 const SLOW = process.env.DP_BIN_DIR && /asan/.test(process.env.DP_BIN_DIR) ? 3 : 1;
 const T = 30000 * SLOW;
@@ -87,10 +87,7 @@ describe('the pulse with tools', { timeout: 600000 }, () => {
     ctx = await br.newContext();
     page = await ctx.newPage();
     page.setDefaultTimeout(T);
-    page.on('pageerror', (e) => pageErrors.push(String(e)));
-    page.on('console', (m) => {
-      if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) pageErrors.push(m.text());
-    });
+    collectErrors(page, pageErrors);
     page.on('request', (q) => {
       const u = new URL(q.url());
       if (q.method() === 'POST' && /^\/api\/targets\/\d+\/(chat|toolchain\/run)$/.test(u.pathname)) {

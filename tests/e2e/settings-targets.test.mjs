@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client, bin, startControlPlane, startProc } from '../lib/harness.mjs';
 import path from 'node:path';
-import { ARTIFACTS, contrastAudit, horizontalOverflow, launch, shot, signIn } from './browser.mjs';
+import { ARTIFACTS, collectErrors, contrastAudit, horizontalOverflow, launch, shot, signIn } from './browser.mjs';
 
 const T = 30000;
 const TOKEN = 'sk-lm-e2eSet01:s3cretS3cretS3cret01';
@@ -35,8 +35,7 @@ describe('settings: daemon targets and mode', { timeout: 240000 }, () => {
     const ctx = await br.newContext();
     page = await ctx.newPage();
     page.setDefaultTimeout(T);
-    page.on('pageerror', (e) => pageErrors.push(String(e)));
-    page.on('console', (m) => { if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) pageErrors.push(m.text()); });
+    collectErrors(page, pageErrors, { only: /Content Security Policy/i });
     await signIn(page, cp.url, cp.admin.username, cp.admin.password);
   });
   after(async () => {

@@ -28,7 +28,7 @@ import path from 'node:path';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { Client, ROOT, bin, startControlPlane, startProc, tempDir } from '../lib/harness.mjs';
 import { EVERYTHING as EV, startEverything } from '../lib/mcp.mjs';
-import { contrastAudit, horizontalOverflow, launch, shot, signIn } from './browser.mjs';
+import { collectErrors, contrastAudit, horizontalOverflow, launch, shot, signIn } from './browser.mjs';
 
 const SLOW = process.env.DP_BIN_DIR && /asan/.test(process.env.DP_BIN_DIR) ? 3 : 1;
 const T = 30000 * SLOW;
@@ -184,10 +184,7 @@ describe('the toolchain in the browser', { timeout: 600000 }, () => {
     ctx = await br.newContext();
     page = await ctx.newPage();
     page.setDefaultTimeout(T);
-    page.on('pageerror', (e) => pageErrors.push(String(e)));
-    page.on('console', (m) => {
-      if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) pageErrors.push(m.text());
-    });
+    collectErrors(page, pageErrors);
     await signInAs(page, cp.admin.username, cp.admin.password);
   });
 

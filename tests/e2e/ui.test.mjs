@@ -11,7 +11,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client, startControlPlane } from '../lib/harness.mjs';
-import { contrastAudit, horizontalOverflow, launch, shot } from './browser.mjs';
+import { collectErrors, contrastAudit, horizontalOverflow, launch, shot } from './browser.mjs';
 
 const T = 30000; // per-step timeout: generous for a loaded 2-core machine
 
@@ -42,10 +42,7 @@ describe('web UI', { timeout: 300000 }, () => {
     ctx = await br.newContext();
     page = await ctx.newPage();
     page.setDefaultTimeout(T);
-    page.on('pageerror', (e) => pageErrors.push(String(e)));
-    page.on('console', (m) => {
-      if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) pageErrors.push(m.text());
-    });
+    collectErrors(page, pageErrors);
   });
   after(async () => {
     if (Object.keys(contrast).length) console.log('# worst contrast ratio per page:', JSON.stringify(contrast));
