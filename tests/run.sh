@@ -55,7 +55,10 @@ run_node() { # $1 = label, $2.. = test files; env passed through
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
 	if [ "$f" -ne 0 ]; then
 		echo "FAILURES in $label (full log: $out):"
-		grep -E '^(not ok|# Subtest)|error:|expected|actual|Error' "$out" | head -n 60
+		# each failing test (nested ones too), where it is and why; the
+		# first stack frame in our test files names the assertion's line
+		grep -E '^ *not ok|^ *location:|^ *error:|^ *expected:|^ *actual:|^ +[^ ]* ?\(file:///.*/tests/[^ ]*\.mjs:[0-9]+' "$out" |
+			awk '/\(file:/{ if (seen[$0]++) next } { print }' | head -n 60
 	fi
 	PASS=$((PASS + p)); FAIL=$((FAIL + f))
 	echo "$label: $p passed, $f failed"

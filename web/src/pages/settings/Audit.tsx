@@ -30,7 +30,10 @@ export function AuditTab() {
   const [cursors, setCursors] = useState<(number | null)[]>([null]);
   const pageIdx = cursors.length - 1;
   const q: AuditQuery = { ...filters, limit: PAGE, before: cursors[pageIdx] };
-  const page = useLoad((s) => auditApi.listAudit(q, s), [filters.user, filters.action, filters.target, cursors[pageIdx]]);
+  // the result carries the page index it was asked for: while the next page
+  // loads, the rows on screen (and the range label) are still the old page's
+  const page = useLoad(async (s) => ({ idx: pageIdx, res: await auditApi.listAudit(q, s) }),
+    [filters.user, filters.action, filters.target, cursors[pageIdx]]);
 
   const apply = (e: Event) => {
     e.preventDefault();
@@ -42,8 +45,9 @@ export function AuditTab() {
     value: draft[k],
     onInput: (e: Event) => setDraft({ ...draft, [k]: (e.currentTarget as HTMLInputElement).value }),
   });
-  const entries = page.data?.entries ?? [];
-  const next = page.data?.next_before ?? null;
+  const entries = page.data?.res.entries ?? [];
+  const next = page.data?.res.next_before ?? null;
+  const shownIdx = page.data?.idx ?? 0;
 
   return (
     <section aria-labelledby="audit-heading" class="space-y-4">
@@ -80,7 +84,8 @@ export function AuditTab() {
       ) : null}
       {page.data && entries.length === 0 ? <p class="text-sm text-slate-400">No entries match.</p> : null}
       {entries.length > 0 ? (
-        <div class={`${panel} overflow-x-auto`} role="region" aria-label="Audit entries" tabIndex={0}>
+        <div class={`${panel} overflow-x-auto ${page.loading ? 'opacity-60' : ''}`} role="region" aria-label="Audit entries"
+          aria-busy={page.loading} tabIndex={0}>
           <table class="w-full min-w-[44rem] text-left text-sm">
             <thead class="border-b border-slate-700 text-xs uppercase tracking-wider text-slate-400">
               <tr>
@@ -111,7 +116,7 @@ export function AuditTab() {
       ) : null}
       {page.data ? (
         <nav aria-label="Audit pages" class="flex flex-wrap items-center justify-between gap-3">
-          <p class="text-sm text-slate-400">{pageLabel(pageIdx, PAGE, entries.length)}</p>
+          <p class="text-sm text-slate-400">{pageLabel(shownIdx, PAGE, entries.length)}</p>
           <div class="flex gap-2">
             <button type="button" class={btn.secondary} disabled={pageIdx === 0 || page.loading}
               onClick={() => setCursors(cursors.slice(0, -1))}>Newer</button>
