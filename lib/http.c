@@ -720,7 +720,9 @@ static void conn_process(struct conn *c)
 				conn_error(c, status, code,
 				           status == 505   ? "only HTTP/1.0 and HTTP/1.1 are supported"
 				           : status == 431 ? "too many request headers"
-				                           : "malformed HTTP request");
+				           : strcmp(code, "bad_host") == 0
+				                   ? "an HTTP/1.1 request needs exactly one Host header"
+				                   : "malformed HTTP request");
 				return;
 			}
 			if (c->head.chunked) {

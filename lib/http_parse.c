@@ -6,7 +6,8 @@
  * The parser is strict where leniency has bitten other servers: no obsolete
  * line folding, no control bytes in header values, Content-Length must be
  * plain digits and agree with itself, Content-Length together with
- * Transfer-Encoding is refused (request smuggling), only HTTP/1.0 and 1.1.
+ * Transfer-Encoding is refused (request smuggling), only HTTP/1.0 and 1.1,
+ * exactly one Host in HTTP/1.1 (RFC 9112 section 3.2: at most one in 1.0).
  */
 #include "http.h"
 
@@ -131,7 +132,7 @@ int dp_http_parse_head(char *buf, size_t len, int max_headers, struct dp_http_he
 	else
 		return fail(status, code, 505, "http_version_not_supported");
 
-	int conn_close = 0, conn_keep = 0, te_seen = 0;
+	int conn_close = 0, conn_keep = 0, te_seen = 0, hosts = 0;
 	while ((line = next_line(&p, lim, &end)) != NULL) {
 		if (line == end)
 			break; /* blank line: end of head */
@@ -174,6 +175,8 @@ int dp_http_parse_head(char *buf, size_t len, int max_headers, struct dp_http_he
 			te_seen = 1;
 			if (!has_token(v, "identity"))
 				h->chunked = 1;
+		} else if (strcasecmp(line, "Host") == 0) {
+			hosts++;
 		} else if (strcasecmp(line, "Connection") == 0) {
 			if (has_token(v, "close"))
 				conn_close = 1;
@@ -185,6 +188,8 @@ int dp_http_parse_head(char *buf, size_t len, int max_headers, struct dp_http_he
 		return fail(status, code, 400, "bad_request"); /* no blank line */
 	if (te_seen && h->content_length >= 0)
 		return fail(status, code, 400, "bad_request");
+	if (hosts > 1 || (hosts == 0 && h->minor_version == 1))
+		return fail(status, code, 400, "bad_host");
 	if (h->minor_version == 1)
 		h->keep_alive = !conn_close;
 	else

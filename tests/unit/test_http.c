@@ -48,7 +48,7 @@ static void test_parse_ok(void **state)
 	assert_int_equal(parse("POST / HTTP/1.0\nContent-Length: 12\n\n", &h, &st), 0);
 	assert_int_equal(h.content_length, 12);
 	assert_false(h.keep_alive);
-	assert_int_equal(parse("GET / HTTP/1.1\r\nConnection: close\r\n\r\n", &h, &st), 0);
+	assert_int_equal(parse("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &h, &st), 0);
 	assert_false(h.keep_alive);
 }
 
@@ -59,11 +59,11 @@ static void test_parse_bad(void **state)
 	int st;
 	const char *bad[] = {
 	        "GET\r\n\r\n",
-	        "GET / HTTP/1.1\r\n folded: x\r\n\r\n",
-	        "GET / HTTP/1.1\r\nNo colon\r\n\r\n",
-	        "GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
-	        "GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
-	        "POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+	        "GET / HTTP/1.1\r\nHost: x\r\n folded: x\r\n\r\n",
+	        "GET / HTTP/1.1\r\nHost: x\r\nNo colon\r\n\r\n",
+	        "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+	        "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+	        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
 	        "GET http://x/ HTTP/1.1\r\n\r\n",
 	        "G(T / HTTP/1.1\r\n\r\n",
 	        "GET /\x01 HTTP/1.1\r\n\r\n",
@@ -72,6 +72,22 @@ static void test_parse_bad(void **state)
 		assert_int_equal(parse(bad[i], &h, &st), -EINVAL);
 		assert_int_equal(st, 400);
 	}
+	/* RFC 9112 section 3.2: HTTP/1.1 needs one Host; never two */
+	const char *code;
+	const char *hostless[] = {
+	        "GET / HTTP/1.1\r\n\r\n",
+	        "GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n",
+	        "GET / HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n",
+	};
+	for (size_t i = 0; i < sizeof(hostless) / sizeof(hostless[0]); i++) {
+		char buf[128];
+		size_t n = strlen(hostless[i]);
+		memcpy(buf, hostless[i], n + 1);
+		assert_int_equal(dp_http_parse_head(buf, n, 64, &h, &st, &code), -EINVAL);
+		assert_int_equal(st, 400);
+		assert_string_equal(code, "bad_host");
+	}
+	assert_int_equal(parse("GET / HTTP/1.0\r\n\r\n", &h, &st), 0); /* 1.0 may leave it out */
 	assert_int_equal(parse("GET / HTTP/2.0\r\n\r\n", &h, &st), -EINVAL);
 	assert_int_equal(st, 505);
 }
@@ -253,11 +269,13 @@ static void expect_error(const char *req, const char *status_line, const char *c
 static void test_live_errors(void **state)
 {
 	(void)state;
-	expect_error("POST /echo HTTP/1.1\r\nContent-Length: 999999\r\n\r\n", "HTTP/1.1 413 ", "\"payload_too_large\"");
-	expect_error("POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", "HTTP/1.1 411 ",
+	expect_error("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 999999\r\n\r\n", "HTTP/1.1 413 ",
+	             "\"payload_too_large\"");
+	expect_error("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", "HTTP/1.1 411 ",
 	             "\"length_required\"");
 	expect_error("GARBAGE\r\n\r\n", "HTTP/1.1 400 ", "\"bad_request\"");
-	expect_error("GET /%00 HTTP/1.1\r\n\r\n", "HTTP/1.1 400 ", "\"bad_request\"");
+	expect_error("GET /%00 HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 400 ", "\"bad_request\"");
+	expect_error("GET / HTTP/1.1\r\n\r\n", "HTTP/1.1 400 ", "exactly one Host header");
 	static char big[20000];
 	memset(big, 'a', sizeof(big) - 1);
 	memcpy(big, "GET / HTTP/1.1\r\nX: ", 19);
@@ -273,7 +291,7 @@ static void test_live_413_linger(void **state)
 	int fd = client(&l);
 	struct dp_buf got;
 	dp_buf_init(&got, 1 << 20);
-	const char *h = "POST /echo HTTP/1.1\r\nContent-Length: 200000\r\n\r\n";
+	const char *h = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 200000\r\n\r\n";
 	send_all(fd, h, strlen(h));
 	static char body[200000];
 	memset(body, 'b', sizeof(body));
@@ -300,7 +318,7 @@ static void test_live_expect_continue(void **state)
 	int fd = client(&l);
 	struct dp_buf got;
 	dp_buf_init(&got, 1 << 20);
-	const char *h = "POST /echo HTTP/1.1\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n";
+	const char *h = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n";
 	send_all(fd, h, strlen(h));
 	pump(&l, fd, &got, "100 Continue\r\n\r\n");
 	assert_non_null(strstr(got.data, "HTTP/1.1 100 Continue"));
@@ -320,7 +338,7 @@ static void test_live_stream(void **state)
 	int fd = client(&l);
 	struct dp_buf got;
 	dp_buf_init(&got, 1 << 20);
-	const char *r = "GET /stream HTTP/1.1\r\n\r\n";
+	const char *r = "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n";
 	send_all(fd, r, strlen(r));
 	pump(&l, fd, &got, "0\r\n\r\n");
 	assert_non_null(strstr(got.data, "Transfer-Encoding: chunked"));
@@ -339,7 +357,7 @@ static void test_live_disconnect_and_slow_client(void **state)
 	int fd = client(&l);
 	struct dp_buf got;
 	dp_buf_init(&got, 1 << 20);
-	send_all(fd, "GET /hold HTTP/1.1\r\n\r\n", 22);
+	send_all(fd, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n", 31);
 	pump(&l, fd, &got, "chunked\r\n\r\n");
 	assert_non_null(l.held);
 	close(fd);
@@ -355,7 +373,7 @@ static void test_live_disconnect_and_slow_client(void **state)
 	fd = client(&l);
 	int small = 4096;
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-	send_all(fd, "GET /hold HTTP/1.1\r\n\r\n", 22);
+	send_all(fd, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n", 31);
 	for (int i = 0; i < 200 && !l.held; i++) {
 		event_base_loop(l.base, EVLOOP_NONBLOCK);
 		usleep(1000);
