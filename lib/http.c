@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "log.h"
 #include "xmalloc.h"
 
 #define MAX_LISTENERS 4
@@ -101,6 +102,9 @@ struct dp_http_server {
 	size_t nconns;
 	uint64_t next_id;
 	struct event *reaper;
+	struct event *accept_resume; /* re-enables the listeners after a pause */
+	uint64_t accept_failures;    /* since the last warning */
+	time_t accept_warned;        /* when the last warning was logged */
 	int stopping;
 };
 
@@ -916,6 +920,46 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	arm_timer(c, s->cfg.idle_timeout_ms);
 }
 
+/* accept() failed. Out of descriptors (EMFILE, ENFILE) or memory, the
+ * socket stays readable and a level-triggered loop would call accept()
+ * again at once, forever: stop listening for a moment instead, as nginx
+ * does, and say so at most once a minute. Other errors (a client that
+ * reset before accept) cost nothing. */
+#define ACCEPT_PAUSE_MS 100
+
+static void accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dp_http_server *s = arg;
+	(void)fd;
+	(void)what;
+	if (s->stopping)
+		return;
+	for (int i = 0; i < s->nlisteners; i++)
+		evconnlistener_enable(s->listeners[i]);
+}
+
+static void accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	struct dp_http_server *s = arg;
+	int err = EVUTIL_SOCKET_ERROR();
+	(void)l;
+	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM)
+		return;
+	for (int i = 0; i < s->nlisteners; i++)
+		evconnlistener_disable(s->listeners[i]);
+	struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};
+	evtimer_add(s->accept_resume, &tv);
+	s->accept_failures++;
+	time_t now = time(NULL);
+	if (s->accept_warned == 0 || now - s->accept_warned >= 60) {
+		dp_warn("cannot accept connections (%s, %d open, %llu time(s)): pausing new connections for %d ms; "
+		        "raise the descriptor limit (ulimit -n, LimitNOFILE=)",
+		        strerror(err), (int)s->nconns, (unsigned long long)s->accept_failures, ACCEPT_PAUSE_MS);
+		s->accept_warned = now;
+		s->accept_failures = 0;
+	}
+}
+
 /* -------------------------------------------------------------- server */
 
 struct dp_http_server *dp_http_server_new(struct event_base *base, const struct dp_http_config *cfg)
@@ -936,6 +980,7 @@ struct dp_http_server *dp_http_server_new(struct event_base *base, const struct 
 	if (!s->cfg.max_connections)
 		s->cfg.max_connections = d.max_connections;
 	s->reaper = event_new(base, -1, 0, reap_cb, s);
+	s->accept_resume = evtimer_new(base, accept_resume_cb, s);
 	return s;
 }
 
@@ -976,6 +1021,7 @@ int dp_http_server_listen(struct dp_http_server *s, const char *addr, int port, 
 	        (struct sockaddr *)&ss, (int)sl);
 	if (!l)
 		return errno ? -errno : -EADDRINUSE;
+	evconnlistener_set_error_cb(l, accept_error_cb);
 	if (bound_port) {
 		struct sockaddr_storage got;
 		socklen_t gl = sizeof(got);
@@ -993,6 +1039,7 @@ void dp_http_server_stop_listening(struct dp_http_server *s)
 		evconnlistener_free(s->listeners[i]);
 	s->nlisteners = 0;
 	s->stopping = 1;
+	evtimer_del(s->accept_resume);
 	/* idle connections go now; busy ones close after their response */
 	struct conn *c = s->live;
 	while (c) {
@@ -1019,5 +1066,6 @@ void dp_http_server_free(struct dp_http_server *s)
 		conn_kill(s->live);
 	reap_cb(-1, 0, s);
 	event_free(s->reaper);
+	event_free(s->accept_resume);
 	free(s);
 }

@@ -223,11 +223,28 @@ int dp_server_init(struct dp_server *s, const struct dp_config *cfg, char **err)
 	hc.read_timeout_ms = cfg->request_timeout_ms;
 	hc.idle_timeout_ms = cfg->idle_timeout_ms;
 	hc.server_name = NULL; /* no version fingerprint */
-	/* every SSE tab holds a connection: allow as many as the descriptor
-	 * limit leaves room for (the 4096 default stays the floor) */
+	/* every SSE tab holds a connection, and a chat relay a second one
+	 * upstream: take the hard descriptor limit (the soft one is often
+	 * 1024), then allow as many clients as leave room for the store, logs,
+	 * upstream sockets and children. lib/http pauses accepting, rather
+	 * than spinning, if descriptors still run out. */
 	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 4096 + 256)
-		hc.max_connections = (int)(rl.rlim_cur > 1000000 ? 1000000 : rl.rlim_cur - 256);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		if (rl.rlim_cur < rl.rlim_max) {
+			rlim_t want = rl.rlim_max > 1048576 ? 1048576 : rl.rlim_max;
+			if (want > rl.rlim_cur) {
+				struct rlimit up = {want, rl.rlim_max};
+				if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+					rl.rlim_cur = want;
+			}
+		}
+		if (rl.rlim_cur != RLIM_INFINITY) {
+			rlim_t room = rl.rlim_cur > 512 ? rl.rlim_cur - 256 : rl.rlim_cur / 2;
+			hc.max_connections = (int)(room > 1000000 ? 1000000 : room);
+		}
+		dp_debug("descriptor limit %llu: at most %d connections", (unsigned long long)rl.rlim_cur,
+		         hc.max_connections);
+	}
 	hc.handler = dp_route_dispatch;
 	hc.handler_arg = s;
 	hc.on_done = dp_route_done;

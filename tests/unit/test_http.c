@@ -2,7 +2,8 @@
  * test_http.c - lib/http: the head parser, URL decoding, and live
  * request/response round trips over loopback on a private event base
  * (keep-alive, pipelining, 413/431/411/400 JSON errors, Expect:
- * 100-continue, chunked streaming, slow-client drop, on_close).
+ * 100-continue, chunked streaming, slow-client drop, on_close, out of
+ * descriptors).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -17,6 +18,8 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -397,6 +400,57 @@ static void test_live_disconnect_and_slow_client(void **state)
 	live_teardown(&l);
 }
 
+/* Out of descriptors: accept() fails with EMFILE while the connection waits
+ * in the backlog, so the listening socket stays readable. The server must
+ * pause accepting instead of spinning, and serve the client once
+ * descriptors are free again. */
+static void test_live_out_of_descriptors(void **state)
+{
+	(void)state;
+	struct live l;
+	live_setup(&l, 0);
+	struct rlimit old;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	int fd = client(&l); /* connected: waiting in the backlog */
+	static int fill[4096];
+	int nfill = 0;
+	struct rlimit low = {(rlim_t)fd + 16, old.rlim_max};
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	for (;;) {
+		int d = dup(fd);
+		if (d < 0) {
+			assert_int_equal(errno, EMFILE);
+			break;
+		}
+		assert_true(nfill < 4096);
+		fill[nfill++] = d;
+	}
+	/* spinning would turn the loop hundreds of times in 300 ms; a pause
+	 * of 100 ms at a time lets it turn a few times */
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int turns = 0;
+	do {
+		event_base_loop(l.base, EVLOOP_ONCE);
+		turns++;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < 300 && turns < 1000);
+	assert_in_range(turns, 1, 20);
+
+	for (int i = 0; i < nfill; i++)
+		close(fill[i]);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	struct dp_buf got;
+	dp_buf_init(&got, 1 << 20);
+	const char *req = "GET /q?name=back HTTP/1.1\r\nHost: x\r\n\r\n";
+	send_all(fd, req, strlen(req));
+	pump(&l, fd, &got, "back");
+	assert_non_null(strstr(got.data, "HTTP/1.1 200 OK\r\n"));
+	close(fd);
+	dp_buf_release(&got);
+	live_teardown(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -409,6 +463,7 @@ int main(void)
 	        cmocka_unit_test(test_live_expect_continue),
 	        cmocka_unit_test(test_live_stream),
 	        cmocka_unit_test(test_live_disconnect_and_slow_client),
+	        cmocka_unit_test(test_live_out_of_descriptors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
