@@ -344,6 +344,7 @@ struct chatreq {
 	const char *think_open, *think_close;
 	int think_off;
 	int save;
+	int regenerate; /* answer the conversation's last user message again */
 	int64_t conversation_id;
 };
 
@@ -464,6 +465,15 @@ static int parse_body(struct dp_ctx *c, struct chatreq *q)
 		if (!json_is_boolean(v))
 			return bad(c, "%s must be true or false", "save");
 		q->save = json_is_true(v);
+	}
+	v = json_object_get(b, "regenerate");
+	if (v && !json_is_null(v)) {
+		if (!json_is_boolean(v))
+			return bad(c, "%s must be true or false", "regenerate");
+		q->regenerate = json_is_true(v);
+		if (q->regenerate && (!q->conversation_id || !q->save))
+			return bad(c, "%s needs a saved conversation: give conversation_id (and not save: false)",
+			           "regenerate");
 	}
 	v = json_object_get(b, "previous_response_id");
 	if (v && !json_is_null(v)) {
@@ -602,6 +612,28 @@ static int save_user(struct dp_ctx *c, const struct chatreq *q, int64_t target_i
 	if (!q->save || !st)
 		return 0;
 	int rc;
+	json_t *last = json_array_get(q->messages, json_array_size(q->messages) - 1);
+	const char *text = json_string_value(json_object_get(last, "content"));
+	if (q->regenerate) {
+		/* the user message is saved already: drop its old answers */
+		rc = dp_conv_retry_last(st, q->conversation_id, c->user.id, text, now);
+		if (rc == -ENOENT) {
+			dp_reply_error(c, 404, "not_found", "no such conversation");
+			return -1;
+		}
+		if (rc == -ESTALE) {
+			dp_reply_error(
+			        c, 409, "conflict",
+			        "the conversation's last saved message is not this one: reopen it and try again");
+			return -1;
+		}
+		if (rc < 0) {
+			dp_reply_error(c, 500, "internal", "could not save the conversation");
+			return -1;
+		}
+		*conv = q->conversation_id;
+		return 0;
+	}
 	if (q->conversation_id) {
 		rc = dp_conv_check(st, q->conversation_id, c->user.id);
 		if (rc == -ENOENT) {
@@ -610,9 +642,8 @@ static int save_user(struct dp_ctx *c, const struct chatreq *q, int64_t target_i
 		}
 		*conv = q->conversation_id;
 	} else {
-		json_t *last = json_array_get(q->messages, json_array_size(q->messages) - 1);
 		char title[256];
-		dp_conv_title_from(json_string_value(json_object_get(last, "content")), title, sizeof(title));
+		dp_conv_title_from(text, title, sizeof(title));
 		struct dp_conv_new n = {.title = title,
 		                        .target_id = target_id,
 		                        .model = q->model,
@@ -620,11 +651,8 @@ static int save_user(struct dp_ctx *c, const struct chatreq *q, int64_t target_i
 		                        .system_prompt = q->system_prompt};
 		rc = dp_conv_create(st, c->user.id, &n, now, conv);
 	}
-	if (rc == 0) {
-		json_t *last = json_array_get(q->messages, json_array_size(q->messages) - 1);
-		rc = dp_conv_append(st, *conv, c->user.id, "user", json_string_value(json_object_get(last, "content")),
-		                    NULL, NULL, NULL, NULL, now, NULL);
-	}
+	if (rc == 0)
+		rc = dp_conv_append(st, *conv, c->user.id, "user", text, NULL, NULL, NULL, NULL, now, NULL);
 	if (rc < 0) {
 		dp_reply_error(c, 500, "internal", "could not save the conversation");
 		return -1;

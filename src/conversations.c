@@ -206,6 +206,46 @@ int dp_conv_append(struct dp_store *s, int64_t id, int64_t user_id, const char *
 	return 0;
 }
 
+int dp_conv_retry_last(struct dp_store *s, int64_t id, int64_t user_id, const char *content, int64_t now)
+{
+	int rc = dp_conv_check(s, id, user_id);
+	if (rc < 0)
+		return rc;
+	sqlite3_stmt *st;
+	if (prep(s,
+	         "SELECT id, content FROM conversation_messages WHERE conversation_id = ? AND role = 'user'"
+	         " ORDER BY id DESC LIMIT 1",
+	         &st) < 0)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		return rc == SQLITE_DONE ? -ESTALE : -EIO;
+	}
+	int64_t mid = sqlite3_column_int64(st, 0);
+	const char *have = (const char *)sqlite3_column_text(st, 1);
+	int same = have && content && strcmp(have, content) == 0;
+	sqlite3_finalize(st);
+	if (!same)
+		return -ESTALE;
+	if (prep(s, "DELETE FROM conversation_messages WHERE conversation_id = ? AND id > ?", &st) < 0)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, mid);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return fail(s, st);
+	sqlite3_finalize(st);
+	if (prep(s, "UPDATE conversations SET updated_at = ? WHERE id = ?", &st) < 0)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int64(st, 2, id);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return fail(s, st);
+	sqlite3_finalize(st);
+	return 0;
+}
+
 #define CONV_COLS                                                                                                      \
 	"c.id, c.title, c.target_id, c.model, c.api, c.system_prompt, c.created_at, c.updated_at,"                     \
 	" (SELECT COUNT(*) FROM conversation_messages m WHERE m.conversation_id = c.id)"

@@ -43,6 +43,12 @@ int dp_conv_check(struct dp_store *s, int64_t id, int64_t user_id);
 int dp_conv_append(struct dp_store *s, int64_t id, int64_t user_id, const char *role, const char *content,
                    const char *reasoning, const char *model, const char *stats_json, const char *stop_reason,
                    int64_t now, int64_t *msg_id);
+/* Answer the last user message again: drop every message after it (the
+ * answers it had) and touch updated_at. Its text must be `content` (the
+ * client's view of the conversation is current): -ESTALE when it is not, or
+ * when there is no user message; -ENOENT when the conversation is not the
+ * user's. */
+int dp_conv_retry_last(struct dp_store *s, int64_t id, int64_t user_id, const char *content, int64_t now);
 /* {"conversations":[...], "next_offset": n|null}, newest activity first
  * (updated_at, then id). limit 1..DP_CONV_LIST_MAX. */
 int dp_conv_list(struct dp_store *s, int64_t user_id, int64_t offset, int limit, json_t **out);

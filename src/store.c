@@ -250,6 +250,45 @@ static const char *const migrations[] = {
         "  updated_at INTEGER NOT NULL,"
         "  PRIMARY KEY (target_id, job_id)"
         ");",
+
+        /* 9: history ids are never reused either (as 7 did for users, tokens
+         * and targets). Regenerating an answer deletes the newest message, and
+         * the next answer must not take its id; a deleted conversation's id
+         * must not open a new one from an old link (/pulse?c=ID). */
+        "CREATE TABLE conversations_v9 ("
+        "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+        "  title TEXT NOT NULL,"
+        "  target_id INTEGER,"
+        "  model TEXT NOT NULL DEFAULT '',"
+        "  api TEXT NOT NULL DEFAULT 'v1',"
+        "  system_prompt TEXT,"
+        "  created_at INTEGER NOT NULL,"
+        "  updated_at INTEGER NOT NULL"
+        ");"
+        "INSERT INTO conversations_v9 (id, user_id, title, target_id, model, api, system_prompt, created_at,"
+        "  updated_at) SELECT id, user_id, title, target_id, model, api, system_prompt, created_at, updated_at"
+        "  FROM conversations;"
+        "DROP TABLE conversations;"
+        "ALTER TABLE conversations_v9 RENAME TO conversations;"
+        "CREATE INDEX conversations_user ON conversations(user_id, updated_at);"
+        "CREATE TABLE conversation_messages_v9 ("
+        "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,"
+        "  role TEXT NOT NULL CHECK (role IN ('system','user','assistant')),"
+        "  content TEXT NOT NULL,"
+        "  reasoning TEXT,"
+        "  model TEXT,"
+        "  stats TEXT,"
+        "  stop_reason TEXT,"
+        "  created_at INTEGER NOT NULL"
+        ");"
+        "INSERT INTO conversation_messages_v9 (id, conversation_id, role, content, reasoning, model, stats,"
+        "  stop_reason, created_at) SELECT id, conversation_id, role, content, reasoning, model, stats,"
+        "  stop_reason, created_at FROM conversation_messages;"
+        "DROP TABLE conversation_messages;"
+        "ALTER TABLE conversation_messages_v9 RENAME TO conversation_messages;"
+        "CREATE INDEX conversation_messages_conv ON conversation_messages(conversation_id, id);",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -359,6 +359,36 @@ test('history: saved, continued, listed, renamed, exported, private; viewer gets
   assert.equal(bad.status, 404);
 });
 
+test('regenerate: the last answer is replaced, the question kept; a stale view gets 409', T, async () => {
+  const q = [{ role: 'user', content: 'Name a colour' }];
+  const first = await chat(admin, tid, { model: 'qwen/qwen3-8b', api: 'v0', messages: q, max_tokens: 12 });
+  const convId = first.events[0][1].conversation_id;
+  const oldAnswerId = first.events.at(-1)[1].message_id;
+  const again = await chat(admin, tid, { model: 'qwen/qwen3-8b', api: 'v0', messages: q, max_tokens: 12, seed: 9,
+    conversation_id: convId, regenerate: true });
+  assert.equal(again.status, 200);
+  const end = again.events.at(-1)[1];
+  assert.equal(end.conversation_id, convId);
+  assert.ok(end.message_id > oldAnswerId);
+  const c = (await admin.get(`/api/conversations/${convId}`)).json.conversation;
+  assert.deepEqual(c.messages.map((m) => [m.role, m.id === oldAnswerId]), [['user', false], ['assistant', false]]);
+  assert.equal(c.messages[0].content, 'Name a colour');
+  assert.equal(c.messages[1].content, text(again.events, 'content'));
+  assert.equal(c.messages[1].id, end.message_id);
+  // the client's last message is not the saved one: refused before any stream, nothing changed
+  const stale = await chat(admin, tid, { model: 'qwen/qwen3-8b', api: 'v0', max_tokens: 12,
+    messages: [{ role: 'user', content: 'Something else' }], conversation_id: convId, regenerate: true });
+  assert.equal(stale.status, 409);
+  assert.equal(stale.json.error.code, 'conflict');
+  assert.equal((await admin.get(`/api/conversations/${convId}`)).json.conversation.messages.length, 2);
+  // regenerate needs a saved conversation
+  for (const extra of [{}, { conversation_id: convId, save: false }, { conversation_id: convId, regenerate: 'yes' }]) {
+    const r = await chat(admin, tid, { model: 'qwen/qwen3-8b', messages: q, regenerate: true, ...extra });
+    assert.equal(r.status, 400, JSON.stringify(extra));
+    assert.match(r.json.error.message, /regenerate/);
+  }
+});
+
 test('request validation and slots', T, async () => {
   for (const body of [{}, { model: 'm' }, { model: 'm', messages: [] }, { model: 'm', messages: [{ role: 'assistant', content: 'x' }] },
     { model: 'm', api: 'v9', messages: [{ role: 'user', content: 'x' }] },

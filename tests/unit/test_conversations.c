@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "conversations.h"
+#include "auth.h"
 #include "store.h"
 
 static char dir[64], db[128];
@@ -135,6 +136,41 @@ static void test_lifecycle_and_privacy(void **state)
 	assert_int_equal(dp_conv_check(s, c1, alice), -ENOENT);
 }
 
+/* Regenerate: the last user message stays, its answers go; only when the
+ * client's text is that message's, and only for the owner. */
+static void test_retry_last(void **state)
+{
+	struct dp_store *s = *state;
+	int64_t alice = user(s, "alice"), bob = user(s, "bob");
+	int64_t c, empty;
+	struct dp_conv_new n = {.title = "Retry"};
+	assert_int_equal(dp_conv_create(s, alice, &n, 1000, &c), 0);
+	assert_int_equal(dp_conv_create(s, alice, &n, 1000, &empty), 0);
+	assert_int_equal(dp_conv_append(s, c, alice, "user", "one", NULL, NULL, NULL, NULL, 1001, NULL), 0);
+	assert_int_equal(dp_conv_append(s, c, alice, "assistant", "A1", NULL, NULL, NULL, "eosFound", 1002, NULL), 0);
+	assert_int_equal(dp_conv_append(s, c, alice, "user", "two", NULL, NULL, NULL, NULL, 1003, NULL), 0);
+	assert_int_equal(dp_conv_append(s, c, alice, "assistant", "A2", NULL, NULL, NULL, "userStopped", 1004, NULL),
+	                 0);
+
+	assert_int_equal(dp_conv_retry_last(s, c, bob, "two", 1005), -ENOENT);
+	assert_int_equal(dp_conv_retry_last(s, c, alice, "one", 1005), -ESTALE); /* not the last one */
+	assert_int_equal(dp_conv_retry_last(s, empty, alice, "one", 1005), -ESTALE);
+	assert_int_equal(dp_conv_retry_last(s, c, alice, "two", 1005), 0);
+
+	json_t *o;
+	assert_int_equal(dp_conv_get(s, c, alice, 1, &o), 0);
+	json_t *msgs = json_object_get(o, "messages");
+	assert_int_equal(json_array_size(msgs), 3);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, 1), "content")), "A1");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, 2), "content")), "two");
+	json_t *t = dp_auth_time_json(1005);
+	assert_true(json_equal(json_object_get(o, "updated_at"), t));
+	json_decref(t);
+	json_decref(o);
+	/* again, with no answer left to drop: still fine */
+	assert_int_equal(dp_conv_retry_last(s, c, alice, "two", 1006), 0);
+}
+
 static void test_titles(void **state)
 {
 	(void)state;
@@ -184,6 +220,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test_setup_teardown(test_lifecycle_and_privacy, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_retry_last, setup, teardown),
 	        cmocka_unit_test(test_titles),
 	        cmocka_unit_test(test_markdown_fences),
 	};
