@@ -92,6 +92,7 @@ describe('the pulse', { timeout: 400000 }, () => {
     await warm(sim.url, 'ibm/granite-4-micro');
     br = await launch();
     const ctx = await br.newContext({ acceptDownloads: true });
+    await ctx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: cp.url });
     page = await ctx.newPage();
     page.setDefaultTimeout(T);
     await signIn(page, cp.url, cp.admin.username, cp.admin.password);
@@ -236,6 +237,35 @@ describe('the pulse', { timeout: 400000 }, () => {
     await shot(page, 'pulse-mobile-chat');
     await audit('mobile chat');
     await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  test('regenerate the last answer; copy an answer', async () => {
+    const convId = Number(new URL(page.url()).searchParams.get('c'));
+    // a short answer this time
+    await page.getByText('Sampling and reasoning').click();
+    await page.getByLabel('Max tokens').fill('12');
+    // only the last answer offers it
+    assert.equal(await page.getByRole('button', { name: /^Regenerate/ }).count(), 1);
+    assert.equal(await answers().first().getByRole('button', { name: /^Regenerate/ }).count(), 0);
+    await answers().nth(1).getByRole('button', { name: /^Regenerate/ }).click();
+    await page.waitForFunction(() => {
+      const a = document.querySelectorAll('[data-testid="answer"]');
+      return a.length === 2 && a[1].getAttribute('data-status') === 'done';
+    });
+    assert.equal(await page.getByTestId('user-message').count(), 2);
+    assert.equal((await answers().nth(1).getByTestId('stop-reason').locator('dd').textContent()).trim(), 'max tokens reached');
+    // the saved conversation holds the new answer in place of the stopped one
+    const saved = await page.evaluate(async (id) => (await (await fetch(`/api/conversations/${id}`)).json()).conversation, convId);
+    assert.deepEqual(saved.messages.map((m) => m.role), ['user', 'assistant', 'user', 'assistant']);
+    assert.equal(saved.messages[3].stop_reason, 'maxPredictedTokensReached');
+    assert.equal(saved.messages[2].content, 'Now write a python function that sums a list, with a long explanation.');
+    await shot(page, 'pulse-regenerated');
+    // copy the first answer: the clipboard holds its Markdown source
+    await answers().first().getByRole('button', { name: 'Copy answer' }).click();
+    await answers().first().getByRole('button', { name: 'Copied' }).waitFor();
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), saved.messages[1].content);
+    await page.getByLabel('Max tokens').fill('');
+    await page.getByText('Sampling and reasoning').click();
   });
 
   test('compare two models streaming at once', async () => {

@@ -32,6 +32,8 @@ export interface ChatRequest {
   reasoning?: ReasoningSetting;
   think_tags?: { open: string; close: string } | false;
   conversation_id?: number;
+  /** answer the conversation's last user message again (docs/api-chat.md) */
+  regenerate?: boolean;
   save?: boolean;
   previous_response_id?: string;
 }

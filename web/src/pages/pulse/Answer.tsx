@@ -2,9 +2,12 @@
 // load, prompt processing), the reasoning in a collapsible panel with its
 // token count, the answer as safe Markdown, tool calls, in-stream errors,
 // the stats bar (ours at the server and in the browser, LM Studio's own
-// beside them) and, for a live run, the tokens/s chart.
+// beside them), for a live run the tokens/s chart, and once it ended: Copy
+// answer, and Regenerate on the conversation's last one.
 import { useMemo, useRef, useState } from 'preact/hooks';
 import { Alert } from '../../components/Alert';
+import { btn } from '../../components/ui';
+import { useCopy } from '../../lib/clipboard';
 import { renderMarkdown } from '../../lib/markdownRender';
 import { isActive, type RunState } from '../../lib/pulseRun';
 import {
@@ -44,7 +47,7 @@ function Figure({ label, value, title, testId }: { label: string; value: string;
   return (
     <div class="min-w-0" title={title} data-testid={testId}>
       <dt class="text-[11px] font-semibold uppercase tracking-wider text-slate-400">{label}</dt>
-      <dd class="truncate font-mono text-sm text-slate-100">{value}</dd>
+      <dd class="break-words font-mono text-sm text-slate-100">{value}</dd>
     </div>
   );
 }
@@ -80,11 +83,14 @@ export function StatsBar({ run }: { run: RunState }) {
   );
 }
 
-export function Answer({ run, chart = true, heading, allowed = null }: {
+export function Answer({ run, chart = true, heading, allowed = null, onRegenerate, regenerateLabel = 'Regenerate' }: {
   run: RunState; chart?: boolean; heading?: string;
   /** the tools a toolchain run was sent with (server label -> tools), to mark calls outside them */
   allowed?: ReadonlyMap<string, ReadonlySet<string>> | null;
+  /** offered on the conversation's last answer */
+  onRegenerate?: () => void; regenerateLabel?: string;
 }) {
+  const [copied, copy] = useCopy();
   const active = isActive(run);
   const hasReasoning = run.reasoning.length > 0;
   // open while the model is thinking, closed once the answer starts (the user may toggle either way)
@@ -171,6 +177,17 @@ export function Answer({ run, chart = true, heading, allowed = null }: {
         </p>
       ) : null}
       {showChart ? <RateChart times={run.tokenTimes} live={active} endAt={run.endedAt} label="Tokens per second (browser)" /> : null}
+      {!active && (run.content || onRegenerate) ? (
+        <div class="mt-3 flex flex-wrap items-center gap-2" data-testid="answer-actions">
+          {run.content ? (
+            <button type="button" class={btn.secondary} onClick={() => copy(run.content)}>
+              {copied === 'copied' ? 'Copied' : copied === 'failed' ? 'Copy failed' : 'Copy answer'}
+            </button>
+          ) : null}
+          {onRegenerate ? <button type="button" class={btn.secondary} onClick={onRegenerate}>{regenerateLabel}</button> : null}
+          <span class="sr-only" aria-live="polite">{copied === 'copied' ? 'Answer copied' : copied === 'failed' ? 'Copy failed' : ''}</span>
+        </div>
+      ) : null}
     </article>
   );
 }

@@ -59,15 +59,17 @@ export function ChatView({ targets, initial, shared, setShared, canChat }: {
 
   const update = (r: RunState) => { runRef.current = r; setRun(r); };
 
-  const send = () => {
-    if (!canSend || picker.targetId === null) return;
+  const turns = (list: Item[]): Turn[] => list.map((i) => (i.role === 'user' ? { role: 'user', content: i.content } : { role: 'assistant', content: i.run.content }));
+
+  /** Stream an answer to `text` after `transcript`; `undo` puts the transcript back when the server refuses. */
+  const begin = (transcript: Turn[], text: string, undo: () => void, regenerate: boolean) => {
+    if (picker.targetId === null) return;
     setError('');
-    const transcript: Turn[] = items.map((i) => (i.role === 'user' ? { role: 'user', content: i.content } : { role: 'assistant', content: i.run.content }));
-    const req = { ...baseRequest({ ...picker, api }, shared, fields), messages: requestMessages(transcript, prompt) };
-    if (conversationId !== null) req.conversation_id = conversationId;
-    const text = prompt;
-    setItems((old) => [...old, { key: key(), role: 'user', content: text }]);
-    setPrompt('');
+    const req = { ...baseRequest({ ...picker, api }, shared, fields), messages: requestMessages(transcript, text) };
+    if (conversationId !== null) {
+      req.conversation_id = conversationId;
+      if (regenerate) req.regenerate = true;
+    }
     update(newRun(picker.model, null));
     const allowed = tools.on ? allowedMap(tools.preview) : null;
     setRunAllowed(allowed);
@@ -93,10 +95,9 @@ export function ChatView({ targets, initial, shared, setShared, canChat }: {
         runRef.current = null;
         setRun(null);
         if (err && final.requestId === '') {
-          // refused before the stream started (400, 403, 404): nothing was sent upstream
+          // refused before the stream started (400, 403, 404, 409): nothing was sent upstream
           setError(err.message);
-          setItems((old) => old.slice(0, -1));
-          setPrompt(text);
+          undo();
           return;
         }
         setItems((old) => [...old, { key: key(), role: 'assistant', run: final, allowed }]);
@@ -104,6 +105,29 @@ export function ChatView({ targets, initial, shared, setShared, canChat }: {
         setModelsVersion((v) => v + 1);
       },
     });
+  };
+
+  const send = () => {
+    if (!canSend) return;
+    const text = prompt;
+    const transcript = turns(items);
+    setItems((old) => [...old, { key: key(), role: 'user', content: text }]);
+    setPrompt('');
+    begin(transcript, text, () => { setItems((old) => old.slice(0, -1)); setPrompt(text); }, false);
+  };
+
+  // the last answer again, from the model and settings picked now; the
+  // saved conversation drops the old answer (the server checks the question)
+  const lastItem = items[items.length - 1];
+  const question = items[items.length - 2];
+  const canRegenerate = canChat && !busy && lastItem?.role === 'assistant' && question?.role === 'user'
+    && picker.targetId !== null && picker.model !== '' && Object.keys(errors).length === 0
+    && (!tools.on || tools.ids.length > 0);
+  const regenerate = () => {
+    if (!canRegenerate || lastItem?.role !== 'assistant' || question?.role !== 'user') return;
+    const old = lastItem;
+    setItems((list) => list.slice(0, -1));
+    begin(turns(items.slice(0, -2)), question.content, () => setItems((list) => [...list, old]), true);
   };
 
   const stop = () => handle.current[0]?.stop();
@@ -198,7 +222,9 @@ export function ChatView({ targets, initial, shared, setShared, canChat }: {
               <p class="mb-1 text-[11px] font-semibold uppercase tracking-wider text-slate-400">You</p>
               <p class="whitespace-pre-wrap break-words text-sm text-slate-100">{i.content}</p>
             </div>
-          ) : <Answer key={i.key} run={i.run} allowed={i.allowed} />))}
+          ) : <Answer key={i.key} run={i.run} allowed={i.allowed}
+            onRegenerate={i === lastItem && canRegenerate ? regenerate : undefined}
+            regenerateLabel={picker.model && picker.model !== i.run.model ? `Regenerate with ${picker.model}` : 'Regenerate'} />))}
           {run ? <Answer run={run} allowed={runAllowed} /> : null}
           <div ref={bottom} />
         </section>

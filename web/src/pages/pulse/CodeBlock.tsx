@@ -1,39 +1,11 @@
 // CodeBlock.tsx - a fenced code block of a model answer with a copy button.
-// The code is a text child (escaped by the browser); copying uses the
-// Clipboard API, falling back to a selection in a detached textarea.
-import { useEffect, useRef, useState } from 'preact/hooks';
+// The code is a text child (escaped by the browser); lib/clipboard copies.
+import { useCopy } from '../../lib/clipboard';
 import type { CodeBlockProps } from '../../lib/markdownRender';
 
-async function copyText(text: string): Promise<boolean> {
-  try {
-    if (navigator.clipboard && window.isSecureContext) {
-      await navigator.clipboard.writeText(text);
-      return true;
-    }
-  } catch { /* fall back below */ }
-  const ta = document.createElement('textarea');
-  ta.value = text;
-  ta.setAttribute('readonly', '');
-  ta.style.position = 'fixed';
-  ta.style.opacity = '0';
-  document.body.appendChild(ta);
-  ta.select();
-  let ok = false;
-  try { ok = document.execCommand('copy'); } catch { ok = false; }
-  ta.remove();
-  return ok;
-}
-
 export function CodeBlock({ lang, code, closed }: CodeBlockProps) {
-  const [state, setState] = useState<'idle' | 'copied' | 'failed'>('idle');
-  const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
-  useEffect(() => () => { if (timer.current) clearTimeout(timer.current); }, []);
-  const onCopy = async () => {
-    const ok = await copyText(code);
-    setState(ok ? 'copied' : 'failed');
-    if (timer.current) clearTimeout(timer.current);
-    timer.current = setTimeout(() => setState('idle'), 2000);
-  };
+  const [state, copy] = useCopy();
+  const onCopy = () => copy(code);
   return (
     <div class="my-3 overflow-hidden rounded-lg border border-slate-700 bg-slate-950" data-testid="code-block">
       <div class="flex items-center justify-between gap-2 border-b border-slate-700 bg-slate-900 px-3 py-1">
