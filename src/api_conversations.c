@@ -56,8 +56,13 @@ static void list(struct dp_ctx *c)
 	if (query_int(c, "limit", 50, 1, DP_CONV_LIST_MAX, &limit) < 0 ||
 	    query_int(c, "offset", 0, 0, INT32_MAX, &offset) < 0)
 		return;
+	const char *q = dp_ctx_query(c, "q");
+	if (q && strlen(q) > DP_CONV_QUERY_MAX) {
+		dp_reply_error(c, 400, "bad_request", "q (the search) must be at most %d bytes", DP_CONV_QUERY_MAX);
+		return;
+	}
 	json_t *o;
-	int rc = dp_conv_list(c->srv->store, c->user.id, offset, (int)limit, &o);
+	int rc = dp_conv_list(c->srv->store, c->user.id, q, offset, (int)limit, &o);
 	if (rc < 0) {
 		reply_rc(c, rc);
 		return;

@@ -268,19 +268,36 @@ static json_t *conv_row(sqlite3_stmt *st, int with_prompt)
 	return o;
 }
 
-int dp_conv_list(struct dp_store *s, int64_t user_id, int64_t offset, int limit, json_t **out)
+int dp_conv_list(struct dp_store *s, int64_t user_id, const char *query, int64_t offset, int limit, json_t **out)
 {
 	sqlite3_stmt *st;
-	if (limit < 1 || limit > DP_CONV_LIST_MAX || offset < 0)
+	size_t qn = query ? strlen(query) : 0;
+	if (limit < 1 || limit > DP_CONV_LIST_MAX || offset < 0 || qn > DP_CONV_QUERY_MAX)
 		return -EINVAL;
+	/* a LIKE pattern that matches the text literally: %, _ and the escape
+	 * character itself are escaped */
+	char pat[2 * DP_CONV_QUERY_MAX + 3];
+	size_t pn = 0;
+	pat[pn++] = '%';
+	for (size_t i = 0; i < qn; i++) {
+		if (query[i] == '%' || query[i] == '_' || query[i] == '\\')
+			pat[pn++] = '\\';
+		pat[pn++] = query[i];
+	}
+	pat[pn++] = '%';
+	pat[pn] = '\0';
 	if (prep(s,
-	         "SELECT " CONV_COLS " FROM conversations c WHERE c.user_id = ?"
-	         " ORDER BY c.updated_at DESC, c.id DESC LIMIT ? OFFSET ?",
+	         "SELECT " CONV_COLS " FROM conversations c WHERE c.user_id = ?1"
+	         " AND (?4 = 0 OR c.title LIKE ?5 ESCAPE '\\' OR EXISTS (SELECT 1 FROM conversation_messages m"
+	         "   WHERE m.conversation_id = c.id AND m.content LIKE ?5 ESCAPE '\\'))"
+	         " ORDER BY c.updated_at DESC, c.id DESC LIMIT ?2 OFFSET ?3",
 	         &st) < 0)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, user_id);
 	sqlite3_bind_int(st, 2, limit + 1);
 	sqlite3_bind_int64(st, 3, offset);
+	sqlite3_bind_int(st, 4, qn > 0);
+	sqlite3_bind_text(st, 5, pat, (int)pn, SQLITE_TRANSIENT);
 	json_t *arr = json_array();
 	int rc, n = 0, more = 0;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {

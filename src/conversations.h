@@ -49,9 +49,13 @@ int dp_conv_append(struct dp_store *s, int64_t id, int64_t user_id, const char *
  * when there is no user message; -ENOENT when the conversation is not the
  * user's. */
 int dp_conv_retry_last(struct dp_store *s, int64_t id, int64_t user_id, const char *content, int64_t now);
+#define DP_CONV_QUERY_MAX 200 /* bytes of a search */
 /* {"conversations":[...], "next_offset": n|null}, newest activity first
- * (updated_at, then id). limit 1..DP_CONV_LIST_MAX. */
-int dp_conv_list(struct dp_store *s, int64_t user_id, int64_t offset, int limit, json_t **out);
+ * (updated_at, then id). limit 1..DP_CONV_LIST_MAX. With a non-empty
+ * `query`, only conversations whose title or any message contains it
+ * (case-insensitive for ASCII letters); -EINVAL when it is longer than
+ * DP_CONV_QUERY_MAX. */
+int dp_conv_list(struct dp_store *s, int64_t user_id, const char *query, int64_t offset, int limit, json_t **out);
 /* The conversation object, with "messages" when with_messages. */
 int dp_conv_get(struct dp_store *s, int64_t id, int64_t user_id, int with_messages, json_t **out);
 /* Title: 1..DP_CONV_TITLE_MAX characters, control characters refused. */

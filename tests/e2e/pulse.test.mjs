@@ -268,6 +268,23 @@ describe('the pulse', { timeout: 400000 }, () => {
     await page.getByText('Sampling and reasoning').click();
   });
 
+  test('search the history: titles and messages', async () => {
+    const items = page.getByTestId('history-item');
+    const search = page.getByLabel('Search conversations');
+    // in a message, not in the title; the list is the server's answer to this search
+    const answered = page.waitForResponse((r) => /\/api\/conversations\?.*q=SUMS(\+|%20)A(\+|%20)LIST/.test(r.url()));
+    await search.fill('SUMS A LIST');
+    assert.equal((await answered).status(), 200);
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="history-item"]').length === 1);
+    assert.match(await items.first().textContent(), /Sky colour/);
+    await search.fill('no such words 42');
+    await page.getByText('No conversation contains “no such words 42”.').waitFor();
+    assert.equal(await items.count(), 0);
+    await shot(page, 'pulse-history-search');
+    await search.fill('');
+    await items.first().waitFor();
+  });
+
   test('compare two models streaming at once', async () => {
     await page.getByRole('button', { name: 'Compare' }).click();
     await page.locator('#cmp-a-target').selectOption(String(simTarget));

@@ -323,6 +323,15 @@ test('history: saved, continued, listed, renamed, exported, private; viewer gets
   assert.equal(r.json.conversations[0].id, convId);
   assert.equal(r.json.conversations[0].messages, 4);
   assert.equal(r.json.next_offset, 1);
+  // search: the title or any message, ignoring case; % and _ are plain characters
+  r = await admin.get('/api/conversations?q=QUESTION+here'); // the title
+  assert.deepEqual(r.json.conversations.map((x) => x.id), [convId]);
+  r = await admin.get('/api/conversations?q=' + encodeURIComponent('First   question\nhere')); // the message
+  assert.deepEqual(r.json.conversations.map((x) => x.id), [convId]);
+  assert.deepEqual((await admin.get('/api/conversations?q=%25')).json.conversations, []);
+  r = await admin.get('/api/conversations?q=' + 'x'.repeat(201));
+  assert.equal(r.status, 400);
+  assert.match(r.json.error.message, /at most 200/);
   r = await admin.patch(`/api/conversations/${convId}`, { title: 'Renamed' });
   assert.equal(r.status, 200);
   assert.equal(r.json.conversation.title, 'Renamed');

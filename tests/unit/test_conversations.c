@@ -79,19 +79,19 @@ static void test_lifecycle_and_privacy(void **state)
 	assert_int_equal(dp_conv_get(s, c1, bob, 1, &o), -ENOENT);
 	assert_int_equal(dp_conv_rename(s, c1, bob, "mine", 1005), -ENOENT);
 	assert_int_equal(dp_conv_delete(s, c1, bob), -ENOENT);
-	assert_int_equal(dp_conv_list(s, bob, 0, 50, &o), 0);
+	assert_int_equal(dp_conv_list(s, bob, NULL, 0, 50, &o), 0);
 	assert_int_equal(json_array_size(json_object_get(o, "conversations")), 0);
 	json_decref(o);
 
 	/* list: newest activity first (c1 was appended to last), paging */
-	assert_int_equal(dp_conv_list(s, alice, 0, 1, &o), 0);
+	assert_int_equal(dp_conv_list(s, alice, NULL, 0, 1, &o), 0);
 	json_t *arr = json_object_get(o, "conversations");
 	assert_int_equal(json_array_size(arr), 1);
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(arr, 0), "id")), c1);
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(arr, 0), "messages")), 2);
 	assert_int_equal(json_integer_value(json_object_get(o, "next_offset")), 1);
 	json_decref(o);
-	assert_int_equal(dp_conv_list(s, alice, 1, 1, &o), 0);
+	assert_int_equal(dp_conv_list(s, alice, "", 1, 1, &o), 0);
 	assert_int_equal(
 	        json_integer_value(json_object_get(json_array_get(json_object_get(o, "conversations"), 0), "id")), c2);
 	assert_true(json_is_null(json_object_get(o, "next_offset")));
@@ -99,7 +99,29 @@ static void test_lifecycle_and_privacy(void **state)
 	        json_string_value(json_object_get(json_array_get(json_object_get(o, "conversations"), 0), "title")),
 	        "New conversation");
 	json_decref(o);
-	assert_int_equal(dp_conv_list(s, alice, 0, 0, &o), -EINVAL);
+	assert_int_equal(dp_conv_list(s, alice, NULL, 0, 0, &o), -EINVAL);
+
+	/* search: title or any message, case-insensitive, wildcards literal */
+	const struct {
+		const char *q;
+		int64_t want; /* 0: none */
+	} finds[] = {{"first", c1}, {"HELL", c1}, {"hi", c1}, {"new conv", c2}, {"%", 0}, {"_", 0}, {"zzz", 0}};
+	for (size_t i = 0; i < sizeof(finds) / sizeof(finds[0]); i++) {
+		assert_int_equal(dp_conv_list(s, alice, finds[i].q, 0, 50, &o), 0);
+		arr = json_object_get(o, "conversations");
+		assert_int_equal(json_array_size(arr), finds[i].want ? 1 : 0);
+		if (finds[i].want)
+			assert_int_equal(json_integer_value(json_object_get(json_array_get(arr, 0), "id")),
+			                 finds[i].want);
+		json_decref(o);
+	}
+	assert_int_equal(dp_conv_list(s, bob, "hi", 0, 50, &o), 0); /* never another user's */
+	assert_int_equal(json_array_size(json_object_get(o, "conversations")), 0);
+	json_decref(o);
+	char longq[DP_CONV_QUERY_MAX + 2];
+	memset(longq, 'a', sizeof(longq) - 1);
+	longq[sizeof(longq) - 1] = '\0';
+	assert_int_equal(dp_conv_list(s, alice, longq, 0, 50, &o), -EINVAL);
 
 	/* get with messages */
 	assert_int_equal(dp_conv_get(s, c1, alice, 1, &o), 0);

@@ -42,9 +42,10 @@ export interface ConversationPage { conversations: ConversationSummary[]; next_o
 
 const cp = (id: number) => `/api/conversations/${encodeURIComponent(id)}`;
 
-export function listConversations(opts: { limit?: number; offset?: number } = {}, signal?: AbortSignal): Promise<ConversationPage> {
+/** `q`: only conversations whose title or a message contains it (ASCII case ignored; at most 200 bytes). */
+export function listConversations(opts: { limit?: number; offset?: number; q?: string } = {}, signal?: AbortSignal): Promise<ConversationPage> {
   return http.request<ConversationPage>('GET', '/api/conversations', undefined,
-    { signal, query: { limit: opts.limit, offset: opts.offset } });
+    { signal, query: { limit: opts.limit, offset: opts.offset, q: opts.q || undefined } });
 }
 
 export async function getConversation(id: number, signal?: AbortSignal): Promise<Conversation> {

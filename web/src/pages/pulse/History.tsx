@@ -1,6 +1,7 @@
 // History.tsx - the user's saved conversations: list (newest activity
-// first, paged), reopen, rename, delete, export as Markdown or JSON. The
-// list reloads when `version` changes (a chat saved a message).
+// first, paged), search (titles and messages, on the server), reopen,
+// rename, delete, export as Markdown or JSON. The list reloads when
+// `version` changes (a chat saved a message).
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from '../../api';
 import {
@@ -43,15 +44,19 @@ export function History({ activeId, version, onOpen, onDeleted }: {
   const [dlgError, setDlgError] = useState('');
   const [title, setTitle] = useState('');
   const acRef = useRef<AbortController | null>(null);
+  const [search, setSearch] = useState('');
+  const [query, setQuery] = useState(''); // the search the list shows
+  const searchTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
 
-  const load = async (offset: number) => {
+  const load = async (offset: number, q = query) => {
     acRef.current?.abort();
     const ac = new AbortController();
     acRef.current = ac;
     setLoading(true);
     try {
-      const p = await listConversations({ limit: PAGE, offset }, ac.signal);
+      const p = await listConversations({ limit: PAGE, offset, q }, ac.signal);
       if (ac.signal.aborted) return;
+      setQuery(q);
       setItems((old) => (offset === 0 ? p.conversations : [...old, ...p.conversations]));
       setNext(p.next_offset);
       setError('');
@@ -63,6 +68,13 @@ export function History({ activeId, version, onOpen, onDeleted }: {
     }
   };
   useEffect(() => { void load(0); return () => acRef.current?.abort(); }, [version]);
+  useEffect(() => () => { if (searchTimer.current) clearTimeout(searchTimer.current); }, []);
+  // search as the user types, a moment after the last key
+  const onSearch = (v: string) => {
+    setSearch(v);
+    if (searchTimer.current) clearTimeout(searchTimer.current);
+    searchTimer.current = setTimeout(() => { void load(0, v.trim()); }, 250);
+  };
 
   const doExport = async (c: ConversationSummary, f: ExportFormat) => {
     try {
@@ -101,8 +113,12 @@ export function History({ activeId, version, onOpen, onDeleted }: {
         <h2 id="history-heading" class="text-sm font-semibold text-white">History</h2>
         {loading ? <Spinner label="" class="h-4 w-4 text-indigo-300" /> : null}
       </div>
+      <label for="history-search" class="sr-only">Search conversations</label>
+      <input id="history-search" type="search" class={`${input} mb-2 py-1 text-sm`} placeholder="Search titles and messages"
+        value={search} maxLength={50} autocomplete="off" onInput={(e) => onSearch((e.currentTarget as HTMLInputElement).value)} />
       <ErrorSlot error={error} class="mb-2" />
-      {!loading && items.length === 0 && !error ? <p class="text-sm text-slate-400">No saved conversations yet.</p> : null}
+      {!loading && items.length === 0 && !error
+        ? <p class="text-sm text-slate-400">{query ? `No conversation contains “${query}”.` : 'No saved conversations yet.'}</p> : null}
       <ul class="space-y-1">
         {items.map((c) => (
           <li key={c.id} class={`group rounded-md border ${c.id === activeId ? 'border-indigo-400 bg-indigo-950' : 'border-transparent hover:bg-slate-800'}`}
