@@ -82,6 +82,7 @@ struct relay {
 	char ip[64];
 	int64_t target_id;
 	int64_t conversation_id; /* 0: not saving */
+	int regenerate;          /* the answer replaces the last one */
 	int64_t message_id;
 	int64_t max_tokens; /* requested limit, 0 none */
 	struct timespec t0;
@@ -255,6 +256,8 @@ static void audit_chat(struct relay *x, const char *stop_reason, const struct dp
 	                      (json_int_t)x->norm.token_events, "duration_ms", ms_since(&x->t0));
 	if (x->conversation_id)
 		json_object_set_new(d, "conversation_id", json_integer(x->conversation_id));
+	if (x->regenerate)
+		json_object_set_new(d, "regenerate", json_true());
 	if (x->norm.lms_tokens >= 0)
 		json_object_set_new(d, "tokens", json_integer(x->norm.lms_tokens));
 	if (x->t_first_tok >= 0)
@@ -731,6 +734,7 @@ void dp_api_chat_run(struct dp_ctx *c, const struct dp_chat_hook *hook)
 	snprintf(x->ip, sizeof(x->ip), "%s", dp_ctx_peer(c));
 	x->target_id = tid;
 	x->conversation_id = conv;
+	x->regenerate = q.regenerate;
 	x->max_tokens = json_integer_value(json_object_get(c->body, "max_tokens"));
 	x->t_first_byte = x->t_first_tok = x->t_last_tok = -1;
 	snprintf(x->model, sizeof(x->model), "%s", q.model);

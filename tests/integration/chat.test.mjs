@@ -384,6 +384,9 @@ test('regenerate: the last answer is replaced, the question kept; a stale view g
   assert.equal(c.messages[0].content, 'Name a colour');
   assert.equal(c.messages[1].content, text(again.events, 'content'));
   assert.equal(c.messages[1].id, end.message_id);
+  const audit = (await admin.get('/api/audit?action=chat&limit=1')).json.entries[0];
+  assert.equal(audit.detail.request_id, again.events[0][1].request_id);
+  assert.equal(audit.detail.regenerate, true);
   // the client's last message is not the saved one: refused before any stream, nothing changed
   const stale = await chat(admin, tid, { model: 'qwen/qwen3-8b', api: 'v0', max_tokens: 12,
     messages: [{ role: 'user', content: 'Something else' }], conversation_id: convId, regenerate: true });
