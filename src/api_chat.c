@@ -241,6 +241,119 @@ static void save_assistant(struct relay *x, const char *stop_reason)
 		dp_warn("chat %s: could not save the answer (%d)", x->request_id, rc);
 }
 
+/* ------------------------------------------------------------ metrics */
+
+/* A fixed table: targets past CHAT_METRICS_TARGETS share the last row
+ * (target_id="other"), so the label values stay bounded. */
+#define CHAT_METRICS_TARGETS 64
+static const double ttft_le[] = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+#define NTTFT (sizeof(ttft_le) / sizeof(ttft_le[0]))
+
+struct chat_stat {
+	int64_t target_id;
+	uint64_t ended[3]; /* ok (completed, stop string, max tokens...), stopped by the user, failed */
+	uint64_t token_events;
+	uint64_t ttft_bucket[NTTFT]; /* non-cumulative; +Inf = ttft_count */
+	uint64_t ttft_count;
+	double ttft_sum;
+};
+static struct chat_stat chat_stats[CHAT_METRICS_TARGETS + 1];
+static size_t nchat_stats;
+static const char *const ended_names[3] = {"ok", "stopped", "failed"};
+
+static void count_chat(const struct relay *x, const char *stop_reason)
+{
+	struct chat_stat *st = NULL;
+	for (size_t i = 0; i < nchat_stats && !st; i++)
+		if (chat_stats[i].target_id == x->target_id)
+			st = &chat_stats[i];
+	if (!st) {
+		st = nchat_stats < CHAT_METRICS_TARGETS ? &chat_stats[nchat_stats++]
+		                                        : &chat_stats[CHAT_METRICS_TARGETS];
+		if (st != &chat_stats[CHAT_METRICS_TARGETS])
+			st->target_id = x->target_id;
+	}
+	st->ended[x->failed ? 2 : strcmp(stop_reason, "userStopped") == 0 ? 1 : 0]++;
+	st->token_events += x->norm.token_events;
+	if (x->t_first_tok >= 0) {
+		double sec = x->t_first_tok / 1000.0;
+		st->ttft_count++;
+		st->ttft_sum += sec;
+		for (size_t b = 0; b < NTTFT; b++)
+			if (sec <= ttft_le[b]) {
+				st->ttft_bucket[b]++;
+				break;
+			}
+	}
+}
+
+static void stat_label(struct dp_buf *out, size_t i)
+{
+	if (i == CHAT_METRICS_TARGETS)
+		dp_buf_adds(out, "target_id=\"other\"");
+	else
+		dp_buf_addf(out, "target_id=\"%lld\"", (long long)chat_stats[i].target_id);
+}
+
+int dp_api_chat_metrics(void *arg, struct dp_buf *out)
+{
+	(void)arg;
+	size_t running = 0;
+	for (const struct relay *r = live; r; r = r->next)
+		running++;
+	dp_buf_addf(out,
+	            "# HELP daemonpulse_chat_streams Chats being relayed now (Pulse and Toolchain runs).\n"
+	            "# TYPE daemonpulse_chat_streams gauge\n"
+	            "daemonpulse_chat_streams %zu\n"
+	            "# HELP daemonpulse_chat_total Chats that ended, by target and how: ok, stopped (by the user"
+	            " or a disconnect), failed.\n"
+	            "# TYPE daemonpulse_chat_total counter\n",
+	            running);
+	size_t rows[CHAT_METRICS_TARGETS + 1], nrows = 0;
+	for (size_t i = 0; i < nchat_stats; i++)
+		rows[nrows++] = i;
+	if (chat_stats[CHAT_METRICS_TARGETS].ended[0] + chat_stats[CHAT_METRICS_TARGETS].ended[1] +
+	    chat_stats[CHAT_METRICS_TARGETS].ended[2])
+		rows[nrows++] = CHAT_METRICS_TARGETS;
+	for (size_t r = 0; r < nrows; r++)
+		for (int k = 0; k < 3; k++) {
+			dp_buf_adds(out, "daemonpulse_chat_total{");
+			stat_label(out, rows[r]);
+			dp_buf_addf(out, ",result=\"%s\"} %llu\n", ended_names[k],
+			            (unsigned long long)chat_stats[rows[r]].ended[k]);
+		}
+	dp_buf_adds(out, "# HELP daemonpulse_chat_token_events_total Reasoning, content and tool events relayed.\n"
+	                 "# TYPE daemonpulse_chat_token_events_total counter\n");
+	for (size_t r = 0; r < nrows; r++) {
+		dp_buf_adds(out, "daemonpulse_chat_token_events_total{");
+		stat_label(out, rows[r]);
+		dp_buf_addf(out, "} %llu\n", (unsigned long long)chat_stats[rows[r]].token_events);
+	}
+	dp_buf_adds(out, "# HELP daemonpulse_chat_ttft_seconds Time to first token measured at DaemonPulse (request"
+	                 " sent upstream to the first token byte; a JIT model load is part of it).\n"
+	                 "# TYPE daemonpulse_chat_ttft_seconds histogram\n");
+	for (size_t r = 0; r < nrows; r++) {
+		const struct chat_stat *st = &chat_stats[rows[r]];
+		uint64_t cum = 0;
+		for (size_t b = 0; b < NTTFT; b++) {
+			cum += st->ttft_bucket[b];
+			dp_buf_adds(out, "daemonpulse_chat_ttft_seconds_bucket{");
+			stat_label(out, rows[r]);
+			dp_buf_addf(out, ",le=\"%g\"} %llu\n", ttft_le[b], (unsigned long long)cum);
+		}
+		dp_buf_adds(out, "daemonpulse_chat_ttft_seconds_bucket{");
+		stat_label(out, rows[r]);
+		dp_buf_addf(out, ",le=\"+Inf\"} %llu\ndaemonpulse_chat_ttft_seconds_sum{",
+		            (unsigned long long)st->ttft_count);
+		stat_label(out, rows[r]);
+		dp_buf_addf(out, "} %.6f\ndaemonpulse_chat_ttft_seconds_count{", st->ttft_sum);
+		stat_label(out, rows[r]);
+		if (dp_buf_addf(out, "} %llu\n", (unsigned long long)st->ttft_count) < 0)
+			return -ENOSPC;
+	}
+	return 0;
+}
+
 /* One audit entry per chat, when it ends: who used which model on which
  * target, how it ended and how much it produced. Never the prompt or the
  * answer (they stay in the user's own history, when saved). */
@@ -310,6 +423,7 @@ static void up_done(struct dp_upstream_req *r, const struct dp_upstream_result *
 	}
 	send_stats(x);
 	save_assistant(x, stop_reason);
+	count_chat(x, stop_reason);
 	audit_chat(x, stop_reason, res);
 	json_t *end = json_pack("{s:s,s:o,s:o,s:o}", "stop_reason", stop_reason, "response_id",
 	                        x->norm.response_id[0] ? json_string(x->norm.response_id) : json_null(),

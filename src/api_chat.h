@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 struct dp_ctx;
+struct dp_buf;
 
 struct dp_chat_hook {
 	json_t *integrations; /* v1 only: set as `integrations` in the upstream body (borrowed) */
@@ -24,5 +25,10 @@ struct dp_chat_hook {
 
 /* The chat route's handler with a hook (NULL: exactly POST .../chat). */
 void dp_api_chat_run(struct dp_ctx *c, const struct dp_chat_hook *hook);
+
+/* The chat series of /metrics (a dp_metrics_extra_fn; arg unused): running
+ * relays; per target, chats by how they ended, relayed token events and the
+ * server-measured time to first token. */
+int dp_api_chat_metrics(void *arg, struct dp_buf *out);
 
 #endif

@@ -29,6 +29,7 @@
 #include "lms.h"
 #include "log.h"
 #include "loghub.h"
+#include "api_chat.h"
 #include "metrics.h"
 #include "route.h"
 #include "store.h"
@@ -171,6 +172,7 @@ int dp_server_init(struct dp_server *s, const struct dp_config *cfg, char **err)
 	if (!s->routes)
 		return fail(err, -EINVAL, msg);
 	s->metrics = dp_metrics_new(s->routes);
+	dp_metrics_add_extra(s->metrics, dp_api_chat_metrics, s);
 
 	int rc = make_dirs(cfg->data_dir);
 	if (rc < 0)

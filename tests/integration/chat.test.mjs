@@ -517,3 +517,28 @@ test('the exact upstream requests: v1 transcript + system_prompt, v0/openai mess
   assert.deepEqual(await upstreamBody(since, '/api/v1/chat'),
     { model: 'qwen/qwen3-8b', input: 'Q2', stream: true, max_output_tokens: 5, previous_response_id: rid });
 });
+
+test('/metrics: every audited chat is counted once, by target and outcome, with its token events and TTFT', T, async () => {
+  // runs last: every chat of this file has ended and was audited
+  const audit = (await admin.get('/api/audit?action=chat&limit=200')).json.entries;
+  assert.ok(audit.length > 10 && audit.length < 200, String(audit.length));
+  const r = await admin.get('/metrics');
+  assert.equal(r.status, 200);
+  const series = (name) => [...r.text.matchAll(new RegExp(`^${name}\\{([^}]*)\\} (\\S+)$`, 'gm'))]
+    .map(([, labels, v]) => ({ labels: Object.fromEntries([...labels.matchAll(/(\w+)="([^"]*)"/g)].map(([, k, x]) => [k, x])), v: Number(v) }));
+  const total = series('daemonpulse_chat_total');
+  const sum = (rows) => rows.reduce((a, x) => a + x.v, 0);
+  assert.equal(sum(total), audit.length);
+  for (const [target, result] of [[tid, 'ok'], [tid, 'stopped'], [tid, 'failed'], [tidAuth, 'ok']]) {
+    const want = audit.filter((e) => e.target === `target:${target}` && (result === 'failed' ? e.result === 'failed'
+      : e.result === 'ok' && (e.detail.stop_reason === 'userStopped') === (result === 'stopped'))).length;
+    assert.ok(want > 0, `${target} ${result}`);
+    assert.equal(total.find((x) => x.labels.target_id === String(target) && x.labels.result === result)?.v, want, `${target} ${result}`);
+  }
+  assert.equal(sum(series('daemonpulse_chat_token_events_total')), audit.reduce((a, e) => a + e.detail.token_events, 0));
+  const ttft = series('daemonpulse_chat_ttft_seconds_count');
+  assert.equal(sum(ttft), audit.filter((e) => e.detail.ttft_ms !== undefined).length);
+  const inf = series('daemonpulse_chat_ttft_seconds_bucket').filter((x) => x.labels.le === '+Inf');
+  assert.equal(sum(inf), sum(ttft));
+  assert.match(r.text, /^daemonpulse_chat_streams 0$/m);
+});
