@@ -14,5 +14,7 @@
 int dp_cli_seed(int argc, char **argv);
 /* `daemonpulse user add|passwd|list|remove|role ...` */
 int dp_cli_user(int argc, char **argv);
+/* `daemonpulse db info [--json] | db vacuum` [--db PATH] */
+int dp_cli_db(int argc, char **argv);
 
 #endif

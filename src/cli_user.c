@@ -63,6 +63,8 @@ static void print_usage(FILE *f)
 	      "       daemonpulse user list [--json] [--db PATH]\n"
 	      "       daemonpulse user remove NAME [--db PATH]\n"
 	      "       daemonpulse user role NAME viewer|operator|admin [--db PATH]\n"
+	      "       daemonpulse db info [--json] [--db PATH]\n"
+	      "       daemonpulse db vacuum [--db PATH]\n"
 	      "\n"
 	      "  --db PATH          database file; default $DB_PATH, else $DATA_DIR/daemonpulse.db,\n"
 	      "                     else " DEFAULT_DB "\n"
@@ -71,10 +73,13 @@ static void print_usage(FILE *f)
 	      "                     when there is no terminal (seed, user add)\n"
 	      "  --username NAME    seed: the admin's name (default admin)\n"
 	      "  --force            seed: add the admin even if the database already has users\n"
-	      "  --json             list: JSON output\n"
+	      "  --json             list, info: JSON output\n"
 	      "\n"
 	      "Passwords: at least 12 characters, at most 1024 bytes. Usernames: 1-64 of a-z A-Z 0-9 . _ -\n"
-	      "The last admin can be neither removed nor demoted.\n",
+	      "The last admin can be neither removed nor demoted.\n"
+	      "db info: size, free space and schema version. db vacuum: rewrite the file without its\n"
+	      "free pages (needs about its size again on disk; best with the server stopped); from then\n"
+	      "on the server gives freed pages back by itself.\n",
 	      f);
 }
 
@@ -531,4 +536,73 @@ int dp_cli_user(int argc, char **argv)
 		rc = cmd_role(s, &o);
 	dp_store_free(s);
 	return rc;
+}
+
+/* ------------------------------------------------------------------ db */
+
+static double mib(int64_t pages, int64_t page_size)
+{
+	return (double)pages * (double)page_size / 1048576.0;
+}
+
+int dp_cli_db(int argc, char **argv)
+{
+	struct opts o;
+	int rc = parse(argc, argv, 1, &o);
+	if (rc)
+		return rc;
+	if (o.help || o.npos == 0) {
+		print_usage(o.help ? stdout : stderr);
+		return o.help ? 0 : 2;
+	}
+	const char *cmd = o.pos[0];
+	if (strcmp(cmd, "info") != 0 && strcmp(cmd, "vacuum") != 0)
+		return usage_error("unknown db command (info, vacuum)", cmd);
+	if (o.npos != 1)
+		return usage_error("unexpected argument", o.pos[1]);
+	if ((o.json && strcmp(cmd, "info") != 0) || o.force || o.username || o.role || o.password_stdin)
+		return usage_error("option not valid here", cmd);
+	struct dp_store *s = open_db(&o);
+	if (!s)
+		return 1;
+	struct dp_store_space a, b;
+	if (dp_store_space(s, &a) < 0) {
+		fprintf(stderr, "daemonpulse: cannot read the database's size\n");
+		dp_store_free(s);
+		return 1;
+	}
+	static const char *const modes[] = {"none", "full", "incremental"};
+	const char *mode = a.auto_vacuum >= 0 && a.auto_vacuum <= 2 ? modes[a.auto_vacuum] : "?";
+	if (strcmp(cmd, "info") == 0) {
+		if (o.json) {
+			json_t *out = json_pack("{s:i,s:I,s:I,s:I,s:s}", "schema_version", dp_store_version(s),
+			                        "page_size", (json_int_t)a.page_size, "pages", (json_int_t)a.pages,
+			                        "free_pages", (json_int_t)a.free_pages, "auto_vacuum", mode);
+			json_dumpf(out, stdout, JSON_INDENT(2));
+			putchar('\n');
+			json_decref(out);
+		} else {
+			printf("schema version %d\nsize %.1f MiB (%lld pages of %lld bytes)\nfree %.1f MiB (%lld "
+			       "pages)\n"
+			       "auto-vacuum %s\n",
+			       dp_store_version(s), mib(a.pages, a.page_size), (long long)a.pages,
+			       (long long)a.page_size, mib(a.free_pages, a.page_size), (long long)a.free_pages, mode);
+		}
+		dp_store_free(s);
+		return 0;
+	}
+	char *err = NULL;
+	rc = dp_store_vacuum(s, &err);
+	if (rc < 0) {
+		fprintf(stderr, "daemonpulse: %s\n", err ? err : "VACUUM failed");
+		free(err);
+		dp_store_free(s);
+		return 1;
+	}
+	if (dp_store_space(s, &b) < 0)
+		b = a;
+	printf("vacuumed: %.1f MiB -> %.1f MiB; auto-vacuum %s -> %s\n", mib(a.pages, a.page_size),
+	       mib(b.pages, b.page_size), mode, b.auto_vacuum == 2 ? "incremental" : "unchanged");
+	dp_store_free(s);
+	return 0;
 }

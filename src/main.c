@@ -28,6 +28,7 @@ static void usage(FILE *out)
 	             "             seed [--db PATH] [--username NAME] [--password-stdin]\n"
 	             "             (a random password is printed once unless one is given on stdin)\n"
 	             "  user       manage accounts: user add|passwd|list|remove|role ... (user --help)\n"
+	             "  db         the database: db info [--json] | db vacuum (db --help)\n"
 	             "  routes     print every API route with its method and required role (JSON)\n"
 	             "  agent      run the host agent on an LM Studio host (agent --help)\n"
 	             "  --version  print the version\n"
@@ -126,6 +127,8 @@ int main(int argc, char **argv)
 		return dp_cli_seed(argc - 1, argv + 1);
 	if (strcmp(cmd, "user") == 0)
 		return dp_cli_user(argc - 1, argv + 1);
+	if (strcmp(cmd, "db") == 0)
+		return dp_cli_db(argc - 1, argv + 1);
 	if (strcmp(cmd, "agent") == 0)
 		return dp_agent_main(argc - 1, argv + 1);
 	fprintf(stderr, "daemonpulse: unknown command '%.64s' (see daemonpulse --help)\n", cmd);

@@ -132,25 +132,52 @@ static int fail(char **err, int rc, char *msg)
  */
 #define AUDIT_PRUNE_BATCH 2000
 
-static void audit_prune_cb(evutil_socket_t fd, short what, void *arg)
+/* Housekeeping, hourly (first 10 s after start), in short steps 20 ms
+ * apart so the loop is never held: audit entries past the retention go in
+ * batches, then free pages of the database file are given back (files
+ * created with incremental auto-vacuum; older ones need `daemonpulse db
+ * vacuum` once). */
+#define RECLAIM_PAGES 256
+
+static void housekeeping_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct dp_server *s = arg;
 	(void)fd;
 	(void)what;
+	struct timeval tv = {3600, 0}, step = {0, 20000};
 	int days = s->cfg->audit_retention_days;
-	int64_t before = (int64_t)time(NULL) - (int64_t)days * 86400;
-	int n = dp_store_audit_prune(s->store, before, AUDIT_PRUNE_BATCH);
-	struct timeval tv = {3600, 0};
-	if (n > 0)
-		s->audit_pruned += n;
-	if (n == AUDIT_PRUNE_BATCH) {
-		tv = (struct timeval){0, 20000};
-	} else if (s->audit_pruned > 0) {
-		dp_info("audit: removed %lld entries older than %d days", s->audit_pruned, days);
-		json_t *d = json_pack("{s:I,s:i}", "removed", (json_int_t)s->audit_pruned, "older_than_days", days);
-		dp_audit_record(s->store, 0, NULL, "audit.prune", NULL, DP_AUDIT_OK, d, NULL);
-		json_decref(d);
-		s->audit_pruned = 0;
+	if (days > 0) {
+		int64_t before = (int64_t)time(NULL) - (int64_t)days * 86400;
+		int n = dp_store_audit_prune(s->store, before, AUDIT_PRUNE_BATCH);
+		if (n > 0)
+			s->audit_pruned += n;
+		if (n == AUDIT_PRUNE_BATCH) {
+			evtimer_add(s->audit_timer, &step);
+			return;
+		}
+		if (s->audit_pruned > 0) {
+			dp_info("audit: removed %lld entries older than %d days", s->audit_pruned, days);
+			json_t *d =
+			        json_pack("{s:I,s:i}", "removed", (json_int_t)s->audit_pruned, "older_than_days", days);
+			dp_audit_record(s->store, 0, NULL, "audit.prune", NULL, DP_AUDIT_OK, d, NULL);
+			json_decref(d);
+			s->audit_pruned = 0;
+		}
+	}
+	int r = dp_store_reclaim(s->store, RECLAIM_PAGES);
+	if (r > 0)
+		s->reclaimed += r;
+	if (r == RECLAIM_PAGES) {
+		evtimer_add(s->audit_timer, &step);
+		return;
+	}
+	if (s->reclaimed > 0) {
+		struct dp_store_space sp;
+		if (dp_store_space(s->store, &sp) == 0)
+			dp_info("database: gave %lld free pages back (%.1f MiB); the file is %.1f MiB",
+			        (long long)s->reclaimed, (double)s->reclaimed * (double)sp.page_size / 1048576.0,
+			        (double)sp.pages * (double)sp.page_size / 1048576.0);
+		s->reclaimed = 0;
 	}
 	evtimer_add(s->audit_timer, &tv);
 }
@@ -259,11 +286,19 @@ int dp_server_init(struct dp_server *s, const struct dp_config *cfg, char **err)
 	s->sig_term = evsignal_new(s->base, SIGTERM, signal_cb, s);
 	if (!s->sig_int || !s->sig_term || evsignal_add(s->sig_int, NULL) < 0 || evsignal_add(s->sig_term, NULL) < 0)
 		return fail(err, -EIO, xstrdup("cannot install signal handlers"));
-	if (s->store && cfg->audit_retention_days > 0) {
-		s->audit_timer = evtimer_new(s->base, audit_prune_cb, s);
+	if (s->store) {
+		s->audit_timer = evtimer_new(s->base, housekeeping_cb, s);
 		struct timeval first = {10, 0};
 		if (!s->audit_timer || evtimer_add(s->audit_timer, &first) < 0)
-			return fail(err, -EIO, xstrdup("cannot start the audit retention timer"));
+			return fail(err, -EIO, xstrdup("cannot start the housekeeping timer"));
+		struct dp_store_space sp;
+		if (dp_store_space(s->store, &sp) == 0 && sp.auto_vacuum != 2 && sp.free_pages > 1024 &&
+		    sp.free_pages * 4 > sp.pages)
+			dp_info("database: %.1f of %.1f MiB are free pages; `daemonpulse db vacuum` (while stopped) "
+			        "gives "
+			        "them back and lets the server do it from then on",
+			        (double)sp.free_pages * (double)sp.page_size / 1048576.0,
+			        (double)sp.pages * (double)sp.page_size / 1048576.0);
 	}
 	return 0;
 }

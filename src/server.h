@@ -57,8 +57,9 @@ struct dp_server {
 	struct dp_loghub *loghub;       /* loghub.h: the Console's lms log streams and fan-out */
 	struct dp_sse_registry sse;     /* every open SSE stream (shutdown closes them) */
 	struct event *sig_int, *sig_term, *drain_timer;
-	struct event *audit_timer; /* audit retention (cfg->audit_retention_days) */
+	struct event *audit_timer; /* housekeeping: audit retention, free pages */
 	long long audit_pruned;    /* entries removed in the current pass */
+	long long reclaimed;       /* free pages given back in the current pass */
 	struct timespec started;   /* CLOCK_MONOTONIC at init */
 	time_t started_wall;
 	int port; /* bound port after dp_server_listen() */

@@ -591,6 +591,19 @@ static int migrate(struct dp_store *s, int max_version, const char *path, char *
 	}
 }
 
+/* A pragma's integer answer, or -1. */
+static int64_t pragma_int(sqlite3 *db, const char *q)
+{
+	sqlite3_stmt *st;
+	int64_t v = -1;
+	if (sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
 struct dp_store *dp_store_open_version(const char *path, int max_version, char **err)
 {
 	*err = NULL;
@@ -628,6 +641,10 @@ struct dp_store *dp_store_open_version(const char *path, int max_version, char *
 
 	char *msg = NULL;
 	sqlite3_stmt *st;
+	/* a new file gives deleted pages back over time (dp_store_reclaim);
+	 * this works only before the first table exists */
+	if (!mem && pragma_int(s->db, "PRAGMA page_count") == 0)
+		sqlite3_exec(s->db, "PRAGMA auto_vacuum = INCREMENTAL", NULL, NULL, NULL);
 	int wal = 0;
 	if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st, NULL) == SQLITE_OK) {
 		if (sqlite3_step(st) == SQLITE_ROW) {
@@ -653,6 +670,49 @@ struct dp_store *dp_store_open_version(const char *path, int max_version, char *
 		return NULL;
 	}
 	return s;
+}
+
+int dp_store_space(struct dp_store *s, struct dp_store_space *out)
+{
+	out->page_size = pragma_int(s->db, "PRAGMA page_size");
+	out->pages = pragma_int(s->db, "PRAGMA page_count");
+	out->free_pages = pragma_int(s->db, "PRAGMA freelist_count");
+	out->auto_vacuum = (int)pragma_int(s->db, "PRAGMA auto_vacuum");
+	return out->page_size < 0 || out->pages < 0 || out->free_pages < 0 || out->auto_vacuum < 0 ? -EIO : 0;
+}
+
+int dp_store_reclaim(struct dp_store *s, int pages)
+{
+	if (pragma_int(s->db, "PRAGMA auto_vacuum") != 2)
+		return 0;
+	int64_t before = pragma_int(s->db, "PRAGMA freelist_count");
+	if (before <= 0)
+		return before < 0 ? -EIO : 0;
+	char q[64];
+	snprintf(q, sizeof(q), "PRAGMA incremental_vacuum(%d)", pages < 1 ? 1 : pages);
+	/* the pragma returns a row per step: run it to the end */
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, q, -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		;
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return -EIO;
+	int64_t after = pragma_int(s->db, "PRAGMA freelist_count");
+	return after < 0 ? -EIO : (int)(before - after);
+}
+
+int dp_store_vacuum(struct dp_store *s, char **err)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(s->db, "PRAGMA auto_vacuum = INCREMENTAL; VACUUM", NULL, NULL, &msg) != SQLITE_OK) {
+		*err = xasprintf("VACUUM failed: %s", msg ? msg : sqlite3_errmsg(s->db));
+		sqlite3_free(msg);
+		return -EIO;
+	}
+	return 0;
 }
 
 struct dp_store *dp_store_open(const char *path, char **err)

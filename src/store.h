@@ -172,6 +172,21 @@ int dp_store_download_delete(struct dp_store *s, int64_t target_id, const char *
 /* Delete at most `limit` entries older than `before` (unix seconds), the
  * oldest first; returns how many went, or -EIO. */
 int dp_store_audit_prune(struct dp_store *s, int64_t before, int limit);
+
+/* The file's space. auto_vacuum: 0 none (files made before this), 1 full,
+ * 2 incremental (every file created since). */
+struct dp_store_space {
+	int64_t page_size, pages, free_pages;
+	int auto_vacuum;
+};
+int dp_store_space(struct dp_store *s, struct dp_store_space *out);
+/* Give up to `pages` free pages back to the file system (incremental
+ * auto-vacuum only; else 0). The number given back, or -EIO. */
+int dp_store_reclaim(struct dp_store *s, int pages);
+/* Rewrite the file without free pages and switch it to incremental
+ * auto-vacuum (VACUUM: needs about the file's size again on disk, and no
+ * other connection writing). 0, or -EIO with *err set. */
+int dp_store_vacuum(struct dp_store *s, char **err);
 int dp_store_audit_query(struct dp_store *s, const struct dp_store_audit_filter *f, dp_store_audit_fn fn, void *arg);
 
 #endif

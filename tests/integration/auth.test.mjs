@@ -467,6 +467,27 @@ describe('user CLI', { timeout: 120000 }, () => {
     assert.match(demote.stderr, /last admin/);
   });
 
+  it('db info and db vacuum: a new file gives pages back by itself; vacuum converts an old one, keeping its data', async () => {
+    const info = async (file) => {
+      const r = await dp(['db', 'info', '--json', '--db', file]);
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout);
+    };
+    const i = await info(db);
+    assert.equal(i.auto_vacuum, 'incremental');
+    assert.ok(i.schema_version >= 9 && i.page_size > 0 && i.pages > 0, JSON.stringify(i));
+    const text = await dp(['db', 'info', '--db', db]);
+    assert.match(text.stdout, /^schema version \d+\nsize [\d.]+ MiB/);
+    const v = await dp(['db', 'vacuum', '--db', db]);
+    assert.equal(v.code, 0, v.stderr);
+    assert.match(v.stdout, /^vacuumed: [\d.]+ MiB -> [\d.]+ MiB; auto-vacuum incremental -> incremental$/m);
+    assert.equal((await info(db)).free_pages, 0);
+    assert.equal((await dp(['db', 'vacuum', '--json', '--db', db])).code, 2);
+    assert.equal((await dp(['db', 'shrink', '--db', db])).code, 2);
+    const list = await dp(['user', 'list', '--json', '--db', db]);
+    assert.ok(JSON.parse(list.stdout).users.some((u) => u.username === 'admin'), 'data kept');
+  });
+
   it('uses DB_PATH when --db is absent and works with a served database', async () => {
     const r = await run(DP, ['user', 'list'], { env: { DB_PATH: db } });
     assert.equal(r.code, 0);

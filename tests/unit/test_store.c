@@ -392,6 +392,68 @@ static int collect_audit(const struct dp_store_audit *e, void *arg)
 	return 0;
 }
 
+/* Free pages: a new file gives them back bit by bit (incremental
+ * auto-vacuum); an old file (auto_vacuum none) is converted by VACUUM. */
+static void fill_and_empty(struct dp_store *s)
+{
+	static char detail[2048];
+	memset(detail, 'x', sizeof(detail) - 1);
+	detail[0] = '"';
+	detail[sizeof(detail) - 2] = '"';
+	for (int i = 0; i < 2000; i++) {
+		struct dp_store_audit e = {.at = 1000 + i, .action = "auth.login", .result = "ok", .detail = detail};
+		assert_int_equal(dp_store_audit_insert(s, &e, NULL), 0);
+	}
+	while (dp_store_audit_prune(s, 1000000, 500) > 0)
+		;
+}
+
+static void test_space(void **state)
+{
+	(void)state;
+	struct dp_store *s = open_ok(path_of("a.db"));
+	struct dp_store_space sp;
+	assert_int_equal(dp_store_space(s, &sp), 0);
+	assert_int_equal(sp.auto_vacuum, 2);
+	fill_and_empty(s);
+	assert_int_equal(dp_store_space(s, &sp), 0);
+	int64_t pages = sp.pages, free0 = sp.free_pages;
+	assert_true(free0 > 900); /* ~4 MiB of audit detail, deleted */
+	assert_int_equal(dp_store_reclaim(s, 256), 256);
+	assert_int_equal(dp_store_space(s, &sp), 0);
+	assert_int_equal(sp.free_pages, free0 - 256);
+	assert_int_equal(sp.pages, pages - 256);
+	while (dp_store_reclaim(s, 256) > 0)
+		;
+	assert_int_equal(dp_store_space(s, &sp), 0);
+	assert_int_equal(sp.free_pages, 0);
+	dp_store_free(s);
+
+	/* a file made before: auto_vacuum none, so reclaim does nothing */
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path_of("old.db"), &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA auto_vacuum = NONE; CREATE TABLE t (x)", NULL, NULL, NULL),
+	                 SQLITE_OK);
+	sqlite3_close(db);
+	s = open_ok(path_of("old.db"));
+	fill_and_empty(s);
+	assert_int_equal(dp_store_space(s, &sp), 0);
+	assert_int_equal(sp.auto_vacuum, 0);
+	assert_true(sp.free_pages > 900);
+	assert_int_equal(dp_store_reclaim(s, 256), 0);
+	char *err = NULL;
+	int64_t users = 0;
+	assert_int_equal(dp_store_user_create(s, "kept", "$argon2id$x", DP_ROLE_ADMIN, 1, NULL), 0);
+	assert_int_equal(dp_store_vacuum(s, &err), 0);
+	assert_int_equal(dp_store_space(s, &sp), 0);
+	assert_int_equal(sp.auto_vacuum, 2);
+	assert_int_equal(sp.free_pages, 0);
+	assert_true(sp.pages < 100);
+	assert_int_equal(dp_store_user_count(s, 0, &users), 0);
+	assert_int_equal(users, 1); /* data kept */
+	dp_store_free(s);
+}
+
 static void test_audit(void **state)
 {
 	struct dp_store *s = open_ok(path_of("a.db"));
@@ -575,6 +637,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_settings, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_space, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_ids_never_reused, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_downloads, setup, teardown),
 	};
