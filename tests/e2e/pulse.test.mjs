@@ -191,7 +191,10 @@ describe('the pulse', { timeout: 400000 }, () => {
         undefined, { timeout: 10000 });
     } catch (e) {
       const st = await page.evaluate(() => [...document.querySelectorAll('[data-testid="answer"]')].map((x) => x.getAttribute('data-status')));
-      throw new Error(`not stopped ${Date.now() - stopAt} ms after Stop (answers: ${JSON.stringify(st)}): ${e.message}`);
+      // the server's side: did the answer end before the Stop reached it (a view behind the stream)?
+      const last = await page.evaluate(async () => (await (await fetch('/api/audit?action=chat&limit=1')).json()).entries[0]);
+      throw new Error(`not stopped ${Date.now() - stopAt} ms after Stop (answers: ${JSON.stringify(st)}; `
+        + `server: ${JSON.stringify({ at: last?.at, detail: last?.detail })}; Stop clicked at ${new Date(stopAt).toISOString()}): ${e.message}`);
     }
     assert.ok(Date.now() - stopAt < 5000, 'stopped promptly');
     assert.equal((await a.getByTestId('stop-reason').locator('dd').textContent()).trim(), 'stopped');

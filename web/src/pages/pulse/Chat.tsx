@@ -17,7 +17,7 @@ import { navigate, search } from '../../state/router';
 import { Answer } from './Answer';
 import { applyPickerChange, Picker, Sampling, SendButtons, SystemPrompt, type PickerValue } from './Controls';
 import { History } from './History';
-import { baseRequest, useAbortOnUnmount, type Shared } from './shared';
+import { baseRequest, useAbortOnUnmount, useFramePaint, type Shared } from './shared';
 import { Slots } from './Slots';
 import { TOOLS_OFF, ToolsPanel, type ToolsState } from './Tools';
 
@@ -57,7 +57,8 @@ export function ChatView({ targets, initial, shared, setShared, canChat }: {
   const canSend = canChat && !busy && prompt.trim() !== '' && picker.targetId !== null && picker.model !== ''
     && Object.keys(errors).length === 0 && (!tools.on || tools.ids.length > 0);
 
-  const update = (r: RunState) => { runRef.current = r; setRun(r); };
+  const paint = useFramePaint(() => setRun(runRef.current));
+  const update = (r: RunState, now = false) => { runRef.current = r; if (now) paint.now(); else paint.schedule(); };
 
   const turns = (list: Item[]): Turn[] => list.map((i) => (i.role === 'user' ? { role: 'user', content: i.content } : { role: 'assistant', content: i.run.content }));
 
@@ -70,7 +71,7 @@ export function ChatView({ targets, initial, shared, setShared, canChat }: {
       req.conversation_id = conversationId;
       if (regenerate) req.regenerate = true;
     }
-    update(newRun(picker.model, null));
+    update(newRun(picker.model, null), true);
     const allowed = tools.on ? allowedMap(tools.preview) : null;
     setRunAllowed(allowed);
     const start = tools.on
@@ -93,7 +94,7 @@ export function ChatView({ targets, initial, shared, setShared, canChat }: {
         if (!r) return;
         const final = closeRun(r, now(), err ? { code: err.code, message: err.message } : null, aborted);
         runRef.current = null;
-        setRun(null);
+        paint.now();
         if (err && final.requestId === '') {
           // refused before the stream started (400, 403, 404, 409): nothing was sent upstream
           setError(err.message);
@@ -175,7 +176,9 @@ export function ChatView({ targets, initial, shared, setShared, canChat }: {
     if (Number.isInteger(c) && c > 0 && c !== conversationId) void open(c);
   }, []);
 
-  // keep the newest text in view while streaming, unless the user scrolled up
+  // keep the newest text in view while streaming, unless the user scrolled
+  // up: the marker is below the composer, so Stop stays in view (and in
+  // place) with the end of the answer just above it
   useEffect(() => {
     if (!run || !bottom.current) return;
     const r = bottom.current.getBoundingClientRect();
@@ -226,7 +229,6 @@ export function ChatView({ targets, initial, shared, setShared, canChat }: {
             onRegenerate={i === lastItem && canRegenerate ? regenerate : undefined}
             regenerateLabel={picker.model && picker.model !== i.run.model ? `Regenerate with ${picker.model}` : 'Regenerate'} />))}
           {run ? <Answer run={run} allowed={runAllowed} /> : null}
-          <div ref={bottom} />
         </section>
 
         <section class={`${panel} p-4`} aria-label="Compose">
@@ -245,6 +247,7 @@ export function ChatView({ targets, initial, shared, setShared, canChat }: {
             {picker.model ? <span class="min-w-0 truncate text-xs text-slate-400">to {picker.model}{tools.on ? ` with tools (${tools.ids.length} ${tools.ids.length === 1 ? 'server' : 'servers'})` : ''}</span> : null}
           </div>
         </section>
+        <div ref={bottom} />
       </div>
     </div>
   );

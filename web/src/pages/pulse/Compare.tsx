@@ -12,7 +12,7 @@ import { applyEvent, closeRun, isActive, newRun, type RunState } from '../../lib
 import { fmtCount, fmtMs, fmtRate, serverFigures, stopReasonText, arrivalRate, browserTtftMs } from '../../lib/pulseStats';
 import { Answer } from './Answer';
 import { applyPickerChange, Picker, Sampling, SendButtons, SystemPrompt, type PickerValue } from './Controls';
-import { baseRequest, useAbortOnUnmount, type Shared } from './shared';
+import { baseRequest, useAbortOnUnmount, useFramePaint, type Shared } from './shared';
 import { Slots } from './Slots';
 
 const SIDES = ['A', 'B'] as const;
@@ -74,9 +74,10 @@ export function CompareView({ targets, initial, shared, setShared, canChat }: {
   const ready = pickers.every((p) => p.targetId !== null && p.model !== '');
   const canSend = canChat && !busy && prompt.trim() !== '' && ready && Object.keys(mergedErrors).length === 0;
 
-  const set = (i: number, r: RunState | null) => {
+  const paint = useFramePaint(() => setRuns([...runRefs.current]));
+  const set = (i: number, r: RunState | null, now = false) => {
     runRefs.current[i] = r;
-    setRuns([...runRefs.current]);
+    if (now) paint.now(); else paint.schedule();
   };
 
   const send = () => {
@@ -84,7 +85,7 @@ export function CompareView({ targets, initial, shared, setShared, canChat }: {
     setErrors2(['', '']);
     pickers.forEach((p, i) => {
       const req = { ...baseRequest(p, shared, checks[i].fields), messages: [{ role: 'user' as const, content: prompt }], save };
-      set(i, newRun(p.model, null));
+      set(i, newRun(p.model, null), true);
       handles.current[i] = streamChat(p.targetId!, req, {
         onSent: (at) => { const r = runRefs.current[i]; if (r) set(i, { ...r, sentAt: at }); },
         onEvent: (e, at) => { const r = runRefs.current[i]; if (r) set(i, applyEvent(r, e, at)); },
@@ -94,10 +95,10 @@ export function CompareView({ targets, initial, shared, setShared, canChat }: {
           if (!r) return;
           if (err && r.requestId === '') {
             setErrors2((old) => old.map((x, k) => (k === i ? err.message : x)));
-            set(i, null);
+            set(i, null, true);
             return;
           }
-          set(i, closeRun(r, performance.now(), err ? { code: err.code, message: err.message } : null, aborted));
+          set(i, closeRun(r, performance.now(), err ? { code: err.code, message: err.message } : null, aborted), true);
           setModelsVersion((v) => v + 1);
         },
       });
