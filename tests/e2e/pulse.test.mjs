@@ -184,6 +184,11 @@ describe('the pulse', { timeout: 400000 }, () => {
       const el = document.querySelectorAll('[data-testid="answer"]')[1];
       return el && el.getAttribute('data-status') === 'streaming';
     });
+    // the page follows the answer with Stop in view (the composer is below the transcript)
+    await page.waitForFunction(() => {
+      const b = document.querySelector('[data-testid="stop"]')?.getBoundingClientRect();
+      return !!b && b.top >= 0 && b.bottom <= window.innerHeight;
+    }, undefined, { timeout: 5000 });
     const stopAt = Date.now();
     await page.getByTestId('stop').click();
     try {

@@ -71,6 +71,7 @@ export function ChatView({ targets, initial, shared, setShared, canChat }: {
       req.conversation_id = conversationId;
       if (regenerate) req.regenerate = true;
     }
+    follow.current = true;
     update(newRun(picker.model, null), true);
     const allowed = tools.on ? allowedMap(tools.preview) : null;
     setRunAllowed(allowed);
@@ -176,14 +177,35 @@ export function ChatView({ targets, initial, shared, setShared, canChat }: {
     if (Number.isInteger(c) && c > 0 && c !== conversationId) void open(c);
   }, []);
 
-  // keep the newest text in view while streaming, unless the user scrolled
-  // up: the marker is below the composer, so Stop stays in view (and in
-  // place) with the end of the answer just above it
+  // Follow the answer while it streams: the marker is below the composer,
+  // so the end of the answer and Stop stay in view (and in place). Sending
+  // starts following; scrolling up (wheel, touch, keys) stops it, and
+  // coming back to the bottom starts it again.
+  const follow = useRef(true);
   useEffect(() => {
-    if (!run || !bottom.current) return;
-    const r = bottom.current.getBoundingClientRect();
-    if (r.top < window.innerHeight + 200) bottom.current.scrollIntoView({ block: 'end' });
-  }, [run?.content.length, run?.reasoning.length]);
+    const atBottom = () => { const m = bottom.current; return !!m && m.getBoundingClientRect().top <= window.innerHeight + 40; };
+    const onWheel = (e: WheelEvent) => { if (e.deltaY < 0) follow.current = false; };
+    const onTouch = () => { follow.current = false; };
+    const onKey = (e: KeyboardEvent) => {
+      const t = e.target as HTMLElement | null;
+      if (t && (t.tagName === 'TEXTAREA' || t.tagName === 'INPUT' || t.tagName === 'SELECT')) return;
+      if (e.key === 'PageUp' || e.key === 'ArrowUp' || e.key === 'Home') follow.current = false;
+    };
+    const onScroll = () => { if (atBottom()) follow.current = true; };
+    window.addEventListener('wheel', onWheel, { passive: true });
+    window.addEventListener('touchmove', onTouch, { passive: true });
+    window.addEventListener('keydown', onKey);
+    window.addEventListener('scroll', onScroll, { passive: true });
+    return () => {
+      window.removeEventListener('wheel', onWheel);
+      window.removeEventListener('touchmove', onTouch);
+      window.removeEventListener('keydown', onKey);
+      window.removeEventListener('scroll', onScroll);
+    };
+  }, []);
+  useEffect(() => {
+    if (run && follow.current) bottom.current?.scrollIntoView({ block: 'end' });
+  }, [run?.content.length, run?.reasoning.length, run?.status]);
 
   const onKeyDown = (e: KeyboardEvent) => {
     if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); send(); }
