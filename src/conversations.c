@@ -34,6 +34,22 @@ static int fail(struct dp_store *s, sqlite3_stmt *st)
 	return -EIO;
 }
 
+/* Run a statement with two integer parameters; 0 or -EIO. */
+static int run2(struct dp_store *s, const char *sql, int64_t a, int64_t b)
+{
+	sqlite3_stmt *st;
+	if (prep(s, sql, &st) < 0)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, a);
+	sqlite3_bind_int64(st, 2, b);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return fail(s, st);
+	sqlite3_finalize(st);
+	return 0;
+}
+
+#define TOUCH_SQL "UPDATE conversations SET updated_at = ? WHERE id = ?"
+
 static void bind_text(sqlite3_stmt *st, int i, const char *v)
 {
 	if (v)
@@ -196,14 +212,7 @@ int dp_conv_append(struct dp_store *s, int64_t id, int64_t user_id, const char *
 	sqlite3_finalize(st);
 	if (msg_id)
 		*msg_id = sqlite3_last_insert_rowid(dp_store_db(s));
-	if (prep(s, "UPDATE conversations SET updated_at = ? WHERE id = ?", &st) < 0)
-		return -EIO;
-	sqlite3_bind_int64(st, 1, now);
-	sqlite3_bind_int64(st, 2, id);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		return fail(s, st);
-	sqlite3_finalize(st);
-	return 0;
+	return run2(s, TOUCH_SQL, now, id);
 }
 
 int dp_conv_retry_last(struct dp_store *s, int64_t id, int64_t user_id, const char *content, int64_t now)
@@ -229,21 +238,8 @@ int dp_conv_retry_last(struct dp_store *s, int64_t id, int64_t user_id, const ch
 	sqlite3_finalize(st);
 	if (!same)
 		return -ESTALE;
-	if (prep(s, "DELETE FROM conversation_messages WHERE conversation_id = ? AND id > ?", &st) < 0)
-		return -EIO;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, mid);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		return fail(s, st);
-	sqlite3_finalize(st);
-	if (prep(s, "UPDATE conversations SET updated_at = ? WHERE id = ?", &st) < 0)
-		return -EIO;
-	sqlite3_bind_int64(st, 1, now);
-	sqlite3_bind_int64(st, 2, id);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		return fail(s, st);
-	sqlite3_finalize(st);
-	return 0;
+	rc = run2(s, "DELETE FROM conversation_messages WHERE conversation_id = ? AND id > ?", id, mid);
+	return rc < 0 ? rc : run2(s, TOUCH_SQL, now, id);
 }
 
 #define CONV_COLS                                                                                                      \
