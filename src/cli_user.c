@@ -482,16 +482,26 @@ static int cmd_list(struct dp_store *s, const struct opts *o)
 	return dp_store_user_each(s, list_text, NULL) == 0 ? 0 : 1;
 }
 
+/* Options of `user` and `db`: an exit code to return now (a usage error,
+ * --help, no command word), or -1 to go on with o->pos[0]. */
+static int parse_command(int argc, char **argv, struct opts *o)
+{
+	int rc = parse(argc, argv, 1, o);
+	if (rc)
+		return rc;
+	if (o->help || o->npos == 0) {
+		print_usage(o->help ? stdout : stderr);
+		return o->help ? 0 : 2;
+	}
+	return -1;
+}
+
 int dp_cli_user(int argc, char **argv)
 {
 	struct opts o;
-	int rc = parse(argc, argv, 1, &o);
-	if (rc)
+	int rc = parse_command(argc, argv, &o);
+	if (rc >= 0)
 		return rc;
-	if (o.help || o.npos == 0) {
-		print_usage(o.help ? stdout : stderr);
-		return o.help ? 0 : 2;
-	}
 	const char *cmd = o.pos[0];
 	int want; /* positional arguments after the command word */
 	if (strcmp(cmd, "list") == 0)
@@ -548,13 +558,9 @@ static double mib(int64_t pages, int64_t page_size)
 int dp_cli_db(int argc, char **argv)
 {
 	struct opts o;
-	int rc = parse(argc, argv, 1, &o);
-	if (rc)
+	int rc = parse_command(argc, argv, &o);
+	if (rc >= 0)
 		return rc;
-	if (o.help || o.npos == 0) {
-		print_usage(o.help ? stdout : stderr);
-		return o.help ? 0 : 2;
-	}
 	const char *cmd = o.pos[0];
 	if (strcmp(cmd, "info") != 0 && strcmp(cmd, "vacuum") != 0)
 		return usage_error("unknown db command (info, vacuum)", cmd);

@@ -395,15 +395,8 @@ int dp_conv_rename(struct dp_store *s, int64_t id, int64_t user_id, const char *
 
 int dp_conv_delete(struct dp_store *s, int64_t id, int64_t user_id)
 {
-	sqlite3_stmt *st;
-	if (prep(s, "DELETE FROM conversations WHERE id = ? AND user_id = ?", &st) < 0)
-		return -EIO;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, user_id);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		return fail(s, st);
-	sqlite3_finalize(st);
-	return sqlite3_changes(dp_store_db(s)) ? 0 : -ENOENT;
+	int rc = run2(s, "DELETE FROM conversations WHERE id = ? AND user_id = ?", id, user_id);
+	return rc < 0 ? rc : sqlite3_changes(dp_store_db(s)) ? 0 : -ENOENT;
 }
 
 /* ------------------------------------------------------------- Markdown */
